@@ -1,0 +1,25 @@
+// Points the standard `twilio` client at a local Twilio (the project's sandbox) instead of
+// https://<product>.twilio.com. Used only when TWILIO_SANDBOX_URL is set; production never sets it.
+import twilio from 'twilio';
+
+type RequestOptions<T> = import('twilio/lib/base/RequestClient').RequestOptions<T>;
+
+const TWILIO_HOST = /^https:\/\/([a-z0-9-]+)\.twilio\.com(?=\/|$)/i;
+
+/** Rewrites `https://api.twilio.com/2010-04-01/...` to `<base>/api/2010-04-01/...`. */
+export function rewriteTwilioUrl(uri: string, baseUrl: string): string {
+  return uri.replace(TWILIO_HOST, (_m, product: string) => `${baseUrl.replace(/\/+$/, '')}/${product.toLowerCase()}`);
+}
+
+export class SandboxRequestClient extends twilio.RequestClient {
+  constructor(
+    private readonly baseUrl: string,
+    opts?: ConstructorParameters<typeof twilio.RequestClient>[0],
+  ) {
+    super(opts);
+  }
+
+  request<TData>(opts: RequestOptions<TData>) {
+    return super.request<TData>({ ...opts, uri: rewriteTwilioUrl(opts.uri, this.baseUrl) });
+  }
+}
