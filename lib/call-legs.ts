@@ -1,0 +1,83 @@
+// The rules of Voice SDK call legs: who gets dialed, and which legs carry call messages.
+// Calls INTO the SDK: the SDK's leg is the <Dial> child (CallSid in the <Client> status callback).
+// Calls OUT of the SDK: the SDK's leg is the parent (ParentCallSid in the status callback).
+// Client → client: both legs are SDK legs.
+import type { SdkLegs } from './callback-urls';
+import { clientIdentity, isE164, isCallSid, isIdentity } from './identifiers';
+
+export type VoiceRoute =
+  | { kind: 'client'; identity: string; sdkLegs: SdkLegs }
+  | { kind: 'number'; number: string; callerId: string; sdkLegs: SdkLegs }
+  | { kind: 'refuse'; reason: string; say: string };
+
+export interface VoiceRoutingConfig {
+  /** CLIENT_IDENTITY: who answers calls to our phone number(s). */
+  inboundIdentity?: string;
+  /** CALLER_ID: the verified number SDK calls to the phone network show. */
+  callerId?: string;
+}
+
+/** Decides where a call that Twilio sent to `/voice` goes. */
+export function routeVoiceCall(event: Record<string, unknown>, config: VoiceRoutingConfig): VoiceRoute {
+  const caller = clientIdentity(event.From) ?? clientIdentity(event.Caller);
+  if (caller) return routeSdkCall(caller, event.To, config);
+  if (!config.inboundIdentity) {
+    return { kind: 'refuse', reason: 'CLIENT_IDENTITY is not set', say: 'Sorry, nobody can take calls at this number yet.' };
+  }
+  return { kind: 'client', identity: config.inboundIdentity, sdkLegs: { child: config.inboundIdentity } };
+}
+
+function routeSdkCall(caller: string, to: unknown, config: VoiceRoutingConfig): VoiceRoute {
+  const target = typeof to === 'string' ? to.trim() : '';
+  if (isE164(target)) {
+    if (!config.callerId) {
+      return { kind: 'refuse', reason: 'CALLER_ID is not set', say: 'Calls to phone numbers are not set up yet.' };
+    }
+    return { kind: 'number', number: target, callerId: config.callerId, sdkLegs: { parent: caller } };
+  }
+  const callee = clientIdentity(target) ?? (isIdentity(target) && !/^\+?\d+$/.test(target) ? target : undefined);
+  if (callee) return { kind: 'client', identity: callee, sdkLegs: { parent: caller, child: callee } };
+  return {
+    kind: 'refuse',
+    reason: target ? 'To is neither an E.164 number nor a client identity' : 'To is missing',
+    say: 'Sorry, that number or client could not be reached.',
+  };
+}
+
+/** One SDK leg named by a status callback. */
+export interface SdkLeg {
+  callSid: string;
+  role: 'parent' | 'child';
+  identity: string;
+  /** The other party: a number or `client:<identity>`. */
+  peer: string;
+  parentCallSid: string;
+}
+
+/**
+ * The SDK legs a `<Dial>` status callback is about, from the `cme_*` keys `/voice` put in its URL
+ * and the callback's CallSid (child) and ParentCallSid (parent).
+ */
+export function sdkLegsOfStatusCallback(event: Record<string, unknown>): SdkLeg[] {
+  const childSid = event.CallSid;
+  const parentSid = event.ParentCallSid;
+  if (!isCallSid(childSid) || !isCallSid(parentSid)) return [];
+  const sdk = event.cme_sdk;
+  const parentIdentity = typeof event.cme_parent === 'string' ? event.cme_parent : undefined;
+  const childIdentity = typeof event.cme_child === 'string' ? event.cme_child : undefined;
+  const from = typeof event.From === 'string' ? event.From : '';
+  const to = typeof event.To === 'string' ? event.To : '';
+  const legs: SdkLeg[] = [];
+  if ((sdk === 'parent' || sdk === 'both') && parentIdentity && isIdentity(parentIdentity)) {
+    legs.push({ callSid: parentSid, role: 'parent', identity: parentIdentity, peer: to, parentCallSid: parentSid });
+  }
+  if ((sdk === 'child' || sdk === 'both') && childIdentity && isIdentity(childIdentity)) {
+    legs.push({ callSid: childSid, role: 'child', identity: childIdentity, peer: from, parentCallSid: parentSid });
+  }
+  return legs;
+}
+
+export const ACTIVE_STATUSES = ['ringing', 'in-progress'] as const;
+export const FINAL_STATUSES = ['completed', 'busy', 'failed', 'no-answer', 'canceled'] as const;
+export type FinalStatus = (typeof FINAL_STATUSES)[number];
+export const isFinalStatus = (s: unknown): s is FinalStatus => FINAL_STATUSES.includes(s as FinalStatus);

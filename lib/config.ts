@@ -1,0 +1,58 @@
+// Every setting the functions read, in one place, with errors that name the missing variable.
+import { HttpError } from './errors';
+
+export type Env = Record<string, string | undefined>;
+
+export interface Config {
+  accountSid: string;
+  authToken: string;
+  /** Sync service for call state; `default` is the service `Runtime.getSync()` uses. */
+  syncServiceSid: string;
+  /** Seconds a finished call's Sync objects are kept. */
+  finishedCallTtl: number;
+  /** Seconds an unfinished call's objects live if its end is never reported (safety net). */
+  activeCallTtl: number;
+  /** https://example.com — overrides the base of every callback URL (tunnels, custom domains). */
+  publicBaseUrl?: string;
+  /** The local Twilio to talk to instead of twilio.com (the sandbox); never set in production. */
+  sandboxUrl?: string;
+  raw: Env;
+}
+
+export function missingVariable(name: string, why: string): HttpError {
+  return new HttpError(500, 'configuration-missing', `Set the environment variable ${name} (${why}).`);
+}
+
+function positiveInt(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 31_536_000) {
+    throw new HttpError(500, 'configuration-invalid', `${name} must be a whole number of seconds between 1 and 31536000.`);
+  }
+  return value;
+}
+
+export function readConfig(env: Env): Config {
+  const accountSid = env.ACCOUNT_SID;
+  const authToken = env.AUTH_TOKEN;
+  if (!accountSid) throw missingVariable('ACCOUNT_SID', 'your Twilio Account SID');
+  if (!authToken) throw missingVariable('AUTH_TOKEN', 'your Twilio Auth Token');
+  return {
+    accountSid,
+    authToken,
+    syncServiceSid: env.SYNC_SERVICE_SID || 'default',
+    finishedCallTtl: positiveInt(env, 'SYNC_TTL_SECONDS', 86_400),
+    activeCallTtl: positiveInt(env, 'SYNC_ACTIVE_CALL_TTL_SECONDS', 172_800),
+    publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
+    sandboxUrl: env.TWILIO_SANDBOX_URL || undefined,
+    raw: env,
+  };
+}
+
+/** A variable a particular route needs; throws a clear error naming it. */
+export function requireVariable(config: Config, name: string, why: string): string {
+  const value = config.raw[name];
+  if (!value) throw missingVariable(name, why);
+  return value;
+}

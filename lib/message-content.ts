@@ -1,0 +1,29 @@
+import { badRequest } from './errors';
+
+/** Twilio's limit on a call message's Content (error 32703). */
+export const MAX_CONTENT_CHARS = 10_000;
+
+/**
+ * Validates a call message's content: a JSON object of at most 10,000 characters (counted as
+ * JavaScript string length, as the SDKs do). Returns the string unchanged, so what is sent is
+ * exactly what was given.
+ */
+export function validateContent(content: unknown): string {
+  if (content === undefined || content === null || content === '') {
+    throw badRequest('content-missing', 'content is required: a JSON object, as a string.');
+  }
+  if (typeof content !== 'string') throw badRequest('content-invalid', 'content must be a string holding a JSON object.');
+  if (content.length > MAX_CONTENT_CHARS) {
+    throw badRequest('content-too-long', `content is ${content.length} characters; the limit is ${MAX_CONTENT_CHARS}.`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(content);
+  } catch {
+    throw badRequest('content-invalid', 'content is not valid JSON.');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw badRequest('content-invalid', 'content must be a JSON object, e.g. {"key":"value"}.');
+  }
+  return content;
+}

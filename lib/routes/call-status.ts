@@ -1,0 +1,59 @@
+import { isFinalStatus, sdkLegsOfStatusCallback, type SdkLeg } from '../call-legs';
+import { messageCallbackUrl } from '../callback-urls';
+import { badRequest, twilioCode } from '../errors';
+import { json, type RouteContext, type RouteResult } from '../function-handler';
+import { logEvent } from '../log';
+import { withRetry } from '../retry';
+
+// Twilio refuses a subscription on a call that is no longer active (the end overtook us): not an error.
+const CALL_GONE = new Set([20404, 21220, 31211]);
+
+/**
+ * `/call-status`: the `<Dial>` noun's status callback. At in-progress, subscribe each SDK leg to its
+ * call messages (once: Sync's create-if-absent plus the subscription's IdempotencyKey); at the end,
+ * close the legs out. Callbacks may repeat or arrive out of order.
+ */
+export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> {
+  const { event } = ctx;
+  const status = event.CallStatus;
+  if (typeof status !== 'string' || status === '') throw badRequest('call-status-missing', 'CallStatus is required.');
+  const legs = sdkLegsOfStatusCallback(event);
+  if (legs.length === 0) throw badRequest('legs-unknown', 'CallSid, ParentCallSid and the cme_* query keys /voice wrote are required.');
+
+  const outcomes: Record<string, string> = {};
+  if (status === 'in-progress') {
+    for (const leg of legs) outcomes[leg.callSid] = await startLeg(ctx, leg);
+  } else if (isFinalStatus(status)) {
+    const duration = Number(event.CallDuration);
+    for (const leg of legs) {
+      await ctx.store().markFinished(leg, status, new Date(), Number.isFinite(duration) ? duration : undefined);
+      outcomes[leg.callSid] = status;
+    }
+  } else if (status === 'initiated' || status === 'ringing' || status === 'queued') {
+    // Creating the Maps now keeps the in-progress callback (the one the SDK waits on) at one write.
+    for (const leg of legs) await ctx.store().ensureLegMap(leg.callSid);
+  } else {
+    throw badRequest('call-status-invalid', `CallStatus ${status.slice(0, 40)} is not a Twilio call status.`);
+  }
+  logEvent('/call-status', event, { status, legs: outcomes });
+  return json(200, { status, legs: outcomes });
+}
+
+async function startLeg(ctx: RouteContext, leg: SdkLeg): Promise<string> {
+  const state = await ctx.store().markInProgress(leg, new Date());
+  if (state === 'ended') return 'ended-before-start';
+  try {
+    // Repeated in-progress callbacks reuse the key, so Twilio keeps exactly one subscription.
+    await withRetry(() =>
+      ctx.client().calls(leg.callSid).userDefinedMessageSubscriptions.create({
+        callback: messageCallbackUrl(ctx.base, ctx.config.authToken, leg.callSid),
+        idempotencyKey: `cme-subscribe-${leg.callSid}`,
+        method: 'POST',
+      }),
+    );
+    return 'subscribed';
+  } catch (err) {
+    if (CALL_GONE.has(twilioCode(err) ?? 0)) return 'call-gone';
+    throw err;
+  }
+}

@@ -1,0 +1,30 @@
+// Builds what twilio-run serves and deploys: one self-contained .js per function under
+// dist/functions (relative requires do not survive deployment) and the assets under dist/assets.
+// `twilio` stays external: the Functions runtime installs it from package.json.
+import { build } from 'esbuild';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const out = join(root, 'dist');
+rmSync(out, { recursive: true, force: true });
+mkdirSync(join(out, 'functions'), { recursive: true });
+
+const functions = readdirSync(join(root, 'functions')).filter((f) => f.endsWith('.ts'));
+await build({
+  entryPoints: functions.map((f) => join(root, 'functions', f)),
+  outdir: join(out, 'functions'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  external: ['twilio', 'twilio/*'],
+  minifySyntax: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
+if (existsSync(join(root, 'assets'))) cpSync(join(root, 'assets'), join(out, 'assets'), { recursive: true });
+const extra = process.argv.includes('--browser') ? await import('./build-browser.mjs') : undefined;
+if (extra) await extra.buildBrowser(out);
+console.log(`built ${functions.length} functions into dist/functions`);
