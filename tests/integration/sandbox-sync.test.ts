@@ -179,7 +179,9 @@ describe('maps and map items', () => {
     const noMap = await failure(svc().syncMaps('nomap').syncMapItems.create({ key: 'k', data: {} }));
     expect([noMap.status, noMap.code]).toEqual([404, 54200]);
 
-    const badData = await failure(svc().syncMaps('m').syncMapItems.create({ key: 'k2', data: 'null' as unknown as object }));
+    const badData = await failure(
+      svc().syncMaps('m').syncMapItems.create({ key: 'k2', data: 'null' as unknown as object }),
+    );
     expect([badData.status, badData.code]).toEqual([400, 54206]);
   });
 
@@ -205,7 +207,9 @@ describe('maps and map items', () => {
     const updated = await svc().syncMaps('m').syncMapItems('k').update({ data: { v: 2 }, ifMatch: item.revision });
     expect(updated.data).toEqual({ v: 2 });
 
-    const stale = await failure(svc().syncMaps('m').syncMapItems('k').update({ data: { v: 3 }, ifMatch: item.revision }));
+    const stale = await failure(
+      svc().syncMaps('m').syncMapItems('k').update({ data: { v: 3 }, ifMatch: item.revision }),
+    );
     expect([stale.status, stale.code]).toEqual([412, 54205]);
     const staleDelete = await failure(svc().syncMaps('m').syncMapItems('k').remove({ ifMatch: item.revision }));
     expect([staleDelete.status, staleDelete.code]).toEqual([412, 54205]);
@@ -255,7 +259,13 @@ describe('maps and map items', () => {
     expect(Object.keys(body.meta).sort()).toEqual(
       ['first_page_url', 'key', 'next_page_url', 'page', 'page_size', 'previous_page_url', 'url'].sort(),
     );
-    expect(body.meta).toMatchObject({ key: 'items', page: 0, page_size: 1, next_page_url: null, previous_page_url: null });
+    expect(body.meta).toMatchObject({
+      key: 'items',
+      page: 0,
+      page_size: 1,
+      next_page_url: null,
+      previous_page_url: null,
+    });
     expect(body.meta.url).toBe(`${map.url}/Items?PageSize=1&Page=0`);
   });
 

@@ -95,7 +95,7 @@ describe('openapi contract', () => {
     });
 
     it('reports a response sid not matching the KX pattern', () => {
-      const p = problems(contract.checkResponse(udm({ responseBody: { ...udm().responseBody!, sid: 'XX123' } })));
+      const p = problems(contract.checkResponse(udm({ responseBody: { ...(udm().responseBody as object), sid: 'XX123' } })));
       expect(p.some((x) => x.startsWith('body/sid') && /pattern/.test(x))).toBe(true);
     });
 
