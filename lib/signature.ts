@@ -16,6 +16,11 @@ export function isValidTwilioSignature(
 ): boolean {
   if (typeof signature !== 'string' || signature === '') return false;
   const { url, params } = rebuildSignedRequest(site, event);
-  const signedParams = typeof event.bodySHA256 === 'string' ? {} : params;
-  return twilio.validateRequest(authToken, signature, url, signedParams);
+  if (typeof event.bodySHA256 === 'string') return twilio.validateRequest(authToken, signature, url, {});
+  if (twilio.validateRequest(authToken, signature, url, params)) return true;
+  // A GET carries Twilio's parameters in the query, after ours, in the order `event` kept them.
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (typeof value === 'string') query.append(key, value);
+  const rest = query.toString();
+  return rest !== '' && twilio.validateRequest(authToken, signature, `${url}${url.includes('?') ? '&' : '?'}${rest}`, {});
 }

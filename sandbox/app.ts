@@ -1,0 +1,334 @@
+// The sandbox: a local Twilio. REST under /api/2010-04-01 and /sync/v1 (Twilio's contract, Basic
+// auth), the call engine behind it, and a JSON control API under /sandbox for tests and people.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { SandboxClock } from './clock';
+import { CallEngine, type Call, type Phone } from './engine';
+import { basicAuth, TwilioApiError, twilioErrorHandler } from './http';
+import { createApiRouter } from './rest/api';
+import { createSyncRouter } from './rest/sync';
+import { WebhookSender, type WebhookKnobs } from './webhooks';
+import { SANDBOX_DEFAULTS } from './defaults';
+
+export interface SandboxOptions {
+  port?: number;
+  host?: string;
+  accountSid?: string;
+  authToken?: string;
+  apiKeySid?: string;
+  apiKeySecret?: string;
+  /** Where the functions run (`http://localhost:3000`): the default voice URLs point at `<functionsUrl>/voice`. */
+  functionsUrl?: string;
+  phoneNumber?: string;
+  /** Keep every REST exchange (request and response) for contract checks. */
+  recordExchanges?: boolean;
+}
+
+export interface RestFaults {
+  /** Probability (0-1) that a REST request to a product in `products` fails. */
+  rate: number;
+  products: ('api' | 'sync')[];
+  /** Statuses drawn from when a request fails; 'slow' answers after `slowMs` instead. */
+  kinds: (429 | 500 | 503 | 'slow')[];
+  slowMs: number;
+  /** Added to every REST answer. */
+  latencyMs: number;
+  /** Sync writes per second allowed per object (Twilio: 20); unset = unlimited. */
+  syncWriteRateLimit?: number;
+}
+
+export interface Exchange {
+  product: 'api' | 'sync';
+  method: string;
+  path: string;
+  query: Record<string, string | string[]>;
+  form: Record<string, string | string[]>;
+  status: number;
+  responseBody: unknown;
+}
+
+export interface RequestRecord {
+  at: number;
+  product: string;
+  method: string;
+  /** Path with SIDs replaced by `{Sid}`: the counter key. */
+  route: string;
+  status: number;
+  ms: number;
+  injected?: string;
+}
+
+export interface Sandbox {
+  url: string;
+  port: number;
+  accountSid: string;
+  authToken: string;
+  apiKeySid: string;
+  apiKeySecret: string;
+  phoneNumber: string;
+  applicationSid: string;
+  engine: CallEngine;
+  webhooks: WebhookSender;
+  clock: SandboxClock;
+  faults: RestFaults;
+  requests: RequestRecord[];
+  exchanges: Exchange[];
+  syncStats(): { writesByObject: Record<string, number[]> };
+  setFunctionsUrl(url: string): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const noFaults = (): RestFaults => ({ rate: 0, products: ['api', 'sync'], kinds: [429, 500, 503], slowMs: 4000, latencyMs: 0 });
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const accountSid = options.accountSid ?? SANDBOX_DEFAULTS.accountSid;
+  const authToken = options.authToken ?? SANDBOX_DEFAULTS.authToken;
+  const apiKeySid = options.apiKeySid ?? SANDBOX_DEFAULTS.apiKeySid;
+  const apiKeySecret = options.apiKeySecret ?? SANDBOX_DEFAULTS.apiKeySecret;
+  const phoneNumber = options.phoneNumber ?? SANDBOX_DEFAULTS.phoneNumber;
+  const functionsUrl = (options.functionsUrl ?? 'http://localhost:3000').replace(/\/+$/, '');
+
+  const clock = new SandboxClock();
+  const webhooks = new WebhookSender(authToken);
+  const engine = new CallEngine({ accountSid, authToken, clock, webhooks });
+  const number = engine.addNumber(phoneNumber, `${functionsUrl}/voice`, 'Sandbox number');
+  const app = engine.addApplication('Call Message Events (sandbox)', `${functionsUrl}/voice`);
+  const faults = noFaults();
+  const sync = createSyncRouter({ accountSid, clock, writeRateLimit: () => faults.syncWriteRateLimit });
+  const requests: RequestRecord[] = [];
+  const exchanges: Exchange[] = [];
+
+  const server = express();
+  server.set('etag', false);
+  server.disable('x-powered-by');
+  server.use(express.urlencoded({ extended: false, limit: '1mb' }));
+  server.use(express.json({ limit: '1mb' }));
+
+  // Request log, counters and exchanges for every REST call.
+  server.use(['/api', '/sync'], (req: Request, res: Response, next: NextFunction) => {
+    const started = Date.now();
+    const product = req.baseUrl.slice(1) as 'api' | 'sync';
+    // e.g. /2010-04-01/Accounts/AC…/Calls.json or /v1/Services/default/Maps (without the product)
+    const path = req.originalUrl.split('?')[0].slice(req.baseUrl.length);
+    const send = res.json.bind(res);
+    let body: unknown;
+    res.json = (b: unknown) => {
+      body = b;
+      return send(b);
+    };
+    res.on('finish', () => {
+      const route = path.replace(/\b[A-Z]{2}[0-9a-f]{32}\b/g, '{Sid}');
+      requests.push({ at: started, product, method: req.method, route, status: res.statusCode, ms: Date.now() - started, injected: res.locals.injected });
+      if (requests.length > 100_000) requests.splice(0, requests.length - 100_000);
+      if (options.recordExchanges) {
+        exchanges.push({ product, method: req.method, path, query: req.query as Exchange['query'], form: (req.body ?? {}) as Exchange['form'], status: res.statusCode, responseBody: body });
+      }
+    });
+    next();
+  });
+
+  // Fault injection: latency, failures and slow answers on the REST side.
+  server.use(['/api', '/sync'], async (req: Request, res: Response, next: NextFunction) => {
+    const product = req.baseUrl.slice(1) as 'api' | 'sync';
+    if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
+    if (faults.rate > 0 && faults.products.includes(product) && Math.random() < faults.rate) {
+      const kind = faults.kinds[Math.floor(Math.random() * faults.kinds.length)];
+      res.locals.injected = String(kind);
+      if (kind === 'slow') {
+        await new Promise((r) => setTimeout(r, faults.slowMs));
+      } else {
+        if (kind === 429) res.setHeader('Retry-After', '1');
+        const code = kind === 429 ? (product === 'sync' ? 54009 : 20429) : 20500;
+        return next(new TwilioApiError(kind, code, kind === 429 ? 'Too Many Requests' : 'Service unavailable (injected by the sandbox)'));
+      }
+    }
+    next();
+  });
+
+  const auth = basicAuth({ accountSid, authToken, apiKeySid, apiKeySecret });
+  server.use('/api/2010-04-01', auth, createApiRouter(engine, accountSid));
+  server.use('/sync/v1', auth, sync.router);
+  server.use(['/api', '/sync'], (req: Request, _res: Response, next: NextFunction) => next(new TwilioApiError(404, 20404, `The requested resource ${req.originalUrl.split('?')[0]} was not found`)));
+  server.use('/sandbox', createControlRouter());
+  server.use(twilioErrorHandler);
+
+  function phoneJson(phone: Phone) {
+    return {
+      identity: phone.identity,
+      autoAnswer: phone.autoAnswer,
+      connected: phone.listeners.size > 0,
+      calls: [...phone.calls.values()].map((c) => ({ ...c, status: engine.calls.get(c.callSid)?.status })),
+    };
+  }
+
+  function callJson(call: Call) {
+    return {
+      sid: call.sid,
+      parentCallSid: call.parentCallSid ?? null,
+      from: call.from,
+      to: call.to,
+      direction: call.direction,
+      status: call.status,
+      sdkIdentity: call.sdkIdentity ?? null,
+      dialedLeg: call.dialedLeg ?? null,
+      subscriptions: call.subscriptions.map((s) => ({ sid: s.sid, callback: s.callback, method: s.method, removed: s.removed })),
+      subscriptionsCreated: engine.subscriptionsCreated.get(call.sid) ?? 0,
+      messagesSentBySdk: call.messageSequence,
+    };
+  }
+
+  function createControlRouter() {
+    const r = express.Router();
+    const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
+    const text = (v: unknown, name: string) => {
+      if (typeof v !== 'string' || v === '') throw new TwilioApiError(400, 20001, `${name} is required`);
+      return v;
+    };
+
+    r.get('/', (_req, res) => {
+      res.json({
+        accountSid,
+        authToken,
+        apiKeySid,
+        phoneNumber: number.phoneNumber,
+        phoneNumberSid: number.sid,
+        applicationSid: app.sid,
+        functionsUrl,
+        restBaseUrl: sandbox.url,
+        phones: [...engine.phones.keys()],
+      });
+    });
+    r.post('/phones', (req, res) => {
+      const identity = text(body(req).identity, 'identity');
+      res.status(201).json(phoneJson(engine.registerPhone(identity, body(req).autoAnswer === true || body(req).autoAnswer === 'true')));
+    });
+    r.get('/phones/:identity', (req, res) => {
+      res.json(phoneJson(engine.phone(req.params.identity)));
+    });
+    r.delete('/phones/:identity', (req, res) => {
+      engine.phone(req.params.identity);
+      engine.phones.delete(req.params.identity);
+      res.status(204).end();
+    });
+    r.post('/phones/:identity/calls', (req, res) => {
+      const { to, params, applicationSid } = body(req) as { to?: string; params?: Record<string, string>; applicationSid?: string };
+      const call = engine.placeSdkCall(req.params.identity, { ...(params ?? {}), To: text(to, 'to') }, applicationSid);
+      res.status(201).json({ callSid: call.sid });
+    });
+    r.post('/phones/:identity/calls/:callSid/:action', async (req, res) => {
+      const { identity, callSid, action } = req.params;
+      const phoneCall = engine.phone(identity).calls.get(callSid);
+      if (!phoneCall) throw new TwilioApiError(404, 20404, `${identity} has no call ${callSid}`);
+      const call = engine.call(callSid);
+      if (action === 'answer') engine.answerLeg(call);
+      else if (action === 'reject') engine.reject(callSid);
+      else if (action === 'hangup') engine.hangup(callSid);
+      else if (action === 'messages') {
+        const content = body(req).content;
+        if (content === undefined) throw new TwilioApiError(400, 20001, 'content is required');
+        return res.status(201).json(await engine.sendFromSdk(identity, callSid, content));
+      } else throw new TwilioApiError(404, 20404, `Unknown action ${action}`);
+      res.json({ callSid, status: call.status });
+    });
+    r.post('/pstn/calls', (req, res) => {
+      const from = text(body(req).from, 'from');
+      const call = engine.placeInboundCall(from, typeof body(req).to === 'string' ? String(body(req).to) : number.phoneNumber);
+      res.status(201).json({ callSid: call.sid });
+    });
+    r.post('/pstn/numbers/:number', (req, res) => {
+      const { answer = 'answer', answerDelayMs = 10 } = body(req) as { answer?: string; answerDelayMs?: number };
+      if (!['answer', 'busy', 'no-answer', 'failed'].includes(answer)) throw new TwilioApiError(400, 20001, 'answer must be answer, busy, no-answer or failed');
+      engine.pstn.set(req.params.number, { answer: answer as 'answer', answerDelayMs: Number(answerDelayMs) });
+      res.json({ number: req.params.number, answer, answerDelayMs: Number(answerDelayMs) });
+    });
+    r.get('/calls', (_req, res) => {
+      res.json({ calls: [...engine.calls.values()].map(callJson) });
+    });
+    r.get('/calls/:callSid', (req, res) => {
+      res.json(callJson(engine.call(req.params.callSid)));
+    });
+    r.post('/calls/:callSid/hangup', (req, res) => {
+      engine.hangup(req.params.callSid);
+      res.json(callJson(engine.call(req.params.callSid)));
+    });
+    r.get('/stats', (_req, res) => {
+      const counters: Record<string, number> = {};
+      for (const rec of requests) counters[`${rec.method} /${rec.product}${rec.route}`] = (counters[`${rec.method} /${rec.product}${rec.route}`] ?? 0) + 1;
+      const webhooksByKind: Record<string, number> = {};
+      for (const w of webhooks.log) webhooksByKind[`${w.kind} ${w.status ?? 'no-answer'}`] = (webhooksByKind[`${w.kind} ${w.status ?? 'no-answer'}`] ?? 0) + 1;
+      res.json({ requests: requests.length, counters, webhooks: webhooksByKind, subscriptionsPerLeg: Object.fromEntries(engine.subscriptionsCreated), debugger: engine.debugger.slice(-50) });
+    });
+    r.get('/log', (_req, res) => {
+      res.json({ requests: requests.slice(-500), webhooks: webhooks.log.slice(-500) });
+    });
+    r.get('/knobs', (_req, res) => {
+      res.json({ faults, webhooks: webhooks.knobs });
+    });
+    r.post('/knobs', (req, res) => {
+      const b = body(req) as { faults?: Partial<RestFaults>; webhooks?: Partial<WebhookKnobs> };
+      Object.assign(faults, b.faults ?? {});
+      Object.assign(webhooks.knobs, b.webhooks ?? {});
+      res.json({ faults, webhooks: webhooks.knobs });
+    });
+    r.post('/clock', (req, res) => {
+      const seconds = Number(body(req).advanceSeconds);
+      if (!Number.isFinite(seconds) || seconds < 0) throw new TwilioApiError(400, 20001, 'advanceSeconds must be a number ≥ 0');
+      clock.advance(seconds * 1000);
+      res.json({ now: new Date(clock.now()).toISOString() });
+    });
+    r.post('/idle', async (_req, res) => {
+      await webhooks.idle();
+      res.json({ idle: true });
+    });
+    r.post('/reset', (_req, res) => {
+      sandbox.reset();
+      res.json({ reset: true });
+    });
+    return r;
+  }
+
+  const httpServer: Server = await new Promise((resolve) => {
+    const s = server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve(s));
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+
+  const sandbox: Sandbox = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    accountSid,
+    authToken,
+    apiKeySid,
+    apiKeySecret,
+    phoneNumber: number.phoneNumber,
+    applicationSid: app.sid,
+    engine,
+    webhooks,
+    clock,
+    faults,
+    requests,
+    exchanges,
+    syncStats: () => sync.stats(),
+    setFunctionsUrl(url: string) {
+      const voiceUrl = `${url.replace(/\/+$/, '')}/voice`;
+      number.voiceUrl = voiceUrl;
+      app.voiceUrl = voiceUrl;
+    },
+    reset() {
+      engine.reset();
+      sync.reset();
+      requests.length = 0;
+      exchanges.length = 0;
+      webhooks.log.length = 0;
+      Object.assign(faults, noFaults());
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        engine.reset();
+        httpServer.closeAllConnections();
+        httpServer.close(() => resolve());
+      }),
+  };
+  return sandbox;
+}

@@ -1,0 +1,92 @@
+// Starts the whole local setup: the sandbox plus the real functions under real twilio-run (on
+// dist/), wired to each other. Used by `npm start`, the integration tests and the benchmarks.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSandbox, type Sandbox, type SandboxOptions } from './app';
+import { SANDBOX_DEFAULTS } from './defaults';
+
+export interface StackOptions extends SandboxOptions {
+  functionsPort?: number;
+  /** twilio-run forks a process per request by default (as production isolates); off = faster. */
+  forkProcess?: boolean;
+  /** Extra variables for the functions. */
+  env?: Record<string, string>;
+  quiet?: boolean;
+}
+
+export interface Stack {
+  sandbox: Sandbox;
+  functionsUrl: string;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+const root = join(__dirname, '..');
+
+/** The variables the functions get in sandbox mode (what `.env` holds against real Twilio). */
+export function sandboxEnv(sandbox: Sandbox, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ACCOUNT_SID: sandbox.accountSid,
+    AUTH_TOKEN: sandbox.authToken,
+    TWILIO_SANDBOX_URL: sandbox.url,
+    CLIENT_IDENTITY: SANDBOX_DEFAULTS.clientIdentity,
+    CALLER_ID: sandbox.phoneNumber,
+    API_KEY_SID: sandbox.apiKeySid,
+    API_KEY_SECRET: sandbox.apiKeySecret,
+    TWIML_APP_SID: sandbox.applicationSid,
+    TOKEN_SECRET: SANDBOX_DEFAULTS.tokenSecret,
+    SYNC_SERVICE_SID: 'default',
+    ...extra,
+  };
+}
+
+async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`twilio-run exited with code ${child.exitCode}`);
+    try {
+      await fetch(url, { signal: AbortSignal.timeout(1000) });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+  throw new Error(`twilio-run did not answer on ${url} within ${timeoutMs} ms`);
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const functionsPort = options.functionsPort ?? 3000;
+  const functionsUrl = `http://localhost:${functionsPort}`;
+  const sandbox = await startSandbox({ ...options, functionsUrl });
+  const env = sandboxEnv(sandbox, options.env);
+  // twilio-run reads variables from a file; this one lives outside the project so deploy never sees it.
+  const envFile = join(mkdtempSync(join(tmpdir(), 'cme-stack-')), '.env');
+  writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+  const args = [require.resolve('twilio-run/bin/twilio-run.js'), 'start', '--env', envFile, '--port', String(functionsPort), '--log-level', 'error'];
+  if (options.forkProcess === false) args.push('--no-fork-process');
+  if (options.quiet !== false) args.push('--no-logs');
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', options.quiet === false ? 'inherit' : 'ignore', 'inherit'], env: { ...process.env, FORCE_COLOR: '0' } });
+  try {
+    await waitForHttp(`${functionsUrl}/token`, child, 30_000);
+  } catch (err) {
+    child.kill();
+    await sandbox.close();
+    throw err;
+  }
+  return {
+    sandbox,
+    functionsUrl,
+    env,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      await sandbox.close();
+    },
+  };
+}

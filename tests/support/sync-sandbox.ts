@@ -1,0 +1,54 @@
+// The sandbox's Sync v1 REST router mounted in-process (express + Basic auth + Twilio-shaped
+// errors), and the real `twilio` client pointed at it. For unit tests of the Sync store and of the
+// functions (which reach it through TWILIO_SANDBOX_URL).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import twilio from 'twilio';
+import { SandboxClock } from '../../sandbox/clock';
+import { basicAuth, twilioErrorHandler } from '../../sandbox/http';
+import { createSyncRouter } from '../../sandbox/rest/sync';
+import { SandboxRequestClient } from '../../lib/sandbox-request-client';
+
+export const TEST_ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
+export const TEST_AUTH_TOKEN = 'unit-test-auth-token';
+
+export interface SyncSandbox {
+  /** `http://127.0.0.1:<port>`: what TWILIO_SANDBOX_URL is set to. */
+  url: string;
+  /** The real twilio client, talking to this sandbox. */
+  client: twilio.Twilio;
+  clock: SandboxClock;
+  /** Forgets every Sync object (call between tests). */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export async function startSyncSandbox(
+  creds: { accountSid?: string; authToken?: string } = {},
+): Promise<SyncSandbox> {
+  const accountSid = creds.accountSid ?? TEST_ACCOUNT_SID;
+  const authToken = creds.authToken ?? TEST_AUTH_TOKEN;
+  const clock = new SandboxClock();
+  const sync = createSyncRouter({ accountSid, clock });
+  const app = express();
+  app.use(express.urlencoded({ extended: false }));
+  app.use(basicAuth({ accountSid, authToken }));
+  app.use('/sync/v1', sync.router);
+  app.use(twilioErrorHandler);
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = twilio(accountSid, authToken, { httpClient: new SandboxRequestClient(url) });
+  return {
+    url,
+    client,
+    clock,
+    reset: () => sync.reset(),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

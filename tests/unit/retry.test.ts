@@ -1,0 +1,93 @@
+import { withRetry } from '../../lib/retry';
+
+const restError = (status: number, code?: number) => Object.assign(new Error(`HTTP ${status}`), { status, code });
+
+/** An operation that fails with each of `failures` in turn, then resolves 'ok'. */
+function flaky(...failures: unknown[]) {
+  return jest.fn(async () => {
+    const next = failures.shift();
+    if (next !== undefined) throw next;
+    return 'ok';
+  });
+}
+
+let now = 0;
+beforeEach(() => {
+  now = 1_000_000;
+  jest.spyOn(Date, 'now').mockImplementation(() => now);
+  jest.spyOn(Math, 'random').mockReturnValue(0.5);
+});
+afterEach(() => jest.restoreAllMocks());
+
+/** A sleep that only moves the mocked clock. */
+const fakeSleep = () =>
+  jest.fn(async (ms: number) => {
+    now += ms;
+  });
+
+describe('withRetry', () => {
+  it('retries 429 and 503, backing off exponentially, then succeeds', async () => {
+    const op = flaky(restError(429, 54009), restError(503));
+    const sleep = fakeSleep();
+    await expect(withRetry(op, { sleep, baseDelayMs: 100 })).resolves.toBe('ok');
+    expect(op).toHaveBeenCalledTimes(3);
+    // full jitter with Math.random() = 0.5: 0.5 × 100 × 2^(n-1)
+    expect(sleep.mock.calls.map(([ms]) => ms)).toEqual([50, 100]);
+  });
+
+  it('retries network errors', async () => {
+    const op = flaky(Object.assign(new Error('reset'), { code: 'ECONNRESET' }), Object.assign(new Error('t'), { code: 'ETIMEDOUT' }));
+    await expect(withRetry(op, { sleep: fakeSleep() })).resolves.toBe('ok');
+    expect(op).toHaveBeenCalledTimes(3);
+  });
+
+  it.each([
+    ['a 400', restError(400, 21220)],
+    ['a 404', restError(404, 20404)],
+    ['a 409', restError(409, 54208)],
+    ['a plain Error', new Error('boom')],
+    ['an unknown error code', Object.assign(new Error('x'), { code: 'ENOENT' })],
+  ])('does not retry %s', async (_what, error) => {
+    const op = flaky(error);
+    const sleep = fakeSleep();
+    await expect(withRetry(op, { sleep })).rejects.toBe(error);
+    expect(op).toHaveBeenCalledTimes(1);
+    expect(sleep).not.toHaveBeenCalled();
+  });
+
+  it('stops after maxAttempts and rethrows the last error', async () => {
+    const errors = [restError(503), restError(502), restError(500), restError(503)];
+    const op = flaky(...errors);
+    const sleep = fakeSleep();
+    await expect(withRetry(op, { sleep, maxAttempts: 3 })).rejects.toBe(errors[2]);
+    expect(op).toHaveBeenCalledTimes(3);
+    expect(sleep).toHaveBeenCalledTimes(2);
+  });
+
+  it('does not start a retry that would end after the budget', async () => {
+    jest.spyOn(Math, 'random').mockReturnValue(1);
+    const errors = [restError(503), restError(503), restError(503)];
+    const op = flaky(...errors);
+    const sleep = fakeSleep();
+    // delays 400 (ends at 400 ≤ 1000: taken) then 800 (would end at 1200 > 1000: not taken)
+    await expect(withRetry(op, { sleep, budgetMs: 1000, baseDelayMs: 400, maxAttempts: 10 })).rejects.toBe(errors[1]);
+    expect(op).toHaveBeenCalledTimes(2);
+    expect(sleep.mock.calls.map(([ms]) => ms)).toEqual([400]);
+  });
+
+  it('counts the time the operation itself took against the budget', async () => {
+    const op = jest.fn(async () => {
+      now += 900; // a slow request
+      throw restError(503);
+    });
+    const sleep = fakeSleep();
+    await expect(withRetry(op, { sleep, budgetMs: 1000, baseDelayMs: 100 })).rejects.toMatchObject({ status: 503 });
+    expect(op).toHaveBeenCalledTimes(2); // 900 + 50 ≤ 1000, then 1850 + 100 > 1000
+  });
+
+  it('returns the first success without sleeping', async () => {
+    const sleep = fakeSleep();
+    await expect(withRetry(async () => 7, { sleep })).resolves.toBe(7);
+    expect(sleep).not.toHaveBeenCalled();
+  });
+});
