@@ -1,0 +1,63 @@
+// A small signed client for your backend: calls the protected functions with X-Twilio-Signature,
+// so no backend hand-rolls signatures. Import it, or use `npm run send-message`.
+import twilio from 'twilio';
+
+export interface FunctionsClientOptions {
+  /** Where the functions are: https://<service>-1234-dev.twil.io, or http://localhost:3000. */
+  baseUrl: string;
+  /** The Auth Token of the account the functions run in (it signs and they verify). */
+  authToken: string;
+}
+
+export interface FunctionsResponse<T = unknown> {
+  status: number;
+  body: T;
+}
+
+/** POSTs form parameters to a protected function, signed as Twilio signs webhooks. */
+export async function signedPost<T = unknown>(opts: FunctionsClientOptions, path: string, params: Record<string, string>): Promise<FunctionsResponse<T>> {
+  const url = `${opts.baseUrl.replace(/\/+$/, '')}${path}`;
+  const signature = twilio.getExpectedTwilioSignature(opts.authToken, url, params);
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature },
+    body: new URLSearchParams(params).toString(),
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON (TwiML); keep the text
+  }
+  return { status: res.status, body: body as T };
+}
+
+export interface SendMessageRequest {
+  callSid?: string;
+  identity?: string;
+  /** A JSON object, or a string that holds one. */
+  content: unknown;
+  idempotencyKey?: string;
+}
+
+/** Server → SDK: `/send-message`. */
+export function sendMessage(opts: FunctionsClientOptions, req: SendMessageRequest) {
+  const params: Record<string, string> = { content: typeof req.content === 'string' ? req.content : JSON.stringify(req.content) };
+  if (req.callSid !== undefined) params.callSid = req.callSid;
+  if (req.identity !== undefined) params.identity = req.identity;
+  if (req.idempotencyKey !== undefined) params.idempotencyKey = req.idempotencyKey;
+  return signedPost<{ sid: string; callSid: string; idempotencyKey: string } | { code: string; message: string }>(opts, '/send-message', params);
+}
+
+/** A call leg's state and messages: `/call-messages`. */
+export function callMessages(opts: FunctionsClientOptions, callSid: string, page: { pageSize?: number; pageToken?: string } = {}) {
+  const params: Record<string, string> = { callSid };
+  if (page.pageSize !== undefined) params.pageSize = String(page.pageSize);
+  if (page.pageToken !== undefined) params.pageToken = page.pageToken;
+  return signedPost<{ callSid: string; state: unknown; messages: { sid: string; direction: string; content: unknown }[]; total: number; nextPageToken: string | null }>(
+    opts,
+    '/call-messages',
+    params,
+  );
+}

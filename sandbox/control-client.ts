@@ -1,0 +1,107 @@
+// A typed client for the sandbox's control API (documented in sandbox/README.md).
+export interface PhoneCallView {
+  callSid: string;
+  direction: 'incoming' | 'outgoing';
+  state: 'pending' | 'ringing' | 'open' | 'closed';
+  peer: string;
+  status?: string;
+  customParameters: Record<string, string>;
+  received: { voiceEventSid: string; content: unknown; contentType: string; receivedAt: string }[];
+}
+
+export interface CallView {
+  sid: string;
+  parentCallSid: string | null;
+  from: string;
+  to: string;
+  direction: string;
+  status: string;
+  sdkIdentity: string | null;
+  subscriptions: { sid: string; callback: string; method: string; removed: boolean }[];
+  subscriptionsCreated: number;
+  messagesSentBySdk: number;
+}
+
+export class SandboxControlError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(`sandbox control API answered ${status}: ${JSON.stringify(body)}`);
+  }
+}
+
+export class SandboxControl {
+  constructor(readonly url: string) {}
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.url}/sandbox${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    const parsed = text ? (JSON.parse(text) as unknown) : null;
+    if (res.status >= 400) throw new SandboxControlError(res.status, parsed);
+    return parsed as T;
+  }
+
+  info() {
+    return this.request<{ accountSid: string; phoneNumber: string; applicationSid: string; functionsUrl: string }>('GET', '/');
+  }
+  registerPhone(identity: string, opts: { autoAnswer?: boolean } = {}) {
+    return this.request<{ identity: string }>('POST', '/phones', { identity, autoAnswer: opts.autoAnswer ?? false });
+  }
+  phone(identity: string) {
+    return this.request<{ identity: string; calls: PhoneCallView[] }>('GET', `/phones/${encodeURIComponent(identity)}`);
+  }
+  /** The SDK phone places a call through the TwiML App, like `device.connect({ params: { To: to, ... } })`. */
+  placeCall(identity: string, to: string, params: Record<string, string> = {}) {
+    return this.request<{ callSid: string }>('POST', `/phones/${encodeURIComponent(identity)}/calls`, { to, params });
+  }
+  answer(identity: string, callSid: string) {
+    return this.request<{ status: string }>('POST', `/phones/${encodeURIComponent(identity)}/calls/${callSid}/answer`, {});
+  }
+  reject(identity: string, callSid: string) {
+    return this.request<{ status: string }>('POST', `/phones/${encodeURIComponent(identity)}/calls/${callSid}/reject`, {});
+  }
+  hangup(identity: string, callSid: string) {
+    return this.request<{ status: string }>('POST', `/phones/${encodeURIComponent(identity)}/calls/${callSid}/hangup`, {});
+  }
+  /** `call.sendMessage(...)` from the SDK phone; resolves after the subscription callback(s) answered. */
+  sendFromPhone(identity: string, callSid: string, content: unknown) {
+    return this.request<{ voiceEventSid: string; deliveries: { status: number | null }[] }>('POST', `/phones/${encodeURIComponent(identity)}/calls/${callSid}/messages`, { content });
+  }
+  /** A phone-network caller dials our number (default: the sandbox number). */
+  callIn(from: string, to?: string) {
+    return this.request<{ callSid: string }>('POST', '/pstn/calls', { from, to });
+  }
+  setPstnBehaviour(number: string, answer: 'answer' | 'busy' | 'no-answer' | 'failed', answerDelayMs = 10) {
+    return this.request('POST', `/pstn/numbers/${encodeURIComponent(number)}`, { answer, answerDelayMs });
+  }
+  calls() {
+    return this.request<{ calls: CallView[] }>('GET', '/calls');
+  }
+  call(callSid: string) {
+    return this.request<CallView>('GET', `/calls/${callSid}`);
+  }
+  hangupCall(callSid: string) {
+    return this.request<CallView>('POST', `/calls/${callSid}/hangup`, {});
+  }
+  stats() {
+    return this.request<{ requests: number; counters: Record<string, number>; webhooks: Record<string, number>; subscriptionsPerLeg: Record<string, number>; debugger: unknown[] }>('GET', '/stats');
+  }
+  knobs(knobs: { faults?: Record<string, unknown>; webhooks?: Record<string, unknown> }) {
+    return this.request('POST', '/knobs', knobs);
+  }
+  advanceClock(seconds: number) {
+    return this.request('POST', '/clock', { advanceSeconds: seconds });
+  }
+  /** Waits until no webhook is in flight. */
+  idle() {
+    return this.request('POST', '/idle', {});
+  }
+  reset() {
+    return this.request('POST', '/reset', {});
+  }
+}

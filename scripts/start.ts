@@ -1,0 +1,58 @@
+// npm start: with no Twilio account configured, the sandbox (a local Twilio) and the real
+// functions under twilio-run, wired together. With ACCOUNT_SID/AUTH_TOKEN in .env (and
+// SANDBOX unset or 0), plain twilio-run against real Twilio.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
+import { startStack } from '../sandbox/stack';
+
+function envFileHasCredentials(): boolean {
+  if (!existsSync('.env')) return false;
+  const text = readFileSync('.env', 'utf8');
+  return /^ACCOUNT_SID=AC[0-9a-f]{32}\s*$/m.test(text) && /^AUTH_TOKEN=\S+/m.test(text);
+}
+
+async function main() {
+  const port = Number(process.env.PORT ?? 3000);
+  const sandboxPort = Number(process.env.SANDBOX_PORT ?? 3001);
+  const useSandbox = process.env.SANDBOX === '1' || (process.env.SANDBOX !== '0' && !envFileHasCredentials());
+  if (!useSandbox) {
+    console.log('Real Twilio mode: ACCOUNT_SID and AUTH_TOKEN from .env. Expose the port with a tunnel and set PUBLIC_BASE_URL.');
+    const child = spawn(process.execPath, [require.resolve('twilio-run/bin/twilio-run.js'), 'start', '--port', String(port)], { stdio: 'inherit' });
+    child.on('exit', (code) => process.exit(code ?? 0));
+    return;
+  }
+  const stack = await startStack({ functionsPort: port, port: sandboxPort, forkProcess: false, quiet: process.env.QUIET === '1' });
+  const s = stack.sandbox;
+  const sb = `http://localhost:${s.port}`;
+  console.log(`
+Call Message Events — local sandbox (no Twilio account needed)
+
+  Functions (twilio-run):   ${stack.functionsUrl}
+  Softphone:                ${stack.functionsUrl}/index.html
+  Operator console:         ${stack.functionsUrl}/console.html   (operator secret: ${SANDBOX_DEFAULTS.tokenSecret})
+  Sandbox REST (Twilio):    ${sb}/api/2010-04-01 , ${sb}/sync/v1
+  Sandbox control API:      ${sb}/sandbox   (docs: sandbox/README.md)
+  Credentials:              ACCOUNT_SID=${s.accountSid}  AUTH_TOKEN=${s.authToken}
+  Our number:               ${s.phoneNumber} → ${stack.functionsUrl}/voice ; TwiML App ${s.applicationSid}
+
+Try it (a caller rings ${SANDBOX_DEFAULTS.clientIdentity}, whose simulated phone answers; she sends a message):
+  curl -s -XPOST ${sb}/sandbox/phones -H 'content-type: application/json' -d '{"identity":"alice","autoAnswer":true}'
+  curl -s -XPOST ${sb}/sandbox/pstn/calls -H 'content-type: application/json' -d '{"from":"+15551234567"}'
+  curl -s ${sb}/sandbox/phones/alice        # → the call's callSid
+  curl -s -XPOST ${sb}/sandbox/phones/alice/calls/CA…/messages -H 'content-type: application/json' -d '{"content":{"hello":"server"}}'
+  npm run send-message -- --call CA… '{"hello":"sdk"}'
+
+Ctrl-C stops everything.`);
+  const stop = async () => {
+    await stack.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err: Error) => {
+  console.error(`npm start: ${err.message}`);
+  process.exit(1);
+});

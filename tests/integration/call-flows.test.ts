@@ -1,0 +1,214 @@
+// Whole calls through HTTP only: the sandbox plays Twilio and the SDK phones, the real functions
+// run under real twilio-run, and the real `twilio` client reads what they stored.
+import { callMessages, sendMessage, signedPost } from '../../client';
+import { legMapName } from '../../lib/call-store';
+import { checkExchanges, loadContract } from '../support/openapi-contract';
+import { startTestStack, waitFor, type TestStack } from '../support/stack';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const ctl = () => stack.control;
+
+async function sdkLegOf(identity: string, state: string = 'open') {
+  return waitFor(async () => (await ctl().phone(identity)).calls.find((c) => c.state === state), `${identity} to have a ${state} call`);
+}
+
+async function subscribed(callSid: string) {
+  return waitFor(async () => {
+    const call = await ctl().call(callSid);
+    return call.subscriptions.length > 0 ? call : undefined;
+  }, `a subscription on ${callSid}`);
+}
+
+describe('incoming phone call → SDK client (child leg)', () => {
+  let parentSid: string;
+  let legSid: string;
+
+  beforeAll(async () => {
+    await ctl().registerPhone('alice', { autoAnswer: true });
+    parentSid = (await ctl().callIn('+15551230001')).callSid;
+    legSid = (await sdkLegOf('alice')).callSid;
+  });
+
+  it('dials alice as a <Client> child leg and subscribes that leg, once', async () => {
+    const leg = await subscribed(legSid);
+    expect(leg.parentCallSid).toBe(parentSid);
+    expect(leg.direction).toBe('outbound-dial');
+    expect(leg.subscriptions[0].callback).toContain(`/message-callback?cme_leg=${legSid}&cme_token=`);
+    await ctl().idle();
+    expect((await ctl().call(legSid)).subscriptionsCreated).toBe(1);
+    expect((await ctl().call(parentSid)).subscriptionsCreated).toBe(0);
+  });
+
+  it('stores an SDK message once and reads it back from /call-messages', async () => {
+    const sent = await ctl().sendFromPhone('alice', legSid, { greeting: 'hi server', n: 1 });
+    expect(sent.deliveries).toEqual([{ status: 200 }]);
+    const history = await callMessages(stack.fn, legSid);
+    expect(history.status).toBe(200);
+    expect(history.body.state).toMatchObject({ callSid: legSid, status: 'in-progress', role: 'child', identity: 'alice', peer: '+15551230001' });
+    expect(history.body.messages).toEqual([
+      expect.objectContaining({ sid: sent.voiceEventSid, direction: 'from-sdk', sequence: 0, content: { greeting: 'hi server', n: 1 } }),
+    ]);
+  });
+
+  it('delivers /send-message to alice and records it', async () => {
+    const res = await sendMessage(stack.fn, { callSid: legSid, content: { fromServer: true }, idempotencyKey: 'flow-1' });
+    expect(res.status).toBe(201);
+    const body = res.body as { sid: string };
+    expect(body.sid).toMatch(/^KX[0-9a-f]{32}$/);
+    const phone = await ctl().phone('alice');
+    const received = phone.calls.find((c) => c.callSid === legSid)!.received;
+    expect(received).toEqual([expect.objectContaining({ voiceEventSid: body.sid, content: { fromServer: true } })]);
+    const history = await callMessages(stack.fn, legSid);
+    expect(history.body.messages.map((m) => m.direction)).toEqual(['from-sdk', 'to-sdk']);
+  });
+
+  it('targets alice by identity too', async () => {
+    const res = await sendMessage(stack.fn, { identity: 'alice', content: '{"byIdentity":1}' });
+    expect(res.status).toBe(201);
+    expect((res.body as { callSid: string }).callSid).toBe(legSid);
+  });
+
+  it('closes the call out when it ends, sets the Sync map to expire, and refuses messages after', async () => {
+    await ctl().hangup('alice', legSid);
+    await ctl().idle();
+    const history = await waitFor(async () => {
+      const h = await callMessages(stack.fn, legSid);
+      return (h.body.state as { status?: string } | null)?.status === 'completed' ? h : undefined;
+    }, 'the completed state');
+    expect(history.body.state).toMatchObject({ status: 'completed', endedAt: expect.any(String) });
+    const map = await stack.twilio.sync.v1.services('default').syncMaps(legMapName(legSid)).fetch();
+    const expiresInHours = (map.dateExpires!.getTime() - Date.now()) / 3_600_000;
+    expect(expiresInHours).toBeGreaterThan(23);
+    expect(expiresInHours).toBeLessThanOrEqual(24.01);
+    const refused = await sendMessage(stack.fn, { callSid: legSid, content: { late: true } });
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ code: 'call-not-active', message: expect.any(String) });
+    expect((await ctl().call(parentSid)).status).toBe('completed');
+  });
+});
+
+describe('SDK client → phone number (parent leg)', () => {
+  it('dials the number with the caller ID, subscribes the parent leg and carries messages both ways', async () => {
+    await ctl().registerPhone('bob');
+    const { callSid } = await ctl().placeCall('bob', '+15557654321', { topic: 'billing' });
+    await subscribed(callSid);
+    const parent = await ctl().call(callSid);
+    expect(parent.from).toBe('client:bob');
+    const child = (await ctl().calls()).calls.find((c) => c.parentCallSid === callSid)!;
+    expect(child).toMatchObject({ to: '+15557654321', from: '+15005550006', direction: 'outbound-dial', subscriptionsCreated: 0 });
+    const sent = await ctl().sendFromPhone('bob', callSid, { ask: 'balance' });
+    expect(sent.deliveries).toEqual([{ status: 200 }]);
+    expect((await sendMessage(stack.fn, { callSid, content: { balance: 42 } })).status).toBe(201);
+    const history = await callMessages(stack.fn, callSid);
+    expect(history.body.state).toMatchObject({ role: 'parent', identity: 'bob', peer: '+15557654321' });
+    expect(history.body.messages.map((m) => m.content)).toEqual([{ ask: 'balance' }, { balance: 42 }]);
+    await ctl().hangupCall(child.sid);
+    await waitFor(async () => (await ctl().call(callSid)).status === 'completed', 'the parent to end');
+  });
+
+  it('records a busy number as a finished call without subscribing', async () => {
+    await ctl().setPstnBehaviour('+15550000486', 'busy');
+    const { callSid } = await ctl().placeCall('bob', '+15550000486');
+    await waitFor(async () => (await ctl().call(callSid)).status === 'completed' || (await ctl().call(callSid)).status === 'canceled', 'the call to end');
+    await ctl().idle();
+    const history = await callMessages(stack.fn, callSid);
+    expect(history.body.state).toMatchObject({ status: 'busy' });
+    expect((await ctl().call(callSid)).subscriptionsCreated).toBe(0);
+  });
+});
+
+describe('SDK client → SDK client (both legs)', () => {
+  it('subscribes both legs, each message lands on its own leg', async () => {
+    await ctl().registerPhone('carol');
+    await ctl().registerPhone('dave', { autoAnswer: true });
+    const { callSid: parentSid } = await ctl().placeCall('carol', 'client:dave');
+    const daveLeg = (await sdkLegOf('dave')).callSid;
+    await subscribed(parentSid);
+    await subscribed(daveLeg);
+    await ctl().sendFromPhone('carol', parentSid, { from: 'carol' });
+    await ctl().sendFromPhone('dave', daveLeg, { from: 'dave' });
+    expect((await callMessages(stack.fn, parentSid)).body.messages.map((m) => m.content)).toEqual([{ from: 'carol' }]);
+    expect((await callMessages(stack.fn, daveLeg)).body.messages.map((m) => m.content)).toEqual([{ from: 'dave' }]);
+    const toDave = await sendMessage(stack.fn, { identity: 'dave', content: { hi: 'dave' } });
+    expect(toDave.status).toBe(201);
+    expect((await ctl().phone('dave')).calls[0].received.map((m) => m.content)).toEqual([{ hi: 'dave' }]);
+    await ctl().hangup('carol', parentSid);
+    await waitFor(async () => (await ctl().call(daveLeg)).status === 'completed', 'the callee leg to end');
+  });
+
+  it('routes a bare identity as a client too', async () => {
+    const { callSid } = await ctl().placeCall('carol', 'dave');
+    await subscribed(callSid);
+    const dave = await sdkLegOf('dave');
+    await ctl().hangup('dave', dave.callSid);
+    await waitFor(async () => (await ctl().call(callSid)).status === 'completed', 'the caller leg to end');
+  });
+});
+
+describe('refusals', () => {
+  it('refuses unsigned and wrongly signed requests to every protected route', async () => {
+    for (const path of ['/voice', '/call-status', '/message-callback', '/send-message', '/call-messages']) {
+      const unsigned = await fetch(`${stack.functionsUrl}${path}`, { method: 'POST', body: new URLSearchParams({ CallSid: 'CA' + '0'.repeat(32) }) });
+      expect(unsigned.status).toBe(403);
+      expect(await unsigned.json()).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+      const forged = await signedPost({ baseUrl: stack.functionsUrl, authToken: 'not-the-token' }, path, { CallSid: 'CA' + '0'.repeat(32) });
+      expect(forged.status).toBe(403);
+    }
+  });
+
+  it('answers a call the functions cannot route with <Say> and <Hangup>', async () => {
+    const res = await signedPost(stack.fn, '/voice', { From: 'client:erin', To: 'not a number!', CallSid: 'CA' + '1'.repeat(32) });
+    expect(res.status).toBe(200);
+    expect(String(res.body)).toMatch(/<Say>.*<\/Say><Hangup\/>/);
+  });
+
+  it('refuses bad content and unknown calls with 4xx JSON', async () => {
+    expect((await sendMessage(stack.fn, { callSid: 'CA' + 'f'.repeat(32), content: { x: 1 } })).status).toBe(404);
+    const notJson = await sendMessage(stack.fn, { callSid: 'CA' + 'f'.repeat(32), content: 'not json' });
+    expect(notJson).toMatchObject({ status: 400, body: { code: 'content-invalid' } });
+    const tooLong = await sendMessage(stack.fn, { callSid: 'CA' + 'f'.repeat(32), content: JSON.stringify({ a: 'x'.repeat(10_000) }) });
+    expect(tooLong).toMatchObject({ status: 400, body: { code: 'content-too-long' } });
+    expect((await callMessages(stack.fn, 'CA' + 'e'.repeat(32))).status).toBe(404);
+  });
+});
+
+describe('messages over JSON-encoded callbacks (bodySHA256)', () => {
+  it('verifies the URL signature and the per-leg token, and stores the message', async () => {
+    await ctl().knobs({ webhooks: { messageEncoding: 'json' } });
+    try {
+      await ctl().registerPhone('frank', { autoAnswer: true });
+      const { callSid } = await ctl().placeCall('frank', '+15553334444');
+      await subscribed(callSid);
+      const sent = await ctl().sendFromPhone('frank', callSid, { encoded: 'json' });
+      expect(sent.deliveries).toEqual([{ status: 200 }]);
+      expect((await callMessages(stack.fn, callSid)).body.messages[0].content).toEqual({ encoded: 'json' });
+      await ctl().hangup('frank', callSid);
+    } finally {
+      await ctl().knobs({ webhooks: { messageEncoding: 'form' } });
+    }
+  });
+});
+
+describe('REST contract', () => {
+  it('every exchange the suite provoked matches the twilio-oai spec', async () => {
+    await ctl().idle();
+    const exchanges = stack.sandbox.exchanges;
+    expect(exchanges.length).toBeGreaterThan(20);
+    const contract = loadContract();
+    const ops = new Set(exchanges.map((e) => contract.operationFor(e)));
+    for (const op of ['CreateUserDefinedMessage', 'CreateUserDefinedMessageSubscription', 'ListCall', 'CreateSyncMap', 'CreateSyncMapItem', 'ListSyncMapItem']) {
+      expect([...ops]).toContain(op);
+    }
+    const problems = checkExchanges(exchanges, contract);
+    expect(problems).toEqual([]);
+  });
+});

@@ -1,0 +1,86 @@
+import { XMLParser } from 'fast-xml-parser';
+import { handler } from '../../../functions/voice.protected';
+import { eventFor, expectError, installTwilioGlobal, invoke, LOCAL_BASE, makeContext, signedEvent, type FakeResponse } from '../../support/function-harness';
+
+const ENV = { CLIENT_IDENTITY: 'bob', CALLER_ID: '+15550001111' };
+const VOICE_URL = `${LOCAL_BASE}/voice`;
+const request = (over: Record<string, string>) => ({
+  AccountSid: 'AC' + '0123456789abcdef'.repeat(2),
+  ApiVersion: '2010-04-01',
+  CallSid: 'CA' + 'a'.repeat(32),
+  CallStatus: 'ringing',
+  Direction: 'inbound',
+  ...over,
+});
+
+const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, parseAttributeValue: false });
+type Node = Record<string, any>;
+
+function twimlOf(res: FakeResponse): Node {
+  expect(res.statusCode).toBe(200);
+  expect(res.headers['Content-Type']).toBe('text/xml');
+  return parser.parse(String(res.body)).Response as Node;
+}
+
+beforeAll(installTwilioGlobal);
+beforeEach(() => jest.spyOn(console, 'log').mockImplementation(() => {}));
+afterEach(() => jest.restoreAllMocks());
+
+describe('/voice', () => {
+  it('refuses an unsigned request with 403 {code, message}', async () => {
+    const res = await invoke(handler, makeContext('/voice', ENV), eventFor(VOICE_URL, request({ From: '+15557778888', To: '+15550001111' })));
+    expectError(res, 403, 'signature-invalid');
+  });
+
+  it('refuses a request signed for another URL', async () => {
+    const event = signedEvent(`${LOCAL_BASE}/other`, request({ From: '+15557778888', To: '+15550001111' }));
+    expectError(await invoke(handler, makeContext('/voice', ENV), event), 403, 'signature-invalid');
+  });
+
+  it('dials CLIENT_IDENTITY for a PSTN call to our number', async () => {
+    const event = signedEvent(VOICE_URL, request({ From: '+15557778888', Caller: '+15557778888', To: '+15550001111' }));
+    const response = twimlOf(await invoke(handler, makeContext('/voice', ENV), event));
+    expect(response.Dial['@answerOnBridge']).toBe('true');
+    expect(response.Dial.Client['#text']).toBe('bob');
+    expect(response.Dial.Client['@statusCallback']).toBe(`${LOCAL_BASE}/call-status?cme_sdk=child&cme_child=bob`);
+    expect(response.Dial.Client['@statusCallbackEvent'].split(' ')).toContain('answered');
+  });
+
+  it('dials a number with CALLER_ID for an SDK call out', async () => {
+    const event = signedEvent(VOICE_URL, request({ From: 'client:alice', Caller: 'client:alice', To: '+442071234567' }));
+    const response = twimlOf(await invoke(handler, makeContext('/voice', ENV), event));
+    expect(response.Dial['@callerId']).toBe('+15550001111');
+    expect(response.Dial.Number['#text']).toBe('+442071234567');
+    expect(response.Dial.Number['@statusCallback']).toBe(`${LOCAL_BASE}/call-status?cme_sdk=parent&cme_parent=alice`);
+  });
+
+  it('dials client:bob for an SDK call to a client, marking both legs', async () => {
+    const event = signedEvent(VOICE_URL, request({ From: 'client:alice', To: 'client:bob' }));
+    const response = twimlOf(await invoke(handler, makeContext('/voice', ENV), event));
+    expect(response.Dial.Client['#text']).toBe('bob');
+    expect(response.Dial.Client['@statusCallback']).toBe(`${LOCAL_BASE}/call-status?cme_sdk=both&cme_parent=alice&cme_child=bob`);
+  });
+
+  it('says and hangs up when CALLER_ID is missing for a call to a number', async () => {
+    const event = signedEvent(VOICE_URL, request({ From: 'client:alice', To: '+442071234567' }));
+    const response = twimlOf(await invoke(handler, makeContext('/voice', { CLIENT_IDENTITY: 'bob' }), event));
+    expect(typeof response.Say).toBe('string');
+    expect(response).toHaveProperty('Hangup');
+    expect(response).not.toHaveProperty('Dial');
+  });
+
+  it('says and hangs up for a garbage To', async () => {
+    const event = signedEvent(VOICE_URL, request({ From: 'client:alice', To: 'not a number!' }));
+    const response = twimlOf(await invoke(handler, makeContext('/voice', ENV), event));
+    expect(response).toHaveProperty('Hangup');
+    expect(response).not.toHaveProperty('Dial');
+  });
+
+  it('checks the signature against PUBLIC_BASE_URL and writes callbacks under it', async () => {
+    const env = { ...ENV, PUBLIC_BASE_URL: 'https://abc.ngrok.app' };
+    const body = request({ From: '+15557778888', To: '+15550001111' });
+    const response = twimlOf(await invoke(handler, makeContext('/voice', env), signedEvent('https://abc.ngrok.app/voice', body)));
+    expect(response.Dial.Client['@statusCallback']).toBe('https://abc.ngrok.app/call-status?cme_sdk=child&cme_child=bob');
+    expectError(await invoke(handler, makeContext('/voice', env), signedEvent(VOICE_URL, body)), 403, 'signature-invalid');
+  });
+});
