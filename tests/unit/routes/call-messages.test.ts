@@ -1,0 +1,107 @@
+import { handler } from '../../../functions/call-messages.protected';
+import { CallStore, type CallMessage } from '../../../lib/call-store';
+import { eventFor, expectError, installTwilioGlobal, invoke, LOCAL_BASE, makeContext, signedEvent } from '../../support/function-harness';
+import { startSyncSandbox, type SyncSandbox } from '../../support/sync-sandbox';
+
+const CALL = 'CA' + 'd'.repeat(32);
+const kx = (n: number) => 'KX' + n.toString(16).padStart(32, '0');
+const URL_LIST = `${LOCAL_BASE}/call-messages`;
+
+let sandbox: SyncSandbox;
+let store: CallStore;
+
+beforeAll(async () => {
+  installTwilioGlobal();
+  sandbox = await startSyncSandbox();
+  store = new CallStore(sandbox.client, { syncServiceSid: 'default', finishedCallTtl: 600, activeCallTtl: 3600 });
+});
+afterAll(() => sandbox.close());
+beforeEach(() => {
+  sandbox.reset();
+  jest.spyOn(console, 'log').mockImplementation(() => {});
+});
+afterEach(() => jest.restoreAllMocks());
+
+const list = (body: Record<string, string>) =>
+  invoke(handler, makeContext('/call-messages', { TWILIO_SANDBOX_URL: sandbox.url }), signedEvent(URL_LIST, body));
+
+type Page = { callSid: string; state: unknown; messages: (Omit<CallMessage, 'content'> & { content: unknown })[]; total: number; nextPageToken: string | null };
+
+/** Five messages: from the SDK at t=1,3,5 (seq 0..2), to it at t=2,4. */
+async function storeConversation() {
+  await store.markInProgress({ callSid: CALL, role: 'child', identity: 'bob', peer: '+15557778888', parentCallSid: 'CA' + 'e'.repeat(32) }, new Date());
+  const at = (s: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, s)).toISOString();
+  for (const [i, t] of [1, 3, 5].entries()) {
+    await store.saveMessage({ sid: kx(i + 1), callSid: CALL, direction: 'from-sdk', sequence: i, contentType: 'application/json', content: JSON.stringify({ n: `in${i}` }), timestamp: at(t) });
+  }
+  for (const [i, t] of [2, 4].entries()) {
+    await store.saveMessage({ sid: kx(i + 10), callSid: CALL, direction: 'to-sdk', contentType: 'application/json', content: JSON.stringify({ n: `out${i}` }), timestamp: at(t) });
+  }
+}
+
+describe('/call-messages', () => {
+  it('refuses an unsigned request with 403', async () => {
+    expectError(await invoke(handler, makeContext('/call-messages', { TWILIO_SANDBOX_URL: sandbox.url }), eventFor(URL_LIST, { callSid: CALL })), 403, 'signature-invalid');
+  });
+
+  it('answers 404 for a call with nothing stored', async () => {
+    expectError(await list({ callSid: CALL }), 404, 'call-not-found');
+  });
+
+  it('refuses a bad callSid with 400', async () => {
+    expectError(await list({ callSid: 'CA1' }), 400, 'call-sid-invalid');
+    expectError(await list({}), 400, 'call-sid-invalid');
+  });
+
+  it.each(['0', '101', '1.5', 'ten'])('refuses pageSize %p with 400', async (pageSize) => {
+    expectError(await list({ callSid: CALL, pageSize }), 400, 'page-size-invalid');
+  });
+
+  it.each(['-1', 'abc', '2.5'])('refuses pageToken %p with 400', async (pageToken) => {
+    expectError(await list({ callSid: CALL, pageToken }), 400, 'page-token-invalid');
+  });
+
+  it('returns the state and every message, in order, with content parsed', async () => {
+    await storeConversation();
+    const res = await list({ callSid: CALL });
+    expect(res.statusCode).toBe(200);
+    const page = res.body as Page;
+    expect(page.callSid).toBe(CALL);
+    expect(page.state).toMatchObject({ callSid: CALL, status: 'in-progress', identity: 'bob' });
+    expect(page.total).toBe(5);
+    expect(page.nextPageToken).toBeNull();
+    expect(page.messages.map((m) => m.content)).toEqual([{ n: 'in0' }, { n: 'out0' }, { n: 'in1' }, { n: 'out1' }, { n: 'in2' }]);
+    expect(page.messages[0]).toMatchObject({ sid: kx(1), direction: 'from-sdk', sequence: 0, timestamp: '2024-01-01T00:00:01.000Z' });
+  });
+
+  it('pages with pageSize and nextPageToken', async () => {
+    await storeConversation();
+    const seen: unknown[] = [];
+    const tokens: (string | null)[] = [];
+    let token: string | null = '';
+    while (token !== null) {
+      const page: Page = (await list({ callSid: CALL, pageSize: '2', ...(token ? { pageToken: token } : {}) })).body as Page;
+      expect(page.total).toBe(5);
+      expect(page.messages.length).toBeLessThanOrEqual(2);
+      seen.push(...page.messages.map((m) => m.content));
+      tokens.push(page.nextPageToken);
+      token = page.nextPageToken;
+    }
+    expect(tokens).toEqual(['2', '4', null]);
+    expect(seen).toEqual([{ n: 'in0' }, { n: 'out0' }, { n: 'in1' }, { n: 'out1' }, { n: 'in2' }]);
+  });
+
+  it('returns an empty page past the end', async () => {
+    await storeConversation();
+    const page = (await list({ callSid: CALL, pageToken: '50' })).body as Page;
+    expect(page.messages).toEqual([]);
+    expect(page.nextPageToken).toBeNull();
+  });
+
+  it('returns a null state for a leg with messages but no state yet', async () => {
+    await store.saveMessage({ sid: kx(1), callSid: CALL, direction: 'from-sdk', sequence: 0, contentType: 'application/json', content: '{}', timestamp: new Date().toISOString() });
+    const page = (await list({ callSid: CALL })).body as Page;
+    expect(page.state).toBeNull();
+    expect(page.total).toBe(1);
+  });
+});

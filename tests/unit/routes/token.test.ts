@@ -1,0 +1,99 @@
+import { createHmac } from 'node:crypto';
+import { handler } from '../../../functions/token';
+import { secretsMatch } from '../../../lib/routes/token';
+import { eventFor, expectError, installTwilioGlobal, invoke, LOCAL_BASE, makeContext } from '../../support/function-harness';
+import { TEST_ACCOUNT_SID } from '../../support/sync-sandbox';
+
+const ENV = {
+  TOKEN_SECRET: 'let-me-in-please',
+  API_KEY_SID: 'SK' + '5'.repeat(32),
+  API_KEY_SECRET: 'api-key-secret',
+  TWIML_APP_SID: 'AP' + '6'.repeat(32),
+};
+const URL_TOKEN = `${LOCAL_BASE}/token`;
+const bearer = (secret = ENV.TOKEN_SECRET) => ({ authorization: `Bearer ${secret}` });
+const call = (body: Record<string, string>, headers: Record<string, unknown>, env: Record<string, string | undefined> = ENV) =>
+  invoke(handler, makeContext('/token', env), eventFor(URL_TOKEN, body, headers));
+
+const decode = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+
+beforeAll(installTwilioGlobal);
+beforeEach(() => jest.spyOn(console, 'log').mockImplementation(() => {}));
+afterEach(() => jest.restoreAllMocks());
+
+describe('/token', () => {
+  it('refuses a caller without Authorization: Bearer', async () => {
+    expectError(await call({ identity: 'alice' }, {}), 403, 'token-secret-invalid');
+  });
+
+  it.each([
+    ['a wrong secret', `Bearer nope`],
+    ['the secret without Bearer', ENV.TOKEN_SECRET],
+    ['Basic auth', `Basic ${Buffer.from(`x:${ENV.TOKEN_SECRET}`).toString('base64')}`],
+    ['an empty bearer', 'Bearer '],
+    ['a prefix of the secret', `Bearer ${ENV.TOKEN_SECRET.slice(0, -1)}`],
+  ])('refuses %s', async (_what, authorization) => {
+    expectError(await call({ identity: 'alice' }, { authorization }), 403, 'token-secret-invalid');
+  });
+
+  it('checks the secret before the identity (strangers learn nothing)', async () => {
+    expectError(await call({ identity: 'bad identity' }, {}), 403, 'token-secret-invalid');
+  });
+
+  it.each(['', 'alice smith', 'client:alice', 'x'.repeat(122)])('refuses identity %p with 400', async (identity) => {
+    expectError(await call({ identity }, bearer()), 400, 'identity-invalid');
+  });
+
+  it('refuses a missing identity with 400', async () => {
+    expectError(await call({}, bearer()), 400, 'identity-invalid');
+  });
+
+  it('issues a Voice access token for the identity', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const res = await call({ identity: 'alice' }, bearer());
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['Content-Type']).toBe('application/json');
+    const { identity, token, ttl } = res.body as { identity: string; token: string; ttl: number };
+    expect(identity).toBe('alice');
+    expect(ttl).toBe(3600);
+
+    const [header, payload, signature] = token.split('.');
+    expect(decode(header)).toMatchObject({ alg: 'HS256', typ: 'JWT', cty: 'twilio-fpa;v=1' });
+    const claims = decode(payload);
+    expect(claims.grants.identity).toBe('alice');
+    expect(claims.grants.voice.outgoing.application_sid).toBe(ENV.TWIML_APP_SID);
+    expect(claims.grants.voice.incoming).toEqual({ allow: true });
+    expect(claims.iss).toBe(ENV.API_KEY_SID);
+    expect(claims.sub).toBe(TEST_ACCOUNT_SID);
+    expect(claims.exp - claims.iat).toBe(3600);
+    expect(claims.iat).toBeGreaterThanOrEqual(before);
+    // HS256 over header.payload with the API key secret.
+    expect(createHmac('sha256', ENV.API_KEY_SECRET).update(`${header}.${payload}`).digest('base64url')).toBe(signature);
+  });
+
+  it.each([
+    ['API_KEY_SID'],
+    ['API_KEY_SECRET'],
+    ['TWIML_APP_SID'],
+  ])('names a missing %s with a 500 {code, message}', async (name) => {
+    const res = await call({ identity: 'alice' }, bearer(), { ...ENV, [name]: undefined });
+    expect(expectError(res, 500, 'configuration-missing').message).toContain(name);
+  });
+
+  it('names a missing TOKEN_SECRET and issues nothing', async () => {
+    const res = await call({ identity: 'alice' }, bearer(''), { ...ENV, TOKEN_SECRET: undefined });
+    expect(expectError(res, 500, 'configuration-missing').message).toContain('TOKEN_SECRET');
+    expect(JSON.stringify(res.body)).not.toContain('token"');
+  });
+});
+
+describe('secretsMatch', () => {
+  it('matches only the same string', () => {
+    expect(secretsMatch('abc', 'abc')).toBe(true);
+    expect(secretsMatch('abd', 'abc')).toBe(false);
+    expect(secretsMatch('abcd', 'abc')).toBe(false);
+    expect(secretsMatch('', 'abc')).toBe(false);
+    expect(secretsMatch(undefined, 'abc')).toBe(false);
+    expect(secretsMatch(['abc'], 'abc')).toBe(false);
+  });
+});
