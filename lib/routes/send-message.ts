@@ -69,7 +69,10 @@ async function activeLegOf(client: TwilioClient, identity: string): Promise<stri
   const address = `client:${identity}`;
   const lists = await Promise.all(
     (['ringing', 'in-progress'] as const).flatMap((status) => [
-      withRetry(() => client.calls.list({ from: address, status, limit: 20 })),
+      // Only the leg the SDK placed (Direction inbound): a <Dial> child leg also shows From=client:<identity>.
+      withRetry(() => client.calls.list({ from: address, status, limit: 20 })).then((calls) =>
+        calls.filter((call) => call.direction === 'inbound'),
+      ),
       withRetry(() => client.calls.list({ to: address, status, limit: 20 })),
     ]),
   );

@@ -21,6 +21,20 @@ describe('routeVoiceCall', () => {
     expect(route.say.length).toBeGreaterThan(0);
   });
 
+  it('refuses a PSTN call when CLIENT_IDENTITY is not a valid identity (its status callbacks could never be matched)', () => {
+    for (const inboundIdentity of ['bob smith', 'client:bob', 'x'.repeat(122)]) {
+      const route = refused(routeVoiceCall({ From: '+15557778888', To: '+15550001111' }, { ...CONFIG, inboundIdentity }));
+      expect(route.reason).toMatch(/CLIENT_IDENTITY/);
+    }
+  });
+
+  it('every identity it dials is one sdkLegsOfStatusCallback accepts back', () => {
+    const route = routeVoiceCall({ From: '+15557778888', To: '+15550001111' }, CONFIG);
+    if (route.kind !== 'client') throw new Error('expected a client dial');
+    const legs = sdkLegsOfStatusCallback({ CallSid: CHILD, ParentCallSid: PARENT, cme_sdk: 'child', cme_child: route.sdkLegs.child });
+    expect(legs.map((l) => l.identity)).toEqual(['bob']);
+  });
+
   it('dials a number from the SDK with CALLER_ID; the SDK leg is the parent', () => {
     const route = routeVoiceCall({ From: 'client:alice', To: '+442071234567' }, CONFIG);
     expect(route).toEqual({ kind: 'number', number: '+442071234567', callerId: '+15550001111', sdkLegs: { parent: 'alice' } });

@@ -100,3 +100,33 @@ describe('isValidTwilioSignature (JSON bodies, bodySHA256)', () => {
     expect(isValidTwilioSignature(TOKEN, twilio.getExpectedTwilioSignature('other', url, {}), site, eventFor(url, json))).toBe(false);
   });
 });
+
+describe('isValidTwilioSignature (GET: parameters in the query)', () => {
+  const CALL = 'CA' + 'd'.repeat(32);
+
+  it('accepts a GET whose Twilio parameters follow our query keys (signed over the full URL, no body)', () => {
+    const url = `${callStatusUrl('https://cme-1234.twil.io', { child: 'bob' })}&${new URLSearchParams(BODY)}`;
+    const sig = twilio.getExpectedTwilioSignature(TOKEN, url, {});
+    expect(isValidTwilioSignature(TOKEN, sig, SITE, eventFor(url, {}))).toBe(true);
+  });
+
+  it('accepts a GET to a route without query keys of its own', () => {
+    const url = `https://cme-1234.twil.io/call-messages?callSid=${CALL}&pageSize=2`;
+    const sig = twilio.getExpectedTwilioSignature(TOKEN, url, {});
+    expect(isValidTwilioSignature(TOKEN, sig, { domainName: 'cme-1234.twil.io', path: '/call-messages' }, eventFor(url, {}))).toBe(true);
+  });
+
+  it('rejects a GET whose query was changed after signing', () => {
+    const url = `https://cme-1234.twil.io/call-messages?callSid=${CALL}&pageSize=2`;
+    const sig = twilio.getExpectedTwilioSignature(TOKEN, url, {});
+    const site = { domainName: 'cme-1234.twil.io', path: '/call-messages' };
+    expect(isValidTwilioSignature(TOKEN, sig, site, { ...eventFor(url, {}), pageSize: '3' })).toBe(false);
+    expect(isValidTwilioSignature(TOKEN, sig, site, { ...eventFor(url, {}), extra: '1' })).toBe(false);
+  });
+
+  it('does not accept a bare-URL signature for a request with parameters', () => {
+    const url = 'https://cme-1234.twil.io/call-messages';
+    const sig = twilio.getExpectedTwilioSignature(TOKEN, url, {});
+    expect(isValidTwilioSignature(TOKEN, sig, { domainName: 'cme-1234.twil.io', path: '/call-messages' }, eventFor(url, { callSid: CALL }))).toBe(false);
+  });
+});

@@ -1,7 +1,8 @@
+import twilio from 'twilio';
 import { handler } from '../../../functions/call-messages.protected';
 import { CallStore, type CallMessage } from '../../../lib/call-store';
 import { eventFor, expectError, installTwilioGlobal, invoke, LOCAL_BASE, makeContext, signedEvent } from '../../support/function-harness';
-import { startSyncSandbox, type SyncSandbox } from '../../support/sync-sandbox';
+import { startSyncSandbox, TEST_AUTH_TOKEN, type SyncSandbox } from '../../support/sync-sandbox';
 
 const CALL = 'CA' + 'd'.repeat(32);
 const kx = (n: number) => 'KX' + n.toString(16).padStart(32, '0');
@@ -42,6 +43,16 @@ async function storeConversation() {
 describe('/call-messages', () => {
   it('refuses an unsigned request with 403', async () => {
     expectError(await invoke(handler, makeContext('/call-messages', { TWILIO_SANDBOX_URL: sandbox.url }), eventFor(URL_LIST, { callSid: CALL })), 403, 'signature-invalid');
+  });
+
+  it('accepts a GET signed over its query string, as Twilio signs GETs', async () => {
+    await storeConversation();
+    const url = `${URL_LIST}?callSid=${CALL}&pageSize=2`;
+    const event = eventFor(url, {}, { 'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, url, {}) });
+    const res = await invoke(handler, makeContext('/call-messages', { TWILIO_SANDBOX_URL: sandbox.url }), event);
+    expect(res.statusCode).toBe(200);
+    expect((res.body as Page).messages).toHaveLength(2);
+    expect((res.body as Page).nextPageToken).toBe('2');
   });
 
   it('answers 404 for a call with nothing stored', async () => {
@@ -89,6 +100,16 @@ describe('/call-messages', () => {
     }
     expect(tokens).toEqual(['2', '4', null]);
     expect(seen).toEqual([{ n: 'in0' }, { n: 'out0' }, { n: 'in1' }, { n: 'out1' }, { n: 'in2' }]);
+  });
+
+  it('gives no nextPageToken when the last page is exactly full', async () => {
+    await storeConversation();
+    const page = (await list({ callSid: CALL, pageSize: '5' })).body as Page;
+    expect(page.messages).toHaveLength(5);
+    expect(page.nextPageToken).toBeNull();
+    const tail = (await list({ callSid: CALL, pageSize: '1', pageToken: '4' })).body as Page;
+    expect(tail.messages.map((m) => m.content)).toEqual([{ n: 'in2' }]);
+    expect(tail.nextPageToken).toBeNull();
   });
 
   it('returns an empty page past the end', async () => {

@@ -1,0 +1,132 @@
+// /send-message past validation, with a stub of the two Calls API operations it uses (calls.list
+// and calls(sid).userDefinedMessages.create) and the real CallStore on the in-process Sync sandbox.
+// The stub answers as Twilio does; the full flow against the sandbox is the integration suite's.
+import { twilioFunction, type RouteContext } from '../../../lib/function-handler';
+import { CallStore } from '../../../lib/call-store';
+import { sendCallMessage } from '../../../lib/routes/send-message';
+import type { TwilioClient } from '../../../lib/twilio-client';
+import { expectError, invoke, LOCAL_BASE, makeContext, newFakeResponse, signedEvent } from '../../support/function-harness';
+import { startSyncSandbox, type SyncSandbox } from '../../support/sync-sandbox';
+
+const sidOf = (prefix: string, n: number) => prefix + n.toString(16).padStart(32, '0');
+const ALICE_PARENT = sidOf('CA', 1);
+const BOB_CHILD = sidOf('CA', 2);
+
+interface StubCall {
+  sid: string;
+  from: string;
+  to: string;
+  status: string;
+  direction: string;
+  parentCallSid: string | null;
+}
+
+/** alice (SDK) calls bob (SDK): the parent leg is alice's, the <Dial> child leg is bob's — and shows From=client:alice. */
+const CLIENT_TO_CLIENT: StubCall[] = [
+  { sid: ALICE_PARENT, from: 'client:alice', to: '', status: 'in-progress', direction: 'inbound', parentCallSid: null },
+  { sid: BOB_CHILD, from: 'client:alice', to: 'client:bob', status: 'in-progress', direction: 'outbound-dial', parentCallSid: ALICE_PARENT },
+];
+
+let sandbox: SyncSandbox;
+let store: CallStore;
+let calls: StubCall[];
+let sent: { callSid: string; content: string; idempotencyKey?: string }[];
+let createError: unknown;
+
+function stubClient(): TwilioClient {
+  const list = async (q: { from?: string; to?: string; status?: string }) =>
+    calls.filter((c) => (!q.from || c.from === q.from) && (!q.to || c.to === q.to) && (!q.status || c.status === q.status));
+  const callsApi = Object.assign(
+    (callSid: string) => ({
+      userDefinedMessages: {
+        create: async (opts: { content: string; idempotencyKey?: string }) => {
+          if (createError) throw createError;
+          sent.push({ callSid, ...opts });
+          return { sid: sidOf('KX', sent.length), callSid };
+        },
+      },
+    }),
+    { list },
+  );
+  return { calls: callsApi } as unknown as TwilioClient;
+}
+
+const handler = twilioFunction(
+  { signed: true },
+  (ctx: RouteContext) => {
+    const { callSid, identity, content, idempotencyKey } = ctx.event;
+    return sendCallMessage({ ...ctx, client: stubClient, store: () => store }, { callSid, identity, content, idempotencyKey });
+  },
+  newFakeResponse,
+);
+const send = (body: Record<string, string>) => invoke(handler, makeContext('/send-message'), signedEvent(`${LOCAL_BASE}/send-message`, body));
+
+beforeAll(async () => {
+  sandbox = await startSyncSandbox();
+  store = new CallStore(sandbox.client, { syncServiceSid: 'default', finishedCallTtl: 600, activeCallTtl: 3600 });
+});
+afterAll(() => sandbox.close());
+beforeEach(() => {
+  sandbox.reset();
+  calls = [...CLIENT_TO_CLIENT];
+  sent = [];
+  createError = undefined;
+  jest.spyOn(console, 'log').mockImplementation(() => {});
+});
+afterEach(() => jest.restoreAllMocks());
+
+describe('/send-message (stub Calls API)', () => {
+  it('sends to a callSid with an IdempotencyKey and records the message', async () => {
+    const res = await send({ callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-1' });
+    expect(res.statusCode).toBe(201);
+    expect(res.body).toEqual({ sid: sidOf('KX', 1), callSid: BOB_CHILD, idempotencyKey: 'k-1' });
+    expect(sent).toEqual([{ callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-1' }]);
+    const leg = await store.readLeg(BOB_CHILD);
+    expect(leg?.messages).toMatchObject([{ sid: sidOf('KX', 1), direction: 'to-sdk', content: '{"a":1}' }]);
+  });
+
+  it('makes up an IdempotencyKey when none is given', async () => {
+    const res = await send({ callSid: BOB_CHILD, content: '{}' });
+    expect((res.body as { idempotencyKey: string }).idempotencyKey).toMatch(/^cme-[0-9a-f-]{36}$/);
+    expect(sent[0].idempotencyKey).toBe((res.body as { idempotencyKey: string }).idempotencyKey);
+  });
+
+  it("finds the callee's leg of a client → client call by identity", async () => {
+    const res = await send({ identity: 'bob', content: '{}' });
+    expect(res.statusCode).toBe(201);
+    expect(sent.map((s) => s.callSid)).toEqual([BOB_CHILD]);
+  });
+
+  it("finds the caller's leg of a client → client call by identity (not the <Dial> child, whose From is also client:alice)", async () => {
+    const res = await send({ identity: 'alice', content: '{}' });
+    expect(res.statusCode).toBe(201);
+    expect(sent.map((s) => s.callSid)).toEqual([ALICE_PARENT]);
+  });
+
+  it('answers 409 call-not-active for an identity with no active call', async () => {
+    calls = calls.map((c) => ({ ...c, status: 'completed' }));
+    expectError(await send({ identity: 'alice', content: '{}' }), 409, 'call-not-active');
+    expect(sent).toEqual([]);
+  });
+
+  it('answers 409 call-ambiguous, listing the calls, for an identity on two calls', async () => {
+    calls.push({ sid: sidOf('CA', 3), from: '+15557778888', to: 'client:bob', status: 'ringing', direction: 'outbound-dial', parentCallSid: sidOf('CA', 4) });
+    const res = await send({ identity: 'bob', content: '{}' });
+    expectError(res, 409, 'call-ambiguous');
+    expect((res.body as { callSids: string[] }).callSids.sort()).toEqual([BOB_CHILD, sidOf('CA', 3)]);
+  });
+
+  it.each([
+    [20404, 404, 'call-not-found'],
+    [21220, 409, 'call-not-active'],
+    [31211, 409, 'call-not-active'],
+    [32702, 400, 'content-invalid'],
+    [32703, 400, 'content-too-long'],
+  ])('maps Twilio error %d to %d %s', async (twilioCode, status, code) => {
+    createError = Object.assign(new Error('refused'), { status: twilioCode === 20404 ? 404 : 400, code: twilioCode });
+    const res = await send({ callSid: BOB_CHILD, content: '{}' });
+    expectError(res, status, code);
+    expect(res.body).toMatchObject({ twilioCode });
+    expect(await store.readLeg(BOB_CHILD)).toBeUndefined();
+  });
+});
