@@ -166,6 +166,26 @@ export class CallStore {
     return created ? 'stored' : 'duplicate';
   }
 
+  /**
+   * The SDK legs that have a Map in the Sync service (`cme.call.<CallSid>`), newest first, at most
+   * `limit`. Sync lists Maps oldest first with no ordering option, so this reads up to `scan` Maps
+   * (finished calls expire after SYNC_TTL_SECONDS, which keeps that number bounded).
+   */
+  async listLegs(limit = 50, scan = 1000): Promise<{ callSid: string; createdAt: string; expiresAt: string | null }[]> {
+    const maps = await withRetry(() => this.service().syncMaps.list({ pageSize: 100, limit: scan }));
+    const prefix = legMapName('');
+    return maps
+      .filter((m) => typeof m.uniqueName === 'string' && m.uniqueName.startsWith(prefix))
+      .reverse()
+      .sort((a, b) => new Date(b.dateCreated).getTime() - new Date(a.dateCreated).getTime())
+      .slice(0, limit)
+      .map((m) => ({
+        callSid: m.uniqueName.slice(prefix.length),
+        createdAt: new Date(m.dateCreated).toISOString(),
+        expiresAt: m.dateExpires ? new Date(m.dateExpires).toISOString() : null,
+      }));
+  }
+
   /** A leg's state and its messages in order: from the SDK by SequenceNumber, merged with those to it by time. */
   async readLeg(callSid: string): Promise<{ state?: LegState; messages: CallMessage[] } | undefined> {
     let items: { key: string; data: Record<string, unknown> }[];

@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { SandboxClock } from './clock';
 import { CallEngine, type Call, type Phone } from './engine';
 import { basicAuth, TwilioApiError, twilioErrorHandler } from './http';
+import { startGateway, type SignalingGateway } from './gateway';
 import { createApiRouter } from './rest/api';
 import { createSyncRouter } from './rest/sync';
 import { WebhookSender, type WebhookKnobs } from './webhooks';
@@ -23,6 +24,8 @@ export interface SandboxOptions {
   phoneNumber?: string;
   /** Keep every REST exchange (request and response) for contract checks. */
   recordExchanges?: boolean;
+  /** Start the Voice SDK signaling gateway (wss://localhost:<port>/signal) on this port; 0 = any free port. */
+  gatewayPort?: number;
 }
 
 export interface RestFaults {
@@ -36,6 +39,8 @@ export interface RestFaults {
   latencyMs: number;
   /** Sync writes per second allowed per object (Twilio: 20); unset = unlimited. */
   syncWriteRateLimit?: number;
+  /** The window that rate is averaged over, in seconds (default 10, Twilio's burst window). */
+  syncWriteWindowSeconds?: number;
 }
 
 export interface Exchange {
@@ -69,6 +74,8 @@ export interface Sandbox {
   phoneNumber: string;
   applicationSid: string;
   engine: CallEngine;
+  /** The Voice SDK signaling gateway, when started (`gatewayPort`). */
+  gateway?: SignalingGateway;
   webhooks: WebhookSender;
   clock: SandboxClock;
   faults: RestFaults;
@@ -96,7 +103,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const number = engine.addNumber(phoneNumber, `${functionsUrl}/voice`, 'Sandbox number');
   const app = engine.addApplication('Call Message Events (sandbox)', `${functionsUrl}/voice`);
   const faults = noFaults();
-  const sync = createSyncRouter({ accountSid, clock, writeRateLimit: () => faults.syncWriteRateLimit });
+  const sync = createSyncRouter({ accountSid, clock, writeRateLimit: () => faults.syncWriteRateLimit, writeRateWindowSeconds: () => faults.syncWriteWindowSeconds });
   const requests: RequestRecord[] = [];
   const exchanges: Exchange[] = [];
 
@@ -197,8 +204,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         applicationSid: app.sid,
         functionsUrl,
         restBaseUrl: sandbox.url,
+        gatewayUrl: gateway?.url ?? null,
+        chunderw: gateway?.chunderw ?? null,
         phones: [...engine.phones.keys()],
       });
+    });
+    r.get('/gateway', (_req, res) => {
+      if (!gateway) throw new TwilioApiError(404, 20404, 'The signaling gateway is not running (start the sandbox with gatewayPort)');
+      res.json({ url: gateway.url, chunderw: gateway.chunderw, devices: gateway.devices(), frames: gateway.frames.slice(-200) });
     });
     r.post('/phones', (req, res) => {
       const identity = text(body(req).identity, 'identity');
@@ -268,7 +281,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     });
     r.post('/knobs', (req, res) => {
       const b = body(req) as { faults?: Partial<RestFaults>; webhooks?: Partial<WebhookKnobs> };
-      Object.assign(faults, b.faults ?? {});
+      // null switches an optional knob off (JSON has no undefined).
+      for (const [k, v] of Object.entries(b.faults ?? {})) (faults as unknown as Record<string, unknown>)[k] = v === null ? undefined : v;
       Object.assign(webhooks.knobs, b.webhooks ?? {});
       res.json({ faults, webhooks: webhooks.knobs });
     });
@@ -293,6 +307,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const s = server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve(s));
   });
   const port = (httpServer.address() as AddressInfo).port;
+  const gateway =
+    options.gatewayPort === undefined
+      ? undefined
+      : await startGateway({ engine, accountSid, apiKeySid, apiKeySecret, port: options.gatewayPort, host: options.host }).catch(async (err: Error) => {
+          httpServer.close();
+          throw err;
+        });
 
   const sandbox: Sandbox = {
     url: `http://127.0.0.1:${port}`,
@@ -304,6 +325,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     phoneNumber: number.phoneNumber,
     applicationSid: app.sid,
     engine,
+    gateway,
     webhooks,
     clock,
     faults,
@@ -323,12 +345,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       webhooks.log.length = 0;
       Object.assign(faults, noFaults());
     },
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await gateway?.close();
+      await new Promise<void>((resolve) => {
         engine.reset();
         httpServer.closeAllConnections();
         httpServer.close(() => resolve());
-      }),
+      });
+    },
   };
   return sandbox;
 }

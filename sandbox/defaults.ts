@@ -7,4 +7,6 @@ export const SANDBOX_DEFAULTS = {
   phoneNumber: '+15005550006',
   clientIdentity: 'alice',
   tokenSecret: 'sandbox-token-secret',
+  operatorSecret: 'sandbox-operator-secret',
+  gatewayPort: 3002,
 } as const;

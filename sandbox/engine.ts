@@ -582,12 +582,13 @@ export class CallEngine {
    * The SDK on `callSid` sends a message (`call.sendMessage`): delivered to each active subscription
    * of that leg, signed, with SequenceNumber counting from 0. Nothing is sent without a subscription.
    */
-  async sendFromSdk(identity: string, callSid: string, content: unknown): Promise<{ voiceEventSid: string; deliveries: { status: number | null }[] }> {
+  async sendFromSdk(identity: string, callSid: string, content: unknown, sdkVoiceEventSid?: string): Promise<{ voiceEventSid: string; deliveries: { status: number | null }[] }> {
     const phoneCall = this.phone(identity).calls.get(callSid);
     const call = this.call(callSid);
     if (!phoneCall || call.sdkIdentity !== identity) throw new TwilioApiError(400, 31211, `${identity} is not on call ${callSid}`);
     if (!isActive(call.status)) throw new TwilioApiError(400, 31211, 'Call is not in the expected state');
-    const voiceEventSid = newSid('KX');
+    // The SDK names each message (voiceeventsid, KX…); Twilio passes it on as the callback's Sid.
+    const voiceEventSid = sdkVoiceEventSid && /^KX[0-9a-f]{32}$/.test(sdkVoiceEventSid) ? sdkVoiceEventSid : newSid('KX');
     const subs = call.subscriptions.filter((s) => !s.removed);
     const deliveries = await Promise.all(
       subs.map(async (sub) => {

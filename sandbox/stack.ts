@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { startSandbox, type Sandbox, type SandboxOptions } from './app';
 import { SANDBOX_DEFAULTS } from './defaults';
 
@@ -14,12 +14,16 @@ export interface StackOptions extends SandboxOptions {
   /** Extra variables for the functions. */
   env?: Record<string, string>;
   quiet?: boolean;
+  /** Keep what the functions print (their log lines) in `Stack.output`. */
+  captureOutput?: boolean;
 }
 
 export interface Stack {
   sandbox: Sandbox;
   functionsUrl: string;
   env: Record<string, string>;
+  /** The functions' output, when `captureOutput` is set. */
+  output: string[];
   stop(): Promise<void>;
 }
 
@@ -37,7 +41,10 @@ export function sandboxEnv(sandbox: Sandbox, extra: Record<string, string> = {})
     API_KEY_SECRET: sandbox.apiKeySecret,
     TWIML_APP_SID: sandbox.applicationSid,
     TOKEN_SECRET: SANDBOX_DEFAULTS.tokenSecret,
+    OPERATOR_SECRET: SANDBOX_DEFAULTS.operatorSecret,
     SYNC_SERVICE_SID: 'default',
+    // The browser softphone's Device connects here (chunderw) instead of Twilio: see /client-config.
+    ...(sandbox.gateway ? { SANDBOX_GATEWAY: sandbox.gateway.chunderw } : {}),
     ...extra,
   };
 }
@@ -59,15 +66,25 @@ async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number):
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const functionsPort = options.functionsPort ?? 3000;
   const functionsUrl = `http://localhost:${functionsPort}`;
-  const sandbox = await startSandbox({ ...options, functionsUrl });
+  // The Voice SDK gateway always runs with the stack (any free port unless one is given), so the
+  // softphone works against every stack.
+  const sandbox = await startSandbox({ ...options, gatewayPort: options.gatewayPort ?? 0, functionsUrl });
   const env = sandboxEnv(sandbox, options.env);
   // twilio-run reads variables from a file; this one lives outside the project so deploy never sees it.
   const envFile = join(mkdtempSync(join(tmpdir(), 'cme-stack-')), '.env');
   writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
-  const args = [require.resolve('twilio-run/bin/twilio-run.js'), 'start', '--env', envFile, '--port', String(functionsPort), '--log-level', 'error'];
+  // --no-live: keep modules cached between requests, as a warm Function container does.
+  const args = [require.resolve('twilio-run/bin/twilio-run.js'), 'start', '--env', envFile, '--port', String(functionsPort), '--log-level', 'error', '--no-live'];
   if (options.forkProcess === false) args.push('--no-fork-process');
+  // Serve another build than dist/ (CME_DIST_DIR), e.g. a snapshot while dist/ is being rebuilt.
+  const distDir = process.env.CME_DIST_DIR;
+  if (distDir) args.push('--functions-folder', relative(root, join(distDir, 'functions')), '--assets-folder', relative(root, join(distDir, 'assets')));
   if (options.quiet !== false) args.push('--no-logs');
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', options.quiet === false ? 'inherit' : 'ignore', 'inherit'], env: { ...process.env, FORCE_COLOR: '0' } });
+  const stdout = options.captureOutput ? 'pipe' : options.quiet === false ? 'inherit' : 'ignore';
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', stdout, options.captureOutput ? 'pipe' : 'inherit'], env: { ...process.env, FORCE_COLOR: '0' } });
+  const output: string[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   try {
     await waitForHttp(`${functionsUrl}/token`, child, 30_000);
   } catch (err) {
@@ -79,6 +96,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     sandbox,
     functionsUrl,
     env,
+    output,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

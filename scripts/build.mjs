@@ -1,5 +1,6 @@
 // Builds what twilio-run serves and deploys: one self-contained .js per function under
-// dist/functions (relative requires do not survive deployment) and the assets under dist/assets.
+// dist/functions (relative requires do not survive deployment) and the assets under dist/assets
+// (pages as they are, plus the softphone and console bundles: scripts/build-browser.mjs).
 // `twilio` stays external: the Functions runtime installs it from package.json.
 import { build } from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -24,7 +25,9 @@ await build({
   logLevel: 'warning',
 });
 
-if (existsSync(join(root, 'assets'))) cpSync(join(root, 'assets'), join(out, 'assets'), { recursive: true });
-const extra = process.argv.includes('--browser') ? await import('./build-browser.mjs') : undefined;
-if (extra) await extra.buildBrowser(out);
-console.log(`built ${functions.length} functions into dist/functions`);
+// The pages and styles as they are; assets/src (TypeScript) is bundled by build-browser.mjs instead.
+const assetsDir = join(root, 'assets');
+if (existsSync(assetsDir)) cpSync(assetsDir, join(out, 'assets'), { recursive: true, filter: (src) => !src.startsWith(join(assetsDir, 'src')) });
+const { buildBrowser } = await import('./build-browser.mjs');
+await buildBrowser(out);
+console.log(`built ${functions.length} functions into dist/functions and the browser bundles into dist/assets`);

@@ -15,6 +15,7 @@ function envFileHasCredentials(): boolean {
 async function main() {
   const port = Number(process.env.PORT ?? 3000);
   const sandboxPort = Number(process.env.SANDBOX_PORT ?? 3001);
+  const gatewayPort = Number(process.env.GATEWAY_PORT ?? SANDBOX_DEFAULTS.gatewayPort);
   const useSandbox = process.env.SANDBOX === '1' || (process.env.SANDBOX !== '0' && !envFileHasCredentials());
   if (!useSandbox) {
     console.log('Real Twilio mode: ACCOUNT_SID and AUTH_TOKEN from .env. Expose the port with a tunnel and set PUBLIC_BASE_URL.');
@@ -22,15 +23,16 @@ async function main() {
     child.on('exit', (code) => process.exit(code ?? 0));
     return;
   }
-  const stack = await startStack({ functionsPort: port, port: sandboxPort, forkProcess: false, quiet: process.env.QUIET === '1' });
+  const stack = await startStack({ functionsPort: port, port: sandboxPort, gatewayPort, forkProcess: false, quiet: process.env.QUIET === '1' });
   const s = stack.sandbox;
   const sb = `http://localhost:${s.port}`;
   console.log(`
 Call Message Events — local sandbox (no Twilio account needed)
 
   Functions (twilio-run):   ${stack.functionsUrl}
-  Softphone:                ${stack.functionsUrl}/index.html
-  Operator console:         ${stack.functionsUrl}/console.html   (operator secret: ${SANDBOX_DEFAULTS.tokenSecret})
+  Softphone:                ${stack.functionsUrl}/index.html   (token secret: ${SANDBOX_DEFAULTS.tokenSecret})
+  Operator console:         ${stack.functionsUrl}/console.html   (operator secret: ${SANDBOX_DEFAULTS.operatorSecret})
+  Voice SDK gateway:        ${s.gateway?.url}   (self-signed: open ${s.gateway?.httpsUrl} once and accept it)
   Sandbox REST (Twilio):    ${sb}/api/2010-04-01 , ${sb}/sync/v1
   Sandbox control API:      ${sb}/sandbox   (docs: sandbox/README.md)
   Credentials:              ACCOUNT_SID=${s.accountSid}  AUTH_TOKEN=${s.authToken}

@@ -11,6 +11,8 @@ export interface SyncOptions {
   clock: SandboxClock;
   /** writes/s allowed per object (Map/List/Document incl. their items) over a 10 s window; undefined = no limit */
   writeRateLimit?: () => number | undefined;
+  /** Length of the window the rate is averaged over (Twilio: a 10 s burst window). */
+  writeRateWindowSeconds?: () => number | undefined;
 }
 
 const PUBLIC_BASE = 'https://sync.twilio.com/v1';
@@ -361,11 +363,12 @@ export function createSyncRouter(opts: SyncOptions): {
   function checkRate(res: Response, objectKey: string): void {
     const limit = opts.writeRateLimit?.();
     if (limit === undefined) return;
+    const windowMs = (opts.writeRateWindowSeconds?.() ?? RATE_WINDOW_MS / 1000) * 1000;
     const now = clock.now();
     const log = writes.get(objectKey) ?? [];
     let recent = 0;
-    for (let i = log.length - 1; i >= 0 && log[i] > now - RATE_WINDOW_MS; i--) recent++;
-    if (recent + 1 > limit * (RATE_WINDOW_MS / 1000)) {
+    for (let i = log.length - 1; i >= 0 && log[i] > now - windowMs; i--) recent++;
+    if (recent + 1 > limit * (windowMs / 1000)) {
       res.set('Retry-After', '1');
       throw new TwilioApiError(429, 54009, `Rate limit exceeded for Sync object ${objectKey}`);
     }
