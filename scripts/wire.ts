@@ -3,7 +3,7 @@
 // Exit codes: 0 done (or nothing to do), 1 error, 2 refused (a number answers somewhere else; use --force).
 import { join, resolve } from 'node:path';
 import { twilioClient } from '../lib/twilio-client';
-import { CredentialsError, readCredentials, readDotEnv } from './wire/env';
+import { CredentialsError, readCredentials, readDotEnv } from './dotenv';
 import { BaseUrlError } from './wire/base-url';
 import { loadServiceConfig, SERVICE_CONFIG_FILE, ServiceConfigError } from './wire/service-config';
 import { wire, WireError } from './wire/wire';

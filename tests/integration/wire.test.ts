@@ -9,7 +9,7 @@ import { SandboxRequestClient } from '../../lib/sandbox-request-client';
 import type { TwilioClient } from '../../lib/twilio-client';
 import { wire, WireError, WireRefusal, type WireOptions } from '../../scripts/wire/wire';
 import { loadServiceConfig, ServiceConfigError, validateServiceConfig, type ServiceConfig } from '../../scripts/wire/service-config';
-import { parseDotEnv, readCredentials } from '../../scripts/wire/env';
+import { parseDotEnv, readCredentials } from '../../scripts/dotenv';
 import { readDeployInfo } from '../../scripts/wire/base-url';
 
 const ROOT = resolve(__dirname, '../..');

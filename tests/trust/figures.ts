@@ -1,0 +1,36 @@
+// Collects the trust suite's figures and prints them as one table at the end of the run.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Figure {
+  category: string;
+  figure: string;
+  value: number | string;
+  rule: string;
+  ok: boolean;
+}
+
+export class Figures {
+  readonly rows: Figure[] = [];
+
+  add(category: string, figure: string, value: number | string, rule: string, ok: boolean): void {
+    this.rows.push({ category, figure, value, rule, ok });
+  }
+
+  table(): string {
+    const head = ['category', 'figure', 'value', 'rule', 'ok'];
+    const body = this.rows.map((r) => [r.category, r.figure, String(r.value), r.rule, r.ok ? 'yes' : 'NO']);
+    const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+    const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+    return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+  }
+
+  /** Prints the table and saves it (test-results/trust-figures.md) for RELIABILITY.md. */
+  report(): void {
+    const text = `Trust figures (${new Date().toISOString()}, seed ${process.env.TRUST_SEED ?? 'default'})\n\n${this.table()}\n`;
+    process.stdout.write(`\n${text}\n`);
+    const dir = join(__dirname, '..', '..', 'test-results');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'trust-figures.md'), text);
+  }
+}

@@ -1,0 +1,618 @@
+// The trust suite (npm run test:trust): authentication, a hostile-input corpus, duplicated and
+// reordered webhooks, injected faults and Sync's rate limit — over the sandbox and real twilio-run.
+// Each section records figures; the table is printed at the end and every rule is asserted.
+import fc from 'fast-check';
+import twilio from 'twilio';
+import { callMessages, sendMessage, signedPost } from '../../client';
+import { legToken } from '../../lib/callback-urls';
+import { legMapName } from '../../lib/call-store';
+import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
+import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { Figures } from './figures';
+
+const SEED = Number(process.env.TRUST_SEED ?? 20261127);
+const CASES_PER_ROUTE = Number(process.env.TRUST_CASES ?? 200);
+const figures = new Figures();
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack({ captureOutput: true });
+}, 60_000);
+
+afterAll(async () => {
+  figures.report();
+  if (process.env.TRUST_DUMP_OUTPUT) process.stdout.write(stack?.output.join('').slice(-20_000) ?? '');
+  await stack?.stop();
+});
+
+const ctl = () => stack.control;
+const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
+const fakeSid = (prefix: string) => prefix + hex(32);
+
+/** A raw request to a function, signed (or not) as the test says. */
+async function rawRequest(opts: {
+  path: string;
+  query?: Record<string, string>;
+  body?: Record<string, string>;
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  json?: boolean;
+  sign?: { token: string; url?: string; params?: Record<string, string> } | false;
+  headers?: Record<string, string>;
+}) {
+  const query = new URLSearchParams(opts.query ?? {}).toString();
+  const url = `${stack.functionsUrl}${opts.path}${query ? `?${query}` : ''}`;
+  const method = opts.method ?? 'POST';
+  const body = opts.body ?? {};
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.sign) headers['X-Twilio-Signature'] = twilio.getExpectedTwilioSignature(opts.sign.token, opts.sign.url ?? url, opts.sign.params ?? (method === 'GET' ? {} : body));
+  let payload: string | undefined;
+  if (method !== 'GET') {
+    headers['Content-Type'] = opts.json ? 'application/json' : 'application/x-www-form-urlencoded';
+    payload = opts.json ? JSON.stringify(body) : new URLSearchParams(body).toString();
+  }
+  const res = await fetch(url, { method, headers, body: payload });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* TwiML or an HTML error page */
+  }
+  return { status: res.status, body: parsed, text };
+}
+
+const isErrorBody = (b: unknown) => typeof b === 'object' && b !== null && typeof (b as { code?: unknown }).code === 'string' && typeof (b as { message?: unknown }).message === 'string';
+const syncWrites = () => stack.sandbox.requests.filter((r) => r.product === 'sync' && r.method !== 'GET').length;
+
+// ---------------------------------------------------------------------------------------------
+describe('1. authentication', () => {
+  let leg: string;
+  let otherLeg: string;
+
+  beforeAll(async () => {
+    await ctl().registerPhone('alice', { autoAnswer: true });
+    await ctl().registerPhone('zed', { autoAnswer: true });
+    await ctl().callIn('+15550001000');
+    await ctl().registerPhone('yan');
+    leg = (await waitFor(async () => (await ctl().phone('alice')).calls.find((c) => c.state === 'open'), 'alice answering')).callSid;
+    otherLeg = (await ctl().placeCall('yan', '+15550002000')).callSid;
+    await waitFor(async () => (await ctl().call(otherLeg)).subscriptions.length > 0 && (await ctl().call(leg)).subscriptions.length > 0, 'subscriptions');
+  });
+
+  it('refuses every forged request', async () => {
+    const token = stack.sandbox.authToken;
+    const routes: { path: string; query?: Record<string, string>; body: Record<string, string> }[] = [
+      { path: '/voice', body: { From: '+15550001111', To: SANDBOX_DEFAULTS.phoneNumber, CallSid: fakeSid('CA'), AccountSid: stack.sandbox.accountSid } },
+      { path: '/call-status', query: { cme_sdk: 'child', cme_child: 'alice' }, body: { CallSid: leg, ParentCallSid: fakeSid('CA'), CallStatus: 'completed' } },
+      { path: '/message-callback', query: { cme_leg: leg, cme_token: legToken(token, leg) }, body: { CallSid: leg, Sid: fakeSid('KX'), SequenceNumber: '99', Content: '{"forged":true}', AccountSid: stack.sandbox.accountSid } },
+      { path: '/send-message', body: { callSid: leg, content: '{"forged":true}' } },
+      { path: '/call-messages', body: { callSid: leg } },
+    ];
+    let tried = 0;
+    let accepted = 0;
+    const before = syncWrites();
+    for (const route of routes) {
+      const url = `${stack.functionsUrl}${route.path}${route.query ? `?${new URLSearchParams(route.query)}` : ''}`;
+      const attempts = [
+        { sign: false as const },
+        { sign: { token: 'a-different-auth-token-0000000000' } },
+        { sign: { token, url: url.replace(route.path, route.path === '/voice' ? '/call-messages' : '/voice') } },
+        { sign: { token, params: { ...route.body, extra: 'x' } } },
+        { sign: { token, params: Object.fromEntries(Object.entries(route.body).map(([k, v], i) => [k, i === 0 ? `${v}0` : v])) } },
+      ];
+      for (const attempt of attempts) {
+        tried++;
+        const res = await rawRequest({ path: route.path, query: route.query, body: route.body, sign: attempt.sign });
+        if (res.status !== 403 || !isErrorBody(res.body)) accepted++;
+      }
+    }
+    // A message callback whose URL token belongs to another call, correctly signed.
+    const crossQuery = { cme_leg: leg, cme_token: legToken(token, otherLeg) };
+    const crossBody = { CallSid: leg, Sid: fakeSid('KX'), SequenceNumber: '5', Content: '{"x":1}', AccountSid: stack.sandbox.accountSid, ContentType: 'application/json' };
+    const crossUrl = `${stack.functionsUrl}/message-callback?${new URLSearchParams(crossQuery)}`;
+    tried++;
+    const cross = await rawRequest({ path: '/message-callback', query: crossQuery, body: crossBody, sign: { token, url: crossUrl } });
+    if (cross.status !== 403) accepted++;
+    // The other leg's valid token with this leg's CallSid in the body.
+    const swapQuery = { cme_leg: otherLeg, cme_token: legToken(token, otherLeg) };
+    tried++;
+    const swap = await rawRequest({ path: '/message-callback', query: swapQuery, body: crossBody, sign: { token, url: `${stack.functionsUrl}/message-callback?${new URLSearchParams(swapQuery)}` } });
+    if (swap.status !== 403) accepted++;
+    // /token without or with a wrong secret.
+    for (const header of [undefined, 'Bearer wrong', `Bearer ${SANDBOX_DEFAULTS.tokenSecret}x`, SANDBOX_DEFAULTS.tokenSecret]) {
+      tried++;
+      const res = await rawRequest({ path: '/token', body: { identity: 'alice' }, headers: header ? { Authorization: header } : {} });
+      if (res.status !== 403) accepted++;
+    }
+    figures.add('auth', 'forged requests tried', tried, '-', true);
+    figures.add('auth', 'forged requests accepted', accepted, '= 0', accepted === 0);
+    figures.add('auth', 'Sync writes by forged requests', syncWrites() - before, '= 0', syncWrites() === before);
+    expect(accepted).toBe(0);
+    expect(syncWrites()).toBe(before);
+  });
+
+  it('never puts secrets, tokens or message content into error bodies or logs', async () => {
+    const marker = 'SECRET-CONTENT-MARKER-7731';
+    await ctl().sendFromPhone('alice', leg, { marker });
+    await sendMessage(stack.fn, { callSid: leg, content: { marker } });
+    await sendMessage(stack.fn, { callSid: leg, content: `{"marker":"${marker}"` });
+    const tokenRes = await rawRequest({ path: '/token', body: { identity: 'alice' }, headers: { Authorization: `Bearer ${SANDBOX_DEFAULTS.tokenSecret}` } });
+    expect(tokenRes.status).toBe(200);
+    const jwt = (tokenRes.body as { token: string }).token;
+    const logs = stack.output.join('');
+    const secrets = [stack.sandbox.authToken, SANDBOX_DEFAULTS.tokenSecret, stack.sandbox.apiKeySecret, marker, jwt, legToken(stack.sandbox.authToken, leg)];
+    const leaks = secrets.filter((s) => logs.includes(s));
+    figures.add('auth', 'secrets/content found in function logs', leaks.length, '= 0', leaks.length === 0);
+    expect(logs).toContain('"route":"/message-callback"');
+    expect(leaks).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+describe('2. hostile input corpus', () => {
+  const junk = fc.oneof(
+    fc.constant(''),
+    fc.string({ maxLength: 40 }),
+    fc.string({ unit: 'grapheme', maxLength: 40 }),
+    fc.constantFrom('CA' + '0'.repeat(31), 'CA' + 'g'.repeat(32), 'KX' + 'a'.repeat(32), 'CA' + 'A'.repeat(32), 'ca' + 'a'.repeat(32), 'CA' + 'a'.repeat(33)),
+    fc.integer().map(String),
+    fc.constantFrom('-1', '1e309', 'NaN', 'null', 'true', '[]', '{}', '{"a":', '\u0000', '%00', '../../etc/passwd', '<Response/>'),
+    fc.string({ minLength: 2000, maxLength: 5000 }),
+  );
+  const contentArb = fc.oneof(
+    junk,
+    fc.jsonValue().map((v) => JSON.stringify(v)),
+    fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue(), { maxKeys: 4 }).map((v) => JSON.stringify(v)),
+    fc.constantFrom(
+      JSON.stringify({ a: 'x'.repeat(9_992) }), // exactly 10,000 characters
+      JSON.stringify({ a: 'x'.repeat(9_993) }), // 10,001
+      JSON.stringify({ a: '€'.repeat(9_992) }), // 10,000 characters, ~30 KB of UTF-8
+      JSON.stringify({ a: '😀'.repeat(4_996) }), // 10,000 UTF-16 units, surrogate pairs
+    ),
+  );
+  const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+  /** Half the corpus: a valid request with one field replaced by junk or removed (near misses). */
+  const mutated = <T extends Record<string, unknown>>(valid: fc.Arbitrary<T>, random: fc.Arbitrary<T>) =>
+    fc.oneof(
+      random,
+      fc.tuple(valid, fc.nat(), maybe(junk)).map(([v, i, value]) => {
+        const keys = Object.keys(v);
+        return { ...v, [keys[i % keys.length]]: value } as T;
+      }),
+      valid,
+    );
+  const defined = (o: Record<string, string | undefined>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Record<string, string>;
+
+  let activeLeg: string;
+  const results: Record<string, { cases: number; fiveXX: number; badShape: number; refusedWithWrites: number; accepted: number }> = {};
+
+  beforeAll(async () => {
+    await ctl().registerPhone('hana', { autoAnswer: true });
+    activeLeg = (await ctl().placeCall('hana', '+15550003000')).callSid;
+    await waitFor(async () => (await ctl().call(activeLeg)).subscriptions.length > 0, 'hana subscribed');
+  });
+
+  async function runCorpus(route: string, arb: fc.Arbitrary<{ query?: Record<string, string>; body: Record<string, string>; method?: 'GET' | 'POST' | 'PUT'; json?: boolean; headers?: Record<string, string>; signed?: boolean }>, success: (status: number) => boolean) {
+    const samples = fc.sample(arb, { seed: SEED + route.length, numRuns: CASES_PER_ROUTE });
+    const r = (results[route] = { cases: 0, fiveXX: 0, badShape: 0, refusedWithWrites: 0, accepted: 0 });
+    const failures: unknown[] = [];
+    for (const sample of samples) {
+      r.cases++;
+      const before = syncWrites();
+      const res = await rawRequest({ path: route, query: sample.query, body: sample.body, method: sample.method, json: sample.json, headers: sample.headers, sign: sample.signed === false ? false : { token: stack.sandbox.authToken } });
+      if (res.status >= 500) {
+        r.fiveXX++;
+        failures.push({ sample, res: res.status, body: res.body });
+      } else if (success(res.status)) {
+        r.accepted++;
+      } else {
+        if (!isErrorBody(res.body)) {
+          r.badShape++;
+          failures.push({ sample, res: res.status, body: res.text.slice(0, 200) });
+        }
+        if (syncWrites() !== before) {
+          r.refusedWithWrites++;
+          failures.push({ sample, res: res.status, writes: syncWrites() - before });
+        }
+      }
+    }
+    const alive = await fetch(`${stack.functionsUrl}/token`, { method: 'POST' });
+    expect(alive.status).toBe(403);
+    expect(failures.slice(0, 3)).toEqual([]);
+  }
+
+  it('/send-message', async () => {
+    const random = fc.record({
+      callSid: maybe(fc.oneof(junk, fc.constant('CA' + 'b'.repeat(32)), fc.constant('ACTIVE'))),
+      identity: maybe(fc.oneof(junk, fc.constantFrom('hana', 'nobody', 'ünïcødé', 'a'.repeat(122)))),
+      content: maybe(contentArb),
+      idempotencyKey: maybe(fc.oneof(junk, fc.string({ minLength: 129, maxLength: 200 }))),
+      extra: maybe(junk),
+    });
+    const valid = fc.record({
+      callSid: fc.constant<string | undefined>('ACTIVE'),
+      identity: fc.constant<string | undefined>(undefined),
+      content: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue(), { maxKeys: 3 }).map((v): string | undefined => JSON.stringify(v)),
+      idempotencyKey: fc.uuid().map((u): string | undefined => u),
+      extra: fc.constant<string | undefined>(undefined),
+    });
+    const arb = mutated(valid, random);
+    await runCorpus(
+      '/send-message',
+      arb.map((s) => ({ body: defined({ ...s, callSid: s.callSid === 'ACTIVE' ? activeLeg : s.callSid }) })),
+      (status) => status === 201,
+    );
+  });
+
+  it('/call-messages', async () => {
+    const arb = fc.record({ callSid: maybe(fc.oneof(junk, fc.constant('ACTIVE'))), pageSize: maybe(junk), pageToken: maybe(junk), method: fc.constantFrom<'GET' | 'POST'>('GET', 'POST') });
+    await runCorpus(
+      '/call-messages',
+      arb.map(({ method, ...s }) => {
+        const body = defined({ ...s, callSid: s.callSid === 'ACTIVE' ? activeLeg : s.callSid });
+        return method === 'GET' ? { method, query: body, body: {} } : { body };
+      }),
+      (status) => status === 200,
+    );
+  });
+
+  it('/message-callback', async () => {
+    const token = stack.sandbox.authToken;
+    const random = fc.record({
+      legKind: fc.constantFrom('active', 'random', 'junk'),
+      goodToken: fc.boolean(),
+      CallSid: maybe(fc.oneof(junk, fc.constant('LEG'))),
+      Sid: maybe(fc.oneof(junk, fc.constant('KXNEW'))),
+      SequenceNumber: maybe(fc.oneof(junk, fc.nat().map(String))),
+      Content: maybe(contentArb),
+      ContentType: maybe(fc.oneof(junk, fc.constant('application/json'))),
+      AccountSid: maybe(fc.oneof(junk, fc.constant('OURS'))),
+      Timestamp: maybe(junk),
+      json: fc.boolean(),
+    });
+    const valid = fc.record({
+      legKind: fc.constant('active'),
+      goodToken: fc.constant(true),
+      CallSid: fc.constant<string | undefined>('LEG'),
+      Sid: fc.constant<string | undefined>('KXNEW'),
+      SequenceNumber: fc.nat({ max: 1_000_000 }).map((n): string | undefined => String(n)),
+      Content: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue(), { maxKeys: 3 }).map((v): string | undefined => JSON.stringify(v)),
+      ContentType: fc.constant<string | undefined>('application/json'),
+      AccountSid: fc.constant<string | undefined>('OURS'),
+      Timestamp: fc.date({ noInvalidDate: true }).map((d): string | undefined => d.toUTCString()),
+      json: fc.boolean(),
+    });
+    const arb = mutated(valid, random);
+    await runCorpus(
+      '/message-callback',
+      arb.map(({ legKind, goodToken, json, ...s }) => {
+        legKind = legKind ?? 'junk';
+        json = json === true;
+        const leg = legKind === 'active' ? activeLeg : legKind === 'random' ? fakeSid('CA') : 'CA-junk';
+        const query = { cme_leg: leg, cme_token: goodToken ? legToken(token, leg) : 'x'.repeat(32) };
+        const body = defined({
+          ...s,
+          CallSid: s.CallSid === 'LEG' ? leg : s.CallSid,
+          Sid: s.Sid === 'KXNEW' ? fakeSid('KX') : s.Sid,
+          AccountSid: s.AccountSid === 'OURS' ? stack.sandbox.accountSid : s.AccountSid,
+        });
+        // JSON bodies are signed the bodySHA256 way: over the URL, with no parameters.
+        if (json) {
+          const bodySHA256 = twilio.getExpectedBodyHash(JSON.stringify(body));
+          return { query: { ...query, bodySHA256 }, body, json: true };
+        }
+        return { query, body };
+      }),
+      (status) => status === 200,
+    );
+  });
+
+  it('/call-status', async () => {
+    const arb = fc.record({
+      cme_sdk: maybe(fc.oneof(junk, fc.constantFrom('parent', 'child', 'both'))),
+      cme_parent: maybe(fc.oneof(junk, fc.constant('hana'))),
+      cme_child: maybe(fc.oneof(junk, fc.constant('hana'))),
+      CallSid: maybe(fc.oneof(junk, fc.constant('RANDOM'))),
+      ParentCallSid: maybe(fc.oneof(junk, fc.constant('RANDOM'))),
+      CallStatus: maybe(fc.oneof(junk, fc.constantFrom('initiated', 'ringing', 'in-progress', 'completed', 'busy', 'no-answer', 'failed', 'canceled', 'queued'))),
+      CallDuration: maybe(junk),
+    });
+    await runCorpus(
+      '/call-status',
+      arb.map(({ cme_sdk, cme_parent, cme_child, ...s }) => ({
+        query: defined({ cme_sdk, cme_parent, cme_child }),
+        body: defined({ ...s, CallSid: s.CallSid === 'RANDOM' ? fakeSid('CA') : s.CallSid, ParentCallSid: s.ParentCallSid === 'RANDOM' ? fakeSid('CA') : s.ParentCallSid }),
+      })),
+      (status) => status === 200,
+    );
+  });
+
+  it('/voice', async () => {
+    const arb = fc.record({ From: maybe(fc.oneof(junk, fc.constantFrom('client:hana', 'client:', 'client:ü', '+15551234567'))), To: maybe(fc.oneof(junk, fc.constantFrom('+15557654321', 'client:zed', 'zed'))), CallSid: maybe(junk), Direction: maybe(junk) });
+    await runCorpus('/voice', arb.map((s) => ({ body: defined(s) })), (status) => status === 200);
+  });
+
+  it('/token', async () => {
+    const arb = fc.record({ identity: maybe(fc.oneof(junk, fc.constantFrom('alice', 'ünïcødé', 'a b', 'a'.repeat(121), 'a'.repeat(122)))), secret: fc.constantFrom('good', 'bad', 'none') });
+    await runCorpus(
+      '/token',
+      arb.map(({ identity, secret }) => ({
+        body: defined({ identity }),
+        signed: false,
+        headers: (secret === 'none' ? {} : { Authorization: `Bearer ${secret === 'good' ? SANDBOX_DEFAULTS.tokenSecret : 'nope'}` }) as Record<string, string>,
+      })),
+      (status) => status === 200,
+    );
+  });
+
+  it('wrong methods, content types and huge bodies', async () => {
+    const r = (results['(methods/types/size)'] = { cases: 0, fiveXX: 0, badShape: 0, refusedWithWrites: 0, accepted: 0 });
+    for (const path of ['/voice', '/call-status', '/message-callback', '/send-message', '/call-messages', '/token']) {
+      const variants: { method: 'PUT' | 'DELETE' | 'POST'; body: Record<string, string>; json?: boolean }[] = [
+        { method: 'PUT' as const, body: { a: '1' } },
+        { method: 'DELETE' as const, body: {} },
+        { method: 'POST' as const, body: { content: '{"a":1}', callSid: activeLeg }, json: true },
+        { method: 'POST' as const, body: { big: 'x'.repeat(7 * 1024 * 1024) } },
+      ];
+      for (const variant of variants) {
+        r.cases++;
+        const writesBefore = syncWrites();
+        const res = await rawRequest({ path, body: variant.body, method: variant.method, json: variant.json, sign: { token: stack.sandbox.authToken } });
+        if (res.status >= 500) r.fiveXX++;
+        else if (res.status < 300) r.accepted++;
+        else if (syncWrites() !== writesBefore) r.refusedWithWrites++;
+      }
+    }
+    expect(r.refusedWithWrites).toBe(0);
+    expect(r.fiveXX).toBe(0);
+  });
+
+  afterAll(() => {
+    for (const [route, r] of Object.entries(results)) {
+      figures.add('hostile', `${route}: cases / accepted (2xx)`, `${r.cases} / ${r.accepted}`, route.startsWith('(') ? '-' : `≥ ${CASES_PER_ROUTE} cases`, route.startsWith('(') || r.cases >= CASES_PER_ROUTE);
+      figures.add('hostile', `${route}: 5xx`, r.fiveXX, '= 0', r.fiveXX === 0);
+      figures.add('hostile', `${route}: refusals without {code,message}`, r.badShape, '= 0', r.badShape === 0);
+      figures.add('hostile', `${route}: refusals that wrote to Sync`, r.refusedWithWrites, '= 0', r.refusedWithWrites === 0);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+describe('3. duplicates and order', () => {
+  it('200 calls whose status callbacks arrive up to 5 times, shuffled: one subscription per SDK leg, nothing resurrected', async () => {
+    await ctl().registerPhone('alice', { autoAnswer: true }); // CLIENT_IDENTITY: answers calls to our number
+    await ctl().registerPhone('dup-callee', { autoAnswer: true });
+    await ctl().registerPhone('dup-caller');
+    await ctl().knobs({ webhooks: { duplicateRate: 1, maxCopies: 5, maxDelayMs: 150 } });
+    const sdkLegs: string[] = [];
+    const calls = 200;
+    try {
+      const kinds = ['pstn-in', 'to-pstn', 'client-client'] as const;
+      for (let batch = 0; batch < calls; batch += 25) {
+        await Promise.all(
+          Array.from({ length: Math.min(25, calls - batch) }, async (_, i) => {
+            const kind = kinds[(batch + i) % 3];
+            let parent: string;
+            if (kind === 'pstn-in') parent = (await ctl().callIn(`+1555900${String(batch + i).padStart(4, '0')}`)).callSid;
+            else parent = (await ctl().placeCall('dup-caller', kind === 'to-pstn' ? `+1555800${String(batch + i).padStart(4, '0')}` : 'client:dup-callee')).callSid;
+            const legs = await waitFor(async () => {
+              const all = (await ctl().calls()).calls;
+              const child = all.find((c) => c.parentCallSid === parent && c.status === 'in-progress');
+              if (!child) return undefined;
+              return kind === 'pstn-in' ? [child.sid] : kind === 'to-pstn' ? [parent] : [parent, child.sid];
+            }, 'the call to connect', 20_000);
+            sdkLegs.push(...legs);
+            // Let every copy of the in-progress callback land before the call ends.
+            await waitFor(async () => {
+              for (const l of legs) if ((await ctl().call(l)).subscriptions.length === 0) return false;
+              return true;
+            }, 'subscriptions', 20_000);
+            await new Promise((r) => setTimeout(r, 200));
+            await ctl().hangupCall(parent);
+          }),
+        );
+      }
+      await ctl().idle();
+    } finally {
+      await ctl().knobs({ webhooks: { duplicateRate: 0, maxCopies: 1, maxDelayMs: 0 } });
+    }
+    const counts = await Promise.all(sdkLegs.map(async (l) => (await ctl().call(l)).subscriptionsCreated));
+    const notOne = counts.filter((c) => c !== 1).length;
+    const states = await Promise.all(sdkLegs.map(async (l) => (await stack.twilio.sync.v1.services('default').syncMaps(legMapName(l)).syncMapItems('state').fetch()).data as { status: string }));
+    const resurrected = states.filter((s) => s.status !== 'completed').length;
+    const statusDeliveries = stack.sandbox.webhooks.log.filter((w) => w.kind === 'status').length;
+    figures.add('duplicates', 'calls / SDK legs', `${calls} / ${sdkLegs.length}`, '-', true);
+    figures.add('duplicates', 'status callbacks delivered (with copies)', statusDeliveries, '-', true);
+    figures.add('duplicates', 'SDK legs without exactly 1 subscription', notOne, '= 0', notOne === 0);
+    figures.add('duplicates', 'subscriptions per SDK leg (min-max)', `${Math.min(...counts)}-${Math.max(...counts)}`, '= 1', notOne === 0);
+    figures.add('duplicates', 'finished legs not left completed', resurrected, '= 0', resurrected === 0);
+    expect(notOne).toBe(0);
+    expect(resurrected).toBe(0);
+  }, 240_000);
+
+  it('a final status that overtakes in-progress wins: no subscription, no resurrection', async () => {
+    const token = stack.sandbox.authToken;
+    let resurrected = 0;
+    let subscribeAttempts = 0;
+    for (let i = 0; i < 50; i++) {
+      const child = fakeSid('CA');
+      const parent = fakeSid('CA');
+      const post = (status: string) =>
+        signedPost({ baseUrl: `${stack.functionsUrl}`, authToken: token }, `/call-status?cme_sdk=child&cme_child=late`, { CallSid: child, ParentCallSid: parent, CallStatus: status, To: 'client:late', From: '+15550000000' });
+      // Ordering adversary: the end first, then in-progress twice concurrently with a second end.
+      expect((await post('completed')).status).toBe(200);
+      const results = await Promise.all([post('in-progress'), post('in-progress'), post('completed'), post('ringing')]);
+      for (const r of results) expect(r.status).toBe(200);
+      const state = (await stack.twilio.sync.v1.services('default').syncMaps(legMapName(child)).syncMapItems('state').fetch()).data as { status: string };
+      if (state.status !== 'completed') resurrected++;
+      subscribeAttempts += stack.sandbox.exchanges.filter((e) => e.product === 'api' && e.path.includes(`/Calls/${child}/UserDefinedMessageSubscriptions`)).length;
+    }
+    figures.add('duplicates', 'completed-first legs resurrected', resurrected, '= 0', resurrected === 0);
+    figures.add('duplicates', 'subscribe attempts on completed-first legs', subscribeAttempts, '= 0', subscribeAttempts === 0);
+    expect(resurrected).toBe(0);
+    expect(subscribeAttempts).toBe(0);
+  });
+
+  it('message callbacks delivered twice and out of order are stored once, read back in SequenceNumber order', async () => {
+    await ctl().registerPhone('ordy', { autoAnswer: true });
+    const leg = (await ctl().placeCall('ordy', '+15550004000')).callSid;
+    await waitFor(async () => (await ctl().call(leg)).subscriptions.length > 0, 'subscribed');
+    await ctl().knobs({ webhooks: { duplicateRate: 1, maxCopies: 2, maxDelayMs: 120 } });
+    const n = 30;
+    try {
+      await Promise.all(Array.from({ length: n }, (_, i) => ctl().sendFromPhone('ordy', leg, { i })));
+      await ctl().idle();
+    } finally {
+      await ctl().knobs({ webhooks: { duplicateRate: 0, maxCopies: 1, maxDelayMs: 0 } });
+    }
+    const delivered = stack.sandbox.webhooks.log.filter((w) => w.kind === 'message' && w.callSid === leg).length;
+    const history = await callMessages(stack.fn, leg, { pageSize: 100 });
+    const sequences = history.body.messages.map((m) => (m as { sequence?: number }).sequence);
+    const duplicatesStored = history.body.messages.length - new Set(history.body.messages.map((m) => m.sid)).size;
+    figures.add('duplicates', 'message callbacks delivered / messages', `${delivered} / ${n}`, '-', true);
+    figures.add('duplicates', 'messages stored (each once)', history.body.messages.length, `= ${n}`, history.body.messages.length === n && duplicatesStored === 0);
+    figures.add('duplicates', 'read back in SequenceNumber order', String(sequences.every((s, i) => s === i)), 'true', sequences.every((s, i) => s === i));
+    expect(delivered).toBeGreaterThan(n);
+    expect(sequences).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+
+  it('concurrent /send-message calls with one idempotency key send one message', async () => {
+    await ctl().registerPhone('idem', { autoAnswer: true });
+    const leg = (await ctl().placeCall('idem', '+15550005000')).callSid;
+    await waitFor(async () => (await ctl().call(leg)).subscriptions.length > 0, 'subscribed');
+    const results = await Promise.all(Array.from({ length: 10 }, () => sendMessage(stack.fn, { callSid: leg, content: { once: true }, idempotencyKey: 'same-key-1' })));
+    const sids = new Set(results.map((r) => (r.body as { sid: string }).sid));
+    const received = (await ctl().phone('idem')).calls.find((c) => c.callSid === leg)!.received.length;
+    const recorded = (await callMessages(stack.fn, leg)).body.messages.length;
+    figures.add('duplicates', 'same-key concurrent sends: statuses', [...new Set(results.map((r) => r.status))].join(','), '201', results.every((r) => r.status === 201));
+    figures.add('duplicates', 'same-key concurrent sends: messages delivered / recorded', `${received} / ${recorded}`, '= 1 / 1', received === 1 && recorded === 1 && sids.size === 1);
+    expect(results.every((r) => r.status === 201)).toBe(true);
+    expect(received).toBe(1);
+    expect(recorded).toBe(1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+describe('4. faults', () => {
+  it('with 10% of REST and Sync requests failing or slow, no accepted message is lost', async () => {
+    const calls = 12;
+    const perCall = 10;
+    await ctl().registerPhone('faulty', { autoAnswer: true });
+    await ctl().knobs({ faults: { rate: 0.1, products: ['api', 'sync'], kinds: [429, 500, 503, 'slow'], slowMs: 4000 }, webhooks: { messageRetries: 4 } });
+    const legs: string[] = [];
+    let smsSent = 0;
+    let sdkAccepted2xx = 0;
+    let sdkAll5xx = 0;
+    let serverSent = 0;
+    let serverRecorded = 0;
+    try {
+      await Promise.all(
+        Array.from({ length: calls }, async (_, c) => {
+          const leg = (await ctl().placeCall('faulty', `+1555700${String(c).padStart(4, '0')}`)).callSid;
+          legs.push(leg);
+          await waitFor(async () => (await ctl().call(leg)).subscriptions.length > 0, 'subscribed under faults', 30_000);
+          for (let i = 0; i < perCall; i++) {
+            smsSent++;
+            const sent = await ctl().sendFromPhone('faulty', leg, { c, i });
+            const last = sent.deliveries[0]?.status ?? null;
+            if (last !== null && last < 300) sdkAccepted2xx++;
+            else sdkAll5xx++;
+            // A backend retries 5xx with the same idempotency key, as the 503 body asks.
+            for (let attempt = 0; attempt < 5; attempt++) {
+              const res = await sendMessage(stack.fn, { callSid: leg, content: { c, i, dir: 'out' }, idempotencyKey: `fault-${leg}-${i}` });
+              if (res.status === 201) {
+                serverRecorded++;
+                break;
+              }
+              if (res.status < 500) throw new Error(`unexpected ${res.status} ${JSON.stringify(res.body)}`);
+            }
+            serverSent++;
+          }
+        }),
+      );
+      await ctl().idle();
+    } finally {
+      await ctl().knobs({ faults: { rate: 0 }, webhooks: { messageRetries: 2 } });
+    }
+    let stored = 0;
+    let storedOut = 0;
+    for (const leg of legs) {
+      const h = await callMessages(stack.fn, leg, { pageSize: 100 });
+      stored += h.body.messages.filter((m) => m.direction === 'from-sdk').length;
+      storedOut += h.body.messages.filter((m) => m.direction === 'to-sdk').length;
+    }
+    const injected = stack.sandbox.requests.filter((r) => r.injected).length;
+    const webhookMax = Math.max(...stack.sandbox.webhooks.log.filter((w) => w.kind !== 'voice').map((w) => w.ms));
+    const lost = sdkAccepted2xx - stored;
+    figures.add('faults', 'REST/Sync faults injected', injected, '> 0', injected > 0);
+    figures.add('faults', 'SDK messages sent / answered 2xx / all attempts 5xx', `${smsSent} / ${sdkAccepted2xx} / ${sdkAll5xx}`, '-', true);
+    figures.add('faults', 'SDK messages stored', stored, `≥ ${sdkAccepted2xx}`, stored >= sdkAccepted2xx);
+    figures.add('faults', 'messages lost (2xx but not stored)', Math.max(lost, 0), '= 0', lost <= 0);
+    figures.add('faults', 'server messages sent / recorded', `${serverSent} / ${storedOut}`, 'equal', serverSent === storedOut && serverRecorded === serverSent);
+    figures.add('faults', 'slowest webhook answer (ms)', webhookMax, '< 10000 (Function limit)', webhookMax < 10_000);
+    expect(injected).toBeGreaterThan(0);
+    expect(lost).toBeLessThanOrEqual(0);
+    expect(storedOut).toBe(serverSent);
+    expect(webhookMax).toBeLessThan(10_000);
+  }, 300_000);
+
+  it('two callbacks racing on one call resolve without lost updates', async () => {
+    const token = stack.sandbox.authToken;
+    let lostUpdates = 0;
+    for (let i = 0; i < 30; i++) {
+      const child = fakeSid('CA');
+      const post = (status: string) => signedPost({ baseUrl: stack.functionsUrl, authToken: token }, `/call-status?cme_sdk=child&cme_child=racer`, { CallSid: child, ParentCallSid: fakeSid('CA'), CallStatus: status });
+      await Promise.all([post('in-progress'), post('completed')]);
+      const query = { cme_leg: child, cme_token: legToken(token, child) };
+      const base = { CallSid: child, AccountSid: stack.sandbox.accountSid, ContentType: 'application/json', Timestamp: new Date().toUTCString() };
+      const url = `${stack.functionsUrl}/message-callback?${new URLSearchParams(query)}`;
+      await Promise.all(
+        [0, 1, 2].map((seq) => {
+          const body = { ...base, Sid: fakeSid('KX'), SequenceNumber: String(seq), Content: JSON.stringify({ seq }) };
+          return rawRequest({ path: '/message-callback', query, body, sign: { token, url } });
+        }),
+      );
+      const h = await callMessages(stack.fn, child);
+      if ((h.body.state as { status: string }).status !== 'completed' || h.body.messages.length !== 3) lostUpdates++;
+    }
+    figures.add('faults', 'racing callbacks with a lost update', lostUpdates, '= 0', lostUpdates === 0);
+    expect(lostUpdates).toBe(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+describe('5. limits', () => {
+  it("a burst of 50 messages on one call is all stored within Sync's 20 writes/s per object", async () => {
+    // A 1 s window (stricter than Twilio's 10 s burst window) makes the burst meet 429s and retry.
+    await ctl().knobs({ faults: { syncWriteRateLimit: 20, syncWriteWindowSeconds: 1 } });
+    await ctl().registerPhone('bursty', { autoAnswer: true });
+    const leg = (await ctl().placeCall('bursty', '+15550006000')).callSid;
+    await waitFor(async () => (await ctl().call(leg)).subscriptions.length > 0, 'subscribed');
+    const burstStart = Date.now();
+    try {
+      await Promise.all(Array.from({ length: 50 }, (_, i) => ctl().sendFromPhone('bursty', leg, { burst: i })));
+      await ctl().idle();
+    } finally {
+      await ctl().knobs({ faults: { syncWriteRateLimit: null, syncWriteWindowSeconds: null } });
+    }
+    const stored = (await callMessages(stack.fn, leg, { pageSize: 100 })).body.messages.length;
+    const writes = stack.sandbox.syncStats().writesByObject[legMapName(leg)] ?? [];
+    let busiest = 0;
+    for (const t of writes) busiest = Math.max(busiest, writes.filter((u) => u >= t && u < t + 1000).length);
+    const rejected = stack.sandbox.requests.filter((r) => r.at >= burstStart && r.status === 429 && !r.injected).length;
+    figures.add('limits', 'burst of 50 on one call: stored', stored, '= 50', stored === 50);
+    figures.add('limits', 'Sync write limit in force (per object)', '20 in any 1 s', '-', true);
+    figures.add('limits', 'busiest per-call object: writes in one second', busiest, '≤ 20', busiest <= 20);
+    figures.add('limits', '429s Sync answered during the burst (retried)', rejected, '> 0', rejected > 0);
+    expect(stored).toBe(50);
+    expect(busiest).toBeLessThanOrEqual(20);
+    expect(rejected).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('no object is written account-wide: every Sync write targets a per-call object', async () => {
+    const writes = stack.sandbox.requests.filter((r) => r.product === 'sync' && r.method !== 'GET');
+    const shared = writes.filter((r) => !/\/Maps(\/cme\.call\.\{Sid\}(\/Items(\/.*)?)?)?$/.test(r.route));
+    figures.add('limits', 'Sync writes to shared objects', shared.length, '= 0', shared.length === 0);
+    expect(shared.map((r) => r.route)).toEqual([]);
+  });
+});
