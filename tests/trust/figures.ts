@@ -26,8 +26,8 @@ export class Figures {
   }
 
   /** Prints the table and saves it (test-results/trust-figures.md) for RELIABILITY.md. */
-  report(): void {
-    const text = `Trust figures (${new Date().toISOString()}, seed ${process.env.TRUST_SEED ?? 'default'})\n\n${this.table()}\n`;
+  report(settings: string): void {
+    const text = `Trust figures (${new Date().toISOString()}, ${settings})\n\n${this.table()}\n`;
     process.stdout.write(`\n${text}\n`);
     const dir = join(__dirname, '..', '..', 'test-results');
     mkdirSync(dir, { recursive: true });

@@ -20,7 +20,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  figures.report();
+  figures.report(`seed ${SEED}, ${CASES_PER_ROUTE} cases per route`);
   if (process.env.TRUST_DUMP_OUTPUT) process.stdout.write(stack?.output.join('').slice(-20_000) ?? '');
   await stack?.stop();
 });
@@ -614,5 +614,12 @@ describe('5. limits', () => {
     const shared = writes.filter((r) => !/\/Maps(\/cme\.call\.\{Sid\}(\/Items(\/.*)?)?)?$/.test(r.route));
     figures.add('limits', 'Sync writes to shared objects', shared.length, '= 0', shared.length === 0);
     expect(shared.map((r) => r.route)).toEqual([]);
+  });
+});
+
+describe('6. the table', () => {
+  it('every figure meets its rule', () => {
+    expect(figures.rows.length).toBeGreaterThan(40);
+    expect(figures.rows.filter((r) => !r.ok)).toEqual([]);
   });
 });

@@ -1,0 +1,34 @@
+// The build the benchmark serves: a copy of dist/ under tmp/ (gitignored) plus an empty function,
+// the floor every route is compared with. twilio-run serves it through CME_DIST_DIR, so the routes
+// and the floor run in the same twilio-run process, in the same run.
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const ROOT = join(__dirname, '..');
+export const SNAPSHOT_DIR = join(ROOT, 'tmp', 'dist-bench');
+
+export interface Snapshot {
+  dir: string;
+  functionsDir: string;
+  /** The built route bundles (dist/functions/*.js), by file name. */
+  bundles: string[];
+  empty: string;
+  /** An empty function that only requires `twilio` (what every bundle pays before its own code). */
+  emptyWithTwilio: string;
+}
+
+export function makeSnapshot(): Snapshot {
+  const dist = join(ROOT, 'dist');
+  if (!existsSync(join(dist, 'functions'))) throw new Error('dist/functions is missing: run `npm run build` first (npm run bench does)');
+  rmSync(SNAPSHOT_DIR, { recursive: true, force: true });
+  cpSync(dist, SNAPSHOT_DIR, { recursive: true });
+  const functionsDir = join(SNAPSHOT_DIR, 'functions');
+  const bundles = readdirSync(functionsDir).filter((f) => f.endsWith('.js')).sort();
+  const empty = join(functionsDir, 'empty.js');
+  writeFileSync(empty, '// The floor: a Function that does nothing.\nexports.handler = (context, event, callback) => callback(null, {});\n');
+  // Outside functions/, so twilio-run does not serve it: only the cold-start table loads it.
+  mkdirSync(join(SNAPSHOT_DIR, 'cold'), { recursive: true });
+  const emptyWithTwilio = join(SNAPSHOT_DIR, 'cold', 'empty-with-twilio.js');
+  writeFileSync(emptyWithTwilio, "// The floor plus the twilio module.\nrequire('twilio');\nexports.handler = (context, event, callback) => callback(null, {});\n");
+  return { dir: SNAPSHOT_DIR, functionsDir, bundles, empty, emptyWithTwilio };
+}
