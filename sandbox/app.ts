@@ -43,9 +43,11 @@ export interface RestFaults {
   syncWriteWindowSeconds?: number;
 }
 
+/** One REST request and its answer, as tests/support/openapi-contract.ts checks them. */
 export interface Exchange {
   product: 'api' | 'sync';
   method: string;
+  /** Without the product prefix and the query: `/2010-04-01/Accounts/AC…/Calls.json`, `/v1/Services/default/Maps`. */
   path: string;
   query: Record<string, string | string[]>;
   form: Record<string, string | string[]>;

@@ -312,14 +312,16 @@ export class CallEngine {
     if (call.status !== 'ringing' && call.status !== 'queued') return;
     this.setStatus(call, 'in-progress');
     call.startTime = this.now();
-    if (call.sdkIdentity) {
-      const phone = this.phones.get(call.sdkIdentity);
-      const phoneCall = phone?.calls.get(call.sid);
-      if (phone && phoneCall && phoneCall.state !== 'closed') {
-        phoneCall.state = 'open';
-        for (const l of phone.listeners) l.answered?.(call.sid);
-      }
-    }
+    this.updatePhoneCall(call, 'open', (l) => l.answered?.(call.sid));
+  }
+
+  /** Moves the SDK phone's view of a leg to `state` and tells its listeners; a closed call stays closed. */
+  private updatePhoneCall(call: Call, state: 'open' | 'closed', notify: (listener: PhoneListener) => void) {
+    const phone = call.sdkIdentity ? this.phones.get(call.sdkIdentity) : undefined;
+    const phoneCall = phone?.calls.get(call.sid);
+    if (!phone || !phoneCall || phoneCall.state === 'closed') return;
+    phoneCall.state = state;
+    for (const l of phone.listeners) notify(l);
   }
 
   /** Ends a leg with a final status; the other side of a bridge follows. */
@@ -330,14 +332,7 @@ export class CallEngine {
     call.endTime = this.now();
     for (const t of call.timers) clearTimeout(t);
     call.timers = [];
-    if (call.sdkIdentity) {
-      const phone = this.phones.get(call.sdkIdentity);
-      const phoneCall = phone?.calls.get(call.sid);
-      if (phone && phoneCall && phoneCall.state !== 'closed') {
-        phoneCall.state = 'closed';
-        for (const l of phone.listeners) l.hungUp?.(call.sid);
-      }
-    }
+    this.updatePhoneCall(call, 'closed', (l) => l.hungUp?.(call.sid));
     const duration = wasAnswered && call.startTime ? Math.round((call.endTime - call.startTime) / 1000) : 0;
     this.reportStatus(call, 'completed', status, { CallDuration: String(duration) });
     if (call.dialedLeg) {

@@ -86,7 +86,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   try {
-    await waitForHttp(`${functionsUrl}/token`, child, 30_000);
+    await waitForHttp(`${functionsUrl}/client-config`, child, 30_000);
   } catch (err) {
     child.kill();
     await sandbox.close();

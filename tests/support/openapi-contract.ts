@@ -28,20 +28,10 @@ import Ajv from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 
-export type Product = 'api' | 'sync';
-
-export interface Exchange {
-  product: Product;
-  method: string;
-  /** e.g. `/2010-04-01/Accounts/AC…/Calls/CA…/UserDefinedMessages.json` or `/v1/Services/default/Maps/MP…`
-   * — without the product prefix and without the query string. */
-  path: string;
-  query: Record<string, string | string[]>;
-  /** Request body parameters (application/x-www-form-urlencoded). */
-  form: Record<string, string | string[]>;
-  status: number;
-  responseBody: unknown;
-}
+// The sandbox records exchanges in exactly the shape this checker reads.
+import type { Exchange } from '../../sandbox/app';
+export type { Exchange };
+export type Product = Exchange['product'];
 
 export interface ContractProblem {
   exchange: string;

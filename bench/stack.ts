@@ -1,0 +1,133 @@
+// The stack the benchmark drives: the sandbox (in this process) and real twilio-run (a child) on the
+// snapshot build, plus helpers that shape requests exactly as the sandbox's Twilio would send them.
+import type { Sandbox } from '../sandbox/app';
+import { SandboxControl } from '../sandbox/control-client';
+import { startStack, type Stack } from '../sandbox/stack';
+import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
+import { callStatusUrl, messageCallbackUrl, type SdkLegs } from '../lib/callback-urls';
+import { freePort, waitFor } from '../tests/support/stack';
+import { post, type FunctionsTarget } from './http';
+
+export interface BenchStack {
+  stack: Stack;
+  sandbox: Sandbox;
+  control: SandboxControl;
+  fn: FunctionsTarget;
+  fork: boolean;
+}
+
+export async function startBenchStack(fork: boolean, env: Record<string, string> = {}): Promise<BenchStack> {
+  const stack = await startStack({ functionsPort: await freePort(), forkProcess: fork, env });
+  return { stack, sandbox: stack.sandbox, control: new SandboxControl(stack.sandbox.url), fn: { baseUrl: stack.functionsUrl, authToken: stack.sandbox.authToken }, fork };
+}
+
+/** TwiML that keeps a call up until someone hangs up: it bridges to a phone-network party that answers. */
+const HOLD_TWIML = '<Response><Dial><Number>+15550009999</Number></Dial></Response>';
+
+/**
+ * Live Voice SDK legs with no status callback of their own: `client.calls.create` to a simulated SDK
+ * phone that answers. The benchmark then plays their status callbacks itself, one at a time, so it
+ * controls exactly when each event reaches the functions.
+ */
+export async function heldSdkLegs(b: BenchStack, identity: string, count: number): Promise<string[]> {
+  b.sandbox.engine.registerPhone(identity, true);
+  const calls = Array.from({ length: count }, () => b.sandbox.engine.createApiCall({ to: `client:${identity}`, from: b.sandbox.phoneNumber, twiml: HOLD_TWIML }));
+  await waitFor(() => calls.every((c) => c.status === 'in-progress' && c.dialedLeg !== undefined), `${count} held SDK legs`, 60_000);
+  return calls.map((c) => c.sid);
+}
+
+export interface StatusCallbackLeg {
+  /** The <Dial> noun's leg (CallSid of the callback). */
+  callSid: string;
+  parentCallSid: string;
+  from: string;
+  to: string;
+  sdk: SdkLegs;
+}
+
+let statusSequence = 0;
+
+/** A signed `<Dial>` noun status callback, as the sandbox (and Twilio) sends it. */
+export function statusCallback(b: BenchStack, leg: StatusCallbackLeg, status: 'initiated' | 'ringing' | 'in-progress' | 'completed') {
+  const url = callStatusUrl(b.fn.baseUrl, leg.sdk);
+  const params: Record<string, string> = {
+    AccountSid: b.sandbox.accountSid,
+    ApiVersion: '2010-04-01',
+    CallSid: leg.callSid,
+    CallStatus: status,
+    Direction: 'outbound-dial',
+    From: leg.from,
+    Caller: leg.from,
+    To: leg.to,
+    Called: leg.to,
+    ParentCallSid: leg.parentCallSid,
+    CallbackSource: 'call-progress-events',
+    SequenceNumber: String(statusSequence++ % 4),
+    Timestamp: new Date().toUTCString(),
+    ...(status === 'completed' ? { CallDuration: '1' } : {}),
+  };
+  return post(b.fn, url.slice(b.fn.baseUrl.length), params, { signed: true });
+}
+
+/** The child-leg callback of a call to our number, dialed to the SDK identity that holds `callSid`. */
+export const childLeg = (callSid: string, parentCallSid: string, identity: string): StatusCallbackLeg => ({
+  callSid,
+  parentCallSid,
+  from: '+15550001000',
+  to: `client:${identity}`,
+  sdk: { child: identity },
+});
+
+/** A signed subscription callback: a message the SDK on `callSid` sent. */
+export function messageCallback(b: BenchStack, callSid: string, sid: string, sequence: number, content: string) {
+  const url = messageCallbackUrl(b.fn.baseUrl, b.sandbox.authToken, callSid);
+  const params = {
+    ContentType: 'application/json',
+    Content: content,
+    SequenceNumber: String(sequence),
+    CallSid: callSid,
+    Timestamp: new Date().toUTCString(),
+    AccountSid: b.sandbox.accountSid,
+    Sid: sid,
+  };
+  return post(b.fn, url.slice(b.fn.baseUrl.length), params, { signed: true });
+}
+
+/** `/voice` for a phone-network caller dialing our number. */
+export function voiceInbound(b: BenchStack, callSid: string) {
+  const params = {
+    AccountSid: b.sandbox.accountSid,
+    ApiVersion: '2010-04-01',
+    CallSid: callSid,
+    CallStatus: 'ringing',
+    Direction: 'inbound',
+    From: '+15550001000',
+    Caller: '+15550001000',
+    To: b.sandbox.phoneNumber,
+    Called: b.sandbox.phoneNumber,
+  };
+  return post(b.fn, '/voice', params, { signed: true });
+}
+
+/** `/voice` for a call the SDK places through the TwiML App (to a number or a client). */
+export function voiceFromSdk(b: BenchStack, callSid: string, identity: string, to: string) {
+  const params = {
+    AccountSid: b.sandbox.accountSid,
+    ApiVersion: '2010-04-01',
+    ApplicationSid: b.sandbox.applicationSid,
+    CallSid: callSid,
+    CallStatus: 'ringing',
+    Direction: 'inbound',
+    From: `client:${identity}`,
+    Caller: `client:${identity}`,
+    To: to,
+    Called: '',
+  };
+  return post(b.fn, '/voice', params, { signed: true });
+}
+
+export const sendMessageRequest = (b: BenchStack, params: Record<string, string>) => post(b.fn, '/send-message', params, { signed: true });
+export const callMessagesRequest = (b: BenchStack, callSid: string) => post(b.fn, '/call-messages', { callSid, pageSize: '100' }, { signed: true });
+export const tokenRequest = (b: BenchStack, identity: string) =>
+  post(b.fn, '/token', { identity }, { headers: { Authorization: `Bearer ${SANDBOX_DEFAULTS.tokenSecret}` } });
+export const emptyRequest = (b: BenchStack) => post(b.fn, '/empty', { a: '1' });
