@@ -32,6 +32,8 @@ export interface RestFaults {
   /** Probability (0-1) that a REST request to a product in `products` fails. */
   rate: number;
   products: ('api' | 'sync')[];
+  /** Only requests whose path contains one of these (e.g. `UserDefinedMessages`, `/Items`); unset = all. */
+  routes?: string[];
   /** Statuses drawn from when a request fails; 'slow' answers after `slowMs` instead. */
   kinds: (429 | 500 | 503 | 'slow')[];
   slowMs: number;
@@ -142,7 +144,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   server.use(['/api', '/sync'], async (req: Request, res: Response, next: NextFunction) => {
     const product = req.baseUrl.slice(1) as 'api' | 'sync';
     if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
-    if (faults.rate > 0 && faults.products.includes(product) && Math.random() < faults.rate) {
+    const targeted = !faults.routes?.length || faults.routes.some((r) => req.originalUrl.split('?')[0].includes(r));
+    if (faults.rate > 0 && faults.products.includes(product) && targeted && Math.random() < faults.rate) {
       const kind = faults.kinds[Math.floor(Math.random() * faults.kinds.length)];
       res.locals.injected = String(kind);
       if (kind === 'slow') {

@@ -198,6 +198,103 @@ describe('messages over JSON-encoded callbacks (bodySHA256)', () => {
   });
 });
 
+describe('the sandbox REST API through the real twilio client', () => {
+  it('creates an outbound-api call to a client, plays its TwiML and completes it', async () => {
+    await ctl().registerPhone('zoe', { autoAnswer: true });
+    const call = await stack.twilio.calls.create({ to: 'client:zoe', from: '+15005550006', twiml: '<Response><Say>Hello</Say><Pause length="1"/></Response>' });
+    expect(call.sid).toMatch(/^CA[0-9a-f]{32}$/);
+    expect(call.direction).toBe('outbound-api');
+    const done = await waitFor(async () => {
+      const c = await stack.twilio.calls(call.sid).fetch();
+      return c.status === 'completed' ? c : undefined;
+    }, 'the call to complete');
+    expect(done.endTime).toBeInstanceOf(Date);
+  });
+
+  it('hangs up with Status=completed and redirects a call with new TwiML', async () => {
+    const { callSid } = await ctl().callIn('+15551230077'); // rings CLIENT_IDENTITY, alice
+    await waitFor(async () => (await ctl().call(callSid)).status === 'in-progress', 'the call to connect');
+    const aliceLeg = (await ctl().calls()).calls.find((c) => c.parentCallSid === callSid)!.sid;
+    // Redirect: the <Dial> ends and the new TwiML runs (a hang-up).
+    await stack.twilio.calls(callSid).update({ twiml: '<Response><Hangup/></Response>' });
+    await waitFor(async () => (await stack.twilio.calls(callSid).fetch()).status === 'completed', 'the redirected call to end');
+    const alice = (await ctl().phone('alice')).calls.find((c) => c.callSid === aliceLeg)!;
+    expect(alice.state).toBe('closed');
+
+    const second = await ctl().callIn('+15551230078');
+    await waitFor(async () => (await ctl().call(second.callSid)).status === 'in-progress', 'the second call to connect');
+    const updated = await stack.twilio.calls(second.callSid).update({ status: 'completed' });
+    expect(updated.status).toBe('completed');
+    const calls = await stack.twilio.calls.list({ parentCallSid: second.callSid });
+    expect(calls.map((c) => c.status)).toEqual(['completed']);
+  });
+
+  it('fails one endpoint on demand: /send-message answers 503 (retryable) and records nothing', async () => {
+    await ctl().registerPhone('kim', { autoAnswer: true });
+    const { callSid } = await ctl().placeCall('kim', '+15551230081');
+    await subscribed(callSid);
+    await ctl().knobs({ faults: { rate: 1, routes: ['/UserDefinedMessages.json'], kinds: [503] } });
+    try {
+      const res = await sendMessage(stack.fn, { callSid, content: { never: 'arrives' }, idempotencyKey: 'fault-1' });
+      expect(res).toMatchObject({ status: 503, body: { code: 'twilio-unavailable' } });
+    } finally {
+      await ctl().knobs({ faults: { rate: 0, routes: null } });
+    }
+    expect((await ctl().phone('kim')).calls[0].received).toEqual([]);
+    expect((await callMessages(stack.fn, callSid)).body.messages).toEqual([]);
+    // The same key once Twilio answers again: sent once.
+    expect((await sendMessage(stack.fn, { callSid, content: { never: 'arrives' }, idempotencyKey: 'fault-1' })).status).toBe(201);
+    expect((await ctl().phone('kim')).calls[0].received).toHaveLength(1);
+    await ctl().hangup('kim', callSid);
+  }, 20_000);
+
+  it('removes a subscription: the SDK message then reaches no callback', async () => {
+    await ctl().registerPhone('ida', { autoAnswer: true });
+    const { callSid } = await ctl().placeCall('ida', '+15551230079');
+    const call = await subscribed(callSid);
+    expect(await stack.twilio.calls(callSid).userDefinedMessageSubscriptions(call.subscriptions[0].sid).remove()).toBe(true);
+    expect((await ctl().sendFromPhone('ida', callSid, { nobody: 'listens' })).deliveries).toEqual([]);
+    await expect(stack.twilio.calls(callSid).userDefinedMessageSubscriptions(call.subscriptions[0].sid).remove()).rejects.toMatchObject({ status: 404, code: 20404 });
+    await ctl().hangup('ida', callSid);
+  });
+
+  it('rejects what the spec rejects, and the contract checker agrees', async () => {
+    const auth = 'Basic ' + Buffer.from(`${stack.sandbox.accountSid}:${stack.sandbox.authToken}`).toString('base64');
+    const account = `/2010-04-01/Accounts/${stack.sandbox.accountSid}`;
+    const { callSid } = await ctl().placeCall('ida', '+15551230080');
+    await subscribed(callSid);
+    const bad: { product: 'api' | 'sync'; path: string; form: Record<string, string> }[] = [
+      { product: 'api', path: `${account}/Calls.json`, form: { From: '+15005550006', Url: 'https://example.com/x' } },
+      { product: 'api', path: `${account}/Calls/${callSid}/UserDefinedMessages.json`, form: { IdempotencyKey: 'k' } },
+      { product: 'api', path: `${account}/Calls/${callSid}/UserDefinedMessageSubscriptions.json`, form: { Callback: 'https://example.com/cb', Method: 'PUT' } },
+      { product: 'sync', path: '/v1/Services/default/Maps', form: { UniqueName: 'contract-neg' } },
+      { product: 'sync', path: '/v1/Services/default/Maps/contract-neg/Items', form: { Data: '{}' } },
+    ];
+    const contract = loadContract();
+    const recordedBefore = stack.sandbox.exchanges.length;
+    for (const req of bad) {
+      const res = await fetch(`${stack.sandbox.url}/${req.product}${req.path}`, {
+        method: 'POST',
+        headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(req.form),
+      });
+      const exchange = { product: req.product, method: 'POST', path: req.path, query: {}, form: req.form, status: res.status, responseBody: await res.json() };
+      if (req.path.endsWith('/Maps')) {
+        expect(res.status).toBe(201); // the valid setup request
+        continue;
+      }
+      expect({ path: req.path, status: res.status }).toEqual({ path: req.path, status: 400 });
+      expect(contract.checkRequest(exchange).length).toBeGreaterThan(0);
+      expect(contract.checkResponse(exchange)).toEqual([]);
+    }
+    // Checked here; the whole-suite contract check below is about requests meant to be valid.
+    const deliberate = stack.sandbox.exchanges.slice(recordedBefore).filter((e) => e.status === 400 && bad.some((b) => b.path === e.path));
+    expect(deliberate).toHaveLength(4);
+    for (const e of deliberate) stack.sandbox.exchanges.splice(stack.sandbox.exchanges.indexOf(e), 1);
+    await ctl().hangup('ida', callSid);
+  });
+});
+
 describe('REST contract', () => {
   it('every exchange the suite provoked matches the twilio-oai spec', async () => {
     await ctl().idle();

@@ -1,0 +1,229 @@
+// Table 4 (and 5 under load): many whole calls at once through the sandbox and twilio-run. Each call
+// connects, waits for its SDK leg's subscription, exchanges messages both ways (SDK → server through
+// the sandbox's SDK phone, server → SDK through /send-message), checks what was stored, hangs up.
+import { performance } from 'node:perf_hooks';
+import { callMessages, sendMessage } from '../client';
+import { legMapName } from '../lib/call-store';
+import { maxInWindow } from './stats';
+import type { BenchStack } from './stack';
+
+export interface ScaleOptions {
+  calls: number;
+  concurrency: number;
+  /** Messages each way per call. */
+  messages: number;
+  /** Give up starting new calls after this long (the run must fit its budget). */
+  budgetMs: number;
+  progress?: (s: string) => void;
+}
+
+export interface AnswerToSubscription {
+  callSid: string;
+  ms: number;
+}
+
+export interface ScaleResult {
+  callsPlanned: number;
+  callsDone: number;
+  callsFailed: number;
+  firstFailure?: string;
+  concurrency: number;
+  peakConcurrentCalls: number;
+  messagesEachWay: number;
+  fromSdkSent: number;
+  fromSdkAccepted: number;
+  fromSdkStored: number;
+  toSdkSent: number;
+  toSdkAccepted: number;
+  toSdkStored: number;
+  toSdkReceived: number;
+  duplicatesStored: number;
+  lost: number;
+  sequenceGaps: number;
+  busiestObject: string;
+  busiestWritesPerSecond: number;
+  syncWrites: number;
+  sync429: number;
+  restRequests: number;
+  functionInvocations: number;
+  invocationsPerSecond: number;
+  totalMs: number;
+  answerToSubscription: AnswerToSubscription[];
+  legsNotClosed: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 30_000, everyMs = 10): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<ScaleResult> {
+  const { engine } = b.sandbox;
+  const callers = 50;
+  await b.control.registerPhone('alice', { autoAnswer: true }); // CLIENT_IDENTITY answers calls to our number
+  for (let i = 0; i < callers; i++) await b.control.registerPhone(`caller-${i}`);
+  // Twilio's limit, enforced: 20 writes/s per Sync object over its 10 s burst window.
+  await b.control.knobs({ faults: { syncWriteRateLimit: 20 } });
+
+  const r: ScaleResult = {
+    callsPlanned: opts.calls,
+    callsDone: 0,
+    callsFailed: 0,
+    concurrency: opts.concurrency,
+    peakConcurrentCalls: 0,
+    messagesEachWay: opts.messages,
+    fromSdkSent: 0,
+    fromSdkAccepted: 0,
+    fromSdkStored: 0,
+    toSdkSent: 0,
+    toSdkAccepted: 0,
+    toSdkStored: 0,
+    toSdkReceived: 0,
+    duplicatesStored: 0,
+    lost: 0,
+    sequenceGaps: 0,
+    busiestObject: '',
+    busiestWritesPerSecond: 0,
+    syncWrites: 0,
+    sync429: 0,
+    restRequests: 0,
+    functionInvocations: 0,
+    invocationsPerSecond: 0,
+    totalMs: 0,
+    answerToSubscription: [],
+    legsNotClosed: 0,
+  };
+  const sdkLegs: string[] = [];
+  const webhooksBefore = b.sandbox.webhooks.log.length;
+  const requestsBefore = b.sandbox.requests.length;
+  const started = performance.now();
+  let active = 0;
+  let next = 0;
+  let extraInvocations = 0;
+
+  async function oneCall(i: number) {
+    const inbound = i % 2 === 0;
+    const identity = inbound ? 'alice' : `caller-${i % callers}`;
+    const number = `+1555${String(2_000_000 + i).padStart(7, '0')}`;
+    const parent = inbound ? (await b.control.callIn(number)).callSid : (await b.control.placeCall(identity, number)).callSid;
+    // Calls into the SDK: its leg is the <Dial> child. Calls out of it: the parent.
+    const leg = inbound ? await until(() => engine.calls.get(parent)?.dialedLeg, 'the SDK leg to be dialed') : parent;
+    const dialed = inbound ? leg : await until(() => engine.calls.get(parent)?.dialedLeg, 'the number to be dialed');
+    sdkLegs.push(leg);
+    // The SDK can send only once its leg is subscribed: this is the window Table 5 measures.
+    const sub = await until(() => engine.calls.get(leg)?.subscriptions[0], 'the subscription', 30_000);
+    const answeredAt = engine.calls.get(dialed)?.startTime;
+    if (answeredAt !== undefined) r.answerToSubscription.push({ callSid: leg, ms: sub.dateCreated - answeredAt });
+
+    const fromSdk = async () => {
+      for (let m = 0; m < opts.messages; m++) {
+        r.fromSdkSent++;
+        const res = await b.control.sendFromPhone(identity, leg, { m, dir: 'from-sdk', text: 'status update from the Voice SDK' });
+        const status = res.deliveries[0]?.status ?? null;
+        if (status !== null && status < 300) r.fromSdkAccepted++;
+      }
+    };
+    const toSdk = async () => {
+      for (let m = 0; m < opts.messages; m++) {
+        r.toSdkSent++;
+        // A backend retries a 5xx with the same idempotency key, as the error body says.
+        for (let attempt = 0; attempt < 4; attempt++) {
+          const res = await sendMessage(b.fn, { callSid: leg, content: { m, dir: 'to-sdk', text: 'instruction from the server' }, idempotencyKey: `scale-${leg}-${m}` });
+          if (res.status === 201) {
+            r.toSdkAccepted++;
+            break;
+          }
+          extraInvocations++;
+          if (res.status < 500) throw new Error(`/send-message answered ${res.status}: ${JSON.stringify(res.body)}`);
+          await sleep(200);
+        }
+      }
+    };
+    await Promise.all([fromSdk(), toSdk()]);
+
+    // What was stored, read back through /call-messages (two pages at most: 2 × messages ≤ 200).
+    const messages: { sid: string; direction: string; sequence?: number }[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await callMessages(b.fn, leg, { pageSize: 100, pageToken });
+      extraInvocations++;
+      if (page.status !== 200) throw new Error(`/call-messages answered ${page.status}`);
+      messages.push(...(page.body.messages as typeof messages));
+      pageToken = page.body.nextPageToken ?? undefined;
+    } while (pageToken);
+    const fromSdkStored = messages.filter((m) => m.direction === 'from-sdk');
+    const toSdkStored = messages.filter((m) => m.direction === 'to-sdk');
+    r.fromSdkStored += fromSdkStored.length;
+    r.toSdkStored += toSdkStored.length;
+    r.duplicatesStored += messages.length - new Set(messages.map((m) => m.sid)).size;
+    const seqs = fromSdkStored.map((m) => m.sequence ?? -1);
+    if (!seqs.every((s, k) => s === k)) r.sequenceGaps++;
+    r.toSdkReceived += engine.phones.get(identity)?.calls.get(leg)?.received.length ?? 0;
+    await b.control.hangupCall(parent);
+  }
+
+  const worker = async () => {
+    while (next < opts.calls && performance.now() - started < opts.budgetMs) {
+      const i = next++;
+      active++;
+      r.peakConcurrentCalls = Math.max(r.peakConcurrentCalls, active);
+      try {
+        await oneCall(i);
+        r.callsDone++;
+      } catch (err) {
+        r.callsFailed++;
+        r.firstFailure ??= String(err);
+      } finally {
+        active--;
+      }
+      if (opts.progress && (r.callsDone + r.callsFailed) % 100 === 0) opts.progress(`scale: ${r.callsDone + r.callsFailed}/${opts.calls} calls, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency }, worker));
+  await b.control.idle(); // the completed callbacks
+  r.totalMs = performance.now() - started;
+
+  r.lost = Math.max(0, r.fromSdkAccepted - r.fromSdkStored) + Math.max(0, r.toSdkAccepted - r.toSdkStored);
+  const writes = b.sandbox.syncStats().writesByObject;
+  for (const [name, times] of Object.entries(writes)) {
+    r.syncWrites += times.length;
+    const busiest = maxInWindow(times, 1000);
+    if (busiest > r.busiestWritesPerSecond) {
+      r.busiestWritesPerSecond = busiest;
+      r.busiestObject = name;
+    }
+  }
+  const rest = b.sandbox.requests.slice(requestsBefore);
+  r.restRequests = rest.length;
+  r.sync429 = rest.filter((q) => q.status === 429 && !q.injected).length;
+  r.functionInvocations = b.sandbox.webhooks.log.length - webhooksBefore + r.toSdkSent + extraInvocations;
+  r.invocationsPerSecond = (r.functionInvocations * 1000) / r.totalMs;
+
+  // Every leg must be closed out in Sync (state completed), read straight from the sandbox's Sync.
+  const tw = (await import('twilio')).default(b.sandbox.accountSid, b.sandbox.authToken, {
+    httpClient: new (await import('../lib/sandbox-request-client')).SandboxRequestClient(b.sandbox.url),
+  });
+  for (let k = 0; k < sdkLegs.length; k += 20) {
+    const states = await Promise.all(
+      sdkLegs.slice(k, k + 20).map((leg) =>
+        tw.sync.v1
+          .services('default')
+          .syncMaps(legMapName(leg))
+          .syncMapItems('state')
+          .fetch()
+          .then((item) => (item.data as { status?: string }).status)
+          .catch(() => undefined),
+      ),
+    );
+    r.legsNotClosed += states.filter((s) => s !== 'completed').length;
+  }
+  await b.control.knobs({ faults: { syncWriteRateLimit: null } });
+  return r;
+}
