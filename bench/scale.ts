@@ -12,6 +12,11 @@ export interface ScaleOptions {
   concurrency: number;
   /** Messages each way per call. */
   messages: number;
+  /**
+   * Least time between two messages one way on one call: a call's Map takes both directions' writes,
+   * so 125 ms each way keeps one call at most 16 message writes/s, under Sync's 20/s per object.
+   */
+  messageIntervalMs: number;
   /** Give up starting new calls after this long (the run must fit its budget). */
   budgetMs: number;
   progress?: (s: string) => void;
@@ -45,6 +50,9 @@ export interface ScaleResult {
   syncWrites: number;
   sync429: number;
   restRequests: number;
+  restPerCall: number;
+  /** REST requests a call needs at the floor: Map, state, subscription, a write per message, a send per message to the SDK, the end, one read. */
+  restFloorPerCall: number;
   functionInvocations: number;
   invocationsPerSecond: number;
   totalMs: number;
@@ -94,6 +102,8 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     syncWrites: 0,
     sync429: 0,
     restRequests: 0,
+    restPerCall: 0,
+    restFloorPerCall: 0,
     functionInvocations: 0,
     invocationsPerSecond: 0,
     totalMs: 0,
@@ -101,7 +111,6 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     legsNotClosed: 0,
   };
   const sdkLegs: string[] = [];
-  const webhooksBefore = b.sandbox.webhooks.log.length;
   const requestsBefore = b.sandbox.requests.length;
   const started = performance.now();
   let active = 0;
@@ -124,14 +133,17 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
 
     const fromSdk = async () => {
       for (let m = 0; m < opts.messages; m++) {
+        const pace = sleep(opts.messageIntervalMs);
         r.fromSdkSent++;
         const res = await b.control.sendFromPhone(identity, leg, { m, dir: 'from-sdk', text: 'status update from the Voice SDK' });
         const status = res.deliveries[0]?.status ?? null;
         if (status !== null && status < 300) r.fromSdkAccepted++;
+        await pace;
       }
     };
     const toSdk = async () => {
       for (let m = 0; m < opts.messages; m++) {
+        const pace = sleep(opts.messageIntervalMs);
         r.toSdkSent++;
         // A backend retries a 5xx with the same idempotency key, as the error body says.
         for (let attempt = 0; attempt < 4; attempt++) {
@@ -144,6 +156,7 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
           if (res.status < 500) throw new Error(`/send-message answered ${res.status}: ${JSON.stringify(res.body)}`);
           await sleep(200);
         }
+        await pace;
       }
     };
     await Promise.all([fromSdk(), toSdk()]);
@@ -203,7 +216,13 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
   const rest = b.sandbox.requests.slice(requestsBefore);
   r.restRequests = rest.length;
   r.sync429 = rest.filter((q) => q.status === 429 && !q.injected).length;
-  r.functionInvocations = b.sandbox.webhooks.log.length - webhooksBefore + r.toSdkSent + extraInvocations;
+  r.restPerCall = r.restRequests / (r.callsDone + r.callsFailed);
+  r.restFloorPerCall = 1 + 2 + opts.messages * 1 + opts.messages * 2 + 1 + 1;
+  // The sandbox's webhook log keeps only the last 20,000, so count what each call sends: /voice,
+  // 4 status callbacks (initiated, ringing, answered, completed), a callback per SDK message; plus
+  // this driver's /send-message and /call-messages requests.
+  const calls = r.callsDone + r.callsFailed;
+  r.functionInvocations = calls * 5 + r.fromSdkSent + r.toSdkSent + extraInvocations;
   r.invocationsPerSecond = (r.functionInvocations * 1000) / r.totalMs;
 
   // Every leg must be closed out in Sync (state completed), read straight from the sandbox's Sync.

@@ -3,6 +3,7 @@
 // and the floor run in the same twilio-run process, in the same run.
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 
 export const ROOT = join(__dirname, '..');
 export const SNAPSHOT_DIR = join(ROOT, 'tmp', 'dist-bench');
@@ -13,11 +14,13 @@ export interface Snapshot {
   /** The built route bundles (dist/functions/*.js), by file name. */
   bundles: string[];
   empty: string;
+  /** `round-trips.js`: k Twilio round trips through the project's client and nothing else. */
+  roundTrips: string;
   /** An empty function that only requires `twilio` (what every bundle pays before its own code). */
   emptyWithTwilio: string;
 }
 
-export function makeSnapshot(): Snapshot {
+export async function makeSnapshot(): Promise<Snapshot> {
   const dist = join(ROOT, 'dist');
   if (!existsSync(join(dist, 'functions'))) throw new Error('dist/functions is missing: run `npm run build` first (npm run bench does)');
   rmSync(SNAPSHOT_DIR, { recursive: true, force: true });
@@ -26,9 +29,23 @@ export function makeSnapshot(): Snapshot {
   const bundles = readdirSync(functionsDir).filter((f) => f.endsWith('.js')).sort();
   const empty = join(functionsDir, 'empty.js');
   writeFileSync(empty, '// The floor: a Function that does nothing.\nexports.handler = (context, event, callback) => callback(null, {});\n');
+  // Bundled as scripts/build.mjs bundles the routes (twilio external).
+  const roundTrips = join(functionsDir, 'round-trips.js');
+  await build({
+    entryPoints: [join(ROOT, 'bench', 'fixtures', 'round-trips.ts')],
+    outfile: roundTrips,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: ['twilio', 'twilio/*'],
+    minifySyntax: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
   // Outside functions/, so twilio-run does not serve it: only the cold-start table loads it.
   mkdirSync(join(SNAPSHOT_DIR, 'cold'), { recursive: true });
   const emptyWithTwilio = join(SNAPSHOT_DIR, 'cold', 'empty-with-twilio.js');
   writeFileSync(emptyWithTwilio, "// The floor plus the twilio module.\nrequire('twilio');\nexports.handler = (context, event, callback) => callback(null, {});\n");
-  return { dir: SNAPSHOT_DIR, functionsDir, bundles, empty, emptyWithTwilio };
+  return { dir: SNAPSHOT_DIR, functionsDir, bundles, empty, roundTrips, emptyWithTwilio };
 }

@@ -1,5 +1,6 @@
 // The stack the benchmark drives: the sandbox (in this process) and real twilio-run (a child) on the
 // snapshot build, plus helpers that shape requests exactly as the sandbox's Twilio would send them.
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Sandbox } from '../sandbox/app';
 import { SandboxControl } from '../sandbox/control-client';
 import { startStack, type Stack } from '../sandbox/stack';
@@ -131,3 +132,41 @@ export const callMessagesRequest = (b: BenchStack, callSid: string) => post(b.fn
 export const tokenRequest = (b: BenchStack, identity: string) =>
   post(b.fn, '/token', { identity }, { headers: { Authorization: `Bearer ${SANDBOX_DEFAULTS.tokenSecret}` } });
 export const emptyRequest = (b: BenchStack) => post(b.fn, '/empty', { a: '1' });
+
+/** The sandbox's route of a REST request with every call's Map name folded too (`cme.call.{Sid}`). */
+export const restRoute = (route: string) => route.replace(/cme\.call\.[A-Za-z0-9]+/g, 'cme.call.{Sid}');
+
+/** The twilio-run child of this process (Linux /proc), found by its parent and command line. */
+export function functionsPid(): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== process.pid) continue;
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('twilio-run')) return Number(entry);
+    } catch {
+      // the process went away
+    }
+  }
+  return undefined;
+}
+
+/** CPU time (ms) a process and its reaped children have used: /proc/<pid>/stat utime+stime+cutime+cstime. */
+export function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14-17 of stat; f[0] is field 3 (state). Clock ticks are 10 ms on Linux (USER_HZ 100).
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU time (ms) this process (the sandbox and the load driver) has used. */
+export function ownCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}

@@ -81,7 +81,6 @@ export function sdkLegsOfStatusCallback(event: Record<string, unknown>): SdkLeg[
   return legs;
 }
 
-export const ACTIVE_STATUSES = ['ringing', 'in-progress'] as const;
 export const FINAL_STATUSES = ['completed', 'busy', 'failed', 'no-answer', 'canceled'] as const;
 export type FinalStatus = (typeof FINAL_STATUSES)[number];
 export const isFinalStatus = (s: unknown): s is FinalStatus => FINAL_STATUSES.includes(s as FinalStatus);

@@ -1,12 +1,13 @@
 // Call state and message history in Twilio Sync: one Map per Voice SDK call leg, named after the
-// leg (`cme.call.<CallSid>`), so no Sync object is written account-wide on every event and each
-// call has Sync's 20 writes/s per object to itself. Items:
+// leg (`cme.call.<callsid in lower case>`: a unique name may not look like a SID), so no Sync
+// object is written account-wide on every event and each call has Sync's 20 writes/s per object
+// to itself. Items:
 //   state                      the leg's state (created at in-progress, overwritten when it ends)
-//   in.<seq:10>.<KX…>          a message from the SDK; key fixed by SequenceNumber and Sid → dedupe
+//   in.<KX…>                   a message from the SDK; its Sid is the key, so a redelivery is a no-op
 //   out.<KX…>                  a message to the SDK (UserDefinedMessage)
 //   <key>~<n>                  continuation parts of a message whose item would exceed 16 KB
 import type { Config } from './config';
-import { twilioCode } from './errors';
+import { HttpError, twilioCode } from './errors';
 import { withRetry } from './retry';
 import type { TwilioClient } from './twilio-client';
 import type { SdkLeg, FinalStatus } from './call-legs';
@@ -42,8 +43,8 @@ const SYNC = { MAP_NOT_FOUND: 54200, ITEM_NOT_FOUND: 54201, ITEM_EXISTS: 54208, 
 /** Serialized Sync item data may not exceed 16 KB; parts stay well under it, with room for metadata. */
 const MAX_PART_BYTES = 12_000;
 
-export const legMapName = (callSid: string) => `cme.call.${callSid}`;
-export const inboundKey = (sequence: number, sid: string) => `in.${String(sequence).padStart(10, '0')}.${sid}`;
+export const legMapName = (callSid: string) => `cme.call.${callSid.toLowerCase()}`;
+export const inboundKey = (sid: string) => `in.${sid}`;
 export const outboundKey = (sid: string) => `out.${sid}`;
 
 /** Splits text into pieces whose JSON string form is at most `maxBytes` UTF-8 bytes, never inside a code point. */
@@ -69,7 +70,13 @@ export class CallStore {
   constructor(
     private readonly client: TwilioClient,
     private readonly config: Pick<Config, 'syncServiceSid' | 'finishedCallTtl' | 'activeCallTtl'>,
+    /** No retry runs past this time (ms since epoch): the invocation's deadline. */
+    private readonly deadline?: number,
   ) {}
+
+  private retry<T>(op: () => Promise<T>): Promise<T> {
+    return withRetry(op, { deadline: this.deadline });
+  }
 
   private service() {
     return this.client.sync.v1.services(this.config.syncServiceSid);
@@ -82,7 +89,7 @@ export class CallStore {
   /** Creates the leg's Map if it does not exist yet (the Map's own TTL is a safety net for calls whose end is never reported). */
   async ensureLegMap(callSid: string): Promise<void> {
     try {
-      await withRetry(() => this.service().syncMaps.create({ uniqueName: legMapName(callSid), ttl: this.config.activeCallTtl }));
+      await this.retry(() => this.service().syncMaps.create({ uniqueName: legMapName(callSid), ttl: this.config.activeCallTtl }));
     } catch (err) {
       if (twilioCode(err) !== SYNC.NAME_EXISTS) throw err;
     }
@@ -90,7 +97,7 @@ export class CallStore {
 
   /** Creates an item, creating the leg's Map first when it is missing. Returns false when the key exists. */
   private async createItem(callSid: string, key: string, data: object, collectionTtl?: number): Promise<boolean> {
-    const create = () => withRetry(() => this.items(callSid).create({ key, data, ...(collectionTtl ? { collectionTtl } : {}) }));
+    const create = () => this.retry(() => this.items(callSid).create({ key, data, ...(collectionTtl ? { collectionTtl } : {}) }));
     try {
       await create();
       return true;
@@ -110,7 +117,7 @@ export class CallStore {
 
   async readState(callSid: string): Promise<LegState | undefined> {
     try {
-      const item = await withRetry(() => this.items(callSid)('state').fetch());
+      const item = await this.retry(() => this.items(callSid)('state').fetch());
       return item.data as LegState;
     } catch (err) {
       const code = twilioCode(err);
@@ -142,7 +149,7 @@ export class CallStore {
     const collectionTtl = this.config.finishedCallTtl;
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        await withRetry(() => this.items(leg.callSid)('state').update({ data: state, collectionTtl }));
+        await this.retry(() => this.items(leg.callSid)('state').update({ data: state, collectionTtl }));
         return;
       } catch (err) {
         const code = twilioCode(err);
@@ -151,12 +158,12 @@ export class CallStore {
       // No state yet (the call never reached in-progress, or this callback overtook it).
       if (await this.createItem(leg.callSid, 'state', state, collectionTtl)) return;
     }
-    throw new Error(`could not record the end of ${leg.callSid}`);
+    throw new HttpError(503, 'record-failed', `Could not record the end of ${leg.callSid}; retry the callback.`);
   }
 
   /** Stores a message exactly once. Parts are written before the head item, whose key is the dedupe. */
   async saveMessage(message: CallMessage): Promise<'stored' | 'duplicate'> {
-    const key = message.direction === 'from-sdk' ? inboundKey(message.sequence ?? 0, message.sid) : outboundKey(message.sid);
+    const key = message.direction === 'from-sdk' ? inboundKey(message.sid) : outboundKey(message.sid);
     const [first, ...rest] = splitForSync(message.content);
     for (const [i, part] of rest.entries()) {
       // A part that exists already came from an earlier delivery of the same message: same content.
@@ -171,26 +178,11 @@ export class CallStore {
    * `limit`. Sync lists Maps oldest first with no ordering option, so this reads up to `scan` Maps
    * (finished calls expire after SYNC_TTL_SECONDS, which keeps that number bounded).
    */
-  async listLegs(limit = 50, scan = 1000): Promise<{ callSid: string; createdAt: string; expiresAt: string | null }[]> {
-    const maps = await withRetry(() => this.service().syncMaps.list({ pageSize: 100, limit: scan }));
-    const prefix = legMapName('');
-    return maps
-      .filter((m) => typeof m.uniqueName === 'string' && m.uniqueName.startsWith(prefix))
-      .reverse()
-      .sort((a, b) => new Date(b.dateCreated).getTime() - new Date(a.dateCreated).getTime())
-      .slice(0, limit)
-      .map((m) => ({
-        callSid: m.uniqueName.slice(prefix.length),
-        createdAt: new Date(m.dateCreated).toISOString(),
-        expiresAt: m.dateExpires ? new Date(m.dateExpires).toISOString() : null,
-      }));
-  }
-
   /** A leg's state and its messages in order: from the SDK by SequenceNumber, merged with those to it by time. */
   async readLeg(callSid: string): Promise<{ state?: LegState; messages: CallMessage[] } | undefined> {
     let items: { key: string; data: Record<string, unknown> }[];
     try {
-      items = await withRetry(() => this.items(callSid).list({ pageSize: 100 }));
+      items = await this.retry(() => this.items(callSid).list({ pageSize: 100 }));
     } catch (err) {
       if (twilioCode(err) === SYNC.MAP_NOT_FOUND) return undefined;
       throw err;

@@ -11,11 +11,13 @@ export interface RequestSite {
   publicBaseUrl?: string;
 }
 
+/** twilio-run serves `localhost:<port>`; a deployed Function's DOMAIN_NAME is its twil.io host. */
+export const isLocalDomain = (domainName: string | undefined) => /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(domainName ?? '');
+
 /** The base every callback URL starts with. Local hosts are plain http, as twilio-run serves them. */
 export function baseUrl(site: Pick<RequestSite, 'domainName' | 'publicBaseUrl'>): string {
   if (site.publicBaseUrl) return site.publicBaseUrl.replace(/\/+$/, '');
-  const local = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(site.domainName);
-  return `${local ? 'http' : 'https'}://${site.domainName}`;
+  return `${isLocalDomain(site.domainName) ? 'http' : 'https'}://${site.domainName}`;
 }
 
 /** The query keys each route's callback URL may carry, in the order they are written. */

@@ -1,4 +1,5 @@
 // Every setting the functions read, in one place, with errors that name the missing variable.
+import { isLocalDomain } from './callback-urls';
 import { HttpError } from './errors';
 
 export type Env = Record<string, string | undefined>;
@@ -38,6 +39,11 @@ export function readConfig(env: Env): Config {
   const authToken = env.AUTH_TOKEN;
   if (!accountSid) throw missingVariable('ACCOUNT_SID', 'your Twilio Account SID');
   if (!authToken) throw missingVariable('AUTH_TOKEN', 'your Twilio Auth Token');
+  const sandboxUrl = env.TWILIO_SANDBOX_URL || undefined;
+  // The sandbox switch must never reach production: a deployed Function is not on localhost.
+  if (sandboxUrl && !isLocalDomain(env.DOMAIN_NAME)) {
+    throw new HttpError(500, 'configuration-invalid', 'TWILIO_SANDBOX_URL is set in a deployed Function: remove it from .env and deploy again.');
+  }
   return {
     accountSid,
     authToken,
@@ -45,7 +51,7 @@ export function readConfig(env: Env): Config {
     finishedCallTtl: positiveInt(env, 'SYNC_TTL_SECONDS', 86_400),
     activeCallTtl: positiveInt(env, 'SYNC_ACTIVE_CALL_TTL_SECONDS', 172_800),
     publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
-    sandboxUrl: env.TWILIO_SANDBOX_URL || undefined,
+    sandboxUrl,
     raw: env,
   };
 }

@@ -17,6 +17,8 @@ export interface RouteContext {
   config: Config;
   /** Base of callback URLs: PUBLIC_BASE_URL, else this deployment's domain. */
   base: string;
+  /** Twilio stops a Function at 10 s: retries must not run past this time (ms since epoch). */
+  deadline: number;
   client(): TwilioClient;
   store(): CallStore;
 }
@@ -27,6 +29,9 @@ export interface RouteOptions {
   /** Requires a valid X-Twilio-Signature (what `.protected` means on Twilio; twilio-run does not check it). */
   signed: boolean;
 }
+
+/** Work (with retries) ends by then, leaving time to answer before the 10 s limit. */
+const INVOCATION_BUDGET_MS = 8000;
 
 export const json = (status: number, body: unknown): RouteResult => ({ status, json: body });
 export const twimlResult = (twiml: string): RouteResult => ({ status: 200, twiml });
@@ -40,15 +45,16 @@ export function twilioFunction(
 ) {
   return async (context: Context, event: Event, callback: ServerlessCallback): Promise<void> => {
     const headers = (event.request?.headers ?? {}) as Record<string, unknown>;
+    const deadline = Date.now() + INVOCATION_BUDGET_MS;
     let result: RouteResult;
     try {
       const config = readConfig(context as unknown as Env);
       const site: RequestSite = { domainName: context.DOMAIN_NAME, path: context.PATH, publicBaseUrl: config.publicBaseUrl };
-      if (options.signed && !isValidTwilioSignature(config.authToken, headers['x-twilio-signature'], site, event)) {
+      if (options.signed && !isValidTwilioSignature(config.authToken, headers, site, event)) {
         throw new HttpError(403, 'signature-invalid', 'This route needs a valid X-Twilio-Signature header.');
       }
       const client = () => twilioClient(config);
-      result = await route({ event, headers, config, base: baseUrl(site), client, store: () => new CallStore(client(), config) });
+      result = await route({ event, headers, config, base: baseUrl(site), deadline, client, store: () => new CallStore(client(), config, deadline) });
     } catch (err) {
       result = errorResult(err, context.PATH, event);
     }

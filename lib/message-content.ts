@@ -4,6 +4,12 @@ import { badRequest } from './errors';
 export const MAX_CONTENT_CHARS = 10_000;
 
 /**
+ * Most a message callback may carry. The SDKs cap a message at 10 KB (31212), which can be more
+ * than 10,000 characters; this only bounds what one request can make us store.
+ */
+export const MAX_CALLBACK_CONTENT_CHARS = 20_000;
+
+/**
  * Validates a call message's content: a JSON object of at most 10,000 characters (counted as
  * JavaScript string length, as the SDKs do). Returns the string unchanged, so what is sent is
  * exactly what was given.
@@ -26,4 +32,23 @@ export function validateContent(content: unknown): string {
     throw badRequest('content-invalid', 'content must be a JSON object, e.g. {"key":"value"}.');
   }
   return content;
+}
+
+/**
+ * Content of a message the SDK sent, as Twilio delivers it: any JSON value the SDK accepted
+ * (object, array, string, number…), as a string — or already parsed, from a JSON body. Kept as
+ * given; refused only when it is not JSON at all or impossibly large.
+ */
+export function callbackContent(content: unknown): string {
+  if (content === undefined || content === '') throw badRequest('content-missing', 'Content is required.');
+  const text = typeof content === 'string' ? content : JSON.stringify(content);
+  if (text.length > MAX_CALLBACK_CONTENT_CHARS) {
+    throw badRequest('content-too-long', `Content is ${text.length} characters; at most ${MAX_CALLBACK_CONTENT_CHARS} are accepted.`);
+  }
+  try {
+    JSON.parse(text);
+  } catch {
+    throw badRequest('content-invalid', 'Content is not valid JSON.');
+  }
+  return text;
 }

@@ -3,8 +3,11 @@ import { isRetryable } from './errors';
 export interface RetryOptions {
   /** Give up once this much time has passed (Functions stop at 10 s; Twilio's webhook timeout is 15 s). */
   budgetMs?: number;
-  /** First backoff; doubles each attempt, with full jitter. */
+  /** Absolute time (ms since epoch) no retry may run past: the invocation's own deadline. */
+  deadline?: number;
+  /** First backoff; doubles each attempt up to `maxDelayMs`, half of it jittered. */
   baseDelayMs?: number;
+  maxDelayMs?: number;
   maxAttempts?: number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -13,17 +16,21 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 /**
  * Runs `op`, retrying Twilio 429/5xx and network errors with exponential backoff and jitter,
- * and stops in time: a retry that would end after the budget is not attempted.
+ * and stops in time: a retry that would end after the budget is not attempted. Sync's rate limit
+ * is averaged over seconds, so the backoff grows to a second and the budget, not the attempt
+ * count, is what usually ends the retries.
  */
 export async function withRetry<T>(op: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
-  const { budgetMs = 6000, baseDelayMs = 100, maxAttempts = 6, sleep = defaultSleep } = opts;
+  const { budgetMs = 6000, baseDelayMs = 100, maxDelayMs = 1000, maxAttempts = 12, sleep = defaultSleep } = opts;
   const started = Date.now();
+  const giveUpAt = Math.min(started + budgetMs, opts.deadline ?? Infinity);
   for (let attempt = 1; ; attempt++) {
     try {
       return await op();
     } catch (err) {
-      const delay = Math.random() * baseDelayMs * 2 ** (attempt - 1);
-      if (!isRetryable(err) || attempt >= maxAttempts || Date.now() - started + delay > budgetMs) throw err;
+      const step = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+      const delay = step / 2 + (Math.random() * step) / 2;
+      if (!isRetryable(err) || attempt >= maxAttempts || Date.now() + delay > giveUpAt) throw err;
       await sleep(delay);
     }
   }

@@ -15,7 +15,7 @@ export interface WebhookKnobs {
   maxDelayMs: number;
   /** How message callbacks are encoded: form (default) or JSON with the bodySHA256 scheme. */
   messageEncoding: 'form' | 'json';
-  /** Message callback retries after a 5xx or no answer (with backoff). */
+  /** Message callback retries after a 5xx or no answer (with backoff). Twilio documents none: 0. */
   messageRetries: number;
   /** Twilio waits at most this long for a webhook answer (15 s). */
   timeoutMs: number;
@@ -26,7 +26,7 @@ export const defaultWebhookKnobs = (): WebhookKnobs => ({
   maxCopies: 1,
   maxDelayMs: 0,
   messageEncoding: 'form',
-  messageRetries: 2,
+  messageRetries: 0,
   timeoutMs: 15_000,
 });
 

@@ -17,7 +17,6 @@ interface LegState {
 interface CallRow {
   callSid: string;
   createdAt: string;
-  expiresAt: string | null;
   status: string;
   active: boolean;
   state: LegState | null;

@@ -20,21 +20,27 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
   const legs = sdkLegsOfStatusCallback(event);
   if (legs.length === 0) throw badRequest('legs-unknown', 'CallSid, ParentCallSid and the cme_* query keys /voice wrote are required.');
 
-  const outcomes: Record<string, string> = {};
+  let act: (leg: SdkLeg) => Promise<string>;
   if (status === 'in-progress') {
-    for (const leg of legs) outcomes[leg.callSid] = await startLeg(ctx, leg);
+    act = (leg) => startLeg(ctx, leg);
   } else if (isFinalStatus(status)) {
-    const duration = Number(event.CallDuration);
-    for (const leg of legs) {
+    const duration = event.CallDuration === undefined || event.CallDuration === '' ? NaN : Number(event.CallDuration);
+    act = async (leg) => {
       await ctx.store().markFinished(leg, status, new Date(), Number.isFinite(duration) ? duration : undefined);
-      outcomes[leg.callSid] = status;
-    }
+      return status;
+    };
   } else if (status === 'initiated' || status === 'ringing' || status === 'queued') {
     // Creating the Maps now keeps the in-progress callback (the one the SDK waits on) at one write.
-    for (const leg of legs) await ctx.store().ensureLegMap(leg.callSid);
+    act = async (leg) => {
+      await ctx.store().ensureLegMap(leg.callSid);
+      return status;
+    };
   } else {
     throw badRequest('call-status-invalid', `CallStatus ${status.slice(0, 40)} is not a Twilio call status.`);
   }
+  // Both legs of a client → client call at once: the 10 s limit is for the whole invocation.
+  const results = await Promise.all(legs.map(act));
+  const outcomes = Object.fromEntries(legs.map((leg, i) => [leg.callSid, results[i]]));
   logEvent('/call-status', event, { status, legs: outcomes });
   return json(200, { status, legs: outcomes });
 }
@@ -50,6 +56,7 @@ async function startLeg(ctx: RouteContext, leg: SdkLeg): Promise<string> {
         idempotencyKey: `cme-subscribe-${leg.callSid}`,
         method: 'POST',
       }),
+      { deadline: ctx.deadline },
     );
     return 'subscribed';
   } catch (err) {

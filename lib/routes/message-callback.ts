@@ -3,11 +3,11 @@ import { badRequest, HttpError } from '../errors';
 import { json, type RouteContext, type RouteResult } from '../function-handler';
 import { isCallSid, isMessageSid } from '../identifiers';
 import { logEvent } from '../log';
-import { validateContent } from '../message-content';
+import { callbackContent } from '../message-content';
 
 /**
  * `/message-callback`: a message the SDK sent, delivered by the leg's subscription. Stored exactly
- * once (its Sid is part of the Sync key); a repeat is a 200 no-op. JSON, form and query all work.
+ * once (its Sid is the Sync key); a repeat is a 200 no-op. JSON, form and query all work.
  */
 export async function receiveCallMessage({ event, config, store }: RouteContext): Promise<RouteResult> {
   const leg = event.cme_leg;
@@ -23,7 +23,7 @@ export async function receiveCallMessage({ event, config, store }: RouteContext)
   }
   const contentType = typeof event.ContentType === 'string' && event.ContentType ? event.ContentType : 'application/json';
   if (contentType !== 'application/json') throw badRequest('content-type-invalid', 'ContentType must be application/json.');
-  const content = validateContent(event.Content);
+  const content = callbackContent(event.Content);
   const twilioTime = typeof event.Timestamp === 'string' ? Date.parse(event.Timestamp) : NaN;
 
   const outcome = await store().saveMessage({

@@ -8,16 +8,16 @@ import { logEvent } from '../log';
 import { issueSession, verifySession } from '../operator-session';
 import { listCallMessages, type CallMessagesInput } from './call-messages';
 import { sendCallMessage, type SendMessageInput } from './send-message';
-import { secretsMatch } from './token';
+import { bearerToken, secretsMatch } from '../secrets';
+import { isFinalStatus } from '../call-legs';
+import { withRetry } from '../retry';
 
 const operatorSecret = (config: Config) => requireVariable(config, 'OPERATOR_SECRET', 'the secret operators type into the console');
 
 /** Throws 401 unless the request carries `Authorization: Bearer <session>` from /operator-session. */
 export function requireOperator({ config, headers }: RouteContext): void {
   const secret = operatorSecret(config);
-  const authorization = headers.authorization;
-  const bearer = typeof authorization === 'string' && authorization.startsWith('Bearer ') ? authorization.slice(7) : undefined;
-  if (verifySession(bearer, config.authToken, secret) === undefined) {
+  if (verifySession(bearerToken(headers), config.authToken, secret) === undefined) {
     throw new HttpError(401, 'operator-session-invalid', 'Log in again: send Authorization: Bearer <session from /operator-session>.');
   }
 }
@@ -32,21 +32,36 @@ export function createOperatorSession(ctx: RouteContext, input: { secret?: unkno
   return json(200, issueSession(ctx.config.authToken, secret));
 }
 
-/** `/operator-calls`: the most recent SDK legs in Sync with their state (null while still ringing). */
+/**
+ * `/operator-calls`: recent Voice SDK legs with their state. Found through the Calls API (newest
+ * first; `client:` on the SDK's side), then each leg's state read from its own Sync map: a few
+ * bounded reads, whatever else the Sync service holds.
+ */
 export async function listOperatorCalls(ctx: RouteContext, input: { limit?: unknown }): Promise<RouteResult> {
   requireOperator(ctx);
   const limit = input.limit === undefined || input.limit === '' ? 20 : Number(input.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 50) throw new HttpError(400, 'limit-invalid', 'limit must be 1-50.');
+  const client = ctx.client();
+  const recent = await withRetry(() => client.calls.list({ limit: limit * 3 }), { deadline: ctx.deadline });
+  const legs = recent
+    .filter((call) => (call.from?.startsWith('client:') && call.direction === 'inbound') || call.to?.startsWith('client:'))
+    .slice(0, limit);
   const store = ctx.store();
-  const legs = await store.listLegs(limit);
   const calls = [];
   // A few reads at a time: polite to Sync's rate limits, still quick for a page of calls.
   for (let i = 0; i < legs.length; i += 5) {
     const batch = legs.slice(i, i + 5);
-    const states = await Promise.all(batch.map((leg) => store.readState(leg.callSid)));
+    const states = await Promise.all(batch.map((leg) => store.readState(leg.sid)));
     for (const [j, leg] of batch.entries()) {
       const state = states[j] ?? null;
-      calls.push({ ...leg, status: state?.status ?? 'starting', active: !state || state.status === 'in-progress', state });
+      if (!state && isFinalStatus(leg.status)) continue; // ended before it was ever ours to track
+      calls.push({
+        callSid: leg.sid,
+        createdAt: new Date(leg.dateCreated).toISOString(),
+        status: state?.status ?? leg.status,
+        active: leg.status === 'ringing' || leg.status === 'in-progress',
+        state,
+      });
     }
   }
   return json(200, { calls });

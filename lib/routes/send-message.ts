@@ -33,11 +33,11 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
   if ((input.callSid === undefined) === (input.identity === undefined)) {
     throw badRequest('target-invalid', 'Give exactly one of callSid or identity.');
   }
-  const callSid = input.callSid !== undefined ? requireCallSid(input.callSid) : await activeLegOf(ctx.client(), requireIdentity(input.identity));
+  const callSid = input.callSid !== undefined ? requireCallSid(input.callSid) : await activeLegOf(ctx.client(), requireIdentity(input.identity), ctx.deadline);
 
   let message;
   try {
-    message = await withRetry(() => ctx.client().calls(callSid).userDefinedMessages.create({ content, idempotencyKey }));
+    message = await withRetry(() => ctx.client().calls(callSid).userDefinedMessages.create({ content, idempotencyKey }), { deadline: ctx.deadline });
   } catch (err) {
     const refusal = TWILIO_REFUSALS[twilioCode(err) ?? 0];
     if (refusal) throw new HttpError(refusal[0], refusal[1], refusal[2], { twilioCode: twilioCode(err) });
@@ -65,15 +65,15 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
 }
 
 /** The one active SDK leg of an identity: its calls out (parent, From) or in (child, To). */
-async function activeLegOf(client: TwilioClient, identity: string): Promise<string> {
+async function activeLegOf(client: TwilioClient, identity: string, deadline: number): Promise<string> {
   const address = `client:${identity}`;
   const lists = await Promise.all(
     (['ringing', 'in-progress'] as const).flatMap((status) => [
       // Only the leg the SDK placed (Direction inbound): a <Dial> child leg also shows From=client:<identity>.
-      withRetry(() => client.calls.list({ from: address, status, limit: 20 })).then((calls) =>
+      withRetry(() => client.calls.list({ from: address, status, limit: 20 }), { deadline }).then((calls) =>
         calls.filter((call) => call.direction === 'inbound'),
       ),
-      withRetry(() => client.calls.list({ to: address, status, limit: 20 })),
+      withRetry(() => client.calls.list({ to: address, status, limit: 20 }), { deadline }),
     ]),
   );
   const sids = [...new Set(lists.flat().map((call) => call.sid))].filter(isCallSid);

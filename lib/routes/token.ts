@@ -1,20 +1,13 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
 import twilio from 'twilio';
 import { requireVariable } from '../config';
 import { HttpError } from '../errors';
 import { json, type RouteContext, type RouteResult } from '../function-handler';
 import { requireIdentity } from '../identifiers';
 import { logEvent } from '../log';
+import { bearerToken, secretsMatch } from '../secrets';
 
 /** Access tokens last one hour (Twilio allows up to 24 h); the softphone fetches a new one when warned. */
 const TOKEN_TTL_SECONDS = 3600;
-
-/** Compares secrets in constant time (hashing first makes the lengths equal). */
-export function secretsMatch(given: unknown, expected: string): boolean {
-  if (typeof given !== 'string') return false;
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(given), digest(expected));
-}
 
 /**
  * `/token`: a Voice access token for the browser softphone. Only for callers that show TOKEN_SECRET
@@ -22,9 +15,7 @@ export function secretsMatch(given: unknown, expected: string): boolean {
  */
 export function issueVoiceToken({ config, headers, event }: RouteContext, input: { identity?: unknown }): RouteResult {
   const secret = requireVariable(config, 'TOKEN_SECRET', 'the secret callers of /token must show');
-  const authorization = headers.authorization;
-  const bearer = typeof authorization === 'string' && authorization.startsWith('Bearer ') ? authorization.slice(7) : undefined;
-  if (!secretsMatch(bearer, secret)) throw new HttpError(403, 'token-secret-invalid', 'Send Authorization: Bearer <TOKEN_SECRET>.');
+  if (!secretsMatch(bearerToken(headers), secret)) throw new HttpError(403, 'token-secret-invalid', 'Send Authorization: Bearer <TOKEN_SECRET>.');
   const identity = requireIdentity(input.identity);
   const apiKeySid = requireVariable(config, 'API_KEY_SID', 'an API key SID, SK…, to sign access tokens');
   const apiKeySecret = requireVariable(config, 'API_KEY_SECRET', "that API key's secret");

@@ -31,8 +31,15 @@ describe('withRetry', () => {
     const sleep = fakeSleep();
     await expect(withRetry(op, { sleep, baseDelayMs: 100 })).resolves.toBe('ok');
     expect(op).toHaveBeenCalledTimes(3);
-    // full jitter with Math.random() = 0.5: 0.5 × 100 × 2^(n-1)
-    expect(sleep.mock.calls.map(([ms]) => ms)).toEqual([50, 100]);
+    // half-jittered with Math.random() = 0.5: 0.75 × 100 × 2^(n-1)
+    expect(sleep.mock.calls.map(([ms]) => ms)).toEqual([75, 150]);
+  });
+
+  it('caps the backoff at maxDelayMs, so the budget rather than the attempt count ends a long wait', async () => {
+    const op = flaky(...Array.from({ length: 8 }, () => restError(429, 54009)));
+    const sleep = fakeSleep();
+    await expect(withRetry(op, { sleep, baseDelayMs: 100, maxDelayMs: 1000 })).resolves.toBe('ok');
+    expect(sleep.mock.calls.map(([ms]) => ms)).toEqual([75, 150, 300, 600, 750, 750, 750, 750]);
   });
 
   it('retries network errors', async () => {
@@ -53,6 +60,14 @@ describe('withRetry', () => {
     await expect(withRetry(op, { sleep })).rejects.toBe(error);
     expect(op).toHaveBeenCalledTimes(1);
     expect(sleep).not.toHaveBeenCalled();
+  });
+
+  it('stops after the deadline, however many attempts are left', async () => {
+    const op = flaky(...Array.from({ length: 20 }, () => restError(503)));
+    const sleep = fakeSleep();
+    await expect(withRetry(op, { sleep, deadline: now + 1000 })).rejects.toMatchObject({ status: 503 });
+    expect(now).toBeLessThanOrEqual(1_000_000 + 1000);
+    expect(op.mock.calls.length).toBeLessThan(12);
   });
 
   it('stops after maxAttempts and rethrows the last error', async () => {

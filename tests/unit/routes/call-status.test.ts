@@ -78,7 +78,7 @@ describe('/call-status', () => {
   it('creates the legs’ Maps at ringing, with the active-call TTL', async () => {
     const res = await post(BOTH, statusBody('ringing'));
     expect(res.statusCode).toBe(200);
-    expect(res.body).toEqual({ status: 'ringing', legs: {} });
+    expect(res.body).toEqual({ status: 'ringing', legs: { [PARENT]: 'ringing', [CHILD]: 'ringing' } });
     expect(await mapExpiresIn(PARENT)).toBeCloseTo(3600, -1);
     expect(await mapExpiresIn(CHILD)).toBeCloseTo(3600, -1);
   });

@@ -75,7 +75,7 @@ describe('/message-callback', () => {
   it('accepts a JSON body signed with bodySHA256 (URL only, no parameters)', async () => {
     const json = body({ Sid: kx(2), SequenceNumber: '0' });
     const url = `${URL_FOR_LEG}&bodySHA256=${createHash('sha256').update(JSON.stringify(json)).digest('hex')}`;
-    const event = eventFor(url, json, { 'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, url, {}) });
+    const event = eventFor(url, json, { 'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, url, {}), 'content-type': 'application/json' });
     const res = await invoke(handler, makeContext('/message-callback', env), event);
     expect(res.body).toEqual({ sid: kx(2), outcome: 'stored' });
   });
@@ -121,10 +121,18 @@ describe('/message-callback', () => {
     expectError(await post(body({ Sid: 'KX123' })), 400, 'sid-invalid');
   });
 
-  it('refuses content that is not a JSON object, or too long, with 400', async () => {
+  it('refuses content that is not JSON, or beyond any SDK message, with 400', async () => {
     expectError(await post(body({ Content: 'hello' })), 400, 'content-invalid');
-    expectError(await post(body({ Content: JSON.stringify({ t: 'x'.repeat(10_000) }) })), 400, 'content-too-long');
+    expectError(await post(body({ Content: JSON.stringify({ t: 'x'.repeat(20_000) }) })), 400, 'content-too-long');
     expectError(await post(body({ ContentType: 'text/plain' })), 400, 'content-type-invalid');
+  });
+
+  it('keeps any JSON value the SDK sent (arrays, strings, numbers), and 10 KB over 10,000 characters', async () => {
+    for (const [i, content] of ['[1,2]', '"hi"', '42', JSON.stringify({ t: 'x'.repeat(10_100) })].entries()) {
+      expect((await post(body({ Content: content, Sid: kx(100 + i) }))).body).toEqual({ sid: kx(100 + i), outcome: 'stored' });
+    }
+    const stored = (await store.readLeg(LEG))!.messages.map((m) => m.content);
+    expect(stored).toEqual(expect.arrayContaining(['[1,2]', '"hi"', '42']));
   });
 
   it('stores a 10,000-character multibyte message whole', async () => {

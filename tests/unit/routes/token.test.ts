@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { handler } from '../../../functions/token';
-import { secretsMatch } from '../../../lib/routes/token';
+import { secretsMatch } from '../../../lib/secrets';
 import { eventFor, expectError, installTwilioGlobal, invoke, LOCAL_BASE, makeContext } from '../../support/function-harness';
 import { TEST_ACCOUNT_SID } from '../../support/sync-sandbox';
 

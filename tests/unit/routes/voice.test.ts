@@ -81,6 +81,8 @@ describe('/voice', () => {
     const body = request({ From: '+15557778888', To: '+15550001111' });
     const response = twimlOf(await invoke(handler, makeContext('/voice', env), signedEvent('https://abc.ngrok.app/voice', body)));
     expect(response.Dial.Client['@statusCallback']).toBe('https://abc.ngrok.app/call-status?cme_sdk=child&cme_child=bob');
-    expectError(await invoke(handler, makeContext('/voice', env), signedEvent(VOICE_URL, body)), 403, 'signature-invalid');
+    // The deployment's own URL stays valid (a number wired to it directly); any other host is refused.
+    expect((await invoke(handler, makeContext('/voice', env), signedEvent(VOICE_URL, body))).statusCode).toBe(200);
+    expectError(await invoke(handler, makeContext('/voice', env), signedEvent('https://evil.example/voice', body)), 403, 'signature-invalid');
   });
 });
