@@ -29,12 +29,16 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
       await ctx.store().markFinished(leg, status, new Date(), Number.isFinite(duration) ? duration : undefined);
       return status;
     };
-  } else if (status === 'initiated' || status === 'ringing' || status === 'queued') {
-    // Creating the Maps now keeps the in-progress callback (the one the SDK waits on) at one write.
+  } else if (status === 'initiated' || status === 'queued') {
+    // Creating the Maps now keeps the in-progress callback (the one the SDK waits on) at one write;
+    // if this callback is late or lost, in-progress creates the Map itself.
     act = async (leg) => {
       await ctx.store().ensureLegMap(leg.callSid);
       return status;
     };
+  } else if (status === 'ringing') {
+    act = async () => status; // nothing to record: the Map exists since initiated
+
   } else {
     throw badRequest('call-status-invalid', `CallStatus ${status.slice(0, 40)} is not a Twilio call status.`);
   }

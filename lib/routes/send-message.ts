@@ -64,19 +64,25 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
   return json(201, { sid: message.sid, callSid, idempotencyKey });
 }
 
-/** The one active SDK leg of an identity: its calls out (parent, From) or in (child, To). */
+const ACTIVE = new Set(['ringing', 'in-progress']);
+
+/**
+ * The one active SDK leg of an identity: its calls out (parent, From) or in (child, To). Two list
+ * requests of the identity's newest calls (the Calls API lists newest first; an active call is
+ * among its most recent), filtered here rather than one request per status.
+ */
 async function activeLegOf(client: TwilioClient, identity: string, deadline: number): Promise<string> {
   const address = `client:${identity}`;
-  const lists = await Promise.all(
-    (['ringing', 'in-progress'] as const).flatMap((status) => [
-      // Only the leg the SDK placed (Direction inbound): a <Dial> child leg also shows From=client:<identity>.
-      withRetry(() => client.calls.list({ from: address, status, limit: 20 }), { deadline }).then((calls) =>
-        calls.filter((call) => call.direction === 'inbound'),
-      ),
-      withRetry(() => client.calls.list({ to: address, status, limit: 20 }), { deadline }),
-    ]),
-  );
-  const sids = [...new Set(lists.flat().map((call) => call.sid))].filter(isCallSid);
+  const [placed, received] = await Promise.all([
+    withRetry(() => client.calls.list({ from: address, limit: 20 }), { deadline }),
+    withRetry(() => client.calls.list({ to: address, limit: 20 }), { deadline }),
+  ]);
+  const legs = [
+    // Only the leg the SDK placed (Direction inbound): a <Dial> child leg also shows From=client:<identity>.
+    ...placed.filter((call) => call.direction === 'inbound'),
+    ...received,
+  ].filter((call) => ACTIVE.has(call.status));
+  const sids = [...new Set(legs.map((call) => call.sid))].filter(isCallSid);
   if (sids.length === 0) throw new HttpError(409, 'call-not-active', `${identity} has no active call.`);
   if (sids.length > 1) {
     throw new HttpError(409, 'call-ambiguous', `${identity} has ${sids.length} active calls; pass callSid instead.`, { callSids: sids });

@@ -75,10 +75,13 @@ describe('/call-status', () => {
     expectError(await post(BOTH, statusBody('exploded')), 400, 'call-status-invalid');
   });
 
-  it('creates the legs’ Maps at ringing, with the active-call TTL', async () => {
-    const res = await post(BOTH, statusBody('ringing'));
+  it('creates the legs’ Maps at initiated, with the active-call TTL; ringing writes nothing', async () => {
+    const ringing = await post(BOTH, statusBody('ringing'));
+    expect(ringing.body).toEqual({ status: 'ringing', legs: { [PARENT]: 'ringing', [CHILD]: 'ringing' } });
+    await expect(mapExpiresIn(PARENT)).rejects.toMatchObject({ status: 404 });
+    const res = await post(BOTH, statusBody('initiated'));
     expect(res.statusCode).toBe(200);
-    expect(res.body).toEqual({ status: 'ringing', legs: { [PARENT]: 'ringing', [CHILD]: 'ringing' } });
+    expect(res.body).toEqual({ status: 'initiated', legs: { [PARENT]: 'initiated', [CHILD]: 'initiated' } });
     expect(await mapExpiresIn(PARENT)).toBeCloseTo(3600, -1);
     expect(await mapExpiresIn(CHILD)).toBeCloseTo(3600, -1);
   });
