@@ -32,20 +32,29 @@ function loadOnce(file: string, mode: 'fresh' | 'runtime'): number {
   return Number(r.stdout);
 }
 
-export function measureColdStart(snapshot: Snapshot, runs: number): ColdRow[] {
+export interface ColdStart {
+  rows: ColdRow[];
+  /** Fresh-process load time of each part of twilio on its own. */
+  twilioParts: { module: string; freshMs: number }[];
+}
+
+export function measureColdStart(snapshot: Snapshot, runs: number): ColdStart {
   const files = [snapshot.empty, snapshot.emptyWithTwilio, ...snapshot.bundles.filter((b) => b !== 'empty.js').map((b) => `${snapshot.functionsDir}/${b}`)];
   const samples = new Map<string, { fresh: number[]; runtime: number[] }>(files.map((f) => [f, { fresh: [], runtime: [] }]));
+  const parts = new Map(snapshot.twilioParts.map((p) => [p.file, [] as number[]]));
   // Round-robin over the files so drift in machine load hits them all alike.
   for (let run = 0; run < runs; run++) {
     for (const file of files) {
       samples.get(file)!.fresh.push(loadOnce(file, 'fresh'));
       samples.get(file)!.runtime.push(loadOnce(file, 'runtime'));
     }
+    for (const [file, times] of parts) times.push(loadOnce(file, 'fresh'));
   }
-  return files.map((file) => ({
+  const rows = files.map((file) => ({
     name: file === snapshot.emptyWithTwilio ? 'empty + require("twilio")' : basename(file),
     bytes: statSync(file).size,
     freshMs: median(samples.get(file)!.fresh),
     runtimeMs: median(samples.get(file)!.runtime),
   }));
+  return { rows, twilioParts: snapshot.twilioParts.map((p) => ({ module: p.module, freshMs: median(parts.get(p.file)!) })) };
 }

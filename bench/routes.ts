@@ -18,6 +18,7 @@ import {
   tokenRequest,
   voiceInbound,
   type BenchStack,
+  type StatusCallbackLeg,
 } from './stack';
 
 export interface RoundTrip {
@@ -73,20 +74,22 @@ export interface RouteBenchOptions {
 }
 
 export async function benchRoutes(b: BenchStack, opts: RouteBenchOptions, progress: (s: string) => void): Promise<RouteRow[]> {
-  const { n, concurrency, warmup } = opts;
+  const { n, concurrency, warmup, warmupRounds } = opts;
   const ok = (s: number) => s === 200;
   // Legs for in-progress: one fresh leg per request (the first in-progress of a leg is the event),
-  // its Map already made by the ringing callback, as in a real call.
-  const { warmupRounds } = opts;
+  // after the initiated and ringing callbacks a real call sends first.
   const fresh = await heldSdkLegs(b, 'bench-fresh', n + (warmupRounds + 1) * warmup);
   const parentOf = new Map(fresh.map((sid) => [sid, fakeSid('CA')]));
-  const setupOk = (s: number) => s === 200;
-  await runLoad(fresh.length, concurrency, (i) => statusCallback(b, childLeg(fresh[i], parentOf.get(fresh[i])!, 'bench-fresh'), 'ringing'), setupOk);
+  const beforeAnswer = async (leg: StatusCallbackLeg) => {
+    const initiated = await statusCallback(b, leg, 'initiated');
+    return initiated.status === 200 ? statusCallback(b, leg, 'ringing') : initiated;
+  };
+  await runLoad(fresh.length, concurrency, (i) => beforeAnswer(childLeg(fresh[i], parentOf.get(fresh[i])!, 'bench-fresh')), ok);
   // Subscribed legs for messages and reads.
   const live = await heldSdkLegs(b, 'bench-live', opts.legs);
   const liveLegs = live.map((sid) => childLeg(sid, fakeSid('CA'), 'bench-live'));
-  await runLoad(live.length, concurrency, (i) => statusCallback(b, liveLegs[i], 'ringing'), setupOk);
-  await runLoad(live.length, concurrency, (i) => statusCallback(b, liveLegs[i], 'in-progress'), setupOk);
+  await runLoad(live.length, concurrency, (i) => beforeAnswer(liveLegs[i]), ok);
+  await runLoad(live.length, concurrency, (i) => statusCallback(b, liveLegs[i], 'in-progress'), ok);
   const sequences = new Map<string, number>();
   let freshNext = 0;
 

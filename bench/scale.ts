@@ -2,9 +2,11 @@
 // connects, waits for its SDK leg's subscription, exchanges messages both ways (SDK → server through
 // the sandbox's SDK phone, server → SDK through /send-message), checks what was stored, hangs up.
 import { performance } from 'node:perf_hooks';
+import twilio from 'twilio';
 import { callMessages, sendMessage } from '../client';
 import { legMapName } from '../lib/call-store';
-import { maxInWindow } from './stats';
+import { SandboxRequestClient } from '../lib/sandbox-request-client';
+import { maxInWindow, mean } from './stats';
 import type { BenchStack } from './stack';
 
 export interface ScaleOptions {
@@ -49,6 +51,9 @@ export interface ScaleResult {
   busiestWritesPerSecond: number;
   syncWrites: number;
   sync429: number;
+  /** Mean time the sandbox spent on a Sync request in the first and the last tenth of the run. */
+  syncMsFirstTenth: number;
+  syncMsLastTenth: number;
   restRequests: number;
   restPerCall: number;
   /** REST requests a call needs at the floor: Map, state, subscription, a write per message, a send per message to the SDK, the end, one read. */
@@ -101,6 +106,8 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     busiestWritesPerSecond: 0,
     syncWrites: 0,
     sync429: 0,
+    syncMsFirstTenth: 0,
+    syncMsLastTenth: 0,
     restRequests: 0,
     restPerCall: 0,
     restFloorPerCall: 0,
@@ -216,6 +223,10 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
   const rest = b.sandbox.requests.slice(requestsBefore);
   r.restRequests = rest.length;
   r.sync429 = rest.filter((q) => q.status === 429 && !q.injected).length;
+  const tenth = Math.floor(rest.length / 10);
+  const syncMs = (part: typeof rest) => mean(part.filter((q) => q.product === 'sync').map((q) => q.ms));
+  r.syncMsFirstTenth = syncMs(rest.slice(0, tenth));
+  r.syncMsLastTenth = syncMs(rest.slice(rest.length - tenth));
   r.restPerCall = r.restRequests / (r.callsDone + r.callsFailed);
   r.restFloorPerCall = 1 + 2 + opts.messages * 1 + opts.messages * 2 + 1 + 1;
   // The sandbox's webhook log keeps only the last 20,000, so count what each call sends: /voice,
@@ -226,9 +237,7 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
   r.invocationsPerSecond = (r.functionInvocations * 1000) / r.totalMs;
 
   // Every leg must be closed out in Sync (state completed), read straight from the sandbox's Sync.
-  const tw = (await import('twilio')).default(b.sandbox.accountSid, b.sandbox.authToken, {
-    httpClient: new (await import('../lib/sandbox-request-client')).SandboxRequestClient(b.sandbox.url),
-  });
+  const tw = twilio(b.sandbox.accountSid, b.sandbox.authToken, { httpClient: new SandboxRequestClient(b.sandbox.url) });
   for (let k = 0; k < sdkLegs.length; k += 20) {
     const states = await Promise.all(
       sdkLegs.slice(k, k + 20).map((leg) =>

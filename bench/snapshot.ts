@@ -4,6 +4,7 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { FUNCTION_BUNDLE_OPTIONS } from '../scripts/function-bundle.mjs';
 
 export const ROOT = join(__dirname, '..');
 export const SNAPSHOT_DIR = join(ROOT, 'tmp', 'dist-bench');
@@ -18,7 +19,11 @@ export interface Snapshot {
   roundTrips: string;
   /** An empty function that only requires `twilio` (what every bundle pays before its own code). */
   emptyWithTwilio: string;
+  twilioParts: { module: string; file: string }[];
 }
+
+/** What the routes use from twilio: signatures, TwiML, access tokens, and the REST client (with axios). */
+export const TWILIO_PARTS = ['twilio/lib/webhooks/webhooks', 'twilio/lib/twiml/VoiceResponse', 'twilio/lib/jwt/AccessToken', 'twilio/lib/base/RequestClient', 'twilio'];
 
 export async function makeSnapshot(): Promise<Snapshot> {
   const dist = join(ROOT, 'dist');
@@ -34,18 +39,17 @@ export async function makeSnapshot(): Promise<Snapshot> {
   await build({
     entryPoints: [join(ROOT, 'bench', 'fixtures', 'round-trips.ts')],
     outfile: roundTrips,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    external: ['twilio', 'twilio/*'],
-    minifySyntax: true,
-    legalComments: 'none',
-    logLevel: 'warning',
+    ...FUNCTION_BUNDLE_OPTIONS,
   });
   // Outside functions/, so twilio-run does not serve it: only the cold-start table loads it.
   mkdirSync(join(SNAPSHOT_DIR, 'cold'), { recursive: true });
   const emptyWithTwilio = join(SNAPSHOT_DIR, 'cold', 'empty-with-twilio.js');
   writeFileSync(emptyWithTwilio, "// The floor plus the twilio module.\nrequire('twilio');\nexports.handler = (context, event, callback) => callback(null, {});\n");
-  return { dir: SNAPSHOT_DIR, functionsDir, bundles, empty, roundTrips, emptyWithTwilio };
+  // The parts of twilio a route could load instead of the whole package (Table 3's second part).
+  const twilioParts = TWILIO_PARTS.map((module) => {
+    const file = join(SNAPSHOT_DIR, 'cold', `${module.replace(/\W+/g, '-')}.js`);
+    writeFileSync(file, `require(${JSON.stringify(module)});\n`);
+    return { module, file };
+  });
+  return { dir: SNAPSHOT_DIR, functionsDir, bundles, empty, roundTrips, emptyWithTwilio, twilioParts };
 }

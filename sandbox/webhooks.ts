@@ -41,10 +41,14 @@ export interface WebhookRequest {
 }
 
 export interface WebhookRecord {
+  /** When it was sent (ms since epoch). */
+  at: number;
   kind: WebhookKind;
   method: string;
   url: string;
   callSid?: string;
+  /** The CallStatus it reported (status callbacks). */
+  callStatus?: string;
   status: number | null;
   ms: number;
   attempt: number;
@@ -130,8 +134,19 @@ export class WebhookSender {
     } catch {
       result = undefined;
     }
-    this.log.push({ kind: req.kind, method: init.method ?? 'POST', url: req.url, callSid: req.params.CallSid, status: result?.status ?? null, ms: Date.now() - started, attempt });
-    if (this.log.length > 20_000) this.log.splice(0, this.log.length - 20_000);
+    this.log.push({
+      at: started,
+      kind: req.kind,
+      method: init.method ?? 'POST',
+      url: req.url,
+      callSid: req.params.CallSid,
+      callStatus: req.params.CallStatus,
+      status: result?.status ?? null,
+      ms: Date.now() - started,
+      attempt,
+    });
+    // Trimmed in chunks: one splice per 10,000 webhooks, not one per webhook.
+    if (this.log.length > 110_000) this.log.splice(0, this.log.length - 100_000);
     return result;
   }
 }

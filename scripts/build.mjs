@@ -5,6 +5,7 @@
 import { build } from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { FUNCTION_BUNDLE_OPTIONS } from './function-bundle.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const out = join(root, 'dist');
@@ -15,14 +16,7 @@ const functions = readdirSync(join(root, 'functions')).filter((f) => f.endsWith(
 await build({
   entryPoints: functions.map((f) => join(root, 'functions', f)),
   outdir: join(out, 'functions'),
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  external: ['twilio', 'twilio/*'],
-  minifySyntax: true,
-  legalComments: 'none',
-  logLevel: 'warning',
+  ...FUNCTION_BUNDLE_OPTIONS,
 });
 
 // The pages and styles as they are; assets/src (TypeScript) is bundled by build-browser.mjs instead.

@@ -322,6 +322,13 @@ export function createSyncRouter(opts: SyncOptions): {
 } {
   const { accountSid, clock } = opts;
   const services = new Map<string, Service>();
+  /** The earliest expiry anything may have: sweeping before then finds nothing, so it is skipped. */
+  let nextExpiry = Infinity;
+  const trackExpiry = (ttl: number, now: number) => {
+    const at = expiryFrom(ttl, now);
+    if (at !== null) nextExpiry = Math.min(nextExpiry, at);
+    return at;
+  };
   const writes = new Map<string, number[]>();
   const defaultServiceSid = newSid('IS');
   let seq = 0;
@@ -387,20 +394,35 @@ export function createSyncRouter(opts: SyncOptions): {
 
   const expired = (expires: number | null, now: number) => expires !== null && expires <= now;
 
-  function purge(svc: Service): void {
+  /** Removes what has expired, in every service; a no-op (O(1)) until the earliest expiry is due. */
+  function purge(): void {
     const now = clock.now();
-    for (const [sid, d] of svc.documents) if (expired(d.expires, now)) svc.documents.delete(sid);
+    if (now < nextExpiry) return;
+    nextExpiry = Infinity;
+    const keep = (expires: number | null) => {
+      if (expires !== null) nextExpiry = Math.min(nextExpiry, expires);
+    };
     const sweep = <K extends string | number>(colls: Map<string, Collection<K>>) => {
       for (const [sid, c] of colls) {
         if (expired(c.expires, now)) {
           colls.delete(sid);
           continue;
         }
-        for (const [id, it] of c.items) if (expired(it.expires, now)) c.items.delete(id);
+        keep(c.expires);
+        for (const [id, it] of c.items) {
+          if (expired(it.expires, now)) c.items.delete(id);
+          else keep(it.expires);
+        }
       }
     };
-    sweep(svc.maps);
-    sweep(svc.lists);
+    for (const svc of services.values()) {
+      for (const [sid, d] of svc.documents) {
+        if (expired(d.expires, now)) svc.documents.delete(sid);
+        else keep(d.expires);
+      }
+      sweep(svc.maps);
+      sweep(svc.lists);
+    }
   }
 
   function findService(id: string): Service | undefined {
@@ -411,7 +433,7 @@ export function createSyncRouter(opts: SyncOptions): {
     const id = String(req.params[name]);
     const svc = findService(id);
     if (!svc) throw new TwilioApiError(404, 54050, `Service ${id} not found`);
-    purge(svc);
+    purge();
     return svc;
   }
 
@@ -613,7 +635,7 @@ export function createSyncRouter(opts: SyncOptions): {
       revision: 0,
       created: now,
       updated: now,
-      expires: ttl === undefined ? null : expiryFrom(ttl, now),
+      expires: ttl === undefined ? null : trackExpiry(ttl, now),
       seq: seq++,
       data,
     };
@@ -643,7 +665,7 @@ export function createSyncRouter(opts: SyncOptions): {
     checkRevision(req, d.revision, 54103, 'Document');
     const now = clock.now();
     if (data !== undefined) d.data = data;
-    if (ttl !== undefined) d.expires = expiryFrom(ttl, now);
+    if (ttl !== undefined) d.expires = trackExpiry(ttl, now);
     d.revision++;
     d.updated = now;
     recordWrite(rateKey(d));
@@ -699,7 +721,7 @@ export function createSyncRouter(opts: SyncOptions): {
         revision: 0,
         created: now,
         updated: now,
-        expires: ttl === undefined ? null : expiryFrom(ttl, now),
+        expires: ttl === undefined ? null : trackExpiry(ttl, now),
         seq: seq++,
         items: new Map(),
         nextIndex: 0,
@@ -722,7 +744,7 @@ export function createSyncRouter(opts: SyncOptions): {
       if (ttl === undefined) throw new TwilioApiError(400, 54010, 'No parameters specified: send Ttl or CollectionTtl');
       checkRate(res, rateKey(c));
       const now = clock.now();
-      c.expires = expiryFrom(ttl, now);
+      c.expires = trackExpiry(ttl, now);
       c.revision++;
       c.updated = now;
       recordWrite(rateKey(c));
@@ -767,7 +789,7 @@ export function createSyncRouter(opts: SyncOptions): {
 
     /** Applies CollectionTtl from an item write to the parent. */
     function touchParent(c: Collection<string | number>, collectionTtl: number | undefined, now: number): void {
-      if (collectionTtl !== undefined) c.expires = expiryFrom(collectionTtl, now);
+      if (collectionTtl !== undefined) c.expires = trackExpiry(collectionTtl, now);
       c.revision++;
     }
 
@@ -830,7 +852,7 @@ export function createSyncRouter(opts: SyncOptions): {
         revision: 0,
         created: now,
         updated: now,
-        expires: itemTtl === undefined ? null : expiryFrom(itemTtl, now),
+        expires: itemTtl === undefined ? null : trackExpiry(itemTtl, now),
       };
       c.items.set(id, it);
       touchParent(c, collectionTtl, now);
@@ -867,7 +889,7 @@ export function createSyncRouter(opts: SyncOptions): {
       checkRevision(req, it.revision, kind.itemRevisionMismatch, what);
       const now = clock.now();
       if (data !== undefined) it.data = data;
-      if (itemTtl !== undefined) it.expires = expiryFrom(itemTtl, now);
+      if (itemTtl !== undefined) it.expires = trackExpiry(itemTtl, now);
       it.revision++;
       it.updated = now;
       touchParent(c, collectionTtl, now);
