@@ -135,14 +135,27 @@ describe('1. authentication', () => {
     const marker = 'SECRET-CONTENT-MARKER-7731';
     await ctl().sendFromPhone('alice', leg, { marker });
     await sendMessage(stack.fn, { callSid: leg, content: { marker } });
-    await sendMessage(stack.fn, { callSid: leg, content: `{"marker":"${marker}"` });
+    // Refusals that had a secret or the content in hand must not echo it.
+    const refusals = [
+      await sendMessage(stack.fn, { callSid: leg, content: `{"marker":"${marker}"` }),
+      await sendMessage(stack.fn, { callSid: leg, content: JSON.stringify({ marker: marker.repeat(2000) }) }),
+      await sendMessage(stack.fn, { callSid: 'CA' + 'f'.repeat(32), content: { marker } }),
+      await signedPost({ baseUrl: stack.functionsUrl, authToken: stack.sandbox.authToken }, `/message-callback?cme_leg=${leg}&cme_token=${legToken(stack.sandbox.authToken, leg)}`, { CallSid: leg, Sid: fakeSid('KX'), SequenceNumber: 'x', Content: marker, AccountSid: stack.sandbox.accountSid }),
+      await rawRequest({ path: '/token', body: { identity: 'alice' }, headers: { Authorization: `Bearer ${SANDBOX_DEFAULTS.tokenSecret}x` } }),
+      await rawRequest({ path: '/operator-session', body: { secret: `${SANDBOX_DEFAULTS.operatorSecret}x` } }),
+    ];
+    const bodies = refusals.map((r) => JSON.stringify(r.body));
+    expect(refusals.every((r) => r.status >= 400 && r.status < 500)).toBe(true);
     const tokenRes = await rawRequest({ path: '/token', body: { identity: 'alice' }, headers: { Authorization: `Bearer ${SANDBOX_DEFAULTS.tokenSecret}` } });
     expect(tokenRes.status).toBe(200);
     const jwt = (tokenRes.body as { token: string }).token;
     const logs = stack.output.join('');
     const secrets = [stack.sandbox.authToken, SANDBOX_DEFAULTS.tokenSecret, stack.sandbox.apiKeySecret, marker, jwt, legToken(stack.sandbox.authToken, leg)];
     const leaks = secrets.filter((s) => logs.includes(s));
+    const bodyLeaks = secrets.filter((s) => bodies.some((b) => b.includes(s)));
     figures.add('auth', 'secrets/content found in function logs', leaks.length, '= 0', leaks.length === 0);
+    figures.add('auth', 'secrets/content echoed by refusals', bodyLeaks.length, '= 0', bodyLeaks.length === 0);
+    expect(bodyLeaks).toEqual([]);
     expect(logs).toContain('"route":"/message-callback"');
     expect(leaks).toEqual([]);
   });
