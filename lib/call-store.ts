@@ -173,11 +173,6 @@ export class CallStore {
     return created ? 'stored' : 'duplicate';
   }
 
-  /**
-   * The SDK legs that have a Map in the Sync service (`cme.call.<CallSid>`), newest first, at most
-   * `limit`. Sync lists Maps oldest first with no ordering option, so this reads up to `scan` Maps
-   * (finished calls expire after SYNC_TTL_SECONDS, which keeps that number bounded).
-   */
   /** A leg's state and its messages in order: from the SDK by SequenceNumber, merged with those to it by time. */
   async readLeg(callSid: string): Promise<{ state?: LegState; messages: CallMessage[] } | undefined> {
     let items: { key: string; data: Record<string, unknown> }[];

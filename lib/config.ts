@@ -44,13 +44,18 @@ export function readConfig(env: Env): Config {
   if (sandboxUrl && !isLocalDomain(env.DOMAIN_NAME)) {
     throw new HttpError(500, 'configuration-invalid', 'TWILIO_SANDBOX_URL is set in a deployed Function: remove it from .env and deploy again.');
   }
+  const publicBaseUrl = env.PUBLIC_BASE_URL || undefined;
+  // A tunnel or local URL left in .env would send a deployed service's callbacks there.
+  if (publicBaseUrl && !isLocalDomain(env.DOMAIN_NAME) && !/^https:\/\/(?!localhost|127\.)[^/]+/.test(publicBaseUrl)) {
+    throw new HttpError(500, 'configuration-invalid', 'PUBLIC_BASE_URL must be an https URL of a public host in a deployed Function.');
+  }
   return {
     accountSid,
     authToken,
     syncServiceSid: env.SYNC_SERVICE_SID || 'default',
     finishedCallTtl: positiveInt(env, 'SYNC_TTL_SECONDS', 86_400),
     activeCallTtl: positiveInt(env, 'SYNC_ACTIVE_CALL_TTL_SECONDS', 172_800),
-    publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
+    publicBaseUrl,
     sandboxUrl,
     raw: env,
   };

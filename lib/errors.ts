@@ -27,6 +27,14 @@ export function twilioCode(err: unknown): number | undefined {
   return isTwilioRestError(err) ? err.code : undefined;
 }
 
+/** Work that could not start (or retry) without running past the invocation's deadline. */
+export class DeadlineExceeded extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor() {
+    super('No time left in this invocation for another request to Twilio.');
+  }
+}
+
 /** 429 and 5xx from Twilio, and network failures (no status), may succeed on a retry. */
 export function isRetryable(err: unknown): boolean {
   if (!isTwilioRestError(err)) {

@@ -30,8 +30,8 @@ export interface RouteOptions {
   signed: boolean;
 }
 
-/** Work (with retries) ends by then, leaving time to answer before the 10 s limit. */
-const INVOCATION_BUDGET_MS = 8000;
+/** All work (each request included) ends by then, leaving time to answer before the 10 s limit. */
+const INVOCATION_BUDGET_MS = 9000;
 
 export const json = (status: number, body: unknown): RouteResult => ({ status, json: body });
 export const twimlResult = (twiml: string): RouteResult => ({ status: 200, twiml });
@@ -67,11 +67,15 @@ function errorResult(err: unknown, path: string, event: Event): RouteResult {
     if (err.status >= 500) logEvent(path, event, { error: err.code });
     return json(err.status, { code: err.code, message: err.message, ...err.details });
   }
+  if (isRetryable(err)) {
+    // 429/5xx from Twilio, a timeout, a network failure, or no time left: the same request can succeed later.
+    const twilioCode = isTwilioRestError(err) ? err.code : undefined;
+    logEvent(path, event, { error: 'twilio-unavailable', status: isTwilioRestError(err) ? err.status : undefined, twilioCode, cause: (err as { code?: unknown }).code });
+    return json(503, { code: 'twilio-unavailable', message: 'Twilio did not answer in time; retry the request.', ...(twilioCode ? { twilioCode } : {}) });
+  }
   if (isTwilioRestError(err)) {
     logEvent(path, event, { error: 'twilio', status: err.status, twilioCode: err.code });
-    return isRetryable(err)
-      ? json(503, { code: 'twilio-unavailable', message: 'Twilio did not answer in time; retry the request.', twilioCode: err.code })
-      : json(502, { code: 'twilio-error', message: `Twilio refused the request (code ${err.code ?? err.status}).`, twilioCode: err.code });
+    return json(502, { code: 'twilio-error', message: `Twilio refused the request (code ${err.code ?? err.status}).`, twilioCode: err.code });
   }
   logEvent(path, event, { error: 'internal', name: (err as Error)?.name });
   return json(500, { code: 'internal-error', message: 'Something went wrong on our side; retry the request.' });

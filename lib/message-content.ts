@@ -39,9 +39,10 @@ export function validateContent(content: unknown): string {
  * (object, array, string, number…), as a string — or already parsed, from a JSON body. Kept as
  * given; refused only when it is not JSON at all or impossibly large.
  */
-export function callbackContent(content: unknown): string {
+export function callbackContent(content: unknown, jsonBody = false): string {
   if (content === undefined || content === '') throw badRequest('content-missing', 'Content is required.');
-  const text = typeof content === 'string' ? content : JSON.stringify(content);
+  // In a JSON body, Content may arrive as the value itself rather than its JSON text.
+  const text = typeof content === 'string' && !(jsonBody && !isJsonText(content)) ? content : JSON.stringify(content);
   if (text.length > MAX_CALLBACK_CONTENT_CHARS) {
     throw badRequest('content-too-long', `Content is ${text.length} characters; at most ${MAX_CALLBACK_CONTENT_CHARS} are accepted.`);
   }
@@ -51,4 +52,13 @@ export function callbackContent(content: unknown): string {
     throw badRequest('content-invalid', 'Content is not valid JSON.');
   }
   return text;
+}
+
+function isJsonText(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,10 +1,18 @@
-import { isRetryable } from './errors';
+import { DeadlineExceeded, isRetryable } from './errors';
+
+/** How long one request to Twilio may take (the client's timeout, lib/twilio-client.ts). */
+export const REQUEST_TIMEOUT_MS = 3000;
 
 export interface RetryOptions {
   /** Give up once this much time has passed (Functions stop at 10 s; Twilio's webhook timeout is 15 s). */
   budgetMs?: number;
-  /** Absolute time (ms since epoch) no retry may run past: the invocation's own deadline. */
+  /**
+   * Absolute time (ms since epoch) no attempt may run past: the invocation's own deadline. An
+   * attempt (the first included) starts only if a whole request timeout still fits before it.
+   */
   deadline?: number;
+  /** Longest one attempt can take (default REQUEST_TIMEOUT_MS). */
+  attemptTimeoutMs?: number;
   /** First backoff; doubles each attempt up to `maxDelayMs`, half of it jittered. */
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -21,16 +29,19 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  * count, is what usually ends the retries.
  */
 export async function withRetry<T>(op: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
-  const { budgetMs = 6000, baseDelayMs = 100, maxDelayMs = 1000, maxAttempts = 12, sleep = defaultSleep } = opts;
+  const { budgetMs = 6000, baseDelayMs = 100, maxDelayMs = 1000, maxAttempts = 12, attemptTimeoutMs = REQUEST_TIMEOUT_MS, sleep = defaultSleep } = opts;
   const started = Date.now();
   const giveUpAt = Math.min(started + budgetMs, opts.deadline ?? Infinity);
+  // The last moment an attempt may start and still end (or time out) before the deadline.
+  const lastStart = opts.deadline === undefined ? Infinity : opts.deadline - attemptTimeoutMs;
+  if (Date.now() > lastStart) throw new DeadlineExceeded();
   for (let attempt = 1; ; attempt++) {
     try {
       return await op();
     } catch (err) {
       const step = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
       const delay = step / 2 + (Math.random() * step) / 2;
-      if (!isRetryable(err) || attempt >= maxAttempts || Date.now() + delay > giveUpAt) throw err;
+      if (!isRetryable(err) || attempt >= maxAttempts || Date.now() + delay > Math.min(giveUpAt, lastStart)) throw err;
       await sleep(delay);
     }
   }

@@ -1,5 +1,6 @@
 import twilio from 'twilio';
 import type { Config } from './config';
+import { REQUEST_TIMEOUT_MS } from './retry';
 import { SandboxRequestClient } from './sandbox-request-client';
 
 export type TwilioClient = ReturnType<typeof twilio>;
@@ -14,7 +15,7 @@ export function twilioClient(config: Pick<Config, 'accountSid' | 'authToken' | '
   let client = clients.get(key);
   if (!client) {
     // 3 s per request leaves room for a retry inside a Function's 10 s.
-    const httpOpts = { timeout: 3000, keepAlive: true };
+    const httpOpts = { timeout: REQUEST_TIMEOUT_MS, keepAlive: true };
     client = twilio(config.accountSid, config.authToken, {
       lazyLoading: true,
       ...(config.sandboxUrl ? { httpClient: new SandboxRequestClient(config.sandboxUrl, httpOpts) } : httpOpts),

@@ -42,24 +42,45 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
   } else {
     throw badRequest('call-status-invalid', `CallStatus ${status.slice(0, 40)} is not a Twilio call status.`);
   }
-  // Both legs of a client → client call at once: the 10 s limit is for the whole invocation.
-  const results = await Promise.all(legs.map(act));
-  const outcomes = Object.fromEntries(legs.map((leg, i) => [leg.callSid, results[i]]));
+  // Both legs of a client → client call at once: the 10 s limit is for the whole invocation. Each
+  // leg finishes its work before the answer, so a failure on one never cuts the other short.
+  const settled = await Promise.allSettled(legs.map(act));
+  const outcomes = Object.fromEntries(legs.map((leg, i) => [leg.callSid, settled[i].status === 'fulfilled' ? settled[i].value : 'failed']));
+  const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) {
+    logEvent('/call-status', event, { status, legs: outcomes });
+    throw failure.reason;
+  }
   logEvent('/call-status', event, { status, legs: outcomes });
   return json(200, { status, legs: outcomes });
 }
 
+/**
+ * Records the leg in progress and subscribes it at the same time: until the subscription exists the
+ * SDK's messages reach nobody, so it does not wait for Sync. If the leg had already ended (its final
+ * callback overtook this one) its state stays final, and Twilio refuses the subscription on the
+ * finished call (answered here as 'call-gone').
+ */
 async function startLeg(ctx: RouteContext, leg: SdkLeg): Promise<string> {
-  const state = await ctx.store().markInProgress(leg, new Date());
-  if (state === 'ended') return 'ended-before-start';
+  const [state, subscription] = await Promise.allSettled([
+    ctx.store().markInProgress(leg, new Date()),
+    subscribe(ctx, leg),
+  ]);
+  if (state.status === 'rejected') throw state.reason;
+  if (subscription.status === 'rejected') throw subscription.reason;
+  return state.value === 'ended' ? 'ended-before-start' : subscription.value;
+}
+
+async function subscribe(ctx: RouteContext, leg: SdkLeg): Promise<string> {
   try {
     // Repeated in-progress callbacks reuse the key, so Twilio keeps exactly one subscription.
-    await withRetry(() =>
-      ctx.client().calls(leg.callSid).userDefinedMessageSubscriptions.create({
-        callback: messageCallbackUrl(ctx.base, ctx.config.authToken, leg.callSid),
-        idempotencyKey: `cme-subscribe-${leg.callSid}`,
-        method: 'POST',
-      }),
+    await withRetry(
+      () =>
+        ctx.client().calls(leg.callSid).userDefinedMessageSubscriptions.create({
+          callback: messageCallbackUrl(ctx.base, ctx.config.authToken, leg.callSid),
+          idempotencyKey: `cme-subscribe-${leg.callSid}`,
+          method: 'POST',
+        }),
       { deadline: ctx.deadline },
     );
     return 'subscribed';

@@ -9,7 +9,7 @@ import { callbackContent } from '../message-content';
  * `/message-callback`: a message the SDK sent, delivered by the leg's subscription. Stored exactly
  * once (its Sid is the Sync key); a repeat is a 200 no-op. JSON, form and query all work.
  */
-export async function receiveCallMessage({ event, config, store }: RouteContext): Promise<RouteResult> {
+export async function receiveCallMessage({ event, config, store, headers }: RouteContext): Promise<RouteResult> {
   const leg = event.cme_leg;
   if (!isCallSid(leg) || !legTokenMatches(config.authToken, leg, event.cme_token)) {
     throw new HttpError(403, 'callback-token-invalid', 'This callback URL was not issued for this call.');
@@ -23,7 +23,8 @@ export async function receiveCallMessage({ event, config, store }: RouteContext)
   }
   const contentType = typeof event.ContentType === 'string' && event.ContentType ? event.ContentType : 'application/json';
   if (contentType !== 'application/json') throw badRequest('content-type-invalid', 'ContentType must be application/json.');
-  const content = callbackContent(event.Content);
+  const jsonBody = typeof headers['content-type'] === 'string' && headers['content-type'].startsWith('application/json');
+  const content = callbackContent(event.Content, jsonBody);
   const twilioTime = typeof event.Timestamp === 'string' ? Date.parse(event.Timestamp) : NaN;
 
   const outcome = await store().saveMessage({

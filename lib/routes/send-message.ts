@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { badRequest, HttpError, twilioCode } from '../errors';
+import { badRequest, HttpError, isRetryable, twilioCode } from '../errors';
 import { json, type RouteContext, type RouteResult } from '../function-handler';
 import { isCallSid, requireCallSid, requireIdentity } from '../identifiers';
 import { logEvent } from '../log';
@@ -41,6 +41,10 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
   } catch (err) {
     const refusal = TWILIO_REFUSALS[twilioCode(err) ?? 0];
     if (refusal) throw new HttpError(refusal[0], refusal[1], refusal[2], { twilioCode: twilioCode(err) });
+    if (isRetryable(err)) {
+      // It may have been delivered before the answer was lost: a retry must reuse the key.
+      throw new HttpError(503, 'twilio-unavailable', 'Twilio did not answer in time; retry with the same idempotencyKey.', { idempotencyKey });
+    }
     throw err;
   }
   try {
@@ -64,24 +68,22 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
   return json(201, { sid: message.sid, callSid, idempotencyKey });
 }
 
-const ACTIVE = new Set(['ringing', 'in-progress']);
-
 /**
- * The one active SDK leg of an identity: its calls out (parent, From) or in (child, To). Two list
- * requests of the identity's newest calls (the Calls API lists newest first; an active call is
- * among its most recent), filtered here rather than one request per status.
+ * The one active SDK leg of an identity: its calls out (parent, From) or in (child, To), ringing or
+ * in progress: four filtered list requests, so the answer does not depend on list order.
  */
 async function activeLegOf(client: TwilioClient, identity: string, deadline: number): Promise<string> {
   const address = `client:${identity}`;
-  const [placed, received] = await Promise.all([
-    withRetry(() => client.calls.list({ from: address, limit: 20 }), { deadline }),
-    withRetry(() => client.calls.list({ to: address, limit: 20 }), { deadline }),
-  ]);
-  const legs = [
-    // Only the leg the SDK placed (Direction inbound): a <Dial> child leg also shows From=client:<identity>.
-    ...placed.filter((call) => call.direction === 'inbound'),
-    ...received,
-  ].filter((call) => ACTIVE.has(call.status));
+  const lists = await Promise.all(
+    (['ringing', 'in-progress'] as const).flatMap((status) => [
+      // Only the leg the SDK placed (Direction inbound): a <Dial> child leg also shows From=client:<identity>.
+      withRetry(() => client.calls.list({ from: address, status, limit: 20 }), { deadline }).then((calls) =>
+        calls.filter((call) => call.direction === 'inbound'),
+      ),
+      withRetry(() => client.calls.list({ to: address, status, limit: 20 }), { deadline }),
+    ]),
+  );
+  const legs = lists.flat();
   const sids = [...new Set(legs.map((call) => call.sid))].filter(isCallSid);
   if (sids.length === 0) throw new HttpError(409, 'call-not-active', `${identity} has no active call.`);
   if (sids.length > 1) {

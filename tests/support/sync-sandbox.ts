@@ -26,6 +26,8 @@ export interface SyncSandbox {
 
 export async function startSyncSandbox(
   creds: { accountSid?: string; authToken?: string } = {},
+  /** Extra routes (a stub of a REST endpoint a test needs), mounted before Sync. */
+  extraRoutes?: (app: express.Express) => void,
 ): Promise<SyncSandbox> {
   const accountSid = creds.accountSid ?? TEST_ACCOUNT_SID;
   const authToken = creds.authToken ?? TEST_AUTH_TOKEN;
@@ -34,6 +36,7 @@ export async function startSyncSandbox(
   const app = express();
   app.use(express.urlencoded({ extended: false }));
   app.use(basicAuth({ accountSid, authToken }));
+  extraRoutes?.(app);
   app.use('/sync/v1', sync.router);
   app.use(twilioErrorHandler);
   const server = http.createServer(app);

@@ -83,6 +83,13 @@ describe('twilioFunction', () => {
     expect((refused.body as { message: string }).message).toContain('21220');
   });
 
+  it('answers 503 for a request that timed out or lost its connection (no HTTP status)', async () => {
+    for (const code of ['ECONNABORTED', 'ECONNRESET', 'ETIMEDOUT']) {
+      const res = await invoke(fn(async () => { throw Object.assign(new Error('timeout of 3000ms exceeded'), { code }); }), makeContext('/x'), eventFor(`${LOCAL_BASE}/x`));
+      expectError(res, 503, 'twilio-unavailable');
+    }
+  });
+
   it('answers 500 without leaking the error for anything else', async () => {
     const res = await invoke(fn(async () => { throw new TypeError('secret internals'); }), makeContext('/x'), eventFor(`${LOCAL_BASE}/x`));
     const body = expectError(res, 500, 'internal-error');
@@ -95,6 +102,21 @@ describe('twilioFunction', () => {
     const res = await invoke(fn(route), makeContext('/x', { [name]: undefined }), eventFor(`${LOCAL_BASE}/x`));
     expect(expectError(res, 500, 'configuration-missing').message).toContain(name);
     expect(route).not.toHaveBeenCalled();
+  });
+
+  it('refuses the sandbox switch and a local PUBLIC_BASE_URL in a deployed Function', async () => {
+    const deployed = { DOMAIN_NAME: 'cme-1234-dev.twil.io' };
+    const route = jest.fn(async () => json(200, {}));
+    const sandbox = await invoke(fn(route), makeContext('/x', { ...deployed, TWILIO_SANDBOX_URL: 'http://127.0.0.1:3001' }), eventFor('https://cme-1234-dev.twil.io/x'));
+    expect(expectError(sandbox, 500, 'configuration-invalid').message).toContain('TWILIO_SANDBOX_URL');
+    for (const url of ['http://abc.ngrok.app', 'https://localhost:3000']) {
+      const tunnel = await invoke(fn(route), makeContext('/x', { ...deployed, PUBLIC_BASE_URL: url }), eventFor('https://cme-1234-dev.twil.io/x'));
+      expect(expectError(tunnel, 500, 'configuration-invalid').message).toContain('PUBLIC_BASE_URL');
+    }
+    expect(route).not.toHaveBeenCalled();
+    // Locally (twilio-run on localhost) both are what the sandbox and a tunnel need.
+    const local = await invoke(fn(route), makeContext('/x', { TWILIO_SANDBOX_URL: 'http://127.0.0.1:3001', PUBLIC_BASE_URL: 'https://abc.ngrok.app' }), eventFor(`${LOCAL_BASE}/x`));
+    expect(local.statusCode).toBe(200);
   });
 
   it('names an invalid TTL setting', async () => {

@@ -62,12 +62,20 @@ describe('withRetry', () => {
     expect(sleep).not.toHaveBeenCalled();
   });
 
-  it('stops after the deadline, however many attempts are left', async () => {
+  it('starts an attempt only when a whole request timeout still fits before the deadline', async () => {
     const op = flaky(...Array.from({ length: 20 }, () => restError(503)));
     const sleep = fakeSleep();
-    await expect(withRetry(op, { sleep, deadline: now + 1000 })).rejects.toMatchObject({ status: 503 });
-    expect(now).toBeLessThanOrEqual(1_000_000 + 1000);
-    expect(op.mock.calls.length).toBeLessThan(12);
+    const deadline = now + 4000;
+    await expect(withRetry(op, { sleep, deadline, attemptTimeoutMs: 3000 })).rejects.toMatchObject({ status: 503 });
+    // Every attempt started by deadline − 3000, so even one that hung would end by the deadline.
+    expect(now).toBeLessThanOrEqual(deadline - 3000);
+    expect(op.mock.calls.length).toBeGreaterThan(1);
+  });
+
+  it('does not even start when the deadline leaves no room for one request', async () => {
+    const op = jest.fn(async () => 'ok');
+    await expect(withRetry(op, { deadline: now + 2000, attemptTimeoutMs: 3000 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    expect(op).not.toHaveBeenCalled();
   });
 
   it('stops after maxAttempts and rethrows the last error', async () => {

@@ -80,6 +80,18 @@ describe('/message-callback', () => {
     expect(res.body).toEqual({ sid: kx(2), outcome: 'stored' });
   });
 
+  it('keeps Content that a JSON body carries as the value itself, and reads it back as sent', async () => {
+    const values: unknown[] = [{ a: 1, b: [true, null] }, [1, 2], 42, null, 'plain text', '{"already":"json text"}'];
+    for (const [i, value] of values.entries()) {
+      const json = { ...body({ Sid: kx(200 + i), SequenceNumber: String(10 + i) }), Content: value } as Record<string, unknown>;
+      const url = `${URL_FOR_LEG}&bodySHA256=${createHash('sha256').update(JSON.stringify(json)).digest('hex')}`;
+      const event = eventFor(url, json as Record<string, string>, { 'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, url, {}), 'content-type': 'application/json' });
+      expect((await invoke(handler, makeContext('/message-callback', env), event)).body).toEqual({ sid: kx(200 + i), outcome: 'stored' });
+    }
+    const stored = (await store.readLeg(LEG))!.messages.filter((m) => (m.sequence ?? 0) >= 10).map((m) => JSON.parse(m.content) as unknown);
+    expect(stored).toEqual([{ a: 1, b: [true, null] }, [1, 2], 42, null, 'plain text', { already: 'json text' }]);
+  });
+
   it('refuses an unsigned request with 403', async () => {
     expectError(await invoke(handler, makeContext('/message-callback', env), eventFor(URL_FOR_LEG, body())), 403, 'signature-invalid');
     expect(await store.readLeg(LEG)).toBeUndefined();
