@@ -210,7 +210,7 @@ function routeNotes(rows: RouteRow[], forkRows: RouteRow[]): string[] {
     const inProgress = missed.find((r) => r.route.startsWith('/call-status'));
     if (inProgress) {
       notes.push(
-        "/call-status in-progress does its 2 round trips one after the other (lib/routes/call-status.ts startLeg: markInProgress, then the subscription). Running the subscription concurrently with the state write would take one round trip off its latency; it stays correct because Twilio refuses a subscription on a finished call (21220/31211, already handled as 'call-gone').",
+        "/call-status in-progress runs its 2 round trips in parallel (lib/routes/call-status.ts startLeg: the state write and the subscription), so its latency is one round trip plus both requests' client-side CPU; what remains above the floor is twilio-node/axios and Node's HTTP client on 2 shared cores (Table 1b).",
       );
     }
   }
@@ -411,7 +411,7 @@ async function main() {
     '',
     answerTable(calls.answerToSubscription, scale.answerToSubscription.map((a) => a.ms), scale.concurrency),
     '',
-    `- One call at a time it is ${Math.round(percentile(calls.answerToSubscription, 50))} ms at p50. Under the scale run the in-progress callback queues behind the other calls' message traffic in the same twilio-run process (${int(scale.invocationsPerSecond)} invocations/s) and its two round trips queue in the sandbox; starting ${scale.concurrency} calls at once makes the worst case. Doing the subscription concurrently with the state write (Table 1 notes) halves the round trips on this path. An SDK client should hold its first message until the call has been open briefly, or resend on no acknowledgement.`,
+    `- One call at a time it is ${Math.round(percentile(calls.answerToSubscription, 50))} ms at p50. Under the scale run the in-progress callback queues behind the other calls' message traffic in the same twilio-run process (${int(scale.invocationsPerSecond)} invocations/s) and its two round trips queue in the sandbox; starting ${scale.concurrency} calls at once makes the worst case (the subscription already runs in parallel with the state write). An SDK client should hold its first message until the call has been open briefly, or resend on no acknowledgement.`,
     '',
   ];
   const text = sections.join('\n');
