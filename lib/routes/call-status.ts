@@ -38,7 +38,6 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
     };
   } else if (status === 'ringing') {
     act = async () => status; // nothing to record: the Map exists since initiated
-
   } else {
     throw badRequest('call-status-invalid', `CallStatus ${status.slice(0, 40)} is not a Twilio call status.`);
   }
