@@ -41,16 +41,14 @@ export function validateContent(content: unknown): string {
  */
 export function callbackContent(content: unknown, jsonBody = false): string {
   if (content === undefined || content === '') throw badRequest('content-missing', 'Content is required.');
-  // In a JSON body, Content may arrive as the value itself rather than its JSON text.
-  const text = typeof content === 'string' && !(jsonBody && !isJsonText(content)) ? content : JSON.stringify(content);
+  const raw = typeof content === 'string' ? content : JSON.stringify(content);
+  const isJson = isJsonText(raw);
+  // In a JSON body, Content may arrive as the value itself (here a string) rather than its JSON text.
+  const text = isJson || !jsonBody ? raw : JSON.stringify(content);
   if (text.length > MAX_CALLBACK_CONTENT_CHARS) {
     throw badRequest('content-too-long', `Content is ${text.length} characters; at most ${MAX_CALLBACK_CONTENT_CHARS} are accepted.`);
   }
-  try {
-    JSON.parse(text);
-  } catch {
-    throw badRequest('content-invalid', 'Content is not valid JSON.');
-  }
+  if (!isJson && text === raw) throw badRequest('content-invalid', 'Content is not valid JSON.');
   return text;
 }
 

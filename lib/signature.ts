@@ -22,12 +22,17 @@ export function isValidTwilioSignature(
   return sites.some((s) => matches(authToken, signature, headers, s, event));
 }
 
+/** Whether the request carried a JSON body (Twilio's bodySHA256 scheme applies only to those). */
+export function isJsonBody(headers: Record<string, unknown>): boolean {
+  const contentType = headers['content-type'];
+  return typeof contentType === 'string' && contentType.startsWith('application/json');
+}
+
 function matches(authToken: string, signature: string, headers: Record<string, unknown>, site: RequestSite, event: Record<string, unknown>): boolean {
   const { url, params } = rebuildSignedRequest(site, event);
   // The bodySHA256 scheme only where Twilio uses it: JSON bodies to a route that declares the key.
-  const contentType = typeof headers['content-type'] === 'string' ? headers['content-type'] : '';
   const bodyHashed = typeof event.bodySHA256 === 'string' && (ROUTE_QUERY_KEYS[site.path] ?? []).includes('bodySHA256');
-  if (bodyHashed) return contentType.startsWith('application/json') && twilio.validateRequest(authToken, signature, url, {});
+  if (bodyHashed) return isJsonBody(headers) && twilio.validateRequest(authToken, signature, url, {});
   if (twilio.validateRequest(authToken, signature, url, params)) return true;
   // A GET carries Twilio's parameters in the query, after ours, in the order `event` kept them.
   const query = new URLSearchParams();

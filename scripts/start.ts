@@ -2,14 +2,13 @@
 // functions under twilio-run, wired together. With ACCOUNT_SID/AUTH_TOKEN in .env (and
 // SANDBOX unset or 0), plain twilio-run against real Twilio.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
 import { startStack } from '../sandbox/stack';
+import { readDotEnv } from './dotenv';
 
 function envFileHasCredentials(): boolean {
-  if (!existsSync('.env')) return false;
-  const text = readFileSync('.env', 'utf8');
-  return /^ACCOUNT_SID=AC[0-9a-f]{32}\s*$/m.test(text) && /^AUTH_TOKEN=\S+/m.test(text);
+  const env = readDotEnv('.env');
+  return /^AC[0-9a-f]{32}$/.test(env.ACCOUNT_SID ?? '') && /^\S/.test(env.AUTH_TOKEN ?? '');
 }
 
 async function main() {

@@ -4,6 +4,7 @@ import { json, type RouteContext, type RouteResult } from '../function-handler';
 import { isCallSid, isMessageSid } from '../identifiers';
 import { logEvent } from '../log';
 import { callbackContent } from '../message-content';
+import { isJsonBody } from '../signature';
 
 /**
  * `/message-callback`: a message the SDK sent, delivered by the leg's subscription. Stored exactly
@@ -23,8 +24,7 @@ export async function receiveCallMessage({ event, config, store, headers }: Rout
   }
   const contentType = typeof event.ContentType === 'string' && event.ContentType ? event.ContentType : 'application/json';
   if (contentType !== 'application/json') throw badRequest('content-type-invalid', 'ContentType must be application/json.');
-  const jsonBody = typeof headers['content-type'] === 'string' && headers['content-type'].startsWith('application/json');
-  const content = callbackContent(event.Content, jsonBody);
+  const content = callbackContent(event.Content, isJsonBody(headers));
   const twilioTime = typeof event.Timestamp === 'string' ? Date.parse(event.Timestamp) : NaN;
 
   const outcome = await store().saveMessage({
