@@ -27,7 +27,10 @@ export interface ColdRow {
 }
 
 function loadOnce(file: string, mode: 'fresh' | 'runtime'): number {
-  const r = spawnSync(process.execPath, ['-e', SCRIPT, file, mode], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  const r = spawnSync(process.execPath, ['-e', SCRIPT, file, mode], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '' },
+  });
   if (r.status !== 0) throw new Error(`loading ${file} failed: ${r.stderr}`);
   return Number(r.stdout);
 }
@@ -39,8 +42,14 @@ export interface ColdStart {
 }
 
 export function measureColdStart(snapshot: Snapshot, runs: number): ColdStart {
-  const files = [snapshot.empty, snapshot.emptyWithTwilio, ...snapshot.bundles.filter((b) => b !== 'empty.js').map((b) => `${snapshot.functionsDir}/${b}`)];
-  const samples = new Map<string, { fresh: number[]; runtime: number[] }>(files.map((f) => [f, { fresh: [], runtime: [] }]));
+  const files = [
+    snapshot.empty,
+    snapshot.emptyWithTwilio,
+    ...snapshot.bundles.filter((b) => b !== 'empty.js').map((b) => `${snapshot.functionsDir}/${b}`),
+  ];
+  const samples = new Map<string, { fresh: number[]; runtime: number[] }>(
+    files.map((f) => [f, { fresh: [], runtime: [] }]),
+  );
   const parts = new Map(snapshot.twilioParts.map((p) => [p.file, [] as number[]]));
   // Round-robin over the files so drift in machine load hits them all alike.
   for (let run = 0; run < runs; run++) {
@@ -56,5 +65,8 @@ export function measureColdStart(snapshot: Snapshot, runs: number): ColdStart {
     freshMs: median(samples.get(file)!.fresh),
     runtimeMs: median(samples.get(file)!.runtime),
   }));
-  return { rows, twilioParts: snapshot.twilioParts.map((p) => ({ module: p.module, freshMs: median(parts.get(p.file)!) })) };
+  return {
+    rows,
+    twilioParts: snapshot.twilioParts.map((p) => ({ module: p.module, freshMs: median(parts.get(p.file)!) })),
+  };
 }

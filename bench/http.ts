@@ -14,7 +14,12 @@ export interface PostOptions {
 }
 
 /** POSTs form parameters to `path` (which may carry a query); resolves with the status and the body text. */
-export async function post(target: FunctionsTarget, path: string, params: Record<string, string>, opts: PostOptions = {}): Promise<{ status: number; text: string }> {
+export async function post(
+  target: FunctionsTarget,
+  path: string,
+  params: Record<string, string>,
+  opts: PostOptions = {},
+): Promise<{ status: number; text: string }> {
   const url = `${target.baseUrl}${path}`;
   const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', ...opts.headers };
   if (opts.signed) headers['X-Twilio-Signature'] = twilio.getExpectedTwilioSignature(target.authToken, url, params);
@@ -35,7 +40,12 @@ export interface LoadResult {
  * Runs `count` requests with `concurrency` in flight at all times; `request(i)` resolves with the
  * response status, checked against `expected`.
  */
-export async function runLoad(count: number, concurrency: number, request: (i: number) => Promise<{ status: number; text?: string }>, expected: (status: number) => boolean): Promise<LoadResult> {
+export async function runLoad(
+  count: number,
+  concurrency: number,
+  request: (i: number) => Promise<{ status: number; text?: string }>,
+  expected: (status: number) => boolean,
+): Promise<LoadResult> {
   const latencies: number[] = [];
   let unexpected = 0;
   let firstUnexpected: string | undefined;

@@ -73,7 +73,11 @@ export interface RouteBenchOptions {
   clientFloor: boolean;
 }
 
-export async function benchRoutes(b: BenchStack, opts: RouteBenchOptions, progress: (s: string) => void): Promise<RouteRow[]> {
+export async function benchRoutes(
+  b: BenchStack,
+  opts: RouteBenchOptions,
+  progress: (s: string) => void,
+): Promise<RouteRow[]> {
   const { n, concurrency, warmup, warmupRounds } = opts;
   const ok = (s: number) => s === 200;
   // Legs for in-progress: one fresh leg per request (the first in-progress of a leg is the event),
@@ -84,7 +88,12 @@ export async function benchRoutes(b: BenchStack, opts: RouteBenchOptions, progre
     const initiated = await statusCallback(b, leg, 'initiated');
     return initiated.status === 200 ? statusCallback(b, leg, 'ringing') : initiated;
   };
-  await runLoad(fresh.length, concurrency, (i) => beforeAnswer(childLeg(fresh[i], parentOf.get(fresh[i])!, 'bench-fresh')), ok);
+  await runLoad(
+    fresh.length,
+    concurrency,
+    (i) => beforeAnswer(childLeg(fresh[i], parentOf.get(fresh[i])!, 'bench-fresh')),
+    ok,
+  );
   // Subscribed legs for messages and reads.
   const live = await heldSdkLegs(b, 'bench-live', opts.legs);
   const liveLegs = live.map((sid) => childLeg(sid, fakeSid('CA'), 'bench-live'));
@@ -111,14 +120,24 @@ export async function benchRoutes(b: BenchStack, opts: RouteBenchOptions, progre
         const sid = live[i % live.length];
         const seq = sequences.get(sid) ?? 0;
         sequences.set(sid, seq + 1);
-        return messageCallback(b, sid, fakeSid('KX'), seq, JSON.stringify({ type: 'note', seq, text: 'hello from the Voice SDK' }));
+        return messageCallback(
+          b,
+          sid,
+          fakeSid('KX'),
+          seq,
+          JSON.stringify({ type: 'note', seq, text: 'hello from the Voice SDK' }),
+        );
       },
       expected: ok,
     },
     {
       route: '/send-message',
       k: 2,
-      request: (i) => sendMessageRequest(b, { callSid: live[i % live.length], content: JSON.stringify({ type: 'note', i, text: 'hello from the server' }) }),
+      request: (i) =>
+        sendMessageRequest(b, {
+          callSid: live[i % live.length],
+          content: JSON.stringify({ type: 'note', i, text: 'hello from the server' }),
+        }),
       expected: (s) => s === 201,
     },
     { route: '/call-messages', k: 1, request: (i) => callMessagesRequest(b, live[i % live.length]), expected: ok },
@@ -172,7 +191,12 @@ export async function benchRoutes(b: BenchStack, opts: RouteBenchOptions, progre
       const key = `${r.method} ${r.product} ${restRoute(r.route)}${r.status >= 400 ? ` → ${r.status}` : ''}`;
       groups.set(key, [...(groups.get(key) ?? []), r.ms]);
     }
-    const trips = [...groups].map(([key, times]) => ({ key, perRequest: times.length / n, meanMs: mean(times), p99Ms: percentile(times, 99) }));
+    const trips = [...groups].map(([key, times]) => ({
+      key,
+      perRequest: times.length / n,
+      meanMs: mean(times),
+      p99Ms: percentile(times, 99),
+    }));
     const emptyP50 = percentile(emptyLat, 50);
     const emptyP99 = percentile(emptyLat, 99);
     rows.push({

@@ -31,7 +31,8 @@ const SETTINGS = {
   scale: { calls: 1000, concurrency: 100, messages: 20, messageIntervalMs: 125 },
 };
 
-const log = (s: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${s}\n`);
+const log = (s: string) =>
+  process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${s}\n`);
 const t0 = performance.now();
 
 function machine() {
@@ -46,9 +47,16 @@ function machine() {
   return { nproc, model, node: process.version, memoryGb: (totalmem() / 2 ** 30).toFixed(1) };
 }
 
-const loadText = () => loadavg().map((l) => l.toFixed(2)).join(' / ');
+const loadText = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ');
 
-async function withStack<T>(fork: boolean, env: Record<string, string>, body: (b: BenchStack) => Promise<T>): Promise<T> {
+async function withStack<T>(
+  fork: boolean,
+  env: Record<string, string>,
+  body: (b: BenchStack) => Promise<T>,
+): Promise<T> {
   const b = await startBenchStack(fork, env);
   try {
     return await body(b);
@@ -62,11 +70,29 @@ async function withStack<T>(fork: boolean, env: Record<string, string>, body: (b
 
 const P50_TARGET = 1.5;
 const P99_TARGET = 3;
-const routeMet = (r: RouteRow) => r.unexpected === 0 && r.p50 / r.floorP50 <= P50_TARGET && r.p99 / r.floorP99 <= P99_TARGET;
+const routeMet = (r: RouteRow) =>
+  r.unexpected === 0 && r.p50 / r.floorP50 <= P50_TARGET && r.p99 / r.floorP99 <= P99_TARGET;
 
 function routeTable(rows: RouteRow[]): string {
   return markdownTable(
-    ['route', 'p50 ms', 'p99 ms', 'req/s', 'empty p50', 'empty p99', 'empty req/s', 'p50 ÷ empty', 'Twilio round trips/req', 'at API floor', 'floor p50', 'floor p99', 'p50 ÷ floor', 'p99 ÷ floor', 'target', 'errors'],
+    [
+      'route',
+      'p50 ms',
+      'p99 ms',
+      'req/s',
+      'empty p50',
+      'empty p99',
+      'empty req/s',
+      'p50 ÷ empty',
+      'Twilio round trips/req',
+      'at API floor',
+      'floor p50',
+      'floor p99',
+      'p50 ÷ floor',
+      'p99 ÷ floor',
+      'target',
+      'errors',
+    ],
     rows.map((r) => [
       r.route,
       ms(r.p50),
@@ -90,10 +116,26 @@ function routeTable(rows: RouteRow[]): string {
 
 function whereTimeGoes(rows: RouteRow[]): string {
   return markdownTable(
-    ['route', 'its Twilio round trips (sandbox ms: mean / p99 each)', 'k', 'empty + k twilio-node round trips p50 / p99', 'p50 ÷ that', 'p99 ÷ that', 'functions CPU ms/req (route / empty)', 'sandbox + driver CPU ms/req (route / empty)'],
+    [
+      'route',
+      'its Twilio round trips (sandbox ms: mean / p99 each)',
+      'k',
+      'empty + k twilio-node round trips p50 / p99',
+      'p50 ÷ that',
+      'p99 ÷ that',
+      'functions CPU ms/req (route / empty)',
+      'sandbox + driver CPU ms/req (route / empty)',
+    ],
     rows.map((r) => [
       r.route,
-      r.roundTrips.length ? r.roundTrips.map((t) => `${t.key.replace('/2010-04-01/Accounts/{Sid}', '').replace('/v1/Services/default', '')} (${t.perRequest.toFixed(2)}/req): ${t.meanMs.toFixed(2)} / ${t.p99Ms}`).join('; ') : 'none',
+      r.roundTrips.length
+        ? r.roundTrips
+            .map(
+              (t) =>
+                `${t.key.replace('/2010-04-01/Accounts/{Sid}', '').replace('/v1/Services/default', '')} (${t.perRequest.toFixed(2)}/req): ${t.meanMs.toFixed(2)} / ${t.p99Ms}`,
+            )
+            .join('; ')
+        : 'none',
       String(r.k),
       `${ms(r.clientFloorP50)} / ${ms(r.clientFloorP99)}`,
       ratio(r.p50 / r.clientFloorP50),
@@ -119,8 +161,26 @@ function eventTable(rows: EventRow[]): string {
 
 function wholeCallTable(rows: CallKindRow[]): string {
   return markdownTable(
-    ['call (one at a time)', 'calls', 'SDK legs', 'messages each way per leg', 'status callbacks per call', 'Twilio requests per call', 'sum of the per-event counts', 'adds up'],
-    rows.map((r) => [r.kind, String(r.calls), String(r.sdkLegs), String(r.messagesEachWay), r.statusCallbacksPerCall.toFixed(1), r.restPerCall.toFixed(1), String(r.expectedPerCall), mark(Math.abs(r.restPerCall - r.expectedPerCall) < 0.05)]),
+    [
+      'call (one at a time)',
+      'calls',
+      'SDK legs',
+      'messages each way per leg',
+      'status callbacks per call',
+      'Twilio requests per call',
+      'sum of the per-event counts',
+      'adds up',
+    ],
+    rows.map((r) => [
+      r.kind,
+      String(r.calls),
+      String(r.sdkLegs),
+      String(r.messagesEachWay),
+      r.statusCallbacksPerCall.toFixed(1),
+      r.restPerCall.toFixed(1),
+      String(r.expectedPerCall),
+      mark(Math.abs(r.restPerCall - r.expectedPerCall) < 0.05),
+    ]),
   );
 }
 
@@ -128,7 +188,16 @@ function coldTable(rows: ColdRow[]): string {
   const empty = rows.find((r) => r.name === 'empty.js')!;
   const withTwilio = rows.find((r) => r.name.startsWith('empty + '))!;
   return markdownTable(
-    ['bundle', 'bytes', 'fresh process: load ms', '÷ empty', '÷ (empty + twilio)', 'twilio preloaded (as the runtime): load ms', '÷ empty', '≤ 2× empty'],
+    [
+      'bundle',
+      'bytes',
+      'fresh process: load ms',
+      '÷ empty',
+      '÷ (empty + twilio)',
+      'twilio preloaded (as the runtime): load ms',
+      '÷ empty',
+      '≤ 2× empty',
+    ],
     rows.map((r) => {
       const isFloor = r === empty || r === withTwilio;
       return [
@@ -139,7 +208,9 @@ function coldTable(rows: ColdRow[]): string {
         ratio(r.freshMs / withTwilio.freshMs),
         ms(r.runtimeMs),
         ratio(r.runtimeMs / empty.runtimeMs),
-        isFloor ? '–' : `${mark(r.freshMs <= 2 * empty.freshMs)} fresh, ${mark(r.runtimeMs <= 2 * empty.runtimeMs)} preloaded`,
+        isFloor
+          ? '–'
+          : `${mark(r.freshMs <= 2 * empty.freshMs)} fresh, ${mark(r.runtimeMs <= 2 * empty.runtimeMs)} preloaded`,
       ];
     }),
   );
@@ -147,20 +218,55 @@ function coldTable(rows: ColdRow[]): string {
 
 function scaleTable(s: ScaleResult): string {
   const rows: [string, string, string, string][] = [
-    ['calls done / planned (failed)', `${int(s.callsDone)} / ${int(s.callsPlanned)} (${s.callsFailed}${s.firstFailure ? `; first: ${s.firstFailure.replace(/\|/g, '/').slice(0, 120)}` : ''})`, `${int(s.callsPlanned)}`, mark(s.callsDone === s.callsPlanned)],
-    ['calls at once (workers / peak)', `${s.concurrency} / ${s.peakConcurrentCalls}`, '≥ 100', mark(s.peakConcurrentCalls >= 100)],
+    [
+      'calls done / planned (failed)',
+      `${int(s.callsDone)} / ${int(s.callsPlanned)} (${s.callsFailed}${s.firstFailure ? `; first: ${s.firstFailure.replace(/\|/g, '/').slice(0, 120)}` : ''})`,
+      `${int(s.callsPlanned)}`,
+      mark(s.callsDone === s.callsPlanned),
+    ],
+    [
+      'calls at once (workers / peak)',
+      `${s.concurrency} / ${s.peakConcurrentCalls}`,
+      '≥ 100',
+      mark(s.peakConcurrentCalls >= 100),
+    ],
     ['messages each way per call', String(s.messagesEachWay), '20', mark(s.messagesEachWay >= 20)],
-    ['SDK → server: sent / answered 2xx / stored', `${int(s.fromSdkSent)} / ${int(s.fromSdkAccepted)} / ${int(s.fromSdkStored)}`, 'all stored', mark(s.fromSdkStored === s.fromSdkSent)],
-    ['server → SDK: sent / 201 / stored / received by the SDK', `${int(s.toSdkSent)} / ${int(s.toSdkAccepted)} / ${int(s.toSdkStored)} / ${int(s.toSdkReceived)}`, 'all stored and received', mark(s.toSdkStored === s.toSdkSent && s.toSdkReceived === s.toSdkSent)],
+    [
+      'SDK → server: sent / answered 2xx / stored',
+      `${int(s.fromSdkSent)} / ${int(s.fromSdkAccepted)} / ${int(s.fromSdkStored)}`,
+      'all stored',
+      mark(s.fromSdkStored === s.fromSdkSent),
+    ],
+    [
+      'server → SDK: sent / 201 / stored / received by the SDK',
+      `${int(s.toSdkSent)} / ${int(s.toSdkAccepted)} / ${int(s.toSdkStored)} / ${int(s.toSdkReceived)}`,
+      'all stored and received',
+      mark(s.toSdkStored === s.toSdkSent && s.toSdkReceived === s.toSdkSent),
+    ],
     ['messages lost', int(s.lost), '0', mark(s.lost === 0)],
     ['messages stored twice', int(s.duplicatesStored), '0', mark(s.duplicatesStored === 0)],
     ['legs whose SDK messages are not in SequenceNumber order', int(s.sequenceGaps), '0', mark(s.sequenceGaps === 0)],
     ['legs not closed out in Sync (state ≠ completed)', int(s.legsNotClosed), '0', mark(s.legsNotClosed === 0)],
-    ['busiest Sync object: most writes in any 1 s', `${s.busiestWritesPerSecond} (${s.busiestObject})`, '≤ 20', mark(s.busiestWritesPerSecond <= 20)],
+    [
+      'busiest Sync object: most writes in any 1 s',
+      `${s.busiestWritesPerSecond} (${s.busiestObject})`,
+      '≤ 20',
+      mark(s.busiestWritesPerSecond <= 20),
+    ],
     ['Sync 429s (limit enforced: 20/s per object)', int(s.sync429), '0', mark(s.sync429 === 0)],
-    ['sandbox time per Sync request, first → last tenth of the run', `${s.syncMsFirstTenth.toFixed(2)} → ${s.syncMsLastTenth.toFixed(2)} ms`, '–', '–'],
+    [
+      'sandbox time per Sync request, first → last tenth of the run',
+      `${s.syncMsFirstTenth.toFixed(2)} → ${s.syncMsLastTenth.toFixed(2)} ms`,
+      '–',
+      '–',
+    ],
     ['Sync writes / Twilio REST requests', `${int(s.syncWrites)} / ${int(s.restRequests)}`, '–', '–'],
-    ['Twilio REST requests per call', s.restPerCall.toFixed(2), `floor ${s.restFloorPerCall}`, mark(s.restPerCall <= s.restFloorPerCall)],
+    [
+      'Twilio REST requests per call',
+      s.restPerCall.toFixed(2),
+      `floor ${s.restFloorPerCall}`,
+      mark(s.restPerCall <= s.restFloorPerCall),
+    ],
     ['function invocations / per second', `${int(s.functionInvocations)} / ${int(s.invocationsPerSecond)}`, '–', '–'],
     ['total time', `${(s.totalMs / 1000).toFixed(1)} s`, '< 10 min for the whole bench', mark(s.totalMs < BUDGET_MS)],
   ];
@@ -170,8 +276,17 @@ function scaleTable(s: ScaleResult): string {
 function answerTable(quiet: number[], loaded: number[], loadedConcurrency: number): string {
   // The engine's times are whole milliseconds.
   const whole = (x: number) => (Number.isFinite(x) ? String(Math.round(x)) : '–');
-  const row = (when: string, v: number[]) => [when, String(v.length), whole(percentile(v, 50)), whole(percentile(v, 99)), whole(Math.max(...v))];
-  return markdownTable(['when', 'SDK legs', 'p50 ms', 'p99 ms', 'max ms'], [row('one call at a time (Table 2b calls)', quiet), row(`scale run (${loadedConcurrency} calls at once)`, loaded)]);
+  const row = (when: string, v: number[]) => [
+    when,
+    String(v.length),
+    whole(percentile(v, 50)),
+    whole(percentile(v, 99)),
+    whole(Math.max(...v)),
+  ];
+  return markdownTable(
+    ['when', 'SDK legs', 'p50 ms', 'p99 ms', 'max ms'],
+    [row('one call at a time (Table 2b calls)', quiet), row(`scale run (${loadedConcurrency} calls at once)`, loaded)],
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,13 +341,19 @@ function routeNotes(rows: RouteRow[], forkRows: RouteRow[]): string[] {
 function eventNotes(rows: EventRow[]): string[] {
   const notes: string[] = [];
   const over = rows.filter((r) => r.floorValue !== undefined && r.max > r.floorValue);
-  notes.push(over.length ? `Above the floor: ${over.map((r) => `${r.event} (${r.typical} vs ${r.floorValue})`).join('; ')}.` : 'Every event with a floor is at its floor.');
+  notes.push(
+    over.length
+      ? `Above the floor: ${over.map((r) => `${r.event} (${r.typical} vs ${r.floorValue})`).join('; ')}.`
+      : 'Every event with a floor is at its floor.',
+  );
   const early = rows.filter((r) => /initiated|ringing/.test(r.event)).reduce((a, r) => a + r.typical, 0);
-  notes.push(`initiated + ringing: ${early} request${early === 1 ? '' : 's'} per SDK leg, at most 1 needed (the leg's Map, made once, so the in-progress callback the SDK waits on is a single write) ${mark(early <= 1)}.`);
+  notes.push(
+    `initiated + ringing: ${early} request${early === 1 ? '' : 's'} per SDK leg, at most 1 needed (the leg's Map, made once, so the in-progress callback the SDK waits on is a single write) ${mark(early <= 1)}.`,
+  );
   const ringing = rows.find((r) => r.event.includes('ringing'));
   if (ringing && ringing.breakdown.includes('409')) {
     notes.push(
-      "initiated and ringing each try to create the leg's Map (lib/routes/call-status.ts: `ensureLegMap` on initiated, ringing and queued); the second always meets 409/54301. That is 1 avoidable request per SDK leg per call: creating it on `initiated` only (falling back to creating it in in-progress, which already handles 54200) would save it, or /voice could ask for `statusCallbackEvent=\"ringing answered completed\"` and save the initiated webhook as well.",
+      'initiated and ringing each try to create the leg\'s Map (lib/routes/call-status.ts: `ensureLegMap` on initiated, ringing and queued); the second always meets 409/54301. That is 1 avoidable request per SDK leg per call: creating it on `initiated` only (falling back to creating it in in-progress, which already handles 54200) would save it, or /voice could ask for `statusCallbackEvent="ringing answered completed"` and save the initiated webhook as well.',
     );
   }
   const byIdentity = rows.find((r) => r.event.includes('by identity'));
@@ -242,7 +363,10 @@ function eventNotes(rows: EventRow[]): string[] {
     );
   }
   const repeat = rows.find((r) => r.event.includes('in-progress, repeated'));
-  if (repeat) notes.push(`A repeated in-progress delivery costs ${repeat.typical} requests (create → 409, read the state, the idempotent subscription): correct, and only paid on duplicates.`);
+  if (repeat)
+    notes.push(
+      `A repeated in-progress delivery costs ${repeat.typical} requests (create → 409, read the state, the idempotent subscription): correct, and only paid on duplicates.`,
+    );
   return notes;
 }
 
@@ -270,9 +394,16 @@ function coldNotes(cold: ColdStart): string[] {
   ];
 }
 
-function summarise(noFork: RouteRow[], fork: RouteRow[], events: EventRow[], coldStart: ColdStart, scale: ScaleResult): string[] {
+function summarise(
+  noFork: RouteRow[],
+  fork: RouteRow[],
+  events: EventRow[],
+  coldStart: ColdStart,
+  scale: ScaleResult,
+): string[] {
   const cold = coldStart.rows;
-  const atApiFloor = (rows: RouteRow[]) => rows.filter((r) => r.roundTrips.reduce((a, t) => a + t.perRequest, 0) <= r.k).length;
+  const atApiFloor = (rows: RouteRow[]) =>
+    rows.filter((r) => r.roundTrips.reduce((a, t) => a + t.perRequest, 0) <= r.k).length;
   const overFloor = events.filter((e) => e.floorValue !== undefined && e.max > e.floorValue);
   const empty = cold.find((r) => r.name === 'empty.js')!;
   const withTwilio = cold.find((r) => r.name.startsWith('empty + '))!;
@@ -285,7 +416,17 @@ function summarise(noFork: RouteRow[], fork: RouteRow[], events: EventRow[], col
     `p50 ≤ ${P50_TARGET}× and p99 ≤ ${P99_TARGET}× (empty function + the round trips' sandbox time), --no-fork-process: both met by ${met(noFork).length}/${noFork.length}${met(noFork).length ? ` (${met(noFork).join(', ')})` : ''} ${mark(met(noFork).length === noFork.length)}; the p99 part by ${p99Met(noFork)}/${noFork.length}. Against empty + the same number of twilio-node round trips measured from inside a Function, the routes that call Twilio are ${ratio(Math.min(...calling.map((r) => r.p50 / r.clientFloorP50)))}-${ratio(Math.max(...calling.map((r) => r.p50 / r.clientFloorP50)))} at p50 (Table 1b). With forking: ${met(fork).length}/${fork.length} met.`,
     `Each bundle loads in ≤ 2× the empty function: ${bundles.filter((r) => r.freshMs <= 2 * empty.freshMs).length}/${bundles.length} ❌ (all need twilio: ${ms(withTwilio.freshMs)} ms for an empty function that requires it; the bundles are ≤ ${ratio(Math.max(...bundles.map((r) => r.freshMs / withTwilio.freshMs)))} of that).`,
     `Scale: ${int(scale.callsDone)} calls (${scale.peakConcurrentCalls} at once) × ${scale.messagesEachWay} messages each way in ${(scale.totalMs / 1000).toFixed(0)} s; messages lost ${scale.lost} ${mark(scale.lost === 0)}; busiest Sync object ${scale.busiestWritesPerSecond} writes in a second ${mark(scale.busiestWritesPerSecond <= 20)}.`,
-    `Answered → subscribed: p50 ${Math.round(percentile(scale.answerToSubscription.map((a) => a.ms), 50))} ms / p99 ${Math.round(percentile(scale.answerToSubscription.map((a) => a.ms), 99))} ms under the scale load (no target given).`,
+    `Answered → subscribed: p50 ${Math.round(
+      percentile(
+        scale.answerToSubscription.map((a) => a.ms),
+        50,
+      ),
+    )} ms / p99 ${Math.round(
+      percentile(
+        scale.answerToSubscription.map((a) => a.ms),
+        99,
+      ),
+    )} ms under the scale load (no target given).`,
   ];
 }
 
@@ -305,7 +446,11 @@ async function main() {
 
   log('1. routes, --no-fork-process');
   const { noFork, events, calls } = await withStack(false, {}, async (b) => {
-    const noFork = await benchRoutes(b, { ...SETTINGS.noFork, concurrency: SETTINGS.concurrency, clientFloor: true }, log);
+    const noFork = await benchRoutes(
+      b,
+      { ...SETTINGS.noFork, concurrency: SETTINGS.concurrency, clientFloor: true },
+      log,
+    );
     log('2. Twilio requests per event');
     const events = await countEvents(b, SETTINGS.events.samples);
     const typical = (prefix: string) => events.find((e) => e.event.startsWith(prefix))?.typical ?? NaN;
@@ -323,11 +468,17 @@ async function main() {
   });
 
   log('1. routes, forking (twilio-run default)');
-  const fork = await withStack(true, {}, (b) => benchRoutes(b, { ...SETTINGS.fork, concurrency: SETTINGS.concurrency, clientFloor: false }, log));
+  const fork = await withStack(true, {}, (b) =>
+    benchRoutes(b, { ...SETTINGS.fork, concurrency: SETTINGS.concurrency, clientFloor: false }, log),
+  );
 
   const remaining = BUDGET_MS - (performance.now() - t0) - 60_000;
-  log(`4. scale (${SETTINGS.scale.calls} calls, ${SETTINGS.scale.concurrency} at once; budget ${(remaining / 1000).toFixed(0)} s)`);
-  const scale = await withStack(false, {}, (b) => runScale(b, { ...SETTINGS.scale, budgetMs: Math.min(remaining, 420_000), progress: log }));
+  log(
+    `4. scale (${SETTINGS.scale.calls} calls, ${SETTINGS.scale.concurrency} at once; budget ${(remaining / 1000).toFixed(0)} s)`,
+  );
+  const scale = await withStack(false, {}, (b) =>
+    runScale(b, { ...SETTINGS.scale, budgetMs: Math.min(remaining, 420_000), progress: log }),
+  );
   const runMs = performance.now() - t0;
   const loadAtEnd = loadText();
 
@@ -409,7 +560,11 @@ async function main() {
     '',
     "The sandbox sends the in-progress (`answered`) status callback in the same tick it marks the dialed leg answered (sandbox/engine.ts answerLeg → reportStatus), so its send time is that leg's startTime; the subscription's time is the engine's `subscriptions[0].dateCreated`. Until then the SDK's messages have nowhere to go (Twilio delivers a call message only to existing subscriptions).",
     '',
-    answerTable(calls.answerToSubscription, scale.answerToSubscription.map((a) => a.ms), scale.concurrency),
+    answerTable(
+      calls.answerToSubscription,
+      scale.answerToSubscription.map((a) => a.ms),
+      scale.concurrency,
+    ),
     '',
     `- One call at a time it is ${Math.round(percentile(calls.answerToSubscription, 50))} ms at p50. Under the scale run the in-progress callback queues behind the other calls' message traffic in the same twilio-run process (${int(scale.invocationsPerSecond)} invocations/s) and its two round trips queue in the sandbox; starting ${scale.concurrency} calls at once makes the worst case (the subscription already runs in parallel with the state write). An SDK client should hold its first message until the call has been open briefly, or resend on no acknowledgement.`,
     '',

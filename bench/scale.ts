@@ -67,7 +67,12 @@ export interface ScaleResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 30_000, everyMs = 10): Promise<T> {
+async function until<T>(
+  check: () => T | undefined | false,
+  what: string,
+  timeoutMs = 30_000,
+  everyMs = 10,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = check();
@@ -128,7 +133,9 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     const inbound = i % 2 === 0;
     const identity = inbound ? 'alice' : `caller-${i % callers}`;
     const number = `+1555${String(2_000_000 + i).padStart(7, '0')}`;
-    const parent = inbound ? (await b.control.callIn(number)).callSid : (await b.control.placeCall(identity, number)).callSid;
+    const parent = inbound
+      ? (await b.control.callIn(number)).callSid
+      : (await b.control.placeCall(identity, number)).callSid;
     // Calls into the SDK: its leg is the <Dial> child. Calls out of it: the parent.
     const leg = inbound ? await until(() => engine.calls.get(parent)?.dialedLeg, 'the SDK leg to be dialed') : parent;
     const dialed = inbound ? leg : await until(() => engine.calls.get(parent)?.dialedLeg, 'the number to be dialed');
@@ -142,7 +149,11 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
       for (let m = 0; m < opts.messages; m++) {
         const pace = sleep(opts.messageIntervalMs);
         r.fromSdkSent++;
-        const res = await b.control.sendFromPhone(identity, leg, { m, dir: 'from-sdk', text: 'status update from the Voice SDK' });
+        const res = await b.control.sendFromPhone(identity, leg, {
+          m,
+          dir: 'from-sdk',
+          text: 'status update from the Voice SDK',
+        });
         const status = res.deliveries[0]?.status ?? null;
         if (status !== null && status < 300) r.fromSdkAccepted++;
         await pace;
@@ -154,7 +165,11 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
         r.toSdkSent++;
         // A backend retries a 5xx with the same idempotency key, as the error body says.
         for (let attempt = 0; attempt < 4; attempt++) {
-          const res = await sendMessage(b.fn, { callSid: leg, content: { m, dir: 'to-sdk', text: 'instruction from the server' }, idempotencyKey: `scale-${leg}-${m}` });
+          const res = await sendMessage(b.fn, {
+            callSid: leg,
+            content: { m, dir: 'to-sdk', text: 'instruction from the server' },
+            idempotencyKey: `scale-${leg}-${m}`,
+          });
           if (res.status === 201) {
             r.toSdkAccepted++;
             break;
@@ -203,7 +218,10 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
       } finally {
         active--;
       }
-      if (opts.progress && (r.callsDone + r.callsFailed) % 100 === 0) opts.progress(`scale: ${r.callsDone + r.callsFailed}/${opts.calls} calls, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+      if (opts.progress && (r.callsDone + r.callsFailed) % 100 === 0)
+        opts.progress(
+          `scale: ${r.callsDone + r.callsFailed}/${opts.calls} calls, ${((performance.now() - started) / 1000).toFixed(0)} s`,
+        );
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency }, worker));

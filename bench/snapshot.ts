@@ -23,17 +23,29 @@ export interface Snapshot {
 }
 
 /** What the routes use from twilio: signatures, TwiML, access tokens, and the REST client (with axios). */
-export const TWILIO_PARTS = ['twilio/lib/webhooks/webhooks', 'twilio/lib/twiml/VoiceResponse', 'twilio/lib/jwt/AccessToken', 'twilio/lib/base/RequestClient', 'twilio'];
+export const TWILIO_PARTS = [
+  'twilio/lib/webhooks/webhooks',
+  'twilio/lib/twiml/VoiceResponse',
+  'twilio/lib/jwt/AccessToken',
+  'twilio/lib/base/RequestClient',
+  'twilio',
+];
 
 export async function makeSnapshot(): Promise<Snapshot> {
   const dist = join(ROOT, 'dist');
-  if (!existsSync(join(dist, 'functions'))) throw new Error('dist/functions is missing: run `npm run build` first (npm run bench does)');
+  if (!existsSync(join(dist, 'functions')))
+    throw new Error('dist/functions is missing: run `npm run build` first (npm run bench does)');
   rmSync(SNAPSHOT_DIR, { recursive: true, force: true });
   cpSync(dist, SNAPSHOT_DIR, { recursive: true });
   const functionsDir = join(SNAPSHOT_DIR, 'functions');
-  const bundles = readdirSync(functionsDir).filter((f) => f.endsWith('.js')).sort();
+  const bundles = readdirSync(functionsDir)
+    .filter((f) => f.endsWith('.js'))
+    .sort();
   const empty = join(functionsDir, 'empty.js');
-  writeFileSync(empty, '// The floor: a Function that does nothing.\nexports.handler = (context, event, callback) => callback(null, {});\n');
+  writeFileSync(
+    empty,
+    '// The floor: a Function that does nothing.\nexports.handler = (context, event, callback) => callback(null, {});\n',
+  );
   // Bundled as scripts/build.mjs bundles the routes (twilio external).
   const roundTrips = join(functionsDir, 'round-trips.js');
   await build({
@@ -44,7 +56,10 @@ export async function makeSnapshot(): Promise<Snapshot> {
   // Outside functions/, so twilio-run does not serve it: only the cold-start table loads it.
   mkdirSync(join(SNAPSHOT_DIR, 'cold'), { recursive: true });
   const emptyWithTwilio = join(SNAPSHOT_DIR, 'cold', 'empty-with-twilio.js');
-  writeFileSync(emptyWithTwilio, "// The floor plus the twilio module.\nrequire('twilio');\nexports.handler = (context, event, callback) => callback(null, {});\n");
+  writeFileSync(
+    emptyWithTwilio,
+    "// The floor plus the twilio module.\nrequire('twilio');\nexports.handler = (context, event, callback) => callback(null, {});\n",
+  );
   // The parts of twilio a route could load instead of the whole package (Table 3's second part).
   const twilioParts = TWILIO_PARTS.map((module) => {
     const file = join(SNAPSHOT_DIR, 'cold', `${module.replace(/\W+/g, '-')}.js`);

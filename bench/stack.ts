@@ -19,7 +19,13 @@ export interface BenchStack {
 
 export async function startBenchStack(fork: boolean, env: Record<string, string> = {}): Promise<BenchStack> {
   const stack = await startStack({ functionsPort: await freePort(), forkProcess: fork, env });
-  return { stack, sandbox: stack.sandbox, control: new SandboxControl(stack.sandbox.url), fn: { baseUrl: stack.functionsUrl, authToken: stack.sandbox.authToken }, fork };
+  return {
+    stack,
+    sandbox: stack.sandbox,
+    control: new SandboxControl(stack.sandbox.url),
+    fn: { baseUrl: stack.functionsUrl, authToken: stack.sandbox.authToken },
+    fork,
+  };
 }
 
 /** TwiML that keeps a call up until someone hangs up: it bridges to a phone-network party that answers. */
@@ -32,8 +38,14 @@ const HOLD_TWIML = '<Response><Dial><Number>+15550009999</Number></Dial></Respon
  */
 export async function heldSdkLegs(b: BenchStack, identity: string, count: number): Promise<string[]> {
   b.sandbox.engine.registerPhone(identity, true);
-  const calls = Array.from({ length: count }, () => b.sandbox.engine.createApiCall({ to: `client:${identity}`, from: b.sandbox.phoneNumber, twiml: HOLD_TWIML }));
-  await waitFor(() => calls.every((c) => c.status === 'in-progress' && c.dialedLeg !== undefined), `${count} held SDK legs`, 60_000);
+  const calls = Array.from({ length: count }, () =>
+    b.sandbox.engine.createApiCall({ to: `client:${identity}`, from: b.sandbox.phoneNumber, twiml: HOLD_TWIML }),
+  );
+  await waitFor(
+    () => calls.every((c) => c.status === 'in-progress' && c.dialedLeg !== undefined),
+    `${count} held SDK legs`,
+    60_000,
+  );
   return calls.map((c) => c.sid);
 }
 
@@ -49,7 +61,11 @@ export interface StatusCallbackLeg {
 let statusSequence = 0;
 
 /** A signed `<Dial>` noun status callback, as the sandbox (and Twilio) sends it. */
-export function statusCallback(b: BenchStack, leg: StatusCallbackLeg, status: 'initiated' | 'ringing' | 'in-progress' | 'completed') {
+export function statusCallback(
+  b: BenchStack,
+  leg: StatusCallbackLeg,
+  status: 'initiated' | 'ringing' | 'in-progress' | 'completed',
+) {
   const url = callStatusUrl(b.fn.baseUrl, leg.sdk);
   const params: Record<string, string> = {
     AccountSid: b.sandbox.accountSid,
@@ -127,8 +143,10 @@ export function voiceFromSdk(b: BenchStack, callSid: string, identity: string, t
   return post(b.fn, '/voice', params, { signed: true });
 }
 
-export const sendMessageRequest = (b: BenchStack, params: Record<string, string>) => post(b.fn, '/send-message', params, { signed: true });
-export const callMessagesRequest = (b: BenchStack, callSid: string) => post(b.fn, '/call-messages', { callSid, pageSize: '100' }, { signed: true });
+export const sendMessageRequest = (b: BenchStack, params: Record<string, string>) =>
+  post(b.fn, '/send-message', params, { signed: true });
+export const callMessagesRequest = (b: BenchStack, callSid: string) =>
+  post(b.fn, '/call-messages', { callSid, pageSize: '100' }, { signed: true });
 export const tokenRequest = (b: BenchStack, identity: string) =>
   post(b.fn, '/token', { identity }, { headers: { Authorization: `Bearer ${SANDBOX_DEFAULTS.tokenSecret}` } });
 export const emptyRequest = (b: BenchStack) => post(b.fn, '/empty', { a: '1' });

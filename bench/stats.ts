@@ -41,7 +41,9 @@ export const mark = (ok: boolean) => (ok ? '✅' : '❌');
 /** A GitHub-flavoured markdown table; numeric-looking columns are right-aligned. */
 export function markdownTable(headers: string[], rows: (string | number)[][]): string {
   const cells = rows.map((r) => r.map(String));
-  const numeric = headers.map((_, c) => cells.length > 0 && cells.every((r) => /^[-+]?[\d.,]+(×| ms| %)?$|^–$/.test(r[c] ?? '')));
+  const numeric = headers.map(
+    (_, c) => cells.length > 0 && cells.every((r) => /^[-+]?[\d.,]+(×| ms| %)?$|^–$/.test(r[c] ?? '')),
+  );
   const head = `| ${headers.join(' | ')} |`;
   const rule = `|${headers.map((_, c) => (numeric[c] ? ' ---: ' : ' --- ')).join('|')}|`;
   return [head, rule, ...cells.map((r) => `| ${r.join(' | ')} |`)].join('\n');

@@ -15,7 +15,11 @@ export interface FunctionsResponse<T = unknown> {
 }
 
 /** POSTs form parameters to a protected function, signed as Twilio signs webhooks. */
-export async function signedPost<T = unknown>(opts: FunctionsClientOptions, path: string, params: Record<string, string>): Promise<FunctionsResponse<T>> {
+export async function signedPost<T = unknown>(
+  opts: FunctionsClientOptions,
+  path: string,
+  params: Record<string, string>,
+): Promise<FunctionsResponse<T>> {
   const url = `${opts.baseUrl.replace(/\/+$/, '')}${path}`;
   const signature = twilio.getExpectedTwilioSignature(opts.authToken, url, params);
   const res = await fetch(url, {
@@ -43,21 +47,33 @@ export interface SendMessageRequest {
 
 /** Server → SDK: `/send-message`. */
 export function sendMessage(opts: FunctionsClientOptions, req: SendMessageRequest) {
-  const params: Record<string, string> = { content: typeof req.content === 'string' ? req.content : JSON.stringify(req.content) };
+  const params: Record<string, string> = {
+    content: typeof req.content === 'string' ? req.content : JSON.stringify(req.content),
+  };
   if (req.callSid !== undefined) params.callSid = req.callSid;
   if (req.identity !== undefined) params.identity = req.identity;
   if (req.idempotencyKey !== undefined) params.idempotencyKey = req.idempotencyKey;
-  return signedPost<{ sid: string; callSid: string; idempotencyKey: string } | { code: string; message: string }>(opts, '/send-message', params);
+  return signedPost<{ sid: string; callSid: string; idempotencyKey: string } | { code: string; message: string }>(
+    opts,
+    '/send-message',
+    params,
+  );
 }
 
 /** A call leg's state and messages: `/call-messages`. */
-export function callMessages(opts: FunctionsClientOptions, callSid: string, page: { pageSize?: number; pageToken?: string } = {}) {
+export function callMessages(
+  opts: FunctionsClientOptions,
+  callSid: string,
+  page: { pageSize?: number; pageToken?: string } = {},
+) {
   const params: Record<string, string> = { callSid };
   if (page.pageSize !== undefined) params.pageSize = String(page.pageSize);
   if (page.pageToken !== undefined) params.pageToken = page.pageToken;
-  return signedPost<{ callSid: string; state: unknown; messages: { sid: string; direction: string; content: unknown }[]; total: number; nextPageToken: string | null }>(
-    opts,
-    '/call-messages',
-    params,
-  );
+  return signedPost<{
+    callSid: string;
+    state: unknown;
+    messages: { sid: string; direction: string; content: unknown }[];
+    total: number;
+    nextPageToken: string | null;
+  }>(opts, '/call-messages', params);
 }

@@ -22,11 +22,19 @@ export function routeVoiceCall(event: Record<string, unknown>, config: VoiceRout
   const caller = clientIdentity(event.From) ?? clientIdentity(event.Caller);
   if (caller) return routeSdkCall(caller, event.To, config);
   if (!config.inboundIdentity) {
-    return { kind: 'refuse', reason: 'CLIENT_IDENTITY is not set', say: 'Sorry, nobody can take calls at this number yet.' };
+    return {
+      kind: 'refuse',
+      reason: 'CLIENT_IDENTITY is not set',
+      say: 'Sorry, nobody can take calls at this number yet.',
+    };
   }
   if (!isIdentity(config.inboundIdentity)) {
     // /call-status could never match this leg back, so it would never be subscribed.
-    return { kind: 'refuse', reason: 'CLIENT_IDENTITY is not a valid client identity', say: 'Sorry, nobody can take calls at this number yet.' };
+    return {
+      kind: 'refuse',
+      reason: 'CLIENT_IDENTITY is not a valid client identity',
+      say: 'Sorry, nobody can take calls at this number yet.',
+    };
   }
   return { kind: 'client', identity: config.inboundIdentity, sdkLegs: { child: config.inboundIdentity } };
 }

@@ -89,7 +89,9 @@ export class CallStore {
   /** Creates the leg's Map if it does not exist yet (the Map's own TTL is a safety net for calls whose end is never reported). */
   async ensureLegMap(callSid: string): Promise<void> {
     try {
-      await this.retry(() => this.service().syncMaps.create({ uniqueName: legMapName(callSid), ttl: this.config.activeCallTtl }));
+      await this.retry(() =>
+        this.service().syncMaps.create({ uniqueName: legMapName(callSid), ttl: this.config.activeCallTtl }),
+      );
     } catch (err) {
       if (twilioCode(err) !== SYNC.NAME_EXISTS) throw err;
     }
@@ -97,7 +99,8 @@ export class CallStore {
 
   /** Creates an item, creating the leg's Map first when it is missing. Returns false when the key exists. */
   private async createItem(callSid: string, key: string, data: object, collectionTtl?: number): Promise<boolean> {
-    const create = () => this.retry(() => this.items(callSid).create({ key, data, ...(collectionTtl ? { collectionTtl } : {}) }));
+    const create = () =>
+      this.retry(() => this.items(callSid).create({ key, data, ...(collectionTtl ? { collectionTtl } : {}) }));
     try {
       await create();
       return true;
@@ -199,13 +202,23 @@ export class CallStore {
 }
 
 function legFields(leg: SdkLeg) {
-  return { callSid: leg.callSid, parentCallSid: leg.parentCallSid, role: leg.role, identity: leg.identity, peer: leg.peer };
+  return {
+    callSid: leg.callSid,
+    parentCallSid: leg.parentCallSid,
+    role: leg.role,
+    identity: leg.identity,
+    peer: leg.peer,
+  };
 }
 
 /** Messages from the SDK keep SequenceNumber order; messages to it are merged in by timestamp. */
 export function orderMessages(messages: CallMessage[]): CallMessage[] {
-  const inbound = messages.filter((m) => m.direction === 'from-sdk').sort((a, b) => (a.sequence ?? 0) - (b.sequence ?? 0));
-  const outbound = messages.filter((m) => m.direction === 'to-sdk').sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+  const inbound = messages
+    .filter((m) => m.direction === 'from-sdk')
+    .sort((a, b) => (a.sequence ?? 0) - (b.sequence ?? 0));
+  const outbound = messages
+    .filter((m) => m.direction === 'to-sdk')
+    .sort((a, b) => a.timestamp.localeCompare(b.timestamp));
   const ordered: CallMessage[] = [];
   let i = 0;
   let o = 0;

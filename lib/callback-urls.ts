@@ -12,7 +12,8 @@ export interface RequestSite {
 }
 
 /** twilio-run serves `localhost:<port>`; a deployed Function's DOMAIN_NAME is its twil.io host. */
-export const isLocalDomain = (domainName: string | undefined) => /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(domainName ?? '');
+export const isLocalDomain = (domainName: string | undefined) =>
+  /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(domainName ?? '');
 
 /** The base every callback URL starts with. Local hosts are plain http, as twilio-run serves them. */
 export function baseUrl(site: Pick<RequestSite, 'domainName' | 'publicBaseUrl'>): string {

@@ -29,7 +29,11 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1 || value > 31_536_000) {
-    throw new HttpError(500, 'configuration-invalid', `${name} must be a whole number of seconds between 1 and 31536000.`);
+    throw new HttpError(
+      500,
+      'configuration-invalid',
+      `${name} must be a whole number of seconds between 1 and 31536000.`,
+    );
   }
   return value;
 }
@@ -42,12 +46,20 @@ export function readConfig(env: Env): Config {
   const sandboxUrl = env.TWILIO_SANDBOX_URL || undefined;
   // The sandbox switch must never reach production: a deployed Function is not on localhost.
   if (sandboxUrl && !isLocalDomain(env.DOMAIN_NAME)) {
-    throw new HttpError(500, 'configuration-invalid', 'TWILIO_SANDBOX_URL is set in a deployed Function: remove it from .env and deploy again.');
+    throw new HttpError(
+      500,
+      'configuration-invalid',
+      'TWILIO_SANDBOX_URL is set in a deployed Function: remove it from .env and deploy again.',
+    );
   }
   const publicBaseUrl = env.PUBLIC_BASE_URL || undefined;
   // A tunnel or local URL left in .env would send a deployed service's callbacks there.
   if (publicBaseUrl && !isLocalDomain(env.DOMAIN_NAME) && !/^https:\/\/(?!localhost|127\.)[^/]+/.test(publicBaseUrl)) {
-    throw new HttpError(500, 'configuration-invalid', 'PUBLIC_BASE_URL must be an https URL of a public host in a deployed Function.');
+    throw new HttpError(
+      500,
+      'configuration-invalid',
+      'PUBLIC_BASE_URL must be an https URL of a public host in a deployed Function.',
+    );
   }
   return {
     accountSid,

@@ -39,7 +39,10 @@ export class DeadlineExceeded extends Error {
 export function isRetryable(err: unknown): boolean {
   if (!isTwilioRestError(err)) {
     const code = (err as { code?: string } | null)?.code;
-    return typeof code === 'string' && /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|ECONNABORTED|EPIPE|EAI_AGAIN|ERR_BAD_RESPONSE)$/.test(code);
+    return (
+      typeof code === 'string' &&
+      /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|ECONNABORTED|EPIPE|EAI_AGAIN|ERR_BAD_RESPONSE)$/.test(code)
+    );
   }
   return err.status === 429 || err.status >= 500;
 }

@@ -49,12 +49,24 @@ export function twilioFunction(
     let result: RouteResult;
     try {
       const config = readConfig(context as unknown as Env);
-      const site: RequestSite = { domainName: context.DOMAIN_NAME, path: context.PATH, publicBaseUrl: config.publicBaseUrl };
+      const site: RequestSite = {
+        domainName: context.DOMAIN_NAME,
+        path: context.PATH,
+        publicBaseUrl: config.publicBaseUrl,
+      };
       if (options.signed && !isValidTwilioSignature(config.authToken, headers, site, event)) {
         throw new HttpError(403, 'signature-invalid', 'This route needs a valid X-Twilio-Signature header.');
       }
       const client = () => twilioClient(config);
-      result = await route({ event, headers, config, base: baseUrl(site), deadline, client, store: () => new CallStore(client(), config, deadline) });
+      result = await route({
+        event,
+        headers,
+        config,
+        base: baseUrl(site),
+        deadline,
+        client,
+        store: () => new CallStore(client(), config, deadline),
+      });
     } catch (err) {
       result = errorResult(err, context.PATH, event);
     }
@@ -70,12 +82,25 @@ function errorResult(err: unknown, path: string, event: Event): RouteResult {
   if (isRetryable(err)) {
     // 429/5xx from Twilio, a timeout, a network failure, or no time left: the same request can succeed later.
     const twilioCode = isTwilioRestError(err) ? err.code : undefined;
-    logEvent(path, event, { error: 'twilio-unavailable', status: isTwilioRestError(err) ? err.status : undefined, twilioCode, cause: (err as { code?: unknown }).code });
-    return json(503, { code: 'twilio-unavailable', message: 'Twilio did not answer in time; retry the request.', ...(twilioCode ? { twilioCode } : {}) });
+    logEvent(path, event, {
+      error: 'twilio-unavailable',
+      status: isTwilioRestError(err) ? err.status : undefined,
+      twilioCode,
+      cause: (err as { code?: unknown }).code,
+    });
+    return json(503, {
+      code: 'twilio-unavailable',
+      message: 'Twilio did not answer in time; retry the request.',
+      ...(twilioCode ? { twilioCode } : {}),
+    });
   }
   if (isTwilioRestError(err)) {
     logEvent(path, event, { error: 'twilio', status: err.status, twilioCode: err.code });
-    return json(502, { code: 'twilio-error', message: `Twilio refused the request (code ${err.code ?? err.status}).`, twilioCode: err.code });
+    return json(502, {
+      code: 'twilio-error',
+      message: `Twilio refused the request (code ${err.code ?? err.status}).`,
+      twilioCode: err.code,
+    });
   }
   logEvent(path, event, { error: 'internal', name: (err as Error)?.name });
   return json(500, { code: 'internal-error', message: 'Something went wrong on our side; retry the request.' });

@@ -12,7 +12,8 @@ export const isE164 = (v: unknown): v is string => typeof v === 'string' && E164
 export const isIdentity = (v: unknown): v is string => typeof v === 'string' && IDENTITY.test(v);
 
 export function requireCallSid(value: unknown, name = 'callSid'): string {
-  if (!isCallSid(value)) throw badRequest('call-sid-invalid', `${name} must be a Call SID: CA followed by 32 hex digits.`);
+  if (!isCallSid(value))
+    throw badRequest('call-sid-invalid', `${name} must be a Call SID: CA followed by 32 hex digits.`);
   return value;
 }
 

@@ -18,7 +18,8 @@ export function validateContent(content: unknown): string {
   if (content === undefined || content === null || content === '') {
     throw badRequest('content-missing', 'content is required: a JSON object, as a string.');
   }
-  if (typeof content !== 'string') throw badRequest('content-invalid', 'content must be a string holding a JSON object.');
+  if (typeof content !== 'string')
+    throw badRequest('content-invalid', 'content must be a string holding a JSON object.');
   if (content.length > MAX_CONTENT_CHARS) {
     throw badRequest('content-too-long', `content is ${content.length} characters; the limit is ${MAX_CONTENT_CHARS}.`);
   }
@@ -46,7 +47,10 @@ export function callbackContent(content: unknown, jsonBody = false): string {
   // In a JSON body, Content may arrive as the value itself (here a string) rather than its JSON text.
   const text = isJson || !jsonBody ? raw : JSON.stringify(content);
   if (text.length > MAX_CALLBACK_CONTENT_CHARS) {
-    throw badRequest('content-too-long', `Content is ${text.length} characters; at most ${MAX_CALLBACK_CONTENT_CHARS} are accepted.`);
+    throw badRequest(
+      'content-too-long',
+      `Content is ${text.length} characters; at most ${MAX_CALLBACK_CONTENT_CHARS} are accepted.`,
+    );
   }
   if (!isJson && text === raw) throw badRequest('content-invalid', 'Content is not valid JSON.');
   return text;

@@ -21,12 +21,22 @@ export interface OperatorSession {
 
 export function issueSession(authToken: string, operatorSecret: string, nowMs = Date.now()): OperatorSession {
   const exp = Math.floor(nowMs / 1000) + SESSION_TTL_SECONDS;
-  const payload = Buffer.from(JSON.stringify({ v: 1, exp, n: randomBytes(9).toString('base64url') })).toString('base64url');
-  return { session: `${payload}.${sign(sessionKey(authToken, operatorSecret), payload)}`, expiresAt: new Date(exp * 1000).toISOString() };
+  const payload = Buffer.from(JSON.stringify({ v: 1, exp, n: randomBytes(9).toString('base64url') })).toString(
+    'base64url',
+  );
+  return {
+    session: `${payload}.${sign(sessionKey(authToken, operatorSecret), payload)}`,
+    expiresAt: new Date(exp * 1000).toISOString(),
+  };
 }
 
 /** The session's expiry (seconds since the epoch) when it is genuine and unexpired; undefined otherwise. */
-export function verifySession(session: unknown, authToken: string, operatorSecret: string, nowMs = Date.now()): number | undefined {
+export function verifySession(
+  session: unknown,
+  authToken: string,
+  operatorSecret: string,
+  nowMs = Date.now(),
+): number | undefined {
   if (typeof session !== 'string' || session.length > 512) return undefined;
   const [payload, signature, extra] = session.split('.');
   if (!payload || !signature || extra !== undefined) return undefined;

@@ -29,7 +29,14 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  * count, is what usually ends the retries.
  */
 export async function withRetry<T>(op: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
-  const { budgetMs = 6000, baseDelayMs = 100, maxDelayMs = 1000, maxAttempts = 12, attemptTimeoutMs = REQUEST_TIMEOUT_MS, sleep = defaultSleep } = opts;
+  const {
+    budgetMs = 6000,
+    baseDelayMs = 100,
+    maxDelayMs = 1000,
+    maxAttempts = 12,
+    attemptTimeoutMs = REQUEST_TIMEOUT_MS,
+    sleep = defaultSleep,
+  } = opts;
   const started = Date.now();
   const giveUpAt = Math.min(started + budgetMs, opts.deadline ?? Infinity);
   // The last moment an attempt may start and still end (or time out) before the deadline.

@@ -18,7 +18,10 @@ export function isValidTwilioSignature(
 ): boolean {
   const signature = headers['x-twilio-signature'];
   if (typeof signature !== 'string' || signature === '') return false;
-  const sites = site.publicBaseUrl && baseUrl(site) !== baseUrl({ domainName: site.domainName }) ? [site, { ...site, publicBaseUrl: undefined }] : [site];
+  const sites =
+    site.publicBaseUrl && baseUrl(site) !== baseUrl({ domainName: site.domainName })
+      ? [site, { ...site, publicBaseUrl: undefined }]
+      : [site];
   return sites.some((s) => matches(authToken, signature, headers, s, event));
 }
 
@@ -28,7 +31,13 @@ export function isJsonBody(headers: Record<string, unknown>): boolean {
   return typeof contentType === 'string' && contentType.startsWith('application/json');
 }
 
-function matches(authToken: string, signature: string, headers: Record<string, unknown>, site: RequestSite, event: Record<string, unknown>): boolean {
+function matches(
+  authToken: string,
+  signature: string,
+  headers: Record<string, unknown>,
+  site: RequestSite,
+  event: Record<string, unknown>,
+): boolean {
   const { url, params } = rebuildSignedRequest(site, event);
   // The bodySHA256 scheme only where Twilio uses it: JSON bodies to a route that declares the key.
   const bodyHashed = typeof event.bodySHA256 === 'string' && (ROUTE_QUERY_KEYS[site.path] ?? []).includes('bodySHA256');
@@ -38,5 +47,7 @@ function matches(authToken: string, signature: string, headers: Record<string, u
   const query = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) if (typeof value === 'string') query.append(key, value);
   const rest = query.toString();
-  return rest !== '' && twilio.validateRequest(authToken, signature, `${url}${url.includes('?') ? '&' : '?'}${rest}`, {});
+  return (
+    rest !== '' && twilio.validateRequest(authToken, signature, `${url}${url.includes('?') ? '&' : '?'}${rest}`, {})
+  );
 }

@@ -91,7 +91,13 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-const noFaults = (): RestFaults => ({ rate: 0, products: ['api', 'sync'], kinds: [429, 500, 503], slowMs: 4000, latencyMs: 0 });
+const noFaults = (): RestFaults => ({
+  rate: 0,
+  products: ['api', 'sync'],
+  kinds: [429, 500, 503],
+  slowMs: 4000,
+  latencyMs: 0,
+});
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const accountSid = options.accountSid ?? SANDBOX_DEFAULTS.accountSid;
@@ -107,7 +113,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const number = engine.addNumber(phoneNumber, `${functionsUrl}/voice`, 'Sandbox number');
   const app = engine.addApplication('Call Message Events (sandbox)', `${functionsUrl}/voice`);
   const faults = noFaults();
-  const sync = createSyncRouter({ accountSid, clock, writeRateLimit: () => faults.syncWriteRateLimit, writeRateWindowSeconds: () => faults.syncWriteWindowSeconds });
+  const sync = createSyncRouter({
+    accountSid,
+    clock,
+    writeRateLimit: () => faults.syncWriteRateLimit,
+    writeRateWindowSeconds: () => faults.syncWriteWindowSeconds,
+  });
   const requests: RequestRecord[] = [];
   const exchanges: Exchange[] = [];
 
@@ -131,11 +142,27 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     };
     res.on('finish', () => {
       const route = path.replace(/\b[A-Z]{2}[0-9a-f]{32}\b/g, '{Sid}');
-      requests.push({ at: started, product, method: req.method, route, status: res.statusCode, ms: Date.now() - started, injected: res.locals.injected });
+      requests.push({
+        at: started,
+        product,
+        method: req.method,
+        route,
+        status: res.statusCode,
+        ms: Date.now() - started,
+        injected: res.locals.injected,
+      });
       // Trimmed in chunks: one splice per 10,000 requests, not one per request.
       if (requests.length > 110_000) requests.splice(0, requests.length - 100_000);
       if (options.recordExchanges) {
-        exchanges.push({ product, method: req.method, path, query: req.query as Exchange['query'], form: (req.body ?? {}) as Exchange['form'], status: res.statusCode, responseBody: body });
+        exchanges.push({
+          product,
+          method: req.method,
+          path,
+          query: req.query as Exchange['query'],
+          form: (req.body ?? {}) as Exchange['form'],
+          status: res.statusCode,
+          responseBody: body,
+        });
       }
     });
     next();
@@ -154,7 +181,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       } else {
         if (kind === 429) res.setHeader('Retry-After', '1');
         const code = kind === 429 ? (product === 'sync' ? 54009 : 20429) : 20500;
-        return next(new TwilioApiError(kind, code, kind === 429 ? 'Too Many Requests' : 'Service unavailable (injected by the sandbox)'));
+        return next(
+          new TwilioApiError(
+            kind,
+            code,
+            kind === 429 ? 'Too Many Requests' : 'Service unavailable (injected by the sandbox)',
+          ),
+        );
       }
     }
     next();
@@ -163,7 +196,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const auth = basicAuth({ accountSid, authToken, apiKeySid, apiKeySecret });
   server.use('/api/2010-04-01', auth, createApiRouter(engine, accountSid));
   server.use('/sync/v1', auth, sync.router);
-  server.use(['/api', '/sync'], (req: Request, _res: Response, next: NextFunction) => next(new TwilioApiError(404, 20404, `The requested resource ${req.originalUrl.split('?')[0]} was not found`)));
+  server.use(['/api', '/sync'], (req: Request, _res: Response, next: NextFunction) =>
+    next(new TwilioApiError(404, 20404, `The requested resource ${req.originalUrl.split('?')[0]} was not found`)),
+  );
   server.use('/sandbox', createControlRouter());
   server.use(twilioErrorHandler);
 
@@ -186,7 +221,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       status: call.status,
       sdkIdentity: call.sdkIdentity ?? null,
       dialedLeg: call.dialedLeg ?? null,
-      subscriptions: call.subscriptions.map((s) => ({ sid: s.sid, callback: s.callback, method: s.method, removed: s.removed })),
+      subscriptions: call.subscriptions.map((s) => ({
+        sid: s.sid,
+        callback: s.callback,
+        method: s.method,
+        removed: s.removed,
+      })),
       subscriptionsCreated: engine.subscriptionsCreated.get(call.sid) ?? 0,
       messagesSentBySdk: call.messageSequence,
     };
@@ -216,12 +256,26 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       });
     });
     r.get('/gateway', (_req, res) => {
-      if (!gateway) throw new TwilioApiError(404, 20404, 'The signaling gateway is not running (start the sandbox with gatewayPort)');
-      res.json({ url: gateway.url, chunderw: gateway.chunderw, devices: gateway.devices(), frames: gateway.frames.slice(-200) });
+      if (!gateway)
+        throw new TwilioApiError(
+          404,
+          20404,
+          'The signaling gateway is not running (start the sandbox with gatewayPort)',
+        );
+      res.json({
+        url: gateway.url,
+        chunderw: gateway.chunderw,
+        devices: gateway.devices(),
+        frames: gateway.frames.slice(-200),
+      });
     });
     r.post('/phones', (req, res) => {
       const identity = text(body(req).identity, 'identity');
-      res.status(201).json(phoneJson(engine.registerPhone(identity, body(req).autoAnswer === true || body(req).autoAnswer === 'true')));
+      res
+        .status(201)
+        .json(
+          phoneJson(engine.registerPhone(identity, body(req).autoAnswer === true || body(req).autoAnswer === 'true')),
+        );
     });
     r.get('/phones/:identity', (req, res) => {
       res.json(phoneJson(engine.phone(req.params.identity)));
@@ -232,7 +286,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       res.status(204).end();
     });
     r.post('/phones/:identity/calls', (req, res) => {
-      const { to, params, applicationSid } = body(req) as { to?: string; params?: Record<string, string>; applicationSid?: string };
+      const { to, params, applicationSid } = body(req) as {
+        to?: string;
+        params?: Record<string, string>;
+        applicationSid?: string;
+      };
       const call = engine.placeSdkCall(req.params.identity, { ...(params ?? {}), To: text(to, 'to') }, applicationSid);
       res.status(201).json({ callSid: call.sid });
     });
@@ -253,12 +311,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     });
     r.post('/pstn/calls', (req, res) => {
       const from = text(body(req).from, 'from');
-      const call = engine.placeInboundCall(from, typeof body(req).to === 'string' ? String(body(req).to) : number.phoneNumber);
+      const call = engine.placeInboundCall(
+        from,
+        typeof body(req).to === 'string' ? String(body(req).to) : number.phoneNumber,
+      );
       res.status(201).json({ callSid: call.sid });
     });
     r.post('/pstn/numbers/:number', (req, res) => {
       const { answer = 'answer', answerDelayMs = 10 } = body(req) as { answer?: string; answerDelayMs?: number };
-      if (!['answer', 'busy', 'no-answer', 'failed'].includes(answer)) throw new TwilioApiError(400, 20001, 'answer must be answer, busy, no-answer or failed');
+      if (!['answer', 'busy', 'no-answer', 'failed'].includes(answer))
+        throw new TwilioApiError(400, 20001, 'answer must be answer, busy, no-answer or failed');
       engine.pstn.set(req.params.number, { answer: answer as 'answer', answerDelayMs: Number(answerDelayMs) });
       res.json({ number: req.params.number, answer, answerDelayMs: Number(answerDelayMs) });
     });
@@ -274,10 +336,20 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     });
     r.get('/stats', (_req, res) => {
       const counters: Record<string, number> = {};
-      for (const rec of requests) counters[`${rec.method} /${rec.product}${rec.route}`] = (counters[`${rec.method} /${rec.product}${rec.route}`] ?? 0) + 1;
+      for (const rec of requests)
+        counters[`${rec.method} /${rec.product}${rec.route}`] =
+          (counters[`${rec.method} /${rec.product}${rec.route}`] ?? 0) + 1;
       const webhooksByKind: Record<string, number> = {};
-      for (const w of webhooks.log) webhooksByKind[`${w.kind} ${w.status ?? 'no-answer'}`] = (webhooksByKind[`${w.kind} ${w.status ?? 'no-answer'}`] ?? 0) + 1;
-      res.json({ requests: requests.length, counters, webhooks: webhooksByKind, subscriptionsPerLeg: Object.fromEntries(engine.subscriptionsCreated), debugger: engine.debugger.slice(-50) });
+      for (const w of webhooks.log)
+        webhooksByKind[`${w.kind} ${w.status ?? 'no-answer'}`] =
+          (webhooksByKind[`${w.kind} ${w.status ?? 'no-answer'}`] ?? 0) + 1;
+      res.json({
+        requests: requests.length,
+        counters,
+        webhooks: webhooksByKind,
+        subscriptionsPerLeg: Object.fromEntries(engine.subscriptionsCreated),
+        debugger: engine.debugger.slice(-50),
+      });
     });
     r.get('/log', (_req, res) => {
       res.json({ requests: requests.slice(-500), webhooks: webhooks.log.slice(-500) });
@@ -288,13 +360,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     r.post('/knobs', (req, res) => {
       const b = body(req) as { faults?: Partial<RestFaults>; webhooks?: Partial<WebhookKnobs> };
       // null switches an optional knob off (JSON has no undefined).
-      for (const [k, v] of Object.entries(b.faults ?? {})) (faults as unknown as Record<string, unknown>)[k] = v === null ? undefined : v;
+      for (const [k, v] of Object.entries(b.faults ?? {}))
+        (faults as unknown as Record<string, unknown>)[k] = v === null ? undefined : v;
       Object.assign(webhooks.knobs, b.webhooks ?? {});
       res.json({ faults, webhooks: webhooks.knobs });
     });
     r.post('/clock', (req, res) => {
       const seconds = Number(body(req).advanceSeconds);
-      if (!Number.isFinite(seconds) || seconds < 0) throw new TwilioApiError(400, 20001, 'advanceSeconds must be a number ≥ 0');
+      if (!Number.isFinite(seconds) || seconds < 0)
+        throw new TwilioApiError(400, 20001, 'advanceSeconds must be a number ≥ 0');
       clock.advance(seconds * 1000);
       res.json({ now: new Date(clock.now()).toISOString() });
     });
@@ -316,7 +390,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const gateway =
     options.gatewayPort === undefined
       ? undefined
-      : await startGateway({ engine, accountSid, apiKeySid, apiKeySecret, port: options.gatewayPort, host: options.host }).catch(async (err: Error) => {
+      : await startGateway({
+          engine,
+          accountSid,
+          apiKeySid,
+          apiKeySecret,
+          port: options.gatewayPort,
+          host: options.host,
+        }).catch(async (err: Error) => {
           httpServer.close();
           throw err;
         });

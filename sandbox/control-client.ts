@@ -47,7 +47,10 @@ export class SandboxControl {
   }
 
   info() {
-    return this.request<{ accountSid: string; phoneNumber: string; applicationSid: string; functionsUrl: string }>('GET', '/');
+    return this.request<{ accountSid: string; phoneNumber: string; applicationSid: string; functionsUrl: string }>(
+      'GET',
+      '/',
+    );
   }
   registerPhone(identity: string, opts: { autoAnswer?: boolean } = {}) {
     return this.request<{ identity: string }>('POST', '/phones', { identity, autoAnswer: opts.autoAnswer ?? false });
@@ -60,17 +63,33 @@ export class SandboxControl {
     return this.request<{ callSid: string }>('POST', `/phones/${encodeURIComponent(identity)}/calls`, { to, params });
   }
   answer(identity: string, callSid: string) {
-    return this.request<{ status: string }>('POST', `/phones/${encodeURIComponent(identity)}/calls/${callSid}/answer`, {});
+    return this.request<{ status: string }>(
+      'POST',
+      `/phones/${encodeURIComponent(identity)}/calls/${callSid}/answer`,
+      {},
+    );
   }
   reject(identity: string, callSid: string) {
-    return this.request<{ status: string }>('POST', `/phones/${encodeURIComponent(identity)}/calls/${callSid}/reject`, {});
+    return this.request<{ status: string }>(
+      'POST',
+      `/phones/${encodeURIComponent(identity)}/calls/${callSid}/reject`,
+      {},
+    );
   }
   hangup(identity: string, callSid: string) {
-    return this.request<{ status: string }>('POST', `/phones/${encodeURIComponent(identity)}/calls/${callSid}/hangup`, {});
+    return this.request<{ status: string }>(
+      'POST',
+      `/phones/${encodeURIComponent(identity)}/calls/${callSid}/hangup`,
+      {},
+    );
   }
   /** `call.sendMessage(...)` from the SDK phone; resolves after the subscription callback(s) answered. */
   sendFromPhone(identity: string, callSid: string, content: unknown) {
-    return this.request<{ voiceEventSid: string; deliveries: { status: number | null }[] }>('POST', `/phones/${encodeURIComponent(identity)}/calls/${callSid}/messages`, { content });
+    return this.request<{ voiceEventSid: string; deliveries: { status: number | null }[] }>(
+      'POST',
+      `/phones/${encodeURIComponent(identity)}/calls/${callSid}/messages`,
+      { content },
+    );
   }
   /** A phone-network caller dials our number (default: the sandbox number). */
   callIn(from: string, to?: string) {
@@ -89,7 +108,13 @@ export class SandboxControl {
     return this.request<CallView>('POST', `/calls/${callSid}/hangup`, {});
   }
   stats() {
-    return this.request<{ requests: number; counters: Record<string, number>; webhooks: Record<string, number>; subscriptionsPerLeg: Record<string, number>; debugger: unknown[] }>('GET', '/stats');
+    return this.request<{
+      requests: number;
+      counters: Record<string, number>;
+      webhooks: Record<string, number>;
+      subscriptionsPerLeg: Record<string, number>;
+      debugger: unknown[];
+    }>('GET', '/stats');
   }
   knobs(knobs: { faults?: Record<string, unknown>; webhooks?: Record<string, unknown> }) {
     return this.request('POST', '/knobs', knobs);

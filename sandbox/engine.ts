@@ -6,7 +6,8 @@ import type { SandboxClock } from './clock';
 import { newSid, rfc2822, TwilioApiError } from './http';
 import { WebhookSender } from './webhooks';
 
-export type CallStatus = 'queued' | 'initiated' | 'ringing' | 'in-progress' | 'completed' | 'busy' | 'failed' | 'no-answer' | 'canceled';
+export type CallStatus =
+  'queued' | 'initiated' | 'ringing' | 'in-progress' | 'completed' | 'busy' | 'failed' | 'no-answer' | 'canceled';
 export type CallDirection = 'inbound' | 'outbound-api' | 'outbound-dial';
 const FINAL: CallStatus[] = ['completed', 'busy', 'failed', 'no-answer', 'canceled'];
 export const isFinal = (s: CallStatus) => FINAL.includes(s);
@@ -119,7 +120,13 @@ export interface EngineOptions {
 }
 
 type Verb = Record<string, unknown>;
-const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', preserveOrder: true, parseAttributeValue: false, parseTagValue: false });
+const xml = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  preserveOrder: true,
+  parseAttributeValue: false,
+  parseTagValue: false,
+});
 
 export class CallEngine {
   readonly calls = new Map<string, Call>();
@@ -156,7 +163,15 @@ export class CallEngine {
   }
 
   addApplication(friendlyName: string, voiceUrl: string, voiceMethod = 'POST'): Application {
-    const app: Application = { sid: newSid('AP'), friendlyName, voiceUrl, voiceMethod, statusCallback: null, dateCreated: this.now(), dateUpdated: this.now() };
+    const app: Application = {
+      sid: newSid('AP'),
+      friendlyName,
+      voiceUrl,
+      voiceMethod,
+      statusCallback: null,
+      dateCreated: this.now(),
+      dateUpdated: this.now(),
+    };
     this.applications.set(app.sid, app);
     return app;
   }
@@ -203,7 +218,12 @@ export class CallEngine {
 
   call(sid: string): Call {
     const call = this.calls.get(sid);
-    if (!call) throw new TwilioApiError(404, 20404, `The requested resource /2010-04-01/Accounts/${this.opts.accountSid}/Calls/${sid}.json was not found`);
+    if (!call)
+      throw new TwilioApiError(
+        404,
+        20404,
+        `The requested resource /2010-04-01/Accounts/${this.opts.accountSid}/Calls/${sid}.json was not found`,
+      );
     return call;
   }
 
@@ -228,15 +248,37 @@ export class CallEngine {
     const phone = this.phone(identity);
     const app = applicationSid ? this.applications.get(applicationSid) : [...this.applications.values()][0];
     if (!app) throw new TwilioApiError(400, 21218, 'No TwiML App to place the call through');
-    const call = this.newCall({ from: `client:${identity}`, to: '', direction: 'inbound', status: 'ringing', sdkIdentity: identity });
-    const phoneCall: PhoneCall = { callSid: call.sid, direction: 'outgoing', state: 'pending', peer: params.To ?? '', customParameters: params, received: [] };
+    const call = this.newCall({
+      from: `client:${identity}`,
+      to: '',
+      direction: 'inbound',
+      status: 'ringing',
+      sdkIdentity: identity,
+    });
+    const phoneCall: PhoneCall = {
+      callSid: call.sid,
+      direction: 'outgoing',
+      state: 'pending',
+      peer: params.To ?? '',
+      customParameters: params,
+      received: [],
+    };
     phone.calls.set(call.sid, phoneCall);
     void this.runCall(call, { url: app.voiceUrl, method: app.voiceMethod }, { ...params, ApplicationSid: app.sid });
     return call;
   }
 
   /** `client.calls.create`: an outbound-api call to a number or client; its TwiML runs when answered. */
-  createApiCall(input: { to: string; from: string; url?: string; method?: string; twiml?: string; statusCallback?: string; statusCallbackMethod?: string; statusCallbackEvent?: string[] }): Call {
+  createApiCall(input: {
+    to: string;
+    from: string;
+    url?: string;
+    method?: string;
+    twiml?: string;
+    statusCallback?: string;
+    statusCallbackMethod?: string;
+    statusCallbackEvent?: string[];
+  }): Call {
     const call = this.newCall({ from: input.from, to: input.to, direction: 'outbound-api', status: 'queued' });
     if (input.statusCallback) {
       const events = new Set(input.statusCallbackEvent?.length ? input.statusCallbackEvent : ['completed']);
@@ -351,13 +393,18 @@ export class CallEngine {
   /** A ringing SDK phone rejects an incoming call (Twilio reports the leg busy). */
   reject(callSid: string): void {
     const call = this.call(callSid);
-    if (call.status !== 'ringing') throw new TwilioApiError(400, 31211, `Call ${callSid} is ${call.status}, not ringing`);
+    if (call.status !== 'ringing')
+      throw new TwilioApiError(400, 31211, `Call ${callSid} is ${call.status}, not ringing`);
     this.end(call, 'busy');
   }
 
   // ---- TwiML ---------------------------------------------------------------------------------
 
-  private async runCall(call: Call, source: { url?: string; method?: string; twiml?: string }, extra: Record<string, string>) {
+  private async runCall(
+    call: Call,
+    source: { url?: string; method?: string; twiml?: string },
+    extra: Record<string, string>,
+  ) {
     let next: typeof source | undefined = source;
     while (next && !isFinal(call.status)) {
       const verbs = await this.fetchTwiml(call, next, extra);
@@ -395,16 +442,35 @@ export class CallEngine {
     };
   }
 
-  private async fetchTwiml(call: Call, source: { url?: string; method?: string; twiml?: string }, extra: Record<string, string>): Promise<Verb[] | undefined> {
+  private async fetchTwiml(
+    call: Call,
+    source: { url?: string; method?: string; twiml?: string },
+    extra: Record<string, string>,
+  ): Promise<Verb[] | undefined> {
     let text = source.twiml;
     if (text === undefined) {
       if (!source.url) {
-        this.debugger.push({ at: new Date(this.now()).toISOString(), code: 21205, callSid: call.sid, message: 'No voice URL configured' });
+        this.debugger.push({
+          at: new Date(this.now()).toISOString(),
+          code: 21205,
+          callSid: call.sid,
+          message: 'No voice URL configured',
+        });
         return undefined;
       }
-      const response = await this.opts.webhooks.send({ kind: 'voice', url: source.url, method: source.method ?? 'POST', params: { ...this.voiceParams(call), ...extra } });
+      const response = await this.opts.webhooks.send({
+        kind: 'voice',
+        url: source.url,
+        method: source.method ?? 'POST',
+        params: { ...this.voiceParams(call), ...extra },
+      });
       if (!response || response.status >= 400) {
-        this.debugger.push({ at: new Date(this.now()).toISOString(), code: 11200, callSid: call.sid, message: `HTTP ${response?.status ?? 'error'} from ${source.url}` });
+        this.debugger.push({
+          at: new Date(this.now()).toISOString(),
+          code: 11200,
+          callSid: call.sid,
+          message: `HTTP ${response?.status ?? 'error'} from ${source.url}`,
+        });
         return undefined;
       }
       text = response.body;
@@ -415,7 +481,12 @@ export class CallEngine {
       if (!root) throw new Error('no <Response>');
       return (root.Response as Verb[]).filter((node) => !('#text' in node));
     } catch {
-      this.debugger.push({ at: new Date(this.now()).toISOString(), code: 12100, callSid: call.sid, message: 'Document parse failure' });
+      this.debugger.push({
+        at: new Date(this.now()).toISOString(),
+        code: 12100,
+        callSid: call.sid,
+        message: 'Document parse failure',
+      });
       return undefined;
     }
   }
@@ -440,7 +511,12 @@ export class CallEngine {
         await this.dial(call, attrs, children);
         return;
       default:
-        this.debugger.push({ at: new Date(this.now()).toISOString(), code: 12200, callSid: call.sid, message: `The sandbox does not play <${name}>` });
+        this.debugger.push({
+          at: new Date(this.now()).toISOString(),
+          code: 12200,
+          callSid: call.sid,
+          message: `The sandbox does not play <${name}>`,
+        });
     }
   }
 
@@ -463,12 +539,21 @@ export class CallEngine {
     await this.dialLeg(parent, attrs, kind === 'Client' ? `client:${target}` : target, nounAttrs);
   }
 
-  private async dialLeg(parent: Call, dialAttrs: Record<string, string>, to: string, nounAttrs: Record<string, string>) {
+  private async dialLeg(
+    parent: Call,
+    dialAttrs: Record<string, string>,
+    to: string,
+    nounAttrs: Record<string, string>,
+  ) {
     const from = dialAttrs.callerId || parent.from;
     const leg = this.newCall({ from, to, direction: 'outbound-dial', status: 'queued', parentCallSid: parent.sid });
     if (nounAttrs.statusCallback) {
       const events = (nounAttrs.statusCallbackEvent ?? '').split(/\s+/).filter(Boolean);
-      leg.statusCallback = { url: nounAttrs.statusCallback, method: nounAttrs.statusCallbackMethod || 'POST', events: new Set(events.length ? events : ['completed']) };
+      leg.statusCallback = {
+        url: nounAttrs.statusCallback,
+        method: nounAttrs.statusCallbackMethod || 'POST',
+        events: new Set(events.length ? events : ['completed']),
+      };
     }
     parent.dialedLeg = leg.sid;
     this.setStatus(leg, 'initiated');
@@ -515,13 +600,25 @@ export class CallEngine {
     } catch {
       throw new TwilioApiError(400, 21205, 'Callback is not a valid URL');
     }
-    if (!/^https?:$/.test(url.protocol) || url.hostname.includes('_')) throw new TwilioApiError(400, 21205, 'Callback is not a valid URL');
+    if (!/^https?:$/.test(url.protocol) || url.hostname.includes('_'))
+      throw new TwilioApiError(400, 21205, 'Callback is not a valid URL');
     const method = (input.method ?? 'POST').toUpperCase();
     if (method !== 'GET' && method !== 'POST') throw new TwilioApiError(400, 20001, 'Method must be GET or POST');
     if (!isActive(call.status)) {
-      throw new TwilioApiError(400, 31211, 'Call is not in the expected state. The call must be at least in the Ringing state to Subscribe and send Call Message');
+      throw new TwilioApiError(
+        400,
+        31211,
+        'Call is not in the expected state. The call must be at least in the Ringing state to Subscribe and send Call Message',
+      );
     }
-    const sub: Subscription = { sid: newSid('ZY'), callSid, callback: input.callback, method, dateCreated: this.now(), removed: false };
+    const sub: Subscription = {
+      sid: newSid('ZY'),
+      callSid,
+      callback: input.callback,
+      method,
+      dateCreated: this.now(),
+      removed: false,
+    };
     call.subscriptions.push(sub);
     if (input.idempotencyKey) call.subscriptionKeys.set(input.idempotencyKey, sub);
     this.subscriptionsCreated.set(callSid, (this.subscriptionsCreated.get(callSid) ?? 0) + 1);
@@ -530,19 +627,29 @@ export class CallEngine {
 
   unsubscribe(callSid: string, sid: string): void {
     const sub = this.call(callSid).subscriptions.find((s) => s.sid === sid && !s.removed);
-    if (!sub) throw new TwilioApiError(404, 20404, `The requested resource UserDefinedMessageSubscriptions/${sid} was not found`);
+    if (!sub)
+      throw new TwilioApiError(
+        404,
+        20404,
+        `The requested resource UserDefinedMessageSubscriptions/${sid} was not found`,
+      );
     sub.removed = true;
   }
 
   /** POST …/Calls/{CallSid}/UserDefinedMessages.json: server → SDK. */
-  sendToSdk(callSid: string, input: { content?: string; idempotencyKey?: string }): { sid: string; dateCreated: number } {
+  sendToSdk(
+    callSid: string,
+    input: { content?: string; idempotencyKey?: string },
+  ): { sid: string; dateCreated: number } {
     const call = this.call(callSid);
     if (input.idempotencyKey) {
       const existing = call.messageKeys.get(input.idempotencyKey);
       if (existing) return existing;
     }
-    if (input.content === undefined || input.content === '') throw new TwilioApiError(400, 20001, 'Missing required parameter Content in the post body');
-    if (input.content.length > 10_000) throw new TwilioApiError(400, 32703, 'Content body exceeded max length of 10000 characters');
+    if (input.content === undefined || input.content === '')
+      throw new TwilioApiError(400, 20001, 'Missing required parameter Content in the post body');
+    if (input.content.length > 10_000)
+      throw new TwilioApiError(400, 32703, 'Content body exceeded max length of 10000 characters');
     let content: unknown;
     try {
       content = JSON.parse(input.content);
@@ -550,7 +657,11 @@ export class CallEngine {
       throw new TwilioApiError(400, 32702, 'Invalid Content: only data in JSON format is supported');
     }
     if (!isActive(call.status)) {
-      throw new TwilioApiError(400, 31211, 'Call is not in the expected state. The call must be at least in the Ringing state to Subscribe and send Call Message');
+      throw new TwilioApiError(
+        400,
+        31211,
+        'Call is not in the expected state. The call must be at least in the Ringing state to Subscribe and send Call Message',
+      );
     }
     const message = { sid: newSid('KX'), dateCreated: this.now() };
     if (input.idempotencyKey) call.messageKeys.set(input.idempotencyKey, message);
@@ -558,7 +669,12 @@ export class CallEngine {
     const phoneCall = phone?.calls.get(callSid);
     if (!phone || !phoneCall) {
       // Accepted, but no Voice SDK is on this leg to receive it: Twilio reports 32700 in the debugger.
-      this.debugger.push({ at: new Date(this.now()).toISOString(), code: 32700, callSid, message: 'No Voice SDK on this call leg' });
+      this.debugger.push({
+        at: new Date(this.now()).toISOString(),
+        code: 32700,
+        callSid,
+        message: 'No Voice SDK on this call leg',
+      });
       return message;
     }
     const received: PhoneMessage = {
@@ -577,13 +693,20 @@ export class CallEngine {
    * The SDK on `callSid` sends a message (`call.sendMessage`): delivered to each active subscription
    * of that leg, signed, with SequenceNumber counting from 0. Nothing is sent without a subscription.
    */
-  async sendFromSdk(identity: string, callSid: string, content: unknown, sdkVoiceEventSid?: string): Promise<{ voiceEventSid: string; deliveries: { status: number | null }[] }> {
+  async sendFromSdk(
+    identity: string,
+    callSid: string,
+    content: unknown,
+    sdkVoiceEventSid?: string,
+  ): Promise<{ voiceEventSid: string; deliveries: { status: number | null }[] }> {
     const phoneCall = this.phone(identity).calls.get(callSid);
     const call = this.call(callSid);
-    if (!phoneCall || call.sdkIdentity !== identity) throw new TwilioApiError(400, 31211, `${identity} is not on call ${callSid}`);
+    if (!phoneCall || call.sdkIdentity !== identity)
+      throw new TwilioApiError(400, 31211, `${identity} is not on call ${callSid}`);
     if (!isActive(call.status)) throw new TwilioApiError(400, 31211, 'Call is not in the expected state');
     // The SDK names each message (voiceeventsid, KX…); Twilio passes it on as the callback's Sid.
-    const voiceEventSid = sdkVoiceEventSid && /^KX[0-9a-f]{32}$/.test(sdkVoiceEventSid) ? sdkVoiceEventSid : newSid('KX');
+    const voiceEventSid =
+      sdkVoiceEventSid && /^KX[0-9a-f]{32}$/.test(sdkVoiceEventSid) ? sdkVoiceEventSid : newSid('KX');
     const subs = call.subscriptions.filter((s) => !s.removed);
     const deliveries = await Promise.all(
       subs.map(async (sub) => {
@@ -596,9 +719,20 @@ export class CallEngine {
           AccountSid: call.accountSid,
           Sid: voiceEventSid,
         };
-        const response = await this.opts.webhooks.send({ kind: 'message', url: sub.callback, method: sub.method, params, retry: true });
+        const response = await this.opts.webhooks.send({
+          kind: 'message',
+          url: sub.callback,
+          method: sub.method,
+          params,
+          retry: true,
+        });
         if (!response || response.status >= 300) {
-          this.debugger.push({ at: new Date(this.now()).toISOString(), code: 32711, callSid, message: `Subscription callback answered ${response?.status ?? 'nothing'}` });
+          this.debugger.push({
+            at: new Date(this.now()).toISOString(),
+            code: 32711,
+            callSid,
+            message: `Subscription callback answered ${response?.status ?? 'nothing'}`,
+          });
         }
         return { status: response?.status ?? null };
       }),
@@ -615,4 +749,3 @@ export class CallEngine {
     this.debugger.length = 0;
   }
 }
-

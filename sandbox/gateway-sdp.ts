@@ -8,7 +8,10 @@ const CRLF = '\r\n';
 
 function iceCredentials() {
   // ice-ufrag 4-256 chars, ice-pwd 22-256 chars, from the ice-char set (RFC 8839).
-  return { ufrag: randomBytes(6).toString('base64url').replace(/[-_]/g, 'x'), pwd: randomBytes(18).toString('base64url').replace(/[-_]/g, 'x') };
+  return {
+    ufrag: randomBytes(6).toString('base64url').replace(/[-_]/g, 'x'),
+    pwd: randomBytes(18).toString('base64url').replace(/[-_]/g, 'x'),
+  };
 }
 
 function fingerprint() {
@@ -33,7 +36,12 @@ function sections(sdp: string): { session: string[]; media: string[][] } {
   return { session, media };
 }
 
-const REVERSE_DIRECTION: Record<string, string> = { sendrecv: 'sendrecv', sendonly: 'recvonly', recvonly: 'sendonly', inactive: 'inactive' };
+const REVERSE_DIRECTION: Record<string, string> = {
+  sendrecv: 'sendrecv',
+  sendonly: 'recvonly',
+  recvonly: 'sendonly',
+  inactive: 'inactive',
+};
 
 /**
  * An answer to the browser's offer: per audio section, Opus (else PCMU/PCMA) plus
@@ -61,7 +69,11 @@ export function answerFromOffer(offer: string): string {
       if (match) rtpmaps.set(match[1], { name: match[2].toLowerCase(), rate: match[3] });
     }
     const named = (name: string, rate?: string) =>
-      payloads.find((pt) => (rtpmaps.get(pt)?.name === name && (!rate || rtpmaps.get(pt)?.rate === rate)) || (!rtpmaps.has(pt) && name === 'pcmu' && pt === '0'));
+      payloads.find(
+        (pt) =>
+          (rtpmaps.get(pt)?.name === name && (!rate || rtpmaps.get(pt)?.rate === rate)) ||
+          (!rtpmaps.has(pt) && name === 'pcmu' && pt === '0'),
+      );
     const codec = named('opus') ?? named('pcmu') ?? named('pcma') ?? payloads[0];
     // DTMF at the codec's clock rate (RFC 4733), as Twilio pairs them.
     const dtmf = named('telephone-event', rtpmaps.get(codec)?.rate ?? '8000');
@@ -74,7 +86,8 @@ export function answerFromOffer(offer: string): string {
     for (const pt of chosen) {
       for (const l of lines) if (l.startsWith(`a=rtpmap:${pt} `) || l.startsWith(`a=fmtp:${pt} `)) out.push(l);
     }
-    if (REVERSE_DIRECTION[direction].startsWith('send')) out.push(`a=ssrc:${randomBytes(4).readUInt32BE()} cname:sandbox`);
+    if (REVERSE_DIRECTION[direction].startsWith('send'))
+      out.push(`a=ssrc:${randomBytes(4).readUInt32BE()} cname:sandbox`);
   }
   return out.join(CRLF) + CRLF;
 }

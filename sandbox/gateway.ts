@@ -79,7 +79,11 @@ class TokenError extends Error {
 }
 
 /** Reads (and checks) a Voice access token as `/token` issues it: HS256 JWT, grants.identity. */
-export function readAccessToken(token: unknown, opts: Pick<GatewayOptions, 'accountSid' | 'apiKeySid' | 'apiKeySecret'>, nowMs = Date.now()): TokenClaims {
+export function readAccessToken(
+  token: unknown,
+  opts: Pick<GatewayOptions, 'accountSid' | 'apiKeySid' | 'apiKeySecret'>,
+  nowMs = Date.now(),
+): TokenClaims {
   if (typeof token !== 'string') throw new TokenError(31204, 'Invalid access token: not a JWT');
   const parts = token.split('.');
   if (parts.length !== 3) throw new TokenError(31204, 'Invalid access token: not a JWT');
@@ -96,13 +100,19 @@ export function readAccessToken(token: unknown, opts: Pick<GatewayOptions, 'acco
   if (header.alg !== 'HS256' || given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new TokenError(31202, 'Access token signature validation failed');
   }
-  if (claims.iss !== opts.apiKeySid || claims.sub !== opts.accountSid) throw new TokenError(31204, 'Access token is not for this account');
+  if (claims.iss !== opts.apiKeySid || claims.sub !== opts.accountSid)
+    throw new TokenError(31204, 'Access token is not for this account');
   const exp = Number(claims.exp);
   if (!Number.isFinite(exp) || exp * 1000 <= nowMs) throw new TokenError(31205, 'Access token expired');
   const grants = (claims.grants ?? {}) as { identity?: unknown; voice?: { outgoing?: { application_sid?: unknown } } };
-  if (typeof grants.identity !== 'string' || grants.identity === '') throw new TokenError(31204, 'Access token has no identity');
+  if (typeof grants.identity !== 'string' || grants.identity === '')
+    throw new TokenError(31204, 'Access token has no identity');
   const app = grants.voice?.outgoing?.application_sid;
-  return { identity: grants.identity, ttl: Math.floor(exp - nowMs / 1000), applicationSid: typeof app === 'string' ? app : undefined };
+  return {
+    identity: grants.identity,
+    ttl: Math.floor(exp - nowMs / 1000),
+    applicationSid: typeof app === 'string' ? app : undefined,
+  };
 }
 
 /** `To=bob&topic=billing` → {To:'bob', topic:'billing'} */
@@ -132,7 +142,14 @@ export async function startGateway(opts: GatewayOptions): Promise<SignalingGatew
     extensions: [
       { name: 'basicConstraints', cA: false },
       { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+          { type: 7, ip: '::1' },
+        ],
+      },
     ],
   });
   const frames: GatewayFrame[] = [];
@@ -278,7 +295,8 @@ export async function startGateway(opts: GatewayOptions): Promise<SignalingGatew
         case 'reinvite': {
           // ICE restart: the sandbox has no media to restart; answer so the SDK stays consistent.
           const callSid = this.callSidOf(payload);
-          if (callSid && typeof payload.sdp === 'string') this.send('answer', { callsid: callSid, sdp: answerFromOffer(payload.sdp) });
+          if (callSid && typeof payload.sdp === 'string')
+            this.send('answer', { callsid: callSid, sdp: answerFromOffer(payload.sdp) });
           return;
         }
         default:
@@ -329,7 +347,8 @@ export async function startGateway(opts: GatewayOptions): Promise<SignalingGatew
       }
       this.attach();
       const params = parseParams((payload.twilio as Payload | undefined)?.params);
-      const appSid = this.applicationSid && engine.applications.has(this.applicationSid) ? this.applicationSid : undefined;
+      const appSid =
+        this.applicationSid && engine.applications.has(this.applicationSid) ? this.applicationSid : undefined;
       let callSid: string;
       try {
         callSid = engine.placeSdkCall(this.identity, params, appSid).sid;
@@ -378,11 +397,15 @@ export async function startGateway(opts: GatewayOptions): Promise<SignalingGatew
     private message(payload: Payload) {
       const callsid = text(payload.callsid);
       const voiceeventsid = text(payload.voiceeventsid);
-      const refuse = (code: number, message: string) => this.send('error', { callsid, voiceeventsid, error: { code, message } });
+      const refuse = (code: number, message: string) =>
+        this.send('error', { callsid, voiceeventsid, error: { code, message } });
       const callSid = this.callSidOf(payload);
       const leg = callSid ? engine.calls.get(callSid) : undefined;
       if (!this.identity || !callSid || !leg || leg.sdkIdentity !== this.identity || !isActive(leg.status)) {
-        return refuse(31211, 'Call is not in the expected state. The call must be at least in the Ringing state to send Call Message');
+        return refuse(
+          31211,
+          'Call is not in the expected state. The call must be at least in the Ringing state to send Call Message',
+        );
       }
       if (payload.messagetype !== 'user-defined-message') return refuse(31210, 'Call Message Event Type is invalid');
       const content = payload.content;
@@ -410,7 +433,9 @@ export async function startGateway(opts: GatewayOptions): Promise<SignalingGatew
 
   const server: Server = createServer({ key: pems.private, cert: pems.cert }, (req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
-    res.end('Twilio sandbox: Voice SDK signaling gateway. The certificate is accepted for this browser; you can close this tab.\n');
+    res.end(
+      'Twilio sandbox: Voice SDK signaling gateway. The certificate is accepted for this browser; you can close this tab.\n',
+    );
   });
   const wss = new WebSocketServer({ server, path: '/signal' });
   wss.on('connection', (ws) => devices.add(new Device(ws)));
@@ -427,7 +452,8 @@ export async function startGateway(opts: GatewayOptions): Promise<SignalingGatew
     url: `wss://localhost:${port}/signal`,
     httpsUrl: `https://localhost:${port}/`,
     frames,
-    devices: () => [...devices].map((d) => ({ identity: d.identity, registered: d.registered, calls: [...d.calls.keys()] })),
+    devices: () =>
+      [...devices].map((d) => ({ identity: d.identity, registered: d.registered, calls: [...d.calls.keys()] })),
     close: () =>
       new Promise<void>((resolve) => {
         for (const ws of wss.clients) ws.terminate();

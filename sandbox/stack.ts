@@ -72,16 +72,41 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const env = sandboxEnv(sandbox, options.env);
   // twilio-run reads variables from a file; this one lives outside the project so deploy never sees it.
   const envFile = join(mkdtempSync(join(tmpdir(), 'cme-stack-')), '.env');
-  writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+  writeFileSync(
+    envFile,
+    Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n') + '\n',
+  );
   // --no-live: keep modules cached between requests, as a warm Function container does.
-  const args = [require.resolve('twilio-run/bin/twilio-run.js'), 'start', '--env', envFile, '--port', String(functionsPort), '--log-level', 'error', '--no-live'];
+  const args = [
+    require.resolve('twilio-run/bin/twilio-run.js'),
+    'start',
+    '--env',
+    envFile,
+    '--port',
+    String(functionsPort),
+    '--log-level',
+    'error',
+    '--no-live',
+  ];
   if (options.forkProcess === false) args.push('--no-fork-process');
   // Serve another build than dist/ (CME_DIST_DIR), e.g. a snapshot while dist/ is being rebuilt.
   const distDir = process.env.CME_DIST_DIR;
-  if (distDir) args.push('--functions-folder', relative(root, join(distDir, 'functions')), '--assets-folder', relative(root, join(distDir, 'assets')));
+  if (distDir)
+    args.push(
+      '--functions-folder',
+      relative(root, join(distDir, 'functions')),
+      '--assets-folder',
+      relative(root, join(distDir, 'assets')),
+    );
   if (options.quiet !== false) args.push('--no-logs');
   const stdout = options.captureOutput ? 'pipe' : options.quiet === false ? 'inherit' : 'ignore';
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', stdout, options.captureOutput ? 'pipe' : 'inherit'], env: { ...process.env, FORCE_COLOR: '0' } });
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    stdio: ['ignore', stdout, options.captureOutput ? 'pipe' : 'inherit'],
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
   const output: string[] = [];
   child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));

@@ -70,7 +70,8 @@ export class WebhookSender {
   send(req: WebhookRequest): Promise<WebhookResponse | undefined> {
     const { duplicateRate, maxCopies, maxDelayMs } = this.knobs;
     const shaken = req.kind !== 'voice';
-    const copies = shaken && Math.random() < duplicateRate ? 2 + Math.floor(Math.random() * Math.max(0, maxCopies - 1)) : 1;
+    const copies =
+      shaken && Math.random() < duplicateRate ? 2 + Math.floor(Math.random() * Math.max(0, maxCopies - 1)) : 1;
     const deliveries: Promise<WebhookResponse | undefined>[] = [];
     for (let i = 0; i < copies; i++) {
       const delay = shaken && (req.unordered || i > 0) ? Math.random() * maxDelayMs : 0;
@@ -104,7 +105,10 @@ export class WebhookSender {
 
   /** Builds the signed request Twilio would send. Exposed for tests of signature checking. */
   signedRequest(req: Pick<WebhookRequest, 'kind' | 'url' | 'method' | 'params'>): { url: string; init: RequestInit } {
-    const headers: Record<string, string> = { 'User-Agent': 'TwilioProxy/1.1 (sandbox)', 'I-Twilio-Idempotency-Token': crypto.randomUUID() };
+    const headers: Record<string, string> = {
+      'User-Agent': 'TwilioProxy/1.1 (sandbox)',
+      'I-Twilio-Idempotency-Token': crypto.randomUUID(),
+    };
     if (req.method.toUpperCase() === 'GET') {
       const url = new URL(req.url);
       for (const [k, v] of Object.entries(req.params)) url.searchParams.append(k, v);

@@ -21,7 +21,8 @@ await build({
 
 // The pages and styles as they are; assets/src (TypeScript) is bundled by build-browser.mjs instead.
 const assetsDir = join(root, 'assets');
-if (existsSync(assetsDir)) cpSync(assetsDir, join(out, 'assets'), { recursive: true, filter: (src) => !src.startsWith(join(assetsDir, 'src')) });
+if (existsSync(assetsDir))
+  cpSync(assetsDir, join(out, 'assets'), { recursive: true, filter: (src) => !src.startsWith(join(assetsDir, 'src')) });
 const { buildBrowser } = await import('./build-browser.mjs');
 await buildBrowser(out);
 console.log(`built ${functions.length} functions into dist/functions and the browser bundles into dist/assets`);

@@ -21,7 +21,10 @@ export function parseDotEnv(text: string): Record<string, string> {
     if ((quote === '"' || quote === "'") && rest.indexOf(quote, 1) > 0) {
       const end = quote === '"' ? closingDoubleQuote(rest) : rest.indexOf(quote, 1);
       value = rest.slice(1, end);
-      if (quote === '"') value = value.replace(/\\(.)/g, (_s, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c === 't' ? '\t' : c));
+      if (quote === '"')
+        value = value.replace(/\\(.)/g, (_s, c: string) =>
+          c === 'n' ? '\n' : c === 'r' ? '\r' : c === 't' ? '\t' : c,
+        );
     } else {
       value = rest.replace(/\s+#.*$/, '').trim();
     }
@@ -75,12 +78,19 @@ export function readCredentials(processEnv: Env, dotEnv: Env, dotEnvPath = '.env
   };
   const accountSid = pick('ACCOUNT_SID', 'TWILIO_ACCOUNT_SID');
   const authToken = pick('AUTH_TOKEN', 'TWILIO_AUTH_TOKEN');
-  const missing = [!accountSid && 'ACCOUNT_SID (or TWILIO_ACCOUNT_SID)', !authToken && 'AUTH_TOKEN (or TWILIO_AUTH_TOKEN)'].filter(Boolean);
+  const missing = [
+    !accountSid && 'ACCOUNT_SID (or TWILIO_ACCOUNT_SID)',
+    !authToken && 'AUTH_TOKEN (or TWILIO_AUTH_TOKEN)',
+  ].filter(Boolean);
   if (missing.length > 0) {
-    throw new CredentialsError(`Set ${missing.join(' and ')} in the environment or in ${dotEnvPath}: your Twilio Account SID and Auth Token.`);
+    throw new CredentialsError(
+      `Set ${missing.join(' and ')} in the environment or in ${dotEnvPath}: your Twilio Account SID and Auth Token.`,
+    );
   }
   if (!/^AC[0-9a-f]{32}$/.test(accountSid!)) {
-    throw new CredentialsError(`ACCOUNT_SID must be an Account SID: AC followed by 32 hex digits (got "${accountSid!.slice(0, 6)}…").`);
+    throw new CredentialsError(
+      `ACCOUNT_SID must be an Account SID: AC followed by 32 hex digits (got "${accountSid!.slice(0, 6)}…").`,
+    );
   }
   const sandboxUrl = pick('TWILIO_SANDBOX_URL');
   return { accountSid: accountSid!, authToken: authToken!, ...(sandboxUrl ? { sandboxUrl } : {}) };

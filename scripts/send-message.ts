@@ -11,7 +11,13 @@ import { readDotEnv } from './dotenv';
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { call: { type: 'string' }, identity: { type: 'string' }, url: { type: 'string' }, key: { type: 'string' }, history: { type: 'boolean' } },
+    options: {
+      call: { type: 'string' },
+      identity: { type: 'string' },
+      url: { type: 'string' },
+      key: { type: 'string' },
+      history: { type: 'boolean' },
+    },
   });
   const env = { ...readDotEnv('.env'), ...process.env };
   const fn = {
@@ -26,9 +32,16 @@ async function main() {
   }
   const content = positionals[0];
   if (!content || (!values.call && !values.identity)) {
-    throw new Error('usage: npm run send-message -- (--call CA… | --identity NAME) \'{"key":"value"}\' [--url URL] [--key IDEMPOTENCY_KEY]');
+    throw new Error(
+      'usage: npm run send-message -- (--call CA… | --identity NAME) \'{"key":"value"}\' [--url URL] [--key IDEMPOTENCY_KEY]',
+    );
   }
-  const res = await sendMessage(fn, { callSid: values.call, identity: values.identity, content, idempotencyKey: values.key });
+  const res = await sendMessage(fn, {
+    callSid: values.call,
+    identity: values.identity,
+    content,
+    idempotencyKey: values.key,
+  });
   console.log(JSON.stringify(res.body, null, 2));
   return res.status < 300;
 }

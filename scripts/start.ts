@@ -17,12 +17,24 @@ async function main() {
   const gatewayPort = Number(process.env.GATEWAY_PORT ?? SANDBOX_DEFAULTS.gatewayPort);
   const useSandbox = process.env.SANDBOX === '1' || (process.env.SANDBOX !== '0' && !envFileHasCredentials());
   if (!useSandbox) {
-    console.log('Real Twilio mode: ACCOUNT_SID and AUTH_TOKEN from .env. Expose the port with a tunnel and set PUBLIC_BASE_URL.');
-    const child = spawn(process.execPath, [require.resolve('twilio-run/bin/twilio-run.js'), 'start', '--port', String(port)], { stdio: 'inherit' });
+    console.log(
+      'Real Twilio mode: ACCOUNT_SID and AUTH_TOKEN from .env. Expose the port with a tunnel and set PUBLIC_BASE_URL.',
+    );
+    const child = spawn(
+      process.execPath,
+      [require.resolve('twilio-run/bin/twilio-run.js'), 'start', '--port', String(port)],
+      { stdio: 'inherit' },
+    );
     child.on('exit', (code) => process.exit(code ?? 0));
     return;
   }
-  const stack = await startStack({ functionsPort: port, port: sandboxPort, gatewayPort, forkProcess: false, quiet: process.env.QUIET === '1' });
+  const stack = await startStack({
+    functionsPort: port,
+    port: sandboxPort,
+    gatewayPort,
+    forkProcess: false,
+    quiet: process.env.QUIET === '1',
+  });
   const s = stack.sandbox;
   const sb = `http://localhost:${s.port}`;
   console.log(`

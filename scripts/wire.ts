@@ -29,10 +29,14 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const args: Args = { dryRun: false, force: false, config: SERVICE_CONFIG_FILE, help: false };
   for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].startsWith('--') && argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
+    const [flag, inline] =
+      argv[i].startsWith('--') && argv[i].includes('=')
+        ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)]
+        : [argv[i], undefined];
     const value = () => {
       const v = inline ?? argv[++i];
-      if (v === undefined || v === '' || (inline === undefined && v.startsWith('--'))) throw new UsageError(`${flag} needs a value`);
+      if (v === undefined || v === '' || (inline === undefined && v.startsWith('--')))
+        throw new UsageError(`${flag} needs a value`);
       return v;
     };
     const noValue = () => {
@@ -81,9 +85,16 @@ async function main(): Promise<number> {
     const config = loadServiceConfig(resolve(cwd, args.config));
     const dotEnvPath = join(cwd, '.env');
     const credentials = readCredentials(process.env, readDotEnv(dotEnvPath), '.env');
-    if (credentials.sandboxUrl) console.log(`Using the local sandbox at ${credentials.sandboxUrl} (TWILIO_SANDBOX_URL), not Twilio.`);
+    if (credentials.sandboxUrl)
+      console.log(`Using the local sandbox at ${credentials.sandboxUrl} (TWILIO_SANDBOX_URL), not Twilio.`);
     const client = twilioClient(credentials);
-    await wire(client, config, { dryRun: args.dryRun, force: args.force, baseUrl: args.baseUrl, cwd, log: (line) => console.log(line) });
+    await wire(client, config, {
+      dryRun: args.dryRun,
+      force: args.force,
+      baseUrl: args.baseUrl,
+      cwd,
+      log: (line) => console.log(line),
+    });
     return 0;
   } catch (err) {
     if (err instanceof WireError) {

@@ -79,7 +79,10 @@ class ApiError extends Error {
   }
 }
 
-async function api<T>(path: string, init: { method?: 'GET' | 'POST'; params?: Record<string, string> } = {}): Promise<T> {
+async function api<T>(
+  path: string,
+  init: { method?: 'GET' | 'POST'; params?: Record<string, string> } = {},
+): Promise<T> {
   const method = init.method ?? 'GET';
   const query = method === 'GET' && init.params ? `?${new URLSearchParams(init.params)}` : '';
   const res = await fetch(`${path}${query}`, {
@@ -110,7 +113,10 @@ async function login(event: SubmitEvent) {
     return;
   }
   try {
-    session = await api<{ session: string; expiresAt: string }>('operator-session', { method: 'POST', params: { secret: el.secret.value } });
+    session = await api<{ session: string; expiresAt: string }>('operator-session', {
+      method: 'POST',
+      params: { secret: el.secret.value },
+    });
     sessionStorage.setItem(STORAGE_KEY, JSON.stringify(session));
     el.secret.value = '';
     showConsole();
@@ -243,7 +249,10 @@ function renderHistory(history: CallHistory) {
       li.dataset.direction = m.direction;
       const head = document.createElement('div');
       const what = document.createElement('strong');
-      what.textContent = m.direction === 'from-sdk' ? `From the softphone${m.sequence !== undefined ? ` (#${m.sequence})` : ''}` : 'To the softphone';
+      what.textContent =
+        m.direction === 'from-sdk'
+          ? `From the softphone${m.sequence !== undefined ? ` (#${m.sequence})` : ''}`
+          : 'To the softphone';
       const sid = document.createElement('code');
       sid.textContent = m.sid;
       head.append(what, ` · ${time(m.timestamp)} · `, sid);
@@ -253,7 +262,9 @@ function renderHistory(history: CallHistory) {
       return li;
     }),
   );
-  el.historyStatus.textContent = history.messages.length ? `${history.messages.length} message(s).` : 'No messages yet.';
+  el.historyStatus.textContent = history.messages.length
+    ? `${history.messages.length} message(s).`
+    : 'No messages yet.';
 }
 
 async function poll() {
@@ -268,7 +279,8 @@ async function poll() {
         const history = await readHistory(callSid);
         if (selected === callSid) renderHistory(history);
       } catch (err) {
-        if (err instanceof ApiError && err.status === 404) el.historyStatus.textContent = 'No messages stored for this call yet.';
+        if (err instanceof ApiError && err.status === 404)
+          el.historyStatus.textContent = 'No messages stored for this call yet.';
         else throw err;
       }
     }
@@ -289,9 +301,15 @@ function draft(): { ok: true; text: string } | { ok: false; error: string; size:
   } catch (err) {
     return { ok: false, error: `Not valid JSON: ${(err as Error).message}`, size: text.length };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, error: 'The message must be a JSON object.', size: text.length };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, error: 'The message must be a JSON object.', size: text.length };
   const compact = JSON.stringify(value);
-  if (compact.length > MAX_CONTENT_CHARS) return { ok: false, error: `Too long: ${compact.length.toLocaleString('en-US')} characters; the limit is 10,000.`, size: compact.length };
+  if (compact.length > MAX_CONTENT_CHARS)
+    return {
+      ok: false,
+      error: `Too long: ${compact.length.toLocaleString('en-US')} characters; the limit is 10,000.`,
+      size: compact.length,
+    };
   return { ok: true, text: compact };
 }
 
@@ -317,7 +335,10 @@ async function send(event: SubmitEvent) {
   el.sendResult.textContent = 'Sending…';
   el.sendResult.className = '';
   try {
-    const sent = await api<{ sid: string }>('operator-send', { method: 'POST', params: { callSid: selected, content: d.text, idempotencyKey: `console-${crypto.randomUUID()}` } });
+    const sent = await api<{ sid: string }>('operator-send', {
+      method: 'POST',
+      params: { callSid: selected, content: d.text, idempotencyKey: `console-${crypto.randomUUID()}` },
+    });
     el.sendResult.textContent = `Sent ${sent.sid}.`;
     el.sendResult.className = 'ok';
   } catch (err) {

@@ -3,7 +3,8 @@
 // and takes calls, and sends/receives Call Message Events on the open call.
 import { Call, Device } from '@twilio/voice-sdk';
 
-type ClientConfig = { sandbox: false } | { sandbox: true; chunderw: string; certificateUrl: string; sounds: Record<string, string> };
+type ClientConfig =
+  { sandbox: false } | { sandbox: true; chunderw: string; certificateUrl: string; sounds: Record<string, string> };
 
 /** Twilio's limit on a call message's content (characters of the JSON text). */
 const MAX_CONTENT_CHARS = 10_000;
@@ -79,7 +80,9 @@ async function fetchToken(identity: string): Promise<string> {
 function deviceOptions(): Device.Options {
   if (!config.sandbox) return { closeProtection: true };
   // Sandbox: signaling to the local gateway, no insights, sounds from this server. Nothing leaves the machine.
-  const sounds = Object.fromEntries(Object.entries(config.sounds).map(([name, path]) => [name, new URL(path, location.href).href]));
+  const sounds = Object.fromEntries(
+    Object.entries(config.sounds).map(([name, path]) => [name, new URL(path, location.href).href]),
+  );
   const options: Device.Options & { chunderw: string; publishEvents: boolean } = {
     chunderw: config.chunderw,
     publishEvents: false,
@@ -263,7 +266,11 @@ function useCall(c: Call, status: string) {
     update();
   });
   c.on('accept', () => {
-    setStatus(el.callStatus, `In call (${c.direction === Call.CallDirection.Incoming ? c.parameters.From : el.to.value.trim()}).`, 'ok');
+    setStatus(
+      el.callStatus,
+      `In call (${c.direction === Call.CallDirection.Incoming ? c.parameters.From : el.to.value.trim()}).`,
+      'ok',
+    );
     log(`call open (${c.parameters.CallSid})`);
     update();
   });
@@ -272,7 +279,8 @@ function useCall(c: Call, status: string) {
     log(`call ${why} (${c.parameters.CallSid ?? 'no CallSid'})`);
     call = undefined;
     setStatus(el.callStatus, `Call ${why}.`);
-    for (const li of el.messages.querySelectorAll<HTMLLIElement>('li[data-status="pending"]')) markMessage(li, 'failed', 'the call ended');
+    for (const li of el.messages.querySelectorAll<HTMLLIElement>('li[data-status="pending"]'))
+      markMessage(li, 'failed', 'the call ended');
     refreshControls();
   };
   c.on('disconnect', ended('ended'));
@@ -317,11 +325,13 @@ function readDraft(): Draft {
     return { ok: false, error: 'The message must be a JSON object, e.g. {"hello": "server"}.', size: text.length };
   }
   const size = JSON.stringify(value).length;
-  if (size > MAX_CONTENT_CHARS) return { ok: false, error: `Too long: ${size.toLocaleString('en-US')} characters; the limit is 10,000.`, size };
+  if (size > MAX_CONTENT_CHARS)
+    return { ok: false, error: `Too long: ${size.toLocaleString('en-US')} characters; the limit is 10,000.`, size };
   return { ok: true, content: value as Record<string, unknown>, size };
 }
 
-const callCanMessage = () => !!call && !!call.parameters.CallSid && (call.status() === Call.State.Open || call.status() === Call.State.Ringing);
+const callCanMessage = () =>
+  !!call && !!call.parameters.CallSid && (call.status() === Call.State.Open || call.status() === Call.State.Ringing);
 
 function refreshControls() {
   const registered = device?.state === Device.State.Registered;
@@ -339,7 +349,9 @@ function refreshControls() {
 }
 
 function findMessage(voiceEventSid: string) {
-  return [...el.messages.querySelectorAll<HTMLLIElement>('li')].find((li) => li.dataset.voiceEventSid === voiceEventSid);
+  return [...el.messages.querySelectorAll<HTMLLIElement>('li')].find(
+    (li) => li.dataset.voiceEventSid === voiceEventSid,
+  );
 }
 
 function addMessage(m: { direction: 'in' | 'out'; voiceEventSid: string; content: unknown; status: string }) {
@@ -381,7 +393,11 @@ function sendMessage(event: SubmitEvent) {
     return;
   }
   try {
-    const voiceEventSid = call.sendMessage({ content: draft.content, contentType: 'application/json', messageType: 'user-defined-message' });
+    const voiceEventSid = call.sendMessage({
+      content: draft.content,
+      contentType: 'application/json',
+      messageType: 'user-defined-message',
+    });
     addMessage({ direction: 'out', voiceEventSid, content: draft.content, status: 'pending' });
     log(`message sent (${voiceEventSid}), waiting for the ack`);
   } catch (err) {
@@ -398,7 +414,9 @@ async function start() {
   } catch {
     // no /client-config: Twilio defaults
   }
-  el.mode.textContent = config.sandbox ? `Sandbox mode: the Voice SDK talks to the local gateway (${config.chunderw}).` : 'Twilio mode: the Voice SDK talks to Twilio.';
+  el.mode.textContent = config.sandbox
+    ? `Sandbox mode: the Voice SDK talks to the local gateway (${config.chunderw}).`
+    : 'Twilio mode: the Voice SDK talks to Twilio.';
   if (!Device.isSupported) setStatus(el.deviceStatus, 'This browser does not support WebRTC calls.', 'bad');
   el.registerForm.addEventListener('submit', register);
   el.unregister.addEventListener('click', unregister);

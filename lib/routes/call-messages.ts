@@ -10,9 +10,11 @@ export interface CallMessagesInput {
 
 function parsePaging(input: CallMessagesInput): { pageSize: number; offset: number } {
   const pageSize = input.pageSize === undefined || input.pageSize === '' ? 50 : Number(input.pageSize);
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100) throw badRequest('page-size-invalid', 'pageSize must be 1-100.');
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100)
+    throw badRequest('page-size-invalid', 'pageSize must be 1-100.');
   const offset = input.pageToken === undefined || input.pageToken === '' ? 0 : Number(input.pageToken);
-  if (!Number.isInteger(offset) || offset < 0) throw badRequest('page-token-invalid', 'pageToken must be a token from nextPageToken.');
+  if (!Number.isInteger(offset) || offset < 0)
+    throw badRequest('page-token-invalid', 'pageToken must be a token from nextPageToken.');
   return { pageSize, offset };
 }
 
@@ -21,8 +23,11 @@ export async function listCallMessages({ store }: RouteContext, input: CallMessa
   const callSid = requireCallSid(input.callSid);
   const { pageSize, offset } = parsePaging(input);
   const leg = await store().readLeg(callSid);
-  if (!leg) throw new HttpError(404, 'call-not-found', 'No call messages are stored for this call (unknown or expired).');
-  const messages = leg.messages.slice(offset, offset + pageSize).map((m) => ({ ...m, content: JSON.parse(m.content) as unknown }));
+  if (!leg)
+    throw new HttpError(404, 'call-not-found', 'No call messages are stored for this call (unknown or expired).');
+  const messages = leg.messages
+    .slice(offset, offset + pageSize)
+    .map((m) => ({ ...m, content: JSON.parse(m.content) as unknown }));
   const next = offset + pageSize < leg.messages.length ? String(offset + pageSize) : null;
   return json(200, { callSid, state: leg.state ?? null, messages, total: leg.messages.length, nextPageToken: next });
 }

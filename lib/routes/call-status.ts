@@ -18,7 +18,8 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
   const status = event.CallStatus;
   if (typeof status !== 'string' || status === '') throw badRequest('call-status-missing', 'CallStatus is required.');
   const legs = sdkLegsOfStatusCallback(event);
-  if (legs.length === 0) throw badRequest('legs-unknown', 'CallSid, ParentCallSid and the cme_* query keys /voice wrote are required.');
+  if (legs.length === 0)
+    throw badRequest('legs-unknown', 'CallSid, ParentCallSid and the cme_* query keys /voice wrote are required.');
 
   let act: (leg: SdkLeg) => Promise<string>;
   if (status === 'in-progress') {
@@ -44,7 +45,9 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
   // Both legs of a client → client call at once: the 10 s limit is for the whole invocation. Each
   // leg finishes its work before the answer, so a failure on one never cuts the other short.
   const settled = await Promise.allSettled(legs.map(act));
-  const outcomes = Object.fromEntries(legs.map((leg, i) => [leg.callSid, settled[i].status === 'fulfilled' ? settled[i].value : 'failed']));
+  const outcomes = Object.fromEntries(
+    legs.map((leg, i) => [leg.callSid, settled[i].status === 'fulfilled' ? settled[i].value : 'failed']),
+  );
   const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) {
     logEvent('/call-status', event, { status, legs: outcomes });
@@ -75,11 +78,14 @@ async function subscribe(ctx: RouteContext, leg: SdkLeg): Promise<string> {
     // Repeated in-progress callbacks reuse the key, so Twilio keeps exactly one subscription.
     await withRetry(
       () =>
-        ctx.client().calls(leg.callSid).userDefinedMessageSubscriptions.create({
-          callback: messageCallbackUrl(ctx.base, ctx.config.authToken, leg.callSid),
-          idempotencyKey: `cme-subscribe-${leg.callSid}`,
-          method: 'POST',
-        }),
+        ctx
+          .client()
+          .calls(leg.callSid)
+          .userDefinedMessageSubscriptions.create({
+            callback: messageCallbackUrl(ctx.base, ctx.config.authToken, leg.callSid),
+            idempotencyKey: `cme-subscribe-${leg.callSid}`,
+            method: 'POST',
+          }),
       { deadline: ctx.deadline },
     );
     return 'subscribed';

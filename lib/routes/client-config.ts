@@ -1,7 +1,23 @@
 import { json, type RouteContext, type RouteResult } from '../function-handler';
 
 /** The Voice SDK's sounds; in the sandbox all are one local silent file (no request to Twilio's CDN). */
-export const SOUND_NAMES = ['incoming', 'outgoing', 'disconnect', 'dtmf0', 'dtmf1', 'dtmf2', 'dtmf3', 'dtmf4', 'dtmf5', 'dtmf6', 'dtmf7', 'dtmf8', 'dtmf9', 'dtmfs', 'dtmfh'] as const;
+export const SOUND_NAMES = [
+  'incoming',
+  'outgoing',
+  'disconnect',
+  'dtmf0',
+  'dtmf1',
+  'dtmf2',
+  'dtmf3',
+  'dtmf4',
+  'dtmf5',
+  'dtmf6',
+  'dtmf7',
+  'dtmf8',
+  'dtmf9',
+  'dtmfs',
+  'dtmfh',
+] as const;
 export const SANDBOX_SOUND_PATH = '/sounds/silence.wav';
 
 const HOST_PORT = /^[A-Za-z0-9.-]{1,253}:\d{1,5}$/;

@@ -15,15 +15,20 @@ export async function receiveCallMessage({ event, config, store, headers }: Rout
   if (!isCallSid(leg) || !legTokenMatches(config.authToken, leg, event.cme_token)) {
     throw new HttpError(403, 'callback-token-invalid', 'This callback URL was not issued for this call.');
   }
-  if (event.CallSid !== leg) throw new HttpError(403, 'callback-token-invalid', 'CallSid does not match the callback URL.');
-  if (event.AccountSid !== config.accountSid) throw new HttpError(403, 'account-mismatch', 'AccountSid is not this account.');
-  if (!isMessageSid(event.Sid)) throw badRequest('sid-invalid', 'Sid must be a message SID: KX followed by 32 hex digits.');
+  if (event.CallSid !== leg)
+    throw new HttpError(403, 'callback-token-invalid', 'CallSid does not match the callback URL.');
+  if (event.AccountSid !== config.accountSid)
+    throw new HttpError(403, 'account-mismatch', 'AccountSid is not this account.');
+  if (!isMessageSid(event.Sid))
+    throw badRequest('sid-invalid', 'Sid must be a message SID: KX followed by 32 hex digits.');
   const sequence = Number(event.SequenceNumber);
   if (event.SequenceNumber === '' || !Number.isInteger(sequence) || sequence < 0 || sequence > 9_999_999_999) {
     throw badRequest('sequence-invalid', 'SequenceNumber must be a whole number from 0.');
   }
-  const contentType = typeof event.ContentType === 'string' && event.ContentType ? event.ContentType : 'application/json';
-  if (contentType !== 'application/json') throw badRequest('content-type-invalid', 'ContentType must be application/json.');
+  const contentType =
+    typeof event.ContentType === 'string' && event.ContentType ? event.ContentType : 'application/json';
+  if (contentType !== 'application/json')
+    throw badRequest('content-type-invalid', 'ContentType must be application/json.');
   const content = callbackContent(event.Content, isJsonBody(headers));
   const twilioTime = typeof event.Timestamp === 'string' ? Date.parse(event.Timestamp) : NaN;
 

@@ -12,13 +12,18 @@ import { bearerToken, secretsMatch } from '../secrets';
 import { isFinalStatus } from '../call-legs';
 import { withRetry } from '../retry';
 
-const operatorSecret = (config: Config) => requireVariable(config, 'OPERATOR_SECRET', 'the secret operators type into the console');
+const operatorSecret = (config: Config) =>
+  requireVariable(config, 'OPERATOR_SECRET', 'the secret operators type into the console');
 
 /** Throws 401 unless the request carries `Authorization: Bearer <session>` from /operator-session. */
 export function requireOperator({ config, headers }: RouteContext): void {
   const secret = operatorSecret(config);
   if (verifySession(bearerToken(headers), config.authToken, secret) === undefined) {
-    throw new HttpError(401, 'operator-session-invalid', 'Log in again: send Authorization: Bearer <session from /operator-session>.');
+    throw new HttpError(
+      401,
+      'operator-session-invalid',
+      'Log in again: send Authorization: Bearer <session from /operator-session>.',
+    );
   }
 }
 
@@ -40,11 +45,14 @@ export function createOperatorSession(ctx: RouteContext, input: { secret?: unkno
 export async function listOperatorCalls(ctx: RouteContext, input: { limit?: unknown }): Promise<RouteResult> {
   requireOperator(ctx);
   const limit = input.limit === undefined || input.limit === '' ? 20 : Number(input.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 50) throw new HttpError(400, 'limit-invalid', 'limit must be 1-50.');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 50)
+    throw new HttpError(400, 'limit-invalid', 'limit must be 1-50.');
   const client = ctx.client();
   const recent = await withRetry(() => client.calls.list({ limit: limit * 3 }), { deadline: ctx.deadline });
   const legs = recent
-    .filter((call) => (call.from?.startsWith('client:') && call.direction === 'inbound') || call.to?.startsWith('client:'))
+    .filter(
+      (call) => (call.from?.startsWith('client:') && call.direction === 'inbound') || call.to?.startsWith('client:'),
+    )
     .slice(0, limit);
   const store = ctx.store();
   const calls = [];

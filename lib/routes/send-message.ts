@@ -26,24 +26,36 @@ const TWILIO_REFUSALS: Record<number, [number, string, string]> = {
 /** `/send-message`: server → SDK. Sends a UserDefinedMessage to the SDK leg and records it in Sync. */
 export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput): Promise<RouteResult> {
   const content = validateContent(input.content);
-  const idempotencyKey = input.idempotencyKey === undefined || input.idempotencyKey === '' ? `cme-${randomUUID()}` : input.idempotencyKey;
+  const idempotencyKey =
+    input.idempotencyKey === undefined || input.idempotencyKey === '' ? `cme-${randomUUID()}` : input.idempotencyKey;
   if (typeof idempotencyKey !== 'string' || idempotencyKey.length > 128) {
     throw badRequest('idempotency-key-invalid', 'idempotencyKey must be a string of at most 128 characters.');
   }
   if ((input.callSid === undefined) === (input.identity === undefined)) {
     throw badRequest('target-invalid', 'Give exactly one of callSid or identity.');
   }
-  const callSid = input.callSid !== undefined ? requireCallSid(input.callSid) : await activeLegOf(ctx.client(), requireIdentity(input.identity), ctx.deadline);
+  const callSid =
+    input.callSid !== undefined
+      ? requireCallSid(input.callSid)
+      : await activeLegOf(ctx.client(), requireIdentity(input.identity), ctx.deadline);
 
   let message;
   try {
-    message = await withRetry(() => ctx.client().calls(callSid).userDefinedMessages.create({ content, idempotencyKey }), { deadline: ctx.deadline });
+    message = await withRetry(
+      () => ctx.client().calls(callSid).userDefinedMessages.create({ content, idempotencyKey }),
+      { deadline: ctx.deadline },
+    );
   } catch (err) {
     const refusal = TWILIO_REFUSALS[twilioCode(err) ?? 0];
     if (refusal) throw new HttpError(refusal[0], refusal[1], refusal[2], { twilioCode: twilioCode(err) });
     if (isRetryable(err)) {
       // It may have been delivered before the answer was lost: a retry must reuse the key.
-      throw new HttpError(503, 'twilio-unavailable', 'Twilio did not answer in time; retry with the same idempotencyKey.', { idempotencyKey });
+      throw new HttpError(
+        503,
+        'twilio-unavailable',
+        'Twilio did not answer in time; retry with the same idempotencyKey.',
+        { idempotencyKey },
+      );
     }
     throw err;
   }
@@ -59,10 +71,15 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
   } catch (err) {
     // Delivered but not recorded: a retry with the same key sends nothing new and records it.
     logEvent('/send-message', { callSid }, { messageSid: message.sid, recorded: false });
-    throw new HttpError(503, 'record-failed', 'The message was sent but not recorded; retry with the same idempotencyKey.', {
-      sid: message.sid,
-      idempotencyKey,
-    });
+    throw new HttpError(
+      503,
+      'record-failed',
+      'The message was sent but not recorded; retry with the same idempotencyKey.',
+      {
+        sid: message.sid,
+        idempotencyKey,
+      },
+    );
   }
   logEvent('/send-message', { callSid }, { messageSid: message.sid });
   return json(201, { sid: message.sid, callSid, idempotencyKey });
@@ -87,7 +104,9 @@ async function activeLegOf(client: TwilioClient, identity: string, deadline: num
   const sids = [...new Set(legs.map((call) => call.sid))].filter(isCallSid);
   if (sids.length === 0) throw new HttpError(409, 'call-not-active', `${identity} has no active call.`);
   if (sids.length > 1) {
-    throw new HttpError(409, 'call-ambiguous', `${identity} has ${sids.length} active calls; pass callSid instead.`, { callSids: sids });
+    throw new HttpError(409, 'call-ambiguous', `${identity} has ${sids.length} active calls; pass callSid instead.`, {
+      callSids: sids,
+    });
   }
   return sids[0];
 }

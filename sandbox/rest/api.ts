@@ -20,7 +20,10 @@ export function createApiRouter(engine: CallEngine, accountSid: string): express
   const base = `${API}/Accounts/${accountSid}`;
 
   router.use('/Accounts/:AccountSid', (req, _res, next) => {
-    if (req.params.AccountSid !== accountSid) return next(new TwilioApiError(404, 20404, `The requested resource ${req.originalUrl.split('?')[0]} was not found`));
+    if (req.params.AccountSid !== accountSid)
+      return next(
+        new TwilioApiError(404, 20404, `The requested resource ${req.originalUrl.split('?')[0]} was not found`),
+      );
     next();
   });
 
@@ -61,8 +64,11 @@ export function createApiRouter(engine: CallEngine, accountSid: string): express
     const { pageSize, page } = pageParams(req.query as Record<string, unknown>);
     const start = page * pageSize;
     const items = all.slice(start, start + pageSize);
-    const filters = new URLSearchParams(Object.entries(req.query).filter(([k]) => !['Page', 'PageSize', 'PageToken'].includes(k)) as [string, string][]);
-    const uri = (p: number) => `${path}?${new URLSearchParams([...filters, ['PageSize', String(pageSize)], ['Page', String(p)]]).toString()}`;
+    const filters = new URLSearchParams(
+      Object.entries(req.query).filter(([k]) => !['Page', 'PageSize', 'PageToken'].includes(k)) as [string, string][],
+    );
+    const uri = (p: number) =>
+      `${path}?${new URLSearchParams([...filters, ['PageSize', String(pageSize)], ['Page', String(p)]]).toString()}`;
     return {
       [key]: items.map(toJson),
       end: start + Math.max(items.length - 1, 0),
@@ -79,7 +85,13 @@ export function createApiRouter(engine: CallEngine, accountSid: string): express
   router.get('/Accounts/:AccountSid/Calls.json', (req, res) => {
     const q = req.query as Record<string, string>;
     const calls = [...engine.calls.values()]
-      .filter((c) => (!q.To || c.to === q.To) && (!q.From || c.from === q.From) && (!q.Status || c.status === q.Status) && (!q.ParentCallSid || c.parentCallSid === q.ParentCallSid))
+      .filter(
+        (c) =>
+          (!q.To || c.to === q.To) &&
+          (!q.From || c.from === q.From) &&
+          (!q.Status || c.status === q.Status) &&
+          (!q.ParentCallSid || c.parentCallSid === q.ParentCallSid),
+      )
       .sort((a, b) => b.dateCreated - a.dateCreated);
     res.json(page(req, 'calls', calls, callJson, `${base}/Calls.json`));
   });
@@ -90,7 +102,8 @@ export function createApiRouter(engine: CallEngine, accountSid: string): express
     const from = str(b.From);
     if (!to) throw new TwilioApiError(400, 21201, "No 'To' number is specified");
     if (!from) throw new TwilioApiError(400, 21213, "No 'From' number is specified");
-    if (!b.Url && !b.Twiml && !b.ApplicationSid) throw new TwilioApiError(400, 21205, 'Url, Twiml or ApplicationSid is required');
+    if (!b.Url && !b.Twiml && !b.ApplicationSid)
+      throw new TwilioApiError(400, 21205, 'Url, Twiml or ApplicationSid is required');
     const app = b.ApplicationSid ? engine.applications.get(String(b.ApplicationSid)) : undefined;
     const call = engine.createApiCall({
       to,
@@ -114,14 +127,16 @@ export function createApiRouter(engine: CallEngine, accountSid: string): express
     const b = req.body as Record<string, unknown>;
     const status = str(b.Status);
     if (status !== undefined) {
-      if (status !== 'completed' && status !== 'canceled') throw new TwilioApiError(400, 20001, 'Status must be completed or canceled');
+      if (status !== 'completed' && status !== 'canceled')
+        throw new TwilioApiError(400, 20001, 'Status must be completed or canceled');
       if (status === 'canceled' && call.status === 'in-progress') {
         // Twilio ignores canceled for an answered call.
       } else if (!['completed', 'busy', 'failed', 'no-answer', 'canceled'].includes(call.status)) {
         engine.hangup(call.sid);
       }
     } else if (b.Twiml || b.Url) {
-      if (!['ringing', 'in-progress', 'queued'].includes(call.status)) throw new TwilioApiError(400, 21220, 'Call is not in-progress. Cannot redirect.');
+      if (!['ringing', 'in-progress', 'queued'].includes(call.status))
+        throw new TwilioApiError(400, 21220, 'Call is not in-progress. Cannot redirect.');
       call.redirect = { twiml: str(b.Twiml), url: str(b.Url) };
       if (call.dialedLeg) engine.end(engine.call(call.dialedLeg), 'completed');
     }
@@ -130,13 +145,27 @@ export function createApiRouter(engine: CallEngine, accountSid: string): express
 
   router.post('/Accounts/:AccountSid/Calls/:CallSid/UserDefinedMessages.json', (req, res) => {
     const b = req.body as Record<string, unknown>;
-    const message = engine.sendToSdk(req.params.CallSid, { content: str(b.Content), idempotencyKey: str(b.IdempotencyKey) });
-    res.status(201).json({ account_sid: accountSid, call_sid: req.params.CallSid, sid: message.sid, date_created: rfc2822(message.dateCreated) });
+    const message = engine.sendToSdk(req.params.CallSid, {
+      content: str(b.Content),
+      idempotencyKey: str(b.IdempotencyKey),
+    });
+    res
+      .status(201)
+      .json({
+        account_sid: accountSid,
+        call_sid: req.params.CallSid,
+        sid: message.sid,
+        date_created: rfc2822(message.dateCreated),
+      });
   });
 
   router.post('/Accounts/:AccountSid/Calls/:CallSid/UserDefinedMessageSubscriptions.json', (req, res) => {
     const b = req.body as Record<string, unknown>;
-    const sub = engine.subscribe(req.params.CallSid, { callback: str(b.Callback), method: str(b.Method), idempotencyKey: str(b.IdempotencyKey) });
+    const sub = engine.subscribe(req.params.CallSid, {
+      callback: str(b.Callback),
+      method: str(b.Method),
+      idempotencyKey: str(b.IdempotencyKey),
+    });
     res.status(201).json({
       account_sid: accountSid,
       call_sid: sub.callSid,
@@ -191,14 +220,21 @@ export function createApiRouter(engine: CallEngine, accountSid: string): express
 
   const findNumber = (sid: string) => {
     const n = engine.numbers.get(sid);
-    if (!n) throw new TwilioApiError(404, 20404, `The requested resource ${base}/IncomingPhoneNumbers/${sid}.json was not found`);
+    if (!n)
+      throw new TwilioApiError(
+        404,
+        20404,
+        `The requested resource ${base}/IncomingPhoneNumbers/${sid}.json was not found`,
+      );
     return n;
   };
 
   router.get('/Accounts/:AccountSid/IncomingPhoneNumbers.json', (req, res) => {
     const q = req.query as Record<string, string>;
     const wanted = q.PhoneNumber?.replace(/[^\d+]/g, '');
-    const numbers = [...engine.numbers.values()].filter((n) => (!wanted || n.phoneNumber.includes(wanted)) && (!q.FriendlyName || n.friendlyName === q.FriendlyName));
+    const numbers = [...engine.numbers.values()].filter(
+      (n) => (!wanted || n.phoneNumber.includes(wanted)) && (!q.FriendlyName || n.friendlyName === q.FriendlyName),
+    );
     res.json(page(req, 'incoming_phone_numbers', numbers, numberJson, `${base}/IncomingPhoneNumbers.json`));
   });
   router.get('/Accounts/:AccountSid/IncomingPhoneNumbers/:Sid.json', (req, res) => {
@@ -241,7 +277,8 @@ export function createApiRouter(engine: CallEngine, accountSid: string): express
   });
   const findApp = (sid: string) => {
     const a = engine.applications.get(sid);
-    if (!a) throw new TwilioApiError(404, 20404, `The requested resource ${base}/Applications/${sid}.json was not found`);
+    if (!a)
+      throw new TwilioApiError(404, 20404, `The requested resource ${base}/Applications/${sid}.json was not found`);
     return a;
   };
   router.get('/Accounts/:AccountSid/Applications.json', (req, res) => {

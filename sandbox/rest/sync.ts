@@ -181,7 +181,10 @@ function parseUniqueName(source: Body): string | null {
 function ifMatchOf(req: Request): string | undefined {
   const v = req.get('If-Match');
   if (v === undefined || v.trim() === '') return undefined;
-  return v.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  return v
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
 }
 
 function checkRevision(req: Request, revision: number, code: number, what: string): void {
@@ -515,12 +518,7 @@ export function createSyncRouter(opts: SyncOptions): {
     };
   }
 
-  function itemJson<K extends string | number>(
-    svc: Service,
-    kind: CollectionKind,
-    c: Collection<K>,
-    it: Item<K>,
-  ) {
+  function itemJson<K extends string | number>(svc: Service, kind: CollectionKind, c: Collection<K>, it: Item<K>) {
     const idField = kind === MAP_KIND ? 'key' : 'index';
     return {
       [idField]: it.id,
@@ -857,7 +855,10 @@ export function createSyncRouter(opts: SyncOptions): {
       c.items.set(id, it);
       touchParent(c, collectionTtl, now);
       recordWrite(rateKey(c));
-      res.status(201).set('ETag', String(it.revision)).json(itemJson(svc, kind, c, it));
+      res
+        .status(201)
+        .set('ETag', String(it.revision))
+        .json(itemJson(svc, kind, c, it));
     });
 
     router.get(`${base}/:${idParam}`, (req, res) => {

@@ -42,10 +42,19 @@ export function readDeployInfo(dir: string, accountSid: string, region = 'us1'):
   if (typeof raw !== 'object' || raw === null) return undefined;
   const entries = raw as Record<string, unknown>;
   const otherRegions = Object.keys(entries).filter((k) => k.startsWith(`${accountSid}:`));
-  const entry = entries[`${accountSid}:${region}`] ?? entries[accountSid] ?? (otherRegions.length === 1 ? entries[otherRegions[0]] : undefined);
+  const entry =
+    entries[`${accountSid}:${region}`] ??
+    entries[accountSid] ??
+    (otherRegions.length === 1 ? entries[otherRegions[0]] : undefined);
   if (typeof entry !== 'object' || entry === null) return undefined;
   const { serviceSid, latestBuild } = entry as Record<string, unknown>;
-  if (typeof serviceSid !== 'string' || !serviceSid.startsWith('ZS') || typeof latestBuild !== 'string' || !latestBuild.startsWith('ZB')) return undefined;
+  if (
+    typeof serviceSid !== 'string' ||
+    !serviceSid.startsWith('ZS') ||
+    typeof latestBuild !== 'string' ||
+    !latestBuild.startsWith('ZB')
+  )
+    return undefined;
   return { serviceSid, latestBuild };
 }
 
@@ -83,7 +92,8 @@ export async function resolveBaseUrl(s: BaseUrlSources): Promise<ResolvedBaseUrl
   }
   const environments = await s.listEnvironments(info.serviceSid);
   const running = environments.filter((e) => e.buildSid === info.latestBuild);
-  const chosen = running.length === 1 ? running[0] : running.length === 0 && environments.length === 1 ? environments[0] : undefined;
+  const chosen =
+    running.length === 1 ? running[0] : running.length === 0 && environments.length === 1 ? environments[0] : undefined;
   if (!chosen) {
     const seen = environments.map((e) => `${e.uniqueName} (${e.domainName})`).join(', ') || 'none';
     throw new BaseUrlError(
@@ -91,5 +101,8 @@ export async function resolveBaseUrl(s: BaseUrlSources): Promise<ResolvedBaseUrl
         `environments: ${seen}. Set "domain" in the service config.`,
     );
   }
-  return { baseUrl: `https://${chosen.domainName}`, from: `${DEPLOY_INFO_FILE} (service ${info.serviceSid}, environment ${chosen.uniqueName})` };
+  return {
+    baseUrl: `https://${chosen.domainName}`,
+    from: `${DEPLOY_INFO_FILE} (service ${info.serviceSid}, environment ${chosen.uniqueName})`,
+  };
 }

@@ -28,12 +28,22 @@ export class ServiceConfigError extends Error {
     readonly source: string,
     readonly problems: string[],
   ) {
-    super(`${source} is not valid:\n${problems.map((p) => `  - ${p}`).join('\n')}\n(The format is described in docs/WIRING.md.)`);
+    super(
+      `${source} is not valid:\n${problems.map((p) => `  - ${p}`).join('\n')}\n(The format is described in docs/WIRING.md.)`,
+    );
     this.name = 'ServiceConfigError';
   }
 }
 
-const FIELDS = ['phoneNumbers', 'twimlApp', 'callerId', 'clientIdentity', 'syncServiceSid', 'domain', 'baseUrl'] as const;
+const FIELDS = [
+  'phoneNumbers',
+  'twimlApp',
+  'callerId',
+  'clientIdentity',
+  'syncServiceSid',
+  'domain',
+  'baseUrl',
+] as const;
 const TWIML_APP_FIELDS = ['friendlyName'] as const;
 const SYNC_SERVICE_SID = /^IS[0-9a-f]{32}$/;
 // A host name: labels of letters, digits and '-', at least one dot, no scheme, port or path.
@@ -55,12 +65,15 @@ export function validateServiceConfig(raw: unknown, source = SERVICE_CONFIG_FILE
   const problems: string[] = [];
 
   for (const key of Object.keys(raw)) {
-    if (!(FIELDS as readonly string[]).includes(key)) problems.push(`unknown field "${key}" (allowed: ${FIELDS.join(', ')})`);
+    if (!(FIELDS as readonly string[]).includes(key))
+      problems.push(`unknown field "${key}" (allowed: ${FIELDS.join(', ')})`);
   }
 
   const phoneNumbers: string[] = [];
   if (!Array.isArray(raw.phoneNumbers)) {
-    problems.push(`phoneNumbers is required: an array of E.164 numbers, e.g. ["+15005550006"] (got ${show(raw.phoneNumbers)})`);
+    problems.push(
+      `phoneNumbers is required: an array of E.164 numbers, e.g. ["+15005550006"] (got ${show(raw.phoneNumbers)})`,
+    );
   } else if (raw.phoneNumbers.length === 0) {
     problems.push('phoneNumbers must list at least one number');
   } else {
@@ -73,30 +86,50 @@ export function validateServiceConfig(raw: unknown, source = SERVICE_CONFIG_FILE
 
   let friendlyName = '';
   if (!isPlainObject(raw.twimlApp)) {
-    problems.push(`twimlApp is required: an object like {"friendlyName": "Call Message Events"} (got ${show(raw.twimlApp)})`);
+    problems.push(
+      `twimlApp is required: an object like {"friendlyName": "Call Message Events"} (got ${show(raw.twimlApp)})`,
+    );
   } else {
     for (const key of Object.keys(raw.twimlApp)) {
-      if (!(TWIML_APP_FIELDS as readonly string[]).includes(key)) problems.push(`unknown field "twimlApp.${key}" (allowed: ${TWIML_APP_FIELDS.join(', ')})`);
+      if (!(TWIML_APP_FIELDS as readonly string[]).includes(key))
+        problems.push(`unknown field "twimlApp.${key}" (allowed: ${TWIML_APP_FIELDS.join(', ')})`);
     }
     const name = raw.twimlApp.friendlyName;
-    if (typeof name !== 'string' || name.trim() === '') problems.push(`twimlApp.friendlyName must be a non-empty string (got ${show(name)})`);
-    else if (name.length > 64) problems.push(`twimlApp.friendlyName must be at most 64 characters (got ${name.length})`);
+    if (typeof name !== 'string' || name.trim() === '')
+      problems.push(`twimlApp.friendlyName must be a non-empty string (got ${show(name)})`);
+    else if (name.length > 64)
+      problems.push(`twimlApp.friendlyName must be at most 64 characters (got ${name.length})`);
     else friendlyName = name;
   }
 
-  if (!isE164(raw.callerId)) problems.push(`callerId must be ${E164_EXAMPLE}: a Twilio number or verified caller ID (got ${show(raw.callerId)})`);
+  if (!isE164(raw.callerId))
+    problems.push(
+      `callerId must be ${E164_EXAMPLE}: a Twilio number or verified caller ID (got ${show(raw.callerId)})`,
+    );
 
   if (!isIdentity(raw.clientIdentity)) {
-    problems.push(`clientIdentity must be 1-121 characters of letters, digits, '_', '.' or '-' (got ${show(raw.clientIdentity)})`);
+    problems.push(
+      `clientIdentity must be 1-121 characters of letters, digits, '_', '.' or '-' (got ${show(raw.clientIdentity)})`,
+    );
   }
 
-  if (raw.syncServiceSid !== undefined && !(raw.syncServiceSid === 'default' || (typeof raw.syncServiceSid === 'string' && SYNC_SERVICE_SID.test(raw.syncServiceSid)))) {
-    problems.push(`syncServiceSid must be "default" or a Sync Service SID (IS followed by 32 hex digits) (got ${show(raw.syncServiceSid)})`);
+  if (
+    raw.syncServiceSid !== undefined &&
+    !(
+      raw.syncServiceSid === 'default' ||
+      (typeof raw.syncServiceSid === 'string' && SYNC_SERVICE_SID.test(raw.syncServiceSid))
+    )
+  ) {
+    problems.push(
+      `syncServiceSid must be "default" or a Sync Service SID (IS followed by 32 hex digits) (got ${show(raw.syncServiceSid)})`,
+    );
   }
 
   if (raw.domain !== undefined) {
     if (typeof raw.domain === 'string' && /^[a-z]+:\/\//i.test(raw.domain)) {
-      problems.push(`domain must be a host name like "cme-1234-dev.twil.io", not a URL (got ${show(raw.domain)}); put full URLs in baseUrl`);
+      problems.push(
+        `domain must be a host name like "cme-1234-dev.twil.io", not a URL (got ${show(raw.domain)}); put full URLs in baseUrl`,
+      );
     } else if (typeof raw.domain !== 'string' || !HOST_NAME.test(raw.domain)) {
       problems.push(`domain must be a host name like "cme-1234-dev.twil.io" (got ${show(raw.domain)})`);
     }
@@ -129,8 +162,10 @@ export function baseUrlProblem(value: string): string | undefined {
   } catch {
     return 'must be a full URL like "https://cme-1234-dev.twil.io"';
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must start with https:// (or http:// for a local server)';
-  if (url.search || url.hash || value.includes('?') || value.includes('#')) return 'must not have a query string or fragment';
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return 'must start with https:// (or http:// for a local server)';
+  if (url.search || url.hash || value.includes('?') || value.includes('#'))
+    return 'must not have a query string or fragment';
   if (url.username || url.password) return 'must not carry credentials';
   return undefined;
 }
@@ -148,7 +183,11 @@ export function loadServiceConfig(path: string): ServiceConfig {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ServiceConfigError(path, [code === 'ENOENT' ? 'the file does not exist (copy the committed .twilioserviceconfig and edit it)' : `cannot be read: ${(err as Error).message}`]);
+    throw new ServiceConfigError(path, [
+      code === 'ENOENT'
+        ? 'the file does not exist (copy the committed .twilioserviceconfig and edit it)'
+        : `cannot be read: ${(err as Error).message}`,
+    ]);
   }
   let raw: unknown;
   try {

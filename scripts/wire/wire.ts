@@ -31,7 +31,13 @@ export type Change =
       description: string;
     }
   | { kind: 'create-app'; friendlyName: string; voiceUrl: string; description: string }
-  | { kind: 'update-app'; sid: string; friendlyName: string; update: { voiceUrl: string; voiceMethod: 'POST' }; description: string };
+  | {
+      kind: 'update-app';
+      sid: string;
+      friendlyName: string;
+      update: { voiceUrl: string; voiceMethod: 'POST' };
+      description: string;
+    };
 
 /** A number that answers somewhere that is not our /voice. */
 export interface Conflict {
@@ -83,12 +89,18 @@ const q = (s: string | null | undefined) => `'${s ?? ''}'`;
 const defaultEnvironments =
   (client: TwilioClient): EnvironmentLister =>
   async (serviceSid) =>
-    (await client.serverless.v1.services(serviceSid).environments.list()).map(
-      (e): DeployedEnvironment => ({ uniqueName: e.uniqueName, domainName: e.domainName, buildSid: e.buildSid ?? null }),
-    );
+    (await client.serverless.v1.services(serviceSid).environments.list()).map((e): DeployedEnvironment => ({
+      uniqueName: e.uniqueName,
+      domainName: e.domainName,
+      buildSid: e.buildSid ?? null,
+    }));
 
 /** Reads the account and works out what has to change. Writes nothing. */
-export async function planWiring(client: TwilioClient, config: ServiceConfig, options: WireOptions = {}): Promise<Plan> {
+export async function planWiring(
+  client: TwilioClient,
+  config: ServiceConfig,
+  options: WireOptions = {},
+): Promise<Plan> {
   const accountSid = client.accountSid;
   const { baseUrl, from } = await resolveBaseUrl({
     override: options.baseUrl,
@@ -113,7 +125,12 @@ export async function planWiring(client: TwilioClient, config: ServiceConfig, op
   }
   const app = apps[0];
   if (!app) {
-    changes.push({ kind: 'create-app', friendlyName, voiceUrl, description: `TwiML App ${q(friendlyName)}: create with voice URL ${q(voiceUrl)} (POST)` });
+    changes.push({
+      kind: 'create-app',
+      friendlyName,
+      voiceUrl,
+      description: `TwiML App ${q(friendlyName)}: create with voice URL ${q(voiceUrl)} (POST)`,
+    });
   } else if (app.voiceUrl !== voiceUrl || app.voiceMethod !== 'POST') {
     const parts = [];
     if (app.voiceUrl !== voiceUrl) parts.push(`voice URL ${q(app.voiceUrl)} → ${q(voiceUrl)}`);
@@ -130,14 +147,18 @@ export async function planWiring(client: TwilioClient, config: ServiceConfig, op
   // The numbers.
   const missing: string[] = [];
   for (const phoneNumber of config.phoneNumbers) {
-    const found = (await client.incomingPhoneNumbers.list({ phoneNumber })).filter((n) => n.phoneNumber === phoneNumber);
+    const found = (await client.incomingPhoneNumbers.list({ phoneNumber })).filter(
+      (n) => n.phoneNumber === phoneNumber,
+    );
     const n = found[0];
     if (!n) {
       missing.push(phoneNumber);
       continue;
     }
     const viaOurApp = !!n.voiceApplicationSid && n.voiceApplicationSid === app?.sid;
-    const pointsElsewhere = n.voiceApplicationSid ? !viaOurApp : n.voiceUrl !== '' && n.voiceUrl !== voiceUrl && n.voiceUrl != null;
+    const pointsElsewhere = n.voiceApplicationSid
+      ? !viaOurApp
+      : n.voiceUrl !== '' && n.voiceUrl !== voiceUrl && n.voiceUrl != null;
     if (pointsElsewhere) {
       conflicts.push({
         phoneNumber,
@@ -156,7 +177,11 @@ export async function planWiring(client: TwilioClient, config: ServiceConfig, op
         kind: 'number',
         sid: n.sid,
         phoneNumber,
-        update: { voiceUrl, voiceMethod: 'POST', ...(n.voiceApplicationSid ? { voiceApplicationSid: '' as const } : {}) },
+        update: {
+          voiceUrl,
+          voiceMethod: 'POST',
+          ...(n.voiceApplicationSid ? { voiceApplicationSid: '' as const } : {}),
+        },
         forced: pointsElsewhere,
         description: `number ${phoneNumber} (${n.sid}): ${parts.join(', ')}${pointsElsewhere ? ' [needs --force]' : ''}`,
       });
@@ -172,7 +197,16 @@ export async function planWiring(client: TwilioClient, config: ServiceConfig, op
   warnings.push(...(await checkCallerId(client, config.callerId)));
   warnings.push(...(await checkSyncService(client, config.syncServiceSid)));
 
-  return { accountSid, baseUrl, baseUrlFrom: from, voiceUrl, changes, conflicts, warnings, ...(app ? { applicationSid: app.sid } : {}) };
+  return {
+    accountSid,
+    baseUrl,
+    baseUrlFrom: from,
+    voiceUrl,
+    changes,
+    conflicts,
+    warnings,
+    ...(app ? { applicationSid: app.sid } : {}),
+  };
 }
 
 /** Twilio only lets calls show a number the account owns or has verified. */
@@ -183,9 +217,13 @@ async function checkCallerId(client: TwilioClient, callerId: string): Promise<st
     const verified = await client.outgoingCallerIds.list({ phoneNumber: callerId });
     if (verified.some((c) => c.phoneNumber === callerId)) return [];
   } catch {
-    return [`callerId ${callerId} is not a number of this account, and its verified caller IDs could not be read: calls to phones may be refused.`];
+    return [
+      `callerId ${callerId} is not a number of this account, and its verified caller IDs could not be read: calls to phones may be refused.`,
+    ];
   }
-  return [`callerId ${callerId} is neither a number of this account nor a verified caller ID: Twilio will refuse it for calls to phones.`];
+  return [
+    `callerId ${callerId} is neither a number of this account nor a verified caller ID: Twilio will refuse it for calls to phones.`,
+  ];
 }
 
 async function checkSyncService(client: TwilioClient, sid: string): Promise<string[]> {
@@ -208,7 +246,9 @@ export function formatPlan(plan: Plan, force = false): string[] {
     lines.push(`Plan: ${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}`);
     for (const c of plan.changes) {
       const mark = c.kind === 'create-app' ? '+' : '~';
-      lines.push(`  ${mark} ${c.kind === 'number' && c.forced && force ? c.description.replace('[needs --force]', '[--force]') : c.description}`);
+      lines.push(
+        `  ${mark} ${c.kind === 'number' && c.forced && force ? c.description.replace('[needs --force]', '[--force]') : c.description}`,
+      );
     }
   }
   for (const w of plan.warnings) lines.push(`Warning: ${w}`);
@@ -231,13 +271,19 @@ export function formatVariables(result: WireResult): string[] {
   ];
   if (!result.variables.TWIML_APP_SID) lines.push('  TWIML_APP_SID=<the SID of the TwiML App this run would create>');
   if (!/\.twil\.io$/i.test(new URL(result.plan.baseUrl).hostname)) {
-    lines.push(`Where the functions run behind ${result.plan.baseUrl} (a tunnel, the sandbox), also set PUBLIC_BASE_URL=${result.plan.baseUrl} there.`);
+    lines.push(
+      `Where the functions run behind ${result.plan.baseUrl} (a tunnel, the sandbox), also set PUBLIC_BASE_URL=${result.plan.baseUrl} there.`,
+    );
   }
   return lines;
 }
 
 /** Plans, prints, refuses or applies. Throws WireRefusal (exit 2) or WireError (exit 1). */
-export async function wire(client: TwilioClient, config: ServiceConfig, options: WireOptions = {}): Promise<WireResult> {
+export async function wire(
+  client: TwilioClient,
+  config: ServiceConfig,
+  options: WireOptions = {},
+): Promise<WireResult> {
   const log = options.log ?? (() => {});
   const plan = await planWiring(client, config, options);
   for (const line of formatPlan(plan, options.force)) log(line);
@@ -250,7 +296,11 @@ export async function wire(client: TwilioClient, config: ServiceConfig, options:
   } else {
     for (const c of plan.changes) {
       if (c.kind === 'create-app') {
-        const created = await client.applications.create({ friendlyName: c.friendlyName, voiceUrl: c.voiceUrl, voiceMethod: 'POST' });
+        const created = await client.applications.create({
+          friendlyName: c.friendlyName,
+          voiceUrl: c.voiceUrl,
+          voiceMethod: 'POST',
+        });
         applicationSid = created.sid;
         log(`  done: TwiML App ${q(c.friendlyName)} created: ${created.sid}`);
       } else if (c.kind === 'update-app') {

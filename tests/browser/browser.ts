@@ -37,7 +37,12 @@ export interface WatchedPage {
   screenshot(name: string): Promise<void>;
 }
 
-export async function openPage(browser: Browser, origin: string, url: string, viewport = { width: 1100, height: 900 }): Promise<WatchedPage> {
+export async function openPage(
+  browser: Browser,
+  origin: string,
+  url: string,
+  viewport = { width: 1100, height: 900 },
+): Promise<WatchedPage> {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport });
   await context.grantPermissions(['microphone'], { origin });
   const page = await context.newPage();
@@ -93,12 +98,22 @@ export function contrastProblems(page: Page): Promise<string[]> {
       const hasText = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && (n.textContent ?? '').trim());
       const style = getComputedStyle(el);
       const box = el.getBoundingClientRect();
-      if (!hasText || style.visibility === 'hidden' || box.width === 0 || box.height === 0 || el.closest('.visually-hidden')) continue;
+      if (
+        !hasText ||
+        style.visibility === 'hidden' ||
+        box.width === 0 ||
+        box.height === 0 ||
+        el.closest('.visually-hidden')
+      )
+        continue;
       const [l1, l2] = [luminance(rgb(style.color)), luminance(background(el))].sort((a, b) => b - a);
       const ratio = (l1 + 0.05) / (l2 + 0.05);
       const size = parseFloat(style.fontSize);
       const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
-      if (ratio < (large ? 3 : 4.5)) problems.push(`${el.tagName.toLowerCase()}#${el.id} "${(el.textContent ?? '').trim().slice(0, 30)}" ${ratio.toFixed(2)}:1`);
+      if (ratio < (large ? 3 : 4.5))
+        problems.push(
+          `${el.tagName.toLowerCase()}#${el.id} "${(el.textContent ?? '').trim().slice(0, 30)}" ${ratio.toFixed(2)}:1`,
+        );
     }
     return problems;
   });

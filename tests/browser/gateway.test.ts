@@ -39,8 +39,16 @@ class SdkSocket {
   }
 
   /** The first frame of `type` (matching `where`) not consumed yet. */
-  async next(type: string, where: (p: Record<string, unknown>) => boolean = () => true, timeoutMs = 5000): Promise<Record<string, unknown>> {
-    const frame = await waitFor(() => this.frames.find((f) => f.type === type && where(f.payload)), `a ${type} frame`, timeoutMs);
+  async next(
+    type: string,
+    where: (p: Record<string, unknown>) => boolean = () => true,
+    timeoutMs = 5000,
+  ): Promise<Record<string, unknown>> {
+    const frame = await waitFor(
+      () => this.frames.find((f) => f.type === type && where(f.payload)),
+      `a ${type} frame`,
+      timeoutMs,
+    );
     this.frames.splice(this.frames.indexOf(frame), 1);
     expect(frame.version).toBe('1.6');
     return frame.payload;
@@ -91,7 +99,10 @@ let gatewayUrl: string;
 async function tokenFor(identity: string): Promise<string> {
   const res = await fetch(`${stack.functionsUrl}/token`, {
     method: 'POST',
-    headers: { Authorization: `Bearer ${SANDBOX_DEFAULTS.tokenSecret}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+    headers: {
+      Authorization: `Bearer ${SANDBOX_DEFAULTS.tokenSecret}`,
+      'Content-Type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ identity }).toString(),
   });
   return ((await res.json()) as { token: string }).token;
@@ -129,7 +140,9 @@ afterAll(async () => {
 describe('access tokens', () => {
   it('answers listen with the identity of a token /token issued', async () => {
     const sdk = await device('carol', false);
-    expect(((await stack.control.info()) as unknown as { chunderw: string }).chunderw).toBe(stack.sandbox.gateway!.chunderw);
+    expect(((await stack.control.info()) as unknown as { chunderw: string }).chunderw).toBe(
+      stack.sandbox.gateway!.chunderw,
+    );
     sdk.close();
   });
 
@@ -139,17 +152,30 @@ describe('access tokens', () => {
     expect(await sdk.next('error')).toMatchObject({ error: { code: 31204 } });
     sdk.send('listen', { token: 'not-a-jwt' });
     expect(await sdk.next('error')).toMatchObject({ error: { code: 31204 } });
-    const claims = { iss: stack.sandbox.apiKeySid, sub: stack.sandbox.accountSid, exp: Math.floor(Date.now() / 1000) + 60, grants: { identity: 'mallory' } };
+    const claims = {
+      iss: stack.sandbox.apiKeySid,
+      sub: stack.sandbox.accountSid,
+      exp: Math.floor(Date.now() / 1000) + 60,
+      grants: { identity: 'mallory' },
+    };
     sdk.send('listen', { token: jwt(claims, 'not-the-api-key-secret') });
     expect(await sdk.next('error')).toMatchObject({ error: { code: 31202 } });
-    sdk.send('listen', { token: jwt({ ...claims, exp: Math.floor(Date.now() / 1000) - 1 }, stack.sandbox.apiKeySecret) });
+    sdk.send('listen', {
+      token: jwt({ ...claims, exp: Math.floor(Date.now() / 1000) - 1 }, stack.sandbox.apiKeySecret),
+    });
     expect(await sdk.next('error')).toMatchObject({ error: { code: 31205 } });
     sdk.close();
   });
 
   it('sends a heartbeat frequently enough for the SDK (≤ 15 s; here configured to 50 ms)', async () => {
     const { sandbox } = stack;
-    const gw = await startGateway({ engine: sandbox.engine, accountSid: sandbox.accountSid, apiKeySid: sandbox.apiKeySid, apiKeySecret: sandbox.apiKeySecret, heartbeatMs: 50 });
+    const gw = await startGateway({
+      engine: sandbox.engine,
+      accountSid: sandbox.accountSid,
+      apiKeySid: sandbox.apiKeySid,
+      apiKeySecret: sandbox.apiKeySecret,
+      heartbeatMs: 50,
+    });
     const sdk = await SdkSocket.open(gw.url);
     await waitFor(() => sdk.heartbeats >= 2, 'two heartbeats');
     sdk.close();
@@ -189,7 +215,13 @@ describe('a call the SDK places', () => {
 
   it('acks a message and delivers it to /message-callback; refuses a bad type and oversize content', async () => {
     const id = kx();
-    sdk.send('message', { callsid: callSid, content: { hi: 'server' }, contenttype: 'application/json', messagetype: 'user-defined-message', voiceeventsid: id });
+    sdk.send('message', {
+      callsid: callSid,
+      content: { hi: 'server' },
+      contenttype: 'application/json',
+      messagetype: 'user-defined-message',
+      voiceeventsid: id,
+    });
     expect(await sdk.next('ack')).toEqual({ acktype: 'message', callsid: callSid, voiceeventsid: id });
     const history = await waitFor(async () => {
       const h = await callMessages(stack.fn, callSid);
@@ -198,10 +230,22 @@ describe('a call the SDK places', () => {
     expect(history.messages[0]).toMatchObject({ direction: 'from-sdk', content: { hi: 'server' } });
 
     const badType = kx();
-    sdk.send('message', { callsid: callSid, content: {}, contenttype: 'application/json', messagetype: 'other', voiceeventsid: badType });
+    sdk.send('message', {
+      callsid: callSid,
+      content: {},
+      contenttype: 'application/json',
+      messagetype: 'other',
+      voiceeventsid: badType,
+    });
     expect(await sdk.next('error')).toMatchObject({ callsid: callSid, voiceeventsid: badType, error: { code: 31210 } });
     const big = kx();
-    sdk.send('message', { callsid: callSid, content: { x: 'y'.repeat(10_000) }, contenttype: 'application/json', messagetype: 'user-defined-message', voiceeventsid: big });
+    sdk.send('message', {
+      callsid: callSid,
+      content: { x: 'y'.repeat(10_000) },
+      contenttype: 'application/json',
+      messagetype: 'user-defined-message',
+      voiceeventsid: big,
+    });
     expect(await sdk.next('error')).toMatchObject({ voiceeventsid: big, error: { code: 31212 } });
   });
 
@@ -209,7 +253,13 @@ describe('a call the SDK places', () => {
     const res = await sendMessage(stack.fn, { callSid, content: { to: 'dave' } });
     expect(res.status).toBe(201);
     const sid = (res.body as { sid: string }).sid;
-    expect(await sdk.next('message')).toEqual({ callsid: callSid, content: { to: 'dave' }, contenttype: 'application/json', messagetype: 'user-defined-message', voiceeventsid: sid });
+    expect(await sdk.next('message')).toEqual({
+      callsid: callSid,
+      content: { to: 'dave' },
+      contenttype: 'application/json',
+      messagetype: 'user-defined-message',
+      voiceeventsid: sid,
+    });
   });
 
   it('sends hangup when the far end hangs up, then refuses messages for that call', async () => {
@@ -217,7 +267,13 @@ describe('a call the SDK places', () => {
     await stack.control.hangupCall(child.sid);
     expect(await sdk.next('hangup')).toEqual({ callsid: callSid });
     const late = kx();
-    sdk.send('message', { callsid: callSid, content: { late: true }, contenttype: 'application/json', messagetype: 'user-defined-message', voiceeventsid: late });
+    sdk.send('message', {
+      callsid: callSid,
+      content: { late: true },
+      contenttype: 'application/json',
+      messagetype: 'user-defined-message',
+      voiceeventsid: late,
+    });
     expect(await sdk.next('error')).toMatchObject({ callsid: callSid, voiceeventsid: late, error: { code: 31211 } });
     expect(sdk.frames.filter((f) => f.type === 'ack')).toEqual([]);
   });
@@ -226,7 +282,10 @@ describe('a call the SDK places', () => {
     sdk.send('invite', { callsid: 'TJSearly', sdp: OFFER, twilio: { params: 'To=%2B15557654322' } });
     sdk.send('hangup', { callsid: 'TJSearly' });
     const { callsid } = await sdk.next('ringing');
-    await waitFor(async () => ['canceled', 'completed'].includes((await stack.control.call(String(callsid))).status), 'the call to end');
+    await waitFor(
+      async () => ['canceled', 'completed'].includes((await stack.control.call(String(callsid))).status),
+      'the call to end',
+    );
     await new Promise((r) => setTimeout(r, 100));
     expect(sdk.frames.filter((f) => f.type === 'hangup')).toEqual([]);
   });
@@ -242,7 +301,12 @@ describe('calls to the SDK', () => {
     const invite2 = await tab2.next('invite');
     expect(invite1.callsid).toBe(invite2.callsid);
     const leg = String(invite1.callsid);
-    expect(invite1.parameters).toMatchObject({ CallSid: leg, AccountSid: stack.sandbox.accountSid, From: '+15551239999', To: 'client:alice' });
+    expect(invite1.parameters).toMatchObject({
+      CallSid: leg,
+      AccountSid: stack.sandbox.accountSid,
+      From: '+15551239999',
+      To: 'client:alice',
+    });
     expect(String(invite1.sdp)).toContain('a=setup:actpass');
     tab2.send('answer', { callsid: leg, sdp: answerFromOffer(String(invite2.sdp)) });
     expect(await tab1.next('cancel')).toEqual({ callsid: leg });
@@ -270,16 +334,26 @@ describe('calls to the SDK', () => {
     tab1.send('answer', { callsid: third.callsid, sdp: answerFromOffer(String(third.sdp)) });
     await waitFor(async () => (await stack.control.call(String(third.callsid))).status === 'in-progress', 'answered');
     tab1.close();
-    await waitFor(async () => (await stack.control.call(String(third.callsid))).status === 'completed', 'the call ended with the socket');
+    await waitFor(
+      async () => (await stack.control.call(String(third.callsid))).status === 'completed',
+      'the call ended with the socket',
+    );
     tab2.close();
     unregistered.close();
-    await waitFor(async () => !((await stack.control.info()) as unknown as { phones: string[] }).phones.includes('alice'), 'alice removed');
+    await waitFor(
+      async () => !((await stack.control.info()) as unknown as { phones: string[] }).phones.includes('alice'),
+      'alice removed',
+    );
   });
 });
 
 describe('operator and client-config functions', () => {
   const post = (path: string, body: Record<string, string>, headers: Record<string, string> = {}) =>
-    fetch(`${stack.functionsUrl}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(body).toString() });
+    fetch(`${stack.functionsUrl}${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(body).toString(),
+    });
 
   it('exchanges the operator secret for a session; every operator route needs it', async () => {
     expect((await post('/operator-session', { secret: 'nope' })).status).toBe(403);
@@ -293,33 +367,64 @@ describe('operator and client-config functions', () => {
 
     for (const path of ['/operator-calls', '/operator-messages', '/operator-send']) {
       expect((await fetch(`${stack.functionsUrl}${path}`)).status).toBe(401);
-      expect((await fetch(`${stack.functionsUrl}${path}`, { headers: { Authorization: `Bearer ${session}x` } })).status).toBe(401);
-      expect((await fetch(`${stack.functionsUrl}${path}`, { headers: { Authorization: `Bearer ${stack.sandbox.authToken}` } })).status).toBe(401);
+      expect(
+        (await fetch(`${stack.functionsUrl}${path}`, { headers: { Authorization: `Bearer ${session}x` } })).status,
+      ).toBe(401);
+      expect(
+        (
+          await fetch(`${stack.functionsUrl}${path}`, {
+            headers: { Authorization: `Bearer ${stack.sandbox.authToken}` },
+          })
+        ).status,
+      ).toBe(401);
     }
-    const calls = await fetch(`${stack.functionsUrl}/operator-calls?limit=5`, { headers: { Authorization: `Bearer ${session}` } });
+    const calls = await fetch(`${stack.functionsUrl}/operator-calls?limit=5`, {
+      headers: { Authorization: `Bearer ${session}` },
+    });
     expect(calls.status).toBe(200);
     const body = (await calls.json()) as { calls: { callSid: string; status: string; state: unknown }[] };
     expect(body.calls.length).toBeGreaterThan(0);
     expect(body.calls.length).toBeLessThanOrEqual(5);
     expect(body.calls[0]).toMatchObject({ callSid: expect.stringMatching(/^CA/), status: expect.any(String) });
 
-    const refused = await post('/operator-send', { callSid: body.calls[body.calls.length - 1].callSid, content: '{"late":1}' }, { Authorization: `Bearer ${session}` });
+    const refused = await post(
+      '/operator-send',
+      { callSid: body.calls[body.calls.length - 1].callSid, content: '{"late":1}' },
+      { Authorization: `Bearer ${session}` },
+    );
     expect(refused.status).toBe(409);
-    const invalid = await post('/operator-send', { callSid: body.calls[0].callSid, content: '{not json' }, { Authorization: `Bearer ${session}` });
+    const invalid = await post(
+      '/operator-send',
+      { callSid: body.calls[0].callSid, content: '{not json' },
+      { Authorization: `Bearer ${session}` },
+    );
     expect(invalid.status).toBe(400);
   });
 
   it('client-config says sandbox only when the sandbox gateway is configured', async () => {
     const res = await fetch(`${stack.functionsUrl}/client-config`);
-    expect(await res.json()).toMatchObject({ sandbox: true, chunderw: stack.sandbox.gateway!.chunderw, sounds: { incoming: '/sounds/silence.wav', dtmfh: '/sounds/silence.wav' } });
+    expect(await res.json()).toMatchObject({
+      sandbox: true,
+      chunderw: stack.sandbox.gateway!.chunderw,
+      sounds: { incoming: '/sounds/silence.wav', dtmfh: '/sounds/silence.wav' },
+    });
   });
 
   it('client-config is {sandbox: false} unless both TWILIO_SANDBOX_URL and SANDBOX_GATEWAY are set', () => {
-    const ctx = (sandboxUrl: string | undefined, raw: Record<string, string>) => ({ config: { sandboxUrl, raw } }) as unknown as RouteContext;
-    expect(clientConfig(ctx(undefined, { SANDBOX_GATEWAY: 'localhost:3002' }))).toEqual({ status: 200, json: { sandbox: false } });
+    const ctx = (sandboxUrl: string | undefined, raw: Record<string, string>) =>
+      ({ config: { sandboxUrl, raw } }) as unknown as RouteContext;
+    expect(clientConfig(ctx(undefined, { SANDBOX_GATEWAY: 'localhost:3002' }))).toEqual({
+      status: 200,
+      json: { sandbox: false },
+    });
     expect(clientConfig(ctx('http://127.0.0.1:3001', {}))).toEqual({ status: 200, json: { sandbox: false } });
-    expect(clientConfig(ctx('http://127.0.0.1:3001', { SANDBOX_GATEWAY: 'wss://evil/' }))).toEqual({ status: 200, json: { sandbox: false } });
-    expect(clientConfig(ctx('http://127.0.0.1:3001', { SANDBOX_GATEWAY: 'localhost:3002' }))).toMatchObject({ json: { sandbox: true, chunderw: 'localhost:3002' } });
+    expect(clientConfig(ctx('http://127.0.0.1:3001', { SANDBOX_GATEWAY: 'wss://evil/' }))).toEqual({
+      status: 200,
+      json: { sandbox: false },
+    });
+    expect(clientConfig(ctx('http://127.0.0.1:3001', { SANDBOX_GATEWAY: 'localhost:3002' }))).toMatchObject({
+      json: { sandbox: true, chunderw: 'localhost:3002' },
+    });
   });
 
   it('sessions: signed with the Auth Token and the operator secret, valid for one hour', () => {

@@ -34,7 +34,8 @@ async function statusText(page: Page, id: string) {
 
 async function expectText(page: Page, id: string, pattern: RegExp, timeout = 10_000) {
   await page.waitForFunction(
-    ([elementId, source, flags]) => new RegExp(source, flags).test(document.getElementById(elementId)?.textContent ?? ''),
+    ([elementId, source, flags]) =>
+      new RegExp(source, flags).test(document.getElementById(elementId)?.textContent ?? ''),
     [id, pattern.source, pattern.flags] as const,
     { timeout },
   );
@@ -60,7 +61,10 @@ async function callSidOn(page: Page) {
 }
 
 async function subscribed(callSid: string) {
-  await waitFor(async () => (await stack.control.call(callSid)).subscriptions.length > 0, `a subscription on ${callSid}`);
+  await waitFor(
+    async () => (await stack.control.call(callSid)).subscriptions.length > 0,
+    `a subscription on ${callSid}`,
+  );
 }
 
 async function compose(page: Page, content: string) {
@@ -71,7 +75,10 @@ async function sendFromSoftphone(page: Page, content: object) {
   await compose(page, JSON.stringify(content));
   await page.locator('#send-message').click();
   const item = page.locator('#messages li[data-direction="out"]').first();
-  await item.locator('pre').filter({ hasText: Object.keys(content)[0] }).waitFor();
+  await item
+    .locator('pre')
+    .filter({ hasText: Object.keys(content)[0] })
+    .waitFor();
   await page.waitForSelector('#messages li[data-direction="out"][data-status="sent"]');
   return (await item.getAttribute('data-voice-event-sid'))!;
 }
@@ -100,10 +107,14 @@ suite('softphone, console and the sandbox signaling gateway', () => {
     [alice, bob] = await Promise.all([open('index.html'), open('index.html')]);
     expect(await statusText(alice.page, 'mode')).toMatch(/Sandbox mode/);
     const unlabelled = await alice.page.evaluate(() =>
-      [...document.querySelectorAll('input, textarea, select')].filter((e) => (e as HTMLInputElement).labels?.length === 0).map((e) => e.id),
+      [...document.querySelectorAll('input, textarea, select')]
+        .filter((e) => (e as HTMLInputElement).labels?.length === 0)
+        .map((e) => e.id),
     );
     expect(unlabelled).toEqual([]);
-    const unnamedButtons = await alice.page.evaluate(() => [...document.querySelectorAll('button')].filter((b) => !(b.textContent ?? '').trim()).length);
+    const unnamedButtons = await alice.page.evaluate(
+      () => [...document.querySelectorAll('button')].filter((b) => !(b.textContent ?? '').trim()).length,
+    );
     expect(unnamedButtons).toBe(0);
     await register(alice, 'alice');
     await register(bob, 'bob');
@@ -179,7 +190,9 @@ suite('softphone, console and the sandbox signaling gateway', () => {
       expect(await received.textContent()).toMatch(/Received from server · \d\d:\d\d:\d\d/);
       // Both directions, in order, on the console.
       await page.waitForFunction(() => document.querySelectorAll('#history li').length === 2);
-      expect(await page.locator('#history li').evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.direction))).toEqual(['from-sdk', 'to-sdk']);
+      expect(
+        await page.locator('#history li').evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.direction)),
+      ).toEqual(['from-sdk', 'to-sdk']);
       await alice.screenshot('softphone-alice-in-call');
       await operator.screenshot('console');
       expect(await contrastProblems(alice.page)).toEqual([]);
@@ -224,8 +237,12 @@ suite('softphone, console and the sandbox signaling gateway', () => {
     it('carries messages from each softphone to its own leg', async () => {
       await sendFromSoftphone(alice.page, { from: 'alice' });
       await sendFromSoftphone(bob.page, { from: 'bob' });
-      const contents = async (sid: string) => (await callMessages(stack.fn, sid)).body.messages?.map((m) => m.content) ?? [];
-      await waitFor(async () => (await contents(aliceLeg)).length === 1 && (await contents(bobLeg)).length === 1, 'both messages stored');
+      const contents = async (sid: string) =>
+        (await callMessages(stack.fn, sid)).body.messages?.map((m) => m.content) ?? [];
+      await waitFor(
+        async () => (await contents(aliceLeg)).length === 1 && (await contents(bobLeg)).length === 1,
+        'both messages stored',
+      );
       expect(await contents(aliceLeg)).toEqual([{ from: 'alice' }]);
       expect(await contents(bobLeg)).toEqual([{ from: 'bob' }]);
       await bob.screenshot('softphone-bob-in-call');
@@ -246,7 +263,10 @@ suite('softphone, console and the sandbox signaling gateway', () => {
       expect(await statusText(alice.page, 'incoming-text')).toBe('Incoming call from +15551230002');
       await alice.page.locator('#reject').click();
       await alice.page.locator('#incoming').waitFor({ state: 'hidden' });
-      await waitFor(async () => !['queued', 'ringing', 'in-progress'].includes((await stack.control.call(parent)).status), 'the caller to be hung up');
+      await waitFor(
+        async () => !['queued', 'ringing', 'in-progress'].includes((await stack.control.call(parent)).status),
+        'the caller to be hung up',
+      );
       const leg = (await stack.control.calls()).calls.find((c) => c.parentCallSid === parent)!;
       expect(leg.status).toBe('busy');
     });
@@ -284,7 +304,9 @@ suite('softphone, console and the sandbox signaling gateway', () => {
     expect(overflow).toBeLessThanOrEqual(0);
     await phone.screenshot('softphone-phone-width');
     const consolePhone = await open('console.html', { width: 360, height: 740 });
-    expect(await consolePhone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+    expect(
+      await consolePhone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth),
+    ).toBeLessThanOrEqual(0);
   });
 
   it('sent no request off this machine and logged no console errors', async () => {
@@ -296,6 +318,8 @@ suite('softphone, console and the sandbox signaling gateway', () => {
     const expected = [/status of 403 \(Forbidden\)/, /status of 409 \(Conflict\)/];
     const errors = pages.flatMap((p) => p.errors);
     expect(errors.filter((e) => !expected.some((re) => re.test(e)))).toEqual([]);
-    console.log(`browser requests: ${all.length}, distinct hosts: ${[...new Set(all.map((u) => new URL(u).host))].join(' ')}`);
+    console.log(
+      `browser requests: ${all.length}, distinct hosts: ${[...new Set(all.map((u) => new URL(u).host))].join(' ')}`,
+    );
   });
 });

@@ -18,7 +18,10 @@ afterAll(async () => {
 const ctl = () => stack.control;
 
 async function sdkLegOf(identity: string, state: string = 'open') {
-  return waitFor(async () => (await ctl().phone(identity)).calls.find((c) => c.state === state), `${identity} to have a ${state} call`);
+  return waitFor(
+    async () => (await ctl().phone(identity)).calls.find((c) => c.state === state),
+    `${identity} to have a ${state} call`,
+  );
 }
 
 async function subscribed(callSid: string) {
@@ -53,14 +56,29 @@ describe('incoming phone call → SDK client (child leg)', () => {
     expect(sent.deliveries).toEqual([{ status: 200 }]);
     const history = await callMessages(stack.fn, legSid);
     expect(history.status).toBe(200);
-    expect(history.body.state).toMatchObject({ callSid: legSid, status: 'in-progress', role: 'child', identity: 'alice', peer: '+15551230001' });
+    expect(history.body.state).toMatchObject({
+      callSid: legSid,
+      status: 'in-progress',
+      role: 'child',
+      identity: 'alice',
+      peer: '+15551230001',
+    });
     expect(history.body.messages).toEqual([
-      expect.objectContaining({ sid: sent.voiceEventSid, direction: 'from-sdk', sequence: 0, content: { greeting: 'hi server', n: 1 } }),
+      expect.objectContaining({
+        sid: sent.voiceEventSid,
+        direction: 'from-sdk',
+        sequence: 0,
+        content: { greeting: 'hi server', n: 1 },
+      }),
     ]);
   });
 
   it('delivers /send-message to alice and records it', async () => {
-    const res = await sendMessage(stack.fn, { callSid: legSid, content: { fromServer: true }, idempotencyKey: 'flow-1' });
+    const res = await sendMessage(stack.fn, {
+      callSid: legSid,
+      content: { fromServer: true },
+      idempotencyKey: 'flow-1',
+    });
     expect(res.status).toBe(201);
     const body = res.body as { sid: string };
     expect(body.sid).toMatch(/^KX[0-9a-f]{32}$/);
@@ -104,7 +122,12 @@ describe('SDK client → phone number (parent leg)', () => {
     const parent = await ctl().call(callSid);
     expect(parent.from).toBe('client:bob');
     const child = (await ctl().calls()).calls.find((c) => c.parentCallSid === callSid)!;
-    expect(child).toMatchObject({ to: '+15557654321', from: '+15005550006', direction: 'outbound-dial', subscriptionsCreated: 0 });
+    expect(child).toMatchObject({
+      to: '+15557654321',
+      from: '+15005550006',
+      direction: 'outbound-dial',
+      subscriptionsCreated: 0,
+    });
     const sent = await ctl().sendFromPhone('bob', callSid, { ask: 'balance' });
     expect(sent.deliveries).toEqual([{ status: 200 }]);
     expect((await sendMessage(stack.fn, { callSid, content: { balance: 42 } })).status).toBe(201);
@@ -118,7 +141,11 @@ describe('SDK client → phone number (parent leg)', () => {
   it('records a busy number as a finished call without subscribing', async () => {
     await ctl().setPstnBehaviour('+15550000486', 'busy');
     const { callSid } = await ctl().placeCall('bob', '+15550000486');
-    await waitFor(async () => (await ctl().call(callSid)).status === 'completed' || (await ctl().call(callSid)).status === 'canceled', 'the call to end');
+    await waitFor(
+      async () =>
+        (await ctl().call(callSid)).status === 'completed' || (await ctl().call(callSid)).status === 'canceled',
+      'the call to end',
+    );
     await ctl().idle();
     const history = await callMessages(stack.fn, callSid);
     expect(history.body.state).toMatchObject({ status: 'busy' });
@@ -157,16 +184,25 @@ describe('SDK client → SDK client (both legs)', () => {
 describe('refusals', () => {
   it('refuses unsigned and wrongly signed requests to every protected route', async () => {
     for (const path of ['/voice', '/call-status', '/message-callback', '/send-message', '/call-messages']) {
-      const unsigned = await fetch(`${stack.functionsUrl}${path}`, { method: 'POST', body: new URLSearchParams({ CallSid: 'CA' + '0'.repeat(32) }) });
+      const unsigned = await fetch(`${stack.functionsUrl}${path}`, {
+        method: 'POST',
+        body: new URLSearchParams({ CallSid: 'CA' + '0'.repeat(32) }),
+      });
       expect(unsigned.status).toBe(403);
       expect(await unsigned.json()).toMatchObject({ code: expect.any(String), message: expect.any(String) });
-      const forged = await signedPost({ baseUrl: stack.functionsUrl, authToken: 'not-the-token' }, path, { CallSid: 'CA' + '0'.repeat(32) });
+      const forged = await signedPost({ baseUrl: stack.functionsUrl, authToken: 'not-the-token' }, path, {
+        CallSid: 'CA' + '0'.repeat(32),
+      });
       expect(forged.status).toBe(403);
     }
   });
 
   it('answers a call the functions cannot route with <Say> and <Hangup>', async () => {
-    const res = await signedPost(stack.fn, '/voice', { From: 'client:erin', To: 'not a number!', CallSid: 'CA' + '1'.repeat(32) });
+    const res = await signedPost(stack.fn, '/voice', {
+      From: 'client:erin',
+      To: 'not a number!',
+      CallSid: 'CA' + '1'.repeat(32),
+    });
     expect(res.status).toBe(200);
     expect(String(res.body)).toMatch(/<Say>.*<\/Say><Hangup\/>/);
   });
@@ -175,7 +211,10 @@ describe('refusals', () => {
     expect((await sendMessage(stack.fn, { callSid: 'CA' + 'f'.repeat(32), content: { x: 1 } })).status).toBe(404);
     const notJson = await sendMessage(stack.fn, { callSid: 'CA' + 'f'.repeat(32), content: 'not json' });
     expect(notJson).toMatchObject({ status: 400, body: { code: 'content-invalid' } });
-    const tooLong = await sendMessage(stack.fn, { callSid: 'CA' + 'f'.repeat(32), content: JSON.stringify({ a: 'x'.repeat(10_000) }) });
+    const tooLong = await sendMessage(stack.fn, {
+      callSid: 'CA' + 'f'.repeat(32),
+      content: JSON.stringify({ a: 'x'.repeat(10_000) }),
+    });
     expect(tooLong).toMatchObject({ status: 400, body: { code: 'content-too-long' } });
     expect((await callMessages(stack.fn, 'CA' + 'e'.repeat(32))).status).toBe(404);
   });
@@ -201,7 +240,11 @@ describe('messages over JSON-encoded callbacks (bodySHA256)', () => {
 describe('the sandbox REST API through the real twilio client', () => {
   it('creates an outbound-api call to a client, plays its TwiML and completes it', async () => {
     await ctl().registerPhone('zoe', { autoAnswer: true });
-    const call = await stack.twilio.calls.create({ to: 'client:zoe', from: '+15005550006', twiml: '<Response><Say>Hello</Say><Pause length="1"/></Response>' });
+    const call = await stack.twilio.calls.create({
+      to: 'client:zoe',
+      from: '+15005550006',
+      twiml: '<Response><Say>Hello</Say><Pause length="1"/></Response>',
+    });
     expect(call.sid).toMatch(/^CA[0-9a-f]{32}$/);
     expect(call.direction).toBe('outbound-api');
     const done = await waitFor(async () => {
@@ -217,12 +260,18 @@ describe('the sandbox REST API through the real twilio client', () => {
     const aliceLeg = (await ctl().calls()).calls.find((c) => c.parentCallSid === callSid)!.sid;
     // Redirect: the <Dial> ends and the new TwiML runs (a hang-up).
     await stack.twilio.calls(callSid).update({ twiml: '<Response><Hangup/></Response>' });
-    await waitFor(async () => (await stack.twilio.calls(callSid).fetch()).status === 'completed', 'the redirected call to end');
+    await waitFor(
+      async () => (await stack.twilio.calls(callSid).fetch()).status === 'completed',
+      'the redirected call to end',
+    );
     const alice = (await ctl().phone('alice')).calls.find((c) => c.callSid === aliceLeg)!;
     expect(alice.state).toBe('closed');
 
     const second = await ctl().callIn('+15551230078');
-    await waitFor(async () => (await ctl().call(second.callSid)).status === 'in-progress', 'the second call to connect');
+    await waitFor(
+      async () => (await ctl().call(second.callSid)).status === 'in-progress',
+      'the second call to connect',
+    );
     const updated = await stack.twilio.calls(second.callSid).update({ status: 'completed' });
     expect(updated.status).toBe('completed');
     const calls = await stack.twilio.calls.list({ parentCallSid: second.callSid });
@@ -243,7 +292,9 @@ describe('the sandbox REST API through the real twilio client', () => {
     expect((await ctl().phone('kim')).calls[0].received).toEqual([]);
     expect((await callMessages(stack.fn, callSid)).body.messages).toEqual([]);
     // The same key once Twilio answers again: sent once.
-    expect((await sendMessage(stack.fn, { callSid, content: { never: 'arrives' }, idempotencyKey: 'fault-1' })).status).toBe(201);
+    expect(
+      (await sendMessage(stack.fn, { callSid, content: { never: 'arrives' }, idempotencyKey: 'fault-1' })).status,
+    ).toBe(201);
     expect((await ctl().phone('kim')).calls[0].received).toHaveLength(1);
     await ctl().hangup('kim', callSid);
   }, 20_000);
@@ -252,9 +303,13 @@ describe('the sandbox REST API through the real twilio client', () => {
     await ctl().registerPhone('ida', { autoAnswer: true });
     const { callSid } = await ctl().placeCall('ida', '+15551230079');
     const call = await subscribed(callSid);
-    expect(await stack.twilio.calls(callSid).userDefinedMessageSubscriptions(call.subscriptions[0].sid).remove()).toBe(true);
+    expect(await stack.twilio.calls(callSid).userDefinedMessageSubscriptions(call.subscriptions[0].sid).remove()).toBe(
+      true,
+    );
     expect((await ctl().sendFromPhone('ida', callSid, { nobody: 'listens' })).deliveries).toEqual([]);
-    await expect(stack.twilio.calls(callSid).userDefinedMessageSubscriptions(call.subscriptions[0].sid).remove()).rejects.toMatchObject({ status: 404, code: 20404 });
+    await expect(
+      stack.twilio.calls(callSid).userDefinedMessageSubscriptions(call.subscriptions[0].sid).remove(),
+    ).rejects.toMatchObject({ status: 404, code: 20404 });
     await ctl().hangup('ida', callSid);
   });
 
@@ -266,7 +321,11 @@ describe('the sandbox REST API through the real twilio client', () => {
     const bad: { product: 'api' | 'sync'; path: string; form: Record<string, string> }[] = [
       { product: 'api', path: `${account}/Calls.json`, form: { From: '+15005550006', Url: 'https://example.com/x' } },
       { product: 'api', path: `${account}/Calls/${callSid}/UserDefinedMessages.json`, form: { IdempotencyKey: 'k' } },
-      { product: 'api', path: `${account}/Calls/${callSid}/UserDefinedMessageSubscriptions.json`, form: { Callback: 'https://example.com/cb', Method: 'PUT' } },
+      {
+        product: 'api',
+        path: `${account}/Calls/${callSid}/UserDefinedMessageSubscriptions.json`,
+        form: { Callback: 'https://example.com/cb', Method: 'PUT' },
+      },
       { product: 'sync', path: '/v1/Services/default/Maps', form: { UniqueName: 'contract-neg' } },
       { product: 'sync', path: '/v1/Services/default/Maps/contract-neg/Items', form: { Data: '{}' } },
     ];
@@ -278,7 +337,15 @@ describe('the sandbox REST API through the real twilio client', () => {
         headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams(req.form),
       });
-      const exchange = { product: req.product, method: 'POST', path: req.path, query: {}, form: req.form, status: res.status, responseBody: await res.json() };
+      const exchange = {
+        product: req.product,
+        method: 'POST',
+        path: req.path,
+        query: {},
+        form: req.form,
+        status: res.status,
+        responseBody: await res.json(),
+      };
       if (req.path.endsWith('/Maps')) {
         expect(res.status).toBe(201); // the valid setup request
         continue;
@@ -288,7 +355,9 @@ describe('the sandbox REST API through the real twilio client', () => {
       expect(contract.checkResponse(exchange)).toEqual([]);
     }
     // Checked here; the whole-suite contract check below is about requests meant to be valid.
-    const deliberate = stack.sandbox.exchanges.slice(recordedBefore).filter((e) => e.status === 400 && bad.some((b) => b.path === e.path));
+    const deliberate = stack.sandbox.exchanges
+      .slice(recordedBefore)
+      .filter((e) => e.status === 400 && bad.some((b) => b.path === e.path));
     expect(deliberate).toHaveLength(4);
     for (const e of deliberate) stack.sandbox.exchanges.splice(stack.sandbox.exchanges.indexOf(e), 1);
     await ctl().hangup('ida', callSid);
@@ -302,7 +371,14 @@ describe('REST contract', () => {
     expect(exchanges.length).toBeGreaterThan(20);
     const contract = loadContract();
     const ops = new Set(exchanges.map((e) => contract.operationFor(e)));
-    for (const op of ['CreateUserDefinedMessage', 'CreateUserDefinedMessageSubscription', 'ListCall', 'CreateSyncMap', 'CreateSyncMapItem', 'ListSyncMapItem']) {
+    for (const op of [
+      'CreateUserDefinedMessage',
+      'CreateUserDefinedMessageSubscription',
+      'ListCall',
+      'CreateSyncMap',
+      'CreateSyncMapItem',
+      'ListSyncMapItem',
+    ]) {
       expect([...ops]).toContain(op);
     }
     const problems = checkExchanges(exchanges, contract);

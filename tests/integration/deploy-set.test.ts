@@ -3,7 +3,19 @@
 // .twilioserverlessrc). The build runs in a scratch copy of the project root so that it never
 // deletes the dist/ another test (or `npm start`) is serving from.
 import { execFile } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 
@@ -16,14 +28,20 @@ interface Resource {
 }
 interface ServerlessApi {
   fsHelpers: {
-    getListOfFunctionsAndAssets(cwd: string, config?: { functionsFolderNames?: string[]; assetsFolderNames?: string[] }): Promise<{ functions: Resource[]; assets: Resource[] }>;
+    getListOfFunctionsAndAssets(
+      cwd: string,
+      config?: { functionsFolderNames?: string[]; assetsFolderNames?: string[] },
+    ): Promise<{ functions: Resource[]; assets: Resource[] }>;
   };
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { fsHelpers } = require('@twilio-labs/serverless-api') as ServerlessApi;
 
 const ROOT = resolve(__dirname, '../..');
-const rc = JSON.parse(readFileSync(join(ROOT, '.twilioserverlessrc'), 'utf8')) as { functionsFolder: string; assetsFolder: string };
+const rc = JSON.parse(readFileSync(join(ROOT, '.twilioserverlessrc'), 'utf8')) as {
+  functionsFolder: string;
+  assetsFolder: string;
+};
 
 const INTENDED = [
   { path: '/call-messages', access: 'protected' },
@@ -52,19 +70,27 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-const inside = (file: string, dir: string) => !relative(dir, file).startsWith('..') && !relative(dir, file).startsWith(sep);
+const inside = (file: string, dir: string) =>
+  !relative(dir, file).startsWith('..') && !relative(dir, file).startsWith(sep);
 
 beforeAll(async () => {
   // A scratch root: its own scripts/ and dist/, the project's sources and node_modules linked in.
   work = realpathSync(mkdtempSync(join(tmpdir(), 'deploy-set-')));
   mkdirSync(join(work, 'scripts'));
-  for (const f of readdirSync(join(ROOT, 'scripts')).filter((f) => f.endsWith('.mjs'))) copyFileSync(join(ROOT, 'scripts', f), join(work, 'scripts', f));
-  for (const d of ['functions', 'lib', 'node_modules']) if (existsSync(join(ROOT, d))) symlinkSync(join(ROOT, d), join(work, d), 'dir');
+  for (const f of readdirSync(join(ROOT, 'scripts')).filter((f) => f.endsWith('.mjs')))
+    copyFileSync(join(ROOT, 'scripts', f), join(work, 'scripts', f));
+  for (const d of ['functions', 'lib', 'node_modules'])
+    if (existsSync(join(ROOT, d))) symlinkSync(join(ROOT, d), join(work, d), 'dir');
   if (existsSync(join(ROOT, 'assets'))) cpSync(join(ROOT, 'assets'), join(work, 'assets'), { recursive: true });
   for (const f of ['package.json', '.twilioserverlessrc']) copyFileSync(join(ROOT, f), join(work, f));
 
   await new Promise<void>((done, fail) =>
-    execFile(process.execPath, [join(work, 'scripts/build.mjs')], { cwd: work, timeout: 60_000 }, (err, _out, stderr) => (err ? fail(new Error(`build failed: ${stderr}`)) : done())),
+    execFile(
+      process.execPath,
+      [join(work, 'scripts/build.mjs')],
+      { cwd: work, timeout: 60_000 },
+      (err, _out, stderr) => (err ? fail(new Error(`build failed: ${stderr}`)) : done()),
+    ),
   );
   // Exactly what twilio-run deploy does with .twilioserverlessrc's functionsFolder/assetsFolder.
   ({ functions, assets } = await fsHelpers.getListOfFunctionsAndAssets(work, {
@@ -84,7 +110,9 @@ describe('deploy set', () => {
   });
 
   it('uploads exactly the intended functions with the intended access', () => {
-    const table = functions.map((f) => ({ path: f.path, access: f.access })).sort((a, b) => a.path.localeCompare(b.path));
+    const table = functions
+      .map((f) => ({ path: f.path, access: f.access }))
+      .sort((a, b) => a.path.localeCompare(b.path));
     expect(table).toEqual(INTENDED);
   });
 
@@ -100,7 +128,9 @@ describe('deploy set', () => {
 
   it('uploads exactly the files of dist/assets, and no sources, maps, tests, sandbox or lib files', () => {
     const assetsDir = join(work, rc.assetsFolder);
-    const expected = filesUnder(assetsDir).filter((f) => !f.endsWith('.DS_Store')).sort();
+    const expected = filesUnder(assetsDir)
+      .filter((f) => !f.endsWith('.DS_Store'))
+      .sort();
     expect(assets.map((a) => a.filePath).sort()).toEqual(expected);
     for (const a of [...assets, ...functions]) {
       expect(inside(a.filePath, join(work, 'dist'))).toBe(true);

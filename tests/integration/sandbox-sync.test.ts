@@ -96,11 +96,17 @@ describe('documents', () => {
     const fetched = await svc().documents('state').fetch();
     expect(fetched.sid).toBe(doc.sid);
 
-    const updated = await svc().documents('state').update({ data: { n: 2 }, ifMatch: doc.revision });
+    const updated = await svc()
+      .documents('state')
+      .update({ data: { n: 2 }, ifMatch: doc.revision });
     expect(updated.data).toEqual({ n: 2 });
     expect(updated.revision).not.toBe(doc.revision);
 
-    const err = await failure(svc().documents('state').update({ data: { n: 3 }, ifMatch: doc.revision }));
+    const err = await failure(
+      svc()
+        .documents('state')
+        .update({ data: { n: 3 }, ifMatch: doc.revision }),
+    );
     expect([err.status, err.code]).toEqual([412, 54103]);
     expect((await svc().documents(doc.sid).fetch()).data).toEqual({ n: 2 });
   });
@@ -164,7 +170,9 @@ describe('maps and map items', () => {
 
   it('creates items; duplicate key 409/54208; missing item 404/54201', async () => {
     const map = await svc().syncMaps.create({ uniqueName: 'm' });
-    const item = await svc().syncMaps('m').syncMapItems.create({ key: 'k1', data: { a: 1 } });
+    const item = await svc()
+      .syncMaps('m')
+      .syncMapItems.create({ key: 'k1', data: { a: 1 } });
     expect(item.key).toBe('k1');
     expect(item.mapSid).toBe(map.sid);
     expect(item.data).toEqual({ a: 1 });
@@ -180,7 +188,9 @@ describe('maps and map items', () => {
     expect([noMap.status, noMap.code]).toEqual([404, 54200]);
 
     const badData = await failure(
-      svc().syncMaps('m').syncMapItems.create({ key: 'k2', data: 'null' as unknown as object }),
+      svc()
+        .syncMaps('m')
+        .syncMapItems.create({ key: 'k2', data: 'null' as unknown as object }),
     );
     expect([badData.status, badData.code]).toEqual([400, 54206]);
   });
@@ -203,12 +213,20 @@ describe('maps and map items', () => {
 
   it('updates and deletes items with If-Match (54205 on mismatch)', async () => {
     await svc().syncMaps.create({ uniqueName: 'm' });
-    const item = await svc().syncMaps('m').syncMapItems.create({ key: 'k', data: { v: 1 } });
-    const updated = await svc().syncMaps('m').syncMapItems('k').update({ data: { v: 2 }, ifMatch: item.revision });
+    const item = await svc()
+      .syncMaps('m')
+      .syncMapItems.create({ key: 'k', data: { v: 1 } });
+    const updated = await svc()
+      .syncMaps('m')
+      .syncMapItems('k')
+      .update({ data: { v: 2 }, ifMatch: item.revision });
     expect(updated.data).toEqual({ v: 2 });
 
     const stale = await failure(
-      svc().syncMaps('m').syncMapItems('k').update({ data: { v: 3 }, ifMatch: item.revision }),
+      svc()
+        .syncMaps('m')
+        .syncMapItems('k')
+        .update({ data: { v: 3 }, ifMatch: item.revision }),
     );
     expect([stale.status, stale.code]).toEqual([412, 54205]);
     const staleDelete = await failure(svc().syncMaps('m').syncMapItems('k').remove({ ifMatch: item.revision }));
@@ -294,20 +312,29 @@ describe('lists and list items', () => {
     expect(desc.map((it) => it.index)).toEqual([3, 2, 1, 0]);
 
     await svc().syncLists('log').syncListItems(1).remove();
-    const next = await svc().syncLists('log').syncListItems.create({ data: { i: 4 } });
+    const next = await svc()
+      .syncLists('log')
+      .syncListItems.create({ data: { i: 4 } });
     expect(next.index).toBe(4); // gaps are kept, indexes never reused
     const fetched = await svc().syncLists('log').syncListItems(2).fetch();
     expect(fetched.data).toEqual({ i: 2 });
 
     const stale = await failure(
-      svc().syncLists('log').syncListItems(2).update({ data: { i: 9 }, ifMatch: String(Number(fetched.revision) + 5) }),
+      svc()
+        .syncLists('log')
+        .syncListItems(2)
+        .update({ data: { i: 9 }, ifMatch: String(Number(fetched.revision) + 5) }),
     );
     expect([stale.status, stale.code]).toEqual([412, 54155]);
     const missing = await failure(svc().syncLists('log').syncListItems(1).fetch());
     expect([missing.status, missing.code]).toEqual([404, 54151]);
     const noList = await failure(svc().syncLists('none').fetch());
     expect([noList.status, noList.code]).toEqual([404, 54150]);
-    const badData = await failure(svc().syncLists('log').syncListItems.create({ data: [] as unknown as object }));
+    const badData = await failure(
+      svc()
+        .syncLists('log')
+        .syncListItems.create({ data: [] as unknown as object }),
+    );
     expect([badData.status, badData.code]).toEqual([400, 54156]);
   });
 });
@@ -360,7 +387,10 @@ describe('write-rate limit', () => {
   it('answers 429/54009 with Retry-After once an object exceeds n×10 writes in 10 s', async () => {
     rateLimit = 1; // 10 writes per 10 s window
     await svc().syncMaps.create({ uniqueName: 'hot' }); // write 1
-    for (let i = 0; i < 9; i++) await svc().syncMaps('hot').syncMapItems.create({ key: `k${i}`, data: {} });
+    for (let i = 0; i < 9; i++)
+      await svc()
+        .syncMaps('hot')
+        .syncMapItems.create({ key: `k${i}`, data: {} });
     const err = await failure(svc().syncMaps('hot').syncMapItems.create({ key: 'over', data: {} }));
     expect([err.status, err.code]).toEqual([429, 54009]);
 
@@ -386,7 +416,10 @@ describe('write-rate limit', () => {
 
   it('does not limit when writeRateLimit returns undefined', async () => {
     await svc().syncMaps.create({ uniqueName: 'free' });
-    for (let i = 0; i < 30; i++) await svc().syncMaps('free').syncMapItems.create({ key: `k${i}`, data: {} });
+    for (let i = 0; i < 30; i++)
+      await svc()
+        .syncMaps('free')
+        .syncMapItems.create({ key: `k${i}`, data: {} });
     expect(sync.stats().writesByObject.free).toHaveLength(31);
   });
 });

@@ -8,7 +8,12 @@ import { startSandbox, type Sandbox } from '../../sandbox/app';
 import { SandboxRequestClient } from '../../lib/sandbox-request-client';
 import type { TwilioClient } from '../../lib/twilio-client';
 import { wire, WireError, WireRefusal, type WireOptions } from '../../scripts/wire/wire';
-import { loadServiceConfig, ServiceConfigError, validateServiceConfig, type ServiceConfig } from '../../scripts/wire/service-config';
+import {
+  loadServiceConfig,
+  ServiceConfigError,
+  validateServiceConfig,
+  type ServiceConfig,
+} from '../../scripts/wire/service-config';
 import { parseDotEnv, readCredentials } from '../../scripts/dotenv';
 import { readDeployInfo } from '../../scripts/wire/base-url';
 
@@ -84,7 +89,12 @@ describe('wire core', () => {
     expect(apps[0].voiceUrl).toBe(VOICE);
     expect(apps[0].voiceMethod).toBe('POST');
 
-    expect(result.variables).toEqual({ TWIML_APP_SID: apps[0].sid, CALLER_ID: '+15005550006', CLIENT_IDENTITY: 'alice', SYNC_SERVICE_SID: 'default' });
+    expect(result.variables).toEqual({
+      TWIML_APP_SID: apps[0].sid,
+      CALLER_ID: '+15005550006',
+      CLIENT_IDENTITY: 'alice',
+      SYNC_SERVICE_SID: 'default',
+    });
     expect(lines).toContain(`  TWIML_APP_SID=${apps[0].sid}`);
     expect(lines.some((l) => l.includes('.env'))).toBe(true);
   });
@@ -135,7 +145,10 @@ describe('wire core', () => {
   });
 
   it('refuses a number wired to another TwiML App, even on a dry run', async () => {
-    const other = await client.applications.create({ friendlyName: 'Someone else', voiceUrl: 'https://other.example.com/voice' });
+    const other = await client.applications.create({
+      friendlyName: 'Someone else',
+      voiceUrl: 'https://other.example.com/voice',
+    });
     await client.incomingPhoneNumbers(numberSid).update({ voiceApplicationSid: other.sid });
     const err = await failure(run(config(), { dryRun: true }).promise);
     expect(err).toBeInstanceOf(WireRefusal);
@@ -143,13 +156,25 @@ describe('wire core', () => {
   });
 
   it('--force rewires a number that points elsewhere (and clears its TwiML App)', async () => {
-    const other = await client.applications.create({ friendlyName: 'Someone else', voiceUrl: 'https://other.example.com/voice' });
-    await client.incomingPhoneNumbers(numberSid).update({ voiceUrl: 'https://elsewhere.example.com/ivr', voiceMethod: 'GET', voiceApplicationSid: other.sid });
+    const other = await client.applications.create({
+      friendlyName: 'Someone else',
+      voiceUrl: 'https://other.example.com/voice',
+    });
+    await client
+      .incomingPhoneNumbers(numberSid)
+      .update({ voiceUrl: 'https://elsewhere.example.com/ivr', voiceMethod: 'GET', voiceApplicationSid: other.sid });
     const { lines, promise } = run(config(), { force: true });
     const result = await promise;
 
     expect(result.applied).toBe(true);
-    expect(lines.some((l) => l.includes('[--force]') && l.includes('voice method GET → POST') && l.includes(`TwiML App ${other.sid} → none`))).toBe(true);
+    expect(
+      lines.some(
+        (l) =>
+          l.includes('[--force]') &&
+          l.includes('voice method GET → POST') &&
+          l.includes(`TwiML App ${other.sid} → none`),
+      ),
+    ).toBe(true);
     const n = await theNumber();
     expect(n.voiceUrl).toBe(VOICE);
     expect(n.voiceMethod).toBe('POST');
@@ -158,7 +183,11 @@ describe('wire core', () => {
   });
 
   it('moves a number wired to our own TwiML App to the direct URL without --force', async () => {
-    const ours = await client.applications.create({ friendlyName: 'Call Message Events', voiceUrl: VOICE, voiceMethod: 'POST' });
+    const ours = await client.applications.create({
+      friendlyName: 'Call Message Events',
+      voiceUrl: VOICE,
+      voiceMethod: 'POST',
+    });
     await client.incomingPhoneNumbers(numberSid).update({ voiceApplicationSid: ours.sid });
     const result = await run().promise;
     expect(result.plan.conflicts).toEqual([]);
@@ -168,10 +197,16 @@ describe('wire core', () => {
   });
 
   it('updates an existing TwiML App in place instead of creating another', async () => {
-    const existing = await client.applications.create({ friendlyName: 'Call Message Events', voiceUrl: 'https://old-5678.twil.io/voice', voiceMethod: 'GET' });
+    const existing = await client.applications.create({
+      friendlyName: 'Call Message Events',
+      voiceUrl: 'https://old-5678.twil.io/voice',
+      voiceMethod: 'GET',
+    });
     const { lines, promise } = run();
     await promise;
-    expect(lines).toContain(`  ~ TwiML App 'Call Message Events' (${existing.sid}): voice URL 'https://old-5678.twil.io/voice' → '${VOICE}', voice method GET → POST`);
+    expect(lines).toContain(
+      `  ~ TwiML App 'Call Message Events' (${existing.sid}): voice URL 'https://old-5678.twil.io/voice' → '${VOICE}', voice method GET → POST`,
+    );
     const apps = await appsNamed('Call Message Events');
     expect(apps.map((a) => [a.sid, a.voiceUrl, a.voiceMethod])).toEqual([[existing.sid, VOICE, 'POST']]);
   });
@@ -213,7 +248,10 @@ describe('wire core', () => {
 
   describe('base URL', () => {
     it('comes from baseUrl, then domain, in the config', async () => {
-      let r = await run(config({ baseUrl: 'https://tunnel.example.com/prefix', domain: 'cme-9-dev.twil.io' }), { baseUrl: undefined, dryRun: true }).promise;
+      let r = await run(config({ baseUrl: 'https://tunnel.example.com/prefix', domain: 'cme-9-dev.twil.io' }), {
+        baseUrl: undefined,
+        dryRun: true,
+      }).promise;
       expect(r.plan.voiceUrl).toBe('https://tunnel.example.com/prefix/voice');
       r = await run(config({ domain: 'cme-9-dev.twil.io' }), { baseUrl: undefined, dryRun: true }).promise;
       expect(r.plan.voiceUrl).toBe('https://cme-9-dev.twil.io/voice');
@@ -222,7 +260,10 @@ describe('wire core', () => {
     it('comes from .twiliodeployinfo and the environment running the latest build', async () => {
       const serviceSid = 'ZS' + 'a'.repeat(32);
       const latestBuild = 'ZB' + 'b'.repeat(32);
-      writeFileSync(join(cwd, '.twiliodeployinfo'), JSON.stringify({ [`${sandbox.accountSid}:us1`]: { serviceSid, latestBuild } }, null, '\t'));
+      writeFileSync(
+        join(cwd, '.twiliodeployinfo'),
+        JSON.stringify({ [`${sandbox.accountSid}:us1`]: { serviceSid, latestBuild } }, null, '\t'),
+      );
       expect(readDeployInfo(cwd, sandbox.accountSid)).toEqual({ serviceSid, latestBuild });
       const asked: string[] = [];
       const listEnvironments = async (sid: string) => {
@@ -252,7 +293,12 @@ describe('wire core', () => {
 });
 
 describe('service config', () => {
-  const valid = { phoneNumbers: ['+15005550006'], twimlApp: { friendlyName: 'Call Message Events' }, callerId: '+15005550006', clientIdentity: 'alice' };
+  const valid = {
+    phoneNumbers: ['+15005550006'],
+    twimlApp: { friendlyName: 'Call Message Events' },
+    callerId: '+15005550006',
+    clientIdentity: 'alice',
+  };
   const problems = (raw: unknown): string[] => {
     try {
       validateServiceConfig(raw, 'test-config');
@@ -274,7 +320,9 @@ describe('service config', () => {
   });
 
   it('defaults syncServiceSid to "default" and normalises baseUrl and domain', () => {
-    expect(validateServiceConfig({ ...valid, baseUrl: 'https://Tunnel.Example.com/', domain: 'CME-1-dev.twil.io' })).toEqual({
+    expect(
+      validateServiceConfig({ ...valid, baseUrl: 'https://Tunnel.Example.com/', domain: 'CME-1-dev.twil.io' }),
+    ).toEqual({
       ...valid,
       syncServiceSid: 'default',
       baseUrl: 'https://tunnel.example.com',
@@ -331,29 +379,72 @@ describe('service config', () => {
 describe('credentials', () => {
   it('parses .env lines', () => {
     const env = parseDotEnv(
-      ['# comment', 'ACCOUNT_SID=AC123', 'export AUTH_TOKEN = "tok en" ', "SINGLE='a # b'", 'PLAIN=value # trailing comment', 'ESC="a\\"b\\nc"', 'EMPTY=', 'not a line'].join('\n'),
+      [
+        '# comment',
+        'ACCOUNT_SID=AC123',
+        'export AUTH_TOKEN = "tok en" ',
+        "SINGLE='a # b'",
+        'PLAIN=value # trailing comment',
+        'ESC="a\\"b\\nc"',
+        'EMPTY=',
+        'not a line',
+      ].join('\n'),
     );
-    expect(env).toEqual({ ACCOUNT_SID: 'AC123', AUTH_TOKEN: 'tok en', SINGLE: 'a # b', PLAIN: 'value', ESC: 'a"b\nc', EMPTY: '' });
+    expect(env).toEqual({
+      ACCOUNT_SID: 'AC123',
+      AUTH_TOKEN: 'tok en',
+      SINGLE: 'a # b',
+      PLAIN: 'value',
+      ESC: 'a"b\nc',
+      EMPTY: '',
+    });
   });
 
   it('prefers the environment, accepts TWILIO_* names, and says what is missing', () => {
     const sid = 'AC' + '1'.repeat(32);
-    expect(readCredentials({ TWILIO_ACCOUNT_SID: sid }, { AUTH_TOKEN: 't', ACCOUNT_SID: 'AC' + '2'.repeat(32) })).toEqual({ accountSid: sid, authToken: 't' });
-    expect(readCredentials({}, { ACCOUNT_SID: sid, AUTH_TOKEN: 't', TWILIO_SANDBOX_URL: 'http://127.0.0.1:1' })).toEqual({ accountSid: sid, authToken: 't', sandboxUrl: 'http://127.0.0.1:1' });
+    expect(
+      readCredentials({ TWILIO_ACCOUNT_SID: sid }, { AUTH_TOKEN: 't', ACCOUNT_SID: 'AC' + '2'.repeat(32) }),
+    ).toEqual({ accountSid: sid, authToken: 't' });
+    expect(
+      readCredentials({}, { ACCOUNT_SID: sid, AUTH_TOKEN: 't', TWILIO_SANDBOX_URL: 'http://127.0.0.1:1' }),
+    ).toEqual({ accountSid: sid, authToken: 't', sandboxUrl: 'http://127.0.0.1:1' });
     expect(() => readCredentials({}, {})).toThrow(/ACCOUNT_SID \(or TWILIO_ACCOUNT_SID\) and AUTH_TOKEN/);
-    expect(() => readCredentials({ ACCOUNT_SID: 'SK123', AUTH_TOKEN: 't' }, {})).toThrow(/AC followed by 32 hex digits/);
+    expect(() => readCredentials({ ACCOUNT_SID: 'SK123', AUTH_TOKEN: 't' }, {})).toThrow(
+      /AC followed by 32 hex digits/,
+    );
   });
 });
 
 describe('npm run wire (CLI)', () => {
-  function cli(args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  function cli(
+    args: string[],
+    env?: Record<string, string>,
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((done) => {
       execFile(
         process.execPath,
-        [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'scripts/wire.ts'), '--config', join(ROOT, '.twilioserviceconfig'), ...args],
+        [
+          join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
+          join(ROOT, 'scripts/wire.ts'),
+          '--config',
+          join(ROOT, '.twilioserviceconfig'),
+          ...args,
+        ],
         // A clean environment and a directory without .env or .twiliodeployinfo.
-        { cwd, env: { PATH: process.env.PATH, ...(env ?? { ACCOUNT_SID: sandbox.accountSid, AUTH_TOKEN: sandbox.authToken, TWILIO_SANDBOX_URL: sandbox.url }) }, timeout: 20_000 },
-        (err, stdout, stderr) => done({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
+        {
+          cwd,
+          env: {
+            PATH: process.env.PATH,
+            ...(env ?? {
+              ACCOUNT_SID: sandbox.accountSid,
+              AUTH_TOKEN: sandbox.authToken,
+              TWILIO_SANDBOX_URL: sandbox.url,
+            }),
+          },
+          timeout: 20_000,
+        },
+        (err, stdout, stderr) =>
+          done({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
       );
     });
   }
@@ -363,7 +454,9 @@ describe('npm run wire (CLI)', () => {
 
     const refused = await cli(['--base-url', BASE]);
     expect(refused.code).toBe(2);
-    expect(refused.stdout).toContain(`~ number +15005550006 (${numberSid}): voice URL 'http://localhost:3000/voice' → '${VOICE}' [needs --force]`);
+    expect(refused.stdout).toContain(
+      `~ number +15005550006 (${numberSid}): voice URL 'http://localhost:3000/voice' → '${VOICE}' [needs --force]`,
+    );
     expect(refused.stderr).toMatch(/Refusing to rewire .*--force/s);
     expect((await theNumber()).voiceUrl).toBe('http://localhost:3000/voice');
 
@@ -390,7 +483,11 @@ describe('npm run wire (CLI)', () => {
     expect(anonymous.code).toBe(1);
     expect(anonymous.stderr).toContain('Set ACCOUNT_SID (or TWILIO_ACCOUNT_SID) and AUTH_TOKEN (or TWILIO_AUTH_TOKEN)');
 
-    const wrongToken = await cli(['--base-url', BASE], { ACCOUNT_SID: sandbox.accountSid, AUTH_TOKEN: 'wrong', TWILIO_SANDBOX_URL: sandbox.url });
+    const wrongToken = await cli(['--base-url', BASE], {
+      ACCOUNT_SID: sandbox.accountSid,
+      AUTH_TOKEN: 'wrong',
+      TWILIO_SANDBOX_URL: sandbox.url,
+    });
     expect(wrongToken.code).toBe(1);
     expect(wrongToken.stderr).toMatch(/Twilio answered 401.*check ACCOUNT_SID and AUTH_TOKEN/);
   }, 30_000);

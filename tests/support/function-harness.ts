@@ -58,7 +58,9 @@ export function makeContext(path: string, env: Record<string, string | undefined
   } as unknown as Context;
 }
 
-export type Event = Record<string, unknown> & { request: { headers: Record<string, unknown>; cookies: Record<string, string> } };
+export type Event = Record<string, unknown> & {
+  request: { headers: Record<string, unknown>; cookies: Record<string, string> };
+};
 
 /** The event twilio-run builds for a request to `url` with form `body`: query ∪ body (the body wins). */
 export function eventFor(url: string, body: Record<string, string> = {}, headers: Record<string, unknown> = {}): Event {
@@ -72,10 +74,18 @@ export function signedEvent(url: string, body: Record<string, string> = {}, auth
   return eventFor(url, body, { 'x-twilio-signature': signature });
 }
 
-type Handler = (context: Context, event: never, callback: (err: unknown, payload?: unknown) => void) => Promise<void> | void;
+type Handler = (
+  context: Context,
+  event: never,
+  callback: (err: unknown, payload?: unknown) => void,
+) => Promise<void> | void;
 
 /** Invokes a Function handler and returns the response it called back with. */
-export async function invoke(handler: Handler, context: Context, event: Record<string, unknown>): Promise<FakeResponse> {
+export async function invoke(
+  handler: Handler,
+  context: Context,
+  event: Record<string, unknown>,
+): Promise<FakeResponse> {
   let calls = 0;
   let result: { err: unknown; payload: unknown } | undefined;
   await handler(context, event as never, (err, payload) => {

@@ -239,9 +239,12 @@ function convertSchema(node: Json, refs: Set<string>): Json {
     out.properties = props;
   }
   if (node.items !== undefined) {
-    out.items = Array.isArray(node.items) ? node.items.map((s) => convertSchema(s, refs)) : convertSchema(node.items, refs);
+    out.items = Array.isArray(node.items)
+      ? node.items.map((s) => convertSchema(s, refs))
+      : convertSchema(node.items, refs);
   }
-  if (node.additionalProperties !== undefined) out.additionalProperties = convertSchema(node.additionalProperties, refs);
+  if (node.additionalProperties !== undefined)
+    out.additionalProperties = convertSchema(node.additionalProperties, refs);
   if (node.not !== undefined) out.not = convertSchema(node.not, refs);
   for (const k of ['allOf', 'anyOf', 'oneOf']) {
     const list = node[k];
@@ -344,7 +347,9 @@ function formatErrors(errors: ErrorObject[] | null | undefined, data: unknown, l
       detail += ` ${describeValue((err.params as { allowedValues: unknown[] }).allowedValues)}`;
     }
     const line =
-      err.keyword === 'required' ? `${where}: ${detail}` : `${where} = ${describeValue(valueAt(data, err.instancePath))}: ${detail}`;
+      err.keyword === 'required'
+        ? `${where}: ${detail}`
+        : `${where} = ${describeValue(valueAt(data, err.instancePath))}: ${detail}`;
     if (!seen.has(line)) {
       seen.add(line);
       out.push(line);
@@ -387,11 +392,7 @@ class OpenApiContract implements Contract {
       if (!params) continue;
       const op = METHODS.includes(method) ? route.item[method] : undefined;
       const candidate: Resolved = { spec, route, params, op };
-      if (
-        !best ||
-        (op && !best.op) ||
-        (!!op === !!best.op && compareScores(route.score, best.route.score) > 0)
-      ) {
+      if (!best || (op && !best.op) || (!!op === !!best.op && compareScores(route.score, best.route.score) > 0)) {
         best = candidate;
       }
     }
@@ -444,7 +445,8 @@ class OpenApiContract implements Contract {
 
   private parameters(r: Resolved): Parameter[] {
     const byKey = new Map<string, Parameter>();
-    for (const p of [...(r.route.item.parameters ?? []), ...(r.op?.parameters ?? [])]) byKey.set(`${p.in}:${p.name}`, p);
+    for (const p of [...(r.route.item.parameters ?? []), ...(r.op?.parameters ?? [])])
+      byKey.set(`${p.in}:${p.name}`, p);
     return [...byKey.values()];
   }
 
@@ -578,7 +580,8 @@ class OpenApiContract implements Contract {
     const body = parseBody(e.responseBody);
 
     if (e.status >= 400) {
-      if (body.kind === 'invalid') return [{ exchange, problem: `error body is not JSON: ${describeValue(e.responseBody)}` }];
+      if (body.kind === 'invalid')
+        return [{ exchange, problem: `error body is not JSON: ${describeValue(e.responseBody)}` }];
       const data = body.kind === 'json' ? body.value : undefined;
       if (!this.errorValidator(data)) {
         problems.push(
@@ -602,11 +605,16 @@ class OpenApiContract implements Contract {
     }
     const schema = documented.content?.['application/json']?.schema;
     if (!schema) {
-      if (body.kind !== 'empty') problems.push(`status ${e.status} of ${op.operationId} documents no body, got ${describeValue(e.responseBody)}`);
+      if (body.kind !== 'empty')
+        problems.push(
+          `status ${e.status} of ${op.operationId} documents no body, got ${describeValue(e.responseBody)}`,
+        );
       return problems.map((problem) => ({ exchange, problem }));
     }
     if (body.kind !== 'json') {
-      problems.push(`body is ${body.kind === 'empty' ? 'empty' : 'not JSON'}, ${op.operationId} ${e.status} documents a JSON body`);
+      problems.push(
+        `body is ${body.kind === 'empty' ? 'empty' : 'not JSON'}, ${op.operationId} ${e.status} documents a JSON body`,
+      );
       return problems.map((problem) => ({ exchange, problem }));
     }
     const v = this.validator(r.spec, `${op.operationId}|response|${e.status}`, schema);

@@ -24,17 +24,28 @@ export interface TestStack extends Stack {
 
 /** Sandbox + real twilio-run on the built dist/ (run `npm run build` first; `npm test` does). */
 export async function startTestStack(options: StackOptions = {}): Promise<TestStack> {
-  const stack = await startStack({ functionsPort: await freePort(), forkProcess: false, recordExchanges: true, ...options });
+  const stack = await startStack({
+    functionsPort: await freePort(),
+    forkProcess: false,
+    recordExchanges: true,
+    ...options,
+  });
   return {
     ...stack,
     control: new SandboxControl(stack.sandbox.url),
-    twilio: twilio(stack.sandbox.accountSid, stack.sandbox.authToken, { httpClient: new SandboxRequestClient(stack.sandbox.url) }),
+    twilio: twilio(stack.sandbox.accountSid, stack.sandbox.authToken, {
+      httpClient: new SandboxRequestClient(stack.sandbox.url),
+    }),
     fn: { baseUrl: stack.functionsUrl, authToken: stack.sandbox.authToken },
   };
 }
 
 /** Polls until `check` returns a value that is not undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -44,7 +44,12 @@ async function rawRequest(opts: {
   const method = opts.method ?? 'POST';
   const body = opts.body ?? {};
   const headers: Record<string, string> = { ...opts.headers };
-  if (opts.sign) headers['X-Twilio-Signature'] = twilio.getExpectedTwilioSignature(opts.sign.token, opts.sign.url ?? url, opts.sign.params ?? (method === 'GET' ? {} : body));
+  if (opts.sign)
+    headers['X-Twilio-Signature'] = twilio.getExpectedTwilioSignature(
+      opts.sign.token,
+      opts.sign.url ?? url,
+      opts.sign.params ?? (method === 'GET' ? {} : body),
+    );
   let payload: string | undefined;
   if (method !== 'GET') {
     headers['Content-Type'] = opts.json ? 'application/json' : 'application/x-www-form-urlencoded';
@@ -61,7 +66,11 @@ async function rawRequest(opts: {
   return { status: res.status, body: parsed, text };
 }
 
-const isErrorBody = (b: unknown) => typeof b === 'object' && b !== null && typeof (b as { code?: unknown }).code === 'string' && typeof (b as { message?: unknown }).message === 'string';
+const isErrorBody = (b: unknown) =>
+  typeof b === 'object' &&
+  b !== null &&
+  typeof (b as { code?: unknown }).code === 'string' &&
+  typeof (b as { message?: unknown }).message === 'string';
 const syncWrites = () => stack.sandbox.requests.filter((r) => r.product === 'sync' && r.method !== 'GET').length;
 
 // ---------------------------------------------------------------------------------------------
@@ -74,17 +83,45 @@ describe('1. authentication', () => {
     await ctl().registerPhone('zed', { autoAnswer: true });
     await ctl().callIn('+15550001000');
     await ctl().registerPhone('yan');
-    leg = (await waitFor(async () => (await ctl().phone('alice')).calls.find((c) => c.state === 'open'), 'alice answering')).callSid;
+    leg = (
+      await waitFor(async () => (await ctl().phone('alice')).calls.find((c) => c.state === 'open'), 'alice answering')
+    ).callSid;
     otherLeg = (await ctl().placeCall('yan', '+15550002000')).callSid;
-    await waitFor(async () => (await ctl().call(otherLeg)).subscriptions.length > 0 && (await ctl().call(leg)).subscriptions.length > 0, 'subscriptions');
+    await waitFor(
+      async () =>
+        (await ctl().call(otherLeg)).subscriptions.length > 0 && (await ctl().call(leg)).subscriptions.length > 0,
+      'subscriptions',
+    );
   });
 
   it('refuses every forged request', async () => {
     const token = stack.sandbox.authToken;
     const routes: { path: string; query?: Record<string, string>; body: Record<string, string> }[] = [
-      { path: '/voice', body: { From: '+15550001111', To: SANDBOX_DEFAULTS.phoneNumber, CallSid: fakeSid('CA'), AccountSid: stack.sandbox.accountSid } },
-      { path: '/call-status', query: { cme_sdk: 'child', cme_child: 'alice' }, body: { CallSid: leg, ParentCallSid: fakeSid('CA'), CallStatus: 'completed' } },
-      { path: '/message-callback', query: { cme_leg: leg, cme_token: legToken(token, leg) }, body: { CallSid: leg, Sid: fakeSid('KX'), SequenceNumber: '99', Content: '{"forged":true}', AccountSid: stack.sandbox.accountSid } },
+      {
+        path: '/voice',
+        body: {
+          From: '+15550001111',
+          To: SANDBOX_DEFAULTS.phoneNumber,
+          CallSid: fakeSid('CA'),
+          AccountSid: stack.sandbox.accountSid,
+        },
+      },
+      {
+        path: '/call-status',
+        query: { cme_sdk: 'child', cme_child: 'alice' },
+        body: { CallSid: leg, ParentCallSid: fakeSid('CA'), CallStatus: 'completed' },
+      },
+      {
+        path: '/message-callback',
+        query: { cme_leg: leg, cme_token: legToken(token, leg) },
+        body: {
+          CallSid: leg,
+          Sid: fakeSid('KX'),
+          SequenceNumber: '99',
+          Content: '{"forged":true}',
+          AccountSid: stack.sandbox.accountSid,
+        },
+      },
       { path: '/send-message', body: { callSid: leg, content: '{"forged":true}' } },
       { path: '/call-messages', body: { callSid: leg } },
     ];
@@ -98,7 +135,12 @@ describe('1. authentication', () => {
         { sign: { token: 'a-different-auth-token-0000000000' } },
         { sign: { token, url: url.replace(route.path, route.path === '/voice' ? '/call-messages' : '/voice') } },
         { sign: { token, params: { ...route.body, extra: 'x' } } },
-        { sign: { token, params: Object.fromEntries(Object.entries(route.body).map(([k, v], i) => [k, i === 0 ? `${v}0` : v])) } },
+        {
+          sign: {
+            token,
+            params: Object.fromEntries(Object.entries(route.body).map(([k, v], i) => [k, i === 0 ? `${v}0` : v])),
+          },
+        },
       ];
       for (const attempt of attempts) {
         tried++;
@@ -108,20 +150,46 @@ describe('1. authentication', () => {
     }
     // A message callback whose URL token belongs to another call, correctly signed.
     const crossQuery = { cme_leg: leg, cme_token: legToken(token, otherLeg) };
-    const crossBody = { CallSid: leg, Sid: fakeSid('KX'), SequenceNumber: '5', Content: '{"x":1}', AccountSid: stack.sandbox.accountSid, ContentType: 'application/json' };
+    const crossBody = {
+      CallSid: leg,
+      Sid: fakeSid('KX'),
+      SequenceNumber: '5',
+      Content: '{"x":1}',
+      AccountSid: stack.sandbox.accountSid,
+      ContentType: 'application/json',
+    };
     const crossUrl = `${stack.functionsUrl}/message-callback?${new URLSearchParams(crossQuery)}`;
     tried++;
-    const cross = await rawRequest({ path: '/message-callback', query: crossQuery, body: crossBody, sign: { token, url: crossUrl } });
+    const cross = await rawRequest({
+      path: '/message-callback',
+      query: crossQuery,
+      body: crossBody,
+      sign: { token, url: crossUrl },
+    });
     if (cross.status !== 403) accepted++;
     // The other leg's valid token with this leg's CallSid in the body.
     const swapQuery = { cme_leg: otherLeg, cme_token: legToken(token, otherLeg) };
     tried++;
-    const swap = await rawRequest({ path: '/message-callback', query: swapQuery, body: crossBody, sign: { token, url: `${stack.functionsUrl}/message-callback?${new URLSearchParams(swapQuery)}` } });
+    const swap = await rawRequest({
+      path: '/message-callback',
+      query: swapQuery,
+      body: crossBody,
+      sign: { token, url: `${stack.functionsUrl}/message-callback?${new URLSearchParams(swapQuery)}` },
+    });
     if (swap.status !== 403) accepted++;
     // /token without or with a wrong secret.
-    for (const header of [undefined, 'Bearer wrong', `Bearer ${SANDBOX_DEFAULTS.tokenSecret}x`, SANDBOX_DEFAULTS.tokenSecret]) {
+    for (const header of [
+      undefined,
+      'Bearer wrong',
+      `Bearer ${SANDBOX_DEFAULTS.tokenSecret}x`,
+      SANDBOX_DEFAULTS.tokenSecret,
+    ]) {
       tried++;
-      const res = await rawRequest({ path: '/token', body: { identity: 'alice' }, headers: header ? { Authorization: header } : {} });
+      const res = await rawRequest({
+        path: '/token',
+        body: { identity: 'alice' },
+        headers: header ? { Authorization: header } : {},
+      });
       if (res.status !== 403) accepted++;
     }
     figures.add('auth', 'forged requests tried', tried, '-', true);
@@ -140,17 +208,42 @@ describe('1. authentication', () => {
       await sendMessage(stack.fn, { callSid: leg, content: `{"marker":"${marker}"` }),
       await sendMessage(stack.fn, { callSid: leg, content: JSON.stringify({ marker: marker.repeat(2000) }) }),
       await sendMessage(stack.fn, { callSid: 'CA' + 'f'.repeat(32), content: { marker } }),
-      await signedPost({ baseUrl: stack.functionsUrl, authToken: stack.sandbox.authToken }, `/message-callback?cme_leg=${leg}&cme_token=${legToken(stack.sandbox.authToken, leg)}`, { CallSid: leg, Sid: fakeSid('KX'), SequenceNumber: 'x', Content: marker, AccountSid: stack.sandbox.accountSid }),
-      await rawRequest({ path: '/token', body: { identity: 'alice' }, headers: { Authorization: `Bearer ${SANDBOX_DEFAULTS.tokenSecret}x` } }),
+      await signedPost(
+        { baseUrl: stack.functionsUrl, authToken: stack.sandbox.authToken },
+        `/message-callback?cme_leg=${leg}&cme_token=${legToken(stack.sandbox.authToken, leg)}`,
+        {
+          CallSid: leg,
+          Sid: fakeSid('KX'),
+          SequenceNumber: 'x',
+          Content: marker,
+          AccountSid: stack.sandbox.accountSid,
+        },
+      ),
+      await rawRequest({
+        path: '/token',
+        body: { identity: 'alice' },
+        headers: { Authorization: `Bearer ${SANDBOX_DEFAULTS.tokenSecret}x` },
+      }),
       await rawRequest({ path: '/operator-session', body: { secret: `${SANDBOX_DEFAULTS.operatorSecret}x` } }),
     ];
     const bodies = refusals.map((r) => JSON.stringify(r.body));
     expect(refusals.every((r) => r.status >= 400 && r.status < 500)).toBe(true);
-    const tokenRes = await rawRequest({ path: '/token', body: { identity: 'alice' }, headers: { Authorization: `Bearer ${SANDBOX_DEFAULTS.tokenSecret}` } });
+    const tokenRes = await rawRequest({
+      path: '/token',
+      body: { identity: 'alice' },
+      headers: { Authorization: `Bearer ${SANDBOX_DEFAULTS.tokenSecret}` },
+    });
     expect(tokenRes.status).toBe(200);
     const jwt = (tokenRes.body as { token: string }).token;
     const logs = stack.output.join('');
-    const secrets = [stack.sandbox.authToken, SANDBOX_DEFAULTS.tokenSecret, stack.sandbox.apiKeySecret, marker, jwt, legToken(stack.sandbox.authToken, leg)];
+    const secrets = [
+      stack.sandbox.authToken,
+      SANDBOX_DEFAULTS.tokenSecret,
+      stack.sandbox.apiKeySecret,
+      marker,
+      jwt,
+      legToken(stack.sandbox.authToken, leg),
+    ];
     const leaks = secrets.filter((s) => logs.includes(s));
     const bodyLeaks = secrets.filter((s) => bodies.some((b) => b.includes(s)));
     figures.add('auth', 'secrets/content found in function logs', leaks.length, '= 0', leaks.length === 0);
@@ -167,9 +260,29 @@ describe('2. hostile input corpus', () => {
     fc.constant(''),
     fc.string({ maxLength: 40 }),
     fc.string({ unit: 'grapheme', maxLength: 40 }),
-    fc.constantFrom('CA' + '0'.repeat(31), 'CA' + 'g'.repeat(32), 'KX' + 'a'.repeat(32), 'CA' + 'A'.repeat(32), 'ca' + 'a'.repeat(32), 'CA' + 'a'.repeat(33)),
+    fc.constantFrom(
+      'CA' + '0'.repeat(31),
+      'CA' + 'g'.repeat(32),
+      'KX' + 'a'.repeat(32),
+      'CA' + 'A'.repeat(32),
+      'ca' + 'a'.repeat(32),
+      'CA' + 'a'.repeat(33),
+    ),
     fc.integer().map(String),
-    fc.constantFrom('-1', '1e309', 'NaN', 'null', 'true', '[]', '{}', '{"a":', '\u0000', '%00', '../../etc/passwd', '<Response/>'),
+    fc.constantFrom(
+      '-1',
+      '1e309',
+      'NaN',
+      'null',
+      'true',
+      '[]',
+      '{}',
+      '{"a":',
+      '\u0000',
+      '%00',
+      '../../etc/passwd',
+      '<Response/>',
+    ),
     fc.string({ minLength: 2000, maxLength: 5000 }),
   );
   const contentArb = fc.oneof(
@@ -194,10 +307,14 @@ describe('2. hostile input corpus', () => {
       }),
       valid,
     );
-  const defined = (o: Record<string, string | undefined>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  const defined = (o: Record<string, string | undefined>) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Record<string, string>;
 
   let activeLeg: string;
-  const results: Record<string, { cases: number; fiveXX: number; badShape: number; refusedWithWrites: number; accepted: number }> = {};
+  const results: Record<
+    string,
+    { cases: number; fiveXX: number; badShape: number; refusedWithWrites: number; accepted: number }
+  > = {};
 
   beforeAll(async () => {
     await ctl().registerPhone('hana', { autoAnswer: true });
@@ -205,14 +322,33 @@ describe('2. hostile input corpus', () => {
     await waitFor(async () => (await ctl().call(activeLeg)).subscriptions.length > 0, 'hana subscribed');
   });
 
-  async function runCorpus(route: string, arb: fc.Arbitrary<{ query?: Record<string, string>; body: Record<string, string>; method?: 'GET' | 'POST' | 'PUT'; json?: boolean; headers?: Record<string, string>; signed?: boolean }>, success: (status: number) => boolean) {
+  async function runCorpus(
+    route: string,
+    arb: fc.Arbitrary<{
+      query?: Record<string, string>;
+      body: Record<string, string>;
+      method?: 'GET' | 'POST' | 'PUT';
+      json?: boolean;
+      headers?: Record<string, string>;
+      signed?: boolean;
+    }>,
+    success: (status: number) => boolean,
+  ) {
     const samples = fc.sample(arb, { seed: SEED + route.length, numRuns: CASES_PER_ROUTE });
     const r = (results[route] = { cases: 0, fiveXX: 0, badShape: 0, refusedWithWrites: 0, accepted: 0 });
     const failures: unknown[] = [];
     for (const sample of samples) {
       r.cases++;
       const before = syncWrites();
-      const res = await rawRequest({ path: route, query: sample.query, body: sample.body, method: sample.method, json: sample.json, headers: sample.headers, sign: sample.signed === false ? false : { token: stack.sandbox.authToken } });
+      const res = await rawRequest({
+        path: route,
+        query: sample.query,
+        body: sample.body,
+        method: sample.method,
+        json: sample.json,
+        headers: sample.headers,
+        sign: sample.signed === false ? false : { token: stack.sandbox.authToken },
+      });
       if (res.status >= 500) {
         r.fiveXX++;
         failures.push({ sample, res: res.status, body: res.body });
@@ -245,7 +381,9 @@ describe('2. hostile input corpus', () => {
     const valid = fc.record({
       callSid: fc.constant<string | undefined>('ACTIVE'),
       identity: fc.constant<string | undefined>(undefined),
-      content: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue(), { maxKeys: 3 }).map((v): string | undefined => JSON.stringify(v)),
+      content: fc
+        .dictionary(fc.string({ maxLength: 8 }), fc.jsonValue(), { maxKeys: 3 })
+        .map((v): string | undefined => JSON.stringify(v)),
       idempotencyKey: fc.uuid().map((u): string | undefined => u),
       extra: fc.constant<string | undefined>(undefined),
     });
@@ -258,7 +396,12 @@ describe('2. hostile input corpus', () => {
   });
 
   it('/call-messages', async () => {
-    const arb = fc.record({ callSid: maybe(fc.oneof(junk, fc.constant('ACTIVE'))), pageSize: maybe(junk), pageToken: maybe(junk), method: fc.constantFrom<'GET' | 'POST'>('GET', 'POST') });
+    const arb = fc.record({
+      callSid: maybe(fc.oneof(junk, fc.constant('ACTIVE'))),
+      pageSize: maybe(junk),
+      pageToken: maybe(junk),
+      method: fc.constantFrom<'GET' | 'POST'>('GET', 'POST'),
+    });
     await runCorpus(
       '/call-messages',
       arb.map(({ method, ...s }) => {
@@ -289,7 +432,9 @@ describe('2. hostile input corpus', () => {
       CallSid: fc.constant<string | undefined>('LEG'),
       Sid: fc.constant<string | undefined>('KXNEW'),
       SequenceNumber: fc.nat({ max: 1_000_000 }).map((n): string | undefined => String(n)),
-      Content: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue(), { maxKeys: 3 }).map((v): string | undefined => JSON.stringify(v)),
+      Content: fc
+        .dictionary(fc.string({ maxLength: 8 }), fc.jsonValue(), { maxKeys: 3 })
+        .map((v): string | undefined => JSON.stringify(v)),
       ContentType: fc.constant<string | undefined>('application/json'),
       AccountSid: fc.constant<string | undefined>('OURS'),
       Timestamp: fc.date({ noInvalidDate: true }).map((d): string | undefined => d.toUTCString()),
@@ -327,39 +472,81 @@ describe('2. hostile input corpus', () => {
       cme_child: maybe(fc.oneof(junk, fc.constant('hana'))),
       CallSid: maybe(fc.oneof(junk, fc.constant('RANDOM'))),
       ParentCallSid: maybe(fc.oneof(junk, fc.constant('RANDOM'))),
-      CallStatus: maybe(fc.oneof(junk, fc.constantFrom('initiated', 'ringing', 'in-progress', 'completed', 'busy', 'no-answer', 'failed', 'canceled', 'queued'))),
+      CallStatus: maybe(
+        fc.oneof(
+          junk,
+          fc.constantFrom(
+            'initiated',
+            'ringing',
+            'in-progress',
+            'completed',
+            'busy',
+            'no-answer',
+            'failed',
+            'canceled',
+            'queued',
+          ),
+        ),
+      ),
       CallDuration: maybe(junk),
     });
     await runCorpus(
       '/call-status',
       arb.map(({ cme_sdk, cme_parent, cme_child, ...s }) => ({
         query: defined({ cme_sdk, cme_parent, cme_child }),
-        body: defined({ ...s, CallSid: s.CallSid === 'RANDOM' ? fakeSid('CA') : s.CallSid, ParentCallSid: s.ParentCallSid === 'RANDOM' ? fakeSid('CA') : s.ParentCallSid }),
+        body: defined({
+          ...s,
+          CallSid: s.CallSid === 'RANDOM' ? fakeSid('CA') : s.CallSid,
+          ParentCallSid: s.ParentCallSid === 'RANDOM' ? fakeSid('CA') : s.ParentCallSid,
+        }),
       })),
       (status) => status === 200,
     );
   });
 
   it('/voice', async () => {
-    const arb = fc.record({ From: maybe(fc.oneof(junk, fc.constantFrom('client:hana', 'client:', 'client:ü', '+15551234567'))), To: maybe(fc.oneof(junk, fc.constantFrom('+15557654321', 'client:zed', 'zed'))), CallSid: maybe(junk), Direction: maybe(junk) });
-    await runCorpus('/voice', arb.map((s) => ({ body: defined(s) })), (status) => status === 200);
+    const arb = fc.record({
+      From: maybe(fc.oneof(junk, fc.constantFrom('client:hana', 'client:', 'client:ü', '+15551234567'))),
+      To: maybe(fc.oneof(junk, fc.constantFrom('+15557654321', 'client:zed', 'zed'))),
+      CallSid: maybe(junk),
+      Direction: maybe(junk),
+    });
+    await runCorpus(
+      '/voice',
+      arb.map((s) => ({ body: defined(s) })),
+      (status) => status === 200,
+    );
   });
 
   it('/token', async () => {
-    const arb = fc.record({ identity: maybe(fc.oneof(junk, fc.constantFrom('alice', 'ünïcødé', 'a b', 'a'.repeat(121), 'a'.repeat(122)))), secret: fc.constantFrom('good', 'bad', 'none') });
+    const arb = fc.record({
+      identity: maybe(fc.oneof(junk, fc.constantFrom('alice', 'ünïcødé', 'a b', 'a'.repeat(121), 'a'.repeat(122)))),
+      secret: fc.constantFrom('good', 'bad', 'none'),
+    });
     await runCorpus(
       '/token',
       arb.map(({ identity, secret }) => ({
         body: defined({ identity }),
         signed: false,
-        headers: (secret === 'none' ? {} : { Authorization: `Bearer ${secret === 'good' ? SANDBOX_DEFAULTS.tokenSecret : 'nope'}` }) as Record<string, string>,
+        headers: (secret === 'none'
+          ? {}
+          : { Authorization: `Bearer ${secret === 'good' ? SANDBOX_DEFAULTS.tokenSecret : 'nope'}` }) as Record<
+          string,
+          string
+        >,
       })),
       (status) => status === 200,
     );
   });
 
   it('wrong methods, content types and huge bodies', async () => {
-    const r = (results['(methods/types/size)'] = { cases: 0, fiveXX: 0, badShape: 0, refusedWithWrites: 0, accepted: 0 });
+    const r = (results['(methods/types/size)'] = {
+      cases: 0,
+      fiveXX: 0,
+      badShape: 0,
+      refusedWithWrites: 0,
+      accepted: 0,
+    });
     for (const path of ['/voice', '/call-status', '/message-callback', '/send-message', '/call-messages', '/token']) {
       const variants: { method: 'PUT' | 'DELETE' | 'POST'; body: Record<string, string>; json?: boolean }[] = [
         { method: 'PUT' as const, body: { a: '1' } },
@@ -370,7 +557,13 @@ describe('2. hostile input corpus', () => {
       for (const variant of variants) {
         r.cases++;
         const writesBefore = syncWrites();
-        const res = await rawRequest({ path, body: variant.body, method: variant.method, json: variant.json, sign: { token: stack.sandbox.authToken } });
+        const res = await rawRequest({
+          path,
+          body: variant.body,
+          method: variant.method,
+          json: variant.json,
+          sign: { token: stack.sandbox.authToken },
+        });
         if (res.status >= 500) r.fiveXX++;
         else if (res.status < 300) r.accepted++;
         else if (syncWrites() !== writesBefore) r.refusedWithWrites++;
@@ -382,10 +575,22 @@ describe('2. hostile input corpus', () => {
 
   afterAll(() => {
     for (const [route, r] of Object.entries(results)) {
-      figures.add('hostile', `${route}: cases / accepted (2xx)`, `${r.cases} / ${r.accepted}`, route.startsWith('(') ? '-' : `≥ ${CASES_PER_ROUTE} cases`, route.startsWith('(') || r.cases >= CASES_PER_ROUTE);
+      figures.add(
+        'hostile',
+        `${route}: cases / accepted (2xx)`,
+        `${r.cases} / ${r.accepted}`,
+        route.startsWith('(') ? '-' : `≥ ${CASES_PER_ROUTE} cases`,
+        route.startsWith('(') || r.cases >= CASES_PER_ROUTE,
+      );
       figures.add('hostile', `${route}: 5xx`, r.fiveXX, '= 0', r.fiveXX === 0);
       figures.add('hostile', `${route}: refusals without {code,message}`, r.badShape, '= 0', r.badShape === 0);
-      figures.add('hostile', `${route}: refusals that wrote to Sync`, r.refusedWithWrites, '= 0', r.refusedWithWrites === 0);
+      figures.add(
+        'hostile',
+        `${route}: refusals that wrote to Sync`,
+        r.refusedWithWrites,
+        '= 0',
+        r.refusedWithWrites === 0,
+      );
     }
   });
 });
@@ -406,20 +611,35 @@ describe('3. duplicates and order', () => {
           Array.from({ length: Math.min(25, calls - batch) }, async (_, i) => {
             const kind = kinds[(batch + i) % 3];
             let parent: string;
-            if (kind === 'pstn-in') parent = (await ctl().callIn(`+1555900${String(batch + i).padStart(4, '0')}`)).callSid;
-            else parent = (await ctl().placeCall('dup-caller', kind === 'to-pstn' ? `+1555800${String(batch + i).padStart(4, '0')}` : 'client:dup-callee')).callSid;
-            const legs = await waitFor(async () => {
-              const all = (await ctl().calls()).calls;
-              const child = all.find((c) => c.parentCallSid === parent && c.status === 'in-progress');
-              if (!child) return undefined;
-              return kind === 'pstn-in' ? [child.sid] : kind === 'to-pstn' ? [parent] : [parent, child.sid];
-            }, 'the call to connect', 20_000);
+            if (kind === 'pstn-in')
+              parent = (await ctl().callIn(`+1555900${String(batch + i).padStart(4, '0')}`)).callSid;
+            else
+              parent = (
+                await ctl().placeCall(
+                  'dup-caller',
+                  kind === 'to-pstn' ? `+1555800${String(batch + i).padStart(4, '0')}` : 'client:dup-callee',
+                )
+              ).callSid;
+            const legs = await waitFor(
+              async () => {
+                const all = (await ctl().calls()).calls;
+                const child = all.find((c) => c.parentCallSid === parent && c.status === 'in-progress');
+                if (!child) return undefined;
+                return kind === 'pstn-in' ? [child.sid] : kind === 'to-pstn' ? [parent] : [parent, child.sid];
+              },
+              'the call to connect',
+              20_000,
+            );
             sdkLegs.push(...legs);
             // Let every copy of the in-progress callback land before the call ends.
-            await waitFor(async () => {
-              for (const l of legs) if ((await ctl().call(l)).subscriptions.length === 0) return false;
-              return true;
-            }, 'subscriptions', 20_000);
+            await waitFor(
+              async () => {
+                for (const l of legs) if ((await ctl().call(l)).subscriptions.length === 0) return false;
+                return true;
+              },
+              'subscriptions',
+              20_000,
+            );
             await new Promise((r) => setTimeout(r, 200));
             await ctl().hangupCall(parent);
           }),
@@ -431,13 +651,25 @@ describe('3. duplicates and order', () => {
     }
     const counts = await Promise.all(sdkLegs.map(async (l) => (await ctl().call(l)).subscriptionsCreated));
     const notOne = counts.filter((c) => c !== 1).length;
-    const states = await Promise.all(sdkLegs.map(async (l) => (await stack.twilio.sync.v1.services('default').syncMaps(legMapName(l)).syncMapItems('state').fetch()).data as { status: string }));
+    const states = await Promise.all(
+      sdkLegs.map(
+        async (l) =>
+          (await stack.twilio.sync.v1.services('default').syncMaps(legMapName(l)).syncMapItems('state').fetch())
+            .data as { status: string },
+      ),
+    );
     const resurrected = states.filter((s) => s.status !== 'completed').length;
     const statusDeliveries = stack.sandbox.webhooks.log.filter((w) => w.kind === 'status').length;
     figures.add('duplicates', 'calls / SDK legs', `${calls} / ${sdkLegs.length}`, '-', true);
     figures.add('duplicates', 'status callbacks delivered (with copies)', statusDeliveries, '-', true);
     figures.add('duplicates', 'SDK legs without exactly 1 subscription', notOne, '= 0', notOne === 0);
-    figures.add('duplicates', 'subscriptions per SDK leg (min-max)', `${Math.min(...counts)}-${Math.max(...counts)}`, '= 1', notOne === 0);
+    figures.add(
+      'duplicates',
+      'subscriptions per SDK leg (min-max)',
+      `${Math.min(...counts)}-${Math.max(...counts)}`,
+      '= 1',
+      notOne === 0,
+    );
     figures.add('duplicates', 'finished legs not left completed', resurrected, '= 0', resurrected === 0);
     expect(notOne).toBe(0);
     expect(resurrected).toBe(0);
@@ -465,18 +697,32 @@ describe('3. duplicates and order', () => {
       }
       const query = real ? 'cme_sdk=parent&cme_parent=late' : 'cme_sdk=child&cme_child=late';
       const body = real ? { CallSid: fakeSid('CA'), ParentCallSid: parent } : { CallSid: leg, ParentCallSid: parent };
-      const post = (status: string) => signedPost({ baseUrl: stack.functionsUrl, authToken: token }, `/call-status?${query}`, { ...body, CallStatus: status, From: '+15550000000', To: 'client:late' });
+      const post = (status: string) =>
+        signedPost({ baseUrl: stack.functionsUrl, authToken: token }, `/call-status?${query}`, {
+          ...body,
+          CallStatus: status,
+          From: '+15550000000',
+          To: 'client:late',
+        });
       // Ordering adversary: the end first, then in-progress twice concurrently with a second end.
       expect((await post('completed')).status).toBe(200);
       const results = await Promise.all([post('in-progress'), post('in-progress'), post('completed'), post('ringing')]);
       for (const r of results) expect(r.status).toBe(200);
-      const state = (await stack.twilio.sync.v1.services('default').syncMaps(legMapName(leg)).syncMapItems('state').fetch()).data as { status: string };
+      const state = (
+        await stack.twilio.sync.v1.services('default').syncMaps(legMapName(leg)).syncMapItems('state').fetch()
+      ).data as { status: string };
       if (state.status !== 'completed') resurrected++;
       const created = real ? (await ctl().call(leg)).subscriptionsCreated : 0;
       if (real && created !== 1) extraSubscriptions++;
     }
     figures.add('duplicates', 'completed-first legs resurrected (of 40)', resurrected, '= 0', resurrected === 0);
-    figures.add('duplicates', 'ended legs given another subscription', extraSubscriptions, '= 0', extraSubscriptions === 0);
+    figures.add(
+      'duplicates',
+      'ended legs given another subscription',
+      extraSubscriptions,
+      '= 0',
+      extraSubscriptions === 0,
+    );
     expect(resurrected).toBe(0);
     expect(extraSubscriptions).toBe(0);
   });
@@ -498,8 +744,20 @@ describe('3. duplicates and order', () => {
     const sequences = history.body.messages.map((m) => (m as { sequence?: number }).sequence);
     const duplicatesStored = history.body.messages.length - new Set(history.body.messages.map((m) => m.sid)).size;
     figures.add('duplicates', 'message callbacks delivered / messages', `${delivered} / ${n}`, '-', true);
-    figures.add('duplicates', 'messages stored (each once)', history.body.messages.length, `= ${n}`, history.body.messages.length === n && duplicatesStored === 0);
-    figures.add('duplicates', 'read back in SequenceNumber order', String(sequences.every((s, i) => s === i)), 'true', sequences.every((s, i) => s === i));
+    figures.add(
+      'duplicates',
+      'messages stored (each once)',
+      history.body.messages.length,
+      `= ${n}`,
+      history.body.messages.length === n && duplicatesStored === 0,
+    );
+    figures.add(
+      'duplicates',
+      'read back in SequenceNumber order',
+      String(sequences.every((s, i) => s === i)),
+      'true',
+      sequences.every((s, i) => s === i),
+    );
     expect(delivered).toBeGreaterThan(n);
     expect(sequences).toEqual(Array.from({ length: n }, (_, i) => i));
   });
@@ -508,12 +766,28 @@ describe('3. duplicates and order', () => {
     await ctl().registerPhone('idem', { autoAnswer: true });
     const leg = (await ctl().placeCall('idem', '+15550005000')).callSid;
     await waitFor(async () => (await ctl().call(leg)).subscriptions.length > 0, 'subscribed');
-    const results = await Promise.all(Array.from({ length: 10 }, () => sendMessage(stack.fn, { callSid: leg, content: { once: true }, idempotencyKey: 'same-key-1' })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        sendMessage(stack.fn, { callSid: leg, content: { once: true }, idempotencyKey: 'same-key-1' }),
+      ),
+    );
     const sids = new Set(results.map((r) => (r.body as { sid: string }).sid));
     const received = (await ctl().phone('idem')).calls.find((c) => c.callSid === leg)!.received.length;
     const recorded = (await callMessages(stack.fn, leg)).body.messages.length;
-    figures.add('duplicates', 'same-key concurrent sends: statuses', [...new Set(results.map((r) => r.status))].join(','), '201', results.every((r) => r.status === 201));
-    figures.add('duplicates', 'same-key concurrent sends: messages delivered / recorded', `${received} / ${recorded}`, '= 1 / 1', received === 1 && recorded === 1 && sids.size === 1);
+    figures.add(
+      'duplicates',
+      'same-key concurrent sends: statuses',
+      [...new Set(results.map((r) => r.status))].join(','),
+      '201',
+      results.every((r) => r.status === 201),
+    );
+    figures.add(
+      'duplicates',
+      'same-key concurrent sends: messages delivered / recorded',
+      `${received} / ${recorded}`,
+      '= 1 / 1',
+      received === 1 && recorded === 1 && sids.size === 1,
+    );
     expect(results.every((r) => r.status === 201)).toBe(true);
     expect(received).toBe(1);
     expect(recorded).toBe(1);
@@ -527,7 +801,10 @@ describe('4. faults', () => {
     const perCall = 10;
     await ctl().registerPhone('faulty', { autoAnswer: true });
     // Slow answers beyond the functions' 3 s request timeout; no webhook retries (Twilio documents none).
-    await ctl().knobs({ faults: { rate: 0.1, products: ['api', 'sync'], kinds: [429, 500, 503, 'slow'], slowMs: 3500 }, webhooks: { messageRetries: 0 } });
+    await ctl().knobs({
+      faults: { rate: 0.1, products: ['api', 'sync'], kinds: [429, 500, 503, 'slow'], slowMs: 3500 },
+      webhooks: { messageRetries: 0 },
+    });
     const legs: string[] = [];
     let smsSent = 0;
     let sdkAccepted2xx = 0;
@@ -539,7 +816,11 @@ describe('4. faults', () => {
         Array.from({ length: calls }, async (_, c) => {
           const leg = (await ctl().placeCall('faulty', `+1555700${String(c).padStart(4, '0')}`)).callSid;
           legs.push(leg);
-          await waitFor(async () => (await ctl().call(leg)).subscriptions.length > 0, 'subscribed under faults', 30_000);
+          await waitFor(
+            async () => (await ctl().call(leg)).subscriptions.length > 0,
+            'subscribed under faults',
+            30_000,
+          );
           for (let i = 0; i < perCall; i++) {
             smsSent++;
             const sent = await ctl().sendFromPhone('faulty', leg, { c, i });
@@ -548,7 +829,11 @@ describe('4. faults', () => {
             else sdkAll5xx++;
             // A backend retries 5xx with the same idempotency key, as the 503 body asks.
             for (let attempt = 0; attempt < 5; attempt++) {
-              const res = await sendMessage(stack.fn, { callSid: leg, content: { c, i, dir: 'out' }, idempotencyKey: `fault-${leg}-${i}` });
+              const res = await sendMessage(stack.fn, {
+                callSid: leg,
+                content: { c, i, dir: 'out' },
+                idempotencyKey: `fault-${leg}-${i}`,
+              });
               if (res.status === 201) {
                 serverRecorded++;
                 break;
@@ -574,10 +859,22 @@ describe('4. faults', () => {
     const webhookMax = Math.max(...stack.sandbox.webhooks.log.filter((w) => w.kind !== 'voice').map((w) => w.ms));
     const lost = sdkAccepted2xx - stored;
     figures.add('faults', 'REST/Sync faults injected', injected, '> 0', injected > 0);
-    figures.add('faults', 'SDK messages sent / answered 2xx / all attempts 5xx', `${smsSent} / ${sdkAccepted2xx} / ${sdkAll5xx}`, '-', true);
+    figures.add(
+      'faults',
+      'SDK messages sent / answered 2xx / all attempts 5xx',
+      `${smsSent} / ${sdkAccepted2xx} / ${sdkAll5xx}`,
+      '-',
+      true,
+    );
     figures.add('faults', 'SDK messages stored', stored, `≥ ${sdkAccepted2xx}`, stored >= sdkAccepted2xx);
     figures.add('faults', 'messages lost (2xx but not stored)', Math.max(lost, 0), '= 0', lost <= 0);
-    figures.add('faults', 'server messages sent / recorded', `${serverSent} / ${storedOut}`, 'equal', serverSent === storedOut && serverRecorded === serverSent);
+    figures.add(
+      'faults',
+      'server messages sent / recorded',
+      `${serverSent} / ${storedOut}`,
+      'equal',
+      serverSent === storedOut && serverRecorded === serverSent,
+    );
     figures.add('faults', 'slowest webhook answer (ms)', webhookMax, '< 10000 (Function limit)', webhookMax < 10_000);
     expect(injected).toBeGreaterThan(0);
     expect(lost).toBeLessThanOrEqual(0);
@@ -590,10 +887,20 @@ describe('4. faults', () => {
     let lostUpdates = 0;
     for (let i = 0; i < 30; i++) {
       const child = fakeSid('CA');
-      const post = (status: string) => signedPost({ baseUrl: stack.functionsUrl, authToken: token }, `/call-status?cme_sdk=child&cme_child=racer`, { CallSid: child, ParentCallSid: fakeSid('CA'), CallStatus: status });
+      const post = (status: string) =>
+        signedPost({ baseUrl: stack.functionsUrl, authToken: token }, `/call-status?cme_sdk=child&cme_child=racer`, {
+          CallSid: child,
+          ParentCallSid: fakeSid('CA'),
+          CallStatus: status,
+        });
       await Promise.all([post('in-progress'), post('completed')]);
       const query = { cme_leg: child, cme_token: legToken(token, child) };
-      const base = { CallSid: child, AccountSid: stack.sandbox.accountSid, ContentType: 'application/json', Timestamp: new Date().toUTCString() };
+      const base = {
+        CallSid: child,
+        AccountSid: stack.sandbox.accountSid,
+        ContentType: 'application/json',
+        Timestamp: new Date().toUTCString(),
+      };
       const url = `${stack.functionsUrl}/message-callback?${new URLSearchParams(query)}`;
       await Promise.all(
         [0, 1, 2].map((seq) => {

@@ -11,7 +11,10 @@ const refused = (route: VoiceRoute) => {
 
 describe('routeVoiceCall', () => {
   it('sends a PSTN call to our number to CLIENT_IDENTITY; the SDK leg is the child', () => {
-    const route = routeVoiceCall({ Direction: 'inbound', From: '+15557778888', Caller: '+15557778888', To: '+15550001111' }, CONFIG);
+    const route = routeVoiceCall(
+      { Direction: 'inbound', From: '+15557778888', Caller: '+15557778888', To: '+15550001111' },
+      CONFIG,
+    );
     expect(route).toEqual({ kind: 'client', identity: 'bob', sdkLegs: { child: 'bob' } });
   });
 
@@ -23,7 +26,9 @@ describe('routeVoiceCall', () => {
 
   it('refuses a PSTN call when CLIENT_IDENTITY is not a valid identity (its status callbacks could never be matched)', () => {
     for (const inboundIdentity of ['bob smith', 'client:bob', 'x'.repeat(122)]) {
-      const route = refused(routeVoiceCall({ From: '+15557778888', To: '+15550001111' }, { ...CONFIG, inboundIdentity }));
+      const route = refused(
+        routeVoiceCall({ From: '+15557778888', To: '+15550001111' }, { ...CONFIG, inboundIdentity }),
+      );
       expect(route.reason).toMatch(/CLIENT_IDENTITY/);
     }
   });
@@ -31,13 +36,23 @@ describe('routeVoiceCall', () => {
   it('every identity it dials is one sdkLegsOfStatusCallback accepts back', () => {
     const route = routeVoiceCall({ From: '+15557778888', To: '+15550001111' }, CONFIG);
     if (route.kind !== 'client') throw new Error('expected a client dial');
-    const legs = sdkLegsOfStatusCallback({ CallSid: CHILD, ParentCallSid: PARENT, cme_sdk: 'child', cme_child: route.sdkLegs.child });
+    const legs = sdkLegsOfStatusCallback({
+      CallSid: CHILD,
+      ParentCallSid: PARENT,
+      cme_sdk: 'child',
+      cme_child: route.sdkLegs.child,
+    });
     expect(legs.map((l) => l.identity)).toEqual(['bob']);
   });
 
   it('dials a number from the SDK with CALLER_ID; the SDK leg is the parent', () => {
     const route = routeVoiceCall({ From: 'client:alice', To: '+442071234567' }, CONFIG);
-    expect(route).toEqual({ kind: 'number', number: '+442071234567', callerId: '+15550001111', sdkLegs: { parent: 'alice' } });
+    expect(route).toEqual({
+      kind: 'number',
+      number: '+442071234567',
+      callerId: '+15550001111',
+      sdkLegs: { parent: 'alice' },
+    });
   });
 
   it('trims whitespace around To', () => {
@@ -96,7 +111,10 @@ describe('routeVoiceCall', () => {
 
   it('does not treat a malformed client From as an SDK call', () => {
     // client:<bad identity> is not an SDK caller: it is routed as a call to our number.
-    expect(routeVoiceCall({ From: 'client:a b', To: '+15550001111' }, CONFIG)).toMatchObject({ kind: 'client', identity: 'bob' });
+    expect(routeVoiceCall({ From: 'client:a b', To: '+15550001111' }, CONFIG)).toMatchObject({
+      kind: 'client',
+      identity: 'bob',
+    });
   });
 });
 
@@ -110,14 +128,29 @@ describe('sdkLegsOfStatusCallback', () => {
   });
 
   it('returns the child leg of a call into the SDK (peer = From)', () => {
-    const event = { CallSid: CHILD, ParentCallSid: PARENT, From: '+15557778888', To: 'client:bob', cme_sdk: 'child', cme_child: 'bob' };
+    const event = {
+      CallSid: CHILD,
+      ParentCallSid: PARENT,
+      From: '+15557778888',
+      To: 'client:bob',
+      cme_sdk: 'child',
+      cme_child: 'bob',
+    };
     expect(sdkLegsOfStatusCallback(event)).toEqual([
       { callSid: CHILD, role: 'child', identity: 'bob', peer: '+15557778888', parentCallSid: PARENT },
     ]);
   });
 
   it('returns both legs of a client → client call', () => {
-    const event = { CallSid: CHILD, ParentCallSid: PARENT, From: 'client:alice', To: 'client:bob', cme_sdk: 'both', cme_parent: 'alice', cme_child: 'bob' };
+    const event = {
+      CallSid: CHILD,
+      ParentCallSid: PARENT,
+      From: 'client:alice',
+      To: 'client:bob',
+      cme_sdk: 'both',
+      cme_parent: 'alice',
+      cme_child: 'bob',
+    };
     expect(sdkLegsOfStatusCallback(event)).toEqual([
       { callSid: PARENT, role: 'parent', identity: 'alice', peer: 'client:bob', parentCallSid: PARENT },
       { callSid: CHILD, role: 'child', identity: 'bob', peer: 'client:alice', parentCallSid: PARENT },
@@ -147,7 +180,12 @@ describe('sdkLegsOfStatusCallback', () => {
   });
 
   it('uses an empty peer when From/To are absent', () => {
-    const [leg] = sdkLegsOfStatusCallback({ CallSid: CHILD, ParentCallSid: PARENT, cme_sdk: 'child', cme_child: 'bob' });
+    const [leg] = sdkLegsOfStatusCallback({
+      CallSid: CHILD,
+      ParentCallSid: PARENT,
+      cme_sdk: 'child',
+      cme_child: 'bob',
+    });
     expect(leg.peer).toBe('');
   });
 });
@@ -155,6 +193,7 @@ describe('sdkLegsOfStatusCallback', () => {
 describe('isFinalStatus', () => {
   it('knows the final call statuses', () => {
     for (const s of ['completed', 'busy', 'failed', 'no-answer', 'canceled']) expect(isFinalStatus(s)).toBe(true);
-    for (const s of ['queued', 'initiated', 'ringing', 'in-progress', '', undefined]) expect(isFinalStatus(s)).toBe(false);
+    for (const s of ['queued', 'initiated', 'ringing', 'in-progress', '', undefined])
+      expect(isFinalStatus(s)).toBe(false);
   });
 });

@@ -1,5 +1,13 @@
 import fc from 'fast-check';
-import { CallStore, inboundKey, legMapName, orderMessages, outboundKey, splitForSync, type CallMessage } from '../../lib/call-store';
+import {
+  CallStore,
+  inboundKey,
+  legMapName,
+  orderMessages,
+  outboundKey,
+  splitForSync,
+  type CallMessage,
+} from '../../lib/call-store';
 import type { SdkLeg } from '../../lib/call-legs';
 import { startSyncSandbox, type SyncSandbox } from '../support/sync-sandbox';
 
@@ -14,12 +22,22 @@ let store: CallStore;
 
 beforeAll(async () => {
   sandbox = await startSyncSandbox();
-  store = new CallStore(sandbox.client, { syncServiceSid: 'default', finishedCallTtl: FINISHED_TTL, activeCallTtl: ACTIVE_TTL });
+  store = new CallStore(sandbox.client, {
+    syncServiceSid: 'default',
+    finishedCallTtl: FINISHED_TTL,
+    activeCallTtl: ACTIVE_TTL,
+  });
 });
 afterAll(() => sandbox.close());
 beforeEach(() => sandbox.reset());
 
-const leg: SdkLeg = { callSid: PARENT, role: 'parent', identity: 'alice', peer: '+442071234567', parentCallSid: PARENT };
+const leg: SdkLeg = {
+  callSid: PARENT,
+  role: 'parent',
+  identity: 'alice',
+  peer: '+442071234567',
+  parentCallSid: PARENT,
+};
 const map = (callSid: string) => sandbox.client.sync.v1.services('default').syncMaps(legMapName(callSid));
 
 /** Seconds from now until the leg's Map expires. */
@@ -133,7 +151,11 @@ describe('saveMessage / readLeg', () => {
 
   it('stores messages to and from the SDK separately, even with the same sid', async () => {
     expect(await store.saveMessage(message())).toBe('stored');
-    expect(await store.saveMessage(message({ direction: 'to-sdk', sequence: undefined, timestamp: '2024-01-01T00:00:01.000Z' }))).toBe('stored');
+    expect(
+      await store.saveMessage(
+        message({ direction: 'to-sdk', sequence: undefined, timestamp: '2024-01-01T00:00:01.000Z' }),
+      ),
+    ).toBe('stored');
     expect((await store.readLeg(PARENT))?.messages.map((m) => m.direction)).toEqual(['from-sdk', 'to-sdk']);
   });
 
@@ -174,7 +196,9 @@ describe('saveMessage / readLeg', () => {
     await store.markInProgress(leg, new Date());
     await store.saveMessage(message({ sid: kx(3), sequence: 2, timestamp: '2024-01-01T00:00:05.000Z' }));
     await store.saveMessage(message({ sid: kx(1), sequence: 0, timestamp: '2024-01-01T00:00:01.000Z' }));
-    await store.saveMessage(message({ sid: kx(4), direction: 'to-sdk', sequence: undefined, timestamp: '2024-01-01T00:00:03.000Z' }));
+    await store.saveMessage(
+      message({ sid: kx(4), direction: 'to-sdk', sequence: undefined, timestamp: '2024-01-01T00:00:03.000Z' }),
+    );
     await store.saveMessage(message({ sid: kx(2), sequence: 1, timestamp: '2024-01-01T00:00:02.000Z' }));
     const read = await store.readLeg(PARENT);
     expect(read?.state?.status).toBe('in-progress');
@@ -242,7 +266,12 @@ describe('orderMessages', () => {
   const from = (seq: number, t: number): CallMessage =>
     message({ sid: kx(100 + seq), sequence: seq, timestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, t)).toISOString() });
   const to = (n: number, t: number): CallMessage =>
-    message({ sid: kx(200 + n), direction: 'to-sdk', sequence: undefined, timestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, t)).toISOString() });
+    message({
+      sid: kx(200 + n),
+      direction: 'to-sdk',
+      sequence: undefined,
+      timestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, t)).toISOString(),
+    });
 
   it('merges both directions by time, keeping the SDK messages in SequenceNumber order', () => {
     const ordered = orderMessages([to(2, 4), from(2, 5), to(1, 2), from(0, 1), from(1, 3)]);

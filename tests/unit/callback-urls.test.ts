@@ -34,8 +34,12 @@ describe('baseUrl', () => {
   });
 
   it('prefers PUBLIC_BASE_URL and drops its trailing slashes', () => {
-    expect(baseUrl({ domainName: 'localhost:3000', publicBaseUrl: 'https://abc.ngrok.app/' })).toBe('https://abc.ngrok.app');
-    expect(baseUrl({ domainName: 'x.twil.io', publicBaseUrl: 'https://calls.example.com//' })).toBe('https://calls.example.com');
+    expect(baseUrl({ domainName: 'localhost:3000', publicBaseUrl: 'https://abc.ngrok.app/' })).toBe(
+      'https://abc.ngrok.app',
+    );
+    expect(baseUrl({ domainName: 'x.twil.io', publicBaseUrl: 'https://calls.example.com//' })).toBe(
+      'https://calls.example.com',
+    );
     expect(baseUrl({ domainName: 'x.twil.io', publicBaseUrl: '' })).toBe('https://x.twil.io');
   });
 });
@@ -71,9 +75,12 @@ describe('legToken / legTokenMatches', () => {
     expect(legTokenMatches(TOKEN, LEG, '')).toBe(false);
   });
 
-  it.each([undefined, null, 42, [legToken(TOKEN, LEG)], { token: legToken(TOKEN, LEG) }])('refuses a non-string token %p', (token) => {
-    expect(legTokenMatches(TOKEN, LEG, token)).toBe(false);
-  });
+  it.each([undefined, null, 42, [legToken(TOKEN, LEG)], { token: legToken(TOKEN, LEG) }])(
+    'refuses a non-string token %p',
+    (token) => {
+      expect(legTokenMatches(TOKEN, LEG, token)).toBe(false);
+    },
+  );
 
   it('does not throw on a multibyte token of the same character length', () => {
     expect(legTokenMatches(TOKEN, LEG, '€'.repeat(32))).toBe(false);
@@ -107,7 +114,10 @@ describe('rebuildSignedRequest', () => {
     ['both', { parent: 'alice', child: 'bob' }],
   ])('rebuilds a /call-status URL (%s) exactly and returns only the body as params', (_what, legs) => {
     const url = callStatusUrl('http://localhost:3000', legs);
-    const rebuilt = rebuildSignedRequest({ domainName: 'localhost:3000', path: '/call-status' }, eventFor(url, statusBody));
+    const rebuilt = rebuildSignedRequest(
+      { domainName: 'localhost:3000', path: '/call-status' },
+      eventFor(url, statusBody),
+    );
     expect(rebuilt.url).toBe(url);
     expect(rebuilt.params).toEqual(statusBody);
   });
@@ -123,7 +133,10 @@ describe('rebuildSignedRequest', () => {
       AccountSid: 'AC' + '0'.repeat(32),
       Sid: 'KX' + '3'.repeat(32),
     };
-    const rebuilt = rebuildSignedRequest({ domainName: 'cme-1234.twil.io', path: '/message-callback' }, eventFor(url, body));
+    const rebuilt = rebuildSignedRequest(
+      { domainName: 'cme-1234.twil.io', path: '/message-callback' },
+      eventFor(url, body),
+    );
     expect(rebuilt.url).toBe(url);
     expect(rebuilt.params).toEqual(body);
     expect(rebuilt.params).not.toHaveProperty('request');
@@ -133,7 +146,10 @@ describe('rebuildSignedRequest', () => {
 
   it('keeps bodySHA256 in the rebuilt URL, after the leg and token', () => {
     const url = `${messageCallbackUrl('https://h.example', TOKEN, LEG)}&bodySHA256=abc123`;
-    const rebuilt = rebuildSignedRequest({ domainName: 'x.twil.io', path: '/message-callback', publicBaseUrl: 'https://h.example' }, eventFor(url, { Sid: 'KX1' }));
+    const rebuilt = rebuildSignedRequest(
+      { domainName: 'x.twil.io', path: '/message-callback', publicBaseUrl: 'https://h.example' },
+      eventFor(url, { Sid: 'KX1' }),
+    );
     expect(rebuilt.url).toBe(url);
     expect(rebuilt.params).toEqual({ Sid: 'KX1' });
   });
@@ -148,7 +164,10 @@ describe('rebuildSignedRequest', () => {
   });
 
   it('treats every key of a route without query keys as a body parameter', () => {
-    const rebuilt = rebuildSignedRequest({ domainName: 'localhost:3000', path: '/voice' }, eventFor('http://localhost:3000/voice', { From: 'client:alice', cme_sdk: 'x' }));
+    const rebuilt = rebuildSignedRequest(
+      { domainName: 'localhost:3000', path: '/voice' },
+      eventFor('http://localhost:3000/voice', { From: 'client:alice', cme_sdk: 'x' }),
+    );
     expect(rebuilt).toEqual({ url: 'http://localhost:3000/voice', params: { From: 'client:alice', cme_sdk: 'x' } });
   });
 
@@ -158,7 +177,10 @@ describe('rebuildSignedRequest', () => {
       fc.property(fc.option(identity, { nil: undefined }), fc.option(identity, { nil: undefined }), (parent, child) => {
         fc.pre(parent !== undefined || child !== undefined);
         const url = callStatusUrl('https://h.example', { parent, child });
-        const rebuilt = rebuildSignedRequest({ domainName: 'h.example', path: '/call-status' }, eventFor(url, statusBody));
+        const rebuilt = rebuildSignedRequest(
+          { domainName: 'h.example', path: '/call-status' },
+          eventFor(url, statusBody),
+        );
         expect(rebuilt.url).toBe(url);
         expect(rebuilt.params).toEqual(statusBody);
       }),

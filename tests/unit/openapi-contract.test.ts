@@ -32,22 +32,30 @@ describe('openapi contract', () => {
 
   describe('operationFor', () => {
     it('maps the User Defined Message create to CreateUserDefinedMessage', () => {
-      expect(contract.operationFor({ product: 'api', method: 'POST', path: UDM_PATH })).toBe('CreateUserDefinedMessage');
-      expect(contract.operationFor({ product: 'api', method: 'post', path: UDM_PATH })).toBe('CreateUserDefinedMessage');
+      expect(contract.operationFor({ product: 'api', method: 'POST', path: UDM_PATH })).toBe(
+        'CreateUserDefinedMessage',
+      );
+      expect(contract.operationFor({ product: 'api', method: 'post', path: UDM_PATH })).toBe(
+        'CreateUserDefinedMessage',
+      );
     });
 
     it('prefers literal segments and distinguishes methods', () => {
       const call = `/2010-04-01/Accounts/${ACCOUNT}/Calls/${CALL}.json`;
       expect(contract.operationFor({ product: 'api', method: 'GET', path: call })).toBe('FetchCall');
       expect(contract.operationFor({ product: 'api', method: 'POST', path: call })).toBe('UpdateCall');
-      expect(contract.operationFor({ product: 'api', method: 'GET', path: `/2010-04-01/Accounts/${ACCOUNT}/Calls.json` })).toBe(
-        'ListCall',
-      );
-      expect(contract.operationFor({ product: 'sync', method: 'POST', path: `/v1/Services/default/Maps/${MP}/Items` })).toBe(
-        'CreateSyncMapItem',
-      );
       expect(
-        contract.operationFor({ product: 'sync', method: 'GET', path: `/v1/Services/default/Maps/${MP}/Items/a%20key` }),
+        contract.operationFor({ product: 'api', method: 'GET', path: `/2010-04-01/Accounts/${ACCOUNT}/Calls.json` }),
+      ).toBe('ListCall');
+      expect(
+        contract.operationFor({ product: 'sync', method: 'POST', path: `/v1/Services/default/Maps/${MP}/Items` }),
+      ).toBe('CreateSyncMapItem');
+      expect(
+        contract.operationFor({
+          product: 'sync',
+          method: 'GET',
+          path: `/v1/Services/default/Maps/${MP}/Items/a%20key`,
+        }),
       ).toBe('FetchSyncMapItem');
     });
 
@@ -65,9 +73,11 @@ describe('openapi contract', () => {
     });
 
     it('accepts nulls where the spec says nullable', () => {
-      expect(contract.checkResponse(udm({ responseBody: { account_sid: ACCOUNT, call_sid: CALL, sid: KX, date_created: null } }))).toEqual(
-        [],
-      );
+      expect(
+        contract.checkResponse(
+          udm({ responseBody: { account_sid: ACCOUNT, call_sid: CALL, sid: KX, date_created: null } }),
+        ),
+      ).toEqual([]);
     });
 
     it('reports a missing required Content', () => {
@@ -95,7 +105,9 @@ describe('openapi contract', () => {
     });
 
     it('reports a response sid not matching the KX pattern', () => {
-      const p = problems(contract.checkResponse(udm({ responseBody: { ...(udm().responseBody as object), sid: 'XX123' } })));
+      const p = problems(
+        contract.checkResponse(udm({ responseBody: { ...(udm().responseBody as object), sid: 'XX123' } })),
+      );
       expect(p.some((x) => x.startsWith('body/sid') && /pattern/.test(x))).toBe(true);
     });
 
@@ -111,11 +123,18 @@ describe('openapi contract', () => {
     });
 
     it('accepts additional response properties', () => {
-      expect(contract.checkResponse(udm({ responseBody: { ...(udm().responseBody as object), extra: 1 } }))).toEqual([]);
+      expect(contract.checkResponse(udm({ responseBody: { ...(udm().responseBody as object), extra: 1 } }))).toEqual(
+        [],
+      );
     });
 
     it('accepts a Twilio error body for 404 and rejects a bare {}', () => {
-      const error = { code: 20404, message: 'Not found', more_info: 'https://www.twilio.com/docs/errors/20404', status: 404 };
+      const error = {
+        code: 20404,
+        message: 'Not found',
+        more_info: 'https://www.twilio.com/docs/errors/20404',
+        status: 404,
+      };
       expect(contract.checkResponse(udm({ status: 404, responseBody: error }))).toEqual([]);
       expect(contract.checkResponse(udm({ status: 404, responseBody: JSON.stringify(error) }))).toEqual([]);
       expect(contract.checkResponse(udm({ status: 404, responseBody: {} }))).not.toEqual([]);
@@ -141,10 +160,12 @@ describe('openapi contract', () => {
       status: 201,
       responseBody: undefined,
     };
-    expect(contract.checkRequest({ ...base, form: { Callback: 'https://example.com/cb', Method: 'POST' } })).toEqual([]);
-    expect(problems(contract.checkRequest({ ...base, form: { Callback: 'https://example.com/cb', Method: 'PUT' } }))).toEqual([
-      expect.stringMatching(/^form param Method = "PUT": must be equal to one of the allowed values/),
-    ]);
+    expect(contract.checkRequest({ ...base, form: { Callback: 'https://example.com/cb', Method: 'POST' } })).toEqual(
+      [],
+    );
+    expect(
+      problems(contract.checkRequest({ ...base, form: { Callback: 'https://example.com/cb', Method: 'PUT' } })),
+    ).toEqual([expect.stringMatching(/^form param Method = "PUT": must be equal to one of the allowed values/)]);
   });
 
   describe('Sync map items', () => {
@@ -179,10 +200,21 @@ describe('openapi contract', () => {
     });
 
     it('reports Data that is not a JSON object and a missing Key', () => {
-      const e: Exchange = { product: 'sync', method: 'POST', path: itemsPath, query: {}, form: { Data: 'nope' }, status: 201, responseBody: item };
+      const e: Exchange = {
+        product: 'sync',
+        method: 'POST',
+        path: itemsPath,
+        query: {},
+        form: { Data: 'nope' },
+        status: 201,
+        responseBody: item,
+      };
       const p = problems(contract.checkRequest(e));
       expect(p).toEqual(
-        expect.arrayContaining([expect.stringMatching(/Key: required/), expect.stringMatching(/^form param Data = "nope": must be object/)]),
+        expect.arrayContaining([
+          expect.stringMatching(/Key: required/),
+          expect.stringMatching(/^form param Data = "nope": must be object/),
+        ]),
       );
     });
 
@@ -247,7 +279,10 @@ describe('openapi contract', () => {
       );
       const res = problems(contract.checkResponse(e));
       expect(res).toEqual(
-        expect.arrayContaining([expect.stringMatching(/^body\/items\/0\/map_sid/), expect.stringMatching(/^body\/meta\/page = "zero"/)]),
+        expect.arrayContaining([
+          expect.stringMatching(/^body\/items\/0\/map_sid/),
+          expect.stringMatching(/^body\/meta\/page = "zero"/),
+        ]),
       );
     });
 

@@ -43,7 +43,10 @@ describe('withRetry', () => {
   });
 
   it('retries network errors', async () => {
-    const op = flaky(Object.assign(new Error('reset'), { code: 'ECONNRESET' }), Object.assign(new Error('t'), { code: 'ETIMEDOUT' }));
+    const op = flaky(
+      Object.assign(new Error('reset'), { code: 'ECONNRESET' }),
+      Object.assign(new Error('t'), { code: 'ETIMEDOUT' }),
+    );
     await expect(withRetry(op, { sleep: fakeSleep() })).resolves.toBe('ok');
     expect(op).toHaveBeenCalledTimes(3);
   });
@@ -74,7 +77,9 @@ describe('withRetry', () => {
 
   it('does not even start when the deadline leaves no room for one request', async () => {
     const op = jest.fn(async () => 'ok');
-    await expect(withRetry(op, { deadline: now + 2000, attemptTimeoutMs: 3000 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    await expect(withRetry(op, { deadline: now + 2000, attemptTimeoutMs: 3000 })).rejects.toMatchObject({
+      code: 'ETIMEDOUT',
+    });
     expect(op).not.toHaveBeenCalled();
   });
 

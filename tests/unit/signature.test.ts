@@ -8,10 +8,20 @@ const PARENT = 'CA' + 'a'.repeat(32);
 const CHILD = 'CA' + 'b'.repeat(32);
 const SITE: RequestSite = { domainName: 'cme-1234.twil.io', path: '/call-status' };
 const URL_SIGNED = callStatusUrl('https://cme-1234.twil.io', { parent: 'alice', child: 'bob' });
-const BODY = { CallSid: CHILD, ParentCallSid: PARENT, CallStatus: 'in-progress', From: 'client:alice', To: 'client:bob', SequenceNumber: '1' };
+const BODY = {
+  CallSid: CHILD,
+  ParentCallSid: PARENT,
+  CallStatus: 'in-progress',
+  From: 'client:alice',
+  To: 'client:bob',
+  SequenceNumber: '1',
+};
 
 /** The headers a request carries: its signature, and a form content type unless told otherwise. */
-const hdr = (signature: unknown, contentType = 'application/x-www-form-urlencoded') => ({ 'x-twilio-signature': signature, 'content-type': contentType });
+const hdr = (signature: unknown, contentType = 'application/x-www-form-urlencoded') => ({
+  'x-twilio-signature': signature,
+  'content-type': contentType,
+});
 
 const eventFor = (url: string, body: Record<string, string>) => ({
   ...Object.fromEntries(new URL(url).searchParams),
@@ -32,16 +42,29 @@ describe('isValidTwilioSignature (form bodies)', () => {
   });
 
   it('rejects the signature on another path', () => {
-    expect(isValidTwilioSignature(TOKEN, hdr(signature), { ...SITE, path: '/voice' }, eventFor(URL_SIGNED, BODY))).toBe(false);
+    expect(isValidTwilioSignature(TOKEN, hdr(signature), { ...SITE, path: '/voice' }, eventFor(URL_SIGNED, BODY))).toBe(
+      false,
+    );
   });
 
   it('rejects the signature on another host', () => {
-    expect(isValidTwilioSignature(TOKEN, hdr(signature), { ...SITE, domainName: 'evil.twil.io' }, eventFor(URL_SIGNED, BODY))).toBe(false);
+    expect(
+      isValidTwilioSignature(
+        TOKEN,
+        hdr(signature),
+        { ...SITE, domainName: 'evil.twil.io' },
+        eventFor(URL_SIGNED, BODY),
+      ),
+    ).toBe(false);
   });
 
   it('rejects a changed, added or removed body parameter', () => {
-    expect(isValidTwilioSignature(TOKEN, hdr(signature), SITE, eventFor(URL_SIGNED, { ...BODY, CallStatus: 'completed' }))).toBe(false);
-    expect(isValidTwilioSignature(TOKEN, hdr(signature), SITE, eventFor(URL_SIGNED, { ...BODY, Extra: '1' }))).toBe(false);
+    expect(
+      isValidTwilioSignature(TOKEN, hdr(signature), SITE, eventFor(URL_SIGNED, { ...BODY, CallStatus: 'completed' })),
+    ).toBe(false);
+    expect(isValidTwilioSignature(TOKEN, hdr(signature), SITE, eventFor(URL_SIGNED, { ...BODY, Extra: '1' }))).toBe(
+      false,
+    );
     const { SequenceNumber: _dropped, ...fewer } = BODY;
     expect(isValidTwilioSignature(TOKEN, hdr(signature), SITE, eventFor(URL_SIGNED, fewer))).toBe(false);
   });
@@ -56,7 +79,10 @@ describe('isValidTwilioSignature (form bodies)', () => {
   });
 
   it('ignores event.request (headers are not signed parameters)', () => {
-    const event = { ...eventFor(URL_SIGNED, BODY), request: { headers: { 'x-twilio-signature': signature, 'user-agent': 'TwilioProxy/1.1' }, cookies: { a: 'b' } } };
+    const event = {
+      ...eventFor(URL_SIGNED, BODY),
+      request: { headers: { 'x-twilio-signature': signature, 'user-agent': 'TwilioProxy/1.1' }, cookies: { a: 'b' } },
+    };
     expect(isValidTwilioSignature(TOKEN, hdr(signature), SITE, event)).toBe(true);
   });
 
@@ -78,13 +104,26 @@ describe('isValidTwilioSignature (form bodies)', () => {
   it('accepts a local http URL signature for a twilio-run domain', () => {
     const localUrl = callStatusUrl('http://localhost:3000', { child: 'bob' });
     const sig = twilio.getExpectedTwilioSignature(TOKEN, localUrl, BODY);
-    expect(isValidTwilioSignature(TOKEN, hdr(sig), { domainName: 'localhost:3000', path: '/call-status' }, eventFor(localUrl, BODY))).toBe(true);
+    expect(
+      isValidTwilioSignature(
+        TOKEN,
+        hdr(sig),
+        { domainName: 'localhost:3000', path: '/call-status' },
+        eventFor(localUrl, BODY),
+      ),
+    ).toBe(true);
   });
 });
 
 describe('isValidTwilioSignature (JSON bodies, bodySHA256)', () => {
   const LEG = PARENT;
-  const json = { ContentType: 'application/json', Content: '{"k":"v"}', SequenceNumber: '0', CallSid: LEG, Sid: 'KX' + 'c'.repeat(32) };
+  const json = {
+    ContentType: 'application/json',
+    Content: '{"k":"v"}',
+    SequenceNumber: '0',
+    CallSid: LEG,
+    Sid: 'KX' + 'c'.repeat(32),
+  };
   const raw = JSON.stringify(json);
   const url = `${messageCallbackUrl('https://cme-1234.twil.io', TOKEN, LEG)}&bodySHA256=${createHash('sha256').update(raw).digest('hex')}`;
   const site: RequestSite = { domainName: 'cme-1234.twil.io', path: '/message-callback' };
@@ -102,19 +141,52 @@ describe('isValidTwilioSignature (JSON bodies, bodySHA256)', () => {
     const bare = 'https://cme-1234.twil.io/send-message';
     const bareSig = twilio.getExpectedTwilioSignature(TOKEN, bare, {});
     const forged = { callSid: CHILD, content: '{"x":1}', bodySHA256: 'x', request: { headers: {}, cookies: {} } };
-    expect(isValidTwilioSignature(TOKEN, hdr(bareSig, 'application/json'), { domainName: 'cme-1234.twil.io', path: '/send-message' }, forged)).toBe(false);
+    expect(
+      isValidTwilioSignature(
+        TOKEN,
+        hdr(bareSig, 'application/json'),
+        { domainName: 'cme-1234.twil.io', path: '/send-message' },
+        forged,
+      ),
+    ).toBe(false);
   });
 
   it('rejects a signature over the URL without bodySHA256, or with the body as parameters', () => {
     const withoutHash = messageCallbackUrl('https://cme-1234.twil.io', TOKEN, LEG);
-    expect(isValidTwilioSignature(TOKEN, hdr(twilio.getExpectedTwilioSignature(TOKEN, withoutHash, {})), site, eventFor(url, json))).toBe(false);
-    expect(isValidTwilioSignature(TOKEN, hdr(twilio.getExpectedTwilioSignature(TOKEN, url, json)), site, eventFor(url, json))).toBe(false);
+    expect(
+      isValidTwilioSignature(
+        TOKEN,
+        hdr(twilio.getExpectedTwilioSignature(TOKEN, withoutHash, {})),
+        site,
+        eventFor(url, json),
+      ),
+    ).toBe(false);
+    expect(
+      isValidTwilioSignature(
+        TOKEN,
+        hdr(twilio.getExpectedTwilioSignature(TOKEN, url, json)),
+        site,
+        eventFor(url, json),
+      ),
+    ).toBe(false);
   });
 
   it('rejects a changed bodySHA256 or another auth token', () => {
     const sig = twilio.getExpectedTwilioSignature(TOKEN, url, {});
-    expect(isValidTwilioSignature(TOKEN, hdr(sig, 'application/json'), site, { ...eventFor(url, json), bodySHA256: 'f'.repeat(64) })).toBe(false);
-    expect(isValidTwilioSignature(TOKEN, hdr(twilio.getExpectedTwilioSignature('other', url, {}), 'application/json'), site, eventFor(url, json))).toBe(false);
+    expect(
+      isValidTwilioSignature(TOKEN, hdr(sig, 'application/json'), site, {
+        ...eventFor(url, json),
+        bodySHA256: 'f'.repeat(64),
+      }),
+    ).toBe(false);
+    expect(
+      isValidTwilioSignature(
+        TOKEN,
+        hdr(twilio.getExpectedTwilioSignature('other', url, {}), 'application/json'),
+        site,
+        eventFor(url, json),
+      ),
+    ).toBe(false);
   });
 });
 
@@ -130,7 +202,14 @@ describe('isValidTwilioSignature (GET: parameters in the query)', () => {
   it('accepts a GET to a route without query keys of its own', () => {
     const url = `https://cme-1234.twil.io/call-messages?callSid=${CALL}&pageSize=2`;
     const sig = twilio.getExpectedTwilioSignature(TOKEN, url, {});
-    expect(isValidTwilioSignature(TOKEN, hdr(sig), { domainName: 'cme-1234.twil.io', path: '/call-messages' }, eventFor(url, {}))).toBe(true);
+    expect(
+      isValidTwilioSignature(
+        TOKEN,
+        hdr(sig),
+        { domainName: 'cme-1234.twil.io', path: '/call-messages' },
+        eventFor(url, {}),
+      ),
+    ).toBe(true);
   });
 
   it('rejects a GET whose query was changed after signing', () => {
@@ -144,6 +223,13 @@ describe('isValidTwilioSignature (GET: parameters in the query)', () => {
   it('does not accept a bare-URL signature for a request with parameters', () => {
     const url = 'https://cme-1234.twil.io/call-messages';
     const sig = twilio.getExpectedTwilioSignature(TOKEN, url, {});
-    expect(isValidTwilioSignature(TOKEN, hdr(sig), { domainName: 'cme-1234.twil.io', path: '/call-messages' }, eventFor(url, { callSid: CALL }))).toBe(false);
+    expect(
+      isValidTwilioSignature(
+        TOKEN,
+        hdr(sig),
+        { domainName: 'cme-1234.twil.io', path: '/call-messages' },
+        eventFor(url, { callSid: CALL }),
+      ),
+    ).toBe(false);
   });
 });

@@ -2,7 +2,12 @@ import { XMLParser } from 'fast-xml-parser';
 import { voiceTwiml } from '../../lib/voice-twiml';
 
 type Node = Record<string, unknown>;
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, parseAttributeValue: false });
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  parseTagValue: false,
+  parseAttributeValue: false,
+});
 
 function parse(xml: string): Node {
   expect(xml.startsWith('<?xml')).toBe(true);
@@ -28,7 +33,10 @@ function statusCallbackOf(noun: Node): URL {
 
 describe('voiceTwiml', () => {
   it('dials the client for a call to our number; its status callback names the child leg', () => {
-    const { dial, noun } = dialed(voiceTwiml({ kind: 'client', identity: 'bob', sdkLegs: { child: 'bob' } }, 'https://cme-1234.twil.io'), 'Client');
+    const { dial, noun } = dialed(
+      voiceTwiml({ kind: 'client', identity: 'bob', sdkLegs: { child: 'bob' } }, 'https://cme-1234.twil.io'),
+      'Client',
+    );
     expect(dial['@answerOnBridge']).toBe('true');
     expect(dial['@callerId']).toBeUndefined();
     expect(noun['#text']).toBe('bob');
@@ -58,18 +66,33 @@ describe('voiceTwiml', () => {
   });
 
   it('marks both legs of a client → client call', () => {
-    const { noun } = dialed(voiceTwiml({ kind: 'client', identity: 'bob', sdkLegs: { parent: 'alice', child: 'bob' } }, 'https://x.example'), 'Client');
+    const { noun } = dialed(
+      voiceTwiml({ kind: 'client', identity: 'bob', sdkLegs: { parent: 'alice', child: 'bob' } }, 'https://x.example'),
+      'Client',
+    );
     expect(noun['#text']).toBe('bob');
-    expect(Object.fromEntries(statusCallbackOf(noun).searchParams)).toEqual({ cme_sdk: 'both', cme_parent: 'alice', cme_child: 'bob' });
+    expect(Object.fromEntries(statusCallbackOf(noun).searchParams)).toEqual({
+      cme_sdk: 'both',
+      cme_parent: 'alice',
+      cme_child: 'bob',
+    });
   });
 
   it('escapes the status callback URL as XML (the & survives parsing)', () => {
-    const xml = voiceTwiml({ kind: 'client', identity: 'bob', sdkLegs: { parent: 'alice', child: 'bob' } }, 'https://x.example');
+    const xml = voiceTwiml(
+      { kind: 'client', identity: 'bob', sdkLegs: { parent: 'alice', child: 'bob' } },
+      'https://x.example',
+    );
     expect(xml).toContain('cme_sdk=both&amp;cme_parent=alice');
   });
 
   it('says why and hangs up for a refused call, without dialing', () => {
-    const response = parse(voiceTwiml({ kind: 'refuse', reason: 'CALLER_ID is not set', say: 'Calls to phone numbers are not set up yet.' }, 'https://x.example'));
+    const response = parse(
+      voiceTwiml(
+        { kind: 'refuse', reason: 'CALLER_ID is not set', say: 'Calls to phone numbers are not set up yet.' },
+        'https://x.example',
+      ),
+    );
     expect(response.Say).toBe('Calls to phone numbers are not set up yet.');
     expect(response).toHaveProperty('Hangup');
     expect(response).not.toHaveProperty('Dial');

@@ -1,7 +1,15 @@
 import twilio from 'twilio';
 import { handler } from '../../../functions/call-messages.protected';
 import { CallStore, type CallMessage } from '../../../lib/call-store';
-import { eventFor, expectError, installTwilioGlobal, invoke, LOCAL_BASE, makeContext, signedEvent } from '../../support/function-harness';
+import {
+  eventFor,
+  expectError,
+  installTwilioGlobal,
+  invoke,
+  LOCAL_BASE,
+  makeContext,
+  signedEvent,
+} from '../../support/function-harness';
 import { startSyncSandbox, TEST_AUTH_TOKEN, type SyncSandbox } from '../../support/sync-sandbox';
 
 const CALL = 'CA' + 'd'.repeat(32);
@@ -26,29 +34,65 @@ afterEach(() => jest.restoreAllMocks());
 const list = (body: Record<string, string>) =>
   invoke(handler, makeContext('/call-messages', { TWILIO_SANDBOX_URL: sandbox.url }), signedEvent(URL_LIST, body));
 
-type Page = { callSid: string; state: unknown; messages: (Omit<CallMessage, 'content'> & { content: unknown })[]; total: number; nextPageToken: string | null };
+type Page = {
+  callSid: string;
+  state: unknown;
+  messages: (Omit<CallMessage, 'content'> & { content: unknown })[];
+  total: number;
+  nextPageToken: string | null;
+};
 
 /** Five messages: from the SDK at t=1,3,5 (seq 0..2), to it at t=2,4. */
 async function storeConversation() {
-  await store.markInProgress({ callSid: CALL, role: 'child', identity: 'bob', peer: '+15557778888', parentCallSid: 'CA' + 'e'.repeat(32) }, new Date());
+  await store.markInProgress(
+    { callSid: CALL, role: 'child', identity: 'bob', peer: '+15557778888', parentCallSid: 'CA' + 'e'.repeat(32) },
+    new Date(),
+  );
   const at = (s: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, s)).toISOString();
   for (const [i, t] of [1, 3, 5].entries()) {
-    await store.saveMessage({ sid: kx(i + 1), callSid: CALL, direction: 'from-sdk', sequence: i, contentType: 'application/json', content: JSON.stringify({ n: `in${i}` }), timestamp: at(t) });
+    await store.saveMessage({
+      sid: kx(i + 1),
+      callSid: CALL,
+      direction: 'from-sdk',
+      sequence: i,
+      contentType: 'application/json',
+      content: JSON.stringify({ n: `in${i}` }),
+      timestamp: at(t),
+    });
   }
   for (const [i, t] of [2, 4].entries()) {
-    await store.saveMessage({ sid: kx(i + 10), callSid: CALL, direction: 'to-sdk', contentType: 'application/json', content: JSON.stringify({ n: `out${i}` }), timestamp: at(t) });
+    await store.saveMessage({
+      sid: kx(i + 10),
+      callSid: CALL,
+      direction: 'to-sdk',
+      contentType: 'application/json',
+      content: JSON.stringify({ n: `out${i}` }),
+      timestamp: at(t),
+    });
   }
 }
 
 describe('/call-messages', () => {
   it('refuses an unsigned request with 403', async () => {
-    expectError(await invoke(handler, makeContext('/call-messages', { TWILIO_SANDBOX_URL: sandbox.url }), eventFor(URL_LIST, { callSid: CALL })), 403, 'signature-invalid');
+    expectError(
+      await invoke(
+        handler,
+        makeContext('/call-messages', { TWILIO_SANDBOX_URL: sandbox.url }),
+        eventFor(URL_LIST, { callSid: CALL }),
+      ),
+      403,
+      'signature-invalid',
+    );
   });
 
   it('accepts a GET signed over its query string, as Twilio signs GETs', async () => {
     await storeConversation();
     const url = `${URL_LIST}?callSid=${CALL}&pageSize=2`;
-    const event = eventFor(url, {}, { 'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, url, {}) });
+    const event = eventFor(
+      url,
+      {},
+      { 'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, url, {}) },
+    );
     const res = await invoke(handler, makeContext('/call-messages', { TWILIO_SANDBOX_URL: sandbox.url }), event);
     expect(res.statusCode).toBe(200);
     expect((res.body as Page).messages).toHaveLength(2);
@@ -81,8 +125,19 @@ describe('/call-messages', () => {
     expect(page.state).toMatchObject({ callSid: CALL, status: 'in-progress', identity: 'bob' });
     expect(page.total).toBe(5);
     expect(page.nextPageToken).toBeNull();
-    expect(page.messages.map((m) => m.content)).toEqual([{ n: 'in0' }, { n: 'out0' }, { n: 'in1' }, { n: 'out1' }, { n: 'in2' }]);
-    expect(page.messages[0]).toMatchObject({ sid: kx(1), direction: 'from-sdk', sequence: 0, timestamp: '2024-01-01T00:00:01.000Z' });
+    expect(page.messages.map((m) => m.content)).toEqual([
+      { n: 'in0' },
+      { n: 'out0' },
+      { n: 'in1' },
+      { n: 'out1' },
+      { n: 'in2' },
+    ]);
+    expect(page.messages[0]).toMatchObject({
+      sid: kx(1),
+      direction: 'from-sdk',
+      sequence: 0,
+      timestamp: '2024-01-01T00:00:01.000Z',
+    });
   });
 
   it('pages with pageSize and nextPageToken', async () => {
@@ -91,7 +146,8 @@ describe('/call-messages', () => {
     const tokens: (string | null)[] = [];
     let token: string | null = '';
     while (token !== null) {
-      const page: Page = (await list({ callSid: CALL, pageSize: '2', ...(token ? { pageToken: token } : {}) })).body as Page;
+      const page: Page = (await list({ callSid: CALL, pageSize: '2', ...(token ? { pageToken: token } : {}) }))
+        .body as Page;
       expect(page.total).toBe(5);
       expect(page.messages.length).toBeLessThanOrEqual(2);
       seen.push(...page.messages.map((m) => m.content));
@@ -120,7 +176,15 @@ describe('/call-messages', () => {
   });
 
   it('returns a null state for a leg with messages but no state yet', async () => {
-    await store.saveMessage({ sid: kx(1), callSid: CALL, direction: 'from-sdk', sequence: 0, contentType: 'application/json', content: '{}', timestamp: new Date().toISOString() });
+    await store.saveMessage({
+      sid: kx(1),
+      callSid: CALL,
+      direction: 'from-sdk',
+      sequence: 0,
+      contentType: 'application/json',
+      content: '{}',
+      timestamp: new Date().toISOString(),
+    });
     const page = (await list({ callSid: CALL })).body as Page;
     expect(page.state).toBeNull();
     expect(page.total).toBe(1);

@@ -1,7 +1,15 @@
 import { handler } from '../../../functions/call-status.protected';
 import { callStatusUrl, type SdkLegs } from '../../../lib/callback-urls';
 import { CallStore, legMapName } from '../../../lib/call-store';
-import { eventFor, expectError, installTwilioGlobal, invoke, LOCAL_BASE, makeContext, signedEvent } from '../../support/function-harness';
+import {
+  eventFor,
+  expectError,
+  installTwilioGlobal,
+  invoke,
+  LOCAL_BASE,
+  makeContext,
+  signedEvent,
+} from '../../support/function-harness';
 import { startSyncSandbox, type SyncSandbox } from '../../support/sync-sandbox';
 
 const PARENT = 'CA' + 'a'.repeat(32);
@@ -22,8 +30,16 @@ beforeAll(async () => {
       res.status(400).json({ code: 31211, message: 'Call is not in the expected state', more_info: '', status: 400 });
     }),
   );
-  env = { TWILIO_SANDBOX_URL: sandbox.url, SYNC_TTL_SECONDS: String(FINISHED_TTL), SYNC_ACTIVE_CALL_TTL_SECONDS: '3600' };
-  store = new CallStore(sandbox.client, { syncServiceSid: 'default', finishedCallTtl: FINISHED_TTL, activeCallTtl: 3600 });
+  env = {
+    TWILIO_SANDBOX_URL: sandbox.url,
+    SYNC_TTL_SECONDS: String(FINISHED_TTL),
+    SYNC_ACTIVE_CALL_TTL_SECONDS: '3600',
+  };
+  store = new CallStore(sandbox.client, {
+    syncServiceSid: 'default',
+    finishedCallTtl: FINISHED_TTL,
+    activeCallTtl: 3600,
+  });
 });
 afterAll(() => sandbox.close());
 beforeEach(() => {
@@ -47,7 +63,11 @@ const statusBody = (status: string, over: Record<string, string> = {}) => ({
 });
 
 const post = (legs: SdkLegs, body: Record<string, string>, extraEnv: Record<string, string> = {}) =>
-  invoke(handler, makeContext('/call-status', { ...env, ...extraEnv }), signedEvent(callStatusUrl(LOCAL_BASE, legs), body));
+  invoke(
+    handler,
+    makeContext('/call-status', { ...env, ...extraEnv }),
+    signedEvent(callStatusUrl(LOCAL_BASE, legs), body),
+  );
 
 const BOTH: SdkLegs = { parent: 'alice', child: 'bob' };
 
@@ -58,13 +78,20 @@ async function mapExpiresIn(callSid: string): Promise<number | null> {
 
 describe('/call-status', () => {
   it('refuses an unsigned callback with 403', async () => {
-    const res = await invoke(handler, makeContext('/call-status', env), eventFor(callStatusUrl(LOCAL_BASE, BOTH), statusBody('completed')));
+    const res = await invoke(
+      handler,
+      makeContext('/call-status', env),
+      eventFor(callStatusUrl(LOCAL_BASE, BOTH), statusBody('completed')),
+    );
     expectError(res, 403, 'signature-invalid');
     expect(await store.readLeg(PARENT)).toBeUndefined();
   });
 
   it('refuses a callback whose cme_* legs were changed after signing', async () => {
-    const event = { ...signedEvent(callStatusUrl(LOCAL_BASE, { child: 'bob' }), statusBody('completed')), cme_child: 'mallory' };
+    const event = {
+      ...signedEvent(callStatusUrl(LOCAL_BASE, { child: 'bob' }), statusBody('completed')),
+      cme_child: 'mallory',
+    };
     expectError(await invoke(handler, makeContext('/call-status', env), event), 403, 'signature-invalid');
   });
 
@@ -75,7 +102,11 @@ describe('/call-status', () => {
 
   it('needs the legs /voice named', async () => {
     const url = `${LOCAL_BASE}/call-status`;
-    expectError(await invoke(handler, makeContext('/call-status', env), signedEvent(url, statusBody('in-progress'))), 400, 'legs-unknown');
+    expectError(
+      await invoke(handler, makeContext('/call-status', env), signedEvent(url, statusBody('in-progress'))),
+      400,
+      'legs-unknown',
+    );
     expectError(await post(BOTH, statusBody('in-progress', { ParentCallSid: '' })), 400, 'legs-unknown');
   });
 
@@ -98,8 +129,21 @@ describe('/call-status', () => {
     const res = await post(BOTH, statusBody('completed', { CallDuration: '17' }));
     expect(res.statusCode).toBe(200);
     expect(res.body).toEqual({ status: 'completed', legs: { [PARENT]: 'completed', [CHILD]: 'completed' } });
-    expect(await store.readState(PARENT)).toMatchObject({ callSid: PARENT, role: 'parent', identity: 'alice', peer: 'client:bob', status: 'completed', durationSeconds: 17 });
-    expect(await store.readState(CHILD)).toMatchObject({ callSid: CHILD, role: 'child', identity: 'bob', peer: 'client:alice', status: 'completed' });
+    expect(await store.readState(PARENT)).toMatchObject({
+      callSid: PARENT,
+      role: 'parent',
+      identity: 'alice',
+      peer: 'client:bob',
+      status: 'completed',
+      durationSeconds: 17,
+    });
+    expect(await store.readState(CHILD)).toMatchObject({
+      callSid: CHILD,
+      role: 'child',
+      identity: 'bob',
+      peer: 'client:alice',
+      status: 'completed',
+    });
     expect(await mapExpiresIn(PARENT)).toBeCloseTo(FINISHED_TTL, -1);
   });
 
@@ -108,7 +152,7 @@ describe('/call-status', () => {
     expect(res.body).toEqual({ status: 'no-answer', legs: { [PARENT]: 'no-answer' } });
     expect(await store.readState(PARENT)).toMatchObject({ status: 'no-answer', peer: '+442071234567' });
     expect(await store.readState(CHILD)).toBeUndefined();
-    expect((await store.readState(PARENT))).not.toHaveProperty('durationSeconds');
+    expect(await store.readState(PARENT)).not.toHaveProperty('durationSeconds');
   });
 
   it('keeps a leg ended whose end overtook its in-progress callback (Twilio refuses the subscription)', async () => {

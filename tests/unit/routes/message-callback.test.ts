@@ -3,7 +3,15 @@ import twilio from 'twilio';
 import { handler } from '../../../functions/message-callback.protected';
 import { legToken, messageCallbackUrl } from '../../../lib/callback-urls';
 import { CallStore } from '../../../lib/call-store';
-import { eventFor, expectError, installTwilioGlobal, invoke, LOCAL_BASE, makeContext, signedEvent } from '../../support/function-harness';
+import {
+  eventFor,
+  expectError,
+  installTwilioGlobal,
+  invoke,
+  LOCAL_BASE,
+  makeContext,
+  signedEvent,
+} from '../../support/function-harness';
 import { startSyncSandbox, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type SyncSandbox } from '../../support/sync-sandbox';
 
 const LEG = 'CA' + 'a'.repeat(32);
@@ -41,7 +49,8 @@ const body = (over: Record<string, string> = {}) => ({
 });
 
 const URL_FOR_LEG = messageCallbackUrl(LOCAL_BASE, TEST_AUTH_TOKEN, LEG);
-const post = (b: Record<string, string>, url = URL_FOR_LEG) => invoke(handler, makeContext('/message-callback', env), signedEvent(url, b));
+const post = (b: Record<string, string>, url = URL_FOR_LEG) =>
+  invoke(handler, makeContext('/message-callback', env), signedEvent(url, b));
 
 describe('/message-callback', () => {
   it('stores a message once; a repeat delivery is a 200 duplicate', async () => {
@@ -75,7 +84,10 @@ describe('/message-callback', () => {
   it('accepts a JSON body signed with bodySHA256 (URL only, no parameters)', async () => {
     const json = body({ Sid: kx(2), SequenceNumber: '0' });
     const url = `${URL_FOR_LEG}&bodySHA256=${createHash('sha256').update(JSON.stringify(json)).digest('hex')}`;
-    const event = eventFor(url, json, { 'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, url, {}), 'content-type': 'application/json' });
+    const event = eventFor(url, json, {
+      'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, url, {}),
+      'content-type': 'application/json',
+    });
     const res = await invoke(handler, makeContext('/message-callback', env), event);
     expect(res.body).toEqual({ sid: kx(2), outcome: 'stored' });
   });
@@ -83,17 +95,32 @@ describe('/message-callback', () => {
   it('keeps Content that a JSON body carries as the value itself, and reads it back as sent', async () => {
     const values: unknown[] = [{ a: 1, b: [true, null] }, [1, 2], 42, null, 'plain text', '{"already":"json text"}'];
     for (const [i, value] of values.entries()) {
-      const json = { ...body({ Sid: kx(200 + i), SequenceNumber: String(10 + i) }), Content: value } as Record<string, unknown>;
+      const json = { ...body({ Sid: kx(200 + i), SequenceNumber: String(10 + i) }), Content: value } as Record<
+        string,
+        unknown
+      >;
       const url = `${URL_FOR_LEG}&bodySHA256=${createHash('sha256').update(JSON.stringify(json)).digest('hex')}`;
-      const event = eventFor(url, json as Record<string, string>, { 'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, url, {}), 'content-type': 'application/json' });
-      expect((await invoke(handler, makeContext('/message-callback', env), event)).body).toEqual({ sid: kx(200 + i), outcome: 'stored' });
+      const event = eventFor(url, json as Record<string, string>, {
+        'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, url, {}),
+        'content-type': 'application/json',
+      });
+      expect((await invoke(handler, makeContext('/message-callback', env), event)).body).toEqual({
+        sid: kx(200 + i),
+        outcome: 'stored',
+      });
     }
-    const stored = (await store.readLeg(LEG))!.messages.filter((m) => (m.sequence ?? 0) >= 10).map((m) => JSON.parse(m.content) as unknown);
+    const stored = (await store.readLeg(LEG))!.messages
+      .filter((m) => (m.sequence ?? 0) >= 10)
+      .map((m) => JSON.parse(m.content) as unknown);
     expect(stored).toEqual([{ a: 1, b: [true, null] }, [1, 2], 42, null, 'plain text', { already: 'json text' }]);
   });
 
   it('refuses an unsigned request with 403', async () => {
-    expectError(await invoke(handler, makeContext('/message-callback', env), eventFor(URL_FOR_LEG, body())), 403, 'signature-invalid');
+    expectError(
+      await invoke(handler, makeContext('/message-callback', env), eventFor(URL_FOR_LEG, body())),
+      403,
+      'signature-invalid',
+    );
     expect(await store.readLeg(LEG)).toBeUndefined();
   });
 
@@ -141,7 +168,10 @@ describe('/message-callback', () => {
 
   it('keeps any JSON value the SDK sent (arrays, strings, numbers), and 10 KB over 10,000 characters', async () => {
     for (const [i, content] of ['[1,2]', '"hi"', '42', JSON.stringify({ t: 'x'.repeat(10_100) })].entries()) {
-      expect((await post(body({ Content: content, Sid: kx(100 + i) }))).body).toEqual({ sid: kx(100 + i), outcome: 'stored' });
+      expect((await post(body({ Content: content, Sid: kx(100 + i) }))).body).toEqual({
+        sid: kx(100 + i),
+        outcome: 'stored',
+      });
     }
     const stored = (await store.readLeg(LEG))!.messages.map((m) => m.content);
     expect(stored).toEqual(expect.arrayContaining(['[1,2]', '"hi"', '42']));

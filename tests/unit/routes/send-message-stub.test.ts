@@ -5,7 +5,14 @@ import { twilioFunction, type RouteContext } from '../../../lib/function-handler
 import { CallStore } from '../../../lib/call-store';
 import { sendCallMessage } from '../../../lib/routes/send-message';
 import type { TwilioClient } from '../../../lib/twilio-client';
-import { expectError, invoke, LOCAL_BASE, makeContext, newFakeResponse, signedEvent } from '../../support/function-harness';
+import {
+  expectError,
+  invoke,
+  LOCAL_BASE,
+  makeContext,
+  newFakeResponse,
+  signedEvent,
+} from '../../support/function-harness';
 import { startSyncSandbox, type SyncSandbox } from '../../support/sync-sandbox';
 
 const sidOf = (prefix: string, n: number) => prefix + n.toString(16).padStart(32, '0');
@@ -24,7 +31,14 @@ interface StubCall {
 /** alice (SDK) calls bob (SDK): the parent leg is alice's, the <Dial> child leg is bob's — and shows From=client:alice. */
 const CLIENT_TO_CLIENT: StubCall[] = [
   { sid: ALICE_PARENT, from: 'client:alice', to: '', status: 'in-progress', direction: 'inbound', parentCallSid: null },
-  { sid: BOB_CHILD, from: 'client:alice', to: 'client:bob', status: 'in-progress', direction: 'outbound-dial', parentCallSid: ALICE_PARENT },
+  {
+    sid: BOB_CHILD,
+    from: 'client:alice',
+    to: 'client:bob',
+    status: 'in-progress',
+    direction: 'outbound-dial',
+    parentCallSid: ALICE_PARENT,
+  },
 ];
 
 let sandbox: SyncSandbox;
@@ -35,7 +49,9 @@ let createError: unknown;
 
 function stubClient(): TwilioClient {
   const list = async (q: { from?: string; to?: string; status?: string }) =>
-    calls.filter((c) => (!q.from || c.from === q.from) && (!q.to || c.to === q.to) && (!q.status || c.status === q.status));
+    calls.filter(
+      (c) => (!q.from || c.from === q.from) && (!q.to || c.to === q.to) && (!q.status || c.status === q.status),
+    );
   const callsApi = Object.assign(
     (callSid: string) => ({
       userDefinedMessages: {
@@ -55,11 +71,15 @@ const handler = twilioFunction(
   { signed: true },
   (ctx: RouteContext) => {
     const { callSid, identity, content, idempotencyKey } = ctx.event;
-    return sendCallMessage({ ...ctx, client: stubClient, store: () => store }, { callSid, identity, content, idempotencyKey });
+    return sendCallMessage(
+      { ...ctx, client: stubClient, store: () => store },
+      { callSid, identity, content, idempotencyKey },
+    );
   },
   newFakeResponse,
 );
-const send = (body: Record<string, string>) => invoke(handler, makeContext('/send-message'), signedEvent(`${LOCAL_BASE}/send-message`, body));
+const send = (body: Record<string, string>) =>
+  invoke(handler, makeContext('/send-message'), signedEvent(`${LOCAL_BASE}/send-message`, body));
 
 beforeAll(async () => {
   sandbox = await startSyncSandbox();
@@ -110,7 +130,14 @@ describe('/send-message (stub Calls API)', () => {
   });
 
   it('answers 409 call-ambiguous, listing the calls, for an identity on two calls', async () => {
-    calls.push({ sid: sidOf('CA', 3), from: '+15557778888', to: 'client:bob', status: 'ringing', direction: 'outbound-dial', parentCallSid: sidOf('CA', 4) });
+    calls.push({
+      sid: sidOf('CA', 3),
+      from: '+15557778888',
+      to: 'client:bob',
+      status: 'ringing',
+      direction: 'outbound-dial',
+      parentCallSid: sidOf('CA', 4),
+    });
     const res = await send({ identity: 'bob', content: '{}' });
     expectError(res, 409, 'call-ambiguous');
     expect((res.body as { callSids: string[] }).callSids.sort()).toEqual([BOB_CHILD, sidOf('CA', 3)]);

@@ -2,7 +2,15 @@
 // (UserDefinedMessages, calls.list), which the in-process sandbox does not serve — the happy path
 // is covered by the integration suite.
 import { handler } from '../../../functions/send-message.protected';
-import { eventFor, expectError, installTwilioGlobal, invoke, LOCAL_BASE, makeContext, signedEvent } from '../../support/function-harness';
+import {
+  eventFor,
+  expectError,
+  installTwilioGlobal,
+  invoke,
+  LOCAL_BASE,
+  makeContext,
+  signedEvent,
+} from '../../support/function-harness';
 
 const CALL = 'CA' + 'c'.repeat(32);
 const URL_SEND = `${LOCAL_BASE}/send-message`;
@@ -17,11 +25,19 @@ afterEach(() => jest.restoreAllMocks());
 
 describe('/send-message validation', () => {
   it('refuses an unsigned request with 403', async () => {
-    expectError(await invoke(handler, context(), eventFor(URL_SEND, { callSid: CALL, content: CONTENT })), 403, 'signature-invalid');
+    expectError(
+      await invoke(handler, context(), eventFor(URL_SEND, { callSid: CALL, content: CONTENT })),
+      403,
+      'signature-invalid',
+    );
   });
 
   it('refuses a request signed with another token with 403', async () => {
-    expectError(await invoke(handler, context(), signedEvent(URL_SEND, { callSid: CALL, content: CONTENT }, 'wrong')), 403, 'signature-invalid');
+    expectError(
+      await invoke(handler, context(), signedEvent(URL_SEND, { callSid: CALL, content: CONTENT }, 'wrong')),
+      403,
+      'signature-invalid',
+    );
   });
 
   it('needs exactly one target: not both callSid and identity', async () => {
@@ -56,6 +72,10 @@ describe('/send-message validation', () => {
   });
 
   it('refuses an idempotencyKey over 128 characters', async () => {
-    expectError(await send({ callSid: CALL, content: CONTENT, idempotencyKey: 'k'.repeat(129) }), 400, 'idempotency-key-invalid');
+    expectError(
+      await send({ callSid: CALL, content: CONTENT, idempotencyKey: 'k'.repeat(129) }),
+      400,
+      'idempotency-key-invalid',
+    );
   });
 });

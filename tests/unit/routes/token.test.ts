@@ -1,7 +1,14 @@
 import { createHmac } from 'node:crypto';
 import { handler } from '../../../functions/token';
 import { secretsMatch } from '../../../lib/secrets';
-import { eventFor, expectError, installTwilioGlobal, invoke, LOCAL_BASE, makeContext } from '../../support/function-harness';
+import {
+  eventFor,
+  expectError,
+  installTwilioGlobal,
+  invoke,
+  LOCAL_BASE,
+  makeContext,
+} from '../../support/function-harness';
 import { TEST_ACCOUNT_SID } from '../../support/sync-sandbox';
 
 const ENV = {
@@ -12,8 +19,11 @@ const ENV = {
 };
 const URL_TOKEN = `${LOCAL_BASE}/token`;
 const bearer = (secret = ENV.TOKEN_SECRET) => ({ authorization: `Bearer ${secret}` });
-const call = (body: Record<string, string>, headers: Record<string, unknown>, env: Record<string, string | undefined> = ENV) =>
-  invoke(handler, makeContext('/token', env), eventFor(URL_TOKEN, body, headers));
+const call = (
+  body: Record<string, string>,
+  headers: Record<string, unknown>,
+  env: Record<string, string | undefined> = ENV,
+) => invoke(handler, makeContext('/token', env), eventFor(URL_TOKEN, body, headers));
 
 const decode = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
 
@@ -71,14 +81,13 @@ describe('/token', () => {
     expect(createHmac('sha256', ENV.API_KEY_SECRET).update(`${header}.${payload}`).digest('base64url')).toBe(signature);
   });
 
-  it.each([
-    ['API_KEY_SID'],
-    ['API_KEY_SECRET'],
-    ['TWIML_APP_SID'],
-  ])('names a missing %s with a 500 {code, message}', async (name) => {
-    const res = await call({ identity: 'alice' }, bearer(), { ...ENV, [name]: undefined });
-    expect(expectError(res, 500, 'configuration-missing').message).toContain(name);
-  });
+  it.each([['API_KEY_SID'], ['API_KEY_SECRET'], ['TWIML_APP_SID']])(
+    'names a missing %s with a 500 {code, message}',
+    async (name) => {
+      const res = await call({ identity: 'alice' }, bearer(), { ...ENV, [name]: undefined });
+      expect(expectError(res, 500, 'configuration-missing').message).toContain(name);
+    },
+  );
 
   it('names a missing TOKEN_SECRET and issues nothing', async () => {
     const res = await call({ identity: 'alice' }, bearer(''), { ...ENV, TOKEN_SECRET: undefined });

@@ -1,6 +1,15 @@
 import { XMLParser } from 'fast-xml-parser';
 import { handler } from '../../../functions/voice.protected';
-import { eventFor, expectError, installTwilioGlobal, invoke, LOCAL_BASE, makeContext, signedEvent, type FakeResponse } from '../../support/function-harness';
+import {
+  eventFor,
+  expectError,
+  installTwilioGlobal,
+  invoke,
+  LOCAL_BASE,
+  makeContext,
+  signedEvent,
+  type FakeResponse,
+} from '../../support/function-harness';
 
 const ENV = { CLIENT_IDENTITY: 'bob', CALLER_ID: '+15550001111' };
 const VOICE_URL = `${LOCAL_BASE}/voice`;
@@ -13,7 +22,12 @@ const request = (over: Record<string, string>) => ({
   ...over,
 });
 
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, parseAttributeValue: false });
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  parseTagValue: false,
+  parseAttributeValue: false,
+});
 type Node = Record<string, any>;
 
 function twimlOf(res: FakeResponse): Node {
@@ -28,7 +42,11 @@ afterEach(() => jest.restoreAllMocks());
 
 describe('/voice', () => {
   it('refuses an unsigned request with 403 {code, message}', async () => {
-    const res = await invoke(handler, makeContext('/voice', ENV), eventFor(VOICE_URL, request({ From: '+15557778888', To: '+15550001111' })));
+    const res = await invoke(
+      handler,
+      makeContext('/voice', ENV),
+      eventFor(VOICE_URL, request({ From: '+15557778888', To: '+15550001111' })),
+    );
     expectError(res, 403, 'signature-invalid');
   });
 
@@ -47,7 +65,10 @@ describe('/voice', () => {
   });
 
   it('dials a number with CALLER_ID for an SDK call out', async () => {
-    const event = signedEvent(VOICE_URL, request({ From: 'client:alice', Caller: 'client:alice', To: '+442071234567' }));
+    const event = signedEvent(
+      VOICE_URL,
+      request({ From: 'client:alice', Caller: 'client:alice', To: '+442071234567' }),
+    );
     const response = twimlOf(await invoke(handler, makeContext('/voice', ENV), event));
     expect(response.Dial['@callerId']).toBe('+15550001111');
     expect(response.Dial.Number['#text']).toBe('+442071234567');
@@ -58,7 +79,9 @@ describe('/voice', () => {
     const event = signedEvent(VOICE_URL, request({ From: 'client:alice', To: 'client:bob' }));
     const response = twimlOf(await invoke(handler, makeContext('/voice', ENV), event));
     expect(response.Dial.Client['#text']).toBe('bob');
-    expect(response.Dial.Client['@statusCallback']).toBe(`${LOCAL_BASE}/call-status?cme_sdk=both&cme_parent=alice&cme_child=bob`);
+    expect(response.Dial.Client['@statusCallback']).toBe(
+      `${LOCAL_BASE}/call-status?cme_sdk=both&cme_parent=alice&cme_child=bob`,
+    );
   });
 
   it('says and hangs up when CALLER_ID is missing for a call to a number', async () => {
@@ -79,10 +102,18 @@ describe('/voice', () => {
   it('checks the signature against PUBLIC_BASE_URL and writes callbacks under it', async () => {
     const env = { ...ENV, PUBLIC_BASE_URL: 'https://abc.ngrok.app' };
     const body = request({ From: '+15557778888', To: '+15550001111' });
-    const response = twimlOf(await invoke(handler, makeContext('/voice', env), signedEvent('https://abc.ngrok.app/voice', body)));
-    expect(response.Dial.Client['@statusCallback']).toBe('https://abc.ngrok.app/call-status?cme_sdk=child&cme_child=bob');
+    const response = twimlOf(
+      await invoke(handler, makeContext('/voice', env), signedEvent('https://abc.ngrok.app/voice', body)),
+    );
+    expect(response.Dial.Client['@statusCallback']).toBe(
+      'https://abc.ngrok.app/call-status?cme_sdk=child&cme_child=bob',
+    );
     // The deployment's own URL stays valid (a number wired to it directly); any other host is refused.
     expect((await invoke(handler, makeContext('/voice', env), signedEvent(VOICE_URL, body))).statusCode).toBe(200);
-    expectError(await invoke(handler, makeContext('/voice', env), signedEvent('https://evil.example/voice', body)), 403, 'signature-invalid');
+    expectError(
+      await invoke(handler, makeContext('/voice', env), signedEvent('https://evil.example/voice', body)),
+      403,
+      'signature-invalid',
+    );
   });
 });
