@@ -1,7 +1,20 @@
+// Four suites: unit (no server), and the three that start a sandbox + twilio-run stack. `npm test`
+// runs them all in band so stacks never compete for the machine's cores.
+const transform = { '^.+\\.(t|j)s$': ['@swc/jest'] };
+const project = (name, testTimeout) => ({
+  displayName: name,
+  testEnvironment: 'node',
+  transform,
+  roots: [`<rootDir>/tests/${name}`],
+  testTimeout,
+});
+
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
-  transform: { '^.+\\.(t|j)s$': ['@swc/jest'] },
-  roots: ['<rootDir>/tests'],
-  testTimeout: 30000,
+  projects: [
+    project('unit', 10_000),
+    project('integration', 60_000),
+    project('trust', 120_000),
+    project('browser', 60_000),
+  ],
 };

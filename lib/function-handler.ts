@@ -19,8 +19,8 @@ export interface RouteContext {
   base: string;
   /** Twilio stops a Function at 10 s: retries must not run past this time (ms since epoch). */
   deadline: number;
-  client(): TwilioClient;
-  store(): CallStore;
+  client: () => TwilioClient;
+  store: () => CallStore;
 }
 
 export type RouteResult = { status: number; json: unknown } | { status: number; twiml: string };
@@ -44,7 +44,7 @@ export function twilioFunction(
   newResponse: ResponseFactory,
 ) {
   return async (context: Context, event: Event, callback: ServerlessCallback): Promise<void> => {
-    const headers = (event.request?.headers ?? {}) as Record<string, unknown>;
+    const headers = (event.request?.headers ?? {});
     const deadline = Date.now() + INVOCATION_BUDGET_MS;
     let result: RouteResult;
     try {

@@ -149,7 +149,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         route,
         status: res.statusCode,
         ms: Date.now() - started,
-        injected: res.locals.injected,
+        injected: res.locals.injected as string | undefined,
       });
       // Trimmed in chunks: one splice per 10,000 requests, not one per request.
       if (requests.length > 110_000) requests.splice(0, requests.length - 100_000);

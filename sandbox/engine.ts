@@ -524,7 +524,7 @@ export class CallEngine {
     if (attrs.answerOnBridge !== 'true') this.answerCall(parent);
     const noun = children.find((c) => 'Client' in c || 'Number' in c);
     const nounText = (children: Verb[]) => {
-      const identityNode = children.find((c) => 'Identity' in c) as Verb | undefined;
+      const identityNode = children.find((c) => 'Identity' in c);
       const holder = identityNode ? (identityNode.Identity as Verb[]) : children;
       return String((holder.find((c) => '#text' in c)?.['#text'] as string | undefined) ?? '').trim();
     };

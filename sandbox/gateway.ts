@@ -374,7 +374,7 @@ export async function startGateway(opts: GatewayOptions): Promise<SignalingGatew
       call.state = 'answered';
       engine.answerLeg(leg);
       // The same identity's other Devices stop ringing, as Twilio does.
-      for (const other of devices) other !== this && other.identity === this.identity && other.cancelInvite(callSid);
+      for (const other of devices) if (other !== this && other.identity === this.identity) other.cancelInvite(callSid);
     }
 
     cancelInvite(callSid: string) {
