@@ -1,0 +1,29 @@
+// Limits that more than one module (or the browser pages) relies on, each defined once.
+
+/** Twilio's limit on a call message's Content (error 32703), counted as JavaScript string length. */
+export const MAX_CONTENT_CHARS = 10_000;
+
+/**
+ * Most a message callback may carry. The SDKs cap a message at 10 KB (31212), which can be more
+ * than 10,000 characters; this only bounds what one request can make us store.
+ */
+export const MAX_CALLBACK_CONTENT_CHARS = 20_000;
+
+/**
+ * Deepest JSON nesting we ever turn into objects for an answer or a page (`data` beside `content`).
+ * Content is kept and returned as its text whatever its depth; only a parsed copy is limited, so no
+ * recursive serialiser (JSON.stringify, a pretty-printer) ever meets a depth that can exhaust the stack.
+ */
+export const MAX_PARSED_DEPTH = 64;
+
+/**
+ * Longest a call leg can last: Twilio's default `<Dial timeLimit>` (4 h), which /voice never raises.
+ * A message callback URL is refused once it is older than this plus CALLBACK_URL_GRACE_SECONDS.
+ */
+export const MAX_CALL_SECONDS = 4 * 60 * 60;
+
+/** Slack for delivery delays and clock differences between Twilio and Function hosts. */
+export const CALLBACK_URL_GRACE_SECONDS = 5 * 60;
+
+/** How long after a leg's final status its message callbacks are still accepted (late deliveries, retries). */
+export const FINISHED_LEG_GRACE_SECONDS = 60;
