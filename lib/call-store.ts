@@ -1,51 +1,62 @@
 // Call state and message history in Twilio Sync: one Map per Voice SDK call leg, named after the
 // leg (`cme.call.<callsid in lower case>`: a unique name may not look like a SID), so no Sync
-// object is written account-wide on every event and each call has Sync's 20 writes/s per object
-// to itself. Items:
-//   state                      the leg's state (created at in-progress, overwritten when it ends)
-//   in.<KX…>                   a message from the SDK; its Sid is the key, so a redelivery is a no-op
-//   out.<KX…>                  a message to the SDK (UserDefinedMessage)
-//   <key>~<n>                  continuation parts of a message whose item would exceed 16 KB
+// object is written account-wide on every event and each leg has Sync's 20 writes/s per object
+// to itself. Sync lists Map items in key order, so the keys are chosen to make that order useful:
+//   from-sdk.<seq>.<KX…>     a message from the SDK: SequenceNumber order; the Sid makes a
+//                            redelivered callback land on the same key (a no-op)
+//   state                    the leg's state, with its subscription record
+//   to-sdk.<ms>.<h>          a message to the SDK: send-time order (h: hash of its idempotency key)
+//   <key>~<n>                continuation parts of a message whose item would exceed 16 KB
+//   ~send.<h>                the claim of a send's idempotency key (exactly-once sends)
+// so `from-sdk.*` < `state` < `to-sdk.*` < `~send.*`, and a page of history is two range reads.
+import { createHash } from 'node:crypto';
+import type { CallMessage, LegState, LegStatus, SubscriptionRecord } from './api-types';
+import type { FinalStatus, SdkLeg } from './call-legs';
 import type { Config } from './config';
-import { HttpError, twilioCode } from './errors';
+import { HttpError, isTwilioRestError } from './errors';
 import { withRetry } from './retry';
 import type { TwilioClient } from './twilio-client';
-import type { SdkLeg, FinalStatus } from './call-legs';
 
-export type LegStatus = 'in-progress' | FinalStatus;
-
-export interface LegState {
-  callSid: string;
-  parentCallSid: string;
-  role: 'parent' | 'child';
-  identity: string;
-  peer: string;
-  status: LegStatus;
-  updatedAt: string;
-  endedAt?: string;
-  durationSeconds?: number;
-}
-
-export interface CallMessage {
-  sid: string;
-  callSid: string;
-  direction: 'from-sdk' | 'to-sdk';
-  /** SequenceNumber Twilio gave a message from the SDK. */
-  sequence?: number;
-  contentType: string;
-  content: string;
-  /** ISO 8601: Twilio's Timestamp for messages from the SDK, the send time for messages to it. */
-  timestamp: string;
-}
-
-const SYNC = { MAP_NOT_FOUND: 54200, ITEM_NOT_FOUND: 54201, ITEM_EXISTS: 54208, NAME_EXISTS: 54301 } as const;
+export type { CallMessage, LegState } from './api-types';
 
 /** Serialized Sync item data may not exceed 16 KB; parts stay well under it, with room for metadata. */
 const MAX_PART_BYTES = 12_000;
+/** Sync's largest page: one range read of a history page. */
+const SYNC_PAGE_SIZE = 100;
+/** A subscription claim older than one invocation (Functions stop at 10 s) was abandoned. */
+export const CLAIM_STALE_MS = 10_000;
+/** A send claim older than this whose message was never recorded may be sent again. */
+const SEND_CLAIM_STALE_MS = 10_000;
+/** Conditional (If-Match) updates that lose a race re-read and try again this many times. */
+const MAX_CONDITIONAL_ATTEMPTS = 4;
 
 export const legMapName = (callSid: string) => `cme.call.${callSid.toLowerCase()}`;
-export const inboundKey = (sid: string) => `in.${sid}`;
-export const outboundKey = (sid: string) => `out.${sid}`;
+export const STATE_KEY = 'state';
+const FROM_SDK = 'from-sdk.';
+const TO_SDK = 'to-sdk.';
+const SEND_CLAIM = '~send.';
+/** Keys just past each range, for reading it backwards. */
+const FROM_SDK_END = 'from-sdk/';
+const TO_SDK_END = 'to-sdk/';
+
+export const inboundKey = (sequence: number, sid: string) => `${FROM_SDK}${String(sequence).padStart(10, '0')}.${sid}`;
+export const keyHash = (idempotencyKey: string) =>
+  createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 24);
+export const outboundKey = (sentAtMs: number, idempotencyKey: string) =>
+  `${TO_SDK}${String(sentAtMs).padStart(13, '0')}.${keyHash(idempotencyKey)}`;
+const sendClaimKey = (idempotencyKey: string) => `${SEND_CLAIM}${keyHash(idempotencyKey)}`;
+
+/**
+ * A Map or item that does not exist. Sync answers 404 with a code that varies with what is missing
+ * and where (20404, 54200 Map, 54300 unique name, 54201 item): any 404 means "not there".
+ */
+export const isNotFound = (err: unknown) => isTwilioRestError(err) && err.status === 404;
+/** An item created with a key that exists (54208, HTTP 409). */
+const isAlreadyExists = (err: unknown) => isTwilioRestError(err) && (err.code === 54208 || err.status === 409);
+/** A unique name in use (54301, HTTP 409): the Map exists. */
+const isNameTaken = (err: unknown) => isTwilioRestError(err) && (err.code === 54301 || err.status === 409);
+/** An If-Match that no longer matches (54205 for Map items; HTTP 412). */
+const isRevisionMismatch = (err: unknown) => isTwilioRestError(err) && (err.code === 54205 || err.status === 412);
 
 /** Splits text into pieces whose JSON string form is at most `maxBytes` UTF-8 bytes, never inside a code point. */
 export function splitForSync(text: string, maxBytes = MAX_PART_BYTES): string[] {
@@ -65,6 +76,42 @@ export function splitForSync(text: string, maxBytes = MAX_PART_BYTES): string[] 
   parts.push(current);
   return parts;
 }
+
+/** The state as a claim wrote it, and its revision: what recording the outcome updates. */
+export interface ClaimedState {
+  revision: string;
+  state: LegState;
+}
+
+interface Item {
+  key: string;
+  data: unknown;
+  revision: string;
+}
+
+/** What a status callback should do about a leg's subscription. */
+export type SubscriptionClaim =
+  { action: 'subscribe'; claimed: ClaimedState } | { action: 'none'; reason: 'subscribed' | 'in-flight' | 'ended' };
+
+/** Where one read of a history page starts, in each of the two ranges (the last message key consumed). */
+export interface HistoryCursor {
+  order: 'asc' | 'desc';
+  fromSdk?: string;
+  toSdk?: string;
+}
+
+export interface HistoryPage {
+  state?: LegState;
+  /** Each message with the cursor that resumes right after it. */
+  messages: { message: CallMessage; cursor: HistoryCursor }[];
+  /** Where the next page starts; undefined when both ranges were read to their end. */
+  next?: HistoryCursor;
+}
+
+type SendClaim =
+  | { outcome: 'claimed'; sentAtMs: number }
+  | { outcome: 'already-sent'; message: CallMessage }
+  | { outcome: 'in-flight' };
 
 export class CallStore {
   constructor(
@@ -86,61 +133,127 @@ export class CallStore {
     return this.service().syncMaps(legMapName(callSid)).syncMapItems;
   }
 
-  /** Creates the leg's Map if it does not exist yet (the Map's own TTL is a safety net for calls whose end is never reported). */
+  /** Creates the leg's Map if it does not exist yet (its own TTL is a safety net for calls whose end is never reported). */
   async ensureLegMap(callSid: string): Promise<void> {
     try {
       await this.retry(() =>
         this.service().syncMaps.create({ uniqueName: legMapName(callSid), ttl: this.config.activeCallTtl }),
       );
     } catch (err) {
-      if (twilioCode(err) !== SYNC.NAME_EXISTS) throw err;
+      if (!isNameTaken(err)) throw err;
     }
   }
 
-  /** Creates an item, creating the leg's Map first when it is missing. Returns false when the key exists. */
-  private async createItem(callSid: string, key: string, data: object, collectionTtl?: number): Promise<boolean> {
+  /** Creates an item, creating the leg's Map first when it is missing. Undefined when the key exists. */
+  private async createItem(
+    callSid: string,
+    key: string,
+    data: object,
+    collectionTtl?: number,
+  ): Promise<{ revision: string } | undefined> {
     const create = () =>
       this.retry(() => this.items(callSid).create({ key, data, ...(collectionTtl ? { collectionTtl } : {}) }));
-    try {
-      await create();
-      return true;
-    } catch (err) {
-      if (twilioCode(err) === SYNC.ITEM_EXISTS) return false;
-      if (twilioCode(err) !== SYNC.MAP_NOT_FOUND) throw err;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const item = await create();
+        return { revision: item.revision };
+      } catch (err) {
+        if (isAlreadyExists(err)) return undefined;
+        if (!isNotFound(err) || attempt > 0) throw err;
+      }
+      await this.ensureLegMap(callSid);
     }
-    await this.ensureLegMap(callSid);
+  }
+
+  private async fetchItem(callSid: string, key: string): Promise<Item | undefined> {
     try {
-      await create();
-      return true;
+      const item = await this.retry(() => this.items(callSid)(key).fetch());
+      return { key: item.key, data: item.data, revision: item.revision };
     } catch (err) {
-      if (twilioCode(err) === SYNC.ITEM_EXISTS) return false;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   }
 
   async readState(callSid: string): Promise<LegState | undefined> {
-    try {
-      const item = await this.retry(() => this.items(callSid)('state').fetch());
-      return item.data as LegState;
-    } catch (err) {
-      const code = twilioCode(err);
-      if (code === SYNC.ITEM_NOT_FOUND || code === SYNC.MAP_NOT_FOUND) return undefined;
-      throw err;
-    }
+    return (await this.fetchItem(callSid, STATE_KEY))?.data as LegState | undefined;
   }
 
   /**
-   * Records that a leg is in progress, once. 'ended' means the leg had already finished (its final
-   * status callback overtook this one): the caller must not subscribe, so no finished call comes back.
+   * Claims the right to subscribe the leg: Sync, not Twilio's IdempotencyKey, makes it exactly one
+   * subscription per leg. The first callback that finds no state creates it with a claim; a later
+   * one takes over a claim that was refused, failed or abandoned (older than one invocation), with
+   * If-Match so two takers cannot both win. A finished leg is never claimed (nor brought back).
    */
-  async markInProgress(leg: SdkLeg, at: Date): Promise<'started' | 'already-started' | 'ended'> {
-    const state: LegState = { ...legFields(leg), status: 'in-progress', updatedAt: at.toISOString() };
-    if (await this.createItem(leg.callSid, 'state', state)) return 'started';
-    const existing = await this.readState(leg.callSid);
-    return existing && existing.status !== 'in-progress' ? 'ended' : 'already-started';
+  async claimSubscription(
+    leg: SdkLeg,
+    status: 'initiated' | 'ringing' | 'in-progress',
+    at: Date,
+  ): Promise<SubscriptionClaim> {
+    const claim: SubscriptionRecord = { status: 'claimed', at: at.toISOString(), by: status };
+    const fresh: LegState = { ...legFields(leg), status, updatedAt: at.toISOString(), subscription: claim };
+    // Only the first callback of a leg is likely to find no state: the others read first.
+    if (status !== 'in-progress') {
+      const created = await this.createItem(leg.callSid, STATE_KEY, fresh);
+      if (created) return { action: 'subscribe', claimed: { revision: created.revision, state: fresh } };
+    }
+    for (let attempt = 0; attempt < MAX_CONDITIONAL_ATTEMPTS; attempt++) {
+      const item = await this.fetchItem(leg.callSid, STATE_KEY);
+      if (!item) {
+        const created = await this.createItem(leg.callSid, STATE_KEY, fresh);
+        if (created) return { action: 'subscribe', claimed: { revision: created.revision, state: fresh } };
+        continue;
+      }
+      const state = item.data as LegState;
+      if (isFinal(state.status)) return { action: 'none', reason: 'ended' };
+      const record = state.subscription;
+      const takeOver = !record || record.status === 'refused' || record.status === 'failed' || isStale(record, at);
+      const next: LegState = {
+        ...state,
+        ...(rank(status) > rank(state.status) ? { status, updatedAt: at.toISOString() } : {}),
+        ...(takeOver ? { subscription: claim } : {}),
+      };
+      if (!takeOver && next.status === state.status) {
+        return { action: 'none', reason: record?.status === 'subscribed' ? 'subscribed' : 'in-flight' };
+      }
+      try {
+        const updated = await this.retry(() =>
+          this.items(leg.callSid)(STATE_KEY).update({ data: next, ifMatch: item.revision }),
+        );
+        if (takeOver) return { action: 'subscribe', claimed: { revision: updated.revision, state: next } };
+        return { action: 'none', reason: record?.status === 'subscribed' ? 'subscribed' : 'in-flight' };
+      } catch (err) {
+        if (!isRevisionMismatch(err) && !isNotFound(err)) throw err;
+      }
+    }
+    throw new HttpError(503, 'record-contended', `The state of ${leg.callSid} kept changing; retry the callback.`);
   }
 
-  /** Records a leg's end (final status wins over everything) and lets its Sync objects expire. */
+  /**
+   * Records what became of a claimed subscription: one conditional write when nothing changed since
+   * the claim; otherwise merged into the state as it is now. A final state stays final.
+   */
+  async recordSubscription(leg: SdkLeg, claimed: ClaimedState, record: SubscriptionRecord): Promise<void> {
+    let current: Item | undefined = { key: STATE_KEY, data: claimed.state, revision: claimed.revision };
+    for (let attempt = 0; attempt < MAX_CONDITIONAL_ATTEMPTS; attempt++) {
+      if (!current) return; // the state is gone (expired): nothing to record on
+      const state = current.data as LegState;
+      if (isFinal(state.status)) return;
+      const ifMatch = current.revision;
+      try {
+        await this.retry(() =>
+          this.items(leg.callSid)(STATE_KEY).update({ data: { ...state, subscription: record }, ifMatch }),
+        );
+        return;
+      } catch (err) {
+        if (!isRevisionMismatch(err)) throw err;
+      }
+      current = await this.fetchItem(leg.callSid, STATE_KEY);
+    }
+    throw new HttpError(503, 'record-contended', `The state of ${leg.callSid} kept changing; retry the callback.`);
+  }
+
+  /** Records a leg's end (a final status wins over everything) and lets its Sync objects expire. */
   async markFinished(leg: SdkLeg, status: FinalStatus, at: Date, durationSeconds?: number): Promise<void> {
     const state: LegState = {
       ...legFields(leg),
@@ -150,24 +263,23 @@ export class CallStore {
       ...(durationSeconds !== undefined ? { durationSeconds } : {}),
     };
     const collectionTtl = this.config.finishedCallTtl;
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let attempt = 0; attempt < MAX_CONDITIONAL_ATTEMPTS; attempt++) {
       try {
-        await this.retry(() => this.items(leg.callSid)('state').update({ data: state, collectionTtl }));
+        // No If-Match: the final status overwrites whatever is there (a concurrent claim then loses its race).
+        await this.retry(() => this.items(leg.callSid)(STATE_KEY).update({ data: state, collectionTtl }));
         return;
       } catch (err) {
-        const code = twilioCode(err);
-        if (code !== SYNC.ITEM_NOT_FOUND && code !== SYNC.MAP_NOT_FOUND) throw err;
+        if (!isNotFound(err)) throw err;
       }
-      // No state yet (the call never reached in-progress, or this callback overtook it).
-      if (await this.createItem(leg.callSid, 'state', state, collectionTtl)) return;
+      // No state yet (the call never got far, or this callback overtook the others).
+      if (await this.createItem(leg.callSid, STATE_KEY, state, collectionTtl)) return;
     }
     throw new HttpError(503, 'record-failed', `Could not record the end of ${leg.callSid}; retry the callback.`);
   }
 
-  /** Stores a message exactly once. Parts are written before the head item, whose key is the dedupe. */
-  async saveMessage(message: CallMessage): Promise<'stored' | 'duplicate'> {
-    const key = message.direction === 'from-sdk' ? inboundKey(message.sid) : outboundKey(message.sid);
-    const [first, ...rest] = splitForSync(message.content);
+  /** Stores a message exactly once under `key`. Parts are written before the head item, whose key is the dedupe. */
+  private async saveAt(key: string, message: CallMessage): Promise<'stored' | 'duplicate'> {
+    const [first = '', ...rest] = splitForSync(message.content);
     for (const [i, part] of rest.entries()) {
       // A part that exists already came from an earlier delivery of the same message: same content.
       await this.createItem(message.callSid, `${key}~${i + 1}`, { part });
@@ -176,30 +288,168 @@ export class CallStore {
     return created ? 'stored' : 'duplicate';
   }
 
-  /** A leg's state and its messages in order: from the SDK by SequenceNumber, merged with those to it by time. */
-  async readLeg(callSid: string): Promise<{ state?: LegState; messages: CallMessage[] } | undefined> {
-    let items: { key: string; data: Record<string, unknown> }[];
+  /** A message from the SDK: its SequenceNumber and Sid are its key, so a redelivery is a no-op. */
+  async saveInbound(message: CallMessage & { sid: string; sequence: number }): Promise<'stored' | 'duplicate'> {
+    return this.saveAt(inboundKey(message.sequence, message.sid), message);
+  }
+
+  /**
+   * Claims an idempotency key before a send, so one key sends at most once whatever Twilio does
+   * with a reused IdempotencyKey. A claim whose message was never recorded and that is older than
+   * one invocation may be sent again (same key: Twilio dedupes where it can).
+   */
+  async claimSend(callSid: string, idempotencyKey: string, now: Date): Promise<SendClaim> {
+    const key = sendClaimKey(idempotencyKey);
+    const sentAtMs = now.getTime();
+    if (await this.createItem(callSid, key, { sentAtMs })) return { outcome: 'claimed', sentAtMs };
+    const claim = await this.fetchItem(callSid, key);
+    const claimedAt = Number((claim?.data as { sentAtMs?: unknown } | undefined)?.sentAtMs);
+    if (!claim || !Number.isFinite(claimedAt)) return { outcome: 'in-flight' };
+    const recorded = await this.readMessage(callSid, outboundKey(claimedAt, idempotencyKey));
+    if (recorded) return { outcome: 'already-sent', message: recorded };
+    if (sentAtMs - claimedAt < SEND_CLAIM_STALE_MS) return { outcome: 'in-flight' };
+    return { outcome: 'claimed', sentAtMs: claimedAt };
+  }
+
+  /** A message to the SDK, at the key its send claim fixed. */
+  async saveOutbound(
+    message: CallMessage & { idempotencyKey: string },
+    sentAtMs: number,
+  ): Promise<'stored' | 'duplicate'> {
+    return this.saveAt(outboundKey(sentAtMs, message.idempotencyKey), message);
+  }
+
+  private async readMessage(callSid: string, key: string): Promise<CallMessage | undefined> {
+    const head = await this.fetchItem(callSid, key);
+    if (!head) return undefined;
+    const { parts = 1, ...message } = head.data as CallMessage & { parts?: number };
+    let content = message.content;
+    for (let i = 1; i < parts; i++) {
+      const part = await this.fetchItem(callSid, `${key}~${i}`);
+      content += partText(part?.data);
+    }
+    return { ...message, content };
+  }
+
+  /**
+   * One page of a leg's history, in two Sync requests whatever its length: a range read of the
+   * messages from the SDK and one of those to it, each from its cursor, merged (from-SDK messages
+   * by SequenceNumber, to-SDK by send time, the two by time). The state comes with the first page.
+   * Undefined when the leg's Map does not exist.
+   */
+  async readHistory(callSid: string, cursor: HistoryCursor, pageSize: number): Promise<HistoryPage | undefined> {
+    const asc = cursor.order === 'asc';
+    const startOf = (prefix: string, end: string, last: string | undefined, stateSide: boolean) =>
+      last !== undefined
+        ? { from: last, bounds: 'exclusive' as const }
+        : { from: stateSide ? STATE_KEY : asc ? prefix : end, bounds: 'inclusive' as const };
+    let pages;
     try {
-      items = await this.retry(() => this.items(callSid).list({ pageSize: 100 }));
+      // Ascending, the to-SDK read starts at `state`; descending, the from-SDK read does.
+      pages = await Promise.all([
+        this.readRange(callSid, asc, startOf(FROM_SDK, FROM_SDK_END, cursor.fromSdk, !asc)),
+        this.readRange(callSid, asc, startOf(TO_SDK, TO_SDK_END, cursor.toSdk, asc)),
+      ]);
     } catch (err) {
-      if (twilioCode(err) === SYNC.MAP_NOT_FOUND) return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
-    const parts = new Map<string, string>();
-    for (const item of items) if (item.key.includes('~')) parts.set(item.key, String(item.data.part ?? ''));
-    const messages: CallMessage[] = [];
-    let state: LegState | undefined;
-    for (const item of items) {
-      if (item.key === 'state') state = item.data as unknown as LegState;
-      if (item.key.includes('~') || !/^(in|out)\./.test(item.key)) continue;
-      const { parts: count, ...head } = item.data as unknown as CallMessage & { parts?: number };
-      let content = head.content;
-      for (let i = 1; i < (count ?? 1); i++) content += parts.get(`${item.key}~${i}`) ?? '';
-      messages.push({ ...head, content });
+    const [fromSdk, toSdk] = [collectRange(pages[0], FROM_SDK), collectRange(pages[1], TO_SDK)];
+    const state = fromSdk.state ?? toSdk.state;
+    const messages: HistoryPage['messages'] = [];
+    const position = { ...cursor };
+    let a = 0;
+    let b = 0;
+    while (messages.length < pageSize) {
+      const nextA = fromSdk.messages[a];
+      const nextB = toSdk.messages[b];
+      // A range that stopped inside the page (more to read) cannot be merged past its last message.
+      if (!nextA && !fromSdk.ended) break;
+      if (!nextB && !toSdk.ended) break;
+      if (!nextA && !nextB) break;
+      const takeA = !nextB || (nextA !== undefined && comesFirst(nextA.message, nextB.message, asc));
+      const taken = takeA ? nextA : nextB;
+      if (takeA) {
+        a++;
+        position.fromSdk = taken.key;
+      } else {
+        b++;
+        position.toSdk = taken.key;
+      }
+      messages.push({ message: taken.message, cursor: { ...position } });
     }
-    return { state, messages: orderMessages(messages) };
+    const done = a >= fromSdk.messages.length && fromSdk.ended && b >= toSdk.messages.length && toSdk.ended;
+    return { ...(state ? { state } : {}), messages, ...(done ? {} : { next: position }) };
+  }
+
+  private async readRange(callSid: string, asc: boolean, start: { from: string; bounds: 'inclusive' | 'exclusive' }) {
+    const page = await this.retry(() =>
+      this.items(callSid).page({ order: asc ? 'asc' : 'desc', pageSize: SYNC_PAGE_SIZE, ...start }),
+    );
+    return { items: page.instances.map((i) => ({ key: i.key, data: i.data as unknown })), more: !!page.nextPageUrl };
   }
 }
+
+interface RangeRead {
+  state?: LegState;
+  messages: { key: string; message: CallMessage }[];
+  /** Every message of the range was seen (it needs no further read from this cursor). */
+  ended: boolean;
+}
+
+/**
+ * The complete messages of one range read, in read order. A message whose continuation parts were
+ * cut off by the page boundary ends the read early: the next page starts at it.
+ */
+function collectRange(page: { items: { key: string; data: unknown }[]; more: boolean }, prefix: string): RangeRead {
+  const parts = new Map<string, string>();
+  for (const item of page.items) if (item.key.includes('~')) parts.set(item.key, partText(item.data));
+  const read: RangeRead = { messages: [], ended: !page.more };
+  for (const item of page.items) {
+    if (item.key === STATE_KEY) {
+      read.state = item.data as LegState;
+      continue;
+    }
+    if (!item.key.startsWith(prefix)) {
+      read.ended = true; // past the range: every message of it was in this read
+      break;
+    }
+    if (item.key.includes('~')) continue;
+    const { parts: count = 1, ...head } = item.data as CallMessage & { parts?: number };
+    let content = head.content;
+    let complete = true;
+    for (let i = 1; i < count; i++) {
+      const part = parts.get(`${item.key}~${i}`);
+      if (part === undefined) complete = false;
+      else content += part;
+    }
+    if (!complete) {
+      read.ended = false;
+      break;
+    }
+    read.messages.push({ key: item.key, message: { ...head, content } });
+  }
+  // Read descending, a head's parts come before it: parts at the end of a read are the next page's.
+  return read;
+}
+
+function partText(data: unknown): string {
+  const part = (data as { part?: unknown } | undefined)?.part;
+  return typeof part === 'string' ? part : '';
+}
+
+/** Merge order: by time; from the SDK first on a tie (its second-resolution Timestamp trails sends). */
+function comesFirst(a: CallMessage, b: CallMessage, asc: boolean): boolean {
+  return asc ? a.timestamp <= b.timestamp : a.timestamp > b.timestamp;
+}
+
+const FINAL: ReadonlySet<string> = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
+const isFinal = (status: string) => FINAL.has(status);
+const STATUS_RANK: Record<string, number> = { initiated: 0, ringing: 1, 'in-progress': 2 };
+/** How far along a leg is: a callback never moves the recorded status back (they arrive in any order). */
+const rank = (status: LegStatus) => STATUS_RANK[status] ?? 3;
+const isStale = (record: SubscriptionRecord, now: Date) =>
+  record.status === 'claimed' && now.getTime() - Date.parse(record.at) > CLAIM_STALE_MS;
 
 function legFields(leg: SdkLeg) {
   return {
@@ -209,22 +459,4 @@ function legFields(leg: SdkLeg) {
     identity: leg.identity,
     peer: leg.peer,
   };
-}
-
-/** Messages from the SDK keep SequenceNumber order; messages to it are merged in by timestamp. */
-export function orderMessages(messages: CallMessage[]): CallMessage[] {
-  const inbound = messages
-    .filter((m) => m.direction === 'from-sdk')
-    .sort((a, b) => (a.sequence ?? 0) - (b.sequence ?? 0));
-  const outbound = messages
-    .filter((m) => m.direction === 'to-sdk')
-    .sort((a, b) => a.timestamp.localeCompare(b.timestamp));
-  const ordered: CallMessage[] = [];
-  let i = 0;
-  let o = 0;
-  while (i < inbound.length || o < outbound.length) {
-    const takeInbound = o >= outbound.length || (i < inbound.length && inbound[i].timestamp <= outbound[o].timestamp);
-    ordered.push(takeInbound ? inbound[i++] : outbound[o++]);
-  }
-  return ordered;
 }

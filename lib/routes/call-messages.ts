@@ -1,33 +1,90 @@
+import type { CallMessagesPage } from '../api-types';
+import type { HistoryCursor } from '../call-store';
 import { badRequest, HttpError } from '../errors';
 import { json, type RouteContext, type RouteResult } from '../function-handler';
 import { requireCallSid } from '../identifiers';
+import { contentForAnswer } from '../message-content';
 
 export interface CallMessagesInput {
   callSid?: unknown;
   pageSize?: unknown;
   pageToken?: unknown;
+  /** A message's `cursor`: only what came after it (ascending). */
+  after?: unknown;
+  order?: unknown;
 }
 
-function parsePaging(input: CallMessagesInput): { pageSize: number; offset: number } {
-  const pageSize = input.pageSize === undefined || input.pageSize === '' ? 50 : Number(input.pageSize);
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100)
-    throw badRequest('page-size-invalid', 'pageSize must be 1-100.');
-  const offset = input.pageToken === undefined || input.pageToken === '' ? 0 : Number(input.pageToken);
-  if (!Number.isInteger(offset) || offset < 0)
-    throw badRequest('page-token-invalid', 'pageToken must be a token from nextPageToken.');
-  return { pageSize, offset };
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 100;
+
+// What a cursor may hold: a key of each range (lib/call-store.ts), nothing else reaches Sync.
+const FROM_SDK_KEY = /^from-sdk\.\d{10}\.KX[0-9a-f]{32}$/;
+const TO_SDK_KEY = /^to-sdk\.\d{13}\.[0-9a-f]{24}$/;
+
+/** A cursor as an opaque, stable token (base64url of a fixed-order JSON array). */
+export function encodeCursor(cursor: HistoryCursor): string {
+  return Buffer.from(JSON.stringify([cursor.order, cursor.fromSdk ?? '', cursor.toSdk ?? ''])).toString('base64url');
 }
 
-/** `/call-messages`: an SDK leg's state and its messages both ways, in order, a page at a time. */
+export function decodeCursor(token: string): HistoryCursor | undefined {
+  if (token.length > 400) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(value) || value.length !== 3) return undefined;
+  const [order, fromSdk, toSdk] = value as unknown[];
+  if (order !== 'asc' && order !== 'desc') return undefined;
+  if (typeof fromSdk !== 'string' || (fromSdk !== '' && !FROM_SDK_KEY.test(fromSdk))) return undefined;
+  if (typeof toSdk !== 'string' || (toSdk !== '' && !TO_SDK_KEY.test(toSdk))) return undefined;
+  return { order, ...(fromSdk ? { fromSdk } : {}), ...(toSdk ? { toSdk } : {}) };
+}
+
+function parsePaging(input: CallMessagesInput): { pageSize: number; cursor: HistoryCursor } {
+  const pageSize = input.pageSize === undefined || input.pageSize === '' ? DEFAULT_PAGE_SIZE : Number(input.pageSize);
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE)
+    throw badRequest('page-size-invalid', `pageSize must be 1-${MAX_PAGE_SIZE}.`);
+  const given = (v: unknown) => v !== undefined && v !== '';
+  if (given(input.pageToken) && given(input.after))
+    throw badRequest('paging-invalid', 'Give pageToken or after, not both.');
+  const order = given(input.order) ? input.order : 'asc';
+  if (order !== 'asc' && order !== 'desc') throw badRequest('order-invalid', 'order must be asc or desc.');
+  if (given(input.after)) {
+    const cursor = typeof input.after === 'string' ? decodeCursor(input.after) : undefined;
+    if (!cursor || cursor.order !== 'asc') throw badRequest('after-invalid', "after must be a message's cursor.");
+    if (order !== 'asc') throw badRequest('order-invalid', 'after reads forwards: order must be asc.');
+    return { pageSize, cursor };
+  }
+  if (!given(input.pageToken)) return { pageSize, cursor: { order } };
+  const cursor = typeof input.pageToken === 'string' ? decodeCursor(input.pageToken) : undefined;
+  if (!cursor) throw badRequest('page-token-invalid', 'pageToken must be a token from nextPageToken.');
+  if (given(input.order) && cursor.order !== order)
+    throw badRequest('order-invalid', 'order must match the order of the pageToken.');
+  return { pageSize, cursor };
+}
+
+/**
+ * `/call-messages`: an SDK leg's messages both ways, in order, a page at a time — two Sync requests
+ * per page at any history length. The state comes with the page that starts the history.
+ */
 export async function listCallMessages({ store }: RouteContext, input: CallMessagesInput): Promise<RouteResult> {
   const callSid = requireCallSid(input.callSid);
-  const { pageSize, offset } = parsePaging(input);
-  const leg = await store().readLeg(callSid);
-  if (!leg)
+  const { pageSize, cursor } = parsePaging(input);
+  const page = await store().readHistory(callSid, cursor, pageSize);
+  if (!page)
     throw new HttpError(404, 'call-not-found', 'No call messages are stored for this call (unknown or expired).');
-  const messages = leg.messages
-    .slice(offset, offset + pageSize)
-    .map((m) => ({ ...m, content: JSON.parse(m.content) as unknown }));
-  const next = offset + pageSize < leg.messages.length ? String(offset + pageSize) : null;
-  return json(200, { callSid, state: leg.state ?? null, messages, total: leg.messages.length, nextPageToken: next });
+  const body: CallMessagesPage = {
+    callSid,
+    ...(page.state ? { state: page.state } : {}),
+    order: cursor.order,
+    messages: page.messages.map(({ message, cursor: after }) => ({
+      ...message,
+      ...contentForAnswer(message.content),
+      cursor: encodeCursor(after),
+    })),
+    nextPageToken: page.next ? encodeCursor(page.next) : null,
+  };
+  return json(200, body);
 }

@@ -1,17 +1,22 @@
+import type { SubscriptionRecord } from '../api-types';
 import { isFinalStatus, sdkLegsOfStatusCallback, type SdkLeg } from '../call-legs';
+import type { ClaimedState } from '../call-store';
 import { messageCallbackUrl } from '../callback-urls';
 import { badRequest, twilioCode } from '../errors';
 import { json, type RouteContext, type RouteResult } from '../function-handler';
 import { logEvent } from '../log';
 import { withRetry } from '../retry';
 
-// Twilio refuses a subscription on a call that is no longer active (the end overtook us): not an error.
-const CALL_GONE = new Set([20404, 21220, 31211]);
+// Twilio refuses a subscription on a call that is not active (not ringing yet, or already over).
+const CALL_NOT_ACTIVE = new Set([20404, 21220, 31211]);
+
+type StartStatus = 'initiated' | 'ringing' | 'in-progress';
 
 /**
- * `/call-status`: the `<Dial>` noun's status callback. At in-progress, subscribe each SDK leg to its
- * call messages (once: Sync's create-if-absent plus the subscription's IdempotencyKey); at the end,
- * close the legs out. Callbacks may repeat or arrive out of order.
+ * `/call-status`: the `<Dial>` noun's status callback. Each SDK leg is subscribed to its call
+ * messages at the first callback where Twilio can accept it — so a message the SDK sends the moment
+ * the call opens reaches us — and in-progress stays the guarantee: exactly one subscription per leg,
+ * recorded in Sync. At the end, the legs are closed out. Callbacks may repeat or arrive in any order.
  */
 export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> {
   const { event } = ctx;
@@ -22,23 +27,18 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
     throw badRequest('legs-unknown', 'CallSid, ParentCallSid and the cme_* query keys /voice wrote are required.');
 
   let act: (leg: SdkLeg) => Promise<string>;
-  if (status === 'in-progress') {
-    act = (leg) => startLeg(ctx, leg);
-  } else if (isFinalStatus(status)) {
+  if (isFinalStatus(status)) {
     const duration = event.CallDuration === undefined || event.CallDuration === '' ? NaN : Number(event.CallDuration);
     act = async (leg) => {
       await ctx.store().markFinished(leg, status, new Date(), Number.isFinite(duration) ? duration : undefined);
       return status;
     };
   } else if (status === 'initiated' || status === 'queued') {
-    // Creating the Maps now keeps the in-progress callback (the one the SDK waits on) at one write;
-    // if this callback is late or lost, in-progress creates the Map itself.
-    act = async (leg) => {
-      await ctx.store().ensureLegMap(leg.callSid);
-      return status;
-    };
-  } else if (status === 'ringing') {
-    act = async () => status; // nothing to record: the Map exists since initiated
+    // The parent leg (the SDK's own call out) is already ringing or answered when its <Dial> starts a
+    // child, so it can be subscribed now; the child (a call into the SDK) only once it rings.
+    act = (leg) => (leg.role === 'parent' ? startLeg(ctx, leg, 'initiated') : prepareLeg(ctx, leg));
+  } else if (status === 'ringing' || status === 'in-progress') {
+    act = (leg) => startLeg(ctx, leg, status);
   } else {
     throw badRequest('call-status-invalid', `CallStatus ${status.slice(0, 40)} is not a Twilio call status.`);
   }
@@ -46,51 +46,69 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
   // leg finishes its work before the answer, so a failure on one never cuts the other short.
   const settled = await Promise.allSettled(legs.map(act));
   const outcomes = Object.fromEntries(
-    legs.map((leg, i) => [leg.callSid, settled[i].status === 'fulfilled' ? settled[i].value : 'failed']),
+    legs.map((leg, i) => {
+      const result = settled[i];
+      return [leg.callSid, result?.status === 'fulfilled' ? result.value : 'failed'];
+    }),
   );
-  const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failure) {
-    logEvent('/call-status', event, { status, legs: outcomes });
-    throw failure.reason;
-  }
   logEvent('/call-status', event, { status, legs: outcomes });
+  const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
   return json(200, { status, legs: outcomes });
 }
 
-/**
- * Records the leg in progress and subscribes it at the same time: until the subscription exists the
- * SDK's messages reach nobody, so it does not wait for Sync. If the leg had already ended (its final
- * callback overtook this one) its state stays final, and Twilio refuses the subscription on the
- * finished call (answered here as 'call-gone').
- */
-async function startLeg(ctx: RouteContext, leg: SdkLeg): Promise<string> {
-  const [state, subscription] = await Promise.allSettled([
-    ctx.store().markInProgress(leg, new Date()),
-    subscribe(ctx, leg),
-  ]);
-  if (state.status === 'rejected') throw state.reason;
-  if (subscription.status === 'rejected') throw subscription.reason;
-  return state.value === 'ended' ? 'ended-before-start' : subscription.value;
+/** Creates the leg's Map early, so the callback the SDK waits on (ringing) writes one item. */
+async function prepareLeg(ctx: RouteContext, leg: SdkLeg): Promise<string> {
+  await ctx.store().ensureLegMap(leg.callSid);
+  return 'prepared';
 }
 
-async function subscribe(ctx: RouteContext, leg: SdkLeg): Promise<string> {
+/**
+ * Subscribes the leg unless Sync shows it is done or under way: only the invocation that wins the
+ * claim subscribes, whatever Twilio does with a reused IdempotencyKey. A refusal before in-progress
+ * (the leg not ringing yet) is recorded so a later callback tries again; a refusal at in-progress
+ * means the call is over.
+ */
+async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStatus): Promise<string> {
+  const store = ctx.store();
+  const claim = await store.claimSubscription(leg, status, new Date());
+  if (claim.action === 'none') return claim.reason === 'ended' ? 'ended-before-start' : claim.reason;
+  const record = (outcome: SubscriptionRecord['status'], sid?: string) =>
+    store.recordSubscription(leg, claim.claimed, {
+      status: outcome,
+      at: new Date().toISOString(),
+      by: status,
+      ...(sid ? { sid } : {}),
+    });
+  let sid: string;
   try {
-    // Repeated in-progress callbacks reuse the key, so Twilio keeps exactly one subscription.
-    await withRetry(
-      () =>
-        ctx
-          .client()
-          .calls(leg.callSid)
-          .userDefinedMessageSubscriptions.create({
-            callback: messageCallbackUrl(ctx.base, ctx.config.authToken, leg.callSid),
-            idempotencyKey: `cme-subscribe-${leg.callSid}`,
-            method: 'POST',
-          }),
-      { deadline: ctx.deadline },
-    );
-    return 'subscribed';
+    sid = await subscribe(ctx, leg, claim.claimed);
   } catch (err) {
-    if (CALL_GONE.has(twilioCode(err) ?? 0)) return 'call-gone';
+    if (CALL_NOT_ACTIVE.has(twilioCode(err) ?? 0)) {
+      await record('refused');
+      return status === 'in-progress' ? 'call-gone' : 'not-yet-subscribable';
+    }
+    // Let the next callback (or Twilio's redelivery of this one) take over, then answer 5xx.
+    await record('failed').catch(() => undefined);
     throw err;
   }
+  await record('subscribed', sid);
+  return 'subscribed';
+}
+
+async function subscribe(ctx: RouteContext, leg: SdkLeg, claimed: ClaimedState): Promise<string> {
+  const subscription = await withRetry(
+    () =>
+      ctx
+        .client()
+        .calls(leg.callSid)
+        .userDefinedMessageSubscriptions.create({
+          callback: messageCallbackUrl(ctx.base, ctx.config.authToken, leg.callSid),
+          // One key per claim: it only guards this request's own retries (a reused key's fate is undocumented).
+          idempotencyKey: `cme-subscribe-${leg.callSid}-${claimed.revision}`,
+          method: 'POST',
+        }),
+    { deadline: ctx.deadline },
+  );
+  return subscription.sid;
 }

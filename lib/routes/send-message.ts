@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { SendMessageResult } from '../api-types';
 import { badRequest, HttpError, isRetryable, twilioCode } from '../errors';
 import { json, type RouteContext, type RouteResult } from '../function-handler';
 import { isCallSid, requireCallSid, requireIdentity } from '../identifiers';
@@ -14,22 +15,39 @@ export interface SendMessageInput {
   idempotencyKey?: unknown;
 }
 
+/** Longest idempotencyKey accepted (Twilio documents none; this keeps a Sync key and logs small). */
+const MAX_IDEMPOTENCY_KEY_CHARS = 128;
+/** How many of an identity's most recent calls each way are looked at for its active leg. */
+const RECENT_CALLS_PER_DIRECTION = 20;
+
 // What Twilio answers when a UserDefinedMessage cannot be delivered, as our errors.
+const NOT_ACTIVE: [number, string, string] = [
+  409,
+  'call-not-active',
+  'The call is not active (ringing or in progress); messages need a live call.',
+];
 const TWILIO_REFUSALS: Record<number, [number, string, string]> = {
   20404: [404, 'call-not-found', 'No such call on this account.'],
-  21220: [409, 'call-not-active', 'The call is not active (ringing or in progress); messages need a live call.'],
-  31211: [409, 'call-not-active', 'The call is not active (ringing or in progress); messages need a live call.'],
+  21220: NOT_ACTIVE,
+  31211: NOT_ACTIVE,
   32702: [400, 'content-invalid', 'Twilio refused the content: it must be JSON.'],
   32703: [400, 'content-too-long', 'Twilio refused the content: it exceeds 10,000 characters.'],
 };
 
-/** `/send-message`: server → SDK. Sends a UserDefinedMessage to the SDK leg and records it in Sync. */
+/**
+ * `/send-message`: server → SDK. Sends a UserDefinedMessage to the SDK leg and records it in Sync,
+ * exactly once per idempotencyKey: the key is claimed in Sync before the send, so a retry (or a
+ * concurrent duplicate) never sends again, whatever Twilio does with a reused IdempotencyKey.
+ */
 export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput): Promise<RouteResult> {
   const content = validateContent(input.content);
   const idempotencyKey =
     input.idempotencyKey === undefined || input.idempotencyKey === '' ? `cme-${randomUUID()}` : input.idempotencyKey;
-  if (typeof idempotencyKey !== 'string' || idempotencyKey.length > 128) {
-    throw badRequest('idempotency-key-invalid', 'idempotencyKey must be a string of at most 128 characters.');
+  if (typeof idempotencyKey !== 'string' || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_CHARS) {
+    throw badRequest(
+      'idempotency-key-invalid',
+      `idempotencyKey must be a string of at most ${MAX_IDEMPOTENCY_KEY_CHARS} characters.`,
+    );
   }
   if ((input.callSid === undefined) === (input.identity === undefined)) {
     throw badRequest('target-invalid', 'Give exactly one of callSid or identity.');
@@ -39,12 +57,29 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
       ? requireCallSid(input.callSid)
       : await activeLegOf(ctx.client(), requireIdentity(input.identity), ctx.deadline);
 
-  let message;
+  const store = ctx.store();
+  const claim = await store.claimSend(callSid, idempotencyKey, new Date());
+  if (claim.outcome === 'already-sent') {
+    return json(200, result(claim.message.sid, callSid, idempotencyKey, 'already-sent'));
+  }
+  if (claim.outcome === 'in-flight') {
+    throw new HttpError(
+      409,
+      'send-in-progress',
+      'A send with this idempotencyKey is under way; retry in a few seconds.',
+      {
+        idempotencyKey,
+      },
+    );
+  }
+
+  let sid: string | null;
   try {
-    message = await withRetry(
+    const message = await withRetry(
       () => ctx.client().calls(callSid).userDefinedMessages.create({ content, idempotencyKey }),
       { deadline: ctx.deadline },
     );
+    sid = message.sid;
   } catch (err) {
     const refusal = TWILIO_REFUSALS[twilioCode(err) ?? 0];
     if (refusal) throw new HttpError(refusal[0], refusal[1], refusal[2], { twilioCode: twilioCode(err) });
@@ -54,53 +89,69 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
         503,
         'twilio-unavailable',
         'Twilio did not answer in time; retry with the same idempotencyKey.',
-        { idempotencyKey },
+        {
+          idempotencyKey,
+        },
       );
     }
-    throw err;
+    // A 4xx for a reused IdempotencyKey: Twilio already has this send (its Sid is not given back).
+    if (twilioCode(err) !== undefined && (err as { status?: number }).status === 409) sid = null;
+    else throw err;
   }
   try {
-    await ctx.store().saveMessage({
-      sid: message.sid,
-      callSid,
-      direction: 'to-sdk',
-      contentType: 'application/json',
-      content,
-      timestamp: new Date().toISOString(),
-    });
-  } catch (err) {
+    await store.saveOutbound(
+      {
+        sid,
+        callSid,
+        direction: 'to-sdk',
+        contentType: 'application/json',
+        content,
+        timestamp: new Date(claim.sentAtMs).toISOString(),
+        idempotencyKey,
+      },
+      claim.sentAtMs,
+    );
+  } catch {
     // Delivered but not recorded: a retry with the same key sends nothing new and records it.
-    logEvent('/send-message', { callSid }, { messageSid: message.sid, recorded: false });
+    logEvent('/send-message', { callSid }, { messageSid: sid, recorded: false });
     throw new HttpError(
       503,
       'record-failed',
       'The message was sent but not recorded; retry with the same idempotencyKey.',
       {
-        sid: message.sid,
+        sid,
         idempotencyKey,
       },
     );
   }
-  logEvent('/send-message', { callSid }, { messageSid: message.sid });
-  return json(201, { sid: message.sid, callSid, idempotencyKey });
+  logEvent('/send-message', { callSid }, { messageSid: sid });
+  return json(201, result(sid, callSid, idempotencyKey, 'sent'));
 }
 
+const result = (
+  sid: string | null,
+  callSid: string,
+  idempotencyKey: string,
+  outcome: SendMessageResult['outcome'],
+): SendMessageResult => ({ sid, callSid, idempotencyKey, outcome });
+
 /**
- * The one active SDK leg of an identity: its calls out (parent, From) or in (child, To), ringing or
- * in progress: four filtered list requests, so the answer does not depend on list order.
+ * The one active SDK leg of an identity: its call out (the parent it placed, From) or in (a child
+ * dialled to it, To). Two list reads — the Calls API filters by From or To, not both, and by one
+ * status — of the newest calls each way, active ones picked here: a live call is among the newest.
  */
 async function activeLegOf(client: TwilioClient, identity: string, deadline: number): Promise<string> {
   const address = `client:${identity}`;
-  const lists = await Promise.all(
-    (['ringing', 'in-progress'] as const).flatMap((status) => [
-      // Only the leg the SDK placed (Direction inbound): a <Dial> child leg also shows From=client:<identity>.
-      withRetry(() => client.calls.list({ from: address, status, limit: 20 }), { deadline }).then((calls) =>
-        calls.filter((call) => call.direction === 'inbound'),
-      ),
-      withRetry(() => client.calls.list({ to: address, status, limit: 20 }), { deadline }),
-    ]),
-  );
-  const legs = lists.flat();
+  const isActive = (status: string) => status === 'ringing' || status === 'in-progress';
+  const [out, into] = await Promise.all([
+    withRetry(() => client.calls.list({ from: address, limit: RECENT_CALLS_PER_DIRECTION }), { deadline }),
+    withRetry(() => client.calls.list({ to: address, limit: RECENT_CALLS_PER_DIRECTION }), { deadline }),
+  ]);
+  const legs = [
+    // Only the leg the SDK placed (Direction inbound): a <Dial> child leg also shows From=client:<identity>.
+    ...out.filter((call) => call.direction === 'inbound' && isActive(call.status)),
+    ...into.filter((call) => isActive(call.status)),
+  ];
   const sids = [...new Set(legs.map((call) => call.sid))].filter(isCallSid);
   if (sids.length === 0) throw new HttpError(409, 'call-not-active', `${identity} has no active call.`);
   if (sids.length > 1) {

@@ -19,6 +19,8 @@ export interface SyncSandbox {
   /** The real twilio client, talking to this sandbox. */
   client: twilio.Twilio;
   clock: SandboxClock;
+  /** How many Sync REST requests the sandbox has answered so far (cost of a read or write). */
+  requestCount(): number;
   /** Forgets every Sync object (call between tests). */
   reset(): void;
   close(): Promise<void>;
@@ -37,6 +39,11 @@ export async function startSyncSandbox(
   app.use(express.urlencoded({ extended: false }));
   app.use(basicAuth({ accountSid, authToken }));
   extraRoutes?.(app);
+  let requests = 0;
+  app.use('/sync/v1', (_req, _res, next) => {
+    requests++;
+    next();
+  });
   app.use('/sync/v1', sync.router);
   app.use(twilioErrorHandler);
   const server = http.createServer(app);
@@ -47,6 +54,7 @@ export async function startSyncSandbox(
     url,
     client,
     clock,
+    requestCount: () => requests,
     reset: () => sync.reset(),
     close: () =>
       new Promise<void>((resolve) => {

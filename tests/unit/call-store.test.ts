@@ -1,12 +1,14 @@
 import fc from 'fast-check';
+import type express from 'express';
 import {
   CallStore,
+  CLAIM_STALE_MS,
   inboundKey,
   legMapName,
-  orderMessages,
   outboundKey,
   splitForSync,
   type CallMessage,
+  type HistoryCursor,
 } from '../../lib/call-store';
 import type { SdkLeg } from '../../lib/call-legs';
 import { startSyncSandbox, type SyncSandbox } from '../support/sync-sandbox';
@@ -17,11 +19,26 @@ const kx = (n: number) => 'KX' + n.toString(16).padStart(32, '0');
 const ACTIVE_TTL = 7200;
 const FINISHED_TTL = 600;
 
+/**
+ * Sync's code for a missing Map is not reliable (20404 in production code, 54300 in Twilio's Sync SDK
+ * tests, 54200 in the dictionary): every test here runs under each, rewritten on the way out.
+ */
+let missingMapCode = 54200;
+const rewriteMissingMapCode = (app: express.Express) =>
+  app.use((_req, res, next) => {
+    const send = res.json.bind(res);
+    res.json = (body: { code?: number; status?: number }) => {
+      if (res.statusCode === 404 && body?.code === 54200) body = { ...body, code: missingMapCode };
+      return send(body);
+    };
+    next();
+  });
+
 let sandbox: SyncSandbox;
 let store: CallStore;
 
 beforeAll(async () => {
-  sandbox = await startSyncSandbox();
+  sandbox = await startSyncSandbox({}, rewriteMissingMapCode);
   store = new CallStore(sandbox.client, {
     syncServiceSid: 'default',
     finishedCallTtl: FINISHED_TTL,
@@ -44,67 +61,180 @@ const map = (callSid: string) => sandbox.client.sync.v1.services('default').sync
 async function mapExpiresIn(callSid: string): Promise<number> {
   const fetched = await map(callSid).fetch();
   expect(fetched.dateExpires).toBeInstanceOf(Date);
-  return (fetched.dateExpires!.getTime() - sandbox.clock.now()) / 1000;
+  return (fetched.dateExpires.getTime() - sandbox.clock.now()) / 1000;
 }
 
-const message = (over: Partial<CallMessage> = {}): CallMessage => ({
-  sid: kx(1),
+const inbound = (seq: number, over: Partial<CallMessage> = {}) => ({
+  sid: kx(seq + 1),
   callSid: PARENT,
-  direction: 'from-sdk',
-  sequence: 0,
+  direction: 'from-sdk' as const,
+  sequence: seq,
   contentType: 'application/json',
-  content: '{"hello":"world"}',
-  timestamp: '2024-01-01T00:00:00.000Z',
+  content: `{"n":"in${seq}"}`,
+  timestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, seq * 2)).toISOString(),
   ...over,
 });
 
-describe('keys', () => {
-  it('names the Map after the leg (lower case: a unique name may not look like a SID) and messages by Sid', () => {
-    expect(legMapName(PARENT)).toBe(`cme.call.${PARENT.toLowerCase()}`);
-    expect(inboundKey(kx(1))).toBe(`in.${kx(1)}`);
-    expect(outboundKey(kx(2))).toBe(`out.${kx(2)}`);
+/** Sends a to-SDK message the way /send-message does: claim the key, then record at the claimed time. */
+async function saveOutbound(n: number, atSeconds: number, content = `{"n":"out${n}"}`) {
+  const idempotencyKey = `key-${n}`;
+  const claim = await store.claimSend(PARENT, idempotencyKey, new Date(Date.UTC(2024, 0, 1, 0, 0, atSeconds)));
+  if (claim.outcome !== 'claimed') throw new Error(`claim ${claim.outcome}`);
+  const message = {
+    sid: kx(1000 + n),
+    callSid: PARENT,
+    direction: 'to-sdk' as const,
+    contentType: 'application/json',
+    content,
+    timestamp: new Date(claim.sentAtMs).toISOString(),
+    idempotencyKey,
+  };
+  await store.saveOutbound(message, claim.sentAtMs);
+  return message;
+}
+
+/** Every page of the history, with how many Sync requests each one cost. */
+async function readAll(order: 'asc' | 'desc', pageSize: number) {
+  const pages = [];
+  let cursor: HistoryCursor | undefined = { order };
+  while (cursor) {
+    const before = sandbox.requestCount();
+    const page = await store.readHistory(PARENT, cursor, pageSize);
+    if (!page) throw new Error('no history');
+    pages.push({ ...page, requests: sandbox.requestCount() - before });
+    cursor = page.next;
+  }
+  return pages;
+}
+
+describe.each([20404, 54200, 54300])('with Sync answering a missing Map with 404 / %i', (code) => {
+  beforeEach(() => {
+    missingMapCode = code;
+  });
+
+  it('creates the Map when a message arrives before any state (the callback overtook initiated)', async () => {
+    expect(await store.saveInbound(inbound(1))).toBe('stored');
+    expect(await store.saveInbound(inbound(1))).toBe('duplicate');
+    expect(await mapExpiresIn(PARENT)).toBeCloseTo(ACTIVE_TTL, -1);
+  });
+
+  it('claims a subscription on a leg with no Map yet', async () => {
+    const claim = await store.claimSubscription(leg, 'in-progress', new Date());
+    expect(claim.action).toBe('subscribe');
+    expect((await store.readState(PARENT))?.subscription?.status).toBe('claimed');
+  });
+
+  it('records an end that overtook everything', async () => {
+    await store.markFinished(leg, 'completed', new Date(), 3);
+    expect(await store.readState(PARENT)).toMatchObject({ status: 'completed', durationSeconds: 3 });
+  });
+
+  it('reads an unknown leg as missing: no state, no history', async () => {
+    expect(await store.readState(CHILD)).toBeUndefined();
+    expect(await store.readHistory(CHILD, { order: 'asc' }, 10)).toBeUndefined();
+  });
+
+  it('claims a send on a leg with no Map yet', async () => {
+    expect((await store.claimSend(CHILD, 'k', new Date())).outcome).toBe('claimed');
   });
 });
 
-describe('markInProgress', () => {
-  it('starts a leg once, in a Map that lives for the active-call TTL', async () => {
+describe('keys', () => {
+  it('names the Map after the leg and orders messages by their keys', () => {
+    expect(legMapName(PARENT)).toBe(`cme.call.${PARENT.toLowerCase()}`);
+    expect(inboundKey(7, kx(1))).toBe(`from-sdk.0000000007.${kx(1)}`);
+    expect(outboundKey(1_700_000_000_000, 'k')).toMatch(/^to-sdk\.1700000000000\.[0-9a-f]{24}$/);
+    // Sync lists keys in lexicographic order: from-SDK < state < to-SDK < send claims.
+    const keys = [outboundKey(1, 'a'), 'state', inboundKey(10, kx(1)), inboundKey(9, kx(2)), '~send.x'];
+    expect([...keys].sort()).toEqual([
+      inboundKey(9, kx(2)),
+      inboundKey(10, kx(1)),
+      'state',
+      outboundKey(1, 'a'),
+      '~send.x',
+    ]);
+  });
+});
+
+describe('claimSubscription', () => {
+  it('lets exactly one of many concurrent callbacks subscribe a leg', async () => {
+    const at = new Date();
+    const claims = await Promise.all(
+      (['initiated', 'ringing', 'ringing', 'in-progress', 'in-progress', 'in-progress'] as const).map((s) =>
+        store.claimSubscription(leg, s, at),
+      ),
+    );
+    expect(claims.filter((c) => c.action === 'subscribe')).toHaveLength(1);
+  });
+
+  it('starts the leg at ringing in a Map that lives for the active-call TTL, then moves it to in-progress', async () => {
     const at = new Date('2024-05-01T10:00:00Z');
-    expect(await store.markInProgress(leg, at)).toBe('started');
-    expect(await store.markInProgress(leg, new Date())).toBe('already-started');
-    expect(await store.readState(PARENT)).toEqual({
+    const claim = await store.claimSubscription(leg, 'ringing', at);
+    if (claim.action !== 'subscribe') throw new Error('expected a claim');
+    await store.recordSubscription(leg, claim.claimed, {
+      status: 'subscribed',
+      at: at.toISOString(),
+      by: 'ringing',
+      sid: 'ZY1',
+    });
+    expect(await store.claimSubscription(leg, 'in-progress', new Date())).toEqual({
+      action: 'none',
+      reason: 'subscribed',
+    });
+    expect(await store.readState(PARENT)).toMatchObject({
       callSid: PARENT,
-      parentCallSid: PARENT,
       role: 'parent',
       identity: 'alice',
-      peer: '+442071234567',
       status: 'in-progress',
-      updatedAt: at.toISOString(),
+      subscription: { status: 'subscribed', sid: 'ZY1', by: 'ringing' },
     });
     expect(await mapExpiresIn(PARENT)).toBeCloseTo(ACTIVE_TTL, -1);
   });
 
-  it("reports 'ended' when the final status overtook the in-progress one, and keeps the final state", async () => {
+  it('never moves a status back: a late ringing after in-progress changes nothing', async () => {
+    const claim = await store.claimSubscription(leg, 'in-progress', new Date());
+    if (claim.action !== 'subscribe') throw new Error('expected a claim');
+    await store.recordSubscription(leg, claim.claimed, { status: 'subscribed', at: '', by: 'in-progress' });
+    expect(await store.claimSubscription(leg, 'ringing', new Date())).toEqual({ action: 'none', reason: 'subscribed' });
+    expect((await store.readState(PARENT))?.status).toBe('in-progress');
+  });
+
+  it('lets a later callback take over a refused or failed claim, but not a fresh one in flight', async () => {
+    const first = await store.claimSubscription(leg, 'ringing', new Date());
+    if (first.action !== 'subscribe') throw new Error('expected a claim');
+    expect(await store.claimSubscription(leg, 'ringing', new Date())).toEqual({ action: 'none', reason: 'in-flight' });
+    await store.recordSubscription(leg, first.claimed, { status: 'refused', at: '', by: 'ringing' });
+    const second = await store.claimSubscription(leg, 'in-progress', new Date());
+    expect(second.action).toBe('subscribe');
+  });
+
+  it('takes over a claim abandoned for longer than one invocation', async () => {
+    const t0 = new Date('2024-05-01T10:00:00Z');
+    expect((await store.claimSubscription(leg, 'ringing', t0)).action).toBe('subscribe');
+    const later = new Date(t0.getTime() + CLAIM_STALE_MS + 1);
+    expect((await store.claimSubscription(leg, 'in-progress', later)).action).toBe('subscribe');
+  });
+
+  it('never claims a finished leg, whichever callback came first', async () => {
     await store.markFinished(leg, 'completed', new Date('2024-05-01T10:05:00Z'), 42);
-    expect(await store.markInProgress(leg, new Date('2024-05-01T10:00:00Z'))).toBe('ended');
+    for (const s of ['initiated', 'ringing', 'in-progress'] as const) {
+      expect(await store.claimSubscription(leg, s, new Date())).toEqual({ action: 'none', reason: 'ended' });
+    }
     expect(await store.readState(PARENT)).toMatchObject({ status: 'completed', durationSeconds: 42 });
   });
 
-  it("reports 'ended' after a normal end", async () => {
-    await store.markInProgress(leg, new Date());
-    await store.markFinished(leg, 'no-answer', new Date());
-    expect(await store.markInProgress(leg, new Date())).toBe('ended');
-  });
-
-  it('works when the Map already exists (created at ringing)', async () => {
-    await store.ensureLegMap(PARENT);
-    await store.ensureLegMap(PARENT); // idempotent
-    expect(await store.markInProgress(leg, new Date())).toBe('started');
+  it('keeps a final state final when the subscription outcome is recorded after it', async () => {
+    const claim = await store.claimSubscription(leg, 'ringing', new Date());
+    if (claim.action !== 'subscribe') throw new Error('expected a claim');
+    await store.markFinished(leg, 'canceled', new Date());
+    await store.recordSubscription(leg, claim.claimed, { status: 'subscribed', at: '', by: 'ringing', sid: 'ZY1' });
+    expect((await store.readState(PARENT))?.status).toBe('canceled');
   });
 });
 
 describe('markFinished', () => {
   it('records the final status and shortens the Map TTL to the finished-call TTL', async () => {
-    await store.markInProgress(leg, new Date('2024-05-01T10:00:00Z'));
+    await store.claimSubscription(leg, 'in-progress', new Date('2024-05-01T10:00:00Z'));
     expect(await mapExpiresIn(PARENT)).toBeGreaterThan(ACTIVE_TTL - 60);
     const end = new Date('2024-05-01T10:01:30Z');
     await store.markFinished(leg, 'completed', end, 90);
@@ -122,7 +252,7 @@ describe('markFinished', () => {
     expect(await mapExpiresIn(PARENT)).toBeCloseTo(FINISHED_TTL, -1);
   });
 
-  it('creates the state (with the finished TTL) for a leg that never reached in-progress', async () => {
+  it('creates the state (with the finished TTL) for a leg that never got further', async () => {
     await store.markFinished(leg, 'busy', new Date());
     const state = await store.readState(PARENT);
     expect(state?.status).toBe('busy');
@@ -131,85 +261,137 @@ describe('markFinished', () => {
   });
 
   it('lets the leg expire with its messages after the TTL', async () => {
-    await store.markInProgress(leg, new Date());
-    await store.saveMessage(message());
+    await store.claimSubscription(leg, 'in-progress', new Date());
+    await store.saveInbound(inbound(1));
     await store.markFinished(leg, 'completed', new Date());
     sandbox.clock.advance((FINISHED_TTL + 1) * 1000);
-    expect(await store.readLeg(PARENT)).toBeUndefined();
+    expect(await store.readHistory(PARENT, { order: 'asc' }, 10)).toBeUndefined();
     expect(await store.readState(PARENT)).toBeUndefined();
   });
 });
 
-describe('saveMessage / readLeg', () => {
+describe('claimSend', () => {
+  it('claims a key once; a retry after the record finds the message, a concurrent one is told it is in flight', async () => {
+    const now = new Date('2024-05-01T10:00:00Z');
+    const claims = await Promise.all([1, 2, 3].map(() => store.claimSend(PARENT, 'k1', now)));
+    expect(claims.filter((c) => c.outcome === 'claimed')).toHaveLength(1);
+    expect(claims.filter((c) => c.outcome === 'in-flight')).toHaveLength(2);
+    const message = {
+      sid: kx(5),
+      callSid: PARENT,
+      direction: 'to-sdk' as const,
+      contentType: 'application/json',
+      content: '{}',
+      timestamp: now.toISOString(),
+      idempotencyKey: 'k1',
+    };
+    await store.saveOutbound(message, now.getTime());
+    expect(await store.claimSend(PARENT, 'k1', new Date(now.getTime() + 1000))).toEqual({
+      outcome: 'already-sent',
+      message,
+    });
+  });
+
+  it('lets a claim whose message was never recorded be sent again once it is stale, at the same time key', async () => {
+    const now = new Date('2024-05-01T10:00:00Z');
+    await store.claimSend(PARENT, 'k2', now);
+    expect((await store.claimSend(PARENT, 'k2', new Date(now.getTime() + 1000))).outcome).toBe('in-flight');
+    expect(await store.claimSend(PARENT, 'k2', new Date(now.getTime() + 60_000))).toEqual({
+      outcome: 'claimed',
+      sentAtMs: now.getTime(),
+    });
+  });
+});
+
+describe('saveInbound / readHistory', () => {
   it('stores a message once; a repeat delivery is a duplicate', async () => {
-    expect(await store.saveMessage(message())).toBe('stored');
-    expect(await store.saveMessage(message())).toBe('duplicate');
-    const read = await store.readLeg(PARENT);
-    expect(read?.state).toBeUndefined();
-    expect(read?.messages).toEqual([message()]);
-  });
-
-  it('stores messages to and from the SDK separately, even with the same sid', async () => {
-    expect(await store.saveMessage(message())).toBe('stored');
-    expect(
-      await store.saveMessage(
-        message({ direction: 'to-sdk', sequence: undefined, timestamp: '2024-01-01T00:00:01.000Z' }),
-      ),
-    ).toBe('stored');
-    expect((await store.readLeg(PARENT))?.messages.map((m) => m.direction)).toEqual(['from-sdk', 'to-sdk']);
-  });
-
-  it('returns undefined for a leg with no Map', async () => {
-    expect(await store.readLeg(CHILD)).toBeUndefined();
-    expect(await store.readState(CHILD)).toBeUndefined();
+    expect(await store.saveInbound(inbound(0))).toBe('stored');
+    expect(await store.saveInbound(inbound(0))).toBe('duplicate');
+    const page = await store.readHistory(PARENT, { order: 'asc' }, 10);
+    expect(page?.state).toBeUndefined();
+    expect(page?.messages.map((m) => m.message)).toEqual([inbound(0)]);
+    expect(page?.next).toBeUndefined();
   });
 
   it('keeps a 10,000-character message of 3-byte characters whole (≈30 KB > the 16 KB item limit)', async () => {
     const content = JSON.stringify({ text: '€'.repeat(9989) });
     expect(content.length).toBe(10_000);
     expect(Buffer.byteLength(content)).toBeGreaterThan(16_384);
-    const big = message({ sid: kx(9), sequence: 3, content });
-    expect(await store.saveMessage(big)).toBe('stored');
-
+    const big = inbound(3, { content });
+    expect(await store.saveInbound(big)).toBe('stored');
     const items = await map(PARENT).syncMapItems.list();
-    const key = inboundKey(kx(9));
+    const key = inboundKey(3, big.sid);
     expect(items.map((i) => i.key).sort()).toEqual([key, `${key}~1`, `${key}~2`]);
     for (const item of items) expect(Buffer.byteLength(JSON.stringify(item.data))).toBeLessThanOrEqual(16_384);
-
-    const read = await store.readLeg(PARENT);
-    expect(read?.messages).toHaveLength(1);
-    expect(read?.messages[0].content).toBe(content);
-    expect(read?.messages[0]).toEqual(big);
-    expect(read?.messages[0]).not.toHaveProperty('parts');
-
-    expect(await store.saveMessage(big)).toBe('duplicate');
-    expect((await store.readLeg(PARENT))?.messages).toEqual([big]);
+    expect(await store.saveInbound(big)).toBe('duplicate');
+    const page = await store.readHistory(PARENT, { order: 'asc' }, 10);
+    expect(page?.messages.map((m) => m.message)).toEqual([big]);
+    expect(page?.messages[0]?.message).not.toHaveProperty('parts');
   });
 
-  it('keeps a 10,000-character message of emoji whole', async () => {
+  it('keeps a 10,000-character message of emoji whole, both ways', async () => {
     const content = JSON.stringify({ t: '😀'.repeat(4996) });
-    expect(await store.saveMessage(message({ content }))).toBe('stored');
-    expect((await store.readLeg(PARENT))?.messages[0].content).toBe(content);
+    await store.saveInbound(inbound(1, { content }));
+    await saveOutbound(1, 10, content);
+    for (const order of ['asc', 'desc'] as const) {
+      const page = await store.readHistory(PARENT, { order }, 10);
+      expect(page?.messages.map((m) => m.message.content)).toEqual([content, content]);
+    }
   });
 
-  it('returns the state and messages in order', async () => {
-    await store.markInProgress(leg, new Date());
-    await store.saveMessage(message({ sid: kx(3), sequence: 2, timestamp: '2024-01-01T00:00:05.000Z' }));
-    await store.saveMessage(message({ sid: kx(1), sequence: 0, timestamp: '2024-01-01T00:00:01.000Z' }));
-    await store.saveMessage(
-      message({ sid: kx(4), direction: 'to-sdk', sequence: undefined, timestamp: '2024-01-01T00:00:03.000Z' }),
-    );
-    await store.saveMessage(message({ sid: kx(2), sequence: 1, timestamp: '2024-01-01T00:00:02.000Z' }));
-    const read = await store.readLeg(PARENT);
-    expect(read?.state?.status).toBe('in-progress');
-    expect(read?.messages.map((m) => m.sid)).toEqual([kx(1), kx(2), kx(4), kx(3)]);
+  it('merges both directions by time, keeping the SDK messages in SequenceNumber order, with the state', async () => {
+    await store.claimSubscription(leg, 'in-progress', new Date());
+    await store.saveInbound(inbound(2)); // t = 4 s
+    await store.saveInbound(inbound(0)); // t = 0 s
+    await saveOutbound(0, 3);
+    await store.saveInbound(inbound(1)); // t = 2 s
+    // SequenceNumber wins over a Timestamp that disagrees.
+    await store.saveInbound(inbound(3, { timestamp: new Date(Date.UTC(2024, 0, 1)).toISOString() }));
+    const page = await store.readHistory(PARENT, { order: 'asc' }, 50);
+    expect(page?.state?.status).toBe('in-progress');
+    expect(page?.messages.map((m) => JSON.parse(m.message.content).n)).toEqual(['in0', 'in1', 'out0', 'in2', 'in3']);
   });
 
-  it('reads a leg with more messages than one Sync page', async () => {
-    for (let i = 0; i < 105; i++) await store.saveMessage(message({ sid: kx(i + 1), sequence: i }));
-    const read = await store.readLeg(PARENT);
-    expect(read?.messages).toHaveLength(105);
-    expect(read?.messages.map((m) => m.sequence)).toEqual([...Array(105).keys()]);
+  it.each([
+    [1, 'asc'],
+    [7, 'asc'],
+    [50, 'asc'],
+    [3, 'desc'],
+    [50, 'desc'],
+  ] as const)(
+    'pages %i at a time (%s): nothing missing or doubled, at most 2 Sync requests a page',
+    async (size, order) => {
+      const expected: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        await store.saveInbound(inbound(i));
+        expected.push(`in${i}`);
+        if (i % 3 === 0) {
+          await saveOutbound(i, i * 2 + 1, `{"n":"out${i}","pad":"${'é'.repeat(i === 9 ? 9000 : 1)}"}`);
+          expected.push(`out${i}`);
+        }
+      }
+      const pages = await readAll(order, size);
+      const seen = pages.flatMap((p) => p.messages.map((m) => JSON.parse(m.message.content).n as string));
+      expect(seen).toEqual(order === 'asc' ? expected : [...expected].reverse());
+      for (const page of pages) {
+        expect(page.requests).toBeLessThanOrEqual(2);
+        expect(page.messages.length).toBeLessThanOrEqual(size);
+      }
+    },
+  );
+
+  it('resumes after any message from its cursor, and finds what came later', async () => {
+    for (let i = 0; i < 5; i++) await store.saveInbound(inbound(i));
+    const first = await store.readHistory(PARENT, { order: 'asc' }, 50);
+    const third = first?.messages[2];
+    if (!third) throw new Error('expected messages');
+    await saveOutbound(1, 100);
+    await store.saveInbound(inbound(5));
+    const later = await store.readHistory(PARENT, third.cursor, 50);
+    expect(later?.messages.map((m) => JSON.parse(m.message.content).n)).toEqual(['in3', 'in4', 'in5', 'out1']);
+    const caughtUp = later?.messages.at(-1)?.cursor;
+    if (!caughtUp) throw new Error('expected a cursor');
+    expect((await store.readHistory(PARENT, caughtUp, 50))?.messages).toEqual([]);
   });
 });
 
@@ -259,38 +441,5 @@ describe('splitForSync', () => {
       }),
       { numRuns: 300 },
     );
-  });
-});
-
-describe('orderMessages', () => {
-  const from = (seq: number, t: number): CallMessage =>
-    message({ sid: kx(100 + seq), sequence: seq, timestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, t)).toISOString() });
-  const to = (n: number, t: number): CallMessage =>
-    message({
-      sid: kx(200 + n),
-      direction: 'to-sdk',
-      sequence: undefined,
-      timestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, t)).toISOString(),
-    });
-
-  it('merges both directions by time, keeping the SDK messages in SequenceNumber order', () => {
-    const ordered = orderMessages([to(2, 4), from(2, 5), to(1, 2), from(0, 1), from(1, 3)]);
-    expect(ordered.map((m) => m.sid)).toEqual([kx(100), kx(201), kx(101), kx(202), kx(102)]);
-  });
-
-  it('trusts SequenceNumber over timestamps for messages from the SDK', () => {
-    const ordered = orderMessages([from(0, 10), from(1, 5), from(2, 1)]);
-    expect(ordered.map((m) => m.sequence)).toEqual([0, 1, 2]);
-  });
-
-  it('orders messages to the SDK by time', () => {
-    expect(orderMessages([to(2, 9), to(1, 3)]).map((m) => m.sid)).toEqual([kx(201), kx(202)]);
-  });
-
-  it('keeps every message', () => {
-    const all = [from(1, 1), to(1, 1), from(0, 1), to(2, 0)];
-    expect(orderMessages(all)).toHaveLength(4);
-    expect(new Set(orderMessages(all))).toEqual(new Set(all));
-    expect(orderMessages([])).toEqual([]);
   });
 });

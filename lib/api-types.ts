@@ -1,0 +1,80 @@
+// The shapes this project's HTTP API answers with, defined once: the functions produce them, and
+// client/, the pages (assets/src) and the tests import them from here.
+import type { FinalStatus } from './call-legs';
+
+/** The statuses a Voice SDK leg's state goes through, as its `<Dial>` status callbacks report them. */
+export type LegStatus = 'initiated' | 'ringing' | 'in-progress' | FinalStatus;
+
+/**
+ * The leg's UserDefinedMessageSubscription, as recorded in Sync: the record, not Twilio's
+ * IdempotencyKey, is what keeps it at exactly one per leg. `claimed` = one invocation is creating
+ * it now; `refused` = Twilio refused it (e.g. the leg was not ringing yet) and a later callback may
+ * try again; `failed` = the claimant gave up (timeout or Twilio error) and a later callback retries.
+ */
+export interface SubscriptionRecord {
+  status: 'claimed' | 'subscribed' | 'refused' | 'failed';
+  /** ISO 8601: when this status was recorded. */
+  at: string;
+  /** The CallStatus of the callback that made the record. */
+  by: string;
+  /** ZY…: the subscription's Sid, once subscribed. */
+  sid?: string;
+}
+
+export interface LegState {
+  callSid: string;
+  parentCallSid: string;
+  role: 'parent' | 'child';
+  identity: string;
+  peer: string;
+  status: LegStatus;
+  updatedAt: string;
+  endedAt?: string;
+  durationSeconds?: number;
+  subscription?: SubscriptionRecord;
+}
+
+export type MessageDirection = 'from-sdk' | 'to-sdk';
+
+/** One call message as stored (content is the JSON text exactly as it was sent). */
+export interface CallMessage {
+  /** KX…: Twilio's Sid (for messages to the SDK: the UserDefinedMessage's; null if Twilio's answer was lost). */
+  sid: string | null;
+  callSid: string;
+  direction: MessageDirection;
+  /** SequenceNumber Twilio gave a message from the SDK. */
+  sequence?: number;
+  contentType: string;
+  content: string;
+  /** ISO 8601: Twilio's Timestamp for messages from the SDK, the send time for messages to it. */
+  timestamp: string;
+  /** Messages to the SDK: the IdempotencyKey it was sent with. */
+  idempotencyKey?: string;
+}
+
+/**
+ * A message in a `/call-messages` page: `cursor` resumes reading right after it (`after=<cursor>`).
+ * `content` is the JSON text exactly as it arrived; `data` is a parsed copy, present only when the
+ * text nests at most MAX_PARSED_DEPTH (64) levels (lib/message-content.ts contentForAnswer).
+ */
+export type CallMessagePageItem = CallMessage & { cursor: string; data?: unknown };
+
+/** `/call-messages` (and `/operator-messages`) answer. */
+export interface CallMessagesPage {
+  callSid: string;
+  /** The leg's state: on the page that starts at the beginning (asc) or the end (desc) of the history. */
+  state?: LegState | null;
+  messages: CallMessagePageItem[];
+  order: 'asc' | 'desc';
+  /** Pass as `pageToken` for the next page; null when the history has nothing more (for now). */
+  nextPageToken: string | null;
+}
+
+/** `/send-message` answer. */
+export interface SendMessageResult {
+  sid: string | null;
+  callSid: string;
+  idempotencyKey: string;
+  /** `sent` = sent now; `already-sent` = an earlier request with this idempotencyKey sent it. */
+  outcome: 'sent' | 'already-sent';
+}
