@@ -1,132 +1,25 @@
-// The sandbox's telephone network: calls and their legs, the TwiML subset the project uses,
-// simulated Voice SDK phones and phone-network parties, and every webhook Twilio would send,
-// signed as Twilio signs them. The REST routers and the control API are views onto this engine.
-import { XMLParser } from 'fast-xml-parser';
-import type { SandboxClock } from './clock';
+// The sandbox's telephone network: calls and their legs, simulated Voice SDK phones and
+// phone-network parties, and every webhook Twilio would send, signed as Twilio signs them. The REST
+// routers and the control API are views onto this engine. The data types are in engine-types.ts, the
+// TwiML runner in twiml.ts, Call Message Events (subscriptions, messages both ways) in call-messages.ts.
+import { CallMessages } from './call-messages';
 import { newSid, rfc2822, TwilioApiError } from './http';
-import { WebhookSender } from './webhooks';
+import {
+  isFinal,
+  type Application,
+  type Call,
+  type CallStatus,
+  type EngineOptions,
+  type OwnedNumber,
+  type Phone,
+  type PhoneCall,
+  type PhoneListener,
+  type PstnBehaviour,
+  type Subscription,
+} from './engine-types';
+import { TwimlRunner, voiceParams } from './twiml';
 
-export type CallStatus =
-  'queued' | 'initiated' | 'ringing' | 'in-progress' | 'completed' | 'busy' | 'failed' | 'no-answer' | 'canceled';
-export type CallDirection = 'inbound' | 'outbound-api' | 'outbound-dial';
-const FINAL: CallStatus[] = ['completed', 'busy', 'failed', 'no-answer', 'canceled'];
-export const isFinal = (s: CallStatus) => FINAL.includes(s);
-export const isActive = (s: CallStatus) => s === 'ringing' || s === 'in-progress';
-
-export interface Subscription {
-  sid: string;
-  callSid: string;
-  callback: string;
-  method: 'GET' | 'POST';
-  dateCreated: number;
-  removed: boolean;
-}
-
-export interface Call {
-  sid: string;
-  accountSid: string;
-  parentCallSid?: string;
-  from: string;
-  to: string;
-  direction: CallDirection;
-  status: CallStatus;
-  dateCreated: number;
-  dateUpdated: number;
-  startTime?: number;
-  endTime?: number;
-  phoneNumberSid?: string;
-  /** Identity of the simulated SDK phone on this leg, if it is a Voice SDK leg. */
-  sdkIdentity?: string;
-  statusCallback?: { url: string; method: string; events: Set<string> };
-  callbackSequence: number;
-  subscriptions: Subscription[];
-  subscriptionKeys: Map<string, Subscription>;
-  messageSequence: number;
-  messageKeys: Map<string, { sid: string; dateCreated: number }>;
-  /** The leg a <Dial> on this call is ringing or bridged to. */
-  dialedLeg?: string;
-  /** Resolves when the call reaches a final status. */
-  ended: Promise<void>;
-  markEnded: () => void;
-  /** Replaces the TwiML a call is executing (REST Url/Twiml update). */
-  redirect?: { twiml?: string; url?: string };
-  timers: NodeJS.Timeout[];
-}
-
-export interface PhoneMessage {
-  voiceEventSid: string;
-  content: unknown;
-  contentType: string;
-  messageType: 'user-defined-message';
-  receivedAt: string;
-}
-
-export interface PhoneCall {
-  callSid: string;
-  direction: 'incoming' | 'outgoing';
-  state: 'pending' | 'ringing' | 'open' | 'closed';
-  peer: string;
-  customParameters: Record<string, string>;
-  received: PhoneMessage[];
-}
-
-/** What a connected client (the Voice SDK gateway) hears from the engine. */
-export interface PhoneListener {
-  incoming?(call: PhoneCall): void;
-  ringing?(callSid: string): void;
-  answered?(callSid: string): void;
-  hungUp?(callSid: string): void;
-  message?(callSid: string, message: PhoneMessage): void;
-}
-
-export interface Phone {
-  identity: string;
-  autoAnswer: boolean;
-  calls: Map<string, PhoneCall>;
-  listeners: Set<PhoneListener>;
-}
-
-export interface PstnBehaviour {
-  answer: 'answer' | 'busy' | 'no-answer' | 'failed';
-  answerDelayMs: number;
-}
-
-export interface OwnedNumber {
-  sid: string;
-  phoneNumber: string;
-  friendlyName: string;
-  voiceUrl: string;
-  voiceMethod: string;
-  voiceApplicationSid: string | null;
-  dateCreated: number;
-  dateUpdated: number;
-}
-
-export interface Application {
-  sid: string;
-  friendlyName: string;
-  voiceUrl: string;
-  voiceMethod: string;
-  statusCallback: string | null;
-  dateCreated: number;
-  dateUpdated: number;
-}
-
-export interface EngineOptions {
-  accountSid: string;
-  authToken: string;
-  clock: SandboxClock;
-  webhooks: WebhookSender;
-}
-
-type Verb = Record<string, unknown>;
-const xml = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '',
-  preserveOrder: true,
-  parseAttributeValue: false,
-  parseTagValue: false,
-});
+export * from './engine-types';
 
 export class CallEngine {
   readonly calls = new Map<string, Call>();
@@ -139,10 +32,21 @@ export class CallEngine {
   /** Things that went wrong on the Twilio side (what Twilio's debugger would show). */
   readonly debugger: { at: string; code: number; callSid?: string; message: string }[] = [];
 
-  constructor(private readonly opts: EngineOptions) {}
+  private readonly twiml: TwimlRunner;
+  private readonly messages: CallMessages;
 
-  private now() {
+  constructor(private readonly opts: EngineOptions) {
+    this.twiml = new TwimlRunner(this, opts.webhooks);
+    this.messages = new CallMessages(this, opts.webhooks);
+  }
+
+  now(): number {
     return this.opts.clock.now();
+  }
+
+  /** Notes what went wrong on the Twilio side, as Twilio's debugger would show it. */
+  note(code: number, callSid: string | undefined, message: string): void {
+    this.debugger.push({ at: new Date(this.now()).toISOString(), code, callSid, message });
   }
 
   // ---- setup ---------------------------------------------------------------------------------
@@ -194,7 +98,8 @@ export class CallEngine {
 
   // ---- calls ---------------------------------------------------------------------------------
 
-  private newCall(fields: Pick<Call, 'from' | 'to' | 'direction' | 'status'> & Partial<Call>): Call {
+  /** @internal (twiml.ts) */
+  newCall(fields: Pick<Call, 'from' | 'to' | 'direction' | 'status'> & Partial<Call>): Call {
     let markEnded!: () => void;
     const ended = new Promise<void>((resolve) => (markEnded = resolve));
     const call: Call = {
@@ -227,7 +132,8 @@ export class CallEngine {
     return call;
   }
 
-  private setStatus(call: Call, status: CallStatus) {
+  /** @internal (twiml.ts) */
+  setStatus(call: Call, status: CallStatus) {
     call.status = status;
     call.dateUpdated = this.now();
   }
@@ -239,7 +145,7 @@ export class CallEngine {
     const call = this.newCall({ from, to, direction: 'inbound', status: 'ringing', phoneNumberSid: number.sid });
     const app = number.voiceApplicationSid ? this.applications.get(number.voiceApplicationSid) : undefined;
     const url = app?.voiceUrl ?? number.voiceUrl;
-    void this.runCall(call, { url, method: app?.voiceMethod ?? number.voiceMethod }, {});
+    void this.twiml.run(call, { url, method: app?.voiceMethod ?? number.voiceMethod }, {});
     return call;
   }
 
@@ -264,7 +170,7 @@ export class CallEngine {
       received: [],
     };
     phone.calls.set(call.sid, phoneCall);
-    void this.runCall(call, { url: app.voiceUrl, method: app.voiceMethod }, { ...params, ApplicationSid: app.sid });
+    void this.twiml.run(call, { url: app.voiceUrl, method: app.voiceMethod }, { ...params, ApplicationSid: app.sid });
     return call;
   }
 
@@ -288,13 +194,14 @@ export class CallEngine {
       this.reportStatus(call, 'initiated', 'initiated');
       const answered = await this.ring(call);
       if (!answered) return;
-      await this.runCall(call, { url: input.url, method: input.method, twiml: input.twiml }, {});
+      await this.twiml.run(call, { url: input.url, method: input.method, twiml: input.twiml }, {});
     })();
     return call;
   }
 
   /** Rings the destination of an outbound leg; resolves true once answered. */
-  private async ring(leg: Call, timeoutSeconds = 30): Promise<boolean> {
+  /** @internal (twiml.ts) */
+  async ring(leg: Call, timeoutSeconds = 30): Promise<boolean> {
     this.setStatus(leg, 'ringing');
     this.reportStatus(leg, 'ringing', 'ringing');
     const identity = leg.to.startsWith('client:') ? leg.to.slice(7) : undefined;
@@ -350,7 +257,8 @@ export class CallEngine {
   }
 
   /** Answers a call that is executing TwiML (the first verb that needs media, or a bridged <Dial>). */
-  private answerCall(call: Call) {
+  /** @internal (twiml.ts) */
+  answerCall(call: Call) {
     if (call.status !== 'ringing' && call.status !== 'queued') return;
     this.setStatus(call, 'in-progress');
     call.startTime = this.now();
@@ -398,183 +306,14 @@ export class CallEngine {
     this.end(call, 'busy');
   }
 
-  // ---- TwiML ---------------------------------------------------------------------------------
-
-  private async runCall(
-    call: Call,
-    source: { url?: string; method?: string; twiml?: string },
-    extra: Record<string, string>,
-  ) {
-    let next: typeof source | undefined = source;
-    while (next && !isFinal(call.status)) {
-      const verbs = await this.fetchTwiml(call, next, extra);
-      next = undefined;
-      if (!verbs) {
-        this.end(call, call.status === 'in-progress' ? 'completed' : 'failed');
-        return;
-      }
-      for (const verb of verbs) {
-        if (isFinal(call.status)) return;
-        if (call.redirect) break;
-        await this.execute(call, verb);
-      }
-      if (call.redirect) {
-        next = call.redirect;
-        call.redirect = undefined;
-        extra = {};
-      }
-    }
-    if (!isFinal(call.status)) this.end(call, call.status === 'in-progress' ? 'completed' : 'canceled');
-  }
-
-  private voiceParams(call: Call): Record<string, string> {
-    return {
-      AccountSid: call.accountSid,
-      ApiVersion: '2010-04-01',
-      CallSid: call.sid,
-      CallStatus: call.status,
-      Direction: call.direction,
-      From: call.from,
-      Caller: call.from,
-      To: call.to,
-      Called: call.to,
-      ...(call.parentCallSid ? { ParentCallSid: call.parentCallSid } : {}),
-    };
-  }
-
-  private async fetchTwiml(
-    call: Call,
-    source: { url?: string; method?: string; twiml?: string },
-    extra: Record<string, string>,
-  ): Promise<Verb[] | undefined> {
-    let text = source.twiml;
-    if (text === undefined) {
-      if (!source.url) {
-        this.debugger.push({
-          at: new Date(this.now()).toISOString(),
-          code: 21205,
-          callSid: call.sid,
-          message: 'No voice URL configured',
-        });
-        return undefined;
-      }
-      const response = await this.opts.webhooks.send({
-        kind: 'voice',
-        url: source.url,
-        method: source.method ?? 'POST',
-        params: { ...this.voiceParams(call), ...extra },
-      });
-      if (!response || response.status >= 400) {
-        this.debugger.push({
-          at: new Date(this.now()).toISOString(),
-          code: 11200,
-          callSid: call.sid,
-          message: `HTTP ${response?.status ?? 'error'} from ${source.url}`,
-        });
-        return undefined;
-      }
-      text = response.body;
-    }
-    try {
-      const doc = xml.parse(text) as Verb[];
-      const root = doc.find((node) => 'Response' in node);
-      if (!root) throw new Error('no <Response>');
-      return (root.Response as Verb[]).filter((node) => !('#text' in node));
-    } catch {
-      this.debugger.push({
-        at: new Date(this.now()).toISOString(),
-        code: 12100,
-        callSid: call.sid,
-        message: 'Document parse failure',
-      });
-      return undefined;
-    }
-  }
-
-  private async execute(call: Call, verb: Verb) {
-    const name = Object.keys(verb).find((k) => k !== ':@')!;
-    const attrs = (verb[':@'] ?? {}) as Record<string, string>;
-    const children = (verb[name] ?? []) as Verb[];
-    switch (name) {
-      case 'Say':
-      case 'Play':
-      case 'Pause':
-        this.answerCall(call);
-        return;
-      case 'Hangup':
-        this.end(call, call.status === 'in-progress' ? 'completed' : 'canceled');
-        return;
-      case 'Reject':
-        this.end(call, attrs.reason === 'rejected' ? 'canceled' : 'busy');
-        return;
-      case 'Dial':
-        await this.dial(call, attrs, children);
-        return;
-      default:
-        this.debugger.push({
-          at: new Date(this.now()).toISOString(),
-          code: 12200,
-          callSid: call.sid,
-          message: `The sandbox does not play <${name}>`,
-        });
-    }
-  }
-
-  private async dial(parent: Call, attrs: Record<string, string>, children: Verb[]) {
-    if (attrs.answerOnBridge !== 'true') this.answerCall(parent);
-    const noun = children.find((c) => 'Client' in c || 'Number' in c);
-    const nounText = (children: Verb[]) => {
-      const identityNode = children.find((c) => 'Identity' in c);
-      const holder = identityNode ? (identityNode.Identity as Verb[]) : children;
-      return String((holder.find((c) => '#text' in c)?.['#text'] as string | undefined) ?? '').trim();
-    };
-    if (!noun) {
-      const text = nounText(children);
-      if (!text) return;
-      return this.dialLeg(parent, attrs, text, {});
-    }
-    const kind = 'Client' in noun ? 'Client' : 'Number';
-    const target = nounText(noun[kind] as Verb[]);
-    const nounAttrs = (noun[':@'] ?? {}) as Record<string, string>;
-    await this.dialLeg(parent, attrs, kind === 'Client' ? `client:${target}` : target, nounAttrs);
-  }
-
-  private async dialLeg(
-    parent: Call,
-    dialAttrs: Record<string, string>,
-    to: string,
-    nounAttrs: Record<string, string>,
-  ) {
-    const from = dialAttrs.callerId || parent.from;
-    const leg = this.newCall({ from, to, direction: 'outbound-dial', status: 'queued', parentCallSid: parent.sid });
-    if (nounAttrs.statusCallback) {
-      const events = (nounAttrs.statusCallbackEvent ?? '').split(/\s+/).filter(Boolean);
-      leg.statusCallback = {
-        url: nounAttrs.statusCallback,
-        method: nounAttrs.statusCallbackMethod || 'POST',
-        events: new Set(events.length ? events : ['completed']),
-      };
-    }
-    parent.dialedLeg = leg.sid;
-    this.setStatus(leg, 'initiated');
-    this.reportStatus(leg, 'initiated', 'initiated');
-    const timeout = Number(dialAttrs.timeout) > 0 ? Number(dialAttrs.timeout) : 30;
-    const answered = await this.ring(leg, timeout);
-    if (answered) {
-      this.answerCall(parent);
-      await Promise.race([leg.ended, parent.ended]);
-    }
-    parent.dialedLeg = undefined;
-    if (!isFinal(leg.status)) this.end(leg, leg.status === 'in-progress' ? 'completed' : 'canceled');
-  }
-
   // ---- status callbacks ------------------------------------------------------------------------
 
-  private reportStatus(call: Call, event: string, callStatus: CallStatus, extra: Record<string, string> = {}) {
+  /** @internal (twiml.ts) */
+  reportStatus(call: Call, event: string, callStatus: CallStatus, extra: Record<string, string> = {}) {
     const cb = call.statusCallback;
     if (!cb || !cb.events.has(event)) return;
     const params = {
-      ...this.voiceParams(call),
+      ...voiceParams(call),
       CallStatus: callStatus,
       CallbackSource: 'call-progress-events',
       SequenceNumber: String(call.callbackSequence++),
@@ -584,56 +323,15 @@ export class CallEngine {
     void this.opts.webhooks.send({ kind: 'status', url: cb.url, method: cb.method, params, unordered: true });
   }
 
-  // ---- call messages ---------------------------------------------------------------------------
+  // ---- call messages (call-messages.ts) ----------------------------------------------------------
 
   /** POST …/Calls/{CallSid}/UserDefinedMessageSubscriptions.json */
   subscribe(callSid: string, input: { callback?: string; method?: string; idempotencyKey?: string }): Subscription {
-    const call = this.call(callSid);
-    if (input.idempotencyKey) {
-      const existing = call.subscriptionKeys.get(input.idempotencyKey);
-      if (existing) return existing;
-    }
-    if (!input.callback) throw new TwilioApiError(400, 20001, 'Missing required parameter Callback in the post body');
-    let url: URL;
-    try {
-      url = new URL(input.callback);
-    } catch {
-      throw new TwilioApiError(400, 21205, 'Callback is not a valid URL');
-    }
-    if (!/^https?:$/.test(url.protocol) || url.hostname.includes('_'))
-      throw new TwilioApiError(400, 21205, 'Callback is not a valid URL');
-    const method = (input.method ?? 'POST').toUpperCase();
-    if (method !== 'GET' && method !== 'POST') throw new TwilioApiError(400, 20001, 'Method must be GET or POST');
-    if (!isActive(call.status)) {
-      throw new TwilioApiError(
-        400,
-        31211,
-        'Call is not in the expected state. The call must be at least in the Ringing state to Subscribe and send Call Message',
-      );
-    }
-    const sub: Subscription = {
-      sid: newSid('ZY'),
-      callSid,
-      callback: input.callback,
-      method,
-      dateCreated: this.now(),
-      removed: false,
-    };
-    call.subscriptions.push(sub);
-    if (input.idempotencyKey) call.subscriptionKeys.set(input.idempotencyKey, sub);
-    this.subscriptionsCreated.set(callSid, (this.subscriptionsCreated.get(callSid) ?? 0) + 1);
-    return sub;
+    return this.messages.subscribe(callSid, input);
   }
 
   unsubscribe(callSid: string, sid: string): void {
-    const sub = this.call(callSid).subscriptions.find((s) => s.sid === sid && !s.removed);
-    if (!sub)
-      throw new TwilioApiError(
-        404,
-        20404,
-        `The requested resource UserDefinedMessageSubscriptions/${sid} was not found`,
-      );
-    sub.removed = true;
+    this.messages.unsubscribe(callSid, sid);
   }
 
   /** POST …/Calls/{CallSid}/UserDefinedMessages.json: server → SDK. */
@@ -641,103 +339,17 @@ export class CallEngine {
     callSid: string,
     input: { content?: string; idempotencyKey?: string },
   ): { sid: string; dateCreated: number } {
-    const call = this.call(callSid);
-    if (input.idempotencyKey) {
-      const existing = call.messageKeys.get(input.idempotencyKey);
-      if (existing) return existing;
-    }
-    if (input.content === undefined || input.content === '')
-      throw new TwilioApiError(400, 20001, 'Missing required parameter Content in the post body');
-    if (input.content.length > 10_000)
-      throw new TwilioApiError(400, 32703, 'Content body exceeded max length of 10000 characters');
-    let content: unknown;
-    try {
-      content = JSON.parse(input.content);
-    } catch {
-      throw new TwilioApiError(400, 32702, 'Invalid Content: only data in JSON format is supported');
-    }
-    if (!isActive(call.status)) {
-      throw new TwilioApiError(
-        400,
-        31211,
-        'Call is not in the expected state. The call must be at least in the Ringing state to Subscribe and send Call Message',
-      );
-    }
-    const message = { sid: newSid('KX'), dateCreated: this.now() };
-    if (input.idempotencyKey) call.messageKeys.set(input.idempotencyKey, message);
-    const phone = call.sdkIdentity ? this.phones.get(call.sdkIdentity) : undefined;
-    const phoneCall = phone?.calls.get(callSid);
-    if (!phone || !phoneCall) {
-      // Accepted, but no Voice SDK is on this leg to receive it: Twilio reports 32700 in the debugger.
-      this.debugger.push({
-        at: new Date(this.now()).toISOString(),
-        code: 32700,
-        callSid,
-        message: 'No Voice SDK on this call leg',
-      });
-      return message;
-    }
-    const received: PhoneMessage = {
-      voiceEventSid: message.sid,
-      content,
-      contentType: 'application/json',
-      messageType: 'user-defined-message',
-      receivedAt: new Date(this.now()).toISOString(),
-    };
-    phoneCall.received.push(received);
-    for (const l of phone.listeners) l.message?.(callSid, received);
-    return message;
+    return this.messages.sendToSdk(callSid, input);
   }
 
-  /**
-   * The SDK on `callSid` sends a message (`call.sendMessage`): delivered to each active subscription
-   * of that leg, signed, with SequenceNumber counting from 0. Nothing is sent without a subscription.
-   */
-  async sendFromSdk(
+  /** The SDK on `callSid` sends a message (`call.sendMessage`): see CallMessages.sendFromSdk. */
+  sendFromSdk(
     identity: string,
     callSid: string,
     content: unknown,
     sdkVoiceEventSid?: string,
   ): Promise<{ voiceEventSid: string; deliveries: { status: number | null }[] }> {
-    const phoneCall = this.phone(identity).calls.get(callSid);
-    const call = this.call(callSid);
-    if (!phoneCall || call.sdkIdentity !== identity)
-      throw new TwilioApiError(400, 31211, `${identity} is not on call ${callSid}`);
-    if (!isActive(call.status)) throw new TwilioApiError(400, 31211, 'Call is not in the expected state');
-    // The SDK names each message (voiceeventsid, KX…); Twilio passes it on as the callback's Sid.
-    const voiceEventSid =
-      sdkVoiceEventSid && /^KX[0-9a-f]{32}$/.test(sdkVoiceEventSid) ? sdkVoiceEventSid : newSid('KX');
-    const subs = call.subscriptions.filter((s) => !s.removed);
-    const deliveries = await Promise.all(
-      subs.map(async (sub) => {
-        const params = {
-          ContentType: 'application/json',
-          Content: typeof content === 'string' ? content : JSON.stringify(content),
-          SequenceNumber: String(call.messageSequence++),
-          CallSid: callSid,
-          Timestamp: rfc2822(this.now()),
-          AccountSid: call.accountSid,
-          Sid: voiceEventSid,
-        };
-        const response = await this.opts.webhooks.send({
-          kind: 'message',
-          url: sub.callback,
-          method: sub.method,
-          params,
-          retry: true,
-        });
-        if (!response || response.status >= 300) {
-          this.debugger.push({
-            at: new Date(this.now()).toISOString(),
-            code: 32711,
-            callSid,
-            message: `Subscription callback answered ${response?.status ?? 'nothing'}`,
-          });
-        }
-        return { status: response?.status ?? null };
-      }),
-    );
-    return { voiceEventSid, deliveries };
+    return this.messages.sendFromSdk(identity, callSid, content, sdkVoiceEventSid);
   }
 
   /** Resets all calls, phones and counters (numbers and applications stay). */

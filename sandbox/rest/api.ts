@@ -61,7 +61,7 @@ export function createApiRouter(engine: CallEngine, accountSid: string): express
   });
 
   function page<T>(req: Request, key: string, all: T[], toJson: (t: T) => unknown, path: string) {
-    const { pageSize, page } = pageParams(req.query as Record<string, unknown>);
+    const { pageSize, page } = pageParams(req.query);
     const start = page * pageSize;
     const items = all.slice(start, start + pageSize);
     const filters = new URLSearchParams(
@@ -149,14 +149,12 @@ export function createApiRouter(engine: CallEngine, accountSid: string): express
       content: str(b.Content),
       idempotencyKey: str(b.IdempotencyKey),
     });
-    res
-      .status(201)
-      .json({
-        account_sid: accountSid,
-        call_sid: req.params.CallSid,
-        sid: message.sid,
-        date_created: rfc2822(message.dateCreated),
-      });
+    res.status(201).json({
+      account_sid: accountSid,
+      call_sid: req.params.CallSid,
+      sid: message.sid,
+      date_created: rfc2822(message.dateCreated),
+    });
   });
 
   router.post('/Accounts/:AccountSid/Calls/:CallSid/UserDefinedMessageSubscriptions.json', (req, res) => {

@@ -8,7 +8,9 @@ import { legToken } from '../../lib/callback-urls';
 import { legMapName } from '../../lib/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { hostileCorpus } from './corpus';
 import { Figures } from './figures';
+import { isErrorBody, rawRequests } from './raw-requests';
 
 const SEED = Number(process.env.TRUST_SEED ?? 20261127);
 const CASES_PER_ROUTE = Number(process.env.TRUST_CASES ?? 200);
@@ -26,51 +28,10 @@ afterAll(async () => {
 });
 
 const ctl = () => stack.control;
-const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
-const fakeSid = (prefix: string) => prefix + hex(32);
+const corpus = hostileCorpus(SEED);
+const { fakeSid } = corpus;
+const rawRequest = rawRequests(() => stack.functionsUrl);
 
-/** A raw request to a function, signed (or not) as the test says. */
-async function rawRequest(opts: {
-  path: string;
-  query?: Record<string, string>;
-  body?: Record<string, string>;
-  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  json?: boolean;
-  sign?: { token: string; url?: string; params?: Record<string, string> } | false;
-  headers?: Record<string, string>;
-}) {
-  const query = new URLSearchParams(opts.query ?? {}).toString();
-  const url = `${stack.functionsUrl}${opts.path}${query ? `?${query}` : ''}`;
-  const method = opts.method ?? 'POST';
-  const body = opts.body ?? {};
-  const headers: Record<string, string> = { ...opts.headers };
-  if (opts.sign)
-    headers['X-Twilio-Signature'] = twilio.getExpectedTwilioSignature(
-      opts.sign.token,
-      opts.sign.url ?? url,
-      opts.sign.params ?? (method === 'GET' ? {} : body),
-    );
-  let payload: string | undefined;
-  if (method !== 'GET') {
-    headers['Content-Type'] = opts.json ? 'application/json' : 'application/x-www-form-urlencoded';
-    payload = opts.json ? JSON.stringify(body) : new URLSearchParams(body).toString();
-  }
-  const res = await fetch(url, { method, headers, body: payload });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    /* TwiML or an HTML error page */
-  }
-  return { status: res.status, body: parsed, text };
-}
-
-const isErrorBody = (b: unknown) =>
-  typeof b === 'object' &&
-  b !== null &&
-  typeof (b as { code?: unknown }).code === 'string' &&
-  typeof (b as { message?: unknown }).message === 'string';
 const syncWrites = () => stack.sandbox.requests.filter((r) => r.product === 'sync' && r.method !== 'GET').length;
 
 // ---------------------------------------------------------------------------------------------
@@ -256,59 +217,7 @@ describe('1. authentication', () => {
 
 // ---------------------------------------------------------------------------------------------
 describe('2. hostile input corpus', () => {
-  const junk = fc.oneof(
-    fc.constant(''),
-    fc.string({ maxLength: 40 }),
-    fc.string({ unit: 'grapheme', maxLength: 40 }),
-    fc.constantFrom(
-      'CA' + '0'.repeat(31),
-      'CA' + 'g'.repeat(32),
-      'KX' + 'a'.repeat(32),
-      'CA' + 'A'.repeat(32),
-      'ca' + 'a'.repeat(32),
-      'CA' + 'a'.repeat(33),
-    ),
-    fc.integer().map(String),
-    fc.constantFrom(
-      '-1',
-      '1e309',
-      'NaN',
-      'null',
-      'true',
-      '[]',
-      '{}',
-      '{"a":',
-      '\u0000',
-      '%00',
-      '../../etc/passwd',
-      '<Response/>',
-    ),
-    fc.string({ minLength: 2000, maxLength: 5000 }),
-  );
-  const contentArb = fc.oneof(
-    junk,
-    fc.jsonValue().map((v) => JSON.stringify(v)),
-    fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue(), { maxKeys: 4 }).map((v) => JSON.stringify(v)),
-    fc.constantFrom(
-      JSON.stringify({ a: 'x'.repeat(9_992) }), // exactly 10,000 characters
-      JSON.stringify({ a: 'x'.repeat(9_993) }), // 10,001
-      JSON.stringify({ a: '€'.repeat(9_992) }), // 10,000 characters, ~30 KB of UTF-8
-      JSON.stringify({ a: '😀'.repeat(4_996) }), // 10,000 UTF-16 units, surrogate pairs
-    ),
-  );
-  const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
-  /** Half the corpus: a valid request with one field replaced by junk or removed (near misses). */
-  const mutated = <T extends Record<string, unknown>>(valid: fc.Arbitrary<T>, random: fc.Arbitrary<T>) =>
-    fc.oneof(
-      random,
-      fc.tuple(valid, fc.nat(), maybe(junk)).map(([v, i, value]) => {
-        const keys = Object.keys(v);
-        return { ...v, [keys[i % keys.length]]: value } as T;
-      }),
-      valid,
-    );
-  const defined = (o: Record<string, string | undefined>) =>
-    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  const { junk, contentArb, maybe, mutated, defined } = corpus;
 
   let activeLeg: string;
   const results: Record<
@@ -525,16 +434,13 @@ describe('2. hostile input corpus', () => {
     });
     await runCorpus(
       '/token',
-      arb.map(({ identity, secret }) => ({
-        body: defined({ identity }),
-        signed: false,
-        headers: (secret === 'none'
-          ? {}
-          : { Authorization: `Bearer ${secret === 'good' ? SANDBOX_DEFAULTS.tokenSecret : 'nope'}` }) as Record<
-          string,
-          string
-        >,
-      })),
+      arb.map(({ identity, secret }) => {
+        const headers: Record<string, string> =
+          secret === 'none'
+            ? {}
+            : { Authorization: `Bearer ${secret === 'good' ? SANDBOX_DEFAULTS.tokenSecret : 'nope'}` };
+        return { body: defined({ identity }), signed: false, headers };
+      }),
       (status) => status === 200,
     );
   });

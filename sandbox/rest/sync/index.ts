@@ -1,0 +1,32 @@
+// In-memory Twilio Sync v1 REST (Services, Documents, Maps + Items, Lists + Items).
+// Mounted by the caller at /sync/v1 after urlencoded body parsing and Basic auth; the caller
+// adds twilioErrorHandler after it. Contract: /work/shared/TWILIO-FACTS.md §4 and the OAI spec
+// twilio_sync_v1.json (field names, params, response shapes).
+//   state.ts        services and objects, TTL expiry, per-object write rates, lookups
+//   params.ts       form parameters (TTL, Data, UniqueName, If-Match); paging.ts: pages and cursors
+//   json.ts         resources as JSON
+//   services.ts, documents.ts, collections.ts (Maps, Lists), items.ts (their items): the routes
+import express from 'express';
+import { registerCollection } from './collections';
+import { registerDocuments } from './documents';
+import { registerItems } from './items';
+import { registerServices } from './services';
+import { LIST_KIND, MAP_KIND, SyncState, type SyncOptions } from './state';
+
+export type { SyncOptions } from './state';
+
+export function createSyncRouter(opts: SyncOptions): {
+  router: express.Router;
+  reset(): void;
+  stats(): { writesByObject: Record<string, number[]> };
+} {
+  const state = new SyncState(opts);
+  const router = express.Router();
+  registerServices(router, state);
+  registerDocuments(router, state);
+  registerCollection(router, state, MAP_KIND);
+  registerCollection(router, state, LIST_KIND);
+  registerItems(router, state, MAP_KIND);
+  registerItems(router, state, LIST_KIND);
+  return { router, reset: () => state.reset(), stats: () => state.stats() };
+}

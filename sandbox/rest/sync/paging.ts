@@ -1,0 +1,108 @@
+// Sync v1 paging: PageSize/Page/PageToken (cursor tokens) and the item-list Order/Bounds/From.
+import { TwilioApiError } from '../../http';
+import { param, type Body } from './params';
+
+export type Cursor = string | number;
+
+export interface PageRequest {
+  pageSize: number;
+  page: number;
+  token?: { after: boolean; cursor: Cursor };
+}
+
+export function parsePaging(query: Body): PageRequest {
+  const rawSize = param(query, 'PageSize');
+  const pageSize = rawSize === undefined || rawSize === '' ? 50 : Number(rawSize);
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100) {
+    throw new TwilioApiError(400, 20001, `Invalid PageSize: ${rawSize} (must be 1-100)`);
+  }
+  const rawPage = param(query, 'Page');
+  const page = rawPage === undefined || rawPage === '' ? 0 : Number(rawPage);
+  if (!Number.isInteger(page) || page < 0) throw new TwilioApiError(400, 20001, `Invalid Page: ${rawPage}`);
+  const rawToken = param(query, 'PageToken');
+  let token: PageRequest['token'];
+  if (rawToken !== undefined && rawToken !== '') {
+    const m = /^P([AB])(.+)$/.exec(rawToken);
+    let cursor: unknown;
+    try {
+      cursor = m ? JSON.parse(Buffer.from(m[2], 'base64url').toString('utf8')) : undefined;
+    } catch {
+      cursor = undefined;
+    }
+    if (!m || (typeof cursor !== 'string' && typeof cursor !== 'number')) {
+      throw new TwilioApiError(400, 20001, `Invalid PageToken: ${rawToken}`);
+    }
+    token = { after: m[1] === 'A', cursor };
+  }
+  return { pageSize, page, token };
+}
+
+export function encodeToken(after: boolean, cursor: Cursor): string {
+  return `P${after ? 'A' : 'B'}${Buffer.from(JSON.stringify(cursor), 'utf8').toString('base64url')}`;
+}
+
+/**
+ * One page of `all` (already filtered and ordered; `cmp` orders cursors the same way).
+ * Tokens are cursors ("after X" / "before X"), so paging stays stable while items change.
+ */
+export function paginate<T>(
+  all: T[],
+  cursorOf: (t: T) => Cursor,
+  cmp: (a: Cursor, b: Cursor) => number,
+  req: PageRequest,
+  baseUrl: string,
+  extraQuery: [string, string][],
+  key: string,
+): Record<string, unknown> {
+  const { pageSize, page, token } = req;
+  let start: number;
+  if (!token) {
+    start = page * pageSize;
+  } else if (token.after) {
+    start = all.findIndex((t) => cmp(cursorOf(t), token.cursor) > 0);
+    if (start < 0) start = all.length;
+  } else {
+    let end = all.findIndex((t) => cmp(cursorOf(t), token.cursor) >= 0);
+    if (end < 0) end = all.length;
+    start = Math.max(0, end - pageSize);
+  }
+  const slice = all.slice(start, start + pageSize);
+  const url = (p: number, tok?: string) => {
+    const q = new URLSearchParams(extraQuery);
+    q.set('PageSize', String(pageSize));
+    q.set('Page', String(p));
+    if (tok) q.set('PageToken', tok);
+    return `${baseUrl}?${q.toString()}`;
+  };
+  const hasNext = start + slice.length < all.length && slice.length > 0;
+  const hasPrev = start > 0;
+  const currentToken = token ? encodeToken(token.after, token.cursor) : undefined;
+  return {
+    [key]: slice,
+    meta: {
+      first_page_url: url(0),
+      key,
+      next_page_url: hasNext ? url(page + 1, encodeToken(true, cursorOf(slice[slice.length - 1]))) : null,
+      page,
+      page_size: pageSize,
+      previous_page_url: hasPrev
+        ? url(Math.max(0, page - 1), slice.length ? encodeToken(false, cursorOf(slice[0])) : undefined)
+        : null,
+      url: url(page, currentToken),
+    },
+  };
+}
+
+export const ascending = (a: Cursor, b: Cursor): number => (a < b ? -1 : a > b ? 1 : 0);
+
+export function parseOrder(query: Body): { order?: 'asc' | 'desc'; bounds?: 'inclusive' | 'exclusive'; from?: string } {
+  const order = param(query, 'Order');
+  if (order !== undefined && order !== 'asc' && order !== 'desc') {
+    throw new TwilioApiError(400, 20001, `Invalid Order: ${order} (must be asc or desc)`);
+  }
+  const bounds = param(query, 'Bounds');
+  if (bounds !== undefined && bounds !== 'inclusive' && bounds !== 'exclusive') {
+    throw new TwilioApiError(400, 20001, `Invalid Bounds: ${bounds} (must be inclusive or exclusive)`);
+  }
+  return { order, bounds, from: param(query, 'From') };
+}
