@@ -1,7 +1,9 @@
 /**
  * GET|POST /call-messages — an SDK leg's state and message history, both ways, in order.
- * Takes callSid (CA…), optional pageSize (1-100, default 50) and pageToken.
- * Returns 200 {callSid, state, messages: [{sid, direction, sequence?, content, timestamp}], total, nextPageToken}.
+ * Takes callSid (CA…), optional pageSize (1-100, default 50), order (asc|desc), and pageToken (from
+ * nextPageToken) or after (a message's cursor: only what came later). Two Sync reads a page.
+ * Returns 200 CallMessagesPage (lib/api-types.ts): {callSid, state?, order, messages: [{sid, direction,
+ * sequence?, content (the JSON text as sent), data?, timestamp, cursor}], nextPageToken}.
  */
 import { twilioFunction } from '../lib/function-handler';
 import { listCallMessages } from '../lib/routes/call-messages';
@@ -9,8 +11,8 @@ import { listCallMessages } from '../lib/routes/call-messages';
 export const handler = twilioFunction(
   { signed: true },
   async (ctx) => {
-    const { callSid, pageSize, pageToken } = ctx.event;
-    return listCallMessages(ctx, { callSid, pageSize, pageToken });
+    const { callSid, pageSize, pageToken, after, order } = ctx.event;
+    return listCallMessages(ctx, { callSid, pageSize, pageToken, after, order });
   },
   () => new Twilio.Response(),
 );

@@ -9,8 +9,8 @@ import { operatorMessages } from '../lib/routes/operator';
 export const handler = twilioFunction(
   { signed: false },
   async (ctx) => {
-    const { callSid, pageSize, pageToken } = ctx.event;
-    return operatorMessages(ctx, { callSid, pageSize, pageToken });
+    const { callSid, pageSize, pageToken, after, order } = ctx.event;
+    return operatorMessages(ctx, { callSid, pageSize, pageToken, after, order });
   },
   () => new Twilio.Response(),
 );

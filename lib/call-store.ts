@@ -311,6 +311,15 @@ export class CallStore {
     return { outcome: 'claimed', sentAtMs: claimedAt };
   }
 
+  /** Frees a key whose send Twilio refused (nothing was sent), so the same request can be made again. */
+  async releaseSend(callSid: string, idempotencyKey: string): Promise<void> {
+    try {
+      await this.retry(() => this.items(callSid)(sendClaimKey(idempotencyKey)).remove());
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
   /** A message to the SDK, at the key its send claim fixed. */
   async saveOutbound(
     message: CallMessage & { idempotencyKey: string },

@@ -82,7 +82,10 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
     sid = message.sid;
   } catch (err) {
     const refusal = TWILIO_REFUSALS[twilioCode(err) ?? 0];
-    if (refusal) throw new HttpError(refusal[0], refusal[1], refusal[2], { twilioCode: twilioCode(err) });
+    if (refusal) {
+      await store.releaseSend(callSid, idempotencyKey);
+      throw new HttpError(refusal[0], refusal[1], refusal[2], { twilioCode: twilioCode(err) });
+    }
     if (isRetryable(err)) {
       // It may have been delivered before the answer was lost: a retry must reuse the key.
       throw new HttpError(

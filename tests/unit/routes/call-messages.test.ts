@@ -1,6 +1,7 @@
 import twilio from 'twilio';
 import { handler } from '../../../functions/call-messages.protected';
-import { CallStore, type CallMessage } from '../../../lib/call-store';
+import type { CallMessagesPage } from '../../../lib/api-types';
+import { CallStore } from '../../../lib/call-store';
 import {
   eventFor,
   expectError,
@@ -34,42 +35,50 @@ afterEach(() => jest.restoreAllMocks());
 const list = (body: Record<string, string>) =>
   invoke(handler, makeContext('/call-messages', { TWILIO_SANDBOX_URL: sandbox.url }), signedEvent(URL_LIST, body));
 
-type Page = {
-  callSid: string;
-  state: unknown;
-  messages: (Omit<CallMessage, 'content'> & { content: unknown })[];
-  total: number;
-  nextPageToken: string | null;
-};
+type Page = CallMessagesPage & { messages: { data?: unknown }[] };
 
-/** Five messages: from the SDK at t=1,3,5 (seq 0..2), to it at t=2,4. */
-async function storeConversation() {
-  await store.markInProgress(
-    { callSid: CALL, role: 'child', identity: 'bob', peer: '+15557778888', parentCallSid: 'CA' + 'e'.repeat(32) },
-    new Date(),
-  );
-  const at = (s: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, s)).toISOString();
-  for (const [i, t] of [1, 3, 5].entries()) {
-    await store.saveMessage({
-      sid: kx(i + 1),
-      callSid: CALL,
-      direction: 'from-sdk',
-      sequence: i,
-      contentType: 'application/json',
-      content: JSON.stringify({ n: `in${i}` }),
-      timestamp: at(t),
-    });
-  }
-  for (const [i, t] of [2, 4].entries()) {
-    await store.saveMessage({
+const LEG = {
+  callSid: CALL,
+  role: 'child',
+  identity: 'bob',
+  peer: '+15557778888',
+  parentCallSid: 'CA' + 'e'.repeat(32),
+} as const;
+const at = (s: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, s));
+
+const saveInbound = (i: number, t: number) =>
+  store.saveInbound({
+    sid: kx(i + 1),
+    callSid: CALL,
+    direction: 'from-sdk',
+    sequence: i,
+    contentType: 'application/json',
+    content: JSON.stringify({ n: `in${i}` }),
+    timestamp: at(t).toISOString(),
+  });
+
+async function saveOutbound(i: number, t: number) {
+  const claim = await store.claimSend(CALL, `k${i}`, at(t));
+  if (claim.outcome !== 'claimed') throw new Error('not claimed');
+  await store.saveOutbound(
+    {
       sid: kx(i + 10),
       callSid: CALL,
       direction: 'to-sdk',
       contentType: 'application/json',
       content: JSON.stringify({ n: `out${i}` }),
-      timestamp: at(t),
-    });
-  }
+      timestamp: at(t).toISOString(),
+      idempotencyKey: `k${i}`,
+    },
+    claim.sentAtMs,
+  );
+}
+
+/** Five messages: from the SDK at t=1,3,5 (seq 0..2), to it at t=2,4. */
+async function storeConversation() {
+  await store.claimSubscription(LEG, 'in-progress', new Date());
+  for (const [i, t] of [1, 3, 5].entries()) await saveInbound(i, t);
+  for (const [i, t] of [2, 4].entries()) await saveOutbound(i, t);
 }
 
 describe('/call-messages', () => {
@@ -96,7 +105,7 @@ describe('/call-messages', () => {
     const res = await invoke(handler, makeContext('/call-messages', { TWILIO_SANDBOX_URL: sandbox.url }), event);
     expect(res.statusCode).toBe(200);
     expect((res.body as Page).messages).toHaveLength(2);
-    expect((res.body as Page).nextPageToken).toBe('2');
+    expect((res.body as Page).nextPageToken).toEqual(expect.any(String));
   });
 
   it('answers 404 for a call with nothing stored', async () => {
@@ -112,20 +121,29 @@ describe('/call-messages', () => {
     expectError(await list({ callSid: CALL, pageSize }), 400, 'page-size-invalid');
   });
 
-  it.each(['-1', 'abc', '2.5'])('refuses pageToken %p with 400', async (pageToken) => {
-    expectError(await list({ callSid: CALL, pageToken }), 400, 'page-token-invalid');
+  it.each(['-1', 'abc', '2.5', Buffer.from('["asc","state",""]').toString('base64url')])(
+    'refuses pageToken %p with 400',
+    async (pageToken) => {
+      expectError(await list({ callSid: CALL, pageToken }), 400, 'page-token-invalid');
+    },
+  );
+
+  it('refuses a bad order or after with 400', async () => {
+    expectError(await list({ callSid: CALL, order: 'sideways' }), 400, 'order-invalid');
+    expectError(await list({ callSid: CALL, after: 'nope' }), 400, 'after-invalid');
+    expectError(await list({ callSid: CALL, after: 'x', pageToken: 'y' }), 400, 'paging-invalid');
   });
 
-  it('returns the state and every message, in order, with content parsed', async () => {
+  it('returns the state and every message, in order: content as stored text, data parsed', async () => {
     await storeConversation();
     const res = await list({ callSid: CALL });
     expect(res.statusCode).toBe(200);
     const page = res.body as Page;
     expect(page.callSid).toBe(CALL);
     expect(page.state).toMatchObject({ callSid: CALL, status: 'in-progress', identity: 'bob' });
-    expect(page.total).toBe(5);
     expect(page.nextPageToken).toBeNull();
-    expect(page.messages.map((m) => m.content)).toEqual([
+    expect(page.messages.map((m) => m.content)).toEqual(page.messages.map((m) => JSON.stringify(m.data)));
+    expect(page.messages.map((m) => m.data)).toEqual([
       { n: 'in0' },
       { n: 'out0' },
       { n: 'in1' },
@@ -140,22 +158,25 @@ describe('/call-messages', () => {
     });
   });
 
-  it('pages with pageSize and nextPageToken', async () => {
+  it('pages with pageSize and nextPageToken, both ways', async () => {
     await storeConversation();
-    const seen: unknown[] = [];
-    const tokens: (string | null)[] = [];
-    let token: string | null = '';
-    while (token !== null) {
-      const page: Page = (await list({ callSid: CALL, pageSize: '2', ...(token ? { pageToken: token } : {}) }))
-        .body as Page;
-      expect(page.total).toBe(5);
-      expect(page.messages.length).toBeLessThanOrEqual(2);
-      seen.push(...page.messages.map((m) => m.content));
-      tokens.push(page.nextPageToken);
-      token = page.nextPageToken;
+    const all = [{ n: 'in0' }, { n: 'out0' }, { n: 'in1' }, { n: 'out1' }, { n: 'in2' }];
+    for (const order of ['asc', 'desc']) {
+      const seen: unknown[] = [];
+      let pages = 0;
+      let token: string | null = '';
+      while (token !== null) {
+        const page: Page = (await list({ callSid: CALL, pageSize: '2', order, ...(token ? { pageToken: token } : {}) }))
+          .body as Page;
+        expect(page.order).toBe(order);
+        expect(page.messages.length).toBeLessThanOrEqual(2);
+        seen.push(...page.messages.map((m) => m.data));
+        token = page.nextPageToken;
+        pages++;
+      }
+      expect(pages).toBe(3);
+      expect(seen).toEqual(order === 'asc' ? all : [...all].reverse());
     }
-    expect(tokens).toEqual(['2', '4', null]);
-    expect(seen).toEqual([{ n: 'in0' }, { n: 'out0' }, { n: 'in1' }, { n: 'out1' }, { n: 'in2' }]);
   });
 
   it('gives no nextPageToken when the last page is exactly full', async () => {
@@ -163,30 +184,28 @@ describe('/call-messages', () => {
     const page = (await list({ callSid: CALL, pageSize: '5' })).body as Page;
     expect(page.messages).toHaveLength(5);
     expect(page.nextPageToken).toBeNull();
-    const tail = (await list({ callSid: CALL, pageSize: '1', pageToken: '4' })).body as Page;
-    expect(tail.messages.map((m) => m.content)).toEqual([{ n: 'in2' }]);
-    expect(tail.nextPageToken).toBeNull();
   });
 
-  it('returns an empty page past the end', async () => {
+  it('catches up after a message: only what came later, with the new messages once they arrive', async () => {
     await storeConversation();
-    const page = (await list({ callSid: CALL, pageToken: '50' })).body as Page;
-    expect(page.messages).toEqual([]);
-    expect(page.nextPageToken).toBeNull();
+    const page = (await list({ callSid: CALL })).body as Page;
+    const last = page.messages.at(-1)?.cursor;
+    if (!last) throw new Error('expected a cursor');
+    const idle = (await list({ callSid: CALL, after: last })).body as Page;
+    expect(idle.messages).toEqual([]);
+    await saveInbound(3, 7);
+    await saveOutbound(2, 6);
+    const later = (await list({ callSid: CALL, after: last })).body as Page;
+    expect(later.messages.map((m) => m.data)).toEqual([{ n: 'out2' }, { n: 'in3' }]);
+    expect((await list({ callSid: CALL, after: page.messages[2].cursor })).body).toMatchObject({
+      messages: [{ data: { n: 'out1' } }, { data: { n: 'in2' } }, { data: { n: 'out2' } }, { data: { n: 'in3' } }],
+    });
   });
 
-  it('returns a null state for a leg with messages but no state yet', async () => {
-    await store.saveMessage({
-      sid: kx(1),
-      callSid: CALL,
-      direction: 'from-sdk',
-      sequence: 0,
-      contentType: 'application/json',
-      content: '{}',
-      timestamp: new Date().toISOString(),
-    });
+  it('leaves out the state for a leg with messages but no state yet', async () => {
+    await saveInbound(0, 1);
     const page = (await list({ callSid: CALL })).body as Page;
-    expect(page.state).toBeNull();
-    expect(page.total).toBe(1);
+    expect(page.state).toBeUndefined();
+    expect(page.messages).toHaveLength(1);
   });
 });

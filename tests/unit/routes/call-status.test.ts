@@ -18,16 +18,24 @@ const FINISHED_TTL = 300;
 
 let sandbox: SyncSandbox;
 let subscribeAttempts: string[] = [];
+/** How the stub Calls API answers a subscription: Twilio refuses one on a leg that is not active. */
+let subscriptionAnswer: 'accept' | 'refuse' = 'refuse';
 let env: Record<string, string>;
 let store: CallStore;
 
 beforeAll(async () => {
   installTwilioGlobal();
-  // Subscriptions: Twilio refuses one on a call that has ended (the only kind this file subscribes).
   sandbox = await startSyncSandbox({}, (app) =>
     app.post('/api/2010-04-01/Accounts/:account/Calls/:call/UserDefinedMessageSubscriptions.json', (req, res) => {
       subscribeAttempts.push(req.params.call);
-      res.status(400).json({ code: 31211, message: 'Call is not in the expected state', more_info: '', status: 400 });
+      if (subscriptionAnswer === 'refuse') {
+        res.status(400).json({ code: 31211, message: 'Call is not in the expected state', more_info: '', status: 400 });
+        return;
+      }
+      const sid = 'ZY' + String(subscribeAttempts.length).padStart(32, '0');
+      res
+        .status(201)
+        .json({ account_sid: req.params.account, call_sid: req.params.call, sid, date_created: '', uri: '' });
     }),
   );
   env = {
@@ -45,6 +53,7 @@ afterAll(() => sandbox.close());
 beforeEach(() => {
   sandbox.reset();
   subscribeAttempts = [];
+  subscriptionAnswer = 'refuse';
   jest.spyOn(console, 'log').mockImplementation(() => {});
 });
 afterEach(() => jest.restoreAllMocks());
@@ -84,7 +93,7 @@ describe('/call-status', () => {
       eventFor(callStatusUrl(LOCAL_BASE, BOTH), statusBody('completed')),
     );
     expectError(res, 403, 'signature-invalid');
-    expect(await store.readLeg(PARENT)).toBeUndefined();
+    expect(await store.readState(PARENT)).toBeUndefined();
   });
 
   it('refuses a callback whose cme_* legs were changed after signing', async () => {
@@ -114,15 +123,40 @@ describe('/call-status', () => {
     expectError(await post(BOTH, statusBody('exploded')), 400, 'call-status-invalid');
   });
 
-  it('creates the legs’ Maps at initiated, with the active-call TTL; ringing writes nothing', async () => {
-    const ringing = await post(BOTH, statusBody('ringing'));
-    expect(ringing.body).toEqual({ status: 'ringing', legs: { [PARENT]: 'ringing', [CHILD]: 'ringing' } });
-    await expect(mapExpiresIn(PARENT)).rejects.toMatchObject({ status: 404 });
+  it('subscribes the parent at initiated and prepares the child’s Map, with the active-call TTL', async () => {
+    subscriptionAnswer = 'accept';
     const res = await post(BOTH, statusBody('initiated'));
     expect(res.statusCode).toBe(200);
-    expect(res.body).toEqual({ status: 'initiated', legs: { [PARENT]: 'initiated', [CHILD]: 'initiated' } });
+    expect(res.body).toEqual({ status: 'initiated', legs: { [PARENT]: 'subscribed', [CHILD]: 'prepared' } });
+    expect(subscribeAttempts).toEqual([PARENT]);
+    expect(await store.readState(PARENT)).toMatchObject({
+      status: 'initiated',
+      subscription: { status: 'subscribed' },
+    });
     expect(await mapExpiresIn(PARENT)).toBeCloseTo(3600, -1);
     expect(await mapExpiresIn(CHILD)).toBeCloseTo(3600, -1);
+  });
+
+  it('subscribes each leg once across ringing, in-progress and their repeats, in any order', async () => {
+    subscriptionAnswer = 'accept';
+    for (const status of ['in-progress', 'ringing', 'initiated', 'in-progress', 'ringing']) {
+      expect((await post(BOTH, statusBody(status))).statusCode).toBe(200);
+    }
+    expect([...subscribeAttempts].sort()).toEqual([PARENT, CHILD]);
+    expect(await store.readState(CHILD)).toMatchObject({
+      status: 'in-progress',
+      subscription: { status: 'subscribed' },
+    });
+  });
+
+  it('tries again at in-progress when Twilio refused the subscription at ringing', async () => {
+    const ringing = await post({ child: 'bob' }, statusBody('ringing'));
+    expect(ringing.body).toEqual({ status: 'ringing', legs: { [CHILD]: 'not-yet-subscribable' } });
+    expect(await store.readState(CHILD)).toMatchObject({ subscription: { status: 'refused', by: 'ringing' } });
+    subscriptionAnswer = 'accept';
+    const answered = await post({ child: 'bob' }, statusBody('in-progress'));
+    expect(answered.body).toEqual({ status: 'in-progress', legs: { [CHILD]: 'subscribed' } });
+    expect(subscribeAttempts).toEqual([CHILD, CHILD]);
   });
 
   it('closes out both legs of a client → client call at completed', async () => {
@@ -155,13 +189,21 @@ describe('/call-status', () => {
     expect(await store.readState(PARENT)).not.toHaveProperty('durationSeconds');
   });
 
-  it('keeps a leg ended whose end overtook its in-progress callback (Twilio refuses the subscription)', async () => {
+  it('keeps a leg ended whose end overtook its ringing and in-progress callbacks, and never subscribes it', async () => {
+    subscriptionAnswer = 'accept';
     await post({ child: 'bob' }, statusBody('completed', { From: '+15557778888' }));
-    const res = await post({ child: 'bob' }, statusBody('in-progress', { From: '+15557778888' }));
-    expect(res.statusCode).toBe(200);
-    expect(res.body).toEqual({ status: 'in-progress', legs: { [CHILD]: 'ended-before-start' } });
+    for (const status of ['ringing', 'in-progress']) {
+      const res = await post({ child: 'bob' }, statusBody(status, { From: '+15557778888' }));
+      expect(res.statusCode).toBe(200);
+      expect(res.body).toEqual({ status, legs: { [CHILD]: 'ended-before-start' } });
+    }
     expect(await store.readState(CHILD)).toMatchObject({ status: 'completed' });
-    expect(subscribeAttempts).toEqual([CHILD]); // asked in parallel with the state write, and refused
+    expect(subscribeAttempts).toEqual([]);
+  });
+
+  it('answers in-progress refused by Twilio as call-gone (the end is on its way)', async () => {
+    const res = await post({ child: 'bob' }, statusBody('in-progress'));
+    expect(res.body).toEqual({ status: 'in-progress', legs: { [CHILD]: 'call-gone' } });
   });
 
   it('accepts a repeated final callback', async () => {

@@ -99,10 +99,38 @@ describe('/send-message (stub Calls API)', () => {
   it('sends to a callSid with an IdempotencyKey and records the message', async () => {
     const res = await send({ callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-1' });
     expect(res.statusCode).toBe(201);
-    expect(res.body).toEqual({ sid: sidOf('KX', 1), callSid: BOB_CHILD, idempotencyKey: 'k-1' });
+    expect(res.body).toEqual({ sid: sidOf('KX', 1), callSid: BOB_CHILD, idempotencyKey: 'k-1', outcome: 'sent' });
     expect(sent).toEqual([{ callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-1' }]);
-    const leg = await store.readLeg(BOB_CHILD);
-    expect(leg?.messages).toMatchObject([{ sid: sidOf('KX', 1), direction: 'to-sdk', content: '{"a":1}' }]);
+    const page = await store.readHistory(BOB_CHILD, { order: 'asc' }, 10);
+    expect(page?.messages.map((m) => m.message)).toMatchObject([
+      { sid: sidOf('KX', 1), direction: 'to-sdk', content: '{"a":1}', idempotencyKey: 'k-1' },
+    ]);
+  });
+
+  it('sends once per idempotencyKey: a retry answers the recorded send, a concurrent twin is told to wait', async () => {
+    const body = { callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-2' };
+    const answers = await Promise.all([send(body), send(body), send(body)]);
+    // The twins either find the send recorded already (200) or still under way (409): never a second send.
+    expect(answers.filter((a) => a.statusCode === 201)).toHaveLength(1);
+    for (const a of answers) expect([200, 201, 409]).toContain(a.statusCode);
+    expect(sent).toHaveLength(1);
+    const retry = await send(body);
+    expect(retry.statusCode).toBe(200);
+    expect(retry.body).toEqual({
+      sid: sidOf('KX', 1),
+      callSid: BOB_CHILD,
+      idempotencyKey: 'k-2',
+      outcome: 'already-sent',
+    });
+    expect(sent).toHaveLength(1);
+  });
+
+  it('records a send whose reused IdempotencyKey Twilio refused with 409 (it has the message already)', async () => {
+    createError = { status: 409, code: 20409, message: 'IdempotencyKey already used' };
+    const res = await send({ callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-3' });
+    expect(res.statusCode).toBe(201);
+    expect(res.body).toMatchObject({ sid: null, outcome: 'sent' });
+    expect((await store.readHistory(BOB_CHILD, { order: 'asc' }, 10))?.messages).toHaveLength(1);
   });
 
   it('makes up an IdempotencyKey when none is given', async () => {
@@ -151,9 +179,12 @@ describe('/send-message (stub Calls API)', () => {
     [32703, 400, 'content-too-long'],
   ])('maps Twilio error %d to %d %s', async (twilioCode, status, code) => {
     createError = Object.assign(new Error('refused'), { status: twilioCode === 20404 ? 404 : 400, code: twilioCode });
-    const res = await send({ callSid: BOB_CHILD, content: '{}' });
+    const res = await send({ callSid: BOB_CHILD, content: '{}', idempotencyKey: 'refused-once' });
     expectError(res, status, code);
     expect(res.body).toMatchObject({ twilioCode });
-    expect(await store.readLeg(BOB_CHILD)).toBeUndefined();
+    expect((await store.readHistory(BOB_CHILD, { order: 'asc' }, 10))?.messages ?? []).toEqual([]);
+    // Twilio refused it: the key is free again, so the same request can be sent once the call allows it.
+    createError = undefined;
+    expect((await send({ callSid: BOB_CHILD, content: '{}', idempotencyKey: 'refused-once' })).statusCode).toBe(201);
   });
 });
