@@ -1,6 +1,7 @@
 // A small signed client for your backend: calls the protected functions with X-Twilio-Signature,
 // so no backend hand-rolls signatures. Import it, or use `npm run send-message`.
 import twilio from 'twilio';
+import type { CallMessagesPage, SendMessageResult } from '../lib/api-types';
 
 export interface FunctionsClientOptions {
   /** Where the functions are: https://<service>-1234-dev.twil.io, or http://localhost:3000. */
@@ -53,27 +54,20 @@ export function sendMessage(opts: FunctionsClientOptions, req: SendMessageReques
   if (req.callSid !== undefined) params.callSid = req.callSid;
   if (req.identity !== undefined) params.identity = req.identity;
   if (req.idempotencyKey !== undefined) params.idempotencyKey = req.idempotencyKey;
-  return signedPost<{ sid: string; callSid: string; idempotencyKey: string } | { code: string; message: string }>(
-    opts,
-    '/send-message',
-    params,
-  );
+  return signedPost<SendMessageResult | { code: string; message: string }>(opts, '/send-message', params);
 }
 
 /** A call leg's state and messages: `/call-messages`. */
 export function callMessages(
   opts: FunctionsClientOptions,
   callSid: string,
-  page: { pageSize?: number; pageToken?: string } = {},
+  page: { pageSize?: number; pageToken?: string; after?: string; order?: 'asc' | 'desc' } = {},
 ) {
   const params: Record<string, string> = { callSid };
   if (page.pageSize !== undefined) params.pageSize = String(page.pageSize);
   if (page.pageToken !== undefined) params.pageToken = page.pageToken;
-  return signedPost<{
-    callSid: string;
-    state: unknown;
-    messages: { sid: string; direction: string; content: unknown }[];
-    total: number;
-    nextPageToken: string | null;
-  }>(opts, '/call-messages', params);
+  if (page.after !== undefined) params.after = page.after;
+  if (page.order !== undefined) params.order = page.order;
+  // Each message: `content` is the JSON text as it arrived, `data` a parsed copy when it nests ≤ 64 levels.
+  return signedPost<CallMessagesPage>(opts, '/call-messages', params);
 }

@@ -18,6 +18,10 @@ export interface Config {
   /** The local Twilio to talk to instead of twilio.com (the sandbox); never set in production. */
   sandboxUrl?: string;
   raw: Env;
+  /** WEBHOOK_SHARED_KEY_SECRET: verifies webhooks Twilio signs with a SharedKey (Webhooks configuration API). */
+  webhookSharedKeySecret?: string;
+  /** REQUIRE_VERIFIED_JSON_CALLBACKS=true: refuse JSON message callbacks whose body could not be verified. */
+  requireVerifiedJsonCallbacks?: boolean;
 }
 
 export function missingVariable(name: string, why: string): HttpError {
@@ -36,6 +40,13 @@ function positiveInt(env: Env, name: string, fallback: number): number {
     );
   }
   return value;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new HttpError(500, 'configuration-invalid', `${name} must be true or false.`);
 }
 
 export function readConfig(env: Env): Config {
@@ -70,6 +81,8 @@ export function readConfig(env: Env): Config {
     publicBaseUrl,
     sandboxUrl,
     raw: env,
+    webhookSharedKeySecret: env.WEBHOOK_SHARED_KEY_SECRET || undefined,
+    requireVerifiedJsonCallbacks: flag(env, 'REQUIRE_VERIFIED_JSON_CALLBACKS'),
   };
 }
 

@@ -6,7 +6,7 @@ import { CallStore } from './call-store';
 import { readConfig, type Config, type Env } from './config';
 import { HttpError, isRetryable, isTwilioRestError } from './errors';
 import { logEvent } from './log';
-import { isValidTwilioSignature } from './signature';
+import { checkTwilioSignature } from './signature';
 import { twilioClient, type TwilioClient } from './twilio-client';
 
 export type Event = Record<string, unknown> & { request?: { headers?: Record<string, unknown> } };
@@ -21,6 +21,11 @@ export interface RouteContext {
   deadline: number;
   client: () => TwilioClient;
   store: () => CallStore;
+  /**
+   * Signed routes: whether the signature covers the body the route reads. False only for a JSON
+   * body whose bodySHA256 could not be re-derived from the parsed body (lib/signature.ts).
+   */
+  bodyVerified?: boolean;
 }
 
 export type RouteResult = { status: number; json: unknown } | { status: number; twiml: string };
@@ -44,7 +49,9 @@ export function twilioFunction(
   newResponse: ResponseFactory,
 ) {
   return async (context: Context, event: Event, callback: ServerlessCallback): Promise<void> => {
-    const headers = (event.request?.headers ?? {});
+    // `request` is twilio-run's, unless a JSON body replaced it: only a plain object counts.
+    const given: unknown = event.request?.headers;
+    const headers = typeof given === 'object' && given !== null ? (given as Record<string, unknown>) : {};
     const deadline = Date.now() + INVOCATION_BUDGET_MS;
     let result: RouteResult;
     try {
@@ -54,7 +61,9 @@ export function twilioFunction(
         path: context.PATH,
         publicBaseUrl: config.publicBaseUrl,
       };
-      if (options.signed && !isValidTwilioSignature(config.authToken, headers, site, event)) {
+      const secrets = { authToken: config.authToken, sharedKeySecret: config.webhookSharedKeySecret };
+      const signature = options.signed ? checkTwilioSignature(secrets, headers, site, event) : undefined;
+      if (signature && !signature.valid) {
         throw new HttpError(403, 'signature-invalid', 'This route needs a valid X-Twilio-Signature header.');
       }
       const client = () => twilioClient(config);
@@ -66,12 +75,55 @@ export function twilioFunction(
         deadline,
         client,
         store: () => new CallStore(client(), config, deadline),
+        bodyVerified: signature?.valid === true && signature.bodyVerified,
       });
     } catch (err) {
-      result = errorResult(err, context.PATH, event);
+      try {
+        result = errorResult(err, context.PATH, event);
+      } catch {
+        result = INTERNAL_ERROR;
+      }
     }
-    callback(null, toResponse(result, newResponse()));
+    respond(result, context.PATH, event, callback, newResponse);
   };
+}
+
+const INTERNAL_ERROR = json(500, {
+  code: 'internal-error',
+  message: 'Something went wrong on our side; retry the request.',
+});
+
+/**
+ * Hands the answer to the runtime so that nothing can throw out of the Function: a body that cannot
+ * be serialised becomes a 500 JSON error here, and if the runtime itself throws while sending, one
+ * plain JSON error is sent instead (an exception escaping the handler would kill the process).
+ */
+function respond(
+  result: RouteResult,
+  path: string,
+  event: Event,
+  callback: ServerlessCallback,
+  newResponse: ResponseFactory,
+): void {
+  let response: TwilioResponse;
+  try {
+    // The runtime serialises with JSON.stringify, which recurses: check here, where a throw is caught.
+    if ('json' in result) JSON.stringify(result.json);
+    response = toResponse(result, newResponse());
+  } catch (err) {
+    logEvent(path, {}, { error: 'unserialisable-answer', name: (err as Error)?.name });
+    response = toResponse(INTERNAL_ERROR, newResponse());
+  }
+  try {
+    callback(null, response);
+  } catch (err) {
+    logEvent(path, {}, { error: 'send-failed', name: (err as Error)?.name });
+    try {
+      callback(null, toResponse(INTERNAL_ERROR, newResponse()));
+    } catch {
+      // Nothing is left to answer with; the runtime times the request out.
+    }
+  }
 }
 
 function errorResult(err: unknown, path: string, event: Event): RouteResult {
@@ -103,11 +155,13 @@ function errorResult(err: unknown, path: string, event: Event): RouteResult {
     });
   }
   logEvent(path, event, { error: 'internal', name: (err as Error)?.name });
-  return json(500, { code: 'internal-error', message: 'Something went wrong on our side; retry the request.' });
+  return INTERNAL_ERROR;
 }
 
 function toResponse(result: RouteResult, response: TwilioResponse): TwilioResponse {
   response.setStatusCode(result.status);
+  // Browsers must never guess another type for an answer (e.g. render a JSON body holding markup).
+  response.appendHeader('X-Content-Type-Options', 'nosniff');
   if ('twiml' in result) {
     response.appendHeader('Content-Type', 'text/xml');
     response.setBody(result.twiml);

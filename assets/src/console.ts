@@ -2,18 +2,10 @@
 // /operator-* functions), and a box to send server → SDK. The operator secret is exchanged for a
 // one-hour session token; the Auth Token never reaches the browser.
 
-export {};
+import { compactJson, displayJson } from '../../lib/json-text';
+import type { CallMessagePageItem, CallMessagesPage, LegState } from '../../lib/api-types';
+import { MAX_CONTENT_CHARS, MAX_PARSED_DEPTH } from '../../lib/limits';
 
-interface LegState {
-  callSid: string;
-  role: 'parent' | 'child';
-  identity: string;
-  peer: string;
-  status: string;
-  updatedAt: string;
-  endedAt?: string;
-  durationSeconds?: number;
-}
 interface CallRow {
   callSid: string;
   createdAt: string;
@@ -21,21 +13,20 @@ interface CallRow {
   active: boolean;
   state: LegState | null;
 }
-interface Message {
-  sid: string;
-  direction: 'from-sdk' | 'to-sdk';
-  sequence?: number;
-  content: unknown;
-  timestamp: string;
-}
-interface CallHistory {
-  state: LegState | null;
+type Message = CallMessagePageItem & { data?: unknown };
+type CallHistory = CallMessagesPage & { messages: Message[] };
+
+/** The open call's history as read so far: later polls ask only for what came after `cursor`. */
+interface OpenHistory {
+  callSid: string;
+  state?: LegState | null;
   messages: Message[];
-  total: number;
-  nextPageToken: string | null;
+  cursor?: string;
 }
 
-const MAX_CONTENT_CHARS = 10_000;
+/** Pages read when a call is opened (100 messages each): older history is there through /call-messages. */
+const MAX_FIRST_PAGES = 10;
+
 const POLL_MS = 2000;
 const STORAGE_KEY = 'cme.operator.session';
 
@@ -66,6 +57,7 @@ let session: { session: string; expiresAt: string } | undefined;
 let selected: string | undefined;
 let timer: number | undefined;
 let polling = false;
+let open: OpenHistory | undefined;
 
 const time = (iso: string) => new Date(iso).toLocaleTimeString([], { hour12: false });
 
@@ -137,6 +129,8 @@ function logout(reason = 'Logged out.') {
   el.calls.replaceChildren();
   el.history.replaceChildren();
   el.callCard.hidden = true;
+  agentEl.rows.replaceChildren();
+  agentStatus('');
   el.sessionStatus.textContent = reason;
   el.secret.focus();
 }
@@ -149,6 +143,7 @@ function showConsole() {
   window.clearInterval(timer);
   timer = window.setInterval(() => void poll(), POLL_MS);
   void poll();
+  void loadAgents();
 }
 
 // ---- calls -------------------------------------------------------------------------------------
@@ -207,6 +202,7 @@ function renderCalls(calls: CallRow[]) {
 
 function select(callSid: string) {
   selected = callSid;
+  open = undefined;
   el.history.replaceChildren();
   el.sendResult.textContent = '';
   el.callCard.hidden = false;
@@ -222,46 +218,55 @@ function select(callSid: string) {
 
 // ---- one call's messages ----------------------------------------------------------------------
 
-async function readHistory(callSid: string): Promise<CallHistory> {
-  const first = await api<CallHistory>('operator-messages', { params: { callSid, pageSize: '100' } });
-  let next = first.nextPageToken;
-  for (let page = 0; next && page < 9; page++) {
-    const more = await api<CallHistory>('operator-messages', { params: { callSid, pageSize: '100', pageToken: next } });
-    first.messages.push(...more.messages);
-    next = more.nextPageToken;
-  }
-  return first;
+/**
+ * Brings the open call's history up to date: its first pages when it is opened, then only what
+ * came after the last message seen (one request, whatever the history's length).
+ */
+async function refreshHistory(callSid: string): Promise<OpenHistory> {
+  const known = open?.callSid === callSid ? open : { callSid, messages: [] };
+  let pages = 0;
+  let token: string | null | undefined;
+  do {
+    const params: Record<string, string> = { callSid, pageSize: '100' };
+    if (token) params.pageToken = token;
+    else if (known.cursor) params.after = known.cursor;
+    const page = await api<CallHistory>('operator-messages', { params });
+    if (page.state !== undefined) known.state = page.state;
+    known.messages.push(...page.messages);
+    known.cursor = page.messages.at(-1)?.cursor ?? known.cursor;
+    token = page.nextPageToken;
+  } while (token && ++pages < MAX_FIRST_PAGES);
+  return known;
 }
 
-function renderHistory(history: CallHistory) {
-  const s = history.state;
+function messageItem(m: Message): HTMLLIElement {
+  const li = document.createElement('li');
+  li.className = m.direction === 'from-sdk' ? 'in' : 'out';
+  li.dataset.sid = m.sid ?? '';
+  li.dataset.direction = m.direction;
+  const head = document.createElement('div');
+  const what = document.createElement('strong');
+  what.textContent =
+    m.direction === 'from-sdk'
+      ? `From the softphone${m.sequence !== undefined ? ` (#${m.sequence})` : ''}`
+      : 'To the softphone';
+  const sid = document.createElement('code');
+  sid.textContent = m.sid ?? '(sid not returned by Twilio)';
+  head.append(what, ` · ${time(m.timestamp)} · `, sid);
+  const pre = document.createElement('pre');
+  pre.textContent = displayJson(m.content, MAX_PARSED_DEPTH);
+  li.append(head, pre);
+  return li;
+}
+
+/** Shows the history: only messages not on screen yet are rendered, so a refresh stays cheap. */
+function renderHistory(history: OpenHistory, state: LegState | null | undefined) {
+  const s = state ?? history.state;
   el.callSummary.textContent = s
     ? `${s.identity} (${s.role === 'parent' ? 'placed the call' : 'took the call'}) with ${s.peer || 'unknown'} · ${s.status}${s.endedAt ? ` · ended ${time(s.endedAt)}` : ''}`
     : 'The call is ringing; its state appears when it is answered.';
-  const sids = history.messages.map((m) => m.sid).join(',');
-  if (el.history.dataset.sids === sids) return;
-  el.history.dataset.sids = sids;
-  el.history.replaceChildren(
-    ...history.messages.map((m) => {
-      const li = document.createElement('li');
-      li.className = m.direction === 'from-sdk' ? 'in' : 'out';
-      li.dataset.sid = m.sid;
-      li.dataset.direction = m.direction;
-      const head = document.createElement('div');
-      const what = document.createElement('strong');
-      what.textContent =
-        m.direction === 'from-sdk'
-          ? `From the softphone${m.sequence !== undefined ? ` (#${m.sequence})` : ''}`
-          : 'To the softphone';
-      const sid = document.createElement('code');
-      sid.textContent = m.sid;
-      head.append(what, ` · ${time(m.timestamp)} · `, sid);
-      const pre = document.createElement('pre');
-      pre.textContent = JSON.stringify(m.content, null, 2);
-      li.append(head, pre);
-      return li;
-    }),
-  );
+  const shown = el.history.children.length;
+  if (history.messages.length > shown) el.history.append(...history.messages.slice(shown).map(messageItem));
   el.historyStatus.textContent = history.messages.length
     ? `${history.messages.length} message(s).`
     : 'No messages yet.';
@@ -276,8 +281,11 @@ async function poll() {
     if (selected) {
       const callSid = selected;
       try {
-        const history = await readHistory(callSid);
-        if (selected === callSid) renderHistory(history);
+        const history = await refreshHistory(callSid);
+        if (selected === callSid) {
+          open = history;
+          renderHistory(history, calls.find((c) => c.callSid === callSid)?.state);
+        }
       } catch (err) {
         if (err instanceof ApiError && err.status === 404)
           el.historyStatus.textContent = 'No messages stored for this call yet.';
@@ -303,7 +311,7 @@ function draft(): { ok: true; text: string } | { ok: false; error: string; size:
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return { ok: false, error: 'The message must be a JSON object.', size: text.length };
-  const compact = JSON.stringify(value);
+  const compact = compactJson(value); // the operator's own text may nest deeper than JSON.stringify can go
   if (compact.length > MAX_CONTENT_CHARS)
     return {
       ok: false,
@@ -351,12 +359,126 @@ async function send(event: SubmitEvent) {
   }
 }
 
+// ---- agents ------------------------------------------------------------------------------------
+
+interface AgentRow {
+  identity: string;
+  displayName: string;
+  enabled: boolean;
+}
+
+/** Agent identities: what every Voice SDK accepts (lib/agents.ts). */
+const AGENT_IDENTITY = /^[A-Za-z0-9_]{1,121}$/;
+
+const agentEl = {
+  status: $<HTMLParagraphElement>('agents-status'),
+  rows: $<HTMLTableSectionElement>('agents'),
+  form: $<HTMLFormElement>('agent-form'),
+  identity: $<HTMLInputElement>('agent-identity'),
+  name: $<HTMLInputElement>('agent-name'),
+  password: $<HTMLInputElement>('agent-password'),
+};
+
+function agentStatus(text: string, tone: '' | 'ok' | 'bad' = '') {
+  agentEl.status.textContent = text;
+  agentEl.status.className = tone;
+}
+
+/** A generated password is shown once, here; only its hash is stored. */
+function announcePassword(identity: string, password?: string) {
+  if (password) agentStatus(`New password for ${identity}: ${password} (shown once: give it to the agent now).`, 'ok');
+}
+
+async function loadAgents() {
+  try {
+    const { agents } = await api<{ agents: AgentRow[] }>('operator-agents');
+    renderAgents(agents);
+  } catch (err) {
+    if (session) agentStatus(`Could not list agents: ${(err as Error).message}`, 'bad');
+  }
+}
+
+function renderAgents(agents: AgentRow[]) {
+  agentEl.rows.replaceChildren(
+    ...agents.map((a) => {
+      const tr = document.createElement('tr');
+      tr.dataset.identity = a.identity;
+      tr.dataset.enabled = String(a.enabled);
+      const actions = document.createElement('td');
+      const toggle = document.createElement('button');
+      toggle.type = 'button';
+      toggle.className = a.enabled ? 'danger' : 'secondary';
+      toggle.textContent = a.enabled ? 'Disable' : 'Enable';
+      toggle.setAttribute('aria-label', `${toggle.textContent} ${a.identity}`);
+      toggle.addEventListener('click', () => void changeAgent(a.identity, a.enabled ? 'disable' : 'enable'));
+      const reset = document.createElement('button');
+      reset.type = 'button';
+      reset.className = 'secondary';
+      reset.textContent = 'Reset password';
+      reset.setAttribute('aria-label', `Reset the password of ${a.identity}`);
+      reset.addEventListener('click', () => void changeAgent(a.identity, 'reset-password'));
+      actions.append(toggle, ' ', reset);
+      tr.append(
+        cell(a.identity, 'mono'),
+        cell(a.displayName),
+        cell(a.enabled ? 'enabled' : 'disabled', a.enabled ? 'ok' : 'muted'),
+        actions,
+      );
+      return tr;
+    }),
+  );
+  if (!agents.length) agentStatus('No agents yet: add one below.');
+}
+
+async function changeAgent(identity: string, action: 'disable' | 'enable' | 'reset-password') {
+  try {
+    const res = await api<{ agent: AgentRow; password?: string }>('operator-agents-update', {
+      method: 'POST',
+      params: { identity, action },
+    });
+    if (action === 'reset-password') announcePassword(identity, res.password);
+    else agentStatus(`${identity} ${res.agent.enabled ? 'enabled' : 'disabled'}.`, 'ok');
+  } catch (err) {
+    agentStatus(`Could not change ${identity}: ${(err as Error).message}`, 'bad');
+  }
+  await loadAgents();
+}
+
+async function addAgent(event: SubmitEvent) {
+  event.preventDefault();
+  const identity = agentEl.identity.value.trim();
+  if (!AGENT_IDENTITY.test(identity)) {
+    agentStatus('Identity: letters, digits and _ only (no . or -), up to 121 characters.', 'bad');
+    agentEl.identity.focus();
+    return;
+  }
+  const password = agentEl.password.value;
+  if (password && password.length < 12) {
+    agentStatus('Password: at least 12 characters, or leave it empty to generate one.', 'bad');
+    agentEl.password.focus();
+    return;
+  }
+  try {
+    const res = await api<{ agent: AgentRow; password?: string }>('operator-agents-add', {
+      method: 'POST',
+      params: { identity, displayName: agentEl.name.value.trim(), password },
+    });
+    agentEl.form.reset();
+    agentStatus(`Added ${identity}.`, 'ok');
+    announcePassword(identity, res.password);
+  } catch (err) {
+    agentStatus(`Not added: ${(err as Error).message}`, 'bad');
+  }
+  await loadAgents();
+}
+
 // ---- start -------------------------------------------------------------------------------------
 
 function start() {
   el.loginForm.addEventListener('submit', login);
   el.logout.addEventListener('click', () => logout());
   el.sendForm.addEventListener('submit', send);
+  agentEl.form.addEventListener('submit', addAgent);
   el.sendContent.addEventListener('input', updateSendSize);
   document.addEventListener('visibilitychange', () => void poll());
   const saved = sessionStorage.getItem(STORAGE_KEY);

@@ -1,5 +1,6 @@
 import { XMLParser } from 'fast-xml-parser';
 import { handler } from '../../../functions/voice.protected';
+import { RETRY_FRAGMENT } from '../../../lib/callback-urls';
 import {
   eventFor,
   expectError,
@@ -60,7 +61,9 @@ describe('/voice', () => {
     const response = twimlOf(await invoke(handler, makeContext('/voice', ENV), event));
     expect(response.Dial['@answerOnBridge']).toBe('true');
     expect(response.Dial.Client['#text']).toBe('bob');
-    expect(response.Dial.Client['@statusCallback']).toBe(`${LOCAL_BASE}/call-status?cme_sdk=child&cme_child=bob`);
+    expect(response.Dial.Client['@statusCallback']).toBe(
+      `${LOCAL_BASE}/call-status?cme_sdk=child&cme_child=bob#${RETRY_FRAGMENT}`,
+    );
     expect(response.Dial.Client['@statusCallbackEvent'].split(' ')).toContain('answered');
   });
 
@@ -72,7 +75,9 @@ describe('/voice', () => {
     const response = twimlOf(await invoke(handler, makeContext('/voice', ENV), event));
     expect(response.Dial['@callerId']).toBe('+15550001111');
     expect(response.Dial.Number['#text']).toBe('+442071234567');
-    expect(response.Dial.Number['@statusCallback']).toBe(`${LOCAL_BASE}/call-status?cme_sdk=parent&cme_parent=alice`);
+    expect(response.Dial.Number['@statusCallback']).toBe(
+      `${LOCAL_BASE}/call-status?cme_sdk=parent&cme_parent=alice#${RETRY_FRAGMENT}`,
+    );
   });
 
   it('dials client:bob for an SDK call to a client, marking both legs', async () => {
@@ -80,7 +85,7 @@ describe('/voice', () => {
     const response = twimlOf(await invoke(handler, makeContext('/voice', ENV), event));
     expect(response.Dial.Client['#text']).toBe('bob');
     expect(response.Dial.Client['@statusCallback']).toBe(
-      `${LOCAL_BASE}/call-status?cme_sdk=both&cme_parent=alice&cme_child=bob`,
+      `${LOCAL_BASE}/call-status?cme_sdk=both&cme_parent=alice&cme_child=bob#${RETRY_FRAGMENT}`,
     );
   });
 
@@ -106,7 +111,7 @@ describe('/voice', () => {
       await invoke(handler, makeContext('/voice', env), signedEvent('https://abc.ngrok.app/voice', body)),
     );
     expect(response.Dial.Client['@statusCallback']).toBe(
-      'https://abc.ngrok.app/call-status?cme_sdk=child&cme_child=bob',
+      `https://abc.ngrok.app/call-status?cme_sdk=child&cme_child=bob#${RETRY_FRAGMENT}`,
     );
     // The deployment's own URL stays valid (a number wired to it directly); any other host is refused.
     expect((await invoke(handler, makeContext('/voice', env), signedEvent(VOICE_URL, body))).statusCode).toBe(200);
