@@ -25,8 +25,23 @@ export function baseUrl(site: Pick<RequestSite, 'domainName' | 'publicBaseUrl'>)
 export const ROUTE_QUERY_KEYS: Record<string, readonly string[]> = {
   '/call-status': ['cme_sdk', 'cme_parent', 'cme_child'],
   // bodySHA256 is appended by Twilio to URLs that receive JSON bodies.
-  '/message-callback': ['cme_leg', 'cme_token', 'bodySHA256'],
+  '/message-callback': ['cme_leg', 'cme_issued', 'cme_token', 'bodySHA256'],
 };
+
+/**
+ * Twilio's connection override (TWILIO-FACTS.md §8), on every callback URL we hand out: retry up to
+ * 3 times (rc) after a 5xx answer, a connect timeout or a read timeout (rp); wait at most 10 s for
+ * an answer (rt: a Function is stopped at 10 s anyway), and all attempts within 15 s (tt, the
+ * documented maximum). Twilio retries nothing by default but connection failures, so without it a
+ * 503 (Sync briefly unavailable) would lose the message. Both routes are idempotent (Sync
+ * create-if-absent, messages keyed by Sid), so a retry of a request that did succeed is harmless.
+ * The fragment is never sent to us; whether Twilio signs it is undocumented, so signatures are
+ * checked over the URL with and without it.
+ */
+export const RETRY_FRAGMENT = 'rc=3&rp=5xx,ct,rt&rt=10000&tt=15000';
+
+/** The routes whose URLs carry RETRY_FRAGMENT (the ones Twilio calls back on its own). */
+export const ROUTES_WITH_FRAGMENT: readonly string[] = ['/call-status', '/message-callback'];
 
 function withQuery(url: string, pairs: [string, string | undefined][]): string {
   const query = new URLSearchParams();
@@ -43,33 +58,51 @@ export interface SdkLegs {
 
 export function callStatusUrl(base: string, legs: SdkLegs): string {
   const sdk = legs.parent && legs.child ? 'both' : legs.parent ? 'parent' : 'child';
-  return withQuery(`${base}/call-status`, [
+  const url = withQuery(`${base}/call-status`, [
     ['cme_sdk', sdk],
     ['cme_parent', legs.parent],
     ['cme_child', legs.child],
   ]);
+  return `${url}#${RETRY_FRAGMENT}`;
 }
 
 /**
- * A per-leg token in the subscription's Callback URL: it authenticates message callbacks whatever
- * their body encoding (a Function cannot re-hash a JSON body for the bodySHA256 scheme).
+ * A per-leg token in the subscription's Callback URL, bound to the leg and to when the URL was
+ * issued (`cme_issued`, Unix seconds): it authenticates message callbacks whatever their body
+ * encoding, and lets a URL be refused once no call could still be using it.
  */
-export function legToken(authToken: string, legSid: string): string {
-  return createHmac('sha256', authToken).update(`message-callback:${legSid}`).digest('base64url').slice(0, 32);
+export function legToken(authToken: string, legSid: string, issued: string): string {
+  return createHmac('sha256', authToken)
+    .update(`message-callback:${legSid}:${issued}`)
+    .digest('base64url')
+    .slice(0, 32);
 }
 
-export function legTokenMatches(authToken: string, legSid: string, token: unknown): boolean {
-  if (typeof token !== 'string') return false;
-  const expected = Buffer.from(legToken(authToken, legSid));
+export function legTokenMatches(authToken: string, legSid: string, issued: unknown, token: unknown): boolean {
+  if (typeof token !== 'string' || typeof issued !== 'string' || !/^\d{1,12}$/.test(issued)) return false;
+  const expected = Buffer.from(legToken(authToken, legSid, issued));
   const given = Buffer.from(token);
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
-export function messageCallbackUrl(base: string, authToken: string, legSid: string): string {
-  return withQuery(`${base}/message-callback`, [
-    ['cme_leg', legSid],
-    ['cme_token', legToken(authToken, legSid)],
+/** The query of a leg's message callback URL, keys in ROUTE_QUERY_KEYS order. */
+export function messageCallbackQuery(
+  authToken: string,
+  legSid: string,
+  issuedAt = new Date(),
+): { cme_leg: string; cme_issued: string; cme_token: string } {
+  const issued = String(Math.floor(issuedAt.getTime() / 1000));
+  return { cme_leg: legSid, cme_issued: issued, cme_token: legToken(authToken, legSid, issued) };
+}
+
+export function messageCallbackUrl(base: string, authToken: string, legSid: string, issuedAt = new Date()): string {
+  const query = messageCallbackQuery(authToken, legSid, issuedAt);
+  const url = withQuery(`${base}/message-callback`, [
+    ['cme_leg', query.cme_leg],
+    ['cme_issued', query.cme_issued],
+    ['cme_token', query.cme_token],
   ]);
+  return `${url}#${RETRY_FRAGMENT}`;
 }
 
 /**
@@ -81,10 +114,10 @@ export function rebuildSignedRequest(
   event: Record<string, unknown>,
 ): { url: string; params: Record<string, unknown> } {
   const keys = ROUTE_QUERY_KEYS[site.path] ?? [];
-  const params: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(event)) {
-    if (key !== 'request' && !keys.includes(key)) params[key] = value;
-  }
+  // fromEntries defines own properties: a `__proto__` key stays a parameter, never a prototype.
+  const params: Record<string, unknown> = Object.fromEntries(
+    Object.entries(event).filter(([key]) => key !== 'request' && !keys.includes(key)),
+  );
   const pairs = keys.map((key): [string, string | undefined] => {
     const value = event[key];
     return [key, typeof value === 'string' ? value : undefined];

@@ -1,13 +1,8 @@
 import { badRequest } from './errors';
+import { compactJson, jsonDepth, parseJson } from './json-text';
+import { MAX_CALLBACK_CONTENT_CHARS, MAX_CONTENT_CHARS, MAX_PARSED_DEPTH } from './limits';
 
-/** Twilio's limit on a call message's Content (error 32703). */
-export const MAX_CONTENT_CHARS = 10_000;
-
-/**
- * Most a message callback may carry. The SDKs cap a message at 10 KB (31212), which can be more
- * than 10,000 characters; this only bounds what one request can make us store.
- */
-export const MAX_CALLBACK_CONTENT_CHARS = 20_000;
+export { MAX_CALLBACK_CONTENT_CHARS, MAX_CONTENT_CHARS } from './limits';
 
 /**
  * Validates a call message's content: a JSON object of at most 10,000 characters (counted as
@@ -23,13 +18,9 @@ export function validateContent(content: unknown): string {
   if (content.length > MAX_CONTENT_CHARS) {
     throw badRequest('content-too-long', `content is ${content.length} characters; the limit is ${MAX_CONTENT_CHARS}.`);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(content);
-  } catch {
-    throw badRequest('content-invalid', 'content is not valid JSON.');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+  const parsed = parseJson(content);
+  if (!parsed.ok) throw badRequest('content-invalid', 'content is not valid JSON.');
+  if (typeof parsed.value !== 'object' || parsed.value === null || Array.isArray(parsed.value)) {
     throw badRequest('content-invalid', 'content must be a JSON object, e.g. {"key":"value"}.');
   }
   return content;
@@ -37,30 +28,41 @@ export function validateContent(content: unknown): string {
 
 /**
  * Content of a message the SDK sent, as Twilio delivers it: any JSON value the SDK accepted
- * (object, array, string, number…), as a string — or already parsed, from a JSON body. Kept as
- * given; refused only when it is not JSON at all or impossibly large.
+ * (object, array, string, number…), as a string — or already parsed, from a JSON body. Kept as the
+ * text it arrived as (a parsed value is written back compactly, in its own key order, without
+ * recursion); refused only when it is not JSON at all or impossibly large.
  */
 export function callbackContent(content: unknown, jsonBody = false): string {
   if (content === undefined || content === '') throw badRequest('content-missing', 'Content is required.');
-  const raw = typeof content === 'string' ? content : JSON.stringify(content);
-  const isJson = isJsonText(raw);
+  const raw = typeof content === 'string' ? content : compactJson(content);
+  // A long string is refused before anything parses it.
+  if (raw.length > MAX_CALLBACK_CONTENT_CHARS) throw tooLong(raw.length);
+  if (parseJson(raw).ok) return raw;
   // In a JSON body, Content may arrive as the value itself (here a string) rather than its JSON text.
-  const text = isJson || !jsonBody ? raw : JSON.stringify(content);
-  if (text.length > MAX_CALLBACK_CONTENT_CHARS) {
-    throw badRequest(
-      'content-too-long',
-      `Content is ${text.length} characters; at most ${MAX_CALLBACK_CONTENT_CHARS} are accepted.`,
-    );
-  }
-  if (!isJson && text === raw) throw badRequest('content-invalid', 'Content is not valid JSON.');
+  if (!jsonBody) throw badRequest('content-invalid', 'Content is not valid JSON.');
+  const text = JSON.stringify(raw);
+  if (text.length > MAX_CALLBACK_CONTENT_CHARS) throw tooLong(text.length);
   return text;
 }
 
-function isJsonText(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
+const tooLong = (length: number) =>
+  badRequest(
+    'content-too-long',
+    `Content is ${length} characters; at most ${MAX_CALLBACK_CONTENT_CHARS} are accepted.`,
+  );
+
+/**
+ * How history answers carry a stored message's content: `content` is the JSON text exactly as it
+ * arrived; `data` is a parsed copy, present only when the text nests at most MAX_PARSED_DEPTH
+ * levels, so answering (which serialises recursively) can never exhaust the stack.
+ */
+export interface ContentForAnswer {
+  content: string;
+  data?: unknown;
+}
+
+export function contentForAnswer(text: string): ContentForAnswer {
+  if (jsonDepth(text) > MAX_PARSED_DEPTH) return { content: text };
+  const parsed = parseJson(text);
+  return parsed.ok ? { content: text, data: parsed.value } : { content: text };
 }

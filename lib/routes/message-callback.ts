@@ -1,19 +1,37 @@
+import { isFinalStatus } from '../call-legs';
 import { legTokenMatches } from '../callback-urls';
 import { badRequest, HttpError } from '../errors';
 import { json, type RouteContext, type RouteResult } from '../function-handler';
 import { isCallSid, isMessageSid } from '../identifiers';
+import { CALLBACK_URL_GRACE_SECONDS, FINISHED_LEG_GRACE_SECONDS, MAX_CALL_SECONDS } from '../limits';
 import { logEvent } from '../log';
 import { callbackContent } from '../message-content';
 import { isJsonBody } from '../signature';
 
 /**
- * `/message-callback`: a message the SDK sent, delivered by the leg's subscription. Stored exactly
- * once (its Sid is the Sync key); a repeat is a 200 no-op. JSON, form and query all work.
+ * How far a callback is trusted: `signature` = Twilio's signature covers everything stored (form
+ * and GET callbacks, and JSON ones whose bodySHA256 matched the re-serialised body);
+ * `url-and-token` = a JSON body the signature does not reach: only its URL and per-leg token are.
  */
-export async function receiveCallMessage({ event, config, store, headers }: RouteContext): Promise<RouteResult> {
+export type CallbackVerification = 'signature' | 'url-and-token';
+
+/**
+ * `/message-callback`: a message the SDK sent, delivered by the leg's subscription. Stored exactly
+ * once (its Sid is the Sync key); a repeat is a 200 no-op. JSON, form and query all work. Refused
+ * (4xx, nothing written) when its URL is older than any call can last, or its leg ended more than
+ * FINISHED_LEG_GRACE_SECONDS ago: a captured URL cannot be replayed into a finished call.
+ */
+export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult> {
+  const { event, config, store, headers } = ctx;
   const leg = event.cme_leg;
-  if (!isCallSid(leg) || !legTokenMatches(config.authToken, leg, event.cme_token)) {
+  if (!isCallSid(leg) || !legTokenMatches(config.authToken, leg, event.cme_issued, event.cme_token)) {
     throw new HttpError(403, 'callback-token-invalid', 'This callback URL was not issued for this call.');
+  }
+  const now = Date.now();
+  const issuedAt = Number(event.cme_issued) * 1000;
+  const age = now - issuedAt;
+  if (age > (MAX_CALL_SECONDS + CALLBACK_URL_GRACE_SECONDS) * 1000 || age < -CALLBACK_URL_GRACE_SECONDS * 1000) {
+    throw new HttpError(403, 'callback-expired', 'This callback URL is older than any call can last.');
   }
   if (event.CallSid !== leg)
     throw new HttpError(403, 'callback-token-invalid', 'CallSid does not match the callback URL.');
@@ -29,18 +47,55 @@ export async function receiveCallMessage({ event, config, store, headers }: Rout
     typeof event.ContentType === 'string' && event.ContentType ? event.ContentType : 'application/json';
   if (contentType !== 'application/json')
     throw badRequest('content-type-invalid', 'ContentType must be application/json.');
-  const content = callbackContent(event.Content, isJsonBody(headers));
+  const jsonBody = isJsonBody(headers);
+  const content = callbackContent(event.Content, jsonBody);
+  const verification: CallbackVerification = !jsonBody || ctx.bodyVerified === true ? 'signature' : 'url-and-token';
+  if (verification !== 'signature' && config.requireVerifiedJsonCallbacks) {
+    throw new HttpError(
+      403,
+      'callback-unverified',
+      'This JSON callback could not be verified in full (REQUIRE_VERIFIED_JSON_CALLBACKS is on).',
+    );
+  }
+  await requireLegNotEnded(ctx, leg, issuedAt, now);
   const twilioTime = typeof event.Timestamp === 'string' ? Date.parse(event.Timestamp) : NaN;
 
-  const outcome = await store().saveMessage({
+  const outcome = await store().saveInbound({
     sid: event.Sid,
     callSid: leg,
     direction: 'from-sdk',
     sequence,
     contentType,
     content,
-    timestamp: new Date(Number.isNaN(twilioTime) ? Date.now() : twilioTime).toISOString(),
+    timestamp: new Date(Number.isNaN(twilioTime) ? now : twilioTime).toISOString(),
   });
-  logEvent('/message-callback', event, { messageSid: event.Sid, sequence, outcome });
-  return json(200, { sid: event.Sid, outcome });
+  logEvent('/message-callback', event, { messageSid: event.Sid, sequence, outcome, verification });
+  return json(200, { sid: event.Sid, outcome, verification });
+}
+
+/**
+ * When each leg was last seen live (ms since epoch), in this warm container. A leg live at time t
+ * cannot have been finished for longer than now − t, so within FINISHED_LEG_GRACE_SECONDS of it no
+ * read is needed: the state is read at most once a minute per leg and container, and never in a
+ * leg's first minute (its callback URL was issued while it was live).
+ */
+const liveAt = new Map<string, number>();
+const MAX_REMEMBERED_LEGS = 10_000;
+
+/** Refuses a callback for a leg whose final status is older than the grace (one Sync read, only when needed). */
+async function requireLegNotEnded(ctx: RouteContext, leg: string, issuedAt: number, now: number): Promise<void> {
+  const graceMs = FINISHED_LEG_GRACE_SECONDS * 1000;
+  if (now - Math.max(issuedAt, liveAt.get(leg) ?? 0) < graceMs) return;
+  const state = await ctx.store().readState(leg);
+  // No state yet (its write has not landed, or the Map is missing): the leg is not known to have ended.
+  if (!state) return;
+  if (!isFinalStatus(state.status)) {
+    if (liveAt.size >= MAX_REMEMBERED_LEGS) liveAt.clear();
+    liveAt.set(leg, now);
+    return;
+  }
+  const endedAt = Date.parse(state.endedAt ?? state.updatedAt);
+  if (Number.isNaN(endedAt) || now - endedAt > graceMs) {
+    throw new HttpError(403, 'call-ended', 'This call ended; its message callbacks are no longer accepted.');
+  }
 }

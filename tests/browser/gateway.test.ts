@@ -227,7 +227,7 @@ describe('a call the SDK places', () => {
       const h = await callMessages(stack.fn, callSid);
       return h.body.messages?.length ? h.body : undefined;
     }, 'the stored message');
-    expect(history.messages[0]).toMatchObject({ direction: 'from-sdk', content: { hi: 'server' } });
+    expect(history.messages[0]).toMatchObject({ direction: 'from-sdk', data: { hi: 'server' } });
 
     const badType = kx();
     sdk.send('message', {

@@ -45,7 +45,9 @@ describe('incoming phone call → SDK client (child leg)', () => {
     const leg = await subscribed(legSid);
     expect(leg.parentCallSid).toBe(parentSid);
     expect(leg.direction).toBe('outbound-dial');
-    expect(leg.subscriptions[0].callback).toContain(`/message-callback?cme_leg=${legSid}&cme_token=`);
+    expect(leg.subscriptions[0].callback).toMatch(
+      new RegExp(`/message-callback\\?cme_leg=${legSid}&cme_issued=\\d+&cme_token=[\\w-]{32}#rc=`),
+    );
     await ctl().idle();
     expect((await ctl().call(legSid)).subscriptionsCreated).toBe(1);
     expect((await ctl().call(parentSid)).subscriptionsCreated).toBe(0);
@@ -104,7 +106,7 @@ describe('incoming phone call → SDK client (child leg)', () => {
     }, 'the completed state');
     expect(history.body.state).toMatchObject({ status: 'completed', endedAt: expect.any(String) });
     const map = await stack.twilio.sync.v1.services('default').syncMaps(legMapName(legSid)).fetch();
-    const expiresInHours = (map.dateExpires!.getTime() - Date.now()) / 3_600_000;
+    const expiresInHours = (map.dateExpires.getTime() - Date.now()) / 3_600_000;
     expect(expiresInHours).toBeGreaterThan(23);
     expect(expiresInHours).toBeLessThanOrEqual(24.01);
     const refused = await sendMessage(stack.fn, { callSid: legSid, content: { late: true } });
@@ -133,7 +135,7 @@ describe('SDK client → phone number (parent leg)', () => {
     expect((await sendMessage(stack.fn, { callSid, content: { balance: 42 } })).status).toBe(201);
     const history = await callMessages(stack.fn, callSid);
     expect(history.body.state).toMatchObject({ role: 'parent', identity: 'bob', peer: '+15557654321' });
-    expect(history.body.messages.map((m) => m.content)).toEqual([{ ask: 'balance' }, { balance: 42 }]);
+    expect(history.body.messages.map((m) => m.data)).toEqual([{ ask: 'balance' }, { balance: 42 }]);
     await ctl().hangupCall(child.sid);
     await waitFor(async () => (await ctl().call(callSid)).status === 'completed', 'the parent to end');
   });
@@ -163,8 +165,8 @@ describe('SDK client → SDK client (both legs)', () => {
     await subscribed(daveLeg);
     await ctl().sendFromPhone('carol', parentSid, { from: 'carol' });
     await ctl().sendFromPhone('dave', daveLeg, { from: 'dave' });
-    expect((await callMessages(stack.fn, parentSid)).body.messages.map((m) => m.content)).toEqual([{ from: 'carol' }]);
-    expect((await callMessages(stack.fn, daveLeg)).body.messages.map((m) => m.content)).toEqual([{ from: 'dave' }]);
+    expect((await callMessages(stack.fn, parentSid)).body.messages.map((m) => m.data)).toEqual([{ from: 'carol' }]);
+    expect((await callMessages(stack.fn, daveLeg)).body.messages.map((m) => m.data)).toEqual([{ from: 'dave' }]);
     const toDave = await sendMessage(stack.fn, { identity: 'dave', content: { hi: 'dave' } });
     expect(toDave.status).toBe(201);
     expect((await ctl().phone('dave')).calls[0].received.map((m) => m.content)).toEqual([{ hi: 'dave' }]);
@@ -229,7 +231,10 @@ describe('messages over JSON-encoded callbacks (bodySHA256)', () => {
       await subscribed(callSid);
       const sent = await ctl().sendFromPhone('frank', callSid, { encoded: 'json' });
       expect(sent.deliveries).toEqual([{ status: 200 }]);
-      expect((await callMessages(stack.fn, callSid)).body.messages[0].content).toEqual({ encoded: 'json' });
+      expect((await callMessages(stack.fn, callSid)).body.messages[0]).toMatchObject({
+        content: '{"encoded":"json"}',
+        data: { encoded: 'json' },
+      });
       await ctl().hangup('frank', callSid);
     } finally {
       await ctl().knobs({ webhooks: { messageEncoding: 'form' } });

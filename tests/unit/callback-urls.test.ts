@@ -4,14 +4,17 @@ import {
   callStatusUrl,
   legToken,
   legTokenMatches,
+  messageCallbackQuery,
   messageCallbackUrl,
   rebuildSignedRequest,
+  RETRY_FRAGMENT,
   type SdkLegs,
 } from '../../lib/callback-urls';
 
 const TOKEN = 'auth-token-one';
 const LEG = 'CA' + '1'.repeat(32);
 const OTHER_LEG = 'CA' + '2'.repeat(32);
+const ISSUED = '1764254249';
 
 /** What twilio-run hands a Function for a request to `url` with form `body`. */
 const eventFor = (url: string, body: Record<string, string>) => ({
@@ -19,6 +22,9 @@ const eventFor = (url: string, body: Record<string, string>) => ({
   ...body,
   request: { headers: { 'x-twilio-signature': 'sig', host: 'ignored' }, cookies: {} },
 });
+
+/** What reaches the server: Twilio never sends a URL's fragment. */
+const requested = (url: string) => url.split('#')[0];
 
 describe('baseUrl', () => {
   it.each([
@@ -49,51 +55,92 @@ describe('callStatusUrl', () => {
     [{ parent: 'alice' }, 'https://h.example/call-status?cme_sdk=parent&cme_parent=alice'],
     [{ child: 'bob' }, 'https://h.example/call-status?cme_sdk=child&cme_child=bob'],
     [{ parent: 'alice', child: 'bob' }, 'https://h.example/call-status?cme_sdk=both&cme_parent=alice&cme_child=bob'],
-  ])('%p → %s', (legs, expected) => {
-    expect(callStatusUrl('https://h.example', legs)).toBe(expected);
+  ])('%p → %s, with the retry fragment', (legs, expected) => {
+    expect(callStatusUrl('https://h.example', legs)).toBe(`${expected}#${RETRY_FRAGMENT}`);
+  });
+});
+
+describe('RETRY_FRAGMENT (Twilio connection overrides)', () => {
+  const settings = Object.fromEntries(new URLSearchParams(RETRY_FRAGMENT));
+
+  it('asks for retries after a 5xx, a connect timeout and a read timeout', () => {
+    expect(settings.rp.split(',').sort()).toEqual(['5xx', 'ct', 'rt']);
+    expect(Number(settings.rc)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('stays inside the documented ranges: rc 0-5, rt 100-15000 ms, tt 100-15000 ms', () => {
+    expect(Number(settings.rc)).toBeLessThanOrEqual(5);
+    expect(Number(settings.rt)).toBeGreaterThanOrEqual(100);
+    expect(Number(settings.rt)).toBeLessThanOrEqual(15_000);
+    expect(Number(settings.tt)).toBeGreaterThanOrEqual(100);
+    expect(Number(settings.tt)).toBeLessThanOrEqual(15_000);
+    expect(Object.keys(settings).sort()).toEqual(['rc', 'rp', 'rt', 'tt']);
+  });
+
+  it('waits for a Function as long as it can run (10 s) before a retry', () => {
+    expect(Number(settings.rt)).toBeGreaterThanOrEqual(10_000);
   });
 });
 
 describe('legToken / legTokenMatches', () => {
-  it('is a deterministic 32-character base64url token per auth token and leg', () => {
-    const token = legToken(TOKEN, LEG);
+  it('is a deterministic 32-character base64url token per auth token, leg and issue time', () => {
+    const token = legToken(TOKEN, LEG, ISSUED);
     expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
-    expect(legToken(TOKEN, LEG)).toBe(token);
-    expect(legToken(TOKEN, OTHER_LEG)).not.toBe(token);
-    expect(legToken('another-auth-token', LEG)).not.toBe(token);
+    expect(legToken(TOKEN, LEG, ISSUED)).toBe(token);
+    expect(legToken(TOKEN, OTHER_LEG, ISSUED)).not.toBe(token);
+    expect(legToken('another-auth-token', LEG, ISSUED)).not.toBe(token);
+    expect(legToken(TOKEN, LEG, '1764254250')).not.toBe(token);
+  });
+
+  it('binds the issue time: the same token with another cme_issued does not match', () => {
+    const token = legToken(TOKEN, LEG, ISSUED);
+    expect(legTokenMatches(TOKEN, LEG, ISSUED, token)).toBe(true);
+    expect(legTokenMatches(TOKEN, LEG, '1764254250', token)).toBe(false);
+    expect(legTokenMatches(TOKEN, LEG, undefined, token)).toBe(false);
+    expect(legTokenMatches(TOKEN, LEG, ` ${ISSUED}`, legToken(TOKEN, LEG, ` ${ISSUED}`))).toBe(false);
+    expect(legTokenMatches(TOKEN, LEG, '-1', legToken(TOKEN, LEG, '-1'))).toBe(false);
   });
 
   it('matches only the token issued for that leg under that auth token', () => {
-    const token = legToken(TOKEN, LEG);
-    expect(legTokenMatches(TOKEN, LEG, token)).toBe(true);
-    expect(legTokenMatches(TOKEN, OTHER_LEG, token)).toBe(false);
-    expect(legTokenMatches('another-auth-token', LEG, token)).toBe(false);
-    expect(legTokenMatches(TOKEN, LEG, legToken(TOKEN, OTHER_LEG))).toBe(false);
-    expect(legTokenMatches(TOKEN, LEG, token.slice(0, 31))).toBe(false);
-    expect(legTokenMatches(TOKEN, LEG, token + 'A')).toBe(false);
-    expect(legTokenMatches(TOKEN, LEG, token.slice(0, 31) + (token[31] === 'A' ? 'B' : 'A'))).toBe(false);
-    expect(legTokenMatches(TOKEN, LEG, '')).toBe(false);
+    const token = legToken(TOKEN, LEG, ISSUED);
+    expect(legTokenMatches(TOKEN, LEG, ISSUED, token)).toBe(true);
+    expect(legTokenMatches(TOKEN, OTHER_LEG, ISSUED, token)).toBe(false);
+    expect(legTokenMatches('another-auth-token', LEG, ISSUED, token)).toBe(false);
+    expect(legTokenMatches(TOKEN, LEG, ISSUED, legToken(TOKEN, OTHER_LEG, ISSUED))).toBe(false);
+    expect(legTokenMatches(TOKEN, LEG, ISSUED, token.slice(0, 31))).toBe(false);
+    expect(legTokenMatches(TOKEN, LEG, ISSUED, token + 'A')).toBe(false);
+    expect(legTokenMatches(TOKEN, LEG, ISSUED, token.slice(0, 31) + (token[31] === 'A' ? 'B' : 'A'))).toBe(false);
+    expect(legTokenMatches(TOKEN, LEG, ISSUED, '')).toBe(false);
   });
 
-  it.each([undefined, null, 42, [legToken(TOKEN, LEG)], { token: legToken(TOKEN, LEG) }])(
+  it.each([undefined, null, 42, [legToken(TOKEN, LEG, ISSUED)], { token: legToken(TOKEN, LEG, ISSUED) }])(
     'refuses a non-string token %p',
     (token) => {
-      expect(legTokenMatches(TOKEN, LEG, token)).toBe(false);
+      expect(legTokenMatches(TOKEN, LEG, ISSUED, token)).toBe(false);
     },
   );
 
   it('does not throw on a multibyte token of the same character length', () => {
-    expect(legTokenMatches(TOKEN, LEG, '€'.repeat(32))).toBe(false);
+    expect(legTokenMatches(TOKEN, LEG, ISSUED, '€'.repeat(32))).toBe(false);
   });
 });
 
 describe('messageCallbackUrl', () => {
-  it('carries the leg and its token', () => {
-    const url = new URL(messageCallbackUrl('https://h.example', TOKEN, LEG));
+  it('carries the leg, its issue time (Unix seconds) and its token, then the retry fragment', () => {
+    const issuedAt = new Date('2026-11-27T14:17:29.900Z');
+    const url = new URL(messageCallbackUrl('https://h.example', TOKEN, LEG, issuedAt));
     expect(url.origin + url.pathname).toBe('https://h.example/message-callback');
-    expect([...url.searchParams.keys()]).toEqual(['cme_leg', 'cme_token']);
+    expect([...url.searchParams.keys()]).toEqual(['cme_leg', 'cme_issued', 'cme_token']);
     expect(url.searchParams.get('cme_leg')).toBe(LEG);
-    expect(legTokenMatches(TOKEN, LEG, url.searchParams.get('cme_token'))).toBe(true);
+    expect(url.searchParams.get('cme_issued')).toBe('1795789049');
+    expect(legTokenMatches(TOKEN, LEG, '1795789049', url.searchParams.get('cme_token'))).toBe(true);
+    expect(url.hash).toBe(`#${RETRY_FRAGMENT}`);
+    expect(Object.fromEntries(url.searchParams)).toEqual(messageCallbackQuery(TOKEN, LEG, issuedAt));
+  });
+
+  it('is issued now by default', () => {
+    const issued = Number(new URL(messageCallbackUrl('https://h.example', TOKEN, LEG)).searchParams.get('cme_issued'));
+    expect(Math.abs(issued - Date.now() / 1000)).toBeLessThan(5);
   });
 });
 
@@ -118,7 +165,7 @@ describe('rebuildSignedRequest', () => {
       { domainName: 'localhost:3000', path: '/call-status' },
       eventFor(url, statusBody),
     );
-    expect(rebuilt.url).toBe(url);
+    expect(rebuilt.url).toBe(requested(url));
     expect(rebuilt.params).toEqual(statusBody);
   });
 
@@ -137,20 +184,32 @@ describe('rebuildSignedRequest', () => {
       { domainName: 'cme-1234.twil.io', path: '/message-callback' },
       eventFor(url, body),
     );
-    expect(rebuilt.url).toBe(url);
+    expect(rebuilt.url).toBe(requested(url));
     expect(rebuilt.params).toEqual(body);
     expect(rebuilt.params).not.toHaveProperty('request');
     expect(rebuilt.params).not.toHaveProperty('cme_leg');
     expect(rebuilt.params).not.toHaveProperty('cme_token');
+    expect(rebuilt.params).not.toHaveProperty('cme_issued');
+  });
+
+  it('keeps a `__proto__` key as a parameter (own property), never as the prototype', () => {
+    const event = JSON.parse('{"__proto__":{"polluted":true},"constructor":"c","Sid":"KX1"}') as Record<
+      string,
+      unknown
+    >;
+    const rebuilt = rebuildSignedRequest({ domainName: 'h.example', path: '/message-callback' }, event);
+    expect(Object.keys(rebuilt.params)).toEqual(['__proto__', 'constructor', 'Sid']);
+    expect(Object.getPrototypeOf(rebuilt.params)).toBe(Object.prototype);
+    expect((rebuilt.params as { polluted?: unknown }).polluted).toBeUndefined();
   });
 
   it('keeps bodySHA256 in the rebuilt URL, after the leg and token', () => {
-    const url = `${messageCallbackUrl('https://h.example', TOKEN, LEG)}&bodySHA256=abc123`;
+    const url = `${requested(messageCallbackUrl('https://h.example', TOKEN, LEG))}&bodySHA256=abc123`;
     const rebuilt = rebuildSignedRequest(
       { domainName: 'x.twil.io', path: '/message-callback', publicBaseUrl: 'https://h.example' },
       eventFor(url, { Sid: 'KX1' }),
     );
-    expect(rebuilt.url).toBe(url);
+    expect(rebuilt.url).toBe(requested(url));
     expect(rebuilt.params).toEqual({ Sid: 'KX1' });
   });
 
@@ -160,7 +219,7 @@ describe('rebuildSignedRequest', () => {
       { domainName: 'localhost:3000', path: '/call-status', publicBaseUrl: 'https://abc.ngrok.app/' },
       eventFor(url, statusBody),
     );
-    expect(rebuilt.url).toBe(url);
+    expect(rebuilt.url).toBe(requested(url));
   });
 
   it('treats every key of a route without query keys as a body parameter', () => {
@@ -181,7 +240,7 @@ describe('rebuildSignedRequest', () => {
           { domainName: 'h.example', path: '/call-status' },
           eventFor(url, statusBody),
         );
-        expect(rebuilt.url).toBe(url);
+        expect(rebuilt.url).toBe(requested(url));
         expect(rebuilt.params).toEqual(statusBody);
       }),
       { numRuns: 200 },

@@ -207,3 +207,113 @@ describe('twilioFunction', () => {
     expect(expectError(res, 500, 'configuration-invalid').message).toContain('SYNC_TTL_SECONDS');
   });
 });
+
+describe('twilioFunction: nothing escapes as a crash', () => {
+  const deep = () => JSON.parse('['.repeat(20_000) + ']'.repeat(20_000)) as unknown;
+
+  it('sends X-Content-Type-Options: nosniff with every answer (JSON, TwiML, errors)', async () => {
+    const ok = await invoke(
+      fn(async () => json(200, {})),
+      makeContext('/x'),
+      eventFor(`${LOCAL_BASE}/x`),
+    );
+    const twiml = await invoke(
+      fn(async () => twimlResult('<Response/>')),
+      makeContext('/x'),
+      eventFor(`${LOCAL_BASE}/x`),
+    );
+    const refused = await invoke(
+      fn(async () => json(200, {}), true),
+      makeContext('/x'),
+      eventFor(`${LOCAL_BASE}/x`),
+    );
+    for (const res of [ok, twiml, refused]) expect(res.headers['X-Content-Type-Options']).toBe('nosniff');
+  });
+
+  it('answers 500 JSON for an answer that cannot be serialised, instead of throwing in the runtime', async () => {
+    const res = await invoke(
+      fn(async () => json(200, { data: deep() })),
+      makeContext('/x'),
+      eventFor(`${LOCAL_BASE}/x`),
+    );
+    expectError(res, 500, 'internal-error');
+    expect(logs.join('\n')).toContain('unserialisable-answer');
+  });
+
+  it('answers once more, plainly, when the runtime throws while sending, and never rejects', async () => {
+    const sent: unknown[] = [];
+    let calls = 0;
+    const callback = (_err: unknown, payload?: unknown) => {
+      calls++;
+      if (calls === 1) throw new RangeError('Maximum call stack size exceeded'); // res.json on a deep body
+      sent.push(payload);
+    };
+    const handler = fn(async () => json(200, { ok: true }));
+    await expect(handler(makeContext('/x'), eventFor(`${LOCAL_BASE}/x`) as never, callback)).resolves.toBeUndefined();
+    expect(calls).toBe(2);
+    expect(sent).toHaveLength(1);
+    expect((sent[0] as { statusCode: number; body: { code: string } }).statusCode).toBe(500);
+    expect((sent[0] as { body: { code: string } }).body.code).toBe('internal-error');
+    // Even a runtime that throws every time does not make the handler reject.
+    const always = () => {
+      throw new Error('broken runtime');
+    };
+    await expect(handler(makeContext('/x'), eventFor(`${LOCAL_BASE}/x`) as never, always)).resolves.toBeUndefined();
+  });
+
+  it('ignores a `request` a JSON body put in the event unless it holds an object of headers', async () => {
+    let seen: RouteContext | undefined;
+    const handler = fn(async (ctx) => {
+      seen = ctx;
+      return json(200, {});
+    });
+    for (const request of [null, 5, 'x', { headers: 'x' }, { headers: null }]) {
+      const res = await invoke(handler, makeContext('/x'), { ...eventFor(`${LOCAL_BASE}/x`), request });
+      expect(res.statusCode).toBe(200);
+      expect(typeof seen?.headers).toBe('object');
+    }
+  });
+});
+
+describe('twilioFunction: SharedKey signatures', () => {
+  const SHARED = 'shared-key-secret-for-tests-0123456789abcdef';
+  const url = `${LOCAL_BASE}/x`;
+  const sharedEvent = (secret = SHARED) =>
+    eventFor(
+      url,
+      { a: '1' },
+      {
+        'x-twilio-signature': twilio.getExpectedTwilioSignature(secret, url, { a: '1' }, twilio.HMAC_SHA256),
+        'x-twilio-webhooks-signature-settings': 'key=webhooks_sharedkey_1,algorithm=HMAC_SHA256',
+      },
+    );
+
+  it('runs a route signed with the SharedKey when WEBHOOK_SHARED_KEY_SECRET is set', async () => {
+    const route = jest.fn(async () => json(200, { ran: true }));
+    const env = { WEBHOOK_SHARED_KEY_SECRET: SHARED };
+    expect((await invoke(fn(route, true), makeContext('/x', env), sharedEvent())).statusCode).toBe(200);
+    expectError(await invoke(fn(route, true), makeContext('/x', env), sharedEvent('wrong')), 403, 'signature-invalid');
+    // The classic Auth Token signature still works beside it.
+    expect((await invoke(fn(route, true), makeContext('/x', env), signedEvent(url, { a: '1' }))).statusCode).toBe(200);
+    expect(route).toHaveBeenCalledTimes(2);
+  });
+
+  it('answers 500 configuration-missing naming WEBHOOK_SHARED_KEY_SECRET when it is not set', async () => {
+    const route = jest.fn(async () => json(200, {}));
+    const res = await invoke(fn(route, true), makeContext('/x'), sharedEvent());
+    expect(expectError(res, 500, 'configuration-missing').message).toContain('WEBHOOK_SHARED_KEY_SECRET');
+    expect(route).not.toHaveBeenCalled();
+  });
+
+  it('tells the route whether the signature covered the body', async () => {
+    let seen: RouteContext | undefined;
+    const route = async (ctx: RouteContext) => {
+      seen = ctx;
+      return json(200, {});
+    };
+    await invoke(fn(route, true), makeContext('/x'), signedEvent(url, { a: '1' }));
+    expect(seen?.bodyVerified).toBe(true);
+    await invoke(fn(route, false), makeContext('/x'), eventFor(url, { a: '1' }));
+    expect(seen?.bodyVerified).toBe(false);
+  });
+});

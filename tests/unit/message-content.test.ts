@@ -1,5 +1,8 @@
 import { HttpError } from '../../lib/errors';
-import { MAX_CONTENT_CHARS, validateContent } from '../../lib/message-content';
+import { MAX_PARSED_DEPTH } from '../../lib/limits';
+import { callbackContent, contentForAnswer, MAX_CONTENT_CHARS, validateContent } from '../../lib/message-content';
+
+const bomb = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 
 /** A JSON object `{"t":"<fill×n>"}` of exactly `length` characters. */
 const objectOfLength = (length: number, fill = 'x') => {
@@ -74,5 +77,68 @@ describe('validateContent', () => {
 
   it('checks the length before parsing', () => {
     expect(refusal('x'.repeat(10_001)).code).toBe('content-too-long');
+  });
+});
+
+describe('callbackContent', () => {
+  const code = (f: () => unknown) => {
+    try {
+      f();
+    } catch (err) {
+      return (err as HttpError).code;
+    }
+    return 'none';
+  };
+
+  it('keeps JSON text exactly as it arrived, at any depth', () => {
+    for (const text of [' { "b" : 1 } ', bomb(4_500), '"\\ud800"', '{"__proto__":{"constructor":1}}']) {
+      expect(callbackContent(text)).toBe(text);
+    }
+  });
+
+  it('writes a parsed value from a JSON body back compactly, without recursion', () => {
+    const deep = JSON.parse(bomb(4_500)) as unknown;
+    expect(callbackContent(deep, true)).toBe(bomb(4_500));
+    const odd = JSON.parse('{"__proto__":{"a":"\\ud800"},"constructor":"x"}') as unknown;
+    expect(callbackContent(odd, true)).toBe('{"__proto__":{"a":"\\ud800"},"constructor":"x"}');
+    expect(callbackContent('plain text', true)).toBe('"plain text"');
+  });
+
+  it('refuses what is not JSON in a form body, and what is too long', () => {
+    expect(code(() => callbackContent('plain text'))).toBe('content-invalid');
+    expect(code(() => callbackContent(undefined))).toBe('content-missing');
+    expect(code(() => callbackContent('x'.repeat(20_001)))).toBe('content-too-long');
+    expect(code(() => callbackContent(bomb(10_001)))).toBe('content-too-long');
+    expect(code(() => callbackContent('x'.repeat(19_999), true))).toBe('content-too-long'); // 20,001 once quoted
+  });
+});
+
+describe('contentForAnswer', () => {
+  it('gives the text and a parsed copy when it nests at most 64 levels', () => {
+    expect(contentForAnswer('{"a":[1]}')).toEqual({ content: '{"a":[1]}', data: { a: [1] } });
+    expect(contentForAnswer(bomb(MAX_PARSED_DEPTH))).toEqual({
+      content: bomb(MAX_PARSED_DEPTH),
+      data: JSON.parse(bomb(MAX_PARSED_DEPTH)),
+    });
+    expect(contentForAnswer('null')).toEqual({ content: 'null', data: null });
+  });
+
+  it('gives the text alone when it nests deeper, so answering it can never exhaust the stack', () => {
+    expect(MAX_PARSED_DEPTH).toBe(64);
+    const answer = contentForAnswer(bomb(4_500));
+    expect(answer).toEqual({ content: bomb(4_500) });
+    expect('data' in answer).toBe(false);
+    expect(() => JSON.stringify(answer)).not.toThrow();
+    expect(contentForAnswer(bomb(MAX_PARSED_DEPTH + 1))).toEqual({ content: bomb(MAX_PARSED_DEPTH + 1) });
+  });
+
+  it('keeps a __proto__ key as data, never as a prototype', () => {
+    const { data } = contentForAnswer('{"__proto__":{"polluted":true}}');
+    expect(Object.keys(data as object)).toEqual(['__proto__']);
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
+  it('gives the text alone for stored text that is not JSON', () => {
+    expect(contentForAnswer('{oops')).toEqual({ content: '{oops' });
   });
 });
