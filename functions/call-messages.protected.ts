@@ -8,11 +8,7 @@
 import { twilioFunction } from '../lib/function-handler';
 import { listCallMessages } from '../lib/routes/call-messages';
 
-export const handler = twilioFunction(
-  { signed: true },
-  async (ctx) => {
-    const { callSid, pageSize, pageToken, after, order } = ctx.event;
-    return listCallMessages(ctx, { callSid, pageSize, pageToken, after, order });
-  },
-  () => new Twilio.Response(),
-);
+export const handler = twilioFunction({ signed: true }, async (ctx) => {
+  const { callSid, pageSize, pageToken, after, order } = ctx.event;
+  return listCallMessages(ctx, { callSid, pageSize, pageToken, after, order });
+});

@@ -7,4 +7,4 @@
 import { twilioFunction } from '../lib/function-handler';
 import { handleCallStatus } from '../lib/routes/call-status';
 
-export const handler = twilioFunction({ signed: true }, handleCallStatus, () => new Twilio.Response());
+export const handler = twilioFunction({ signed: true }, handleCallStatus);

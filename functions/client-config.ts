@@ -6,8 +6,4 @@
 import { twilioFunction } from '../lib/function-handler';
 import { clientConfig } from '../lib/routes/client-config';
 
-export const handler = twilioFunction(
-  { signed: false },
-  async (ctx) => clientConfig(ctx),
-  () => new Twilio.Response(),
-);
+export const handler = twilioFunction({ signed: false }, async (ctx) => clientConfig(ctx));

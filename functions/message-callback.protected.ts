@@ -6,4 +6,4 @@
 import { twilioFunction } from '../lib/function-handler';
 import { receiveCallMessage } from '../lib/routes/message-callback';
 
-export const handler = twilioFunction({ signed: true }, receiveCallMessage, () => new Twilio.Response());
+export const handler = twilioFunction({ signed: true }, receiveCallMessage);

@@ -6,11 +6,7 @@
 import { twilioFunction } from '../lib/function-handler';
 import { operatorMessages } from '../lib/routes/operator';
 
-export const handler = twilioFunction(
-  { signed: false },
-  async (ctx) => {
-    const { callSid, pageSize, pageToken, after, order } = ctx.event;
-    return operatorMessages(ctx, { callSid, pageSize, pageToken, after, order });
-  },
-  () => new Twilio.Response(),
-);
+export const handler = twilioFunction({ signed: false }, async (ctx) => {
+  const { callSid, pageSize, pageToken, after, order } = ctx.event;
+  return operatorMessages(ctx, { callSid, pageSize, pageToken, after, order });
+});

@@ -8,11 +8,7 @@
 import { twilioFunction } from '../lib/function-handler';
 import { operatorSend } from '../lib/routes/operator';
 
-export const handler = twilioFunction(
-  { signed: false },
-  async (ctx) => {
-    const { callSid, identity, content, idempotencyKey } = ctx.event;
-    return operatorSend(ctx, { callSid, identity, content, idempotencyKey });
-  },
-  () => new Twilio.Response(),
-);
+export const handler = twilioFunction({ signed: false }, async (ctx) => {
+  const { callSid, identity, content, idempotencyKey } = ctx.event;
+  return operatorSend(ctx, { callSid, identity, content, idempotencyKey });
+});

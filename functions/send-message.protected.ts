@@ -7,11 +7,7 @@
 import { twilioFunction } from '../lib/function-handler';
 import { sendCallMessage } from '../lib/routes/send-message';
 
-export const handler = twilioFunction(
-  { signed: true },
-  async (ctx) => {
-    const { callSid, identity, content, idempotencyKey } = ctx.event;
-    return sendCallMessage(ctx, { callSid, identity, content, idempotencyKey });
-  },
-  () => new Twilio.Response(),
-);
+export const handler = twilioFunction({ signed: true }, async (ctx) => {
+  const { callSid, identity, content, idempotencyKey } = ctx.event;
+  return sendCallMessage(ctx, { callSid, identity, content, idempotencyKey });
+});

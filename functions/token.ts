@@ -1,13 +1,13 @@
 /**
- * POST /token — a Voice access token for the browser softphone.
- * Takes identity; header Authorization: Bearer <TOKEN_SECRET>.
- * Returns 200 {identity, token, ttl}; 403 without the secret; 400 for a bad identity.
+ * POST /token — a Voice access token.
+ * Header Authorization: Bearer <session from /agent-session> → a token for that agent's own identity
+ * (optional identity must match); or, server to server only, Bearer <TOKEN_SECRET> with identity.
+ * Returns 200 {identity, token, ttl}; 403 token-auth-invalid / agent-disabled / identity-not-yours;
+ * 400 for a bad identity (server path).
  */
 import { twilioFunction } from '../lib/function-handler';
 import { issueVoiceToken } from '../lib/routes/token';
 
-export const handler = twilioFunction(
-  { signed: false },
-  async (ctx) => issueVoiceToken(ctx, { identity: ctx.event.identity }),
-  () => new Twilio.Response(),
+export const handler = twilioFunction({ signed: false }, async (ctx) =>
+  issueVoiceToken(ctx, { identity: ctx.event.identity }),
 );

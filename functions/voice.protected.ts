@@ -8,8 +8,4 @@
 import { twilioFunction } from '../lib/function-handler';
 import { answerVoiceCall } from '../lib/routes/voice';
 
-export const handler = twilioFunction(
-  { signed: true },
-  async (ctx) => answerVoiceCall(ctx),
-  () => new Twilio.Response(),
-);
+export const handler = twilioFunction({ signed: true }, async (ctx) => answerVoiceCall(ctx));

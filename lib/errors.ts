@@ -5,6 +5,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly details?: Record<string, unknown>,
+    /** Response headers the answer must carry (e.g. Retry-After on a 429). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -29,7 +31,7 @@ export function twilioCode(err: unknown): number | undefined {
 
 /** Work that could not start (or retry) without running past the invocation's deadline. */
 export class DeadlineExceeded extends Error {
-  readonly code = 'ETIMEDOUT';
+  override readonly name = 'DeadlineExceeded';
   constructor() {
     super('No time left in this invocation for another request to Twilio.');
   }
@@ -37,6 +39,8 @@ export class DeadlineExceeded extends Error {
 
 /** 429 and 5xx from Twilio, and network failures (no status), may succeed on a retry. */
 export function isRetryable(err: unknown): boolean {
+  // Out of time here, not refused: the caller (or Twilio's redelivery) can try again.
+  if (err instanceof DeadlineExceeded) return true;
   if (!isTwilioRestError(err)) {
     const code = (err as { code?: string } | null)?.code;
     return (

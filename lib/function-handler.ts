@@ -28,7 +28,10 @@ export interface RouteContext {
   bodyVerified?: boolean;
 }
 
-export type RouteResult = { status: number; json: unknown } | { status: number; twiml: string };
+export type RouteResult = ({ status: number; json: unknown } | { status: number; twiml: string }) & {
+  /** Extra response headers (e.g. Retry-After). */
+  headers?: Record<string, string>;
+};
 
 export interface RouteOptions {
   /** Requires a valid X-Twilio-Signature (what `.protected` means on Twilio; twilio-run does not check it). */
@@ -43,19 +46,26 @@ export const twimlResult = (twiml: string): RouteResult => ({ status: 200, twiml
 
 type ResponseFactory = () => TwilioResponse;
 
+/** The Functions runtime's `Twilio.Response`, looked up when a response is made (tests pass their own). */
+const runtimeResponse: ResponseFactory = () => {
+  const runtime = (globalThis as { Twilio?: { Response: new () => TwilioResponse } }).Twilio;
+  if (!runtime) throw new Error('Twilio.Response is not defined: not running under the Functions runtime.');
+  return new runtime.Response();
+};
+
 export function twilioFunction(
   options: RouteOptions,
   route: (ctx: RouteContext) => Promise<RouteResult>,
-  newResponse: ResponseFactory,
+  newResponse: ResponseFactory = runtimeResponse,
 ) {
-  return async (context: Context, event: Event, callback: ServerlessCallback): Promise<void> => {
+  return async (context: Context<Env>, event: Event, callback: ServerlessCallback): Promise<void> => {
     // `request` is twilio-run's, unless a JSON body replaced it: only a plain object counts.
     const given: unknown = event.request?.headers;
     const headers = typeof given === 'object' && given !== null ? (given as Record<string, unknown>) : {};
     const deadline = Date.now() + INVOCATION_BUDGET_MS;
     let result: RouteResult;
     try {
-      const config = readConfig(context as unknown as Env);
+      const config = readConfig(context);
       const site: RequestSite = {
         domainName: context.DOMAIN_NAME,
         path: context.PATH,
@@ -129,7 +139,7 @@ function respond(
 function errorResult(err: unknown, path: string, event: Event): RouteResult {
   if (err instanceof HttpError) {
     if (err.status >= 500) logEvent(path, event, { error: err.code });
-    return json(err.status, { code: err.code, message: err.message, ...err.details });
+    return { ...json(err.status, { code: err.code, message: err.message, ...err.details }), headers: err.headers };
   }
   if (isRetryable(err)) {
     // 429/5xx from Twilio, a timeout, a network failure, or no time left: the same request can succeed later.
@@ -162,6 +172,7 @@ function toResponse(result: RouteResult, response: TwilioResponse): TwilioRespon
   response.setStatusCode(result.status);
   // Browsers must never guess another type for an answer (e.g. render a JSON body holding markup).
   response.appendHeader('X-Content-Type-Options', 'nosniff');
+  for (const [name, value] of Object.entries(result.headers ?? {})) response.appendHeader(name, value);
   if ('twiml' in result) {
     response.appendHeader('Content-Type', 'text/xml');
     response.setBody(result.twiml);

@@ -20,6 +20,9 @@ export interface RetryOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** Default total time for one operation's retries when no invocation deadline is given. */
+export const DEFAULT_RETRY_BUDGET_MS = 6000;
+
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -30,7 +33,7 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  */
 export async function withRetry<T>(op: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const {
-    budgetMs = 6000,
+    budgetMs = DEFAULT_RETRY_BUDGET_MS,
     baseDelayMs = 100,
     maxDelayMs = 1000,
     maxAttempts = 12,

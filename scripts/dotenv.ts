@@ -1,4 +1,4 @@
-// Credentials for `npm run wire`: the environment first, then `.env` (the same file deploy reads).
+// Reads a .env file (KEY=value lines) for the scripts that run outside Functions: wire, start, send-message.
 import { readFileSync } from 'node:fs';
 
 export type Env = Record<string, string | undefined>;

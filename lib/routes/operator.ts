@@ -11,6 +11,14 @@ import { sendCallMessage, type SendMessageInput } from './send-message';
 import { bearerToken, secretsMatch } from '../secrets';
 import { isFinalStatus } from '../call-legs';
 import { withRetry } from '../retry';
+import { requestSource, SignInThrottle } from '../throttle';
+
+const DEFAULT_CALLS = 20;
+const MAX_CALLS = 50;
+/** Calls listed per leg wanted: most recent calls are SDK legs, but phone-network legs are in the list too. */
+const CALLS_LISTED_PER_LEG = 3;
+/** State reads in flight at once: polite to Sync's rate limits, still quick for a page of calls. */
+const STATE_READS_AT_ONCE = 5;
 
 const operatorSecret = (config: Config) =>
   requireVariable(config, 'OPERATOR_SECRET', 'the secret operators type into the console');
@@ -27,13 +35,16 @@ export function requireOperator({ config, headers }: RouteContext): void {
   }
 }
 
-/** `/operator-session`: OPERATOR_SECRET → a session token for one hour. */
-export function createOperatorSession(ctx: RouteContext, input: { secret?: unknown }): RouteResult {
+/** `/operator-session`: OPERATOR_SECRET → a session token for one hour. Attempts are throttled (lib/throttle.ts). */
+export async function createOperatorSession(ctx: RouteContext, input: { secret?: unknown }): Promise<RouteResult> {
   const secret = operatorSecret(ctx.config);
+  const throttle = new SignInThrottle(ctx.client(), ctx.config, ctx.deadline);
+  const attempt = await throttle.begin('operator', requestSource(ctx.headers));
   if (!secretsMatch(input.secret, secret)) {
     logEvent('/operator-session', {}, { refused: true });
     throw new HttpError(403, 'operator-secret-invalid', 'That is not the operator secret.');
   }
+  await attempt.succeeded();
   return json(200, issueSession(ctx.config.authToken, secret));
 }
 
@@ -44,11 +55,13 @@ export function createOperatorSession(ctx: RouteContext, input: { secret?: unkno
  */
 export async function listOperatorCalls(ctx: RouteContext, input: { limit?: unknown }): Promise<RouteResult> {
   requireOperator(ctx);
-  const limit = input.limit === undefined || input.limit === '' ? 20 : Number(input.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 50)
-    throw new HttpError(400, 'limit-invalid', 'limit must be 1-50.');
+  const limit = input.limit === undefined || input.limit === '' ? DEFAULT_CALLS : Number(input.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_CALLS)
+    throw new HttpError(400, 'limit-invalid', `limit must be 1-${MAX_CALLS}.`);
   const client = ctx.client();
-  const recent = await withRetry(() => client.calls.list({ limit: limit * 3 }), { deadline: ctx.deadline });
+  const recent = await withRetry(() => client.calls.list({ limit: limit * CALLS_LISTED_PER_LEG }), {
+    deadline: ctx.deadline,
+  });
   const legs = recent
     .filter(
       (call) => (call.from?.startsWith('client:') && call.direction === 'inbound') || call.to?.startsWith('client:'),
@@ -56,9 +69,8 @@ export async function listOperatorCalls(ctx: RouteContext, input: { limit?: unkn
     .slice(0, limit);
   const store = ctx.store();
   const calls = [];
-  // A few reads at a time: polite to Sync's rate limits, still quick for a page of calls.
-  for (let i = 0; i < legs.length; i += 5) {
-    const batch = legs.slice(i, i + 5);
+  for (let i = 0; i < legs.length; i += STATE_READS_AT_ONCE) {
+    const batch = legs.slice(i, i + STATE_READS_AT_ONCE);
     const states = await Promise.all(batch.map((leg) => store.readState(leg.sid)));
     for (const [j, leg] of batch.entries()) {
       const state = states[j] ?? null;
