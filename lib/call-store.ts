@@ -303,12 +303,21 @@ export class CallStore {
     const sentAtMs = now.getTime();
     if (await this.createItem(callSid, key, { sentAtMs })) return { outcome: 'claimed', sentAtMs };
     const claim = await this.fetchItem(callSid, key);
-    const claimedAt = Number((claim?.data as { sentAtMs?: unknown } | undefined)?.sentAtMs);
+    const data = claim?.data as { sentAtMs?: unknown; attemptEnded?: unknown } | undefined;
+    const claimedAt = Number(data?.sentAtMs);
     if (!claim || !Number.isFinite(claimedAt)) return { outcome: 'in-flight' };
     const recorded = await this.readMessage(callSid, outboundKey(claimedAt, idempotencyKey));
     if (recorded) return { outcome: 'already-sent', message: recorded };
-    if (sentAtMs - claimedAt < SEND_CLAIM_STALE_MS) return { outcome: 'in-flight' };
+    // Under way in another invocation, unless that one answered already (it failed: try again).
+    if (data?.attemptEnded !== true && sentAtMs - claimedAt < SEND_CLAIM_STALE_MS) return { outcome: 'in-flight' };
     return { outcome: 'claimed', sentAtMs: claimedAt };
+  }
+
+  /** Marks a send attempt over without a recorded message (it answered 503): a retry may send again at once. */
+  async endSendAttempt(callSid: string, idempotencyKey: string, sentAtMs: number): Promise<void> {
+    await this.retry(() =>
+      this.items(callSid)(sendClaimKey(idempotencyKey)).update({ data: { sentAtMs, attemptEnded: true } }),
+    );
   }
 
   /** Frees a key whose send Twilio refused (nothing was sent), so the same request can be made again. */

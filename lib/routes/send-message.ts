@@ -88,6 +88,7 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
     }
     if (isRetryable(err)) {
       // It may have been delivered before the answer was lost: a retry must reuse the key.
+      await store.endSendAttempt(callSid, idempotencyKey, claim.sentAtMs).catch(() => undefined);
       throw new HttpError(
         503,
         'twilio-unavailable',
