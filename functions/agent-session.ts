@@ -7,6 +7,6 @@
 import { twilioFunction } from '../lib/function-handler';
 import { signInAgent } from '../lib/routes/agent-session';
 
-export const handler = twilioFunction({ signed: false }, async (ctx) =>
+export const handler = twilioFunction({ signed: false, bodyOnly: ['password'] }, async (ctx) =>
   signInAgent(ctx, { identity: ctx.event.identity, password: ctx.event.password }),
 );

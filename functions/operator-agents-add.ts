@@ -7,6 +7,6 @@
 import { twilioFunction } from '../lib/function-handler';
 import { addAgent } from '../lib/routes/agent-admin';
 
-export const handler = twilioFunction({ signed: false }, async (ctx) =>
+export const handler = twilioFunction({ signed: false, bodyOnly: ['password'] }, async (ctx) =>
   addAgent(ctx, { identity: ctx.event.identity, displayName: ctx.event.displayName, password: ctx.event.password }),
 );

@@ -7,7 +7,7 @@
 import { twilioFunction } from '../lib/function-handler';
 import { updateAgent } from '../lib/routes/agent-admin';
 
-export const handler = twilioFunction({ signed: false }, async (ctx) =>
+export const handler = twilioFunction({ signed: false, bodyOnly: ['password'] }, async (ctx) =>
   updateAgent(ctx, {
     identity: ctx.event.identity,
     action: ctx.event.action,

@@ -7,6 +7,6 @@
 import { twilioFunction } from '../lib/function-handler';
 import { createOperatorSession } from '../lib/routes/operator';
 
-export const handler = twilioFunction({ signed: false }, async (ctx) =>
+export const handler = twilioFunction({ signed: false, bodyOnly: ['secret'] }, async (ctx) =>
   createOperatorSession(ctx, { secret: ctx.event.secret }),
 );

@@ -4,7 +4,7 @@ import type { Context, ServerlessCallback, TwilioResponse } from '@twilio-labs/s
 import { baseUrl, type RequestSite } from './callback-urls';
 import { CallStore } from './call-store';
 import { readConfig, type Config, type Env } from './config';
-import { HttpError, isRetryable, isTwilioRestError } from './errors';
+import { badRequest, HttpError, isRetryable, isTwilioRestError } from './errors';
 import { logEvent } from './log';
 import { checkTwilioSignature } from './signature';
 import { twilioClient, type TwilioClient } from './twilio-client';
@@ -36,6 +36,11 @@ export type RouteResult = ({ status: number; json: unknown } | { status: number;
 export interface RouteOptions {
   /** Requires a valid X-Twilio-Signature (what `.protected` means on Twilio; twilio-run does not check it). */
   signed: boolean;
+  /**
+   * Parameters that carry secrets (a password, OPERATOR_SECRET): refused with 400 unless the request
+   * body can have carried them. A URL's query ends up in logs, proxies and browser history.
+   */
+  bodyOnly?: readonly string[];
 }
 
 /** All work (each request included) ends by then, leaving time to answer before the 10 s limit. */
@@ -76,6 +81,11 @@ export function twilioFunction(
       if (signature && !signature.valid) {
         throw new HttpError(403, 'signature-invalid', 'This route needs a valid X-Twilio-Signature header.');
       }
+      for (const name of options.bodyOnly ?? []) {
+        if (event[name] !== undefined && !couldBeInBody(headers, name, event[name])) {
+          throw badRequest('secret-in-url', `Send ${name} in the request body (POST), never in the URL.`);
+        }
+      }
       const client = () => twilioClient(config);
       result = await route({
         event,
@@ -96,6 +106,20 @@ export function twilioFunction(
     }
     respond(result, context.PATH, event, callback, newResponse);
   };
+}
+
+/**
+ * Whether `name=value` can have come from the request body. A Function sees query and body merged
+ * (the body wins), so this is a bound: a request without a body, or whose body is shorter than the
+ * parameter alone, carried it in its URL. (No Content-Length but a Content-Type: a chunked body, which
+ * may hold it.) Non-string values came from a JSON body or bracketed keys; the route judges those.
+ */
+function couldBeInBody(headers: Record<string, unknown>, name: string, value: unknown): boolean {
+  if (typeof value !== 'string') return true;
+  const length = headers['content-length'];
+  if (length === undefined) return typeof headers['content-type'] === 'string';
+  // The shortest encoding of `name=value`: every character as itself (form) — JSON only adds quotes.
+  return Number(length) >= Buffer.byteLength(name) + 1 + Buffer.byteLength(value);
 }
 
 const INTERNAL_ERROR = json(500, {
@@ -122,7 +146,13 @@ function respond(
     response = toResponse(result, newResponse());
   } catch (err) {
     logEvent(path, {}, { error: 'unserialisable-answer', name: (err as Error)?.name });
-    response = toResponse(INTERNAL_ERROR, newResponse());
+    try {
+      response = toResponse(INTERNAL_ERROR, newResponse());
+    } catch (noResponse) {
+      // No response object can be made at all: the runtime answers the error itself.
+      callback(noResponse as Error);
+      return;
+    }
   }
   try {
     callback(null, response);

@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { startSandbox, type Sandbox, type SandboxOptions } from './app';
+import { seedAgents, type SeedAgent } from './agents-seed';
 import { SANDBOX_DEFAULTS } from './defaults';
 
 export interface StackOptions extends SandboxOptions {
@@ -16,6 +17,8 @@ export interface StackOptions extends SandboxOptions {
   quiet?: boolean;
   /** Keep what the functions print (their log lines) in `Stack.output`. */
   captureOutput?: boolean;
+  /** Agents added through the operator API once the functions answer (default: SANDBOX_DEFAULTS.agents). */
+  agents?: readonly SeedAgent[];
 }
 
 export interface Stack {
@@ -112,6 +115,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   try {
     await waitForHttp(`${functionsUrl}/client-config`, child, 30_000);
+    await seedAgents(functionsUrl, env.OPERATOR_SECRET, options.agents ?? SANDBOX_DEFAULTS.agents);
   } catch (err) {
     child.kill();
     await sandbox.close();

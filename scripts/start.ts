@@ -41,7 +41,7 @@ async function main() {
 Call Message Events — local sandbox (no Twilio account needed)
 
   Functions (twilio-run):   ${stack.functionsUrl}
-  Softphone:                ${stack.functionsUrl}/index.html   (token secret: ${SANDBOX_DEFAULTS.tokenSecret})
+  Softphone:                ${stack.functionsUrl}/index.html   (sign in: ${SANDBOX_DEFAULTS.agents.map((a) => `${a.identity} / ${a.password}`).join(', ')})
   Operator console:         ${stack.functionsUrl}/console.html   (operator secret: ${SANDBOX_DEFAULTS.operatorSecret})
   Voice SDK gateway:        ${s.gateway?.url}   (self-signed: open ${s.gateway?.httpsUrl} once and accept it)
   Sandbox REST (Twilio):    ${sb}/api/2010-04-01 , ${sb}/sync/v1

@@ -1,6 +1,7 @@
 // The browser softphone: the real @twilio/voice-sdk, against Twilio or against the local sandbox
-// (same code; /client-config says which). Registers an identity with a token from /token, places
-// and takes calls, and sends/receives Call Message Events on the open call.
+// (same code; /client-config says which). The agent signs in (/agent-session), registers with a token
+// from /token for its own identity, places and takes calls, and sends/receives Call Message Events on
+// the open call. The agent session lives in this page's memory only.
 import { Call, Device } from '@twilio/voice-sdk';
 
 type ClientConfig =
@@ -8,7 +9,8 @@ type ClientConfig =
 
 /** Twilio's limit on a call message's content (characters of the JSON text). */
 const MAX_CONTENT_CHARS = 10_000;
-const IDENTITY = /^[A-Za-z0-9_.-]{1,121}$/;
+/** Agent identities: what every Voice SDK accepts (lib/agents.ts). */
+const IDENTITY = /^[A-Za-z0-9_]{1,121}$/;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const el = {
@@ -17,7 +19,7 @@ const el = {
   certLink: $<HTMLAnchorElement>('certificate-link'),
   registerForm: $<HTMLFormElement>('register-form'),
   identity: $<HTMLInputElement>('identity'),
-  secret: $<HTMLInputElement>('token-secret'),
+  password: $<HTMLInputElement>('password'),
   register: $<HTMLButtonElement>('register'),
   unregister: $<HTMLButtonElement>('unregister'),
   deviceStatus: $<HTMLParagraphElement>('device-status'),
@@ -48,7 +50,8 @@ let config: ClientConfig = { sandbox: false };
 let device: Device | undefined;
 let call: Call | undefined;
 let incoming: Call | undefined;
-let tokenSecret = '';
+/** The signed-in agent's session (from /agent-session): what /token asks for. */
+let agentSession = '';
 
 const time = (d = new Date()) => d.toLocaleTimeString([], { hour12: false });
 
@@ -66,14 +69,35 @@ function setStatus(target: HTMLElement, text: string, tone: '' | 'ok' | 'bad' | 
 
 // ---- access token and Device ------------------------------------------------------------------
 
-async function fetchToken(identity: string): Promise<string> {
-  const res = await fetch('token', {
+async function postForm<T>(path: string, params: Record<string, string>, bearer?: string) {
+  const res = await fetch(path, {
     method: 'POST',
-    headers: { Authorization: `Bearer ${tokenSecret}`, 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ identity }).toString(),
+    headers: {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      ...(bearer ? { Authorization: `Bearer ${bearer}` } : {}),
+    },
+    body: new URLSearchParams(params).toString(),
   });
-  const body = (await res.json().catch(() => ({}))) as { token?: string; message?: string };
-  if (!res.ok || !body.token) throw new Error(body.message ?? `/token answered ${res.status}`);
+  const body = (await res.json().catch(() => ({}))) as Partial<T> & { message?: string };
+  if (!res.ok) throw new Error(body.message ?? `${path} answered ${res.status}`);
+  return body;
+}
+
+/** Signs the agent in; the session stays in memory (a reload signs out). */
+async function signIn(identity: string, password: string): Promise<{ identity: string; displayName: string }> {
+  const body = await postForm<{ session: string; identity: string; displayName: string }>('agent-session', {
+    identity,
+    password,
+  });
+  if (!body.session || !body.identity) throw new Error('/agent-session answered without a session');
+  agentSession = body.session;
+  return { identity: body.identity, displayName: body.displayName ?? body.identity };
+}
+
+/** A Voice token for the signed-in agent's own identity. */
+async function fetchToken(): Promise<string> {
+  const body = await postForm<{ token: string }>('token', {}, agentSession);
+  if (!body.token) throw new Error('/token answered without a token');
   return body.token;
 }
 
@@ -96,26 +120,32 @@ async function register(event: SubmitEvent) {
   event.preventDefault();
   const identity = el.identity.value.trim();
   if (!IDENTITY.test(identity)) {
-    setStatus(el.deviceStatus, 'Identity: 1-121 letters, digits, _ . or -.', 'bad');
+    setStatus(el.deviceStatus, 'Identity: 1-121 letters, digits or _.', 'bad');
     el.identity.focus();
     return;
   }
-  tokenSecret = el.secret.value;
-  if (!tokenSecret) {
-    setStatus(el.deviceStatus, 'Type the token secret (TOKEN_SECRET).', 'bad');
-    el.secret.focus();
+  const password = el.password.value;
+  if (!password) {
+    setStatus(el.deviceStatus, 'Type your password.', 'bad');
+    el.password.focus();
     return;
   }
   el.register.disabled = true;
-  setStatus(el.deviceStatus, `Registering ${identity}…`);
+  setStatus(el.deviceStatus, `Signing in as ${identity}…`);
   try {
-    const token = await fetchToken(identity);
+    const agent = await signIn(identity, password);
+    el.password.value = '';
+    setStatus(el.deviceStatus, `Registering ${identity}…`);
+    const token = await fetchToken();
     device?.destroy();
     device = new Device(token, deviceOptions());
-    wireDevice(device, identity);
+    wireDevice(
+      device,
+      agent.displayName === agent.identity ? agent.identity : `${agent.identity} (${agent.displayName})`,
+    );
     await device.register();
   } catch (err) {
-    setStatus(el.deviceStatus, `Could not register: ${(err as Error).message}`, 'bad');
+    setStatus(el.deviceStatus, `Could not sign in: ${(err as Error).message}`, 'bad');
     el.register.disabled = false;
   }
 }
@@ -149,15 +179,20 @@ function wireDevice(d: Device, identity: string) {
   d.on('incoming', (c: Call) => showIncoming(c));
   d.on('tokenWillExpire', async () => {
     try {
-      d.updateToken(await fetchToken(identity));
+      d.updateToken(await fetchToken());
       log('access token renewed');
     } catch (err) {
+      // Session expired, agent disabled or password reset: only a new sign-in brings a token.
       log(`could not renew the access token: ${(err as Error).message}`);
+      setStatus(el.deviceStatus, `Sign in again: ${(err as Error).message}`, 'warn');
+      el.register.disabled = false;
     }
   });
 }
 
+/** Signs out: unregisters and forgets the session. */
 async function unregister() {
+  agentSession = '';
   await device?.unregister().catch(() => undefined);
 }
 

@@ -3,6 +3,7 @@
 // exactly as Twilio does (twilio.getExpectedTwilioSignature over the requested URL and body).
 import type { Context, TwilioResponse } from '@twilio-labs/serverless-runtime-types/types';
 import twilio from 'twilio';
+import { compactJson } from '../../lib/json-text';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from './sync-sandbox';
 
 export class FakeResponse {
@@ -62,10 +63,20 @@ export type Event = Record<string, unknown> & {
   request: { headers: Record<string, unknown>; cookies: Record<string, string> };
 };
 
-/** The event twilio-run builds for a request to `url` with form `body`: query ∪ body (the body wins). */
+/**
+ * The event twilio-run builds for a request to `url` with form `body`: query ∪ body (the body wins).
+ * A request with a body also carries the Content-Type and Content-Length headers a client sends.
+ */
 export function eventFor(url: string, body: Record<string, string> = {}, headers: Record<string, unknown> = {}): Event {
   const query = Object.fromEntries(new URL(url).searchParams);
-  return { ...query, ...body, request: { headers, cookies: {} } };
+  const withBody: Record<string, unknown> = { ...headers };
+  if (Object.keys(body).length > 0) {
+    withBody['content-type'] ??= 'application/x-www-form-urlencoded';
+    const json = String(withBody['content-type']).startsWith('application/json');
+    const raw = json ? compactJson(body) : new URLSearchParams(body).toString();
+    withBody['content-length'] ??= String(Buffer.byteLength(raw));
+  }
+  return { ...query, ...body, request: { headers: withBody, cookies: {} } };
 }
 
 /** A form-encoded request to `url`, signed as Twilio signs it. */

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import twilio from 'twilio';
 import { callMessages, sendMessage, signedPost } from '../../client';
-import { legToken } from '../../lib/callback-urls';
+import { messageCallbackQuery } from '../../lib/callback-urls';
 import { legMapName } from '../../lib/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';
@@ -74,7 +74,7 @@ describe('1. authentication', () => {
       },
       {
         path: '/message-callback',
-        query: { cme_leg: leg, cme_token: legToken(token, leg) },
+        query: messageCallbackQuery(token, leg),
         body: {
           CallSid: leg,
           Sid: fakeSid('KX'),
@@ -110,7 +110,10 @@ describe('1. authentication', () => {
       }
     }
     // A message callback whose URL token belongs to another call, correctly signed.
-    const crossQuery = { cme_leg: leg, cme_token: legToken(token, otherLeg) };
+    const crossQuery = {
+      ...messageCallbackQuery(token, leg),
+      cme_token: messageCallbackQuery(token, otherLeg).cme_token,
+    };
     const crossBody = {
       CallSid: leg,
       Sid: fakeSid('KX'),
@@ -129,7 +132,7 @@ describe('1. authentication', () => {
     });
     if (cross.status !== 403) accepted++;
     // The other leg's valid token with this leg's CallSid in the body.
-    const swapQuery = { cme_leg: otherLeg, cme_token: legToken(token, otherLeg) };
+    const swapQuery = messageCallbackQuery(token, otherLeg);
     tried++;
     const swap = await rawRequest({
       path: '/message-callback',
@@ -171,7 +174,7 @@ describe('1. authentication', () => {
       await sendMessage(stack.fn, { callSid: 'CA' + 'f'.repeat(32), content: { marker } }),
       await signedPost(
         { baseUrl: stack.functionsUrl, authToken: stack.sandbox.authToken },
-        `/message-callback?cme_leg=${leg}&cme_token=${legToken(stack.sandbox.authToken, leg)}`,
+        `/message-callback?${new URLSearchParams(messageCallbackQuery(stack.sandbox.authToken, leg))}`,
         {
           CallSid: leg,
           Sid: fakeSid('KX'),
@@ -203,7 +206,8 @@ describe('1. authentication', () => {
       stack.sandbox.apiKeySecret,
       marker,
       jwt,
-      legToken(stack.sandbox.authToken, leg),
+      // The token in the leg's real subscription URL.
+      new URL((await ctl().call(leg)).subscriptions[0].callback).searchParams.get('cme_token') ?? 'no-token',
     ];
     const leaks = secrets.filter((s) => logs.includes(s));
     const bodyLeaks = secrets.filter((s) => bodies.some((b) => b.includes(s)));
@@ -356,7 +360,7 @@ describe('2. hostile input corpus', () => {
         legKind = legKind ?? 'junk';
         json = json === true;
         const leg = legKind === 'active' ? activeLeg : legKind === 'random' ? fakeSid('CA') : 'CA-junk';
-        const query = { cme_leg: leg, cme_token: goodToken ? legToken(token, leg) : 'x'.repeat(32) };
+        const query = { ...messageCallbackQuery(token, leg), ...(goodToken ? {} : { cme_token: 'x'.repeat(32) }) };
         const body = defined({
           ...s,
           CallSid: s.CallSid === 'LEG' ? leg : s.CallSid,
@@ -800,7 +804,7 @@ describe('4. faults', () => {
           CallStatus: status,
         });
       await Promise.all([post('in-progress'), post('completed')]);
-      const query = { cme_leg: child, cme_token: legToken(token, child) };
+      const query = messageCallbackQuery(token, child);
       const base = {
         CallSid: child,
         AccountSid: stack.sandbox.accountSid,
@@ -853,7 +857,12 @@ describe('5. limits', () => {
 
   it('no object is written account-wide: every Sync write targets a per-call object', async () => {
     const writes = stack.sandbox.requests.filter((r) => r.product === 'sync' && r.method !== 'GET');
-    const shared = writes.filter((r) => !/\/Maps(\/cme\.call\.ca[0-9a-f]{32}(\/Items(\/.*)?)?)?$/.test(r.route));
+    // Besides per-call maps, only sign-in state: the agent directory (written by operator actions, never
+    // by a call event) and sign-in counters (one Document per identity or source; lib/throttle.ts).
+    const signIn = /\/(Maps\/cme\.agents\/Items(\/\w+)?|Documents(\/cme\.throttle\.(identity|source)\.[0-9a-f]{40})?)$/;
+    const shared = writes.filter(
+      (r) => !/\/Maps(\/cme\.call\.ca[0-9a-f]{32}(\/Items(\/.*)?)?)?$/.test(r.route) && !signIn.test(r.route),
+    );
     figures.add('limits', 'Sync writes to shared objects', shared.length, '= 0', shared.length === 0);
     expect(shared.map((r) => r.route)).toEqual([]);
   });

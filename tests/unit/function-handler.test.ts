@@ -58,7 +58,11 @@ describe('twilioFunction', () => {
       event,
     );
     expect(seen?.event).toBe(event);
-    expect(seen?.headers).toEqual({ authorization: 'Bearer x' });
+    expect(seen?.headers).toEqual({
+      authorization: 'Bearer x',
+      'content-type': 'application/x-www-form-urlencoded',
+      'content-length': '3',
+    });
     expect(seen?.base).toBe('http://localhost:3000');
     expect(seen?.config).toMatchObject({
       syncServiceSid: 'IS' + '1'.repeat(32),
@@ -315,5 +319,45 @@ describe('twilioFunction: SharedKey signatures', () => {
     expect(seen?.bodyVerified).toBe(true);
     await invoke(fn(route, false), makeContext('/x'), eventFor(url, { a: '1' }));
     expect(seen?.bodyVerified).toBe(false);
+  });
+});
+
+describe('twilioFunction: secrets never from the URL (bodyOnly)', () => {
+  const SECRET = 'a-secret-that-belongs-in-a-body-000000';
+  const route = jest.fn(async () => json(200, { ran: true }));
+  const handler = twilioFunction({ signed: false, bodyOnly: ['secret'] }, route, newFakeResponse);
+  beforeEach(() => route.mockClear());
+
+  it('runs with the secret in a form or JSON body', async () => {
+    expect((await invoke(handler, makeContext('/x'), eventFor(`${LOCAL_BASE}/x`, { secret: SECRET }))).statusCode).toBe(
+      200,
+    );
+    const json = eventFor(`${LOCAL_BASE}/x`, { secret: SECRET }, { 'content-type': 'application/json' });
+    expect((await invoke(handler, makeContext('/x'), json)).statusCode).toBe(200);
+    expect(route).toHaveBeenCalledTimes(2);
+  });
+
+  it('refuses the secret in the query of a request without a body, without echoing it', async () => {
+    const res = await invoke(handler, makeContext('/x'), eventFor(`${LOCAL_BASE}/x?secret=${SECRET}`));
+    const body = expectError(res, 400, 'secret-in-url');
+    expect(JSON.stringify(body)).not.toContain(SECRET);
+    expect(route).not.toHaveBeenCalled();
+  });
+
+  it('refuses the secret in the query when the body is too short to have held it', async () => {
+    const event = eventFor(`${LOCAL_BASE}/x?secret=${SECRET}`, { a: '1' });
+    expectError(await invoke(handler, makeContext('/x'), event), 400, 'secret-in-url');
+    expect(route).not.toHaveBeenCalled();
+  });
+
+  it('gives a chunked body (no Content-Length) the benefit of the doubt; ignores routes without secrets', async () => {
+    const chunked = eventFor(
+      `${LOCAL_BASE}/x?secret=${SECRET}`,
+      {},
+      { 'content-type': 'application/x-www-form-urlencoded' },
+    );
+    expect((await invoke(handler, makeContext('/x'), chunked)).statusCode).toBe(200);
+    const plain = twilioFunction({ signed: false }, route, newFakeResponse);
+    expect((await invoke(plain, makeContext('/x'), eventFor(`${LOCAL_BASE}/x?secret=${SECRET}`))).statusCode).toBe(200);
   });
 });
