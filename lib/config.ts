@@ -49,6 +49,23 @@ function flag(env: Env, name: string): boolean {
   throw new HttpError(500, 'configuration-invalid', `${name} must be true or false.`);
 }
 
+/** Shared secrets must resist guessing: shorter ones are refused at start (every route answers 500). */
+export const MIN_SECRET_CHARS = 32;
+export const SECRET_VARIABLES = ['TOKEN_SECRET', 'OPERATOR_SECRET', 'WEBHOOK_SHARED_KEY_SECRET'] as const;
+
+function checkSecretLengths(env: Env): void {
+  for (const name of SECRET_VARIABLES) {
+    const value = env[name];
+    if (value && value.length < MIN_SECRET_CHARS) {
+      throw new HttpError(
+        500,
+        'configuration-invalid',
+        `${name} must be at least ${MIN_SECRET_CHARS} characters: use a long random value (openssl rand -base64 32).`,
+      );
+    }
+  }
+}
+
 export function readConfig(env: Env): Config {
   const accountSid = env.ACCOUNT_SID;
   const authToken = env.AUTH_TOKEN;
@@ -72,6 +89,7 @@ export function readConfig(env: Env): Config {
       'PUBLIC_BASE_URL must be an https URL of a public host in a deployed Function.',
     );
   }
+  checkSecretLengths(env);
   return {
     accountSid,
     authToken,

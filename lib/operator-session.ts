@@ -1,17 +1,63 @@
-// Operator console sessions. The operator shows OPERATOR_SECRET once (/operator-session) and gets a
-// short-lived bearer token: `<payload>.<signature>`, HMAC-SHA256 with a key derived from AUTH_TOKEN
-// and the operator secret, so changing either one ends every session. Stateless: nothing is stored.
-// The Auth Token itself never leaves the server.
+// Signed, stateless sessions: `<payload>.<signature>`, the payload base64url JSON with a version, an
+// expiry and a nonce, the signature HMAC-SHA256 under a key derived from AUTH_TOKEN and a purpose
+// label, so a session for one purpose never opens another and rotating the Auth Token ends them all.
+// Nothing is stored; the Auth Token itself never leaves the server.
+//
+// Operator console: the operator shows OPERATOR_SECRET once (/operator-session) and gets a one-hour
+// session whose key also depends on the operator secret, so changing that secret ends every session.
+// Agents (lib/agents.ts) get their own kind of session from /agent-session.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const SESSION_TTL_SECONDS = 3600;
 
-function sessionKey(authToken: string, operatorSecret: string): Buffer {
+/** Longest session string accepted (a few hundred characters in practice). */
+const MAX_SESSION_CHARS = 1024;
+
+/** The HMAC key of one kind of session: AUTH_TOKEN and a label naming what the session is for. */
+export function sessionKey(authToken: string, label: string): Buffer {
+  return createHmac('sha256', authToken).update(label).digest();
+}
+
+function operatorKey(authToken: string, operatorSecret: string): Buffer {
   const secretDigest = createHash('sha256').update(operatorSecret).digest('hex');
-  return createHmac('sha256', authToken).update(`cme.operator-session.v1\n${secretDigest}`).digest();
+  return sessionKey(authToken, `cme.operator-session.v1\n${secretDigest}`);
 }
 
 const sign = (key: Buffer, payload: string) => createHmac('sha256', key).update(payload).digest('base64url');
+
+/** A session carrying `claims`, valid for `ttlSeconds` from `nowMs`. */
+export function signSession(
+  key: Buffer,
+  claims: Record<string, unknown>,
+  ttlSeconds: number,
+  nowMs = Date.now(),
+): { session: string; exp: number } {
+  const exp = Math.floor(nowMs / 1000) + ttlSeconds;
+  const body = { ...claims, v: 1, exp, n: randomBytes(9).toString('base64url') };
+  const payload = Buffer.from(JSON.stringify(body)).toString('base64url');
+  return { session: `${payload}.${sign(key, payload)}`, exp };
+}
+
+/** The claims of a genuine, unexpired session signed with `key`; undefined for anything else. */
+export function readSession(
+  session: unknown,
+  key: Buffer,
+  nowMs = Date.now(),
+): (Record<string, unknown> & { exp: number }) | undefined {
+  if (typeof session !== 'string' || session.length > MAX_SESSION_CHARS) return undefined;
+  const [payload, signature, extra] = session.split('.');
+  if (!payload || !signature || extra !== undefined) return undefined;
+  const expected = Buffer.from(sign(key, payload));
+  const given = Buffer.from(signature);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    if (claims.v !== 1 || typeof claims.exp !== 'number' || claims.exp * 1000 <= nowMs) return undefined;
+    return claims as Record<string, unknown> & { exp: number };
+  } catch {
+    return undefined;
+  }
+}
 
 export interface OperatorSession {
   session: string;
@@ -20,14 +66,8 @@ export interface OperatorSession {
 }
 
 export function issueSession(authToken: string, operatorSecret: string, nowMs = Date.now()): OperatorSession {
-  const exp = Math.floor(nowMs / 1000) + SESSION_TTL_SECONDS;
-  const payload = Buffer.from(JSON.stringify({ v: 1, exp, n: randomBytes(9).toString('base64url') })).toString(
-    'base64url',
-  );
-  return {
-    session: `${payload}.${sign(sessionKey(authToken, operatorSecret), payload)}`,
-    expiresAt: new Date(exp * 1000).toISOString(),
-  };
+  const { session, exp } = signSession(operatorKey(authToken, operatorSecret), {}, SESSION_TTL_SECONDS, nowMs);
+  return { session, expiresAt: new Date(exp * 1000).toISOString() };
 }
 
 /** The session's expiry (seconds since the epoch) when it is genuine and unexpired; undefined otherwise. */
@@ -37,17 +77,5 @@ export function verifySession(
   operatorSecret: string,
   nowMs = Date.now(),
 ): number | undefined {
-  if (typeof session !== 'string' || session.length > 512) return undefined;
-  const [payload, signature, extra] = session.split('.');
-  if (!payload || !signature || extra !== undefined) return undefined;
-  const expected = Buffer.from(sign(sessionKey(authToken, operatorSecret), payload));
-  const given = Buffer.from(signature);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-  try {
-    const { v, exp } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { v?: unknown; exp?: unknown };
-    if (v !== 1 || typeof exp !== 'number' || exp * 1000 <= nowMs) return undefined;
-    return exp;
-  } catch {
-    return undefined;
-  }
+  return readSession(session, operatorKey(authToken, operatorSecret), nowMs)?.exp;
 }

@@ -6,7 +6,13 @@ export const SANDBOX_DEFAULTS = {
   apiKeySecret: 'sandbox-api-key-secret',
   phoneNumber: '+15005550006',
   clientIdentity: 'alice',
-  tokenSecret: 'sandbox-token-secret',
-  operatorSecret: 'sandbox-operator-secret',
+  // ≥ 32 characters, as the functions require of every shared secret.
+  tokenSecret: 'sandbox-token-secret-of-32-chars',
+  operatorSecret: 'sandbox-operator-secret-32-chars',
+  // The agents every sandbox stack starts with (added through the operator API; never on real Twilio).
+  agents: [
+    { identity: 'alice', displayName: 'Alice', password: 'alice-sandbox-password' },
+    { identity: 'bob', displayName: 'Bob', password: 'bob-sandbox-password' },
+  ],
   gatewayPort: 3002,
 } as const;

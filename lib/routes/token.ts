@@ -1,4 +1,5 @@
 import twilio from 'twilio';
+import { AgentStore, verifyAgentSession } from '../agents';
 import { requireVariable } from '../config';
 import { HttpError } from '../errors';
 import { json, type RouteContext, type RouteResult } from '../function-handler';
@@ -9,15 +10,43 @@ import { bearerToken, secretsMatch } from '../secrets';
 /** Access tokens last one hour (Twilio allows up to 24 h); the softphone fetches a new one when warned. */
 const TOKEN_TTL_SECONDS = 3600;
 
+const refused = () =>
+  new HttpError(
+    403,
+    'token-auth-invalid',
+    'Sign in first (/agent-session) and send Authorization: Bearer <session>; servers send Bearer <TOKEN_SECRET>.',
+  );
+
 /**
- * `/token`: a Voice access token for the browser softphone. Only for callers that show TOKEN_SECRET
- * (header `Authorization: Bearer <secret>`), so strangers cannot mint tokens for your account.
+ * `/token`: a Voice access token.
+ * - A signed-in agent (Authorization: Bearer <session from /agent-session>) gets one for its own
+ *   identity only, and only while it is enabled and its password unchanged (one Sync read).
+ * - Server to server (Authorization: Bearer <TOKEN_SECRET>, when that variable is set): any
+ *   `identity`. Never give TOKEN_SECRET to a browser: it mints tokens for every identity.
+ * Everything else: 403, before any input is looked at.
  */
-export function issueVoiceToken({ config, headers, event }: RouteContext, input: { identity?: unknown }): RouteResult {
-  const secret = requireVariable(config, 'TOKEN_SECRET', 'the secret callers of /token must show');
-  if (!secretsMatch(bearerToken(headers), secret))
-    throw new HttpError(403, 'token-secret-invalid', 'Send Authorization: Bearer <TOKEN_SECRET>.');
-  const identity = requireIdentity(input.identity);
+export async function issueVoiceToken(ctx: RouteContext, input: { identity?: unknown }): Promise<RouteResult> {
+  const { config, headers, event } = ctx;
+  const bearer = bearerToken(headers);
+  const tokenSecret = config.raw.TOKEN_SECRET;
+  let identity: string;
+  let via: 'agent' | 'server';
+  if (tokenSecret && secretsMatch(bearer, tokenSecret)) {
+    identity = requireIdentity(input.identity);
+    via = 'server';
+  } else {
+    const session = verifyAgentSession(bearer, config.authToken);
+    if (!session) throw refused();
+    if (input.identity !== undefined && input.identity !== '' && input.identity !== session.identity) {
+      throw new HttpError(403, 'identity-not-yours', 'A signed-in agent gets a token for its own identity only.');
+    }
+    const agent = await new AgentStore(ctx.client(), config, ctx.deadline).get(session.identity);
+    // A removed agent, or a password reset since this session was issued: sign in again.
+    if (!agent || agent.credentialId !== session.credentialId) throw refused();
+    if (!agent.enabled) throw new HttpError(403, 'agent-disabled', 'This agent is disabled; ask your operator.');
+    identity = session.identity;
+    via = 'agent';
+  }
   const apiKeySid = requireVariable(config, 'API_KEY_SID', 'an API key SID, SK…, to sign access tokens');
   const apiKeySecret = requireVariable(config, 'API_KEY_SECRET', "that API key's secret");
   const appSid = requireVariable(config, 'TWIML_APP_SID', 'the TwiML App whose voice URL is /voice');
@@ -27,6 +56,6 @@ export function issueVoiceToken({ config, headers, event }: RouteContext, input:
     ttl: TOKEN_TTL_SECONDS,
   });
   token.addGrant(new twilio.jwt.AccessToken.VoiceGrant({ outgoingApplicationSid: appSid, incomingAllow: true }));
-  logEvent('/token', event, { identity });
+  logEvent('/token', event, { identity, via });
   return json(200, { identity, token: token.toJwt(), ttl: TOKEN_TTL_SECONDS });
 }

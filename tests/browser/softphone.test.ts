@@ -41,14 +41,14 @@ async function expectText(page: Page, id: string, pattern: RegExp, timeout = 10_
   );
 }
 
-/** Registers by keyboard only: type, Tab, type, Enter. */
+/** Signs in and registers by keyboard only: type, Tab, type, Enter (the sandbox's seeded agents). */
 async function register(p: WatchedPage, identity: string) {
   const { page } = p;
   await page.locator('#identity').focus();
   await page.keyboard.press('ControlOrMeta+A');
   await page.keyboard.type(identity);
   await page.keyboard.press('Tab');
-  await page.keyboard.type(SANDBOX_DEFAULTS.tokenSecret);
+  await page.keyboard.type(SANDBOX_DEFAULTS.agents.find((a) => a.identity === identity)!.password);
   await page.keyboard.press('Enter');
   await expectText(page, 'device-status', new RegExp(`Registered as ${identity}`));
 }

@@ -44,11 +44,16 @@ const rc = JSON.parse(readFileSync(join(ROOT, '.twilioserverlessrc'), 'utf8')) a
 };
 
 const INTENDED = [
+  // Agents sign in here (throttled); the session it gives is what /token asks for.
+  { path: '/agent-session', access: 'public' },
   { path: '/call-messages', access: 'protected' },
   { path: '/call-status', access: 'protected' },
   // The browser's routes are public: /client-config says nothing secret; /operator-* check a session.
   { path: '/client-config', access: 'public' },
   { path: '/message-callback', access: 'protected' },
+  { path: '/operator-agents', access: 'public' },
+  { path: '/operator-agents-add', access: 'public' },
+  { path: '/operator-agents-update', access: 'public' },
   { path: '/operator-calls', access: 'public' },
   { path: '/operator-messages', access: 'public' },
   { path: '/operator-send', access: 'public' },

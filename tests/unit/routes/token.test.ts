@@ -12,7 +12,7 @@ import {
 import { TEST_ACCOUNT_SID } from '../../support/sync-sandbox';
 
 const ENV = {
-  TOKEN_SECRET: 'let-me-in-please',
+  TOKEN_SECRET: 'let-me-in-please-server-to-server',
   API_KEY_SID: 'SK' + '5'.repeat(32),
   API_KEY_SECRET: 'api-key-secret',
   TWIML_APP_SID: 'AP' + '6'.repeat(32),
@@ -33,7 +33,7 @@ afterEach(() => jest.restoreAllMocks());
 
 describe('/token', () => {
   it('refuses a caller without Authorization: Bearer', async () => {
-    expectError(await call({ identity: 'alice' }, {}), 403, 'token-secret-invalid');
+    expectError(await call({ identity: 'alice' }, {}), 403, 'token-auth-invalid');
   });
 
   it.each([
@@ -43,11 +43,11 @@ describe('/token', () => {
     ['an empty bearer', 'Bearer '],
     ['a prefix of the secret', `Bearer ${ENV.TOKEN_SECRET.slice(0, -1)}`],
   ])('refuses %s', async (_what, authorization) => {
-    expectError(await call({ identity: 'alice' }, { authorization }), 403, 'token-secret-invalid');
+    expectError(await call({ identity: 'alice' }, { authorization }), 403, 'token-auth-invalid');
   });
 
   it('checks the secret before the identity (strangers learn nothing)', async () => {
-    expectError(await call({ identity: 'bad identity' }, {}), 403, 'token-secret-invalid');
+    expectError(await call({ identity: 'bad identity' }, {}), 403, 'token-auth-invalid');
   });
 
   it.each(['', 'alice smith', 'client:alice', 'x'.repeat(122)])('refuses identity %p with 400', async (identity) => {
@@ -89,10 +89,19 @@ describe('/token', () => {
     },
   );
 
-  it('names a missing TOKEN_SECRET and issues nothing', async () => {
-    const res = await call({ identity: 'alice' }, bearer(''), { ...ENV, TOKEN_SECRET: undefined });
-    expect(expectError(res, 500, 'configuration-missing').message).toContain('TOKEN_SECRET');
-    expect(JSON.stringify(res.body)).not.toContain('token"');
+  // TOKEN_SECRET is only for server-to-server minting now (agents sign in: agent-routes.test.ts).
+  it('without TOKEN_SECRET the server-to-server path is off and issues nothing', async () => {
+    for (const secret of ['', ENV.TOKEN_SECRET]) {
+      const res = await call({ identity: 'alice' }, bearer(secret), { ...ENV, TOKEN_SECRET: undefined });
+      expectError(res, 403, 'token-auth-invalid');
+      expect(JSON.stringify(res.body)).not.toContain('token"');
+    }
+  });
+
+  it('refuses a TOKEN_SECRET shorter than 32 characters, naming it', async () => {
+    const short = 'let-me-in-please';
+    const res = await call({ identity: 'alice' }, bearer(short), { ...ENV, TOKEN_SECRET: short });
+    expect(expectError(res, 500, 'configuration-invalid').message).toContain('TOKEN_SECRET');
   });
 });
 

@@ -1,0 +1,303 @@
+// Agents: the people who may use the softphone. Kept in one Sync Map, `cme.agents`, an item per
+// identity (data: AgentRecord). The credential is the agent's own password, stored as a salted
+// scrypt hash (node:crypto). Signing in (/agent-session) gives a signed, stateless agent session;
+// /token mints a Voice token for that session's identity only, and re-reads the agent each time, so
+// disabling an agent or resetting its password stops new tokens at once.
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import type { Config } from './config';
+import { badRequest, HttpError, isTwilioRestError, twilioCode } from './errors';
+import { readSession, sessionKey, signSession } from './operator-session';
+import { withRetry } from './retry';
+import type { TwilioClient } from './twilio-client';
+
+export const AGENTS_MAP = 'cme.agents';
+
+/**
+ * New agents' identities: what every Voice SDK accepts (the iOS and Android SDKs refuse `.` and
+ * `-`, which the JavaScript SDK allows), at most 121 characters like any client identity.
+ */
+const AGENT_IDENTITY = /^[A-Za-z0-9_]{1,121}$/;
+export const AGENT_IDENTITY_RULE = 'letters, digits and _ (1-121 characters; iOS and Android SDKs refuse . and -)';
+export const PASSWORD_MIN_CHARS = 12;
+/** Bounds the work one sign-in can ask of scrypt. */
+export const PASSWORD_MAX_CHARS = 256;
+export const DISPLAY_NAME_MAX_CHARS = 64;
+/** An agent session lasts a working shift; the softphone keeps it in memory only. */
+export const AGENT_SESSION_TTL_SECONDS = 8 * 3600;
+/** Agents the console lists (and the Map may hold): one list request of 100 per page. */
+export const MAX_AGENTS = 1000;
+
+// scrypt cost: N=2^14, r=8 (16 MiB, ~50 ms), the parameters node's docs and OWASP's minimum use.
+const SCRYPT = { N: 16_384, r: 8, p: 1, keyLength: 32 } as const;
+const SCRYPT_MAXMEM = 64 * 1024 * 1024;
+
+export interface PasswordHash {
+  scheme: 'scrypt';
+  N: number;
+  r: number;
+  p: number;
+  /** base64 */
+  salt: string;
+  /** base64 */
+  hash: string;
+}
+
+export interface AgentRecord {
+  identity: string;
+  displayName: string;
+  enabled: boolean;
+  password: PasswordHash;
+  /** Changes with every password: sessions issued for an older one stop working. */
+  credentialId: string;
+  /** ISO 8601 */
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What the operator console sees of an agent (never the hash). */
+export type Agent = Omit<AgentRecord, 'password' | 'credentialId'>;
+
+export const publicAgent = ({ identity, displayName, enabled, createdAt, updatedAt }: AgentRecord): Agent => ({
+  identity,
+  displayName,
+  enabled,
+  createdAt,
+  updatedAt,
+});
+
+// ---- input rules ---------------------------------------------------------------------------------
+
+export const isAgentIdentity = (v: unknown): v is string => typeof v === 'string' && AGENT_IDENTITY.test(v);
+
+export function requireAgentIdentity(value: unknown): string {
+  if (!isAgentIdentity(value)) throw badRequest('identity-invalid', `identity must be ${AGENT_IDENTITY_RULE}.`);
+  return value;
+}
+
+/** A new password: at least PASSWORD_MIN_CHARS characters. */
+export function requireNewPassword(value: unknown): string {
+  if (typeof value !== 'string' || [...value].length < PASSWORD_MIN_CHARS || value.length > PASSWORD_MAX_CHARS) {
+    throw badRequest(
+      'password-invalid',
+      `password must be ${PASSWORD_MIN_CHARS}-${PASSWORD_MAX_CHARS} characters (leave it empty to have one generated).`,
+    );
+  }
+  return value;
+}
+
+export function requireDisplayName(value: unknown, fallback: string): string {
+  const name = typeof value === 'string' ? value.trim() : '';
+  if (value !== undefined && typeof value !== 'string')
+    throw badRequest('display-name-invalid', 'displayName must be text.');
+  // eslint-disable-next-line no-control-regex
+  if (name.length > DISPLAY_NAME_MAX_CHARS || /[\u0000-\u001f\u007f]/.test(name)) {
+    throw badRequest(
+      'display-name-invalid',
+      `displayName must be at most ${DISPLAY_NAME_MAX_CHARS} characters, without control characters.`,
+    );
+  }
+  return name || fallback;
+}
+
+/** A random password for an agent (shown to the operator once): 24 base64url characters, 144 bits. */
+export const generatePassword = () => randomBytes(18).toString('base64url');
+
+// ---- password hashing ----------------------------------------------------------------------------
+
+function scryptAsync(password: string, salt: Buffer, params: Pick<PasswordHash, 'N' | 'r' | 'p'>): Promise<Buffer> {
+  const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: SCRYPT_MAXMEM };
+  return new Promise((resolve, reject) =>
+    scrypt(password.normalize('NFC'), salt, SCRYPT.keyLength, options, (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
+  );
+}
+
+export async function hashPassword(password: string): Promise<PasswordHash> {
+  const salt = randomBytes(16);
+  const hash = await scryptAsync(password, salt, SCRYPT);
+  return {
+    scheme: 'scrypt',
+    N: SCRYPT.N,
+    r: SCRYPT.r,
+    p: SCRYPT.p,
+    salt: salt.toString('base64'),
+    hash: hash.toString('base64'),
+  };
+}
+
+// Compared against when the identity is unknown, so a wrong identity costs the same time as a wrong password.
+const DECOY: PasswordHash = {
+  scheme: 'scrypt',
+  N: SCRYPT.N,
+  r: SCRYPT.r,
+  p: SCRYPT.p,
+  salt: 'Y21lLmRlY295LnNhbHQ=',
+  hash: Buffer.alloc(SCRYPT.keyLength).toString('base64'),
+};
+
+/** True when `password` is the one `stored` was made from; the same work whether or not there is a record. */
+export async function verifyPassword(password: string, stored: PasswordHash | undefined): Promise<boolean> {
+  const target = stored?.scheme === 'scrypt' ? stored : DECOY;
+  const expected = Buffer.from(target.hash, 'base64');
+  let actual: Buffer;
+  try {
+    actual = await scryptAsync(password, Buffer.from(target.salt, 'base64'), target);
+  } catch {
+    return false; // parameters scrypt refuses: not a hash this code wrote
+  }
+  return stored === target && actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+// ---- agent sessions ------------------------------------------------------------------------------
+
+const agentSessionKey = (authToken: string) => sessionKey(authToken, 'cme.agent-session.v1');
+
+export interface AgentSession {
+  session: string;
+  identity: string;
+  displayName: string;
+  /** ISO 8601 */
+  expiresAt: string;
+}
+
+export function issueAgentSession(authToken: string, agent: AgentRecord, nowMs = Date.now()): AgentSession {
+  const { session, exp } = signSession(
+    agentSessionKey(authToken),
+    { typ: 'agent', sub: agent.identity, cid: agent.credentialId },
+    AGENT_SESSION_TTL_SECONDS,
+    nowMs,
+  );
+  return {
+    session,
+    identity: agent.identity,
+    displayName: agent.displayName,
+    expiresAt: new Date(exp * 1000).toISOString(),
+  };
+}
+
+/** The identity and credential of a genuine, unexpired agent session; undefined otherwise. */
+export function verifyAgentSession(
+  session: unknown,
+  authToken: string,
+  nowMs = Date.now(),
+): { identity: string; credentialId: string } | undefined {
+  const claims = readSession(session, agentSessionKey(authToken), nowMs);
+  if (!claims || claims.typ !== 'agent' || !isAgentIdentity(claims.sub) || typeof claims.cid !== 'string')
+    return undefined;
+  return { identity: claims.sub, credentialId: claims.cid };
+}
+
+// ---- the Sync store ------------------------------------------------------------------------------
+
+const isMissing = (err: unknown) => isTwilioRestError(err) && err.status === 404;
+const isStale = (err: unknown) => twilioCode(err) === 54205 || (isTwilioRestError(err) && err.status === 412);
+
+export class AgentStore {
+  constructor(
+    private readonly client: TwilioClient,
+    private readonly config: Pick<Config, 'syncServiceSid'>,
+    /** No retry runs past this time (ms since epoch): the invocation's deadline. */
+    private readonly deadline?: number,
+  ) {}
+
+  private retry<T>(op: () => Promise<T>): Promise<T> {
+    return withRetry(op, { deadline: this.deadline });
+  }
+
+  private service() {
+    return this.client.sync.v1.services(this.config.syncServiceSid);
+  }
+
+  private items() {
+    return this.service().syncMaps(AGENTS_MAP).syncMapItems;
+  }
+
+  /** The agent, or undefined (no such agent, or no agents at all yet). `identity` must be validated first. */
+  async get(identity: string): Promise<AgentRecord | undefined> {
+    return (await this.fetch(identity))?.record;
+  }
+
+  private async fetch(identity: string): Promise<{ record: AgentRecord; revision: string } | undefined> {
+    try {
+      const item = await this.retry(() => this.items()(identity).fetch());
+      return { record: item.data as AgentRecord, revision: item.revision };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async list(): Promise<AgentRecord[]> {
+    try {
+      const items = await this.retry(() => this.items().list({ pageSize: 100, limit: MAX_AGENTS }));
+      return items.map((item) => item.data as AgentRecord);
+    } catch (err) {
+      if (isMissing(err)) return [];
+      throw err;
+    }
+  }
+
+  /** Adds an agent; 409 `agent-exists` when the identity is taken. Creates the Map on first use. */
+  async create(record: AgentRecord): Promise<void> {
+    const create = () => this.retry(() => this.items().create({ key: record.identity, data: record }));
+    const exists = () => new HttpError(409, 'agent-exists', `There is already an agent ${record.identity}.`);
+    try {
+      await create();
+      return;
+    } catch (err) {
+      if (twilioCode(err) === 54208) throw exists();
+      if (!isMissing(err)) throw err;
+    }
+    try {
+      await this.retry(() => this.service().syncMaps.create({ uniqueName: AGENTS_MAP }));
+    } catch (err) {
+      // Created meanwhile by a parallel request: fine.
+      if (twilioCode(err) !== 54301 && !(isTwilioRestError(err) && err.status === 409)) throw err;
+    }
+    try {
+      await create();
+    } catch (err) {
+      if (twilioCode(err) === 54208) throw exists();
+      throw err;
+    }
+  }
+
+  /** Changes an agent with a revision check (a concurrent change is re-read and re-applied); 404 when unknown. */
+  async update(identity: string, change: (record: AgentRecord) => AgentRecord): Promise<AgentRecord> {
+    for (let race = 0; race < 3; race++) {
+      const current = await this.fetch(identity);
+      if (!current) throw new HttpError(404, 'agent-not-found', `There is no agent ${identity}.`);
+      const next = change(current.record);
+      try {
+        await this.retry(() => this.items()(identity).update({ data: next, ifMatch: current.revision }));
+        return next;
+      } catch (err) {
+        if (!isStale(err)) throw err;
+      }
+    }
+    throw new HttpError(503, 'record-failed', `Could not change agent ${identity}; retry.`);
+  }
+}
+
+/** A password's stored form and a new credential id (sessions issued for an older password stop working). */
+export async function newCredential(password: string): Promise<Pick<AgentRecord, 'password' | 'credentialId'>> {
+  return { password: await hashPassword(password), credentialId: randomBytes(9).toString('base64url') };
+}
+
+/** A new, enabled agent record (hashes the password). */
+export async function newAgentRecord(
+  identity: string,
+  displayName: string,
+  password: string,
+  now = new Date(),
+): Promise<AgentRecord> {
+  return {
+    identity,
+    displayName,
+    enabled: true,
+    ...(await newCredential(password)),
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+  };
+}

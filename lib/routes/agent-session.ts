@@ -1,0 +1,40 @@
+// `/agent-session`: an agent signs in with its identity and password and gets a signed agent
+// session (8 h) for /token. Attempts are counted per identity and per source before the password
+// is checked (lib/throttle.ts); past the limit: 429 with Retry-After.
+import { AgentStore, issueAgentSession, PASSWORD_MAX_CHARS, requireAgentIdentity, verifyPassword } from '../agents';
+import { badRequest, HttpError } from '../errors';
+import { json, type RouteContext, type RouteResult } from '../function-handler';
+import { logEvent } from '../log';
+import { requestSource, SignInThrottle } from '../throttle';
+
+export interface AgentSignIn {
+  identity?: unknown;
+  password?: unknown;
+}
+
+export async function signInAgent(ctx: RouteContext, input: AgentSignIn): Promise<RouteResult> {
+  const identity = requireAgentIdentity(input.identity);
+  const password = input.password;
+  if (typeof password !== 'string' || !password || password.length > PASSWORD_MAX_CHARS)
+    throw badRequest('password-invalid', `password must be 1-${PASSWORD_MAX_CHARS} characters.`);
+  const client = ctx.client();
+  const throttle = new SignInThrottle(client, ctx.config, ctx.deadline);
+  const agents = new AgentStore(client, ctx.config, ctx.deadline);
+  // The attempt is counted and the agent read in parallel: one round trip before scrypt.
+  const [attempt, agent] = await Promise.all([
+    throttle.begin(`agent.${identity}`, requestSource(ctx.headers)),
+    agents.get(identity),
+  ]);
+  if (!(await verifyPassword(password, agent?.password)) || !agent) {
+    logEvent('/agent-session', {}, { refused: 'sign-in-invalid', identity });
+    // One answer for an unknown identity and a wrong password: neither is revealed.
+    throw new HttpError(401, 'sign-in-invalid', 'Wrong identity or password.');
+  }
+  await attempt.succeeded();
+  if (!agent.enabled) {
+    logEvent('/agent-session', {}, { refused: 'agent-disabled', identity });
+    throw new HttpError(403, 'agent-disabled', 'This agent is disabled; ask your operator.');
+  }
+  logEvent('/agent-session', {}, { identity });
+  return json(200, issueAgentSession(ctx.config.authToken, agent));
+}

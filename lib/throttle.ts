@@ -1,0 +1,197 @@
+// Sign-in throttling (agents and the operator): failed attempts counted per identity and per source
+// in Sync, each counter its own Document (`cme.throttle.<kind>.<digest>`) with a TTL, so counters
+// never share Sync's per-object write rate and vanish on their own.
+//
+// An attempt is counted *before* the credential is checked and given back when it succeeds: a
+// burst of parallel guesses is counted as it arrives, not after every guess has been answered.
+// Revision checks (If-Match) make concurrent attempts count one by one. A counter's window starts
+// at its first attempt and is not extended; past the limit every attempt (right or wrong) gets 429
+// with Retry-After until the window ends.
+import { createHash } from 'node:crypto';
+import type { Config } from './config';
+import { HttpError, isTwilioRestError, twilioCode } from './errors';
+import { logEvent } from './log';
+import { withRetry } from './retry';
+import type { TwilioClient } from './twilio-client';
+
+export interface ThrottleLimit {
+  /** Attempts allowed in one window (failed ones; a successful one is given back). */
+  attempts: number;
+  windowSeconds: number;
+}
+
+export const THROTTLE_LIMITS = {
+  /** One account (an agent identity, or the operator). */
+  identity: { attempts: 5, windowSeconds: 900 },
+  /** One source address: several agents behind one office NAT must still be able to mistype. */
+  source: { attempts: 20, windowSeconds: 900 },
+} as const satisfies Record<string, ThrottleLimit>;
+
+const DOCUMENT_PREFIX = 'cme.throttle';
+/** Revision races to retry before refusing (only a burst on one counter gets this far). */
+const MAX_RACES = 5;
+
+interface Counter {
+  count: number;
+  /** ISO 8601: the end of this counter's window (kept in the data: Sync's TTL is approximate). */
+  until: string;
+}
+
+/**
+ * The client address: the first hop of X-Forwarded-For (what the client's side of the proxy saw).
+ * A client can forge that header, so per-source counting is best effort; per-identity counting
+ * does not depend on it.
+ */
+export function requestSource(headers: Record<string, unknown>): string {
+  const forwarded = headers['x-forwarded-for'];
+  const first = (Array.isArray(forwarded) ? String(forwarded[0]) : typeof forwarded === 'string' ? forwarded : '')
+    .split(',')[0]
+    .trim()
+    .toLowerCase();
+  return /^[0-9a-f.:[\]]{2,64}$/.test(first) ? first : 'unknown';
+}
+
+/** A counter's Sync Document name: a digest, so any identity or address makes a short, valid unique name. */
+export function counterName(kind: 'identity' | 'source', value: string): string {
+  return `${DOCUMENT_PREFIX}.${kind}.${createHash('sha256').update(value).digest('hex').slice(0, 40)}`;
+}
+
+const isMissing = (err: unknown) => isTwilioRestError(err) && err.status === 404;
+const isTaken = (err: unknown) => twilioCode(err) === 54301 || (isTwilioRestError(err) && err.status === 409);
+// Sync's revision mismatch: 54103 for Documents; the HTTP status (412) is not documented.
+const isStale = (err: unknown) => twilioCode(err) === 54103 || (isTwilioRestError(err) && err.status === 412);
+
+function throttled(retryAfterSeconds: number): HttpError {
+  const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  return new HttpError(
+    429,
+    'sign-in-throttled',
+    `Too many failed sign-ins; try again in ${seconds} seconds.`,
+    { retryAfter: seconds },
+    { 'Retry-After': String(seconds) },
+  );
+}
+
+/** One counted attempt: `succeeded()` gives it back (and clears the identity's failures). */
+export interface SignInAttempt {
+  succeeded(): Promise<void>;
+}
+
+export class SignInThrottle {
+  constructor(
+    private readonly client: TwilioClient,
+    private readonly config: Pick<Config, 'syncServiceSid'>,
+    /** No retry runs past this time (ms since epoch): the invocation's deadline. */
+    private readonly deadline?: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private documents() {
+    return this.client.sync.v1.services(this.config.syncServiceSid).documents;
+  }
+
+  private retry<T>(op: () => Promise<T>): Promise<T> {
+    return withRetry(op, { deadline: this.deadline });
+  }
+
+  /**
+   * Counts an attempt to sign in as `identity` (e.g. `agent.alice`, `operator`) from `source`.
+   * Throws 429 (with Retry-After) when either counter is past its limit.
+   */
+  async begin(identity: string, source: string): Promise<SignInAttempt> {
+    const identityName = counterName('identity', identity);
+    const sourceName = counterName('source', source);
+    const [byIdentity, bySource] = await Promise.allSettled([
+      this.count(identityName, THROTTLE_LIMITS.identity),
+      this.count(sourceName, THROTTLE_LIMITS.source),
+    ]);
+    const refusals = [byIdentity, bySource].filter((r) => r.status === 'rejected').map((r) => r.reason as unknown);
+    if (refusals.length) {
+      // The longest wait wins; a Sync failure (not a refusal) is passed on as it is.
+      const waits = refusals.filter((e) => e instanceof HttpError && e.status === 429) as HttpError[];
+      if (waits.length < refusals.length) throw refusals.find((e) => !(e instanceof HttpError && e.status === 429));
+      throw waits.sort((a, b) => Number(b.details?.retryAfter) - Number(a.details?.retryAfter))[0];
+    }
+    return {
+      succeeded: async () => {
+        // Best effort: the sign-in has succeeded, a counter left behind only expires later.
+        const results = await Promise.allSettled([this.clear(identityName), this.giveBack(sourceName)]);
+        for (const r of results) if (r.status === 'rejected') logEvent('throttle', {}, { error: 'release-failed' });
+      },
+    };
+  }
+
+  /** Adds one attempt to a counter, or throws 429 when it is already at its limit. */
+  private async count(name: string, limit: ThrottleLimit): Promise<void> {
+    const documents = this.documents();
+    const fresh = (): Counter => ({ count: 1, until: new Date(this.now() + limit.windowSeconds * 1000).toISOString() });
+    for (let race = 0; race < MAX_RACES; race++) {
+      let doc;
+      try {
+        doc = await this.retry(() => documents(name).fetch());
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+        try {
+          await this.retry(() => documents.create({ uniqueName: name, data: fresh(), ttl: limit.windowSeconds }));
+          return;
+        } catch (createErr) {
+          if (isTaken(createErr)) continue; // a parallel attempt created it first: count on it
+          throw createErr;
+        }
+      }
+      const data = doc.data as Partial<Counter>;
+      const until = Date.parse(String(data.until));
+      const current = Number.isFinite(until) && until > this.now() ? Number(data.count) || 0 : 0;
+      if (current >= limit.attempts) throw throttled((until - this.now()) / 1000);
+      const next = current === 0 ? fresh() : { count: current + 1, until: data.until as string };
+      try {
+        await this.retry(() =>
+          documents(name).update({
+            data: next,
+            ifMatch: doc.revision,
+            // A new window gets a new expiry; a running one keeps its own.
+            ...(current === 0 ? { ttl: limit.windowSeconds } : {}),
+          }),
+        );
+        return;
+      } catch (err) {
+        if (!isStale(err) && !isMissing(err)) throw err;
+      }
+    }
+    // Only a burst of parallel attempts on one counter loses this many races: refuse this one.
+    throw throttled(1);
+  }
+
+  /** Forgets an identity's failures (its owner just proved the credential). */
+  private async clear(name: string): Promise<void> {
+    try {
+      await this.retry(() => this.documents()(name).remove());
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+  }
+
+  /** Takes one attempt back from a source counter (its earlier failures stay counted). */
+  private async giveBack(name: string): Promise<void> {
+    const documents = this.documents();
+    for (let race = 0; race < MAX_RACES; race++) {
+      let doc;
+      try {
+        doc = await this.retry(() => documents(name).fetch());
+      } catch (err) {
+        if (isMissing(err)) return;
+        throw err;
+      }
+      const data = doc.data as Partial<Counter>;
+      const count = Number(data.count) || 0;
+      if (count <= 0) return;
+      try {
+        await this.retry(() => documents(name).update({ data: { ...data, count: count - 1 }, ifMatch: doc.revision }));
+        return;
+      } catch (err) {
+        if (isMissing(err)) return;
+        if (!isStale(err)) throw err;
+      }
+    }
+  }
+}

@@ -1,0 +1,136 @@
+// What an agent's softphone may dial: DIAL_ALLOWED (E.164 prefixes), by default CALLER_ID's country
+// code. Anything else from an SDK gets <Say> + <Hangup> and a log line; client → client is unaffected.
+import { XMLParser } from 'fast-xml-parser';
+import { handler } from '../../functions/voice.protected';
+import { countryCode, dialAllowed, isDialAllowed } from '../../lib/dial-allowed';
+import { DIAL_REFUSED_SAY } from '../../lib/routes/voice';
+import {
+  expectError,
+  installTwilioGlobal,
+  invoke,
+  LOCAL_BASE,
+  makeContext,
+  signedEvent,
+} from '../support/function-harness';
+
+describe('countryCode', () => {
+  it.each([
+    ['+15005550006', '+1'],
+    ['+18765550100', '+1'], // Jamaica is in the North American plan: +1 covers it
+    ['+79161234567', '+7'],
+    ['+442071234567', '+44'],
+    ['+4915112345678', '+49'],
+    ['+201001234567', '+20'],
+    ['+35312345678', '+353'],
+    ['+882123456789', '+882'],
+    ['+8816123456789', '+881'],
+    ['+97150123456', '+971'],
+    ['+8613812345678', '+86'],
+    ['+85212345678', '+852'],
+  ])('%s → %s', (number, code) => {
+    expect(countryCode(number)).toBe(code);
+  });
+
+  it.each([undefined, '', '15005550006', '+0123', 'client:alice', '+1 500 555 0006'])('%p → undefined', (v) => {
+    expect(countryCode(v)).toBeUndefined();
+  });
+});
+
+describe('dialAllowed', () => {
+  it('defaults to the country code of CALLER_ID, and to nothing without one', () => {
+    expect(dialAllowed({ CALLER_ID: '+15005550006' })).toEqual(['+1']);
+    expect(dialAllowed({ CALLER_ID: '+442071234567', DIAL_ALLOWED: '  ' })).toEqual(['+44']);
+    expect(dialAllowed({})).toEqual([]);
+  });
+
+  it('takes comma-separated E.164 prefixes', () => {
+    expect(dialAllowed({ CALLER_ID: '+15005550006', DIAL_ALLOWED: '+1212, +44,+3460' })).toEqual([
+      '+1212',
+      '+44',
+      '+3460',
+    ]);
+  });
+
+  it.each(['1', '+', '+0', '+1,', '+1;+44', '*', '+1-212', '+1234567890123456'])(
+    'refuses DIAL_ALLOWED=%p as a configuration error naming it',
+    (value) => {
+      expect(() => dialAllowed({ DIAL_ALLOWED: value })).toThrow(/DIAL_ALLOWED/);
+    },
+  );
+
+  it('matches by prefix', () => {
+    expect(isDialAllowed('+12125550100', ['+1212'])).toBe(true);
+    expect(isDialAllowed('+13125550100', ['+1212'])).toBe(false);
+    expect(isDialAllowed('+882123456789', ['+1', '+44'])).toBe(false);
+    expect(isDialAllowed('+15005550006', [])).toBe(false);
+  });
+});
+
+describe('/voice with the allow-list', () => {
+  const ENV = { CLIENT_IDENTITY: 'alice', CALLER_ID: '+15005550006' };
+  const VOICE_URL = `${LOCAL_BASE}/voice`;
+  const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false });
+  const body = (from: string, to: string) => ({
+    AccountSid: 'AC' + '0123456789abcdef'.repeat(2),
+    CallSid: 'CA' + 'a'.repeat(32),
+    CallStatus: 'ringing',
+    Direction: 'inbound',
+    From: from,
+    To: to,
+  });
+  let logs: string[];
+  const voice = async (from: string, to: string, env: Record<string, string> = ENV) => {
+    const res = await invoke(handler, makeContext('/voice', env), signedEvent(VOICE_URL, body(from, to)));
+    return {
+      res,
+      twiml: res.statusCode === 200 ? (parser.parse(String(res.body)).Response as Record<string, any>) : {},
+    };
+  };
+
+  beforeAll(installTwilioGlobal);
+  beforeEach(() => {
+    logs = [];
+    jest.spyOn(console, 'log').mockImplementation((line: string) => logs.push(line));
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  it('dials a number in CALLER_ID country code', async () => {
+    const { twiml } = await voice('client:bob', '+15557654321');
+    expect(twiml.Dial.Number['#text']).toBe('+15557654321');
+  });
+
+  it.each(['+882123456789', '+442071234567', '+8816123456789', '+900123456'])(
+    'says and hangs up for %s, and logs who tried where',
+    async (to) => {
+      const { twiml } = await voice('client:bob', to);
+      expect(twiml).not.toHaveProperty('Dial');
+      expect(twiml.Say).toBe(DIAL_REFUSED_SAY);
+      expect(twiml).toHaveProperty('Hangup');
+      const line = JSON.parse(logs.find((l) => l.includes('DIAL_ALLOWED'))!);
+      expect(line).toMatchObject({ route: '/voice', caller: 'bob', countryCode: countryCode(to) });
+      expect(JSON.stringify(line)).not.toContain(to);
+    },
+  );
+
+  it('follows DIAL_ALLOWED when set', async () => {
+    const env = { ...ENV, DIAL_ALLOWED: '+44,+1212' };
+    expect((await voice('client:bob', '+442071234567', env)).twiml.Dial.Number['#text']).toBe('+442071234567');
+    expect((await voice('client:bob', '+12125550100', env)).twiml.Dial.Number['#text']).toBe('+12125550100');
+    expect((await voice('client:bob', '+13125550100', env)).twiml.Say).toBe(DIAL_REFUSED_SAY);
+  });
+
+  it('leaves client → client calls and calls to our number alone', async () => {
+    const env = { ...ENV, DIAL_ALLOWED: '+44' };
+    expect((await voice('client:bob', 'client:alice', env)).twiml.Dial.Client['#text']).toBe('alice');
+    expect((await voice('client:bob', 'alice', env)).twiml.Dial.Client['#text']).toBe('alice');
+    expect((await voice('+882123456789', '+15005550006', env)).twiml.Dial.Client['#text']).toBe('alice');
+  });
+
+  it('answers 500 configuration-invalid for a malformed DIAL_ALLOWED (only when a number is dialled)', async () => {
+    const env = { ...ENV, DIAL_ALLOWED: '1,44' };
+    expect(
+      expectError((await voice('client:bob', '+15557654321', env)).res, 500, 'configuration-invalid').message,
+    ).toContain('DIAL_ALLOWED');
+    expect((await voice('client:bob', 'client:alice', env)).twiml.Dial.Client['#text']).toBe('alice');
+  });
+});
