@@ -37,6 +37,12 @@ interface Counter {
   until: string;
 }
 
+/** A counter as one attempt left it: its data and the revision that write produced. */
+interface Written {
+  data: Counter;
+  revision: string;
+}
+
 /**
  * The client address: the first hop of X-Forwarded-For (what the client's side of the proxy saw).
  * A client can forge that header, so per-source counting is best effort; per-identity counting
@@ -112,40 +118,46 @@ export class SignInThrottle {
       if (waits.length < refusals.length) throw refusals.find((e) => !(e instanceof HttpError && e.status === 429));
       throw waits.sort((a, b) => Number(b.details?.retryAfter) - Number(a.details?.retryAfter))[0];
     }
+    const sourceWritten = (bySource as PromiseFulfilledResult<Written>).value;
     return {
       succeeded: async () => {
         // Best effort: the sign-in has succeeded, a counter left behind only expires later.
-        const results = await Promise.allSettled([this.clear(identityName), this.giveBack(sourceName)]);
+        const results = await Promise.allSettled([this.clear(identityName), this.giveBack(sourceName, sourceWritten)]);
         for (const r of results) if (r.status === 'rejected') logEvent('throttle', {}, { error: 'release-failed' });
       },
     };
   }
 
-  /** Adds one attempt to a counter, or throws 429 when it is already at its limit. */
-  private async count(name: string, limit: ThrottleLimit): Promise<void> {
+  /**
+   * Adds one attempt to a counter, or throws 429 when it is already at its limit. Creating comes
+   * first (no counter yet is the common case: one request); an existing one is read and updated.
+   * Returns what was written, so giving the attempt back needs no read unless something changed.
+   */
+  private async count(name: string, limit: ThrottleLimit): Promise<Written> {
     const documents = this.documents();
     const fresh = (): Counter => ({ count: 1, until: new Date(this.now() + limit.windowSeconds * 1000).toISOString() });
     for (let race = 0; race < MAX_RACES; race++) {
+      const data = fresh();
+      try {
+        const doc = await this.retry(() => documents.create({ uniqueName: name, data, ttl: limit.windowSeconds }));
+        return { data, revision: doc.revision };
+      } catch (err) {
+        if (!isTaken(err)) throw err;
+      }
       let doc;
       try {
         doc = await this.retry(() => documents(name).fetch());
       } catch (err) {
-        if (!isMissing(err)) throw err;
-        try {
-          await this.retry(() => documents.create({ uniqueName: name, data: fresh(), ttl: limit.windowSeconds }));
-          return;
-        } catch (createErr) {
-          if (isTaken(createErr)) continue; // a parallel attempt created it first: count on it
-          throw createErr;
-        }
+        if (isMissing(err)) continue; // expired meanwhile: create it again
+        throw err;
       }
-      const data = doc.data as Partial<Counter>;
-      const until = Date.parse(String(data.until));
-      const current = Number.isFinite(until) && until > this.now() ? Number(data.count) || 0 : 0;
+      const stored = doc.data as Partial<Counter>;
+      const until = Date.parse(String(stored.until));
+      const current = Number.isFinite(until) && until > this.now() ? Number(stored.count) || 0 : 0;
       if (current >= limit.attempts) throw throttled((until - this.now()) / 1000);
-      const next = current === 0 ? fresh() : { count: current + 1, until: data.until as string };
+      const next = current === 0 ? fresh() : { count: current + 1, until: stored.until as string };
       try {
-        await this.retry(() =>
+        const updated = await this.retry(() =>
           documents(name).update({
             data: next,
             ifMatch: doc.revision,
@@ -153,7 +165,7 @@ export class SignInThrottle {
             ...(current === 0 ? { ttl: limit.windowSeconds } : {}),
           }),
         );
-        return;
+        return { data: next, revision: updated.revision };
       } catch (err) {
         if (!isStale(err) && !isMissing(err)) throw err;
       }
@@ -172,25 +184,29 @@ export class SignInThrottle {
   }
 
   /** Takes one attempt back from a source counter (its earlier failures stay counted). */
-  private async giveBack(name: string): Promise<void> {
+  private async giveBack(name: string, written: Written): Promise<void> {
     const documents = this.documents();
+    // First against what this attempt wrote; re-read only when another attempt changed it since.
+    let known: Written | undefined = written;
     for (let race = 0; race < MAX_RACES; race++) {
-      let doc;
-      try {
-        doc = await this.retry(() => documents(name).fetch());
-      } catch (err) {
-        if (isMissing(err)) return;
-        throw err;
+      if (!known) {
+        try {
+          const doc = await this.retry(() => documents(name).fetch());
+          known = { data: doc.data as Counter, revision: doc.revision };
+        } catch (err) {
+          if (isMissing(err)) return;
+          throw err;
+        }
       }
-      const data = doc.data as Partial<Counter>;
-      const count = Number(data.count) || 0;
-      if (count <= 0) return;
+      const { data, revision } = known;
+      if (!(data.count > 0)) return;
       try {
-        await this.retry(() => documents(name).update({ data: { ...data, count: count - 1 }, ifMatch: doc.revision }));
+        await this.retry(() => documents(name).update({ data: { ...data, count: data.count - 1 }, ifMatch: revision }));
         return;
       } catch (err) {
         if (isMissing(err)) return;
         if (!isStale(err)) throw err;
+        known = undefined;
       }
     }
   }

@@ -1,5 +1,6 @@
 // The operator console: recent Voice SDK calls and their messages both ways (polling the
-// /operator-* functions), and a box to send server → SDK. The operator secret is exchanged for a
+// /operator-* functions), a box to send server → SDK, and the agents who may sign in to the
+// softphone (list, add, disable/enable, reset a password). The operator secret is exchanged for a
 // one-hour session token; the Auth Token never reaches the browser.
 
 import { compactJson, displayJson } from '../../lib/json-text';

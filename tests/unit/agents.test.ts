@@ -139,6 +139,26 @@ describe('SignInThrottle over Sync', () => {
     }
   });
 
+  it('costs a successful sign-in 4 Sync writes and no read (fresh counters); a failed one 2 writes', async () => {
+    const requests: string[] = [];
+    const counting = await startSyncSandbox({}, (app) =>
+      app.use((req, _res, next) => {
+        requests.push(req.method);
+        next();
+      }),
+    );
+    try {
+      const t = new SignInThrottle(counting.client, { syncServiceSid: 'default' });
+      await (await t.begin('agent.alice', 'src-1')).succeeded();
+      expect(requests.sort()).toEqual(['DELETE', 'POST', 'POST', 'POST']);
+      requests.length = 0;
+      await t.begin('agent.bob', 'src-2'); // a failure keeps its count: nothing to give back
+      expect(requests).toEqual(['POST', 'POST']);
+    } finally {
+      await counting.close();
+    }
+  });
+
   it('gives a successful attempt back: the identity is cleared, the source keeps earlier failures', async () => {
     const t = throttle();
     await t.begin('agent.alice', 'src');
