@@ -1,0 +1,80 @@
+// A long leg history, written straight into Sync through the project's own store (lib/call-store.ts),
+// so a 5,000-message leg takes seconds instead of 5,000 calls' worth of SDK sends. The keys, parts
+// and ordering are exactly what /message-callback and /send-message write.
+import twilio from 'twilio';
+import { CallStore } from '../lib/call-store';
+import { SandboxRequestClient } from '../lib/sandbox-request-client';
+
+export interface FillOptions {
+  /** Messages to write: alternately from the SDK (even i) and to it (odd i). */
+  count: number;
+  /** The SequenceNumber of the first message from the SDK (later ones count up from it). */
+  firstSequence: number;
+  /** Message i is timestamped startMs + i seconds (from-SDK Timestamps have whole seconds, as Twilio's). */
+  startMs: number;
+  /** Writes in flight at once. */
+  concurrency?: number;
+}
+
+/** The store the functions use, on the sandbox's Sync (service `default`, the functions' TTLs). */
+export function sandboxStore(sandbox: { url: string; accountSid: string; authToken: string }): CallStore {
+  const client = twilio(sandbox.accountSid, sandbox.authToken, {
+    lazyLoading: true,
+    httpClient: new SandboxRequestClient(sandbox.url, { keepAlive: true }),
+  });
+  return new CallStore(client, { syncServiceSid: 'default', finishedCallTtl: 86_400, activeCallTtl: 172_800 });
+}
+
+/** KX + 32 hex: the message number, then 16 hex of the leg's Sid, so Sids differ across legs. */
+const messageSid = (i: number, callSid: string) =>
+  `KX${i.toString(16).padStart(16, '0')}${callSid.slice(2, 18).toLowerCase()}`;
+
+/**
+ * Writes `count` messages on `callSid`'s Map; message i carries `{"i": i}` so a reader can check
+ * order and completeness. Returns the Sid or idempotency key of each, in history order.
+ */
+export async function fillLeg(store: CallStore, callSid: string, opts: FillOptions): Promise<string[]> {
+  const ids: string[] = [];
+  const write = async (i: number) => {
+    const at = opts.startMs + i * 1000;
+    const content = JSON.stringify({ i });
+    if (i % 2 === 0) {
+      const sid = messageSid(i, callSid);
+      ids[i] = sid;
+      await store.saveInbound({
+        sid,
+        callSid,
+        direction: 'from-sdk',
+        sequence: opts.firstSequence + i / 2,
+        contentType: 'application/json',
+        content,
+        timestamp: new Date(at).toISOString(),
+      });
+    } else {
+      const idempotencyKey = `fill-${callSid}-${i}`;
+      ids[i] = idempotencyKey;
+      const claim = await store.claimSend(callSid, idempotencyKey, new Date(at));
+      if (claim.outcome !== 'claimed') throw new Error(`fill: send claim ${i} was ${claim.outcome}`);
+      await store.saveOutbound(
+        {
+          sid: messageSid(i, callSid),
+          callSid,
+          direction: 'to-sdk',
+          contentType: 'application/json',
+          content,
+          timestamp: new Date(claim.sentAtMs).toISOString(),
+          idempotencyKey,
+        },
+        claim.sentAtMs,
+      );
+    }
+  };
+  // The first write creates the Map; the rest go in parallel.
+  if (opts.count > 0) await write(0);
+  let next = 1;
+  const worker = async () => {
+    for (let i = next++; i < opts.count; i = next++) await write(i);
+  };
+  await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, worker));
+  return ids;
+}

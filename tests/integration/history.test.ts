@@ -1,0 +1,130 @@
+// Issue #13: a long history pages at a flat cost. A live SDK leg in the sandbox gets one real message
+// from its phone (delivered twice), then 4,999 more written straight into Sync through the store
+// (bench/fill.ts: the same keys the functions write), and is read back through real twilio-run.
+import { callMessages, signedPost } from '../../client';
+import type { CallMessagePageItem } from '../../lib/api-types';
+import { legMapName } from '../../lib/call-store';
+import { fillLeg, sandboxStore } from '../../bench/fill';
+import { startTestStack, waitFor, type TestStack } from '../support/stack';
+
+const LENGTH = 5_000;
+const PAGE_SIZE = 100;
+
+let stack: TestStack;
+let leg: string;
+let real: CallMessagePageItem;
+const pages: { messages: CallMessagePageItem[]; syncRequests: number }[] = [];
+
+/** Sync requests the sandbox served for this leg's Map while `read` ran (nothing else touches it then). */
+async function counted<T>(read: () => Promise<T>): Promise<{ result: T; syncRequests: number }> {
+  const before = stack.sandbox.requests.length;
+  const result = await read();
+  const mapName = legMapName(leg);
+  const syncRequests = stack.sandbox.requests
+    .slice(before)
+    .filter((r) => r.product === 'sync' && r.route.includes(mapName)).length;
+  return { result, syncRequests };
+}
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  const ctl = stack.control;
+  await ctl.registerPhone('alice', { autoAnswer: true });
+  await ctl.callIn('+15551239001');
+  leg = (
+    await waitFor(async () => (await ctl.phone('alice')).calls.find((c) => c.state === 'open'), "alice's leg to open")
+  ).callSid;
+  await waitFor(async () => (await ctl.call(leg)).subscriptions.length > 0, 'the subscription', 15_000);
+
+  // The first message from the phone, delivered twice by the sandbox's Twilio (a redelivery).
+  const knobs = await ctl.getKnobs();
+  await ctl.knobs({ webhooks: { duplicateRate: 1, maxCopies: 2, duplicateKinds: ['message'] } });
+  const sent = await ctl.sendFromPhone('alice', leg, { real: true });
+  await ctl.idle();
+  const { duplicateRate, maxCopies, duplicateKinds } = knobs.webhooks;
+  await ctl.knobs({ webhooks: { duplicateRate, maxCopies, duplicateKinds } });
+  const deliveries = stack.sandbox.webhooks.log.filter((w) => w.kind === 'message' && w.callSid === leg);
+  expect(deliveries.map((w) => w.status)).toEqual([200, 200]);
+
+  const first = await callMessages(stack.fn, leg, { pageSize: PAGE_SIZE });
+  expect(first.body.messages).toHaveLength(1);
+  real = first.body.messages[0];
+  expect(real.sid).toBe(sent.voiceEventSid);
+
+  // The rest, straight into Sync: no REST latency while filling (the realistic profile's 20-150 ms).
+  await ctl.knobs({ faults: { latency: null } });
+  await fillLeg(sandboxStore(stack.sandbox), leg, {
+    count: LENGTH - 1,
+    firstSequence: (real.sequence ?? 1) + 1,
+    startMs: Date.parse(real.timestamp) + 1000,
+    concurrency: 16,
+  });
+  await ctl.knobs({ faults: { latency: knobs.faults.latency ?? null } });
+  await ctl.idle();
+
+  let pageToken: string | undefined;
+  do {
+    const { result, syncRequests } = await counted(() =>
+      callMessages(stack.fn, leg, { pageSize: PAGE_SIZE, pageToken }),
+    );
+    expect(result.status).toBe(200);
+    pages.push({ messages: result.body.messages, syncRequests });
+    pageToken = result.body.nextPageToken ?? undefined;
+  } while (pageToken);
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+it(`reads a ${LENGTH.toLocaleString('en-US')}-message leg in pages of ${PAGE_SIZE}, each at most 2 Sync requests`, () => {
+  expect(pages).toHaveLength(LENGTH / PAGE_SIZE);
+  const [first, middle, last] = [pages[0], pages[Math.floor(pages.length / 2)], pages[pages.length - 1]];
+  for (const page of [first, middle, last]) expect(page.syncRequests).toBeLessThanOrEqual(2);
+  expect(Math.max(...pages.map((p) => p.syncRequests))).toBeLessThanOrEqual(2);
+  // A page costs what it reads, not less: both ranges are read for every page.
+  expect(first.syncRequests).toBe(2);
+});
+
+it('gives every message once, in order, across the pages', () => {
+  const all = pages.flatMap((p) => p.messages);
+  expect(all).toHaveLength(LENGTH);
+  expect(new Set(all.map((m) => m.cursor)).size).toBe(LENGTH);
+  expect(new Set(all.map((m) => m.sid)).size).toBe(LENGTH);
+  expect(all[0].sid).toBe(real.sid);
+  // The fill numbers its messages 0…4,998 in history order, alternately from and to the SDK.
+  expect(all.slice(1).map((m) => (JSON.parse(m.content) as { i: number }).i)).toEqual(
+    Array.from({ length: LENGTH - 1 }, (_, i) => i),
+  );
+  expect(all.slice(1, 5).map((m) => m.direction)).toEqual(['from-sdk', 'to-sdk', 'from-sdk', 'to-sdk']);
+  const sequences = all.filter((m) => m.direction === 'from-sdk').map((m) => m.sequence ?? NaN);
+  expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+});
+
+it('catches up after the last message with at most 2 Sync requests and nothing new', async () => {
+  const lastCursor = pages.at(-1)!.messages.at(-1)!.cursor;
+  const { result, syncRequests } = await counted(() => callMessages(stack.fn, leg, { after: lastCursor }));
+  expect(result.status).toBe(200);
+  expect(result.body.messages).toEqual([]);
+  expect(syncRequests).toBeLessThanOrEqual(2);
+});
+
+it('stores a message callback redelivered after the history grew once', async () => {
+  const subscription = (await stack.control.call(leg)).subscriptions[0];
+  const url = new URL(subscription.callback.split('#')[0]);
+  const redelivered = await signedPost<{ outcome?: string }>(stack.fn, `${url.pathname}${url.search}`, {
+    ContentType: 'application/json',
+    Content: real.content,
+    SequenceNumber: String(real.sequence),
+    CallSid: leg,
+    Timestamp: new Date(real.timestamp).toUTCString(),
+    AccountSid: stack.sandbox.accountSid,
+    Sid: real.sid!,
+  });
+  expect(redelivered.status).toBe(200);
+  expect(redelivered.body.outcome).toBe('duplicate');
+  const { result, syncRequests } = await counted(() => callMessages(stack.fn, leg, { pageSize: PAGE_SIZE }));
+  expect(syncRequests).toBeLessThanOrEqual(2);
+  expect(result.body.messages.filter((m) => m.sid === real.sid)).toHaveLength(1);
+  expect(result.body.messages.map((m) => m.cursor)).toEqual(pages[0].messages.map((m) => m.cursor));
+});
