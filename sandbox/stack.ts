@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import { startSandbox, type Sandbox, type SandboxOptions } from './app';
 import { seedAgents, type SeedAgent } from './agents-seed';
 import { SANDBOX_DEFAULTS } from './defaults';
+import { SANDBOX_SHARED_KEY } from './webhooks';
 
 export interface StackOptions extends SandboxOptions {
   functionsPort?: number;
@@ -45,6 +46,8 @@ export function sandboxEnv(sandbox: Sandbox, extra: Record<string, string> = {})
     TWIML_APP_SID: sandbox.applicationSid,
     TOKEN_SECRET: SANDBOX_DEFAULTS.tokenSecret,
     OPERATOR_SECRET: SANDBOX_DEFAULTS.operatorSecret,
+    // Verifies webhooks the sandbox signs with its SharedKey (knob webhooks.signWith = 'shared-key').
+    WEBHOOK_SHARED_KEY_SECRET: SANDBOX_SHARED_KEY.secret,
     SYNC_SERVICE_SID: 'default',
     // The browser softphone's Device connects here (chunderw) instead of Twilio: see /client-config.
     ...(sandbox.gateway ? { SANDBOX_GATEWAY: sandbox.gateway.chunderw } : {}),

@@ -19,6 +19,78 @@ export interface WebhookKnobs {
   messageRetries: number;
   /** Twilio waits at most this long for a webhook answer (15 s). */
   timeoutMs: number;
+  /**
+   * Which key signs: `auth-token` (HMAC-SHA1, the classic scheme) or `shared-key` (the Webhooks
+   * configuration API's SharedKey: HMAC-SHA256 with `sharedKey.secret`, announced by the
+   * X-Twilio-Webhooks-Signature-Settings header).
+   */
+  signWith: 'auth-token' | 'shared-key';
+  sharedKey: { id: string; secret: string };
+  /** Whether the signed URL keeps its connection-override fragment (`#rc=…`): undocumented, so both. */
+  signFragment: boolean;
+  /**
+   * How a JSON message callback body is written (the raw bytes bodySHA256 hashes): `compact` as
+   * JavaScript writes it, `spaced` with ", " and ": " (Python's default), `ascii` compact with
+   * non-ASCII escaped (\u00e9), `pretty` indented. Twilio's own writer is undocumented.
+   */
+  jsonStyle: JsonStyle;
+}
+
+export type JsonStyle = 'compact' | 'spaced' | 'ascii' | 'pretty';
+export const JSON_STYLES: readonly JsonStyle[] = ['compact', 'spaced', 'ascii', 'pretty'];
+
+/** The sandbox's SharedKey (a test value, not a secret): the functions get it as WEBHOOK_SHARED_KEY_SECRET. */
+export const SANDBOX_SHARED_KEY = {
+  id: 'webhooks_sharedkey_5a4db0c55a4db0c55a4db0c55a4db0c5',
+  secret: '5a4db0c5-sandbox-shared-key-secret-00000000',
+};
+
+/** A body as `style` writes it (the sandbox's params are flat strings). */
+export function writeJson(params: Record<string, string>, style: JsonStyle): string {
+  if (style === 'pretty') return JSON.stringify(params, null, 2);
+  if (style === 'spaced')
+    return `{${Object.entries(params)
+      .map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`)
+      .join(', ')}}`;
+  const compact = JSON.stringify(params);
+  if (style === 'ascii')
+    return compact.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return compact;
+}
+
+/** What makes Twilio retry (connection-override `rp`): connect timeout, read timeout, 4xx, 5xx, or `all`. */
+export type RetryCondition = 'ct' | 'rt' | '4xx' | '5xx';
+
+/**
+ * A webhook URL's connection overrides (TWILIO-FACTS.md §8, docs "Webhook connection overrides"):
+ * `rc` retries 0-5 (default 1), `rp` policy (default `ct`: connection failures only), `rt` read
+ * timeout 100-15000 ms (15000), `tt` total time of all attempts 100-15000 ms (15000). Out-of-range
+ * values are clamped. `ct` (connect timeout) is not modelled: a local connection is refused at once.
+ */
+export function connectionOverrides(url: string): {
+  retries: number;
+  policy: Set<RetryCondition>;
+  readMs: number;
+  totalMs: number;
+} {
+  const hash = url.indexOf('#');
+  const o = new URLSearchParams(hash === -1 ? '' : url.slice(hash + 1));
+  const num = (key: string, min: number, max: number, fallback: number) => {
+    const v = Number(o.get(key) ?? NaN);
+    return Number.isFinite(v) ? Math.min(max, Math.max(min, Math.round(v))) : fallback;
+  };
+  const rp = (o.get('rp') ?? 'ct').split(',').map((p) => p.trim());
+  const policy = new Set<RetryCondition>(
+    rp.includes('all')
+      ? ['ct', 'rt', '4xx', '5xx']
+      : (rp.filter((p) => ['ct', 'rt', '4xx', '5xx'].includes(p)) as RetryCondition[]),
+  );
+  return {
+    retries: num('rc', 0, 5, 1),
+    policy,
+    readMs: num('rt', 100, 15_000, 15_000),
+    totalMs: num('tt', 100, 15_000, 15_000),
+  };
 }
 
 export const defaultWebhookKnobs = (): WebhookKnobs => ({
@@ -28,6 +100,10 @@ export const defaultWebhookKnobs = (): WebhookKnobs => ({
   messageEncoding: 'form',
   messageRetries: 0,
   timeoutMs: 15_000,
+  signWith: 'auth-token',
+  sharedKey: { ...SANDBOX_SHARED_KEY },
+  signFragment: false,
+  jsonStyle: 'compact',
 });
 
 export interface WebhookRequest {
@@ -91,14 +167,27 @@ export class WebhookSender {
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
   }
 
+  /**
+   * Delivers with the retries the URL's connection overrides ask for (all attempts within `tt`);
+   * message callbacks also get `messageRetries` on a 5xx or no answer (the undocumented variant).
+   */
   private async deliverLater(req: WebhookRequest, delayMs: number) {
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-    const attempts = req.retry ? 1 + this.knobs.messageRetries : 1;
+    const overrides = connectionOverrides(req.url);
+    const extra = req.retry ? this.knobs.messageRetries : 0;
+    const started = Date.now();
     let response: WebhookResponse | undefined;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      response = await this.deliverOnce(req, attempt);
-      if (response && response.status < 500) break;
-      if (attempt < attempts) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+    for (let attempt = 1; ; attempt++) {
+      const left = overrides.totalMs - (Date.now() - started);
+      const outcome = await this.deliverOnce(req, attempt, Math.min(overrides.readMs, this.knobs.timeoutMs, left));
+      response = outcome.response;
+      if (!outcome.failure) break;
+      const asked = attempt <= overrides.retries && overrides.policy.has(outcome.failure);
+      const legacy =
+        attempt <= extra && (outcome.failure === '5xx' || outcome.failure === 'rt' || outcome.failure === 'ct');
+      const backoff = 100 * 2 ** attempt;
+      if (!(asked || legacy) || Date.now() - started + backoff + 100 > overrides.totalMs) break;
+      await new Promise((r) => setTimeout(r, backoff));
     }
     return response;
   }
@@ -109,34 +198,56 @@ export class WebhookSender {
       'User-Agent': 'TwilioProxy/1.1 (sandbox)',
       'I-Twilio-Idempotency-Token': crypto.randomUUID(),
     };
+    const { signWith, sharedKey, signFragment, jsonStyle } = this.knobs;
+    const shared = signWith === 'shared-key';
+    if (shared) headers['X-Twilio-Webhooks-Signature-Settings'] = `key=${sharedKey.id},algorithm=${twilio.HMAC_SHA256}`;
+    // The fragment is never sent; whether it is signed is the signFragment knob.
+    const hash = req.url.indexOf('#');
+    const fragment = hash === -1 ? '' : req.url.slice(hash);
+    const requested = new URL(hash === -1 ? req.url : req.url.slice(0, hash));
+    const sign = (url: string, params: Record<string, string>) =>
+      twilio.getExpectedTwilioSignature(
+        shared ? sharedKey.secret : this.authToken,
+        signFragment ? url + fragment : url,
+        params,
+        shared ? twilio.HMAC_SHA256 : twilio.HMAC_SHA1,
+      );
     if (req.method.toUpperCase() === 'GET') {
-      const url = new URL(req.url);
-      for (const [k, v] of Object.entries(req.params)) url.searchParams.append(k, v);
-      headers['X-Twilio-Signature'] = twilio.getExpectedTwilioSignature(this.authToken, url.toString(), {});
-      return { url: url.toString(), init: { method: 'GET', headers } };
+      for (const [k, v] of Object.entries(req.params)) requested.searchParams.append(k, v);
+      headers['X-Twilio-Signature'] = sign(requested.toString(), {});
+      return { url: requested.toString(), init: { method: 'GET', headers } };
     }
     if (req.kind === 'message' && this.knobs.messageEncoding === 'json') {
-      const body = JSON.stringify(req.params);
-      const url = new URL(req.url);
-      url.searchParams.append('bodySHA256', twilio.getExpectedBodyHash(body));
+      const body = writeJson(req.params, jsonStyle);
+      requested.searchParams.append('bodySHA256', twilio.getExpectedBodyHash(body));
       headers['Content-Type'] = 'application/json';
-      headers['X-Twilio-Signature'] = twilio.getExpectedTwilioSignature(this.authToken, url.toString(), {});
-      return { url: url.toString(), init: { method: 'POST', headers, body } };
+      headers['X-Twilio-Signature'] = sign(requested.toString(), {});
+      return { url: requested.toString(), init: { method: 'POST', headers, body } };
     }
+    const url = hash === -1 ? req.url : req.url.slice(0, hash);
     headers['Content-Type'] = 'application/x-www-form-urlencoded';
-    headers['X-Twilio-Signature'] = twilio.getExpectedTwilioSignature(this.authToken, req.url, req.params);
-    return { url: req.url, init: { method: 'POST', headers, body: new URLSearchParams(req.params).toString() } };
+    headers['X-Twilio-Signature'] = sign(url, req.params);
+    return { url, init: { method: 'POST', headers, body: new URLSearchParams(req.params).toString() } };
   }
 
-  private async deliverOnce(req: WebhookRequest, attempt: number): Promise<WebhookResponse | undefined> {
+  private async deliverOnce(
+    req: WebhookRequest,
+    attempt: number,
+    timeoutMs: number,
+  ): Promise<{ response?: WebhookResponse; failure?: RetryCondition }> {
     const { url, init } = this.signedRequest(req);
     const started = Date.now();
     let result: WebhookResponse | undefined;
+    let failure: RetryCondition | undefined;
     try {
-      const res = await fetch(url, { ...init, signal: AbortSignal.timeout(this.knobs.timeoutMs) });
+      const res = await fetch(url, { ...init, signal: AbortSignal.timeout(Math.max(1, timeoutMs)) });
       result = { status: res.status, body: await res.text() };
-    } catch {
+      if (res.status >= 500) failure = '5xx';
+      else if (res.status >= 400) failure = '4xx';
+    } catch (err) {
       result = undefined;
+      // No answer in time is a read timeout; anything else (refused, reset) a connection failure.
+      failure = (err as Error)?.name === 'TimeoutError' ? 'rt' : 'ct';
     }
     this.log.push({
       at: started,
@@ -151,6 +262,6 @@ export class WebhookSender {
     });
     // Trimmed in chunks: one splice per 10,000 webhooks, not one per webhook.
     if (this.log.length > 110_000) this.log.splice(0, this.log.length - 100_000);
-    return result;
+    return { response: result, failure };
   }
 }

@@ -3,6 +3,7 @@
 // fast-check draws the samples with it, and fakeSid uses a PRNG seeded with it, so a run can be
 // repeated exactly.
 import fc from 'fast-check';
+import { HOSTILE_CONTENTS } from './hostile-contents';
 
 /** mulberry32: a small, fast, seeded PRNG; numbers in [0, 1). */
 function seededRandom(seed: number): () => number {
@@ -61,6 +62,7 @@ export function hostileCorpus(seed: number) {
       JSON.stringify({ a: '€'.repeat(9_992) }), // 10,000 characters, ~30 KB of UTF-8
       JSON.stringify({ a: '😀'.repeat(4_996) }), // 10,000 UTF-16 units, surrogate pairs
     ),
+    fc.constantFrom(...HOSTILE_CONTENTS.map((c) => c.text)), // nesting bombs, wide objects, lone surrogates…
   );
   const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
   /** Half the corpus: a valid request with one field replaced by junk or removed (near misses). */

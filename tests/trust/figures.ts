@@ -25,12 +25,12 @@ export class Figures {
     return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
   }
 
-  /** Prints the table and saves it (test-results/trust-figures.md) for RELIABILITY.md. */
-  report(settings: string): void {
+  /** Prints the table and saves it (test-results/<file>, default trust-figures.md) for RELIABILITY.md. */
+  report(settings: string, file = 'trust-figures.md'): void {
     const text = `Trust figures (${new Date().toISOString()}, ${settings})\n\n${this.table()}\n`;
     process.stdout.write(`\n${text}\n`);
     const dir = join(__dirname, '..', '..', 'test-results');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'trust-figures.md'), text);
+    writeFileSync(join(dir, file), text);
   }
 }
