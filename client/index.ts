@@ -8,6 +8,11 @@ export interface FunctionsClientOptions {
   baseUrl: string;
   /** The Auth Token of the account the functions run in (it signs and they verify). */
   authToken: string;
+  /**
+   * Sign with a SharedKey instead (HMAC-SHA256, as Twilio's Webhooks configuration API signs): the
+   * functions verify it with WEBHOOK_SHARED_KEY_SECRET.
+   */
+  sharedKey?: { id: string; secret: string };
 }
 
 export interface FunctionsResponse<T = unknown> {
@@ -22,12 +27,15 @@ export async function signedPost<T = unknown>(
   params: Record<string, string>,
 ): Promise<FunctionsResponse<T>> {
   const url = `${opts.baseUrl.replace(/\/+$/, '')}${path}`;
-  const signature = twilio.getExpectedTwilioSignature(opts.authToken, url, params);
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature },
-    body: new URLSearchParams(params).toString(),
-  });
+  const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded' };
+  if (opts.sharedKey) {
+    const { id, secret } = opts.sharedKey;
+    headers['X-Twilio-Signature'] = twilio.getExpectedTwilioSignature(secret, url, params, twilio.HMAC_SHA256);
+    headers[twilio.SIGNATURE_SETTINGS_HEADER] = `key=${id},algorithm=${twilio.HMAC_SHA256}`;
+  } else {
+    headers['X-Twilio-Signature'] = twilio.getExpectedTwilioSignature(opts.authToken, url, params);
+  }
+  const res = await fetch(url, { method: 'POST', headers, body: new URLSearchParams(params).toString() });
   const text = await res.text();
   let body: unknown = text;
   try {
