@@ -200,8 +200,11 @@ function errorResult(err: unknown, path: string, event: Event): RouteResult {
 
 function toResponse(result: RouteResult, response: TwilioResponse): TwilioResponse {
   response.setStatusCode(result.status);
-  // Browsers must never guess another type for an answer (e.g. render a JSON body holding markup).
+  // Browsers must never guess another type for an answer (e.g. render a JSON body holding markup),
+  // and an answer opened as a page may run, load and frame nothing.
   response.appendHeader('X-Content-Type-Options', 'nosniff');
+  response.appendHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+  response.appendHeader('X-Frame-Options', 'DENY');
   for (const [name, value] of Object.entries(result.headers ?? {})) response.appendHeader(name, value);
   if ('twiml' in result) {
     response.appendHeader('Content-Type', 'text/xml');

@@ -4,6 +4,7 @@
 // one-hour session token; the Auth Token never reaches the browser.
 
 import { compactJson, displayJson } from '../../lib/json-text';
+import { refuseFraming } from './frame-guard';
 import type { CallMessagePageItem, CallMessagesPage, LegState } from '../../lib/api-types';
 import { MAX_CONTENT_CHARS, MAX_PARSED_DEPTH } from '../../lib/limits';
 
@@ -495,4 +496,4 @@ function start() {
   document.body.dataset.ready = 'true';
 }
 
-start();
+if (!refuseFraming()) start();

@@ -3,12 +3,13 @@
 // from /token for its own identity, places and takes calls, and sends/receives Call Message Events on
 // the open call. The agent session lives in this page's memory only.
 import { Call, Device } from '@twilio/voice-sdk';
+import { compactJson, displayJson } from '../../lib/json-text';
+import { MAX_CONTENT_CHARS, MAX_PARSED_DEPTH } from '../../lib/limits';
+import { refuseFraming } from './frame-guard';
 
 type ClientConfig =
   { sandbox: false } | { sandbox: true; chunderw: string; certificateUrl: string; sounds: Record<string, string> };
 
-/** Twilio's limit on a call message's content (characters of the JSON text). */
-const MAX_CONTENT_CHARS = 10_000;
 /** Agent identities: what every Voice SDK accepts (lib/agents.ts). */
 const IDENTITY = /^[A-Za-z0-9_]{1,121}$/;
 
@@ -110,7 +111,7 @@ function deviceOptions(): Device.Options {
   const options: Device.Options & { chunderw: string; publishEvents: boolean } = {
     chunderw: config.chunderw,
     publishEvents: false,
-    sounds: sounds as Device.Options['sounds'],
+    sounds: sounds,
     closeProtection: false,
   };
   return options;
@@ -359,7 +360,7 @@ function readDraft(): Draft {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, error: 'The message must be a JSON object, e.g. {"hello": "server"}.', size: text.length };
   }
-  const size = JSON.stringify(value).length;
+  const size = compactJson(value).length; // iterative: typed text may nest deeper than JSON.stringify can go
   if (size > MAX_CONTENT_CHARS)
     return { ok: false, error: `Too long: ${size.toLocaleString('en-US')} characters; the limit is 10,000.`, size };
   return { ok: true, content: value as Record<string, unknown>, size };
@@ -404,7 +405,8 @@ function addMessage(m: { direction: 'in' | 'out'; voiceEventSid: string; content
   sid.textContent = m.voiceEventSid;
   head.append(sid);
   const pre = document.createElement('pre');
-  pre.textContent = JSON.stringify(m.content, null, 2);
+  // What the SDK hands over is already parsed and may nest thousands of levels: serialised without recursion.
+  pre.textContent = displayJson(compactJson(m.content), MAX_PARSED_DEPTH);
   li.append(head, pre);
   el.messages.prepend(li);
   markMessage(li, m.status);
@@ -465,4 +467,4 @@ async function start() {
   document.body.dataset.ready = 'true';
 }
 
-void start();
+if (!refuseFraming()) void start();

@@ -163,7 +163,7 @@ suite('softphone, console and the sandbox signaling gateway', () => {
         const h = await callMessages(stack.fn, callSid);
         return h.body.messages?.length ? h.body : undefined;
       }, 'the message in Sync');
-      expect(stored.messages[0]).toMatchObject({ direction: 'from-sdk', content: { ask: 'balance', account: 42 } });
+      expect(stored.messages[0]).toMatchObject({ direction: 'from-sdk', data: { ask: 'balance', account: 42 } });
 
       operator = await open('console.html');
       const { page } = operator;
@@ -238,7 +238,7 @@ suite('softphone, console and the sandbox signaling gateway', () => {
       await sendFromSoftphone(alice.page, { from: 'alice' });
       await sendFromSoftphone(bob.page, { from: 'bob' });
       const contents = async (sid: string) =>
-        (await callMessages(stack.fn, sid)).body.messages?.map((m) => m.content) ?? [];
+        (await callMessages(stack.fn, sid)).body.messages?.map((m) => m.data) ?? [];
       await waitFor(
         async () => (await contents(aliceLeg)).length === 1 && (await contents(bobLeg)).length === 1,
         'both messages stored',

@@ -215,7 +215,7 @@ describe('twilioFunction', () => {
 describe('twilioFunction: nothing escapes as a crash', () => {
   const deep = () => JSON.parse('['.repeat(20_000) + ']'.repeat(20_000)) as unknown;
 
-  it('sends X-Content-Type-Options: nosniff with every answer (JSON, TwiML, errors)', async () => {
+  it('sends nosniff, a CSP that allows nothing and frame denial with every answer (JSON, TwiML, errors)', async () => {
     const ok = await invoke(
       fn(async () => json(200, {})),
       makeContext('/x'),
@@ -231,7 +231,11 @@ describe('twilioFunction: nothing escapes as a crash', () => {
       makeContext('/x'),
       eventFor(`${LOCAL_BASE}/x`),
     );
-    for (const res of [ok, twiml, refused]) expect(res.headers['X-Content-Type-Options']).toBe('nosniff');
+    for (const res of [ok, twiml, refused]) {
+      expect(res.headers['X-Content-Type-Options']).toBe('nosniff');
+      expect(res.headers['Content-Security-Policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(res.headers['X-Frame-Options']).toBe('DENY');
+    }
   });
 
   it('answers 500 JSON for an answer that cannot be serialised, instead of throwing in the runtime', async () => {
