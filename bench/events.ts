@@ -2,7 +2,6 @@
 // stack idle before and after), so every request between two events belongs to the one in between.
 // Then whole calls through the sandbox's call engine check that the per-event counts add up.
 import { fakeSid } from './http';
-import { median, percentile } from './stats';
 import {
   callMessagesRequest,
   childLeg,
@@ -39,6 +38,8 @@ export interface CallKindRow {
   statusCallbacksPerCall: number;
   restPerCall: number;
   expectedPerCall: number;
+  /** Requests answered 404, 409 or 412 (a missing Map, an existing key, a lost If-Match race). */
+  conflictsPerCall: number;
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 5));
@@ -62,7 +63,8 @@ const shortRoute = (r: { method: string; product: string; route: string; status:
     .replace('/2010-04-01/Accounts/{Sid}', '')
     .replace('/v1/Services/default', '')
     .replace('/Maps/cme.call.{Sid}', '/Map')
-    .replace(/\/Items\/state$/, '/Items/state');
+    // Item keys by kind (lib/call-store.ts): from-sdk.<seq>.<Sid>, to-sdk.<ms>.<hash>, ~send.<hash>.
+    .replace(/\/Items\/(from-sdk|to-sdk|~send)\..*$/, '/Items/$1.…');
   return `${r.method} ${r.product}${route}${r.status >= 400 ? ` (${r.status})` : ''}`;
 };
 
@@ -93,15 +95,57 @@ function summarise(runs: { method: string; product: string; route: string; statu
   };
 }
 
+/** A <Dial> callback whose parent leg is an SDK leg (the SDK's call out to a number). */
+const parentLeg = (parentCallSid: string, identity: string): StatusCallbackLeg => ({
+  callSid: fakeSid('CA'),
+  parentCallSid,
+  from: `client:${identity}`,
+  to: '+15550004444',
+  sdk: { parent: identity },
+});
+
+const NOTE = '{"type":"note","text":"hi"}';
+
+/** The events Table 2b adds up, by the name they have in Table 2. */
+export const E = {
+  childInitiated: 'into the SDK (child leg): initiated',
+  childRinging: 'into the SDK (child leg): ringing (subscribes)',
+  childInProgress: 'into the SDK (child leg): in-progress',
+  childInProgressAgain: 'into the SDK (child leg): in-progress, delivered again',
+  childInProgressFirst: 'into the SDK (child leg): in-progress first (no earlier callback)',
+  childCompleted: 'into the SDK (child leg): completed',
+  parentInitiated: 'out of the SDK (parent leg): initiated (subscribes)',
+  parentRinging: 'out of the SDK (parent leg): ringing',
+  parentInProgress: 'out of the SDK (parent leg): in-progress',
+  parentCompleted: 'out of the SDK (parent leg): completed',
+  bothInitiated: 'client → client (2 SDK legs): initiated',
+  bothRinging: 'client → client (2 SDK legs): ringing',
+  bothInProgress: 'client → client (2 SDK legs): in-progress',
+  bothCompleted: 'client → client (2 SDK legs): completed',
+  message: '/message-callback',
+  send: '/send-message by callSid',
+} as const;
+
+/**
+ * Each event alone, `samples` times, on live SDK legs; `design` is what lib/call-store.ts and the
+ * routes say the event costs (the header of lib/call-store.ts, commit 25744a3), checked, not assumed.
+ */
 export async function countEvents(b: BenchStack, samples: number): Promise<EventRow[]> {
   const rows: EventRow[] = [];
-  const add = (event: string, runs: (typeof b.sandbox.requests)[], floor: string, floorValue?: number) =>
-    rows.push({ event, samples: runs.length, ...summarise(runs), floor, floorValue });
+  const add = (event: string, runs: (typeof b.sandbox.requests)[], design: string, designValue?: number) =>
+    rows.push({ event, samples: runs.length, ...summarise(runs), floor: design, floorValue: designValue });
+  const run = async (fn: (i: number) => Promise<{ status: number; text?: string }>, expected = [200]) => {
+    const runs: (typeof b.sandbox.requests)[] = [];
+    for (let i = 0; i < samples; i++) runs.push(await count(b, () => fn(i), expected));
+    return runs;
+  };
 
-  // One SDK leg per sample (calls to our number: the SDK's leg is the <Dial> child).
+  // Calls into the SDK: its leg is the <Dial> child (one held SDK leg per sample).
   const legs = await heldSdkLegs(b, 'count-callee', samples);
-  const cb = legs.map((sid) => childLeg(sid, fakeSid('CA'), 'count-callee'));
-  // Client → client: both legs are SDK legs, each its own held call.
+  const child = legs.map((sid) => childLeg(sid, fakeSid('CA'), 'count-callee'));
+  // Calls out of the SDK: its leg is the parent, the callback's CallSid the number's leg.
+  const parents = (await heldSdkLegs(b, 'count-caller', samples)).map((sid) => parentLeg(sid, 'count-caller'));
+  // Client → client: both legs are SDK legs in the same callback.
   const pairs = await heldSdkLegs(b, 'count-pair', samples * 2);
   const both: StatusCallbackLeg[] = Array.from({ length: samples }, (_, i) => ({
     callSid: pairs[2 * i + 1],
@@ -110,12 +154,8 @@ export async function countEvents(b: BenchStack, samples: number): Promise<Event
     to: 'client:count-pair',
     sdk: { parent: 'count-pair', child: 'count-pair' },
   }));
-
-  const run = async (fn: (i: number) => Promise<{ status: number; text?: string }>, expected = [200]) => {
-    const runs: (typeof b.sandbox.requests)[] = [];
-    for (let i = 0; i < samples; i++) runs.push(await count(b, () => fn(i), expected));
-    return runs;
-  };
+  // A call into the SDK whose in-progress callback comes first (Twilio may reorder them).
+  const late = (await heldSdkLegs(b, 'count-late', samples)).map((sid) => childLeg(sid, fakeSid('CA'), 'count-late'));
 
   add('/voice: phone-network call to our number', await run(() => voiceInbound(b, fakeSid('CA'))), '0', 0);
   add(
@@ -130,50 +170,66 @@ export async function countEvents(b: BenchStack, samples: number): Promise<Event
     '0',
     0,
   );
+
+  add(E.childInitiated, await run((i) => statusCallback(b, child[i], 'initiated')), 'the Map = 1', 1);
+  add(E.childRinging, await run((i) => statusCallback(b, child[i], 'ringing')), 'claim + subscribe + record = 3', 3);
   add(
-    '/call-status initiated (1 SDK leg)',
-    await run((i) => statusCallback(b, cb[i], 'initiated')),
-    '≤ 1 with ringing (the Map, once)',
-  );
-  add('/call-status ringing (1 SDK leg)', await run((i) => statusCallback(b, cb[i], 'ringing')), '≤ 1 with initiated');
-  add(
-    '/call-status in-progress (1 SDK leg)',
-    await run((i) => statusCallback(b, cb[i], 'in-progress')),
-    '1 subscribe + 1 Sync write = 2',
+    E.childInProgress,
+    await run((i) => statusCallback(b, child[i], 'in-progress')),
+    'read + update the state = 2',
     2,
   );
+  add(E.childInProgressAgain, await run((i) => statusCallback(b, child[i], 'in-progress')), 'read = 1', 1);
   add(
-    '/call-status in-progress, repeated delivery',
-    await run((i) => statusCallback(b, cb[i], 'in-progress')),
-    '– (idempotent repeat)',
+    E.childInProgressFirst,
+    await run((i) => statusCallback(b, late[i], 'in-progress')),
+    'read (404) + claim (404) + the Map + claim + subscribe + record = 6',
+    6,
   );
-  for (const leg of both) {
-    await statusCallback(b, leg, 'initiated');
-    await statusCallback(b, leg, 'ringing');
-  }
+
   add(
-    '/call-status in-progress (client → client, 2 SDK legs)',
-    await run((i) => statusCallback(b, both[i], 'in-progress')),
-    '2 subscribes + 2 Sync writes (a Map per leg) = 4',
-    4,
+    E.parentInitiated,
+    await run((i) => statusCallback(b, parents[i], 'initiated')),
+    'claim (404: no Map yet) + the Map + claim + subscribe + record = 5',
+    5,
   );
+  add(E.parentRinging, await run((i) => statusCallback(b, parents[i], 'ringing')), 'read + update the state = 2', 2);
+  add(
+    E.parentInProgress,
+    await run((i) => statusCallback(b, parents[i], 'in-progress')),
+    'read + update the state = 2',
+    2,
+  );
+
+  add(
+    E.bothInitiated,
+    await run((i) => statusCallback(b, both[i], 'initiated')),
+    "parent 5 (as above) + the child's Map 1 = 6",
+    6,
+  );
+  add(E.bothRinging, await run((i) => statusCallback(b, both[i], 'ringing')), 'parent 2 + child 3 = 5', 5);
+  add(E.bothInProgress, await run((i) => statusCallback(b, both[i], 'in-progress')), '2 + 2 = 4', 4);
+
   const sids = legs.map(() => fakeSid('KX'));
+  add(E.message, await run((i) => messageCallback(b, legs[i], sids[i], 1, NOTE)), '1 Sync write', 1);
   add(
-    '/message-callback',
-    await run((i) => messageCallback(b, legs[i], sids[i], 0, '{"type":"note","text":"hi"}')),
-    '1 Sync write',
+    '/message-callback, delivered again (same Sid)',
+    await run((i) => messageCallback(b, legs[i], sids[i], 1, NOTE)),
+    '1 (409: stored already)',
     1,
   );
+  const key = (i: number) => `count-send-${legs[i]}`;
   add(
-    '/message-callback, repeated delivery (same Sid)',
-    await run((i) => messageCallback(b, legs[i], sids[i], 0, '{"type":"note","text":"hi"}')),
-    '– (dedupe)',
+    E.send,
+    await run((i) => sendMessageRequest(b, { callSid: legs[i], content: NOTE, idempotencyKey: key(i) }), [201]),
+    'claim + send + record = 3',
+    3,
   );
   add(
-    '/send-message by callSid',
-    await run((i) => sendMessageRequest(b, { callSid: legs[i], content: '{"type":"note","text":"hi"}' }), [201]),
-    '1 message + 1 Sync write = 2',
-    2,
+    '/send-message again, same idempotencyKey',
+    await run((i) => sendMessageRequest(b, { callSid: legs[i], content: NOTE, idempotencyKey: key(i) })),
+    'claim (409) + 2 reads, no send = 3',
+    3,
   );
   // By identity: the identity must have exactly one active call: one held, subscribed leg each.
   for (let i = 0; i < samples; i++) {
@@ -182,57 +238,65 @@ export async function countEvents(b: BenchStack, samples: number): Promise<Event
     const leg = childLeg(sid, fakeSid('CA'), identity);
     for (const status of ['initiated', 'ringing', 'in-progress'] as const) await statusCallback(b, leg, status);
   }
-  const solo = (i: number) =>
-    sendMessageRequest(b, { identity: `count-solo-${i}`, content: '{"type":"note","text":"hi"}' });
-  add('/send-message by identity', await run(solo, [201]), '1 message + 1 Sync write (+ finding the call)', 2);
-  add('/call-messages', await run((i) => callMessagesRequest(b, legs[i])), '1 Sync read', 1);
-  add('/call-status completed (1 SDK leg)', await run((i) => statusCallback(b, cb[i], 'completed')), '1 Sync write', 1);
+  const solo = (i: number) => sendMessageRequest(b, { identity: `count-solo-${i}`, content: NOTE });
+  add('/send-message by identity', await run(solo, [201]), '2 Calls list reads + 3 = 5', 5);
+  add('/call-messages (a page)', await run((i) => callMessagesRequest(b, legs[i])), '2 range reads', 2);
+  const lastCursor = new Map<number, string>();
+  for (let i = 0; i < samples; i++) {
+    const page = await callMessagesRequest(b, legs[i]);
+    lastCursor.set(i, (JSON.parse(page.text) as { messages: { cursor: string }[] }).messages.at(-1)?.cursor ?? '');
+  }
+  add(
+    '/call-messages after= the last message',
+    await run((i) => callMessagesRequest(b, legs[i], { after: lastCursor.get(i)! })),
+    '2 range reads',
+    2,
+  );
+  add(E.childCompleted, await run((i) => statusCallback(b, child[i], 'completed')), '1 Sync write', 1);
+  add(E.parentCompleted, await run((i) => statusCallback(b, parents[i], 'completed')), '1 Sync write', 1);
+  add(E.bothCompleted, await run((i) => statusCallback(b, both[i], 'completed')), '2 Sync writes', 2);
   add('/token', await run((i) => tokenRequest(b, `agent-${i}`)), '0', 0);
   return rows;
 }
 
-export interface QuietCalls {
-  kinds: CallKindRow[];
-  answerToSubscription: number[];
-}
-
 /**
- * Whole calls through the sandbox's call engine, one at a time, `messages` each way per SDK leg:
- * the REST requests per call should equal the sum of the per-event counts.
+ * Whole calls through the sandbox's call engine, one at a time, `messages` each way per SDK leg
+ * (after the leg is subscribed): the REST requests per call should equal the sum of Table 2's counts.
  */
 export async function wholeCalls(
   b: BenchStack,
   callsPerKind: number,
   messages: number,
-  perEvent: Map<string, number>,
-): Promise<QuietCalls> {
+  events: EventRow[],
+): Promise<CallKindRow[]> {
   const { engine } = b.sandbox;
   await b.control.registerPhone('alice', { autoAnswer: true });
   await b.control.registerPhone('whole-caller');
   await b.control.registerPhone('whole-callee', { autoAnswer: true });
-  const ev = (name: string) => perEvent.get(name) ?? NaN;
+  const ev = (name: string) => events.find((e) => e.event === name)?.typical ?? NaN;
+  const perMessage = ev(E.message) + ev(E.send);
   const kinds = [
     {
       kind: 'phone → SDK (our number)',
       legs: 1,
-      expected: ev('initiated') + ev('ringing') + ev('in-progress') + ev('completed'),
+      expected: ev(E.childInitiated) + ev(E.childRinging) + ev(E.childInProgress) + ev(E.childCompleted),
     },
     {
       kind: 'SDK → phone number',
       legs: 1,
-      expected: ev('initiated') + ev('ringing') + ev('in-progress') + ev('completed'),
+      expected: ev(E.parentInitiated) + ev(E.parentRinging) + ev(E.parentInProgress) + ev(E.parentCompleted),
     },
     {
       kind: 'SDK → SDK (client → client)',
       legs: 2,
-      expected: 2 * (ev('initiated') + ev('ringing') + ev('completed')) + ev('in-progress-both'),
+      expected: ev(E.bothInitiated) + ev(E.bothRinging) + ev(E.bothInProgress) + ev(E.bothCompleted),
     },
   ];
   const rows: CallKindRow[] = [];
-  const answerToSubscription: number[] = [];
   for (const [k, spec] of kinds.entries()) {
     let rest = 0;
     let status = 0;
+    let conflicts = 0;
     for (let c = 0; c < callsPerKind; c++) {
       await b.control.idle();
       const before = b.sandbox.requests.length;
@@ -252,11 +316,7 @@ export async function wholeCalls(
                 [parent, 'whole-caller'],
                 [dialed, 'whole-callee'],
               ];
-      for (const [leg] of sdkLegs) {
-        const sub = await waitUntil(() => engine.calls.get(leg)?.subscriptions[0]);
-        const answeredAt = engine.calls.get(dialed)?.startTime;
-        if (answeredAt !== undefined) answerToSubscription.push(sub.dateCreated - answeredAt);
-      }
+      for (const [leg] of sdkLegs) await waitUntil(() => engine.calls.get(leg)?.subscriptions[0]);
       await b.control.idle();
       for (const [leg, identity] of sdkLegs) {
         for (let m = 0; m < messages; m++) {
@@ -269,6 +329,7 @@ export async function wholeCalls(
       await b.control.idle();
       await settle();
       rest += b.sandbox.requests.length - before;
+      conflicts += b.sandbox.requests.slice(before).filter((q) => [404, 409, 412].includes(q.status)).length;
       status += b.sandbox.webhooks.log.slice(webhooksBefore).filter((w) => w.kind === 'status').length;
     }
     rows.push({
@@ -278,10 +339,11 @@ export async function wholeCalls(
       messagesEachWay: messages,
       statusCallbacksPerCall: status / callsPerKind,
       restPerCall: rest / callsPerKind,
-      expectedPerCall: spec.expected + spec.legs * messages * (ev('message') + ev('send')),
+      expectedPerCall: spec.expected + spec.legs * messages * perMessage,
+      conflictsPerCall: conflicts / callsPerKind,
     });
   }
-  return { kinds: rows, answerToSubscription };
+  return rows;
 }
 
 async function waitUntil<T>(check: () => T | undefined): Promise<T> {
@@ -293,5 +355,3 @@ async function waitUntil<T>(check: () => T | undefined): Promise<T> {
     await new Promise((r) => setTimeout(r, 2));
   }
 }
-
-export const summariseMs = (v: number[]) => ({ n: v.length, p50: median(v), p99: percentile(v, 99) });

@@ -81,7 +81,7 @@ export async function benchRoutes(
   const { n, concurrency, warmup, warmupRounds } = opts;
   const ok = (s: number) => s === 200;
   // Legs for in-progress: one fresh leg per request (the first in-progress of a leg is the event),
-  // after the initiated and ringing callbacks a real call sends first.
+  // after the initiated and ringing callbacks a real call sends first (ringing subscribes it).
   const fresh = await heldSdkLegs(b, 'bench-fresh', n + (warmupRounds + 1) * warmup);
   const parentOf = new Map(fresh.map((sid) => [sid, fakeSid('CA')]));
   const beforeAnswer = async (leg: StatusCallbackLeg) => {
@@ -132,7 +132,7 @@ export async function benchRoutes(
     },
     {
       route: '/send-message',
-      k: 2,
+      k: 3,
       request: (i) =>
         sendMessageRequest(b, {
           callSid: live[i % live.length],
@@ -140,7 +140,7 @@ export async function benchRoutes(
         }),
       expected: (s) => s === 201,
     },
-    { route: '/call-messages', k: 1, request: (i) => callMessagesRequest(b, live[i % live.length]), expected: ok },
+    { route: '/call-messages', k: 2, request: (i) => callMessagesRequest(b, live[i % live.length]), expected: ok },
     { route: '/token', k: 0, request: (i) => tokenRequest(b, `agent-${i % 50}`), expected: ok },
   ];
 

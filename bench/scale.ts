@@ -22,6 +22,14 @@ export interface ScaleOptions {
   /** Give up starting new calls after this long (the run must fit its budget). */
   budgetMs: number;
   progress?: (s: string) => void;
+  /** Register CLIENT_IDENTITY to answer by itself (off when bench/first-message.ts answers its calls). */
+  registerInbound?: boolean;
+  /**
+   * Other calls made while this run loads the stack (Table 6's probes): started once every worker
+   * has a call up, stopped before the totals; the Sync and subscription requests of the legs
+   * `stop()` returns are left out of them.
+   */
+  alongside?: { start(): void; stop(): Promise<string[]> };
 }
 
 export interface AnswerToSubscription {
@@ -56,8 +64,9 @@ export interface ScaleResult {
   syncMsLastTenth: number;
   restRequests: number;
   restPerCall: number;
-  /** REST requests a call needs at the floor: Map, state, subscription, a write per message, a send per message to the SDK, the end, one read. */
-  restFloorPerCall: number;
+  /** Calls placed by the SDK (parent legs) and into it (child legs). */
+  callsOut: number;
+  callsIn: number;
   functionInvocations: number;
   invocationsPerSecond: number;
   totalMs: number;
@@ -85,7 +94,8 @@ async function until<T>(
 export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<ScaleResult> {
   const { engine } = b.sandbox;
   const callers = 50;
-  await b.control.registerPhone('alice', { autoAnswer: true }); // CLIENT_IDENTITY answers calls to our number
+  // CLIENT_IDENTITY answers calls to our number.
+  if (opts.registerInbound !== false) await b.control.registerPhone('alice', { autoAnswer: true });
   for (let i = 0; i < callers; i++) await b.control.registerPhone(`caller-${i}`);
   // Twilio's limit, enforced: 20 writes/s per Sync object over its 10 s burst window.
   await b.control.knobs({ faults: { syncWriteRateLimit: 20 } });
@@ -115,7 +125,8 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     syncMsLastTenth: 0,
     restRequests: 0,
     restPerCall: 0,
-    restFloorPerCall: 0,
+    callsOut: 0,
+    callsIn: 0,
     functionInvocations: 0,
     invocationsPerSecond: 0,
     totalMs: 0,
@@ -131,6 +142,8 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
 
   async function oneCall(i: number) {
     const inbound = i % 2 === 0;
+    if (inbound) r.callsIn++;
+    else r.callsOut++;
     const identity = inbound ? 'alice' : `caller-${i % callers}`;
     const number = `+1555${String(2_000_000 + i).padStart(7, '0')}`;
     const parent = inbound
@@ -198,8 +211,9 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     r.fromSdkStored += fromSdkStored.length;
     r.toSdkStored += toSdkStored.length;
     r.duplicatesStored += messages.length - new Set(messages.map((m) => m.sid)).size;
+    // Consecutive from the first (Twilio numbers from 1, or 0 by its prose: either way, no gaps).
     const seqs = fromSdkStored.map((m) => m.sequence ?? -1);
-    if (!seqs.every((s, k) => s === k)) r.sequenceGaps++;
+    if (!seqs.every((s, k) => s === seqs[0] + k)) r.sequenceGaps++;
     r.toSdkReceived += engine.phones.get(identity)?.calls.get(leg)?.received.length ?? 0;
     await b.control.hangupCall(parent);
   }
@@ -224,13 +238,21 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
         );
     }
   };
-  await Promise.all(Array.from({ length: opts.concurrency }, worker));
+  const workers = Promise.all(Array.from({ length: opts.concurrency }, worker));
+  if (opts.alongside) {
+    await until(() => next >= opts.concurrency || next >= opts.calls, 'every worker to have a call', 60_000);
+    opts.alongside.start();
+  }
+  await workers;
+  const otherLegs = new Set(((await opts.alongside?.stop()) ?? []).map(legMapName));
   await b.control.idle(); // the completed callbacks
   r.totalMs = performance.now() - started;
+  const isOther = (route: string) => [...route.matchAll(/cme\.call\.[a-z0-9]+/g)].some((m) => otherLegs.has(m[0]));
 
   r.lost = Math.max(0, r.fromSdkAccepted - r.fromSdkStored) + Math.max(0, r.toSdkAccepted - r.toSdkStored);
   const writes = b.sandbox.syncStats().writesByObject;
   for (const [name, times] of Object.entries(writes)) {
+    if (otherLegs.has(name)) continue;
     r.syncWrites += times.length;
     const busiest = maxInWindow(times, 1000);
     if (busiest > r.busiestWritesPerSecond) {
@@ -238,15 +260,19 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
       r.busiestObject = name;
     }
   }
-  const rest = b.sandbox.requests.slice(requestsBefore);
-  r.restRequests = rest.length;
+  const rest = b.sandbox.requests.slice(requestsBefore).filter((q) => !(q.product === 'sync' && isOther(q.route)));
+  // Requests of the other legs whose path does not name their Map: each leg's subscription and the
+  // creation of its Map (both made once per leg).
+  const otherUnnamed = [...engine.calls.values()]
+    .filter((c) => otherLegs.has(legMapName(c.sid)))
+    .reduce((a, c) => a + 1 + (engine.subscriptionsCreated.get(c.sid) ?? 0), 0);
+  r.restRequests = rest.length - otherUnnamed;
   r.sync429 = rest.filter((q) => q.status === 429 && !q.injected).length;
   const tenth = Math.floor(rest.length / 10);
   const syncMs = (part: typeof rest) => mean(part.filter((q) => q.product === 'sync').map((q) => q.ms));
   r.syncMsFirstTenth = syncMs(rest.slice(0, tenth));
   r.syncMsLastTenth = syncMs(rest.slice(rest.length - tenth));
   r.restPerCall = r.restRequests / (r.callsDone + r.callsFailed);
-  r.restFloorPerCall = 1 + 2 + opts.messages * 1 + opts.messages * 2 + 1 + 1;
   // The sandbox's webhook log keeps only the last 20,000, so count what each call sends: /voice,
   // 4 status callbacks (initiated, ringing, answered, completed), a callback per SDK message; plus
   // this driver's /send-message and /call-messages requests.

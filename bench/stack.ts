@@ -145,8 +145,8 @@ export function voiceFromSdk(b: BenchStack, callSid: string, identity: string, t
 
 export const sendMessageRequest = (b: BenchStack, params: Record<string, string>) =>
   post(b.fn, '/send-message', params, { signed: true });
-export const callMessagesRequest = (b: BenchStack, callSid: string) =>
-  post(b.fn, '/call-messages', { callSid, pageSize: '100' }, { signed: true });
+export const callMessagesRequest = (b: BenchStack, callSid: string, extra: Record<string, string> = {}) =>
+  post(b.fn, '/call-messages', { callSid, pageSize: '100', ...extra }, { signed: true });
 export const tokenRequest = (b: BenchStack, identity: string) =>
   post(b.fn, '/token', { identity }, { headers: { Authorization: `Bearer ${SANDBOX_DEFAULTS.tokenSecret}` } });
 export const emptyRequest = (b: BenchStack) => post(b.fn, '/empty', { a: '1' });
