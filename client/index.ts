@@ -79,3 +79,7 @@ export function callMessages(
   // Each message: `content` is the JSON text as it arrived, `data` a parsed copy when it nests ≤ 64 levels.
   return signedPost<CallMessagesPage>(opts, '/call-messages', params);
 }
+
+// Forwarded events (APP_WEBHOOK_URL): check X-CME-Signature over the raw body before trusting one.
+export { checkForwardedRequest, verifyForwardedRequest } from '../lib/forwarding';
+export type { ForwardedEventType, LegEvent } from '../lib/forwarding';

@@ -50,6 +50,15 @@ export interface CallMessage {
   timestamp: string;
   /** Messages to the SDK: the IdempotencyKey it was sent with. */
   idempotencyKey?: string;
+  /**
+   * Messages from the SDK, when forwarding to APP_WEBHOOK_URL is on: whether the app's backend
+   * acknowledged it (2xx). False = not (yet) delivered; absent = forwarding was off.
+   */
+  forwarded?: boolean;
+  /** Messages from the SDK, when message schemas are on: false when the content violates them. */
+  valid?: boolean;
+  /** The first schema violation (JSON path and rule), when `valid` is false. */
+  validationError?: string;
 }
 
 /**

@@ -406,6 +406,30 @@ export class CallStore {
     );
     return { items: page.instances.map((i) => ({ key: i.key, data: i.data as unknown })), more: !!page.nextPageUrl };
   }
+
+  // Forwarding to the app's backend (lib/routes/forwarding.ts): whether a stored message from the
+  // SDK reached it is a flag on the message's head item.
+
+  /** The head item of a stored message from the SDK (one read; its parts are not needed), or undefined. */
+  async readInbound(callSid: string, sequence: number, sid: string): Promise<StoredInbound | undefined> {
+    const head = await this.fetchItem(callSid, inboundKey(sequence, sid));
+    if (!head) return undefined;
+    const data = head.data as Record<string, unknown>;
+    return { key: head.key, data, forwarded: typeof data.forwarded === 'boolean' ? data.forwarded : undefined };
+  }
+
+  /** Marks a stored message from the SDK forwarded: its head item as read, with the flag set (one write). */
+  async markForwarded(callSid: string, stored: StoredInbound): Promise<void> {
+    await this.retry(() => this.items(callSid)(stored.key).update({ data: { ...stored.data, forwarded: true } }));
+  }
+}
+
+/** A stored message from the SDK as `readInbound` finds it: its head item and forwarding flag. */
+export interface StoredInbound {
+  key: string;
+  data: Record<string, unknown>;
+  /** True: the app's backend acknowledged it; false: not delivered yet; undefined: stored while forwarding was off. */
+  forwarded?: boolean;
 }
 
 interface RangeRead {

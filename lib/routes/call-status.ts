@@ -6,6 +6,7 @@ import { badRequest, twilioCode } from '../errors';
 import { json, type RouteContext, type RouteResult } from '../function-handler';
 import { logEvent } from '../log';
 import { withRetry } from '../retry';
+import { finishLegAndForward, forwardLegStarted } from './forwarding';
 
 // Twilio refuses a subscription on a call that is not active (not ringing yet, or already over).
 const CALL_NOT_ACTIVE = new Set([20404, 21220, 31211]);
@@ -30,7 +31,11 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
   if (isFinalStatus(status)) {
     const duration = event.CallDuration === undefined || event.CallDuration === '' ? NaN : Number(event.CallDuration);
     act = async (leg) => {
-      await ctx.store().markFinished(leg, status, new Date(), Number.isFinite(duration) ? duration : undefined);
+      const seconds = Number.isFinite(duration) ? duration : undefined;
+      // With APP_WEBHOOK_URL set, the app's backend also gets call.ended (lib/routes/forwarding.ts).
+      await finishLegAndForward(ctx, leg, status, seconds, () =>
+        ctx.store().markFinished(leg, status, new Date(), seconds),
+      );
       return status;
     };
   } else if (status === 'initiated' || status === 'queued') {
@@ -93,6 +98,7 @@ async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStatus): Pr
     throw err;
   }
   await record('subscribed', sid);
+  await forwardLegStarted(ctx, leg, status);
   return 'subscribed';
 }
 

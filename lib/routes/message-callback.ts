@@ -7,6 +7,8 @@ import { CALLBACK_URL_GRACE_SECONDS, FINISHED_LEG_GRACE_SECONDS, MAX_CALL_SECOND
 import { logEvent } from '../log';
 import { callbackContent } from '../message-content';
 import { isJsonBody } from '../signature';
+import type { InboundMessage } from '../forwarding';
+import { forwardingOf, forwardInbound } from './forwarding';
 
 /**
  * How far a callback is trusted: `signature` = Twilio's signature covers everything stored (form
@@ -60,7 +62,7 @@ export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult
   await requireLegNotEnded(ctx, leg, issuedAt, now);
   const twilioTime = typeof event.Timestamp === 'string' ? Date.parse(event.Timestamp) : NaN;
 
-  const outcome = await store().saveInbound({
+  const message: InboundMessage = {
     sid: event.Sid,
     callSid: leg,
     direction: 'from-sdk',
@@ -68,9 +70,14 @@ export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult
     contentType,
     content,
     timestamp: new Date(Number.isNaN(twilioTime) ? now : twilioTime).toISOString(),
-  });
-  logEvent('/message-callback', event, { messageSid: event.Sid, sequence, outcome, verification });
-  return json(200, { sid: event.Sid, outcome, verification });
+  };
+  // Forwarding to the app's backend (APP_WEBHOOK_URL) on: delivered, then stored with the outcome.
+  const forwarding = forwardingOf(ctx);
+  const { outcome, ...forwarded } = forwarding
+    ? await forwardInbound(ctx, forwarding, message)
+    : { outcome: await store().saveInbound(message) };
+  logEvent('/message-callback', event, { messageSid: event.Sid, sequence, outcome, verification, ...forwarded });
+  return json(200, { sid: event.Sid, outcome, verification, ...forwarded });
 }
 
 /**

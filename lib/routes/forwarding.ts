@@ -1,0 +1,209 @@
+// Forwarding what happens on SDK legs to the app's backend (APP_WEBHOOK_URL), and sending its
+// replies back. Messages are delivered exactly once as the app sees it: a message the backend
+// acknowledged (2xx) is recorded `forwarded: true` and never delivered again; a failed delivery is
+// recorded `forwarded: false` and the callback answers 503, so Twilio redelivers it (the retry
+// fragment on its URL) and the next attempt delivers it, with the same Idempotency-Key.
+import type { SendMessageResult } from '../api-types';
+import { isFinalStatus, type SdkLeg } from '../call-legs';
+import type { CallStore, StoredInbound } from '../call-store';
+import { HttpError, isRetryable } from '../errors';
+import {
+  deliver,
+  deliveryTimeout,
+  forwardingSettings,
+  legEventBody,
+  legEventKey,
+  messageEventBody,
+  type Delivery,
+  type ForwardingSettings,
+  type InboundMessage,
+  type LegEvent,
+  type LegIdentity,
+} from '../forwarding';
+import type { RouteContext } from '../function-handler';
+import { compactJson } from '../json-text';
+import { logEvent } from '../log';
+import { REQUEST_TIMEOUT_MS } from '../retry';
+import { sendCallMessage } from './send-message';
+
+export { forwardingSettings } from '../forwarding';
+
+/** What became of a reply the backend asked for. */
+export interface ReplyOutcome {
+  outcome: SendMessageResult['outcome'] | 'failed';
+  sid?: string | null;
+  /** Why it was not sent (the error code /send-message would have answered). */
+  code?: string;
+}
+
+export interface ForwardOutcome {
+  /** As the store saw the message: `duplicate` when it was stored before this callback. */
+  outcome: 'stored' | 'duplicate';
+  forwarded: boolean;
+  reply?: ReplyOutcome;
+}
+
+/**
+ * Each leg's parent and identity never change, so a warm container reads them (the leg's state)
+ * once per leg: the payload names them, the message callback does not carry them.
+ */
+const legIdentities = new Map<string, LegIdentity>();
+const MAX_REMEMBERED_LEGS = 10_000;
+
+async function legIdentity(store: CallStore, callSid: string): Promise<LegIdentity> {
+  const known = legIdentities.get(callSid);
+  if (known) return known;
+  const state = await store.readState(callSid);
+  const leg = { parentCallSid: state?.parentCallSid ?? null, identity: state?.identity ?? null };
+  if (state) {
+    if (legIdentities.size >= MAX_REMEMBERED_LEGS) legIdentities.clear();
+    legIdentities.set(callSid, leg);
+  }
+  return leg;
+}
+
+/**
+ * Forwards a message from the SDK and stores it, in this order:
+ * 1. read its head item (is it stored, and was it forwarded?): forwarded → a duplicate, no delivery;
+ * 2. deliver it (at most DELIVERY_TIMEOUT_MS, leaving time for one Sync write);
+ * 3. not stored yet: store it with the outcome (the one write of the happy path); stored but not
+ *    forwarded before: mark it forwarded once delivered;
+ * 4. a failed delivery answers 503 (Twilio redelivers); a delivered one sends the backend's reply.
+ */
+export async function forwardInbound(
+  ctx: RouteContext,
+  settings: ForwardingSettings,
+  message: InboundMessage,
+): Promise<ForwardOutcome> {
+  const store = ctx.store();
+  const [stored, leg] = await Promise.all([
+    store.readInbound(message.callSid, message.sequence, message.sid),
+    legIdentity(store, message.callSid),
+  ]);
+  // Stored while forwarding was off (undefined) or delivered already (true): nothing to deliver.
+  if (stored && stored.forwarded !== false) return { outcome: 'duplicate', forwarded: stored.forwarded === true };
+
+  const timeoutMs = deliveryTimeout(ctx.deadline, REQUEST_TIMEOUT_MS);
+  const delivery = await deliver(settings, messageEventBody(message, leg), message.sid, timeoutMs);
+  logDelivery(message.callSid, 'call.message', message.sid, delivery);
+
+  let outcome: ForwardOutcome['outcome'] = 'duplicate';
+  if (!stored) {
+    outcome = await store.saveInbound({ ...message, forwarded: delivery.ok });
+    // A copy of this callback stored it in the meantime; if its delivery had failed, this one's counts.
+    if (outcome === 'duplicate' && delivery.ok) await markIfUndelivered(store, message);
+  } else if (delivery.ok) {
+    await store.markForwarded(message.callSid, stored);
+  }
+  if (!delivery.ok) {
+    throw new HttpError(
+      503,
+      'forwarding-failed',
+      'The app backend did not acknowledge the message; retry the callback.',
+      {
+        sid: message.sid,
+        ...(delivery.status !== undefined ? { backendStatus: delivery.status } : { failure: delivery.failure }),
+      },
+    );
+  }
+  if (delivery.reply === undefined) return { outcome, forwarded: true };
+  return { outcome, forwarded: true, reply: await sendReply(ctx, message, delivery.reply) };
+}
+
+async function markIfUndelivered(store: CallStore, message: InboundMessage): Promise<void> {
+  const now: StoredInbound | undefined = await store.readInbound(message.callSid, message.sequence, message.sid);
+  if (now?.forwarded === false) await store.markForwarded(message.callSid, now);
+}
+
+/**
+ * Sends the backend's `reply` to the leg the message came from, as /send-message does (same checks,
+ * recorded the same way), keyed on the message's Sid: however often the message is delivered, one
+ * reply is sent. A reply that cannot be sent is reported, not retried: the message was delivered.
+ */
+async function sendReply(ctx: RouteContext, message: InboundMessage, reply: unknown): Promise<ReplyOutcome> {
+  const content = typeof reply === 'string' ? reply : compactJson(reply);
+  const idempotencyKey = replyKey(message.sid);
+  try {
+    const result = await sendCallMessage(ctx, { callSid: message.callSid, content, idempotencyKey });
+    const sent = (result as { json: SendMessageResult }).json;
+    return { outcome: sent.outcome, sid: sent.sid };
+  } catch (err) {
+    const code = err instanceof HttpError ? err.code : isRetryable(err) ? 'twilio-unavailable' : 'internal-error';
+    logEvent('/message-callback', { callSid: message.callSid }, { messageSid: message.sid, reply: 'failed', code });
+    return { outcome: 'failed', code };
+  }
+}
+
+/** The idempotencyKey of the reply to a message: one reply per message, whatever happens. */
+export const replyKey = (messageSid: string) => `reply-${messageSid}`;
+
+/**
+ * Forwards `call.started` / `call.ended` for one SDK leg. Not retried by Twilio (a status callback
+ * must not fail for the app's backend): a failed delivery is logged, and the Idempotency-Key
+ * (`<CallSid>:<event>`) lets the app drop a repeat.
+ */
+export async function forwardLegEvent(
+  ctx: RouteContext,
+  settings: ForwardingSettings,
+  leg: SdkLeg,
+  type: LegEvent['type'],
+  status: string,
+  durationSeconds?: number,
+): Promise<Delivery> {
+  const event: LegEvent = {
+    type,
+    callSid: leg.callSid,
+    parentCallSid: leg.parentCallSid,
+    identity: leg.identity,
+    role: leg.role,
+    status,
+    timestamp: new Date().toISOString(),
+    ...(durationSeconds !== undefined ? { durationSeconds } : {}),
+  };
+  const delivery = await deliver(settings, legEventBody(event), legEventKey(event), deliveryTimeout(ctx.deadline, 0));
+  logDelivery(leg.callSid, type, legEventKey(event), delivery);
+  return delivery;
+}
+
+/** The forwarding settings when forwarding is on (throws 500 configuration-invalid when half set). */
+export const forwardingOf = (ctx: Pick<RouteContext, 'config'>) => forwardingSettings(ctx.config);
+
+function logDelivery(callSid: string, type: string, key: string, delivery: Delivery): void {
+  logEvent(
+    '/forward',
+    { callSid },
+    {
+      event: type,
+      key,
+      forwarded: delivery.ok,
+      backendStatus: delivery.status,
+      failure: delivery.failure,
+      ms: delivery.ms,
+    },
+  );
+}
+
+/** Forwards `call.started` for a leg whose subscription was just recorded (exactly one invocation does that). */
+export async function forwardLegStarted(ctx: RouteContext, leg: SdkLeg, status: string): Promise<void> {
+  const settings = forwardingOf(ctx);
+  if (settings) await forwardLegEvent(ctx, settings, leg, 'call.started', status);
+}
+
+/**
+ * Records a leg's end with `finish`, and forwards `call.ended` unless the leg had ended already (a
+ * repeated final status callback): one Sync read more, only while forwarding is on.
+ */
+export async function finishLegAndForward(
+  ctx: RouteContext,
+  leg: SdkLeg,
+  status: string,
+  durationSeconds: number | undefined,
+  finish: () => Promise<void>,
+): Promise<void> {
+  const settings = forwardingOf(ctx);
+  if (!settings) return finish();
+  const before = await ctx.store().readState(leg.callSid);
+  await finish();
+  if (before && isFinalStatus(before.status)) return;
+  await forwardLegEvent(ctx, settings, leg, 'call.ended', status, durationSeconds);
+}

@@ -1,0 +1,463 @@
+// Forwarding to the app's backend: the signature (sign here, verify as the app does), the payloads,
+// the settings, one delivery against a real HTTP server, and /message-callback with forwarding on
+// over the in-process Sync sandbox: exactly one acknowledged delivery per message, 1 Sync write on
+// the happy path, a failed delivery answered 503 and delivered on the redelivery, replies sent back.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import twilio from 'twilio';
+import { handler } from '../../functions/message-callback.protected';
+import { verifyForwardedRequest as clientVerify } from '../../client';
+import { inboundKey, legMapName } from '../../lib/call-store';
+import { messageCallbackUrl } from '../../lib/callback-urls';
+import {
+  checkForwardedRequest,
+  deliver,
+  DELIVERY_TIMEOUT_MS,
+  forwardingSettings,
+  messageEventBody,
+  replyOf,
+  signatureHeader,
+  verifyForwardedRequest,
+  type InboundMessage,
+} from '../../lib/forwarding';
+import { replyKey } from '../../lib/routes/forwarding';
+import {
+  eventFor,
+  expectError,
+  installTwilioGlobal,
+  invoke,
+  LOCAL_BASE,
+  makeContext,
+} from '../support/function-harness';
+import { startSyncSandbox, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type SyncSandbox } from '../support/sync-sandbox';
+
+const SECRET = 'forwarding-unit-test-secret-0123456789';
+const kx = (n: number) => 'KX' + n.toString(16).padStart(32, '0');
+const ca = (n: number) => 'CA' + n.toString(16).padStart(32, '0');
+
+describe('signature', () => {
+  const body = '{"type":"call.message","content":{"a":1}}';
+  const now = Date.parse('2025-01-01T00:00:00Z');
+  const t = now / 1000;
+
+  it('verifies what was signed, with Node headers, fetch Headers, and a Buffer body', () => {
+    const header = signatureHeader(SECRET, body, t);
+    expect(header).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+    expect(checkForwardedRequest(body, { 'x-cme-signature': header }, SECRET, 300, now)).toEqual({
+      valid: true,
+      timestamp: t,
+    });
+    expect(
+      checkForwardedRequest(Buffer.from(body), new Headers({ 'X-CME-Signature': header }), SECRET, 300, now),
+    ).toMatchObject({ valid: true });
+    expect(checkForwardedRequest(body, { 'X-Cme-Signature': [header] }, SECRET, 300, now)).toMatchObject({
+      valid: true,
+    });
+  });
+
+  it('is the HMAC-SHA256 of "<t>.<raw body>", hex, as the README says', () => {
+    const { createHmac } = jest.requireActual<typeof import('node:crypto')>('node:crypto');
+    const expected = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
+    expect(signatureHeader(SECRET, body, t)).toBe(`t=${t},v1=${expected}`);
+  });
+
+  it.each([
+    ['another secret', (h: string) => ({ h, b: body, s: SECRET + 'x' }), 'signature-mismatch'],
+    ['a changed body', (h: string) => ({ h, b: body.replace('1', '2'), s: SECRET }), 'signature-mismatch'],
+    [
+      'a re-serialised body',
+      (h: string) => ({ h, b: JSON.stringify(JSON.parse(body), null, 1), s: SECRET }),
+      'signature-mismatch',
+    ],
+    ['another t', (h: string) => ({ h: h.replace(`t=${t}`, `t=${t + 1}`), b: body, s: SECRET }), 'signature-mismatch'],
+    ['no header', () => ({ h: undefined, b: body, s: SECRET }), 'header-missing'],
+    ['no v1', (h: string) => ({ h: h.split(',')[0], b: body, s: SECRET }), 'header-malformed'],
+    ['a short v1', (h: string) => ({ h: h.slice(0, -2), b: body, s: SECRET }), 'header-malformed'],
+    ['garbage', () => ({ h: 'nonsense', b: body, s: SECRET }), 'header-malformed'],
+  ])('refuses %s', (_name, make, reason) => {
+    const { h, b, s } = make(signatureHeader(SECRET, body, t));
+    const headers = h === undefined ? {} : { 'x-cme-signature': h };
+    expect(checkForwardedRequest(b, headers, s, 300, now)).toEqual({ valid: false, reason });
+  });
+
+  it('refuses a signature older or newer than the tolerance, and accepts one just inside it', () => {
+    const header = (at: number) => ({ 'x-cme-signature': signatureHeader(SECRET, body, at) });
+    expect(checkForwardedRequest(body, header(t - 301), SECRET, 300, now)).toMatchObject({
+      reason: 'timestamp-outside-tolerance',
+    });
+    expect(checkForwardedRequest(body, header(t + 301), SECRET, 300, now)).toMatchObject({
+      reason: 'timestamp-outside-tolerance',
+    });
+    expect(checkForwardedRequest(body, header(t - 299), SECRET, 300, now)).toMatchObject({ valid: true });
+    expect(checkForwardedRequest(body, header(t - 20), SECRET, 10, now)).toMatchObject({
+      reason: 'timestamp-outside-tolerance',
+    });
+  });
+
+  it('accepts any of several v1 signatures (secret rotation)', () => {
+    const old = signatureHeader('old-secret-old-secret-old-secret-00', body, t);
+    const both = `${signatureHeader(SECRET, body, t)},v1=${old.split('v1=')[1]}`;
+    expect(
+      checkForwardedRequest(body, { 'x-cme-signature': both }, 'old-secret-old-secret-old-secret-00', 300, now),
+    ).toMatchObject({ valid: true });
+  });
+
+  it('client/ exports the same verifier (default tolerance 300 s, against the clock)', () => {
+    const header = { 'x-cme-signature': signatureHeader(SECRET, body, Math.floor(Date.now() / 1000)) };
+    expect(clientVerify(body, header, SECRET)).toBe(true);
+    expect(verifyForwardedRequest(body, header, SECRET)).toBe(true);
+    const stale = { 'x-cme-signature': signatureHeader(SECRET, body, Math.floor(Date.now() / 1000) - 400) };
+    expect(clientVerify(body, stale, SECRET)).toBe(false);
+    expect(clientVerify(body, stale, SECRET, 500)).toBe(true);
+  });
+});
+
+describe('payloads and settings', () => {
+  const message: InboundMessage = {
+    sid: kx(1),
+    callSid: ca(1),
+    direction: 'from-sdk',
+    sequence: 7,
+    contentType: 'application/json',
+    content: '{ "b" : 1, "a":[1, 2] }',
+    timestamp: '2025-01-01T00:00:00.000Z',
+  };
+
+  it('carries the content as sent: its exact text, not a re-serialisation', () => {
+    const body = messageEventBody(message, { parentCallSid: ca(2), identity: 'alice' });
+    expect(body.endsWith(',"content":{ "b" : 1, "a":[1, 2] }}')).toBe(true);
+    expect(JSON.parse(body)).toEqual({
+      type: 'call.message',
+      callSid: ca(1),
+      parentCallSid: ca(2),
+      identity: 'alice',
+      sid: kx(1),
+      sequence: 7,
+      timestamp: '2025-01-01T00:00:00.000Z',
+      contentType: 'application/json',
+      content: { b: 1, a: [1, 2] },
+    });
+  });
+
+  it('writes any nesting depth and any JSON value without recursing', () => {
+    const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+    const body = messageEventBody({ ...message, content: deep }, { parentCallSid: null, identity: null });
+    expect(body.length).toBeGreaterThan(40_000);
+    expect(
+      JSON.parse(messageEventBody({ ...message, content: '"text"' }, { parentCallSid: null, identity: null })),
+    ).toMatchObject({ content: 'text', parentCallSid: null });
+  });
+
+  it('flags a message that violates the schemas', () => {
+    const body = messageEventBody(
+      { ...message, valid: false, validationError: '/a: must be string' },
+      {
+        parentCallSid: null,
+        identity: null,
+      },
+    );
+    expect(JSON.parse(body)).toMatchObject({ valid: false, validationError: '/a: must be string' });
+  });
+
+  const settings = (raw: Record<string, string>) => forwardingSettings({ raw });
+  const invalid = (raw: Record<string, string>, what: RegExp) => {
+    try {
+      settings(raw);
+    } catch (err) {
+      expect(err).toMatchObject({ status: 500, code: 'configuration-invalid' });
+      expect((err as Error).message).toMatch(what);
+      return;
+    }
+    throw new Error('expected configuration-invalid');
+  };
+
+  it('is off without both variables, and refuses half a configuration', () => {
+    expect(settings({})).toBeUndefined();
+    invalid({ APP_WEBHOOK_URL: 'https://app.example.com/hook' }, /APP_WEBHOOK_SECRET/);
+    invalid({ APP_WEBHOOK_SECRET: SECRET }, /APP_WEBHOOK_URL/);
+    invalid({ APP_WEBHOOK_URL: 'https://app.example.com/hook', APP_WEBHOOK_SECRET: 'short' }, /32 characters/);
+    invalid({ APP_WEBHOOK_URL: 'not a url', APP_WEBHOOK_SECRET: SECRET }, /absolute/);
+    invalid({ APP_WEBHOOK_URL: 'ftp://app.example.com/', APP_WEBHOOK_SECRET: SECRET }, /https/);
+  });
+
+  it('takes http only under twilio-run (localhost), https everywhere', () => {
+    const http = { APP_WEBHOOK_URL: 'http://127.0.0.1:3003/hook', APP_WEBHOOK_SECRET: SECRET };
+    expect(settings({ ...http, DOMAIN_NAME: 'localhost:3000' })).toEqual({ url: http.APP_WEBHOOK_URL, secret: SECRET });
+    invalid({ ...http, DOMAIN_NAME: 'cme-1234-dev.twil.io' }, /https/);
+    expect(
+      settings({ APP_WEBHOOK_URL: 'https://app.example.com/h', APP_WEBHOOK_SECRET: SECRET, DOMAIN_NAME: 'x.twil.io' }),
+    ).toEqual({ url: 'https://app.example.com/h', secret: SECRET });
+  });
+
+  it('reads a reply only from a JSON object answer', () => {
+    expect(replyOf('{"reply":{"pong":1}}', 'application/json; charset=utf-8')).toEqual({ pong: 1 });
+    expect(replyOf('{"reply":{"pong":1}}', 'text/plain')).toBeUndefined();
+    expect(replyOf('{"ok":true}', 'application/json')).toBeUndefined();
+    expect(replyOf('[{"reply":1}]', 'application/json')).toBeUndefined();
+    expect(replyOf('not json', 'application/json')).toBeUndefined();
+    expect(replyOf('', 'application/json')).toBeUndefined();
+  });
+});
+
+/** A backend: each request is recorded, and answered by the next behaviour in `plan` (then 200 {}). */
+interface Received {
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+type Behaviour = { status: number; json?: unknown; delayMs?: number; raw?: string; headers?: Record<string, string> };
+
+async function startBackend() {
+  const received: Received[] = [];
+  const plan: Behaviour[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      const b = plan.shift() ?? { status: 200, json: {} };
+      const answer = () => {
+        if (res.destroyed) return;
+        const text = b.raw ?? JSON.stringify(b.json ?? {});
+        res.writeHead(b.status, { 'content-type': 'application/json', ...b.headers });
+        res.end(text);
+      };
+      if (b.delayMs) setTimeout(answer, b.delayMs).unref();
+      else answer();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  return {
+    url,
+    received,
+    plan,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe('deliver', () => {
+  let backend: Awaited<ReturnType<typeof startBackend>>;
+  beforeEach(async () => (backend = await startBackend()));
+  afterEach(() => backend.close());
+
+  it('POSTs the body signed, with the Idempotency-Key, and reads a reply', async () => {
+    backend.plan.push({ status: 200, json: { reply: { pong: 1 } } });
+    const d = await deliver({ url: backend.url, secret: SECRET }, '{"x":1}', 'KEY-1', 1000);
+    expect(d).toMatchObject({ ok: true, status: 200, reply: { pong: 1 } });
+    const [got] = backend.received;
+    expect(got.headers['idempotency-key']).toBe('KEY-1');
+    expect(got.headers['content-type']).toBe('application/json');
+    expect(verifyForwardedRequest(got.body, got.headers, SECRET)).toBe(true);
+  });
+
+  it('fails on a non-2xx, a redirect (not followed), a refused connection, and no time left', async () => {
+    backend.plan.push({ status: 500 }, { status: 302, headers: { location: 'https://elsewhere.example/' } });
+    const s = { url: backend.url, secret: SECRET };
+    expect(await deliver(s, '{}', 'k', 1000)).toMatchObject({ ok: false, status: 500, failure: 'status' });
+    expect(await deliver(s, '{}', 'k', 1000)).toMatchObject({ ok: false, status: 302, failure: 'status' });
+    expect(backend.received).toHaveLength(2);
+    expect(await deliver(s, '{}', 'k', 100)).toEqual({ ok: false, failure: 'no-time', ms: 0 });
+    expect(backend.received).toHaveLength(2);
+    await backend.close();
+    expect(await deliver(s, '{}', 'k', 1000)).toMatchObject({ ok: false, failure: 'network' });
+  });
+
+  it('gives up on a slow backend at its timeout', async () => {
+    backend.plan.push({ status: 200, delayMs: 2000 });
+    const started = Date.now();
+    const d = await deliver({ url: backend.url, secret: SECRET }, '{}', 'k', 400);
+    expect(d).toMatchObject({ ok: false, failure: 'timeout' });
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('ignores a reply in an answer too big to hold one', async () => {
+    backend.plan.push({ status: 200, raw: JSON.stringify({ reply: { a: 'x'.repeat(70_000) } }) });
+    backend.plan.push({ status: 200, raw: JSON.stringify({ reply: { a: 'x'.repeat(60_000) } }) });
+    const big = await deliver({ url: backend.url, secret: SECRET }, '{}', 'k', 1000);
+    expect(big).toMatchObject({ ok: true, status: 200 });
+    expect(big.reply).toBeUndefined();
+    // Just under the limit, it is read.
+    const fits = await deliver({ url: backend.url, secret: SECRET }, '{}', 'k', 1000);
+    expect(fits.reply).toEqual({ a: 'x'.repeat(60_000) });
+  });
+});
+
+describe('/message-callback with forwarding on', () => {
+  let sandbox: SyncSandbox;
+  let backend: Awaited<ReturnType<typeof startBackend>>;
+  let syncRequests: string[];
+  let udms: { callSid: string; content: string; idempotencyKey: string }[];
+  let leg: string;
+  let legCounter = 0x500;
+
+  beforeAll(async () => {
+    installTwilioGlobal();
+    sandbox = await startSyncSandbox({}, (app) => {
+      app.use((req, _res, next) => {
+        if (req.path.startsWith('/sync/')) syncRequests.push(`${req.method} ${req.path}`);
+        next();
+      });
+      // The one Calls API operation a reply uses, answered as Twilio does.
+      app.post('/api/2010-04-01/Accounts/:account/Calls/:call/UserDefinedMessages.json', (req, res) => {
+        const form = req.body as Record<string, string>;
+        udms.push({ callSid: req.params.call, content: form.Content, idempotencyKey: form.IdempotencyKey });
+        res.status(201).json({
+          account_sid: req.params.account,
+          call_sid: req.params.call,
+          sid: kx(0x9000 + udms.length),
+          date_created: new Date().toUTCString(),
+        });
+      });
+    });
+  });
+  afterAll(() => sandbox.close());
+  beforeEach(async () => {
+    sandbox.reset();
+    backend = await startBackend();
+    syncRequests = [];
+    udms = [];
+    leg = ca(legCounter++);
+    jest.spyOn(console, 'log').mockImplementation(() => {});
+    // The leg as /call-status leaves it: its state names the parent and the identity.
+    await sandbox.client.sync.v1.services('default').syncMaps.create({ uniqueName: legMapName(leg) });
+    await sandbox.client.sync.v1
+      .services('default')
+      .syncMaps(legMapName(leg))
+      .syncMapItems.create({
+        key: 'state',
+        data: {
+          callSid: leg,
+          parentCallSid: ca(1),
+          role: 'child',
+          identity: 'alice',
+          peer: '+15550001111',
+          status: 'in-progress',
+          updatedAt: new Date().toISOString(),
+        },
+      });
+    syncRequests = [];
+  });
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await backend.close();
+  });
+
+  const env = () => ({
+    TWILIO_SANDBOX_URL: sandbox.url,
+    APP_WEBHOOK_URL: backend.url,
+    APP_WEBHOOK_SECRET: SECRET,
+  });
+  const callback = (n: number, content = `{"n":${n}}`) => {
+    const url = messageCallbackUrl(LOCAL_BASE, TEST_AUTH_TOKEN, leg).split('#')[0];
+    const body = {
+      ContentType: 'application/json',
+      Content: content,
+      SequenceNumber: String(n),
+      CallSid: leg,
+      Timestamp: 'Wed, 1 Jan 2025 00:00:00 +0000',
+      AccountSid: TEST_ACCOUNT_SID,
+      Sid: kx(n),
+    };
+    return eventFor(url, body, { 'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, url, body) });
+  };
+  const post = (n: number, envOver: Record<string, string> = {}, content?: string) =>
+    invoke(handler, makeContext('/message-callback', { ...env(), ...envOver }), callback(n, content));
+  const stored = async (n: number) =>
+    (
+      await sandbox.client.sync.v1
+        .services('default')
+        .syncMaps(legMapName(leg))
+        .syncMapItems(inboundKey(n, kx(n)))
+        .fetch()
+    ).data as Record<string, unknown>;
+  const writes = () => syncRequests.filter((r) => r.startsWith('POST') || r.startsWith('DELETE'));
+
+  it('delivers once, stores it forwarded with 1 Sync write, and a redelivery delivers nothing', async () => {
+    const res = await post(1);
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatchObject({ sid: kx(1), outcome: 'stored', forwarded: true });
+    expect(backend.received).toHaveLength(1);
+    const got = backend.received[0];
+    expect(verifyForwardedRequest(got.body, got.headers, SECRET)).toBe(true);
+    expect(got.headers['idempotency-key']).toBe(kx(1));
+    expect(JSON.parse(got.body)).toMatchObject({
+      type: 'call.message',
+      callSid: leg,
+      parentCallSid: ca(1),
+      identity: 'alice',
+      sid: kx(1),
+      sequence: 1,
+      content: { n: 1 },
+    });
+    expect(writes()).toHaveLength(1);
+    expect(await stored(1)).toMatchObject({ forwarded: true, content: '{"n":1}' });
+
+    syncRequests = [];
+    const again = await post(1);
+    expect(again.statusCode).toBe(200);
+    expect(again.body).toMatchObject({ outcome: 'duplicate', forwarded: true });
+    expect(backend.received).toHaveLength(1);
+    expect(writes()).toHaveLength(0);
+  });
+
+  it('answers 503 when the backend fails, and the redelivery delivers it (same key) and marks it', async () => {
+    backend.plan.push({ status: 500 });
+    expectError(await post(2), 503, 'forwarding-failed');
+    expect(await stored(2)).toMatchObject({ forwarded: false });
+    const res = await post(2);
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatchObject({ outcome: 'duplicate', forwarded: true });
+    expect(await stored(2)).toMatchObject({ forwarded: true, content: '{"n":2}' });
+    expect(backend.received.map((r) => r.headers['idempotency-key'])).toEqual([kx(2), kx(2)]);
+    // The same event both times: the app can tell it by its key and its body.
+    expect(backend.received[0].body).toBe(backend.received[1].body);
+    await post(2);
+    expect(backend.received).toHaveLength(2);
+  });
+
+  it('treats a slow backend as a failure within the delivery timeout, not the invocation', async () => {
+    backend.plan.push({ status: 200, delayMs: DELIVERY_TIMEOUT_MS + 2000 });
+    const started = Date.now();
+    const body = expectError(await post(3), 503, 'forwarding-failed') as unknown as Record<string, unknown>;
+    expect(body.failure).toBe('timeout');
+    expect(Date.now() - started).toBeLessThan(DELIVERY_TIMEOUT_MS + 1500);
+    expect(await stored(3)).toMatchObject({ forwarded: false });
+  }, 15_000);
+
+  it('sends the reply to the same leg, once, keyed on the message Sid', async () => {
+    backend.plan.push({ status: 200, json: { reply: { pong: 'hello' } } });
+    const res = await post(4, {}, '{"ping":"hello"}');
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatchObject({ forwarded: true, reply: { outcome: 'sent' } });
+    expect(udms).toEqual([{ callSid: leg, content: '{"pong":"hello"}', idempotencyKey: replyKey(kx(4)) }]);
+    // The reply is recorded like /send-message records a send.
+    const items = await sandbox.client.sync.v1.services('default').syncMaps(legMapName(leg)).syncMapItems.list();
+    expect(
+      items.filter((i) => i.key.startsWith('to-sdk.')).map((i) => (i.data as { content: string }).content),
+    ).toEqual(['{"pong":"hello"}']);
+  });
+
+  it('reports a reply it cannot send (not a JSON object) without failing the delivered message', async () => {
+    backend.plan.push({ status: 200, json: { reply: [1, 2] } });
+    const res = await post(5);
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatchObject({ forwarded: true, reply: { outcome: 'failed', code: 'content-invalid' } });
+    expect(udms).toHaveLength(0);
+  });
+
+  it('stores without delivering when forwarding is off, and refuses half a configuration', async () => {
+    const off = await post(6, { APP_WEBHOOK_URL: '', APP_WEBHOOK_SECRET: '' });
+    expect(off.statusCode).toBe(200);
+    expect(off.body).toEqual({ sid: kx(6), outcome: 'stored', verification: 'signature' });
+    expect(backend.received).toHaveLength(0);
+    expect((await stored(6)).forwarded).toBeUndefined();
+    // Stored while forwarding was off: a redelivery once it is on does not deliver it either.
+    expect((await post(6)).body).toMatchObject({ outcome: 'duplicate', forwarded: false });
+    expect(backend.received).toHaveLength(0);
+    expectError(await post(7, { APP_WEBHOOK_SECRET: '' }), 500, 'configuration-invalid');
+  });
+});
