@@ -193,7 +193,12 @@ export async function countEvents(b: BenchStack, samples: number): Promise<Event
     'claim (404: no Map yet) + the Map + claim + subscribe + record = 5',
     5,
   );
-  add(E.parentRinging, await run((i) => statusCallback(b, parents[i], 'ringing')), 'read + update the state = 2', 2);
+  add(
+    E.parentRinging,
+    await run((i) => statusCallback(b, parents[i], 'ringing')),
+    'claim (409: initiated made the state) + read + update = 3',
+    3,
+  );
   add(
     E.parentInProgress,
     await run((i) => statusCallback(b, parents[i], 'in-progress')),
@@ -207,7 +212,7 @@ export async function countEvents(b: BenchStack, samples: number): Promise<Event
     "parent 5 (as above) + the child's Map 1 = 6",
     6,
   );
-  add(E.bothRinging, await run((i) => statusCallback(b, both[i], 'ringing')), 'parent 2 + child 3 = 5', 5);
+  add(E.bothRinging, await run((i) => statusCallback(b, both[i], 'ringing')), 'parent 3 (as above) + child 3 = 6', 6);
   add(E.bothInProgress, await run((i) => statusCallback(b, both[i], 'in-progress')), '2 + 2 = 4', 4);
 
   const sids = legs.map(() => fakeSid('KX'));

@@ -29,9 +29,9 @@ const BUDGET_MS = 8 * 60_000;
 const SETTINGS = {
   concurrency: 8,
   noFork: { n: 1000, warmup: 100, warmupRounds: 3, legs: 64 },
-  fork: { n: 48, warmup: 8, warmupRounds: 1, legs: 8 },
+  fork: { n: 24, warmup: 8, warmupRounds: 1, legs: 8 },
   events: { samples: 20, callsPerKind: 10, messagesPerLeg: 3 },
-  cold: { runs: 7 },
+  cold: { runs: 5 },
   scale: { calls: 1000, concurrency: 100, messages: 20, messageIntervalMs: 125 },
   firstMessage: { quietPerCell: 8, realisticPerCell: 4, loadedPerCell: 5, loadedWorkers: 2 },
   history: { lengths: [10, 100, 1000, 5000], pageSize: 100, samples: 30 },

@@ -64,6 +64,8 @@ export interface ScaleResult {
   syncMsLastTenth: number;
   restRequests: number;
   restPerCall: number;
+  /** Requests answered 404, 409 or 412 (a missing Map, an existing key, a lost If-Match race), per call. */
+  conflictsPerCall: number;
   /** Calls placed by the SDK (parent legs) and into it (child legs). */
   callsOut: number;
   callsIn: number;
@@ -125,6 +127,7 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     syncMsLastTenth: 0,
     restRequests: 0,
     restPerCall: 0,
+    conflictsPerCall: 0,
     callsOut: 0,
     callsIn: 0,
     functionInvocations: 0,
@@ -273,6 +276,7 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
   r.syncMsFirstTenth = syncMs(rest.slice(0, tenth));
   r.syncMsLastTenth = syncMs(rest.slice(rest.length - tenth));
   r.restPerCall = r.restRequests / (r.callsDone + r.callsFailed);
+  r.conflictsPerCall = rest.filter((q) => [404, 409, 412].includes(q.status)).length / (r.callsDone + r.callsFailed);
   // The sandbox's webhook log keeps only the last 20,000, so count what each call sends: /voice,
   // 4 status callbacks (initiated, ringing, answered, completed), a callback per SDK message; plus
   // this driver's /send-message and /call-messages requests.

@@ -231,6 +231,7 @@ export function scaleTable(s: ScaleResult, expectedPerCall: number, budgetMs: nu
       `${expectedPerCall.toFixed(2)} (Table 2's counts for this mix)`,
       mark(s.restPerCall <= expectedPerCall + 0.005),
     ],
+    ['of them answered 404 / 409 / 412, per call', s.conflictsPerCall.toFixed(2), '–', '–'],
     ['function invocations / per second', `${int(s.functionInvocations)} / ${int(s.invocationsPerSecond)}`, '–', '–'],
     [
       'scale run time',
