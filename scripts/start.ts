@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
 import { startStack } from '../sandbox/stack';
 import { readDotEnv } from './dotenv';
+import { startExampleBackend } from './example-backend';
 
 function envFileHasCredentials(): boolean {
   const env = readDotEnv('.env');
@@ -28,7 +29,16 @@ async function main() {
     child.on('exit', (code) => process.exit(code ?? 0));
     return;
   }
+  // The example app backend the functions forward call messages to (EXAMPLE_BACKEND=0: none).
+  const backend =
+    process.env.EXAMPLE_BACKEND === '0'
+      ? undefined
+      : await startExampleBackend({
+          port: Number(process.env.EXAMPLE_BACKEND_PORT ?? 3003),
+          log: (line) => console.log(`[example backend] ${line}`),
+        });
   const stack = await startStack({
+    env: backend?.env,
     functionsPort: port,
     port: sandboxPort,
     gatewayPort,
@@ -46,6 +56,7 @@ Call Message Events — local sandbox (no Twilio account needed)
   Voice SDK gateway:        ${s.gateway?.url}   (self-signed: open ${s.gateway?.httpsUrl} once and accept it)
   Sandbox REST (Twilio):    ${sb}/api/2010-04-01 , ${sb}/sync/v1
   Sandbox control API:      ${sb}/sandbox   (docs: sandbox/README.md)
+  Example app backend:      ${backend ? `${backend.url}   (knobs: POST ${new URL('/knobs', backend.url).href} {"failFirstRate":0.3,"slowFirstRate":0.2,"slowMs":4000})` : 'off (EXAMPLE_BACKEND=0)'}
   Credentials:              ACCOUNT_SID=${s.accountSid}  AUTH_TOKEN=${s.authToken}
   Our number:               ${s.phoneNumber} → ${stack.functionsUrl}/voice ; TwiML App ${s.applicationSid}
 
@@ -59,6 +70,7 @@ Try it (a caller rings ${SANDBOX_DEFAULTS.clientIdentity}, whose simulated phone
 Ctrl-C stops everything.`);
   const stop = async () => {
     await stack.stop();
+    await backend?.close();
     process.exit(0);
   };
   process.on('SIGINT', stop);
