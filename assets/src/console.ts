@@ -255,6 +255,12 @@ function messageItem(m: Message): HTMLLIElement {
   const sid = document.createElement('code');
   sid.textContent = m.sid ?? '(sid not returned by Twilio)';
   head.append(what, ` · ${time(m.timestamp)} · `, sid);
+  // Forwarding to the app's backend (APP_WEBHOOK_URL): shown as it was when the message was read.
+  if (m.forwarded !== undefined) {
+    li.dataset.forwarded = String(m.forwarded);
+    head.append(m.forwarded ? ' · forwarded to the app' : ' · NOT forwarded to the app (yet)');
+  }
+  if (m.valid === false) head.append(` · violates the message schemas: ${m.validationError ?? ''}`);
   const pre = document.createElement('pre');
   pre.textContent = displayJson(m.content, MAX_PARSED_DEPTH);
   li.append(head, pre);
