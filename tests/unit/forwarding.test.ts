@@ -375,6 +375,7 @@ describe('/message-callback with forwarding on', () => {
         .fetch()
     ).data as Record<string, unknown>;
   const writes = () => syncRequests.filter((r) => r.startsWith('POST') || r.startsWith('DELETE'));
+  const reads = () => syncRequests.filter((r) => r.startsWith('GET'));
 
   it('delivers once, stores it forwarded with 1 Sync write, and a redelivery delivers nothing', async () => {
     const res = await post(1);
@@ -394,13 +395,18 @@ describe('/message-callback with forwarding on', () => {
       content: { n: 1 },
     });
     expect(writes()).toHaveLength(1);
+    // Reads: is it stored (the message's head item), and the leg's parent and identity (once per leg).
+    expect(reads()).toHaveLength(2);
     expect(await stored(1)).toMatchObject({ forwarded: true, content: '{"n":1}' });
+    syncRequests = [];
+    expect((await post(11)).body).toMatchObject({ outcome: 'stored', forwarded: true });
+    expect({ writes: writes().length, reads: reads().length }).toEqual({ writes: 1, reads: 1 });
 
     syncRequests = [];
     const again = await post(1);
     expect(again.statusCode).toBe(200);
     expect(again.body).toMatchObject({ outcome: 'duplicate', forwarded: true });
-    expect(backend.received).toHaveLength(1);
+    expect(backend.received).toHaveLength(2);
     expect(writes()).toHaveLength(0);
   });
 
