@@ -8,6 +8,7 @@
 //   4. scale: 1,000 calls, 100 at once, 20 messages each way
 //   6. the first SDK message, sent at accept + t (issue #11): quiet, realistic profile, under load
 //   7. history: one /call-messages page at 10 to 5,000 messages (issue #13)
+//   8. forwarding to the app's backend: what it adds to /message-callback (issue #14)
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { measureColdStart } from './coldstart';
 import { countEvents, E, wholeCalls, type EventRow } from './events';
+import { forwardingTable, measureForwarding } from './forwarding';
 import { firstMessagesLoaded, firstMessagesQuiet, prepareProbes, type LegOutcome } from './first-message';
 import { measureHistory } from './history';
 import { benchRoutes } from './routes';
@@ -35,6 +37,7 @@ const SETTINGS = {
   scale: { calls: 1000, concurrency: 100, messages: 20, messageIntervalMs: 125 },
   firstMessage: { quietPerCell: 8, realisticPerCell: 4, loadedPerCell: 5, loadedWorkers: 2 },
   history: { lengths: [10, 100, 1000, 5000], pageSize: 100, samples: 30 },
+  forwarding: { samples: 30 },
 };
 
 const t0 = performance.now();
@@ -116,6 +119,9 @@ async function main() {
     benchRoutes(b, { ...SETTINGS.fork, concurrency: SETTINGS.concurrency, clientFloor: false }, log),
   );
 
+  log('8. forwarding to the app backend');
+  const forwarding = await measureForwarding(SETTINGS.forwarding.samples);
+
   const remaining = BUDGET_MS - (performance.now() - t0) - 30_000;
   log(`4. scale with 6's probes alongside (budget ${(remaining / 1000).toFixed(0)} s)`);
   const { scale, firstLoaded, loadedFailures } = await withStack(false, async (b) => {
@@ -180,6 +186,10 @@ async function main() {
     [
       `7. History: one /call-messages page (pageSize ${SETTINGS.history.pageSize}), ${SETTINGS.history.samples} reads of each`,
       T.historyTable(history),
+    ],
+    [
+      `8. Forwarding to the app backend (example backend on this machine): ${SETTINGS.forwarding.samples} callbacks each, one at a time`,
+      forwardingTable(forwarding),
     ],
   ];
   const text = sections.map(([title, table]) => `### ${title}\n\n${table}\n`).join('\n');
