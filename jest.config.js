@@ -1,12 +1,15 @@
 // Four suites: unit (no server), and the three that start a sandbox + twilio-run stack. `npm test`
 // runs them all in band so stacks never compete for the machine's cores.
 const transform = { '^.+\\.(t|j)s$': ['@swc/jest'] };
+// jest-circus reads testTimeout from the global config only (a project's is ignored): each project
+// passes its own through a global and tests/support/test-timeout.ts sets it.
 const project = (name, testTimeout) => ({
   displayName: name,
   testEnvironment: 'node',
   transform,
   roots: [`<rootDir>/tests/${name}`],
-  testTimeout,
+  globals: { CME_TEST_TIMEOUT: testTimeout },
+  setupFilesAfterEnv: ['<rootDir>/tests/support/test-timeout.ts'],
 });
 
 /** @type {import('jest').Config} */

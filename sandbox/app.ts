@@ -12,10 +12,24 @@ import { createSyncRouter } from './rest/sync';
 import { WebhookSender } from './webhooks';
 import { createControlRouter } from './control';
 import { SANDBOX_DEFAULTS } from './defaults';
+import {
+  applyKnobs,
+  defaultIdempotencyKnobs,
+  defaultMessageKnobs,
+  defaultSyncKnobs,
+  noFaults,
+  resetKnobs,
+  type KnobSettings,
+  type Knobs,
+  type RestFaults,
+  type SandboxProfile,
+} from './knobs';
+
+export type { RestFaults } from './knobs';
 
 export interface SandboxOptions {
+  /** The REST and control port (127.0.0.1 only: the sandbox never listens on other interfaces); 0 = any free port. */
   port?: number;
-  host?: string;
   accountSid?: string;
   authToken?: string;
   apiKeySid?: string;
@@ -27,23 +41,10 @@ export interface SandboxOptions {
   recordExchanges?: boolean;
   /** Start the Voice SDK signaling gateway (wss://localhost:<port>/signal) on this port; 0 = any free port. */
   gatewayPort?: number;
-}
-
-export interface RestFaults {
-  /** Probability (0-1) that a REST request to a product in `products` fails. */
-  rate: number;
-  products: ('api' | 'sync')[];
-  /** Only requests whose path contains one of these (e.g. `UserDefinedMessages`, `/Items`); unset = all. */
-  routes?: string[];
-  /** Statuses drawn from when a request fails; 'slow' answers after `slowMs` instead. */
-  kinds: (429 | 500 | 503 | 'slow')[];
-  slowMs: number;
-  /** Added to every REST answer. */
-  latencyMs: number;
-  /** Sync writes per second allowed per object (Twilio: 20); unset = unlimited. */
-  syncWriteRateLimit?: number;
-  /** The window that rate is averaged over, in seconds (default 10, Twilio's burst window). */
-  syncWriteWindowSeconds?: number;
+  /** A named set of knobs to start with (sandbox/README.md): `deterministic` (the defaults) or `realistic`. */
+  profile?: SandboxProfile;
+  /** Knobs to start with, over the profile (as `POST /sandbox/knobs` takes them). `reset()` comes back to these. */
+  knobs?: KnobSettings;
 }
 
 /** One REST request and its answer, as tests/support/openapi-contract.ts checks them. */
@@ -84,6 +85,8 @@ export interface Sandbox {
   webhooks: WebhookSender;
   clock: SandboxClock;
   faults: RestFaults;
+  /** Every knob, live (faults and webhooks are `faults` and `webhooks.knobs`). */
+  knobs: Knobs;
   requests: RequestRecord[];
   exchanges: Exchange[];
   syncStats(): { writesByObject: Record<string, number[]> };
@@ -91,14 +94,6 @@ export interface Sandbox {
   reset(): void;
   close(): Promise<void>;
 }
-
-const noFaults = (): RestFaults => ({
-  rate: 0,
-  products: ['api', 'sync'],
-  kinds: [429, 500, 503],
-  slowMs: 4000,
-  latencyMs: 0,
-});
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const accountSid = options.accountSid ?? SANDBOX_DEFAULTS.accountSid;
@@ -110,15 +105,26 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   const clock = new SandboxClock();
   const webhooks = new WebhookSender(authToken);
-  const engine = new CallEngine({ accountSid, authToken, clock, webhooks });
+  const knobs: Knobs = {
+    faults: noFaults(),
+    webhooks: webhooks.knobs,
+    sync: defaultSyncKnobs(),
+    messages: defaultMessageKnobs(),
+    idempotency: defaultIdempotencyKnobs(),
+    profile: null,
+  };
+  const startKnobs: KnobSettings = { ...options.knobs, profile: options.profile ?? options.knobs?.profile };
+  applyKnobs(knobs, startKnobs);
+  const { faults } = knobs;
+  const engine = new CallEngine({ accountSid, authToken, clock, webhooks, knobs });
   const number = engine.addNumber(phoneNumber, `${functionsUrl}/voice`, 'Sandbox number');
   const app = engine.addApplication('Call Message Events (sandbox)', `${functionsUrl}/voice`);
-  const faults = noFaults();
   const sync = createSyncRouter({
     accountSid,
     clock,
     writeRateLimit: () => faults.syncWriteRateLimit,
     writeRateWindowSeconds: () => faults.syncWriteWindowSeconds,
+    missingMapCode: () => knobs.sync.missingMapCode,
   });
   const requests: RequestRecord[] = [];
   const exchanges: Exchange[] = [];
@@ -169,16 +175,23 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     next();
   });
 
-  // Fault injection: latency, failures and slow answers on the REST side.
+  // Fault injection: latency, failures and slow answers on the REST side. Whether a request fails is
+  // decided as it arrives (the knobs then), so a knob changed while it waits out its latency does not
+  // change its fate.
   server.use(['/api', '/sync'], async (req: Request, res: Response, next: NextFunction) => {
     const product = req.baseUrl.slice(1) as 'api' | 'sync';
-    if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
     const targeted = !faults.routes?.length || faults.routes.some((r) => req.originalUrl.split('?')[0].includes(r));
-    if (faults.rate > 0 && faults.products.includes(product) && targeted && Math.random() < faults.rate) {
-      const kind = faults.kinds[Math.floor(Math.random() * faults.kinds.length)];
+    const fails = faults.rate > 0 && faults.products.includes(product) && targeted && Math.random() < faults.rate;
+    const kind = fails ? faults.kinds[Math.floor(Math.random() * faults.kinds.length)] : undefined;
+    const slowMs = faults.slowMs;
+    const jitter = faults.latency
+      ? faults.latency.minMs + Math.random() * (faults.latency.maxMs - faults.latency.minMs)
+      : 0;
+    if (faults.latencyMs + jitter > 0) await new Promise((r) => setTimeout(r, faults.latencyMs + jitter));
+    if (kind !== undefined) {
       res.locals.injected = String(kind);
       if (kind === 'slow') {
-        await new Promise((r) => setTimeout(r, faults.slowMs));
+        await new Promise((r) => setTimeout(r, slowMs));
       } else {
         if (kind === 429) res.setHeader('Retry-After', '1');
         const code = kind === 429 ? (product === 'sync' ? 54009 : 20429) : 20500;
@@ -206,7 +219,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   server.use(twilioErrorHandler);
 
   const httpServer: Server = await new Promise((resolve) => {
-    const s = server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve(s));
+    const s = server.listen(options.port ?? 0, '127.0.0.1', () => resolve(s));
   });
   const port = (httpServer.address() as AddressInfo).port;
   const gateway =
@@ -218,7 +231,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           apiKeySid,
           apiKeySecret,
           port: options.gatewayPort,
-          host: options.host,
         }).catch(async (err: Error) => {
           httpServer.close();
           throw err;
@@ -238,6 +250,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     webhooks,
     clock,
     faults,
+    knobs,
     requests,
     exchanges,
     syncStats: () => sync.stats(),
@@ -252,9 +265,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       requests.length = 0;
       exchanges.length = 0;
       webhooks.log.length = 0;
-      Object.assign(faults, noFaults());
+      webhooks.statusOrder.reset();
+      // Knobs back to how the sandbox started (its profile and start knobs).
+      resetKnobs(knobs);
+      applyKnobs(knobs, startKnobs);
     },
     close: async () => {
+      webhooks.statusOrder.reset();
       await gateway?.close();
       await new Promise<void>((resolve) => {
         engine.reset();

@@ -1,9 +1,12 @@
 // Call Message Events on the sandbox's calls: UserDefinedMessageSubscriptions (SDK → server
 // callbacks), UserDefinedMessages (server → SDK) and what the SDK sends (call.sendMessage).
 import type { CallEngine } from './engine';
-import { isActive, type PhoneMessage, type Subscription } from './engine-types';
+import { isActive, type Call, type PhoneMessage, type Subscription } from './engine-types';
 import { newSid, rfc2822, TwilioApiError } from './http';
 import type { WebhookSender } from './webhooks';
+
+const NOT_ACTIVE =
+  'Call is not in the expected state. The call must be at least in the Ringing state to Subscribe and send Call Message';
 
 export class CallMessages {
   constructor(
@@ -11,13 +14,30 @@ export class CallMessages {
     private readonly webhooks: WebhookSender,
   ) {}
 
+  /**
+   * A create with an IdempotencyKey this leg has seen, by the `idempotency.variant` knob: `same` gives
+   * the first resource back, `refused` answers 409 / 20409 (a guess), `ignored` lets a second one be made.
+   */
+  private reused<T>(call: Call, keys: Map<string, T>, key: string | undefined, what: string): T | undefined {
+    if (!key) return undefined;
+    const existing = keys.get(key);
+    if (!existing) return undefined;
+    const { variant } = this.engine.knobs.idempotency;
+    if (variant === 'same') return existing;
+    if (variant === 'refused')
+      throw new TwilioApiError(
+        409,
+        20409,
+        `Conflict: IdempotencyKey ${key} was already used for a ${what} on ${call.sid}`,
+      );
+    return undefined;
+  }
+
   /** POST …/Calls/{CallSid}/UserDefinedMessageSubscriptions.json */
   subscribe(callSid: string, input: { callback?: string; method?: string; idempotencyKey?: string }): Subscription {
     const call = this.engine.call(callSid);
-    if (input.idempotencyKey) {
-      const existing = call.subscriptionKeys.get(input.idempotencyKey);
-      if (existing) return existing;
-    }
+    const existing = this.reused(call, call.subscriptionKeys, input.idempotencyKey, 'UserDefinedMessageSubscription');
+    if (existing) return existing;
     if (!input.callback) throw new TwilioApiError(400, 20001, 'Missing required parameter Callback in the post body');
     let url: URL;
     try {
@@ -29,13 +49,8 @@ export class CallMessages {
       throw new TwilioApiError(400, 21205, 'Callback is not a valid URL');
     const method = (input.method ?? 'POST').toUpperCase();
     if (method !== 'GET' && method !== 'POST') throw new TwilioApiError(400, 20001, 'Method must be GET or POST');
-    if (!isActive(call.status)) {
-      throw new TwilioApiError(
-        400,
-        31211,
-        'Call is not in the expected state. The call must be at least in the Ringing state to Subscribe and send Call Message',
-      );
-    }
+    // Ringing or in-progress: Twilio accepts subscriptions on ringing calls since May 2023.
+    if (!isActive(call.status)) throw new TwilioApiError(400, 31211, NOT_ACTIVE);
     const sub: Subscription = {
       sid: newSid('ZY'),
       callSid,
@@ -45,7 +60,8 @@ export class CallMessages {
       removed: false,
     };
     call.subscriptions.push(sub);
-    if (input.idempotencyKey) call.subscriptionKeys.set(input.idempotencyKey, sub);
+    if (input.idempotencyKey && !call.subscriptionKeys.has(input.idempotencyKey))
+      call.subscriptionKeys.set(input.idempotencyKey, sub);
     this.engine.subscriptionsCreated.set(callSid, (this.engine.subscriptionsCreated.get(callSid) ?? 0) + 1);
     return sub;
   }
@@ -67,10 +83,8 @@ export class CallMessages {
     input: { content?: string; idempotencyKey?: string },
   ): { sid: string; dateCreated: number } {
     const call = this.engine.call(callSid);
-    if (input.idempotencyKey) {
-      const existing = call.messageKeys.get(input.idempotencyKey);
-      if (existing) return existing;
-    }
+    const existing = this.reused(call, call.messageKeys, input.idempotencyKey, 'UserDefinedMessage');
+    if (existing) return existing;
     if (input.content === undefined || input.content === '')
       throw new TwilioApiError(400, 20001, 'Missing required parameter Content in the post body');
     if (input.content.length > 10_000)
@@ -81,15 +95,10 @@ export class CallMessages {
     } catch {
       throw new TwilioApiError(400, 32702, 'Invalid Content: only data in JSON format is supported');
     }
-    if (!isActive(call.status)) {
-      throw new TwilioApiError(
-        400,
-        31211,
-        'Call is not in the expected state. The call must be at least in the Ringing state to Subscribe and send Call Message',
-      );
-    }
+    if (!isActive(call.status)) throw new TwilioApiError(400, 31211, NOT_ACTIVE);
     const message = { sid: newSid('KX'), dateCreated: this.engine.now() };
-    if (input.idempotencyKey) call.messageKeys.set(input.idempotencyKey, message);
+    if (input.idempotencyKey && !call.messageKeys.has(input.idempotencyKey))
+      call.messageKeys.set(input.idempotencyKey, message);
     const phone = call.sdkIdentity ? this.engine.phones.get(call.sdkIdentity) : undefined;
     const phoneCall = phone?.calls.get(callSid);
     if (!phone || !phoneCall) {
@@ -111,14 +120,16 @@ export class CallMessages {
 
   /**
    * The SDK on `callSid` sends a message (`call.sendMessage`): delivered to each active subscription
-   * of that leg, signed, with SequenceNumber counting from 0. Nothing is sent without a subscription.
+   * of that leg, signed, with one SequenceNumber per message on the leg, counting from the
+   * `messages.firstSequenceNumber` knob (1 by default). With no subscription it is dropped (nothing
+   * is sent, as on Twilio) and counted in `messagesDropped`.
    */
   async sendFromSdk(
     identity: string,
     callSid: string,
     content: unknown,
     sdkVoiceEventSid?: string,
-  ): Promise<{ voiceEventSid: string; deliveries: { status: number | null }[] }> {
+  ): Promise<{ voiceEventSid: string; deliveries: { status: number | null }[]; dropped?: true }> {
     const phoneCall = this.engine.phone(identity).calls.get(callSid);
     const call = this.engine.call(callSid);
     if (!phoneCall || call.sdkIdentity !== identity)
@@ -128,12 +139,17 @@ export class CallMessages {
     const voiceEventSid =
       sdkVoiceEventSid && /^KX[0-9a-f]{32}$/.test(sdkVoiceEventSid) ? sdkVoiceEventSid : newSid('KX');
     const subs = call.subscriptions.filter((s) => !s.removed);
+    if (subs.length === 0) {
+      this.engine.messagesDropped.set(callSid, (this.engine.messagesDropped.get(callSid) ?? 0) + 1);
+      return { voiceEventSid, deliveries: [], dropped: true };
+    }
+    const sequenceNumber = String(this.engine.knobs.messages.firstSequenceNumber + call.messageSequence++);
     const deliveries = await Promise.all(
       subs.map(async (sub) => {
         const params = {
           ContentType: 'application/json',
           Content: typeof content === 'string' ? content : JSON.stringify(content),
-          SequenceNumber: String(call.messageSequence++),
+          SequenceNumber: sequenceNumber,
           CallSid: callSid,
           Timestamp: rfc2822(this.engine.now()),
           AccountSid: call.accountSid,

@@ -1,4 +1,7 @@
 // A typed client for the sandbox's control API (documented in sandbox/README.md).
+import type { KnobSettings } from './knobs';
+
+export type { KnobSettings, SandboxProfile, IdempotencyVariant } from './knobs';
 export interface PhoneCallView {
   callSid: string;
   direction: 'incoming' | 'outgoing';
@@ -19,7 +22,19 @@ export interface CallView {
   sdkIdentity: string | null;
   subscriptions: { sid: string; callback: string; method: string; removed: boolean }[];
   subscriptionsCreated: number;
+  /** SDK messages delivered to the leg's subscriptions, and those dropped for want of one. */
   messagesSentBySdk: number;
+  messagesDropped: number;
+}
+
+/** Every knob as `GET /knobs` shows it. */
+export interface KnobsView {
+  profile: KnobSettings['profile'];
+  faults: Record<string, unknown>;
+  webhooks: Record<string, unknown>;
+  sync: { missingMapCode: number };
+  messages: { firstSequenceNumber: number };
+  idempotency: { variant: string };
 }
 
 export class SandboxControlError extends Error {
@@ -83,9 +98,12 @@ export class SandboxControl {
       {},
     );
   }
-  /** `call.sendMessage(...)` from the SDK phone; resolves after the subscription callback(s) answered. */
+  /**
+   * `call.sendMessage(...)` from the SDK phone; resolves after the subscription callback(s) answered.
+   * With no subscription on the leg the message reaches nobody: `{deliveries: [], dropped: true}`.
+   */
   sendFromPhone(identity: string, callSid: string, content: unknown) {
-    return this.request<{ voiceEventSid: string; deliveries: { status: number | null }[] }>(
+    return this.request<{ voiceEventSid: string; deliveries: { status: number | null }[]; dropped?: true }>(
       'POST',
       `/phones/${encodeURIComponent(identity)}/calls/${callSid}/messages`,
       { content },
@@ -113,11 +131,17 @@ export class SandboxControl {
       counters: Record<string, number>;
       webhooks: Record<string, number>;
       subscriptionsPerLeg: Record<string, number>;
+      messagesDropped: { total: number; perLeg: Record<string, number> };
+      statusCallbacksHeld: { held: number; timedOut: number };
       debugger: unknown[];
     }>('GET', '/stats');
   }
-  knobs(knobs: { faults?: Record<string, unknown>; webhooks?: Record<string, unknown> }) {
-    return this.request('POST', '/knobs', knobs);
+  /** Sets knobs: `profile` first, then each section over it (null switches an optional fault off). */
+  knobs(knobs: KnobSettings) {
+    return this.request<KnobsView>('POST', '/knobs', knobs);
+  }
+  getKnobs() {
+    return this.request<KnobsView>('GET', '/knobs');
   }
   advanceClock(seconds: number) {
     return this.request('POST', '/clock', { advanceSeconds: seconds });

@@ -1,10 +1,10 @@
 // The sandbox's control API (JSON under /sandbox, documented in sandbox/README.md; typed client in
 // control-client.ts): what tests and people use to drive the simulated phones and network.
 import express, { type Request } from 'express';
-import type { Sandbox, RestFaults } from './app';
+import type { Sandbox } from './app';
 import type { Call, CallEngine, Phone } from './engine';
 import { TwilioApiError } from './http';
-import type { WebhookKnobs } from './webhooks';
+import { applyKnobs, knobsJson } from './knobs';
 
 function phoneJson(engine: CallEngine, phone: Phone) {
   return {
@@ -32,7 +32,9 @@ function callJson(engine: CallEngine, call: Call) {
       removed: s.removed,
     })),
     subscriptionsCreated: engine.subscriptionsCreated.get(call.sid) ?? 0,
+    /** SDK messages delivered to the leg's subscriptions (each numbered), and those dropped (no subscription). */
     messagesSentBySdk: call.messageSequence,
+    messagesDropped: engine.messagesDropped.get(call.sid) ?? 0,
   };
 }
 
@@ -41,7 +43,7 @@ function callJson(engine: CallEngine, call: Call) {
  * knobs, the clock. JSON in and out; errors in Twilio's shape.
  */
 export function createControlRouter(sandbox: Sandbox, extra: { phoneNumberSid: string; functionsUrl: string }) {
-  const { engine, webhooks, requests, faults, clock, gateway, accountSid, authToken, apiKeySid } = sandbox;
+  const { engine, webhooks, requests, knobs, clock, gateway, accountSid, authToken, apiKeySid } = sandbox;
   const r = express.Router();
   const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
   const text = (v: unknown, name: string) => {
@@ -156,6 +158,12 @@ export function createControlRouter(sandbox: Sandbox, extra: { phoneNumberSid: s
       counters,
       webhooks: webhooksByKind,
       subscriptionsPerLeg: Object.fromEntries(engine.subscriptionsCreated),
+      // SDK messages sent while their leg had no subscription: delivered to nobody, as on Twilio.
+      messagesDropped: {
+        total: [...engine.messagesDropped.values()].reduce((a, b) => a + b, 0),
+        perLeg: Object.fromEntries(engine.messagesDropped),
+      },
+      statusCallbacksHeld: webhooks.statusOrder.counts,
       debugger: engine.debugger.slice(-50),
     });
   });
@@ -163,15 +171,12 @@ export function createControlRouter(sandbox: Sandbox, extra: { phoneNumberSid: s
     res.json({ requests: requests.slice(-500), webhooks: webhooks.log.slice(-500) });
   });
   r.get('/knobs', (_req, res) => {
-    res.json({ faults, webhooks: webhooks.knobs });
+    res.json(knobsJson(knobs));
   });
   r.post('/knobs', (req, res) => {
-    const b = body(req) as { faults?: Partial<RestFaults>; webhooks?: Partial<WebhookKnobs> };
-    // null switches an optional knob off (JSON has no undefined).
-    for (const [k, v] of Object.entries(b.faults ?? {}))
-      (faults as unknown as Record<string, unknown>)[k] = v === null ? undefined : v;
-    Object.assign(webhooks.knobs, b.webhooks ?? {});
-    res.json({ faults, webhooks: webhooks.knobs });
+    // `profile` first, then each section over it; null switches an optional fault off.
+    applyKnobs(knobs, body(req));
+    res.json(knobsJson(knobs));
   });
   r.post('/clock', (req, res) => {
     const seconds = Number(body(req).advanceSeconds);

@@ -1,6 +1,7 @@
 // The sandbox's telephone network as data: calls and their legs, subscriptions, simulated Voice SDK
 // phones and phone-network parties, numbers and TwiML Apps. The CallEngine (engine.ts) drives them.
 import type { SandboxClock } from './clock';
+import type { IdempotencyKnobs, MessageKnobs } from './knobs';
 import type { WebhookSender } from './webhooks';
 
 export type CallStatus =
@@ -114,4 +115,6 @@ export interface EngineOptions {
   authToken: string;
   clock: SandboxClock;
   webhooks: WebhookSender;
+  /** Live knobs the engine reads (defaults when absent): message numbering, reused IdempotencyKeys. */
+  knobs?: { messages: MessageKnobs; idempotency: IdempotencyKnobs };
 }

@@ -17,6 +17,7 @@ import {
   type PstnBehaviour,
   type Subscription,
 } from './engine-types';
+import { defaultIdempotencyKnobs, defaultMessageKnobs, type IdempotencyKnobs, type MessageKnobs } from './knobs';
 import { TwimlRunner, voiceParams } from './twiml';
 
 export * from './engine-types';
@@ -29,6 +30,9 @@ export class CallEngine {
   readonly applications = new Map<string, Application>();
   /** Subscriptions created (idempotent repeats excluded), per call leg. */
   readonly subscriptionsCreated = new Map<string, number>();
+  /** SDK messages sent on a leg with no subscription (delivered to nobody), per call leg. */
+  readonly messagesDropped = new Map<string, number>();
+  readonly knobs: { messages: MessageKnobs; idempotency: IdempotencyKnobs };
   /** Things that went wrong on the Twilio side (what Twilio's debugger would show). */
   readonly debugger: { at: string; code: number; callSid?: string; message: string }[] = [];
 
@@ -36,6 +40,7 @@ export class CallEngine {
   private readonly messages: CallMessages;
 
   constructor(private readonly opts: EngineOptions) {
+    this.knobs = opts.knobs ?? { messages: defaultMessageKnobs(), idempotency: defaultIdempotencyKnobs() };
     this.twiml = new TwimlRunner(this, opts.webhooks);
     this.messages = new CallMessages(this, opts.webhooks);
   }
@@ -348,7 +353,7 @@ export class CallEngine {
     callSid: string,
     content: unknown,
     sdkVoiceEventSid?: string,
-  ): Promise<{ voiceEventSid: string; deliveries: { status: number | null }[] }> {
+  ): Promise<{ voiceEventSid: string; deliveries: { status: number | null }[]; dropped?: true }> {
     return this.messages.sendFromSdk(identity, callSid, content, sdkVoiceEventSid);
   }
 
@@ -358,6 +363,7 @@ export class CallEngine {
     this.calls.clear();
     for (const phone of this.phones.values()) phone.calls.clear();
     this.subscriptionsCreated.clear();
+    this.messagesDropped.clear();
     this.debugger.length = 0;
   }
 }

@@ -33,8 +33,8 @@ export interface GatewayOptions {
   /** The API key /token signs access tokens with: tokens are checked against it. */
   apiKeySid: string;
   apiKeySecret: string;
+  /** On 127.0.0.1 only; 0 = any free port. */
   port?: number;
-  host?: string;
   heartbeatMs?: number;
 }
 
@@ -99,7 +99,7 @@ export async function startGateway(opts: GatewayOptions): Promise<SignalingGatew
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
 

@@ -3,6 +3,7 @@
 // carrying bodySHA256 with no params (JSON bodies). Knobs let tests duplicate, delay (and so
 // reorder) and retry deliveries.
 import twilio from 'twilio';
+import { seededRandom, StatusCallbackOrder } from './status-order';
 
 export type WebhookKind = 'voice' | 'status' | 'message';
 
@@ -13,6 +14,18 @@ export interface WebhookKnobs {
   maxCopies: number;
   /** Each status callback waits a random 0..N ms before it is sent, so they may arrive out of order. */
   maxDelayMs: number;
+  /** Which callbacks `duplicateRate` applies to (default both). */
+  duplicateKinds: ('status' | 'message')[];
+  /**
+   * `as-sent`: status callbacks go when they happen (plus the maxDelayMs jitter). `reordered`: with
+   * probability `reorderRate` one is held back until the call's next status callback was delivered
+   * (at most `maxHoldMs`): ringing before initiated, completed before in-progress (status-order.ts).
+   */
+  statusCallbackOrder: 'as-sent' | 'reordered';
+  reorderRate: number;
+  maxHoldMs: number;
+  /** Seeds the randomness of duplicates, delays and reordering (same decisions in the same order); unset = Math.random. */
+  seed?: number | null;
   /** How message callbacks are encoded: form (default) or JSON with the bodySHA256 scheme. */
   messageEncoding: 'form' | 'json';
   /** Message callback retries after a 5xx or no answer (with backoff). Twilio documents none: 0. */
@@ -97,6 +110,10 @@ export const defaultWebhookKnobs = (): WebhookKnobs => ({
   duplicateRate: 0,
   maxCopies: 1,
   maxDelayMs: 0,
+  duplicateKinds: ['status', 'message'],
+  statusCallbackOrder: 'as-sent',
+  reorderRate: 0.5,
+  maxHoldMs: 1000,
   messageEncoding: 'form',
   messageRetries: 0,
   timeoutMs: 15_000,
@@ -144,16 +161,38 @@ export class WebhookSender {
 
   /** Sends a webhook (and any duplicates); resolves with the first copy's answer. */
   send(req: WebhookRequest): Promise<WebhookResponse | undefined> {
-    const { duplicateRate, maxCopies, maxDelayMs } = this.knobs;
+    const { duplicateRate, maxCopies, maxDelayMs, duplicateKinds } = this.knobs;
+    const random = this.random();
     const shaken = req.kind !== 'voice';
-    const copies =
-      shaken && Math.random() < duplicateRate ? 2 + Math.floor(Math.random() * Math.max(0, maxCopies - 1)) : 1;
+    const duplicated = shaken && duplicateKinds.includes(req.kind as 'status' | 'message') && random() < duplicateRate;
+    const copies = duplicated ? 2 + Math.floor(random() * Math.max(0, maxCopies - 1)) : 1;
     const deliveries: Promise<WebhookResponse | undefined>[] = [];
     for (let i = 0; i < copies; i++) {
-      const delay = shaken && (req.unordered || i > 0) ? Math.random() * maxDelayMs : 0;
-      deliveries.push(this.track(this.deliverLater(req, delay)));
+      const delay = shaken && (req.unordered || i > 0) ? random() * maxDelayMs : 0;
+      const deliver = () => this.deliverLater(req, delay);
+      const reorder = i === 0 && req.kind === 'status' && this.knobs.statusCallbackOrder === 'reordered';
+      const { reorderRate: rate, maxHoldMs } = this.knobs;
+      deliveries.push(
+        this.track(
+          reorder
+            ? this.statusOrder.schedule(req.params.CallSid, req.params.CallStatus, { rate, maxHoldMs, random }, deliver)
+            : deliver(),
+        ),
+      );
     }
     return deliveries[0];
+  }
+
+  /** Status callbacks held back to be delivered out of order (knob statusCallbackOrder). */
+  readonly statusOrder = new StatusCallbackOrder();
+  private seeded?: { seed: number; next: () => number };
+
+  /** The randomness of duplicates, delays and reordering: seeded by `knobs.seed`, else Math.random. */
+  private random(): () => number {
+    const seed = this.knobs.seed;
+    if (seed === undefined || seed === null) return Math.random;
+    if (this.seeded?.seed !== seed) this.seeded = { seed, next: seededRandom(seed) };
+    return this.seeded.next;
   }
 
   private track<T>(p: Promise<T>): Promise<T> {

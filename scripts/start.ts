@@ -3,7 +3,7 @@
 // SANDBOX unset or 0), plain twilio-run against real Twilio.
 import { spawn } from 'node:child_process';
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
-import { startStack } from '../sandbox/stack';
+import { startStack, type StackOptions } from '../sandbox/stack';
 import { readDotEnv } from './dotenv';
 import { startExampleBackend } from './example-backend';
 
@@ -44,6 +44,8 @@ async function main() {
     gatewayPort,
     forkProcess: false,
     quiet: process.env.QUIET === '1',
+    // SANDBOX_PROFILE=realistic: Twilio's freedoms on (sandbox/README.md, knobs); unset = deterministic.
+    profile: (process.env.SANDBOX_PROFILE || undefined) as StackOptions['profile'],
   });
   const s = stack.sandbox;
   const sb = `http://localhost:${s.port}`;

@@ -6,6 +6,7 @@ import twilio from 'twilio';
 import { SandboxClock } from '../../sandbox/clock';
 import { basicAuth, twilioErrorHandler } from '../../sandbox/http';
 import { createSyncRouter } from '../../sandbox/rest/sync';
+import type { MissingMapCode } from '../../sandbox/rest/sync/state';
 import { SandboxRequestClient } from '../../lib/sandbox-request-client';
 
 const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
@@ -15,8 +16,14 @@ let server: http.Server;
 let baseUrl: string;
 let client: twilio.Twilio;
 let rateLimit: number | undefined;
+let missingMapCode: MissingMapCode | undefined;
 const clock = new SandboxClock();
-const sync = createSyncRouter({ accountSid: ACCOUNT_SID, clock, writeRateLimit: () => rateLimit });
+const sync = createSyncRouter({
+  accountSid: ACCOUNT_SID,
+  clock,
+  writeRateLimit: () => rateLimit,
+  missingMapCode: () => missingMapCode,
+});
 
 const svc = () => client.sync.v1.services('default');
 
@@ -49,6 +56,7 @@ afterAll(async () => {
 beforeEach(() => {
   sync.reset();
   rateLimit = undefined;
+  missingMapCode = undefined;
 });
 
 describe('services', () => {
@@ -130,7 +138,7 @@ describe('documents', () => {
     expect([err.status, err.code]).toEqual([400, 54302]);
     err = await failure(svc().documents.create({ data: [1, 2] }));
     expect([err.status, err.code]).toEqual([400, 54101]);
-    err = await failure(svc().documents.create({ data: '{not json' as unknown as object }));
+    err = await failure(svc().documents.create({ data: '{not json' }));
     expect([err.status, err.code]).toEqual([400, 54008]);
     err = await failure(svc().documents('nope').fetch());
     expect([err.status, err.code]).toEqual([404, 54100]);
@@ -165,8 +173,38 @@ describe('maps and map items', () => {
     const err = await failure(svc().syncMaps.create({ uniqueName: 'call-CA1' }));
     expect([err.status, err.code]).toEqual([409, 54301]);
     const missing = await failure(svc().syncMaps('nope').fetch());
-    expect([missing.status, missing.code]).toEqual([404, 54200]);
+    expect([missing.status, missing.code]).toEqual([404, 20404]); // the default of the missingMapCode knob
   });
+
+  it.each([20404, 54200, 54300] as const)(
+    'answers a missing Map with 404/%i when the knob says so, by name or SID, for the Map and its items',
+    async (code) => {
+      missingMapCode = code;
+      const missing = [
+        svc().syncMaps('nope').fetch(),
+        svc()
+          .syncMaps('MP' + '0'.repeat(32))
+          .fetch(),
+        svc().syncMaps('nope').update({ ttl: 10 }),
+        svc().syncMaps('nope').remove(),
+        svc().syncMaps('nope').syncMapItems.create({ key: 'k', data: {} }),
+        svc().syncMaps('nope').syncMapItems('k').fetch(),
+        svc().syncMaps('nope').syncMapItems('k').update({ data: {} }),
+        svc().syncMaps('nope').syncMapItems('k').remove(),
+        svc().syncMaps('nope').syncMapItems.list(),
+      ];
+      for (const p of missing) {
+        const err = await failure(p);
+        expect([err.status, err.code]).toEqual([404, code]);
+      }
+      // A missing item of a Map that exists stays 404/54201; a missing List stays 54150.
+      await svc().syncMaps.create({ uniqueName: 'here' });
+      const item = await failure(svc().syncMaps('here').syncMapItems('nope').fetch());
+      expect([item.status, item.code]).toEqual([404, 54201]);
+      const list = await failure(svc().syncLists('nope').fetch());
+      expect([list.status, list.code]).toEqual([404, 54150]);
+    },
+  );
 
   it('creates items; duplicate key 409/54208; missing item 404/54201', async () => {
     const map = await svc().syncMaps.create({ uniqueName: 'm' });
@@ -185,13 +223,9 @@ describe('maps and map items', () => {
     expect([missing.status, missing.code]).toEqual([404, 54201]);
 
     const noMap = await failure(svc().syncMaps('nomap').syncMapItems.create({ key: 'k', data: {} }));
-    expect([noMap.status, noMap.code]).toEqual([404, 54200]);
+    expect([noMap.status, noMap.code]).toEqual([404, 20404]);
 
-    const badData = await failure(
-      svc()
-        .syncMaps('m')
-        .syncMapItems.create({ key: 'k2', data: 'null' as unknown as object }),
-    );
+    const badData = await failure(svc().syncMaps('m').syncMapItems.create({ key: 'k2', data: 'null' }));
     expect([badData.status, badData.code]).toEqual([400, 54206]);
   });
 
@@ -330,11 +364,7 @@ describe('lists and list items', () => {
     expect([missing.status, missing.code]).toEqual([404, 54151]);
     const noList = await failure(svc().syncLists('none').fetch());
     expect([noList.status, noList.code]).toEqual([404, 54150]);
-    const badData = await failure(
-      svc()
-        .syncLists('log')
-        .syncListItems.create({ data: [] as unknown as object }),
-    );
+    const badData = await failure(svc().syncLists('log').syncListItems.create({ data: [] }));
     expect([badData.status, badData.code]).toEqual([400, 54156]);
   });
 });
@@ -342,7 +372,7 @@ describe('lists and list items', () => {
 describe('TTL', () => {
   it('expires documents, maps, items and lists by the sandbox clock', async () => {
     const doc = await svc().documents.create({ uniqueName: 'short', ttl: 60 });
-    expect(doc.dateExpires!.getTime() - doc.dateCreated.getTime()).toBe(60_000);
+    expect(doc.dateExpires.getTime() - doc.dateCreated.getTime()).toBe(60_000);
     await svc().documents.create({ uniqueName: 'forever', ttl: 0 });
     await svc().syncMaps.create({ uniqueName: 'm', ttl: 10, collectionTtl: 120 }); // CollectionTtl wins
     await svc().syncMaps('m').syncMapItems.create({ key: 'brief', data: {}, itemTtl: 30 });
@@ -363,7 +393,7 @@ describe('TTL', () => {
 
     clock.advance(60_000);
     const mapGone = await failure(svc().syncMaps('m').syncMapItems('stays').fetch());
-    expect([mapGone.status, mapGone.code]).toEqual([404, 54200]);
+    expect([mapGone.status, mapGone.code]).toEqual([404, 20404]);
     // The unique name is free again once the object expired.
     await svc().documents.create({ uniqueName: 'short' });
 

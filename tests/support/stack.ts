@@ -1,6 +1,11 @@
 import { createServer } from 'node:net';
 import twilio from 'twilio';
-import { SandboxControl } from '../../sandbox/control-client';
+import {
+  SandboxControl,
+  type IdempotencyVariant,
+  type KnobSettings,
+  type SandboxProfile,
+} from '../../sandbox/control-client';
 import { startStack, type Stack, type StackOptions } from '../../sandbox/stack';
 import { SandboxRequestClient } from '../../lib/sandbox-request-client';
 
@@ -17,22 +22,56 @@ export async function freePort(): Promise<number> {
 
 export interface TestStack extends Stack {
   control: SandboxControl;
+  /**
+   * Runs `fn` with the knobs in `settings`, then puts each knob it named back as it was (the
+   * profile's value, or off), so the rest of the suite keeps the sandbox it started with.
+   */
+  withKnobs<T>(settings: KnobSettings, fn: () => Promise<T>): Promise<T>;
   /** The real `twilio` client, pointed at the sandbox. */
   twilio: ReturnType<typeof twilio>;
   fn: { baseUrl: string; authToken: string };
 }
 
-/** Sandbox + real twilio-run on the built dist/ (run `npm run build` first; `npm test` does). */
+/**
+ * Sandbox + real twilio-run on the built dist/ (run `npm run build` first; `npm test` does).
+ *
+ * The sandbox plays Twilio's freedoms by default (profile `realistic`: callbacks late, reordered and
+ * duplicated, jittered REST latency; sandbox/README.md). A test that needs a deterministic sandbox
+ * passes `profile: 'deterministic'`; SANDBOX_PROFILE sets the default for a whole run.
+ * SANDBOX_IDEMPOTENCY_VARIANT (`same`, `refused`, `ignored`) runs a suite under one of the answers
+ * to a reused IdempotencyKey, unless the test chose one in `knobs.idempotency`.
+ */
 export async function startTestStack(options: StackOptions = {}): Promise<TestStack> {
+  const variant = process.env.SANDBOX_IDEMPOTENCY_VARIANT as IdempotencyVariant | undefined;
   const stack = await startStack({
     functionsPort: await freePort(),
     forkProcess: false,
     recordExchanges: true,
     ...options,
+    profile: options.profile ?? ((process.env.SANDBOX_PROFILE || 'realistic') as SandboxProfile),
+    knobs: {
+      ...options.knobs,
+      idempotency: options.knobs?.idempotency ?? (variant ? { variant } : undefined),
+    },
   });
+  const control = new SandboxControl(stack.sandbox.url);
   return {
     ...stack,
-    control: new SandboxControl(stack.sandbox.url),
+    control,
+    async withKnobs(settings, fn) {
+      const saved = (await control.getKnobs()) as unknown as Record<string, Record<string, unknown>>;
+      await control.knobs(settings);
+      try {
+        return await fn();
+      } finally {
+        const restore: Record<string, Record<string, unknown>> = {};
+        for (const [section, knobs] of Object.entries(settings as Record<string, unknown>)) {
+          if (section === 'profile' || !knobs || typeof knobs !== 'object') continue;
+          restore[section] = Object.fromEntries(Object.keys(knobs).map((k) => [k, saved[section]?.[k] ?? null]));
+        }
+        await control.knobs(restore);
+      }
+    },
     twilio: twilio(stack.sandbox.accountSid, stack.sandbox.authToken, {
       httpClient: new SandboxRequestClient(stack.sandbox.url),
     }),
@@ -51,7 +90,7 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const value = await check();
-      if (value !== undefined && value !== false) return value as T;
+      if (value !== undefined && value !== false) return value;
     } catch (err) {
       last = err;
     }

@@ -8,6 +8,7 @@ import twilio from 'twilio';
 import { SandboxClock } from '../../sandbox/clock';
 import { basicAuth, twilioErrorHandler } from '../../sandbox/http';
 import { createSyncRouter } from '../../sandbox/rest/sync';
+import { MISSING_MAP_CODES, type MissingMapCode } from '../../sandbox/rest/sync/state';
 import { SandboxRequestClient } from '../../lib/sandbox-request-client';
 
 export const TEST_ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
@@ -21,20 +22,27 @@ export interface SyncSandbox {
   clock: SandboxClock;
   /** How many Sync REST requests the sandbox has answered so far (cost of a read or write). */
   requestCount(): number;
-  /** Forgets every Sync object (call between tests). */
+  /** The code of the 404 for a missing Map (Twilio gives 20404, 54200 or 54300; see sandbox/README.md). */
+  setMissingMapCode(code: MissingMapCode): void;
+  /** Forgets every Sync object (call between tests). The missing-Map code stays. */
   reset(): void;
   close(): Promise<void>;
 }
 
 export async function startSyncSandbox(
-  creds: { accountSid?: string; authToken?: string } = {},
+  /** missingMapCode: default SANDBOX_MISSING_MAP_CODE, else 20404 (the sandbox's default). */
+  creds: { accountSid?: string; authToken?: string; missingMapCode?: MissingMapCode } = {},
   /** Extra routes (a stub of a REST endpoint a test needs), mounted before Sync. */
   extraRoutes?: (app: express.Express) => void,
 ): Promise<SyncSandbox> {
   const accountSid = creds.accountSid ?? TEST_ACCOUNT_SID;
   const authToken = creds.authToken ?? TEST_AUTH_TOKEN;
   const clock = new SandboxClock();
-  const sync = createSyncRouter({ accountSid, clock });
+  let missingMapCode =
+    creds.missingMapCode ?? (Number(process.env.SANDBOX_MISSING_MAP_CODE ?? 20404) as MissingMapCode);
+  if (!MISSING_MAP_CODES.includes(missingMapCode))
+    throw new Error(`missing-Map code must be one of ${MISSING_MAP_CODES.join(', ')}`);
+  const sync = createSyncRouter({ accountSid, clock, missingMapCode: () => missingMapCode });
   const app = express();
   app.use(express.urlencoded({ extended: false }));
   app.use(basicAuth({ accountSid, authToken }));
@@ -55,6 +63,7 @@ export async function startSyncSandbox(
     client,
     clock,
     requestCount: () => requests,
+    setMissingMapCode: (code) => (missingMapCode = code),
     reset: () => sync.reset(),
     close: () =>
       new Promise<void>((resolve) => {

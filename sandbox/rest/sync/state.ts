@@ -6,6 +6,10 @@ import { TwilioApiError, formBool, newSid } from '../../http';
 import type { SandboxClock } from '../../clock';
 import { expiryFrom, param, type Body } from './params';
 
+/** The codes Twilio has been seen to give a 404 for a Map that does not exist (TWILIO-FACTS.md §4). */
+export type MissingMapCode = 20404 | 54200 | 54300;
+export const MISSING_MAP_CODES: readonly MissingMapCode[] = [20404, 54200, 54300];
+
 export interface SyncOptions {
   accountSid: string;
   clock: SandboxClock;
@@ -13,6 +17,8 @@ export interface SyncOptions {
   writeRateLimit?: () => number | undefined;
   /** Length of the window the rate is averaged over (Twilio: a 10 s burst window). */
   writeRateWindowSeconds?: () => number | undefined;
+  /** The code of the 404 for a missing Map, also for its items: 20404 (the default), 54200 or 54300. */
+  missingMapCode?: () => MissingMapCode | undefined;
 }
 
 const RATE_WINDOW_MS = 10_000;
@@ -285,9 +291,15 @@ export class SyncState {
     return kind === MAP_KIND ? svc.maps : svc.lists;
   }
 
+  /** A Map or List by SID or unique name, else a 404 (for a Map: with the `missingMapCode` code). */
   collectionOf(svc: Service, kind: CollectionKind, id: string): Collection<string | number> {
     const c = findIn(this.collectionsOf(svc, kind), id);
-    if (!c) throw new TwilioApiError(404, kind.notFound, `${kind.label} ${id} not found`);
-    return c;
+    if (c) return c;
+    if (kind !== MAP_KIND) throw new TwilioApiError(404, kind.notFound, `${kind.label} ${id} not found`);
+    const code = this.opts.missingMapCode?.() ?? 20404;
+    if (code === 20404)
+      throw new TwilioApiError(404, 20404, `The requested resource /Services/${svc.sid}/Maps/${id} was not found`);
+    if (code === 54300) throw new TwilioApiError(404, 54300, `Unique name not found: ${id}`);
+    throw new TwilioApiError(404, 54200, `Map ${id} not found`);
   }
 }
