@@ -6,7 +6,7 @@ import { badRequest, twilioCode } from '../errors';
 import { json, type RouteContext, type RouteResult } from '../function-handler';
 import { logEvent } from '../log';
 import { withRetry } from '../retry';
-import { finishLegAndForward, forwardLegStarted } from './forwarding';
+import { finishLegAndForward, forwardLegStarted } from './leg-events';
 
 // Twilio refuses a subscription on a call that is not active (not ringing yet, or already over).
 const CALL_NOT_ACTIVE = new Set([20404, 21220, 31211]);

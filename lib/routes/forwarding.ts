@@ -4,29 +4,24 @@
 // recorded `forwarded: false` and the callback answers 503, so Twilio redelivers it (the retry
 // fragment on its URL) and the next attempt delivers it, with the same Idempotency-Key.
 import type { SendMessageResult } from '../api-types';
-import { isFinalStatus, type SdkLeg } from '../call-legs';
 import type { CallStore, StoredInbound } from '../call-store';
 import { HttpError, isRetryable } from '../errors';
 import {
   deliver,
   deliveryTimeout,
-  forwardingSettings,
-  legEventBody,
-  legEventKey,
   messageEventBody,
-  type Delivery,
   type ForwardingSettings,
   type InboundMessage,
-  type LegEvent,
   type LegIdentity,
 } from '../forwarding';
 import type { RouteContext } from '../function-handler';
 import { compactJson } from '../json-text';
 import { logEvent } from '../log';
 import { REQUEST_TIMEOUT_MS } from '../retry';
+import { logDelivery } from './leg-events';
 import { sendCallMessage } from './send-message';
 
-export { forwardingSettings } from '../forwarding';
+export { forwardingOf } from './leg-events';
 
 /** What became of a reply the backend asked for. */
 export interface ReplyOutcome {
@@ -136,74 +131,3 @@ async function sendReply(ctx: RouteContext, message: InboundMessage, reply: unkn
 
 /** The idempotencyKey of the reply to a message: one reply per message, whatever happens. */
 export const replyKey = (messageSid: string) => `reply-${messageSid}`;
-
-/**
- * Forwards `call.started` / `call.ended` for one SDK leg. Not retried by Twilio (a status callback
- * must not fail for the app's backend): a failed delivery is logged, and the Idempotency-Key
- * (`<CallSid>:<event>`) lets the app drop a repeat.
- */
-export async function forwardLegEvent(
-  ctx: RouteContext,
-  settings: ForwardingSettings,
-  leg: SdkLeg,
-  type: LegEvent['type'],
-  status: string,
-  durationSeconds?: number,
-): Promise<Delivery> {
-  const event: LegEvent = {
-    type,
-    callSid: leg.callSid,
-    parentCallSid: leg.parentCallSid,
-    identity: leg.identity,
-    role: leg.role,
-    status,
-    timestamp: new Date().toISOString(),
-    ...(durationSeconds !== undefined ? { durationSeconds } : {}),
-  };
-  const delivery = await deliver(settings, legEventBody(event), legEventKey(event), deliveryTimeout(ctx.deadline, 0));
-  logDelivery(leg.callSid, type, legEventKey(event), delivery);
-  return delivery;
-}
-
-/** The forwarding settings when forwarding is on (throws 500 configuration-invalid when half set). */
-export const forwardingOf = (ctx: Pick<RouteContext, 'config'>) => forwardingSettings(ctx.config);
-
-function logDelivery(callSid: string, type: string, key: string, delivery: Delivery): void {
-  logEvent(
-    '/forward',
-    { callSid },
-    {
-      event: type,
-      key,
-      forwarded: delivery.ok,
-      backendStatus: delivery.status,
-      failure: delivery.failure,
-      ms: delivery.ms,
-    },
-  );
-}
-
-/** Forwards `call.started` for a leg whose subscription was just recorded (exactly one invocation does that). */
-export async function forwardLegStarted(ctx: RouteContext, leg: SdkLeg, status: string): Promise<void> {
-  const settings = forwardingOf(ctx);
-  if (settings) await forwardLegEvent(ctx, settings, leg, 'call.started', status);
-}
-
-/**
- * Records a leg's end with `finish`, and forwards `call.ended` unless the leg had ended already (a
- * repeated final status callback): one Sync read more, only while forwarding is on.
- */
-export async function finishLegAndForward(
-  ctx: RouteContext,
-  leg: SdkLeg,
-  status: string,
-  durationSeconds: number | undefined,
-  finish: () => Promise<void>,
-): Promise<void> {
-  const settings = forwardingOf(ctx);
-  if (!settings) return finish();
-  const before = await ctx.store().readState(leg.callSid);
-  await finish();
-  if (before && isFinalStatus(before.status)) return;
-  await forwardLegEvent(ctx, settings, leg, 'call.ended', status, durationSeconds);
-}

@@ -8,6 +8,7 @@ import { logEvent } from '../log';
 import { callbackContent } from '../message-content';
 import { isJsonBody } from '../signature';
 import type { InboundMessage } from '../forwarding';
+import { messageSchemas } from '../message-schemas';
 import { forwardingOf, forwardInbound } from './forwarding';
 
 /**
@@ -71,12 +72,23 @@ export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult
     content,
     timestamp: new Date(Number.isNaN(twilioTime) ? now : twilioTime).toISOString(),
   };
+  // Message schemas on (MESSAGE_SCHEMAS_ASSET): a violation is stored and forwarded flagged, never refused.
+  const violation = messageSchemas(config)?.check(content);
+  if (violation) Object.assign(message, { valid: false, validationError: violation.message });
   // Forwarding to the app's backend (APP_WEBHOOK_URL) on: delivered, then stored with the outcome.
   const forwarding = forwardingOf(ctx);
   const { outcome, ...forwarded } = forwarding
     ? await forwardInbound(ctx, forwarding, message)
     : { outcome: await store().saveInbound(message) };
-  logEvent('/message-callback', event, { messageSid: event.Sid, sequence, outcome, verification, ...forwarded });
+  const checked = violation ? { valid: false, rule: violation.rule } : {};
+  logEvent('/message-callback', event, {
+    messageSid: event.Sid,
+    sequence,
+    outcome,
+    verification,
+    ...forwarded,
+    ...checked,
+  });
   return json(200, { sid: event.Sid, outcome, verification, ...forwarded });
 }
 

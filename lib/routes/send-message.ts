@@ -5,6 +5,7 @@ import { json, type RouteContext, type RouteResult } from '../function-handler';
 import { isCallSid, requireCallSid, requireIdentity } from '../identifiers';
 import { logEvent } from '../log';
 import { validateContent } from '../message-content';
+import { requireSchemaValid } from '../message-schemas';
 import { withRetry } from '../retry';
 import type { TwilioClient } from '../twilio-client';
 
@@ -41,6 +42,8 @@ const TWILIO_REFUSALS: Record<number, [number, string, string]> = {
  */
 export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput): Promise<RouteResult> {
   const content = validateContent(input.content);
+  // Message schemas on (MESSAGE_SCHEMAS_ASSET): content that violates them is refused (400).
+  requireSchemaValid(ctx.config, content);
   const idempotencyKey =
     input.idempotencyKey === undefined || input.idempotencyKey === '' ? `cme-${randomUUID()}` : input.idempotencyKey;
   if (typeof idempotencyKey !== 'string' || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_CHARS) {

@@ -2,8 +2,8 @@
 // the example backend (scripts/example-backend.ts) as the app: signed and verifiable, one
 // acknowledged delivery per message under redelivered and reordered callbacks and under a backend
 // that fails or stalls first attempts (Twilio's retries, asked for by the callback URL's fragment),
-// replies back on the SDK phone, and call.started / call.ended for the leg.
-import { callMessages } from '../../client';
+// replies back on the SDK phone, message schemas both ways, and call.started / call.ended for the leg.
+import { callMessages, sendMessage } from '../../client';
 import type { CallMessagePageItem } from '../../lib/api-types';
 import { verifyForwardedRequest } from '../../lib/forwarding';
 import { replyKey } from '../../lib/routes/forwarding';
@@ -17,7 +17,8 @@ const requests: { raw: Buffer; headers: Record<string, string | string[] | undef
 
 beforeAll(async () => {
   backend = await startExampleBackend({ onRequest: (raw, headers) => requests.push({ raw, headers }) });
-  stack = await startTestStack({ env: backend.env });
+  // Message schemas on too (the example's types: chat, order.update; anything else passes).
+  stack = await startTestStack({ env: { ...backend.env, MESSAGE_SCHEMAS_ASSET: '/message-schemas.example.json' } });
   const ctl = stack.control;
   await ctl.registerPhone('alice', { autoAnswer: true });
   await ctl.callIn('+15551239014');
@@ -185,6 +186,35 @@ it('concurrent copies of a callback (no delay between them): none lost, every de
   const stored = (await history()).filter((m) => sids.includes(m.sid ?? ''));
   expect(stored).toHaveLength(10);
   expect(stored.every((m) => m.forwarded === true)).toBe(true);
+});
+
+it('message schemas both ways: an SDK message that violates them is stored and forwarded flagged; /send-message refuses one', async () => {
+  const bad = await send({ type: 'chat', text: 42 });
+  const good = await send({ type: 'chat', text: 'hello' });
+  const messages = await history();
+  expect(messages.find((m) => m.sid === bad.voiceEventSid)).toMatchObject({
+    valid: false,
+    validationError: '/text: must be string (type)',
+    forwarded: true,
+  });
+  const ok = messages.find((m) => m.sid === good.voiceEventSid);
+  expect(ok?.valid).toBeUndefined();
+  const forwarded = backend.stats.events.find((e) => e.key === bad.voiceEventSid)?.body;
+  expect(forwarded).toMatchObject({
+    valid: false,
+    validationError: '/text: must be string (type)',
+    content: { text: 42 },
+  });
+  expect(backend.stats.events.find((e) => e.key === good.voiceEventSid)?.body.valid).toBeUndefined();
+
+  const refused = await sendMessage(stack.fn, { callSid: leg, content: { type: 'order.update', orderId: 'A-1' } });
+  expect(refused.status).toBe(400);
+  expect(refused.body).toMatchObject({ code: 'content-schema-invalid', path: '', rule: 'required' });
+  const accepted = await sendMessage(stack.fn, {
+    callSid: leg,
+    content: { type: 'order.update', orderId: 'ORD-1', status: 'paid' },
+  });
+  expect(accepted.status).toBe(201);
 });
 
 it('forwards call.ended when the leg ends', async () => {
