@@ -1,4 +1,4 @@
-// Table 4 (and 5 under load): many whole calls at once through the sandbox and twilio-run. Each call
+// Table 4 (and the load of Table 6c): many whole calls at once through the sandbox and twilio-run. Each call
 // connects, waits for its SDK leg's subscription, exchanges messages both ways (SDK → server through
 // the sandbox's SDK phone, server → SDK through /send-message), checks what was stored, hangs up.
 import { performance } from 'node:perf_hooks';
@@ -156,7 +156,7 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     const leg = inbound ? await until(() => engine.calls.get(parent)?.dialedLeg, 'the SDK leg to be dialed') : parent;
     const dialed = inbound ? leg : await until(() => engine.calls.get(parent)?.dialedLeg, 'the number to be dialed');
     sdkLegs.push(leg);
-    // The SDK can send only once its leg is subscribed: this is the window Table 5 measures.
+    // An SDK message before the subscription is dropped (Table 6 measures that): wait for it.
     const sub = await until(() => engine.calls.get(leg)?.subscriptions[0], 'the subscription', 30_000);
     const answeredAt = engine.calls.get(dialed)?.startTime;
     if (answeredAt !== undefined) r.answerToSubscription.push({ callSid: leg, ms: sub.dateCreated - answeredAt });
