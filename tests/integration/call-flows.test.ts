@@ -69,8 +69,10 @@ describe('incoming phone call → SDK client (child leg)', () => {
       expect.objectContaining({
         sid: sent.voiceEventSid,
         direction: 'from-sdk',
-        sequence: 0,
-        content: { greeting: 'hi server', n: 1 },
+        // Twilio's own SDK tests see the first message as SequenceNumber 1 (the sandbox's default).
+        sequence: 1,
+        content: '{"greeting":"hi server","n":1}',
+        data: { greeting: 'hi server', n: 1 },
       }),
     ]);
   });

@@ -85,8 +85,9 @@ export function signedEvent(url: string, body: Record<string, string> = {}, auth
   return eventFor(url, body, { 'x-twilio-signature': signature });
 }
 
+// Handlers type their context as Context<Env>; the harness's plain Context is the same object at run time.
 type Handler = (
-  context: Context,
+  context: never,
   event: never,
   callback: (err: unknown, payload?: unknown) => void,
 ) => Promise<void> | void;
@@ -99,7 +100,7 @@ export async function invoke(
 ): Promise<FakeResponse> {
   let calls = 0;
   let result: { err: unknown; payload: unknown } | undefined;
-  await handler(context, event as never, (err, payload) => {
+  await handler(context as never, event as never, (err, payload) => {
     calls++;
     result = { err, payload };
   });

@@ -480,7 +480,7 @@ class OpenApiContract implements Contract {
     const isArray = effective?.type === 'array' || (Array.isArray(effective?.type) && effective.type.includes('array'));
     let data: unknown;
     if (isArray) {
-      const itemSchema = isObject(effective?.items) ? (effective.items as SchemaNode) : undefined;
+      const itemSchema = isObject(effective?.items) ? effective.items : undefined;
       data = (Array.isArray(raw) ? raw : [raw]).map((v) => this.coerce(spec, itemSchema, v));
     } else {
       if (Array.isArray(raw)) {

@@ -64,7 +64,7 @@ async function mapExpiresIn(callSid: string): Promise<number> {
   return (fetched.dateExpires.getTime() - sandbox.clock.now()) / 1000;
 }
 
-const inbound = (seq: number, over: Partial<CallMessage> = {}) => ({
+const inbound = (seq: number, over: Partial<Omit<CallMessage, 'sid'>> = {}) => ({
   sid: kx(seq + 1),
   callSid: PARENT,
   direction: 'from-sdk' as const,

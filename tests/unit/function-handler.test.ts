@@ -257,7 +257,9 @@ describe('twilioFunction: nothing escapes as a crash', () => {
       sent.push(payload);
     };
     const handler = fn(async () => json(200, { ok: true }));
-    await expect(handler(makeContext('/x'), eventFor(`${LOCAL_BASE}/x`) as never, callback)).resolves.toBeUndefined();
+    await expect(
+      handler(makeContext('/x') as never, eventFor(`${LOCAL_BASE}/x`) as never, callback),
+    ).resolves.toBeUndefined();
     expect(calls).toBe(2);
     expect(sent).toHaveLength(1);
     expect((sent[0] as { statusCode: number; body: { code: string } }).statusCode).toBe(500);
@@ -266,7 +268,9 @@ describe('twilioFunction: nothing escapes as a crash', () => {
     const always = () => {
       throw new Error('broken runtime');
     };
-    await expect(handler(makeContext('/x'), eventFor(`${LOCAL_BASE}/x`) as never, always)).resolves.toBeUndefined();
+    await expect(
+      handler(makeContext('/x') as never, eventFor(`${LOCAL_BASE}/x`) as never, always),
+    ).resolves.toBeUndefined();
   });
 
   it('ignores a `request` a JSON body put in the event unless it holds an object of headers', async () => {
