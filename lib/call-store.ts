@@ -150,6 +150,7 @@ export class CallStore {
     key: string,
     data: object,
     collectionTtl?: number,
+    beforeCreatingMap?: () => Promise<void>,
   ): Promise<{ revision: string } | undefined> {
     const create = () =>
       this.retry(() => this.items(callSid).create({ key, data, ...(collectionTtl ? { collectionTtl } : {}) }));
@@ -161,6 +162,7 @@ export class CallStore {
         if (isAlreadyExists(err)) return undefined;
         if (!isNotFound(err) || attempt > 0) throw err;
       }
+      await beforeCreatingMap?.();
       await this.ensureLegMap(callSid);
     }
   }
@@ -296,12 +298,20 @@ export class CallStore {
   /**
    * Claims an idempotency key before a send, so one key sends at most once whatever Twilio does
    * with a reused IdempotencyKey. A claim whose message was never recorded and that is older than
-   * one invocation may be sent again (same key: Twilio dedupes where it can).
+   * one invocation may be sent again (same key: Twilio dedupes where it can). A leg with no Map yet
+   * is one we never saw: `beforeNewLeg` runs before anything is written (and may refuse by throwing).
    */
-  async claimSend(callSid: string, idempotencyKey: string, now: Date): Promise<SendClaim> {
+  async claimSend(
+    callSid: string,
+    idempotencyKey: string,
+    now: Date,
+    beforeNewLeg?: () => Promise<void>,
+  ): Promise<SendClaim> {
     const key = sendClaimKey(idempotencyKey);
     const sentAtMs = now.getTime();
-    if (await this.createItem(callSid, key, { sentAtMs })) return { outcome: 'claimed', sentAtMs };
+    if (await this.createItem(callSid, key, { sentAtMs }, undefined, beforeNewLeg)) {
+      return { outcome: 'claimed', sentAtMs };
+    }
     const claim = await this.fetchItem(callSid, key);
     const data = claim?.data as { sentAtMs?: unknown; attemptEnded?: unknown } | undefined;
     const claimedAt = Number(data?.sentAtMs);

@@ -6,7 +6,7 @@ import { isCallSid, requireCallSid, requireIdentity } from '../identifiers';
 import { logEvent } from '../log';
 import { validateContent } from '../message-content';
 import { requireSchemaValid } from '../message-schemas';
-import { withRetry } from '../retry';
+import { REQUEST_TIMEOUT_MS, withRetry } from '../retry';
 import type { TwilioClient } from '../twilio-client';
 
 export interface SendMessageInput {
@@ -61,7 +61,10 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
       : await activeLegOf(ctx.client(), requireIdentity(input.identity), ctx.deadline);
 
   const store = ctx.store();
-  const claim = await store.claimSend(callSid, idempotencyKey, new Date());
+  // A call we hold no record of is first asked of Twilio, so a refused send writes nothing to Sync.
+  const claim = await store.claimSend(callSid, idempotencyKey, new Date(), () =>
+    requireLiveCall(ctx.client(), callSid, ctx.deadline),
+  );
   if (claim.outcome === 'already-sent') {
     return json(200, result(claim.message.sid, callSid, idempotencyKey, 'already-sent'));
   }
@@ -80,7 +83,8 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
   try {
     const message = await withRetry(
       () => ctx.client().calls(callSid).userDefinedMessages.create({ content, idempotencyKey }),
-      { deadline: ctx.deadline },
+      // Retries stop one request early: the Sync write that records the outcome must still fit.
+      { deadline: ctx.deadline - REQUEST_TIMEOUT_MS },
     );
     sid = message.sid;
   } catch (err) {
@@ -142,6 +146,21 @@ const result = (
   outcome: SendMessageResult['outcome'],
 ): SendMessageResult => ({ sid, callSid, idempotencyKey, outcome });
 
+/** Refuses (404/409) a call Twilio does not know or that is not ringing or in progress. */
+async function requireLiveCall(client: TwilioClient, callSid: string, deadline: number): Promise<void> {
+  let status: string;
+  try {
+    status = (await withRetry(() => client.calls(callSid).fetch(), { deadline })).status;
+  } catch (err) {
+    const refusal = TWILIO_REFUSALS[twilioCode(err) ?? 0];
+    if (refusal) throw new HttpError(refusal[0], refusal[1], refusal[2], { twilioCode: twilioCode(err) });
+    throw err;
+  }
+  if (!isActive(status)) throw new HttpError(...NOT_ACTIVE);
+}
+
+const isActive = (status: string) => status === 'ringing' || status === 'in-progress';
+
 /**
  * The one active SDK leg of an identity: its call out (the parent it placed, From) or in (a child
  * dialled to it, To). Two list reads — the Calls API filters by From or To, not both, and by one
@@ -149,7 +168,6 @@ const result = (
  */
 async function activeLegOf(client: TwilioClient, identity: string, deadline: number): Promise<string> {
   const address = `client:${identity}`;
-  const isActive = (status: string) => status === 'ringing' || status === 'in-progress';
   const [out, into] = await Promise.all([
     withRetry(() => client.calls.list({ from: address, limit: RECENT_CALLS_PER_DIRECTION }), { deadline }),
     withRetry(() => client.calls.list({ to: address, limit: RECENT_CALLS_PER_DIRECTION }), { deadline }),

@@ -22,6 +22,8 @@ export interface SyncSandbox {
   clock: SandboxClock;
   /** How many Sync REST requests the sandbox has answered so far (cost of a read or write). */
   requestCount(): number;
+  /** How many of them changed something: any method but GET, answered 2xx (a refused write wrote nothing). */
+  writeCount(): number;
   /** The code of the 404 for a missing Map (Twilio gives 20404, 54200 or 54300; see sandbox/README.md). */
   setMissingMapCode(code: MissingMapCode): void;
   /** Forgets every Sync object (call between tests). The missing-Map code stays. */
@@ -48,8 +50,12 @@ export async function startSyncSandbox(
   app.use(basicAuth({ accountSid, authToken }));
   extraRoutes?.(app);
   let requests = 0;
-  app.use('/sync/v1', (_req, _res, next) => {
+  let writes = 0;
+  app.use('/sync/v1', (req, res, next) => {
     requests++;
+    res.on('finish', () => {
+      if (req.method !== 'GET' && res.statusCode < 300) writes++;
+    });
     next();
   });
   app.use('/sync/v1', sync.router);
@@ -63,6 +69,7 @@ export async function startSyncSandbox(
     client,
     clock,
     requestCount: () => requests,
+    writeCount: () => writes,
     setMissingMapCode: (code) => (missingMapCode = code),
     reset: () => sync.reset(),
     close: () =>

@@ -1,5 +1,5 @@
-// /send-message past validation, with a stub of the two Calls API operations it uses (calls.list
-// and calls(sid).userDefinedMessages.create) and the real CallStore on the in-process Sync sandbox.
+// /send-message past validation, with a stub of the Calls API operations it uses (calls.list,
+// calls(sid).fetch and calls(sid).userDefinedMessages.create) and the real CallStore on the in-process Sync sandbox.
 // The stub answers as Twilio does; the full flow against the sandbox is the integration suite's.
 import { twilioFunction, type RouteContext } from '../../../lib/function-handler';
 import { CallStore } from '../../../lib/call-store';
@@ -46,6 +46,7 @@ let store: CallStore;
 let calls: StubCall[];
 let sent: { callSid: string; content: string; idempotencyKey?: string }[];
 let createError: unknown;
+let fetches: string[];
 
 function stubClient(): TwilioClient {
   const list = async (q: { from?: string; to?: string; status?: string }) =>
@@ -54,6 +55,12 @@ function stubClient(): TwilioClient {
     );
   const callsApi = Object.assign(
     (callSid: string) => ({
+      fetch: async () => {
+        fetches.push(callSid);
+        const call = calls.find((c) => c.sid === callSid);
+        if (!call) throw Object.assign(new Error('not found'), { status: 404, code: 20404 });
+        return call;
+      },
       userDefinedMessages: {
         create: async (opts: { content: string; idempotencyKey?: string }) => {
           if (createError) throw createError;
@@ -91,6 +98,7 @@ beforeEach(() => {
   calls = [...CLIENT_TO_CLIENT];
   sent = [];
   createError = undefined;
+  fetches = [];
   jest.spyOn(console, 'log').mockImplementation(() => {});
 });
 afterEach(() => jest.restoreAllMocks());
@@ -169,6 +177,23 @@ describe('/send-message (stub Calls API)', () => {
     const res = await send({ identity: 'bob', content: '{}' });
     expectError(res, 409, 'call-ambiguous');
     expect((res.body as { callSids: string[] }).callSids.sort()).toEqual([BOB_CHILD, sidOf('CA', 3)]);
+  });
+
+  it('asks Twilio about a call it has no record of, once, and a known leg not at all', async () => {
+    expect((await send({ callSid: BOB_CHILD, content: '{}' })).statusCode).toBe(201);
+    expect((await send({ callSid: BOB_CHILD, content: '{}' })).statusCode).toBe(201);
+    expect(fetches).toEqual([BOB_CHILD]);
+  });
+
+  it.each([
+    ['unknown to Twilio', sidOf('CA', 9), 404, 'call-not-found'],
+    ['over', BOB_CHILD, 409, 'call-not-active'],
+  ])('refuses a call %s that it has no record of, writing nothing to Sync', async (_what, callSid, status, code) => {
+    calls = calls.map((c) => ({ ...c, status: 'completed' }));
+    const writesBefore = sandbox.writeCount();
+    expectError(await send({ callSid, content: '{}' }), status, code);
+    expect(sandbox.writeCount()).toBe(writesBefore);
+    expect(sent).toEqual([]);
   });
 
   it.each([
