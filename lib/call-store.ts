@@ -1,26 +1,35 @@
 // Call state and message history in Twilio Sync: one Map per Voice SDK call leg, named after the
 // leg (`cme.call.<callsid in lower case>`: a unique name may not look like a SID), so no Sync
 // object is written account-wide on every event and each leg has Sync's 20 writes/s per object
-// to itself. Sync lists Map items in key order, so the keys are chosen to make that order useful:
-//   from-sdk.<seq>.<KX…>     a message from the SDK: SequenceNumber order; the Sid makes a
-//                            redelivered callback land on the same key (a no-op)
-//   state                    the leg's state, with its subscription record
-//   to-sdk.<ms>.<h>          a message to the SDK: send-time order (h: hash of its idempotency key)
-//   <key>~<n>                continuation parts of a message whose item would exceed 16 KB
-//   ~send.<h>                the claim of a send's idempotency key (exactly-once sends)
-// so `from-sdk.*` < `state` < `to-sdk.*` < `~send.*`, and a page of history is two range reads.
-import { createHash } from 'node:crypto';
-import type { CallMessage, LegState, LegStatus, SubscriptionRecord } from './api-types';
-import type { FinalStatus, SdkLeg } from './call-legs';
+// to itself. The item keys and their order: lib/call-store-keys.ts.
+import type { CallMessage, LegState, SubscriptionRecord } from './api-types';
+import { isFinalStatus, sdkLegFields, statusRank, type FinalStatus, type SdkLeg } from './call-legs';
 import type { Config } from './config';
-import { HttpError, isTwilioRestError } from './errors';
+import {
+  FROM_SDK,
+  FROM_SDK_END,
+  inboundKey,
+  isAlreadyExists,
+  isNameTaken,
+  isNotFound,
+  isRevisionMismatch,
+  legMapName,
+  outboundKey,
+  sendClaimKey,
+  splitForSync,
+  STATE_KEY,
+  TO_SDK,
+  TO_SDK_END,
+} from './call-store-keys';
+import { HttpError } from './errors';
+import { collectRange, comesFirst, partText, type HistoryCursor, type HistoryPage } from './history-range';
 import { withRetry } from './retry';
 import type { TwilioClient } from './twilio-client';
 
 export type { CallMessage, LegState } from './api-types';
+export { inboundKey, isNotFound, keyHash, legMapName, outboundKey, splitForSync, STATE_KEY } from './call-store-keys';
+export type { HistoryCursor, HistoryPage } from './history-range';
 
-/** Serialized Sync item data may not exceed 16 KB; parts stay well under it, with room for metadata. */
-const MAX_PART_BYTES = 12_000;
 /** Sync's largest page: one range read of a history page. */
 const SYNC_PAGE_SIZE = 100;
 /** A subscription claim older than one invocation (Functions stop at 10 s) was abandoned. */
@@ -29,53 +38,6 @@ export const CLAIM_STALE_MS = 10_000;
 const SEND_CLAIM_STALE_MS = 10_000;
 /** Conditional (If-Match) updates that lose a race re-read and try again this many times. */
 const MAX_CONDITIONAL_ATTEMPTS = 4;
-
-export const legMapName = (callSid: string) => `cme.call.${callSid.toLowerCase()}`;
-export const STATE_KEY = 'state';
-const FROM_SDK = 'from-sdk.';
-const TO_SDK = 'to-sdk.';
-const SEND_CLAIM = '~send.';
-/** Keys just past each range, for reading it backwards. */
-const FROM_SDK_END = 'from-sdk/';
-const TO_SDK_END = 'to-sdk/';
-
-export const inboundKey = (sequence: number, sid: string) => `${FROM_SDK}${String(sequence).padStart(10, '0')}.${sid}`;
-export const keyHash = (idempotencyKey: string) =>
-  createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 24);
-export const outboundKey = (sentAtMs: number, idempotencyKey: string) =>
-  `${TO_SDK}${String(sentAtMs).padStart(13, '0')}.${keyHash(idempotencyKey)}`;
-const sendClaimKey = (idempotencyKey: string) => `${SEND_CLAIM}${keyHash(idempotencyKey)}`;
-
-/**
- * A Map or item that does not exist. Sync answers 404 with a code that varies with what is missing
- * and where (20404, 54200 Map, 54300 unique name, 54201 item): any 404 means "not there".
- */
-export const isNotFound = (err: unknown) => isTwilioRestError(err) && err.status === 404;
-/** An item created with a key that exists (54208, HTTP 409). */
-const isAlreadyExists = (err: unknown) => isTwilioRestError(err) && (err.code === 54208 || err.status === 409);
-/** A unique name in use (54301, HTTP 409): the Map exists. */
-const isNameTaken = (err: unknown) => isTwilioRestError(err) && (err.code === 54301 || err.status === 409);
-/** An If-Match that no longer matches (54205 for Map items; HTTP 412). */
-const isRevisionMismatch = (err: unknown) => isTwilioRestError(err) && (err.code === 54205 || err.status === 412);
-
-/** Splits text into pieces whose JSON string form is at most `maxBytes` UTF-8 bytes, never inside a code point. */
-export function splitForSync(text: string, maxBytes = MAX_PART_BYTES): string[] {
-  const parts: string[] = [];
-  let current = '';
-  let size = 2; // the quotes
-  for (const char of text) {
-    const bytes = Buffer.byteLength(JSON.stringify(char)) - 2;
-    if (size + bytes > maxBytes && current) {
-      parts.push(current);
-      current = '';
-      size = 2;
-    }
-    current += char;
-    size += bytes;
-  }
-  parts.push(current);
-  return parts;
-}
 
 /** The state as a claim wrote it, and its revision: what recording the outcome updates. */
 export interface ClaimedState {
@@ -92,21 +54,6 @@ interface Item {
 /** What a status callback should do about a leg's subscription. */
 export type SubscriptionClaim =
   { action: 'subscribe'; claimed: ClaimedState } | { action: 'none'; reason: 'subscribed' | 'in-flight' | 'ended' };
-
-/** Where one read of a history page starts, in each of the two ranges (the last message key consumed). */
-export interface HistoryCursor {
-  order: 'asc' | 'desc';
-  fromSdk?: string;
-  toSdk?: string;
-}
-
-export interface HistoryPage {
-  state?: LegState;
-  /** Each message with the cursor that resumes right after it. */
-  messages: { message: CallMessage; cursor: HistoryCursor }[];
-  /** Where the next page starts; undefined when both ranges were read to their end. */
-  next?: HistoryCursor;
-}
 
 type SendClaim =
   | { outcome: 'claimed'; sentAtMs: number }
@@ -193,7 +140,7 @@ export class CallStore {
     at: Date,
   ): Promise<SubscriptionClaim> {
     const claim: SubscriptionRecord = { status: 'claimed', at: at.toISOString(), by: status };
-    const fresh: LegState = { ...legFields(leg), status, updatedAt: at.toISOString(), subscription: claim };
+    const fresh: LegState = { ...sdkLegFields(leg), status, updatedAt: at.toISOString(), subscription: claim };
     // Only the first callback of a leg is likely to find no state: the others read first.
     if (status !== 'in-progress') {
       const created = await this.createItem(leg.callSid, STATE_KEY, fresh);
@@ -207,12 +154,12 @@ export class CallStore {
         continue;
       }
       const state = item.data as LegState;
-      if (isFinal(state.status)) return { action: 'none', reason: 'ended' };
+      if (isFinalStatus(state.status)) return { action: 'none', reason: 'ended' };
       const record = state.subscription;
       const takeOver = !record || record.status === 'refused' || record.status === 'failed' || isStale(record, at);
       const next: LegState = {
         ...state,
-        ...(rank(status) > rank(state.status) ? { status, updatedAt: at.toISOString() } : {}),
+        ...(statusRank(status) > statusRank(state.status) ? { status, updatedAt: at.toISOString() } : {}),
         ...(takeOver ? { subscription: claim } : {}),
       };
       if (!takeOver && next.status === state.status) {
@@ -240,7 +187,7 @@ export class CallStore {
     for (let attempt = 0; attempt < MAX_CONDITIONAL_ATTEMPTS; attempt++) {
       if (!current) return; // the state is gone (expired): nothing to record on
       const state = current.data as LegState;
-      if (isFinal(state.status)) return;
+      if (isFinalStatus(state.status)) return;
       const ifMatch = current.revision;
       try {
         await this.retry(() =>
@@ -258,7 +205,7 @@ export class CallStore {
   /** Records a leg's end (a final status wins over everything) and lets its Sync objects expire. */
   async markFinished(leg: SdkLeg, status: FinalStatus, at: Date, durationSeconds?: number): Promise<void> {
     const state: LegState = {
-      ...legFields(leg),
+      ...sdkLegFields(leg),
       status,
       updatedAt: at.toISOString(),
       endedAt: at.toISOString(),
@@ -397,6 +344,7 @@ export class CallStore {
       if (!nextA && !nextB) break;
       const takeA = !nextB || (nextA !== undefined && comesFirst(nextA.message, nextB.message, asc));
       const taken = takeA ? nextA : nextB;
+      if (!taken) break; // unreachable: one side has a next message here
       if (takeA) {
         a++;
         position.fromSdk = taken.key;
@@ -442,73 +390,5 @@ export interface StoredInbound {
   forwarded?: boolean;
 }
 
-interface RangeRead {
-  state?: LegState;
-  messages: { key: string; message: CallMessage }[];
-  /** Every message of the range was seen (it needs no further read from this cursor). */
-  ended: boolean;
-}
-
-/**
- * The complete messages of one range read, in read order. A message whose continuation parts were
- * cut off by the page boundary ends the read early: the next page starts at it.
- */
-function collectRange(page: { items: { key: string; data: unknown }[]; more: boolean }, prefix: string): RangeRead {
-  const parts = new Map<string, string>();
-  for (const item of page.items) if (item.key.includes('~')) parts.set(item.key, partText(item.data));
-  const read: RangeRead = { messages: [], ended: !page.more };
-  for (const item of page.items) {
-    if (item.key === STATE_KEY) {
-      read.state = item.data as LegState;
-      continue;
-    }
-    if (!item.key.startsWith(prefix)) {
-      read.ended = true; // past the range: every message of it was in this read
-      break;
-    }
-    if (item.key.includes('~')) continue;
-    const { parts: count = 1, ...head } = item.data as CallMessage & { parts?: number };
-    let content = head.content;
-    let complete = true;
-    for (let i = 1; i < count; i++) {
-      const part = parts.get(`${item.key}~${i}`);
-      if (part === undefined) complete = false;
-      else content += part;
-    }
-    if (!complete) {
-      read.ended = false;
-      break;
-    }
-    read.messages.push({ key: item.key, message: { ...head, content } });
-  }
-  // Read descending, a head's parts come before it: parts at the end of a read are the next page's.
-  return read;
-}
-
-function partText(data: unknown): string {
-  const part = (data as { part?: unknown } | undefined)?.part;
-  return typeof part === 'string' ? part : '';
-}
-
-/** Merge order: by time; from the SDK first on a tie (its second-resolution Timestamp trails sends). */
-function comesFirst(a: CallMessage, b: CallMessage, asc: boolean): boolean {
-  return asc ? a.timestamp <= b.timestamp : a.timestamp > b.timestamp;
-}
-
-const FINAL: ReadonlySet<string> = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
-const isFinal = (status: string) => FINAL.has(status);
-const STATUS_RANK: Record<string, number> = { initiated: 0, ringing: 1, 'in-progress': 2 };
-/** How far along a leg is: a callback never moves the recorded status back (they arrive in any order). */
-const rank = (status: LegStatus) => STATUS_RANK[status] ?? 3;
 const isStale = (record: SubscriptionRecord, now: Date) =>
   record.status === 'claimed' && now.getTime() - Date.parse(record.at) > CLAIM_STALE_MS;
-
-function legFields(leg: SdkLeg) {
-  return {
-    callSid: leg.callSid,
-    parentCallSid: leg.parentCallSid,
-    role: leg.role,
-    identity: leg.identity,
-    peer: leg.peer,
-  };
-}

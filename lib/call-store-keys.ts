@@ -1,0 +1,62 @@
+// The keys of a leg's Sync Map. Sync lists Map items in key order, so the keys are chosen to make
+// that order useful:
+//   from-sdk.<seq>.<KX…>     a message from the SDK: SequenceNumber order; the Sid makes a
+//                            redelivered callback land on the same key (a no-op)
+//   state                    the leg's state, with its subscription record
+//   to-sdk.<ms>.<h>          a message to the SDK: send-time order (h: hash of its idempotency key)
+//   <key>~<n>                continuation parts of a message whose item would exceed 16 KB
+//   ~send.<h>                the claim of a send's idempotency key (exactly-once sends)
+// so `from-sdk.*` < `state` < `to-sdk.*` < `~send.*`, and a page of history is two range reads.
+import { createHash } from 'node:crypto';
+import { isTwilioRestError } from './errors';
+
+/** Serialized Sync item data may not exceed 16 KB; parts stay well under it, with room for metadata. */
+const MAX_PART_BYTES = 12_000;
+
+export const legMapName = (callSid: string) => `cme.call.${callSid.toLowerCase()}`;
+export const STATE_KEY = 'state';
+export const FROM_SDK = 'from-sdk.';
+export const TO_SDK = 'to-sdk.';
+const SEND_CLAIM = '~send.';
+/** Keys just past each range, for reading it backwards. */
+export const FROM_SDK_END = 'from-sdk/';
+export const TO_SDK_END = 'to-sdk/';
+
+export const inboundKey = (sequence: number, sid: string) => `${FROM_SDK}${String(sequence).padStart(10, '0')}.${sid}`;
+export const keyHash = (idempotencyKey: string) =>
+  createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 24);
+export const outboundKey = (sentAtMs: number, idempotencyKey: string) =>
+  `${TO_SDK}${String(sentAtMs).padStart(13, '0')}.${keyHash(idempotencyKey)}`;
+export const sendClaimKey = (idempotencyKey: string) => `${SEND_CLAIM}${keyHash(idempotencyKey)}`;
+
+/**
+ * A Map or item that does not exist. Sync answers 404 with a code that varies with what is missing
+ * and where (20404, 54200 Map, 54300 unique name, 54201 item): any 404 means "not there".
+ */
+export const isNotFound = (err: unknown) => isTwilioRestError(err) && err.status === 404;
+/** An item created with a key that exists (54208, HTTP 409). */
+export const isAlreadyExists = (err: unknown) => isTwilioRestError(err) && (err.code === 54208 || err.status === 409);
+/** A unique name in use (54301, HTTP 409): the Map exists. */
+export const isNameTaken = (err: unknown) => isTwilioRestError(err) && (err.code === 54301 || err.status === 409);
+/** An If-Match that no longer matches (54205 for Map items; HTTP 412). */
+export const isRevisionMismatch = (err: unknown) =>
+  isTwilioRestError(err) && (err.code === 54205 || err.status === 412);
+
+/** Splits text into pieces whose JSON string form is at most `maxBytes` UTF-8 bytes, never inside a code point. */
+export function splitForSync(text: string, maxBytes = MAX_PART_BYTES): string[] {
+  const parts: string[] = [];
+  let current = '';
+  let size = 2; // the quotes
+  for (const char of text) {
+    const bytes = Buffer.byteLength(JSON.stringify(char)) - 2;
+    if (size + bytes > maxBytes && current) {
+      parts.push(current);
+      current = '';
+      size = 2;
+    }
+    current += char;
+    size += bytes;
+  }
+  parts.push(current);
+  return parts;
+}

@@ -1,0 +1,75 @@
+// One page of a leg's history from two range reads of its Map (messages from the SDK, messages to
+// it): what a read returns, and how the two are merged into one order.
+import type { CallMessage, LegState } from './api-types';
+import { STATE_KEY } from './call-store-keys';
+
+/** Where one read of a history page starts, in each of the two ranges (the last message key consumed). */
+export interface HistoryCursor {
+  order: 'asc' | 'desc';
+  fromSdk?: string;
+  toSdk?: string;
+}
+
+export interface HistoryPage {
+  state?: LegState;
+  /** Each message with the cursor that resumes right after it. */
+  messages: { message: CallMessage; cursor: HistoryCursor }[];
+  /** Where the next page starts; undefined when both ranges were read to their end. */
+  next?: HistoryCursor;
+}
+
+export interface RangeRead {
+  state?: LegState;
+  messages: { key: string; message: CallMessage }[];
+  /** Every message of the range was seen (it needs no further read from this cursor). */
+  ended: boolean;
+}
+
+/**
+ * The complete messages of one range read, in read order. A message whose continuation parts were
+ * cut off by the page boundary ends the read early: the next page starts at it.
+ */
+export function collectRange(
+  page: { items: { key: string; data: unknown }[]; more: boolean },
+  prefix: string,
+): RangeRead {
+  const parts = new Map<string, string>();
+  for (const item of page.items) if (item.key.includes('~')) parts.set(item.key, partText(item.data));
+  const read: RangeRead = { messages: [], ended: !page.more };
+  for (const item of page.items) {
+    if (item.key === STATE_KEY) {
+      read.state = item.data as LegState;
+      continue;
+    }
+    if (!item.key.startsWith(prefix)) {
+      read.ended = true; // past the range: every message of it was in this read
+      break;
+    }
+    if (item.key.includes('~')) continue;
+    const { parts: count = 1, ...head } = item.data as CallMessage & { parts?: number };
+    let content = head.content;
+    let complete = true;
+    for (let i = 1; i < count; i++) {
+      const part = parts.get(`${item.key}~${i}`);
+      if (part === undefined) complete = false;
+      else content += part;
+    }
+    if (!complete) {
+      read.ended = false;
+      break;
+    }
+    read.messages.push({ key: item.key, message: { ...head, content } });
+  }
+  // Read descending, a head's parts come before it: parts at the end of a read are the next page's.
+  return read;
+}
+
+export function partText(data: unknown): string {
+  const part = (data as { part?: unknown } | undefined)?.part;
+  return typeof part === 'string' ? part : '';
+}
+
+/** Merge order: by time; from the SDK first on a tie (its second-resolution Timestamp trails sends). */
+export function comesFirst(a: CallMessage, b: CallMessage, asc: boolean): boolean {
+  return asc ? a.timestamp <= b.timestamp : a.timestamp > b.timestamp;
+}
