@@ -58,6 +58,8 @@ export type SubscriptionClaim =
 type SendClaim =
   | { outcome: 'claimed'; sentAtMs: number }
   | { outcome: 'already-sent'; message: CallMessage }
+  /** Twilio took it but recording it failed: record it now, never send it again. */
+  | { outcome: 'sent-unrecorded'; sentAtMs: number; sid: string | null }
   | { outcome: 'in-flight' };
 
 export class CallStore {
@@ -260,14 +262,25 @@ export class CallStore {
       return { outcome: 'claimed', sentAtMs };
     }
     const claim = await this.fetchItem(callSid, key);
-    const data = claim?.data as { sentAtMs?: unknown; attemptEnded?: unknown } | undefined;
+    const data = claim?.data as
+      { sentAtMs?: unknown; attemptEnded?: unknown; sent?: unknown; sid?: unknown } | undefined;
     const claimedAt = Number(data?.sentAtMs);
     if (!claim || !Number.isFinite(claimedAt)) return { outcome: 'in-flight' };
     const recorded = await this.readMessage(callSid, outboundKey(claimedAt, idempotencyKey));
     if (recorded) return { outcome: 'already-sent', message: recorded };
+    if (data?.sent === true) {
+      return { outcome: 'sent-unrecorded', sentAtMs: claimedAt, sid: typeof data.sid === 'string' ? data.sid : null };
+    }
     // Under way in another invocation, unless that one answered already (it failed: try again).
     if (data?.attemptEnded !== true && sentAtMs - claimedAt < SEND_CLAIM_STALE_MS) return { outcome: 'in-flight' };
     return { outcome: 'claimed', sentAtMs: claimedAt };
+  }
+
+  /** Marks a key sent whose message could not be recorded: a retry records it instead of sending again. */
+  async markSent(callSid: string, idempotencyKey: string, sentAtMs: number, sid: string | null): Promise<void> {
+    await this.retry(() =>
+      this.items(callSid)(sendClaimKey(idempotencyKey)).update({ data: { sentAtMs, sent: true, sid } }),
+    );
   }
 
   /** Marks a send attempt over without a recorded message (it answered 503): a retry may send again at once. */

@@ -7,6 +7,7 @@ import { logEvent } from '../log';
 import { validateContent } from '../message-content';
 import { requireSchemaValid } from '../message-schemas';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../retry';
+import type { CallStore } from '../call-store';
 import type { TwilioClient } from '../twilio-client';
 
 export interface SendMessageInput {
@@ -78,15 +79,36 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
       },
     );
   }
+  const outgoing = { callSid, content, idempotencyKey, sentAtMs: claim.sentAtMs };
+  if (claim.outcome === 'sent-unrecorded') {
+    await record(store, { ...outgoing, sid: claim.sid });
+    return json(200, result(claim.sid, callSid, idempotencyKey, 'already-sent'));
+  }
+  const sid = await sendOnce(ctx, outgoing);
+  await record(store, { ...outgoing, sid });
+  logEvent('/send-message', { callSid }, { messageSid: sid });
+  return json(201, result(sid, callSid, idempotencyKey, 'sent'));
+}
 
-  let sid: string | null;
+interface OutgoingMessage {
+  callSid: string;
+  content: string;
+  idempotencyKey: string;
+  /** When its key was claimed: its place in the history. */
+  sentAtMs: number;
+}
+
+/** One UserDefinedMessage create (retried with the same key); its Sid, or null when Twilio had it already. */
+async function sendOnce(ctx: RouteContext, message: OutgoingMessage): Promise<string | null> {
+  const { callSid, content, idempotencyKey } = message;
+  const store = ctx.store();
   try {
-    const message = await withRetry(
+    const sent = await withRetry(
       () => ctx.client().calls(callSid).userDefinedMessages.create({ content, idempotencyKey }),
       // Retries stop one request early: the Sync write that records the outcome must still fit.
       { deadline: ctx.deadline - REQUEST_TIMEOUT_MS },
     );
-    sid = message.sid;
+    return sent.sid;
   } catch (err) {
     const refusal = TWILIO_REFUSALS[twilioCode(err) ?? 0];
     if (refusal) {
@@ -95,7 +117,7 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
     }
     if (isRetryable(err)) {
       // It may have been delivered before the answer was lost: a retry must reuse the key.
-      await store.endSendAttempt(callSid, idempotencyKey, claim.sentAtMs).catch(() => undefined);
+      await store.endSendAttempt(callSid, idempotencyKey, message.sentAtMs).catch(() => undefined);
       throw new HttpError(
         503,
         'twilio-unavailable',
@@ -106,9 +128,14 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
       );
     }
     // A 4xx for a reused IdempotencyKey: Twilio already has this send (its Sid is not given back).
-    if (twilioCode(err) !== undefined && (err as { status?: number }).status === 409) sid = null;
-    else throw err;
+    if (twilioCode(err) !== undefined && (err as { status?: number }).status === 409) return null;
+    throw err;
   }
+}
+
+/** Records a sent message in the leg's history; if that fails, marks its key sent so a retry only records it. */
+async function record(store: CallStore, message: OutgoingMessage & { sid: string | null }): Promise<void> {
+  const { sid, callSid, content, idempotencyKey, sentAtMs } = message;
   try {
     await store.saveOutbound(
       {
@@ -117,14 +144,14 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
         direction: 'to-sdk',
         contentType: 'application/json',
         content,
-        timestamp: new Date(claim.sentAtMs).toISOString(),
+        timestamp: new Date(sentAtMs).toISOString(),
         idempotencyKey,
       },
-      claim.sentAtMs,
+      sentAtMs,
     );
   } catch {
-    // Delivered but not recorded: a retry with the same key sends nothing new and records it.
     logEvent('/send-message', { callSid }, { messageSid: sid, recorded: false });
+    await store.markSent(callSid, idempotencyKey, sentAtMs, sid).catch(() => undefined);
     throw new HttpError(
       503,
       'record-failed',
@@ -135,8 +162,6 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
       },
     );
   }
-  logEvent('/send-message', { callSid }, { messageSid: sid });
-  return json(201, result(sid, callSid, idempotencyKey, 'sent'));
 }
 
 const result = (
@@ -178,11 +203,12 @@ async function activeLegOf(client: TwilioClient, identity: string, deadline: num
     ...into.filter((call) => isActive(call.status)),
   ];
   const sids = [...new Set(legs.map((call) => call.sid))].filter(isCallSid);
-  if (sids.length === 0) throw new HttpError(409, 'call-not-active', `${identity} has no active call.`);
+  const [only] = sids;
+  if (only === undefined) throw new HttpError(409, 'call-not-active', `${identity} has no active call.`);
   if (sids.length > 1) {
     throw new HttpError(409, 'call-ambiguous', `${identity} has ${sids.length} active calls; pass callSid instead.`, {
       callSids: sids,
     });
   }
-  return sids[0];
+  return only;
 }

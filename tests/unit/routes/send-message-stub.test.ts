@@ -179,6 +179,20 @@ describe('/send-message (stub Calls API)', () => {
     expect((res.body as { callSids: string[] }).callSids.sort()).toEqual([BOB_CHILD, sidOf('CA', 3)]);
   });
 
+  it('records, never resends, a message Twilio took whose record failed', async () => {
+    jest.spyOn(store, 'saveOutbound').mockRejectedValueOnce(new Error('Sync refused the write'));
+    const body = { callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-unrecorded' };
+    const first = expectError(await send(body), 503, 'record-failed');
+    expect(first).toMatchObject({ sid: sidOf('KX', 1) });
+    // The retry records the send the claim was marked with (not 409 in progress, and no second send).
+    const retry = await send(body);
+    expect(retry.statusCode).toBe(200);
+    expect(retry.body).toMatchObject({ sid: sidOf('KX', 1), outcome: 'already-sent' });
+    expect(sent).toHaveLength(1);
+    const page = await store.readHistory(BOB_CHILD, { order: 'asc' }, 10);
+    expect(page?.messages.map((m) => m.message.sid)).toEqual([sidOf('KX', 1)]);
+  });
+
   it('asks Twilio about a call it has no record of, once, and a known leg not at all', async () => {
     expect((await send({ callSid: BOB_CHILD, content: '{}' })).statusCode).toBe(201);
     expect((await send({ callSid: BOB_CHILD, content: '{}' })).statusCode).toBe(201);
