@@ -1,0 +1,28 @@
+// What the operator console holds across its modules: the session and the call whose messages are open.
+
+import type { CallMessagePageItem, CallMessagesPage, LegState } from '../../../lib/api-types';
+
+export interface CallRow {
+  callSid: string;
+  createdAt: string;
+  status: string;
+  active: boolean;
+  state: LegState | null;
+}
+export type Message = CallMessagePageItem & { data?: unknown };
+export type CallHistory = CallMessagesPage & { messages: Message[] };
+
+/** The open call's history as read so far: later polls ask only for what came after `cursor`. */
+export interface OpenHistory {
+  callSid: string;
+  state?: LegState | null;
+  messages: Message[];
+  cursor?: string;
+}
+
+export interface Session {
+  session: string;
+  expiresAt: string;
+}
+
+export const state: { session?: Session; selected?: string } = {};
