@@ -6,6 +6,7 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { Config } from './config';
 import { badRequest, HttpError, isTwilioRestError, twilioCode } from './errors';
+import { AGENT_IDENTITY, AGENT_IDENTITY_RULE } from './limits';
 import { readSession, sessionKey, signSession } from './operator-session';
 import { withRetry } from './retry';
 import type { TwilioClient } from './twilio-client';
@@ -16,8 +17,6 @@ export const AGENTS_MAP = 'cme.agents';
  * New agents' identities: what every Voice SDK accepts (the iOS and Android SDKs refuse `.` and
  * `-`, which the JavaScript SDK allows), at most 121 characters like any client identity.
  */
-const AGENT_IDENTITY = /^[A-Za-z0-9_]{1,121}$/;
-export const AGENT_IDENTITY_RULE = 'letters, digits and _ (1-121 characters; iOS and Android SDKs refuse . and -)';
 export const PASSWORD_MIN_CHARS = 12;
 /** Bounds the work one sign-in can ask of scrypt. */
 export const PASSWORD_MAX_CHARS = 256;

@@ -27,3 +27,7 @@ export const CALLBACK_URL_GRACE_SECONDS = 5 * 60;
 
 /** How long after a leg's final status its message callbacks are still accepted (late deliveries, retries). */
 export const FINISHED_LEG_GRACE_SECONDS = 60;
+
+/** Identities new agents may take: what every Voice SDK accepts (iOS and Android refuse `.` and `-`). */
+export const AGENT_IDENTITY = /^[A-Za-z0-9_]{1,121}$/;
+export const AGENT_IDENTITY_RULE = 'letters, digits and _ (1-121 characters; iOS and Android SDKs refuse . and -)';
