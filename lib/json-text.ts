@@ -62,13 +62,17 @@ export function compactJson(value: unknown): string {
     }
   };
   write(value);
-  while (stack.length > 0) {
-    const frame = stack[stack.length - 1];
+  // The loop ends when the stack is empty, i.e. when its top is undefined.
+  let frame: Frame | undefined;
+  while ((frame = stack[stack.length - 1]) !== undefined) {
+    const { keys } = frame;
     let next: { v: unknown } | undefined;
-    if (frame.keys) {
+    if (keys) {
       const object = frame.value as Record<string, unknown>;
-      while (frame.index < frame.keys.length && !next) {
-        const key = frame.keys[frame.index++];
+      while (!next) {
+        const key = keys[frame.index];
+        if (key === undefined) break; // past the last key (Object.keys has no holes)
+        frame.index++;
         const v = object[key];
         if (omitted(v)) continue; // JSON.stringify leaves such members out
         out.push(`${frame.wrote ? ',' : ''}${JSON.stringify(key)}:`);
@@ -85,7 +89,7 @@ export function compactJson(value: unknown): string {
       frame.wrote = true;
       write(next.v);
     } else {
-      out.push(frame.keys ? '}' : ']');
+      out.push(keys ? '}' : ']');
       stack.pop();
     }
   }

@@ -19,7 +19,7 @@ export class SandboxRequestClient extends twilio.RequestClient {
     super(opts);
   }
 
-  request<TData>(opts: RequestOptions<TData>) {
+  override request<TData>(opts: RequestOptions<TData>) {
     return super.request<TData>({ ...opts, uri: rewriteTwilioUrl(opts.uri, this.baseUrl) });
   }
 }

@@ -50,10 +50,9 @@ interface Written {
  */
 export function requestSource(headers: Record<string, unknown>): string {
   const forwarded = headers['x-forwarded-for'];
-  const first = (Array.isArray(forwarded) ? String(forwarded[0]) : typeof forwarded === 'string' ? forwarded : '')
-    .split(',')[0]
-    .trim()
-    .toLowerCase();
+  const header = Array.isArray(forwarded) ? String(forwarded[0]) : typeof forwarded === 'string' ? forwarded : '';
+  // split always yields at least one part, so the default is never used.
+  const first = (header.split(',')[0] ?? '').trim().toLowerCase();
   return /^[0-9a-f.:[\]]{2,64}$/.test(first) ? first : 'unknown';
 }
 
@@ -116,7 +115,9 @@ export class SignInThrottle {
       // The longest wait wins; a Sync failure (not a refusal) is passed on as it is.
       const waits = refusals.filter((e) => e instanceof HttpError && e.status === 429) as HttpError[];
       if (waits.length < refusals.length) throw refusals.find((e) => !(e instanceof HttpError && e.status === 429));
-      throw waits.sort((a, b) => Number(b.details?.retryAfter) - Number(a.details?.retryAfter))[0];
+      const [longest] = waits.sort((a, b) => Number(b.details?.retryAfter) - Number(a.details?.retryAfter));
+      if (longest === undefined) throw new Error('every refusal is a 429 here, and there is at least one');
+      throw longest;
     }
     const sourceWritten = (bySource as PromiseFulfilledResult<Written>).value;
     return {
