@@ -2,6 +2,7 @@
 // stack idle before and after), so every request between two events belongs to the one in between.
 // Then whole calls through the sandbox's call engine check that the per-event counts add up.
 import { fakeSid } from './http';
+import { nth } from './stats';
 import {
   callMessagesRequest,
   childLeg,
@@ -86,7 +87,9 @@ function summarise(runs: { method: string; product: string; route: string; statu
     byShape.set(shape, (byShape.get(shape) ?? 0) + 1);
     sizeOf.set(shape, run.length);
   }
-  const common = [...byShape].sort((a, b) => b[1] - a[1])[0][0];
+  const top = [...byShape].sort((a, b) => b[1] - a[1])[0];
+  if (top === undefined) throw new Error('summarise needs at least one run');
+  const [common] = top;
   return {
     min: Math.min(...counts),
     max: Math.max(...counts),
@@ -148,8 +151,8 @@ export async function countEvents(b: BenchStack, samples: number): Promise<Event
   // Client → client: both legs are SDK legs in the same callback.
   const pairs = await heldSdkLegs(b, 'count-pair', samples * 2);
   const both: StatusCallbackLeg[] = Array.from({ length: samples }, (_, i) => ({
-    callSid: pairs[2 * i + 1],
-    parentCallSid: pairs[2 * i],
+    callSid: nth(pairs, 2 * i + 1),
+    parentCallSid: nth(pairs, 2 * i),
     from: 'client:count-pair',
     to: 'client:count-pair',
     sdk: { parent: 'count-pair', child: 'count-pair' },
@@ -171,95 +174,105 @@ export async function countEvents(b: BenchStack, samples: number): Promise<Event
     0,
   );
 
-  add(E.childInitiated, await run((i) => statusCallback(b, child[i], 'initiated')), 'the Map = 1', 1);
-  add(E.childRinging, await run((i) => statusCallback(b, child[i], 'ringing')), 'claim + subscribe + record = 3', 3);
+  add(E.childInitiated, await run((i) => statusCallback(b, nth(child, i), 'initiated')), 'the Map = 1', 1);
+  add(
+    E.childRinging,
+    await run((i) => statusCallback(b, nth(child, i), 'ringing')),
+    'claim + subscribe + record = 3',
+    3,
+  );
   add(
     E.childInProgress,
-    await run((i) => statusCallback(b, child[i], 'in-progress')),
+    await run((i) => statusCallback(b, nth(child, i), 'in-progress')),
     'read + update the state = 2',
     2,
   );
-  add(E.childInProgressAgain, await run((i) => statusCallback(b, child[i], 'in-progress')), 'read = 1', 1);
+  add(E.childInProgressAgain, await run((i) => statusCallback(b, nth(child, i), 'in-progress')), 'read = 1', 1);
   add(
     E.childInProgressFirst,
-    await run((i) => statusCallback(b, late[i], 'in-progress')),
+    await run((i) => statusCallback(b, nth(late, i), 'in-progress')),
     'read (404) + claim (404) + the Map + claim + subscribe + record = 6',
     6,
   );
 
   add(
     E.parentInitiated,
-    await run((i) => statusCallback(b, parents[i], 'initiated')),
+    await run((i) => statusCallback(b, nth(parents, i), 'initiated')),
     'claim (404: no Map yet) + the Map + claim + subscribe + record = 5',
     5,
   );
   add(
     E.parentRinging,
-    await run((i) => statusCallback(b, parents[i], 'ringing')),
+    await run((i) => statusCallback(b, nth(parents, i), 'ringing')),
     'claim (409: initiated made the state) + read + update = 3',
     3,
   );
   add(
     E.parentInProgress,
-    await run((i) => statusCallback(b, parents[i], 'in-progress')),
+    await run((i) => statusCallback(b, nth(parents, i), 'in-progress')),
     'read + update the state = 2',
     2,
   );
 
   add(
     E.bothInitiated,
-    await run((i) => statusCallback(b, both[i], 'initiated')),
+    await run((i) => statusCallback(b, nth(both, i), 'initiated')),
     "parent 5 (as above) + the child's Map 1 = 6",
     6,
   );
-  add(E.bothRinging, await run((i) => statusCallback(b, both[i], 'ringing')), 'parent 3 (as above) + child 3 = 6', 6);
-  add(E.bothInProgress, await run((i) => statusCallback(b, both[i], 'in-progress')), '2 + 2 = 4', 4);
+  add(
+    E.bothRinging,
+    await run((i) => statusCallback(b, nth(both, i), 'ringing')),
+    'parent 3 (as above) + child 3 = 6',
+    6,
+  );
+  add(E.bothInProgress, await run((i) => statusCallback(b, nth(both, i), 'in-progress')), '2 + 2 = 4', 4);
 
   const sids = legs.map(() => fakeSid('KX'));
-  add(E.message, await run((i) => messageCallback(b, legs[i], sids[i], 1, NOTE)), '1 Sync write', 1);
+  add(E.message, await run((i) => messageCallback(b, nth(legs, i), nth(sids, i), 1, NOTE)), '1 Sync write', 1);
   add(
     '/message-callback, delivered again (same Sid)',
-    await run((i) => messageCallback(b, legs[i], sids[i], 1, NOTE)),
+    await run((i) => messageCallback(b, nth(legs, i), nth(sids, i), 1, NOTE)),
     '1 (409: stored already)',
     1,
   );
-  const key = (i: number) => `count-send-${legs[i]}`;
+  const key = (i: number) => `count-send-${nth(legs, i)}`;
   add(
     E.send,
-    await run((i) => sendMessageRequest(b, { callSid: legs[i], content: NOTE, idempotencyKey: key(i) }), [201]),
+    await run((i) => sendMessageRequest(b, { callSid: nth(legs, i), content: NOTE, idempotencyKey: key(i) }), [201]),
     'claim + send + record = 3',
     3,
   );
   add(
     '/send-message again, same idempotencyKey',
-    await run((i) => sendMessageRequest(b, { callSid: legs[i], content: NOTE, idempotencyKey: key(i) })),
+    await run((i) => sendMessageRequest(b, { callSid: nth(legs, i), content: NOTE, idempotencyKey: key(i) })),
     'claim (409) + 2 reads, no send = 3',
     3,
   );
   // By identity: the identity must have exactly one active call: one held, subscribed leg each.
   for (let i = 0; i < samples; i++) {
     const identity = `count-solo-${i}`;
-    const [sid] = await heldSdkLegs(b, identity, 1);
+    const sid = nth(await heldSdkLegs(b, identity, 1), 0);
     const leg = childLeg(sid, fakeSid('CA'), identity);
     for (const status of ['initiated', 'ringing', 'in-progress'] as const) await statusCallback(b, leg, status);
   }
   const solo = (i: number) => sendMessageRequest(b, { identity: `count-solo-${i}`, content: NOTE });
   add('/send-message by identity', await run(solo, [201]), '2 Calls list reads + 3 = 5', 5);
-  add('/call-messages (a page)', await run((i) => callMessagesRequest(b, legs[i])), '2 range reads', 2);
+  add('/call-messages (a page)', await run((i) => callMessagesRequest(b, nth(legs, i))), '2 range reads', 2);
   const lastCursor = new Map<number, string>();
   for (let i = 0; i < samples; i++) {
-    const page = await callMessagesRequest(b, legs[i]);
+    const page = await callMessagesRequest(b, nth(legs, i));
     lastCursor.set(i, (JSON.parse(page.text) as { messages: { cursor: string }[] }).messages.at(-1)?.cursor ?? '');
   }
   add(
     '/call-messages after= the last message',
-    await run((i) => callMessagesRequest(b, legs[i], { after: lastCursor.get(i)! })),
+    await run((i) => callMessagesRequest(b, nth(legs, i), { after: lastCursor.get(i)! })),
     '2 range reads',
     2,
   );
-  add(E.childCompleted, await run((i) => statusCallback(b, child[i], 'completed')), '1 Sync write', 1);
-  add(E.parentCompleted, await run((i) => statusCallback(b, parents[i], 'completed')), '1 Sync write', 1);
-  add(E.bothCompleted, await run((i) => statusCallback(b, both[i], 'completed')), '2 Sync writes', 2);
+  add(E.childCompleted, await run((i) => statusCallback(b, nth(child, i), 'completed')), '1 Sync write', 1);
+  add(E.parentCompleted, await run((i) => statusCallback(b, nth(parents, i), 'completed')), '1 Sync write', 1);
+  add(E.bothCompleted, await run((i) => statusCallback(b, nth(both, i), 'completed')), '2 Sync writes', 2);
   add('/token', await run((i) => tokenRequest(b, `agent-${i}`)), '0', 0);
   return rows;
 }
@@ -312,7 +325,7 @@ export async function wholeCalls(
           ? (await b.control.callIn(number)).callSid
           : (await b.control.placeCall('whole-caller', k === 1 ? number : 'client:whole-callee')).callSid;
       const dialed = await waitUntil(() => engine.calls.get(parent)?.dialedLeg);
-      const sdkLegs =
+      const sdkLegs: [leg: string, identity: string][] =
         k === 0
           ? [[dialed, 'alice']]
           : k === 1

@@ -9,6 +9,7 @@ import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
 import type { PhoneCall } from '../sandbox/engine-types';
 import { sandboxStore } from './fill';
 import type { BenchStack } from './stack';
+import { nth } from './stats';
 
 export const FIRST_MESSAGE_DELAYS_MS = [0, 20, 100, 500] as const;
 
@@ -101,7 +102,7 @@ export async function prepareProbes(b: BenchStack, workers = 1): Promise<Prober>
     let answeredAt = Infinity;
     const log = b.sandbox.webhooks.log;
     for (let i = Math.min(since, log.length); i < log.length; i++) {
-      const w = log[i];
+      const w = nth(log, i);
       if (w.kind !== 'status' || w.callSid !== dialed || w.callStatus !== status) continue;
       sentAt = Math.min(sentAt, w.at);
       if (w.status === 200) answeredAt = Math.min(answeredAt, w.at + w.ms);
@@ -242,7 +243,7 @@ export function firstMessagesLoaded(prober: Prober, perCell: number, workers: nu
   let stopped = false;
   const worker = async (w: number) => {
     while (!stopped && next < plan.length) {
-      const { s, t } = plan[next++];
+      const { s, t } = nth(plan, next++);
       try {
         out.push(...(await prober.probe(s, t, w)));
       } catch (err) {

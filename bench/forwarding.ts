@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { startExampleBackend } from '../scripts/example-backend';
 import { fakeSid } from './http';
 import { childLeg, heldSdkLegs, messageCallback, startBenchStack, statusCallback, type BenchStack } from './stack';
-import { markdownTable, ms, percentile } from './stats';
+import { markdownTable, ms, nth, percentile } from './stats';
 
 export interface ForwardingRow {
   event: string;
@@ -74,7 +74,7 @@ export async function measureForwarding(samples: number): Promise<ForwardingRow[
     const legs = await legsWithState(off, 'fwd-off', 1);
     rows.push(
       await measure(off, '/message-callback, forwarding off', samples, (i) =>
-        messageCallback(off, legs[0], fakeSid('KX'), i + 1, NOTE),
+        messageCallback(off, nth(legs, 0), fakeSid('KX'), i + 1, NOTE),
       ),
     );
   } finally {
@@ -87,18 +87,20 @@ export async function measureForwarding(samples: number): Promise<ForwardingRow[
     const firsts = await legsWithState(on, 'fwd-first', samples);
     rows.push(
       await measure(on, '/message-callback, forwarded: first message of a leg', samples, (i) =>
-        messageCallback(on, firsts[i], fakeSid('KX'), 1, NOTE),
+        messageCallback(on, nth(firsts, i), fakeSid('KX'), 1, NOTE),
       ),
     );
-    const [leg] = await legsWithState(on, 'fwd-on', 1);
+    const leg = nth(await legsWithState(on, 'fwd-on', 1), 0);
     await messageCallback(on, leg, fakeSid('KX'), 1, NOTE);
     const sids = Array.from({ length: samples }, () => fakeSid('KX'));
     rows.push(
-      await measure(on, '/message-callback, forwarded', samples, (i) => messageCallback(on, leg, sids[i], i + 2, NOTE)),
+      await measure(on, '/message-callback, forwarded', samples, (i) =>
+        messageCallback(on, leg, nth(sids, i), i + 2, NOTE),
+      ),
     );
     rows.push(
       await measure(on, '/message-callback, delivered again (forwarded already)', samples, (i) =>
-        messageCallback(on, leg, sids[i], i + 2, NOTE),
+        messageCallback(on, leg, nth(sids, i), i + 2, NOTE),
       ),
     );
     rows.push(
@@ -125,7 +127,7 @@ export function forwardingTable(rows: ForwardingRow[]): string {
       r.rest.toFixed(1),
       ms(r.p50Ms),
       ms(r.p95Ms),
-      r === off ? '—' : ms(r.p50Ms - off.p50Ms),
+      r === off || off === undefined ? '—' : ms(r.p50Ms - off.p50Ms),
     ]),
   );
 }

@@ -2,7 +2,7 @@
 // served by the same twilio-run in the same run, and next to that floor plus the route's own Twilio
 // round trips (their time as the sandbox measured it, from sandbox.requests).
 import { fakeSid, post, runLoad, type LoadResult } from './http';
-import { mean, percentile } from './stats';
+import { mean, nth, percentile } from './stats';
 import {
   callMessagesRequest,
   childLeg,
@@ -91,14 +91,14 @@ export async function benchRoutes(
   await runLoad(
     fresh.length,
     concurrency,
-    (i) => beforeAnswer(childLeg(fresh[i], parentOf.get(fresh[i])!, 'bench-fresh')),
+    (i) => beforeAnswer(childLeg(nth(fresh, i), parentOf.get(nth(fresh, i))!, 'bench-fresh')),
     ok,
   );
   // Subscribed legs for messages and reads.
   const live = await heldSdkLegs(b, 'bench-live', opts.legs);
   const liveLegs = live.map((sid) => childLeg(sid, fakeSid('CA'), 'bench-live'));
-  await runLoad(live.length, concurrency, (i) => beforeAnswer(liveLegs[i]), ok);
-  await runLoad(live.length, concurrency, (i) => statusCallback(b, liveLegs[i], 'in-progress'), ok);
+  await runLoad(live.length, concurrency, (i) => beforeAnswer(nth(liveLegs, i)), ok);
+  await runLoad(live.length, concurrency, (i) => statusCallback(b, nth(liveLegs, i), 'in-progress'), ok);
   const sequences = new Map<string, number>();
   let freshNext = 0;
 
@@ -108,7 +108,7 @@ export async function benchRoutes(
       route: '/call-status (in-progress)',
       k: 2,
       request: () => {
-        const sid = fresh[freshNext++];
+        const sid = nth(fresh, freshNext++);
         return statusCallback(b, childLeg(sid, parentOf.get(sid)!, 'bench-fresh'), 'in-progress');
       },
       expected: ok,
@@ -117,7 +117,7 @@ export async function benchRoutes(
       route: '/message-callback',
       k: 1,
       request: (i) => {
-        const sid = live[i % live.length];
+        const sid = nth(live, i % live.length);
         const seq = sequences.get(sid) ?? 0;
         sequences.set(sid, seq + 1);
         return messageCallback(
@@ -135,12 +135,12 @@ export async function benchRoutes(
       k: 3,
       request: (i) =>
         sendMessageRequest(b, {
-          callSid: live[i % live.length],
+          callSid: nth(live, i % live.length),
           content: JSON.stringify({ type: 'note', i, text: 'hello from the server' }),
         }),
       expected: (s) => s === 201,
     },
-    { route: '/call-messages', k: 2, request: (i) => callMessagesRequest(b, live[i % live.length]), expected: ok },
+    { route: '/call-messages', k: 2, request: (i) => callMessagesRequest(b, nth(live, i % live.length)), expected: ok },
     { route: '/token', k: 0, request: (i) => tokenRequest(b, `agent-${i % 50}`), expected: ok },
   ];
 

@@ -216,7 +216,8 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     r.duplicatesStored += messages.length - new Set(messages.map((m) => m.sid)).size;
     // Consecutive from the first (Twilio numbers from 1, or 0 by its prose: either way, no gaps).
     const seqs = fromSdkStored.map((m) => m.sequence ?? -1);
-    if (!seqs.every((s, k) => s === seqs[0] + k)) r.sequenceGaps++;
+    const [firstSeq] = seqs;
+    if (firstSeq !== undefined && !seqs.every((s, k) => s === firstSeq + k)) r.sequenceGaps++;
     r.toSdkReceived += engine.phones.get(identity)?.calls.get(leg)?.received.length ?? 0;
     await b.control.hangupCall(parent);
   }

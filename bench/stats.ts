@@ -1,11 +1,18 @@
 // Small numeric and formatting helpers for the benchmark tables.
 
+/** items[i] for an index the caller knows is in range: throws rather than go on with undefined. */
+export function nth<T>(items: readonly T[], i: number): T {
+  const item = items[i];
+  if (item === undefined) throw new Error(`index ${i} is outside the ${items.length} items`);
+  return item;
+}
+
 /** Nearest-rank percentile (p in 0-100) of unsorted samples; NaN when there are none. */
 export function percentile(samples: readonly number[], p: number): number {
   if (samples.length === 0) return NaN;
   const sorted = [...samples].sort((a, b) => a - b);
   const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
-  return sorted[rank - 1];
+  return nth(sorted, rank - 1);
 }
 
 export const median = (samples: readonly number[]) => percentile(samples, 50);
@@ -20,7 +27,7 @@ export function maxInWindow(times: readonly number[], windowMs: number): number 
   let best = 0;
   let j = 0;
   for (let i = 0; i < t.length; i++) {
-    while (t[i] - t[j] >= windowMs) j++;
+    while (nth(t, i) - nth(t, j) >= windowMs) j++;
     best = Math.max(best, i - j + 1);
   }
   return best;

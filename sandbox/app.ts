@@ -139,8 +139,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   server.use(['/api', '/sync'], (req: Request, res: Response, next: NextFunction) => {
     const started = Date.now();
     const product = req.baseUrl.slice(1) as 'api' | 'sync';
-    // e.g. /2010-04-01/Accounts/AC…/Calls.json or /v1/Services/default/Maps (without the product)
-    const path = req.originalUrl.split('?')[0].slice(req.baseUrl.length);
+    // e.g. /2010-04-01/Accounts/AC…/Calls.json or /v1/Services/default/Maps (without the product);
+    // split always yields a first part, so the default is never used.
+    const path = (req.originalUrl.split('?')[0] ?? '').slice(req.baseUrl.length);
     const send = res.json.bind(res);
     let body: unknown;
     res.json = (b: unknown) => {
@@ -180,7 +181,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   // change its fate.
   server.use(['/api', '/sync'], async (req: Request, res: Response, next: NextFunction) => {
     const product = req.baseUrl.slice(1) as 'api' | 'sync';
-    const targeted = !faults.routes?.length || faults.routes.some((r) => req.originalUrl.split('?')[0].includes(r));
+    const targeted =
+      !faults.routes?.length || faults.routes.some((r) => (req.originalUrl.split('?')[0] ?? '').includes(r));
     const fails = faults.rate > 0 && faults.products.includes(product) && targeted && Math.random() < faults.rate;
     const kind = fails ? faults.kinds[Math.floor(Math.random() * faults.kinds.length)] : undefined;
     const slowMs = faults.slowMs;

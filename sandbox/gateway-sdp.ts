@@ -23,14 +23,18 @@ function sessionLines(): string[] {
   return ['v=0', `o=- ${id} 2 IN IP4 127.0.0.1`, 's=-', 't=0 0'];
 }
 
+/** A media section's lines: its `m=` line first, then its attributes. */
+type MediaSection = [mLine: string, ...attributes: string[]];
+
 /** Splits an SDP into its session part and its media sections (each starting with `m=`). */
-function sections(sdp: string): { session: string[]; media: string[][] } {
+function sections(sdp: string): { session: string[]; media: MediaSection[] } {
   const lines = sdp.split(/\r?\n/).filter((l) => l.length > 0);
   const session: string[] = [];
-  const media: string[][] = [];
+  const media: MediaSection[] = [];
   for (const line of lines) {
+    const current = media.at(-1);
     if (line.startsWith('m=')) media.push([line]);
-    else if (media.length) media[media.length - 1].push(line);
+    else if (current) current.push(line);
     else session.push(line);
   }
   return { session, media };
@@ -65,8 +69,9 @@ export function answerFromOffer(offer: string): string {
     }
     const rtpmaps = new Map<string, { name: string; rate: string }>();
     for (const l of lines) {
-      const match = /^a=rtpmap:(\d+) ([^/]+)\/(\d+)/.exec(l);
-      if (match) rtpmaps.set(match[1], { name: match[2].toLowerCase(), rate: match[3] });
+      // Every group matches at least one character, so all three are set exactly when the line matches.
+      const [, pt, name, rate] = /^a=rtpmap:(\d+) ([^/]+)\/(\d+)/.exec(l) ?? [];
+      if (pt && name && rate) rtpmaps.set(pt, { name: name.toLowerCase(), rate });
     }
     const named = (name: string, rate?: string) =>
       payloads.find(
@@ -76,18 +81,17 @@ export function answerFromOffer(offer: string): string {
       );
     const codec = named('opus') ?? named('pcmu') ?? named('pcma') ?? payloads[0];
     // DTMF at the codec's clock rate (RFC 4733), as Twilio pairs them.
-    const dtmf = named('telephone-event', rtpmaps.get(codec)?.rate ?? '8000');
+    const dtmf = named('telephone-event', (codec === undefined ? undefined : rtpmaps.get(codec)?.rate) ?? '8000');
     const chosen = dtmf ? [codec, dtmf] : [codec];
-    const direction = lines.map((l) => l.slice(2)).find((a) => a in REVERSE_DIRECTION) ?? 'sendrecv';
+    const reversed = lines.map((l) => REVERSE_DIRECTION[l.slice(2)]).find((r) => r !== undefined) ?? 'sendrecv';
     out.push(`m=audio 9 ${proto} ${chosen.join(' ')}`, 'c=IN IP4 0.0.0.0', 'a=rtcp:9 IN IP4 0.0.0.0');
     out.push(`a=ice-ufrag:${ufrag}`, `a=ice-pwd:${pwd}`, `a=fingerprint:sha-256 ${print}`, 'a=setup:active');
     if (mid) out.push(mid);
-    out.push(`a=${REVERSE_DIRECTION[direction]}`, 'a=rtcp-mux');
+    out.push(`a=${reversed}`, 'a=rtcp-mux');
     for (const pt of chosen) {
       for (const l of lines) if (l.startsWith(`a=rtpmap:${pt} `) || l.startsWith(`a=fmtp:${pt} `)) out.push(l);
     }
-    if (REVERSE_DIRECTION[direction].startsWith('send'))
-      out.push(`a=ssrc:${randomBytes(4).readUInt32BE()} cname:sandbox`);
+    if (reversed.startsWith('send')) out.push(`a=ssrc:${randomBytes(4).readUInt32BE()} cname:sandbox`);
   }
   return out.join(CRLF) + CRLF;
 }

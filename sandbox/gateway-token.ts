@@ -26,18 +26,19 @@ export function readAccessToken(
   nowMs = Date.now(),
 ): TokenClaims {
   if (typeof token !== 'string') throw new TokenError(31204, 'Invalid access token: not a JWT');
-  const parts = token.split('.');
-  if (parts.length !== 3) throw new TokenError(31204, 'Invalid access token: not a JWT');
+  const [head, body, signature, ...extra] = token.split('.');
+  if (head === undefined || body === undefined || signature === undefined || extra.length > 0)
+    throw new TokenError(31204, 'Invalid access token: not a JWT');
   let header: Payload;
   let claims: Payload;
   try {
-    header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8')) as Payload;
-    claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as Payload;
+    header = JSON.parse(Buffer.from(head, 'base64url').toString('utf8')) as Payload;
+    claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Payload;
   } catch {
     throw new TokenError(31204, 'Invalid access token: not a JWT');
   }
-  const expected = createHmac('sha256', opts.apiKeySecret).update(`${parts[0]}.${parts[1]}`).digest();
-  const given = Buffer.from(parts[2], 'base64url');
+  const expected = createHmac('sha256', opts.apiKeySecret).update(`${head}.${body}`).digest();
+  const given = Buffer.from(signature, 'base64url');
   if (header.alg !== 'HS256' || given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new TokenError(31202, 'Access token signature validation failed');
   }

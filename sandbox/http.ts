@@ -62,8 +62,8 @@ export interface Credentials {
 export function basicAuth(creds: Credentials) {
   return (req: Request, _res: Response, next: NextFunction): void => {
     const header = req.headers.authorization ?? '';
-    const match = /^Basic (.+)$/i.exec(header);
-    const [user, pass] = match ? Buffer.from(match[1], 'base64').toString('utf8').split(/:(.*)/s) : [];
+    const encoded = /^Basic (.+)$/i.exec(header)?.[1];
+    const [user, pass] = encoded !== undefined ? Buffer.from(encoded, 'base64').toString('utf8').split(/:(.*)/s) : [];
     const ok =
       (user === creds.accountSid && pass === creds.authToken) ||
       (!!creds.apiKeySid && user === creds.apiKeySid && pass === creds.apiKeySecret);

@@ -34,7 +34,10 @@ export interface Stack {
 const root = join(__dirname, '..');
 
 /** The variables the functions get in sandbox mode (what `.env` holds against real Twilio). */
-export function sandboxEnv(sandbox: Sandbox, extra: Record<string, string> = {}): Record<string, string> {
+export function sandboxEnv(
+  sandbox: Sandbox,
+  extra: Record<string, string> = {},
+): Record<string, string> & { OPERATOR_SECRET: string } {
   return {
     ACCOUNT_SID: sandbox.accountSid,
     AUTH_TOKEN: sandbox.authToken,

@@ -180,7 +180,9 @@ export class WebhookSender {
         ),
       );
     }
-    return deliveries[0];
+    const first = deliveries[0];
+    if (first === undefined) throw new Error('copies is at least 1, so there is always a first delivery');
+    return first;
   }
 
   /** Status callbacks held back to be delivered out of order (knob statusCallbackOrder). */

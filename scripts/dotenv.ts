@@ -13,9 +13,9 @@ export function parseDotEnv(text: string): Record<string, string> {
   for (const rawLine of text.replace(/^\uFEFF/, '').split(/\r?\n/)) {
     const line = rawLine.trim();
     if (line === '' || line.startsWith('#')) continue;
-    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/.exec(line);
-    if (!m) continue;
-    const [, key, rest] = m;
+    // Both groups are set exactly when the line is an assignment (the value's may be empty).
+    const [, key, rest] = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/.exec(line) ?? [];
+    if (key === undefined || rest === undefined) continue;
     let value: string;
     const quote = rest[0];
     if ((quote === '"' || quote === "'") && rest.indexOf(quote, 1) > 0) {
@@ -59,7 +59,7 @@ export interface Credentials {
 }
 
 export class CredentialsError extends Error {
-  name = 'CredentialsError';
+  override name = 'CredentialsError';
 }
 
 /**

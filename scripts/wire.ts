@@ -29,10 +29,12 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const args: Args = { dryRun: false, force: false, config: SERVICE_CONFIG_FILE, help: false };
   for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === undefined) throw new Error('i < argv.length, so argv[i] is set');
     const [flag, inline] =
-      argv[i].startsWith('--') && argv[i].includes('=')
-        ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)]
-        : [argv[i], undefined];
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
     const value = () => {
       const v = inline ?? argv[++i];
       if (v === undefined || v === '' || (inline === undefined && v.startsWith('--')))
@@ -62,7 +64,7 @@ function parseArgs(argv: string[]): Args {
         args.help = true;
         break;
       default:
-        throw new UsageError(`unknown argument ${argv[i]}`);
+        throw new UsageError(`unknown argument ${arg}`);
     }
   }
   return args;

@@ -27,7 +27,7 @@ export interface DeployedEnvironment {
 export type EnvironmentLister = (serviceSid: string) => Promise<DeployedEnvironment[]>;
 
 export class BaseUrlError extends Error {
-  name = 'BaseUrlError';
+  override name = 'BaseUrlError';
 }
 
 /** This account's entry in `.twiliodeployinfo` (under `dir`), or undefined when there is none. */
@@ -42,10 +42,11 @@ export function readDeployInfo(dir: string, accountSid: string, region = 'us1'):
   if (typeof raw !== 'object' || raw === null) return undefined;
   const entries = raw as Record<string, unknown>;
   const otherRegions = Object.keys(entries).filter((k) => k.startsWith(`${accountSid}:`));
+  const onlyOtherRegion = otherRegions.length === 1 ? otherRegions[0] : undefined;
   const entry =
     entries[`${accountSid}:${region}`] ??
     entries[accountSid] ??
-    (otherRegions.length === 1 ? entries[otherRegions[0]] : undefined);
+    (onlyOtherRegion !== undefined ? entries[onlyOtherRegion] : undefined);
   if (typeof entry !== 'object' || entry === null) return undefined;
   const { serviceSid, latestBuild } = entry as Record<string, unknown>;
   if (

@@ -67,13 +67,13 @@ export interface WireResult {
 
 /** Something is wrong with the account or the config (a number not in the account, …): exit 1. */
 export class WireError extends Error {
-  name = 'WireError';
+  override name = 'WireError';
   readonly exitCode: number = 1;
 }
 
 /** Numbers answer somewhere else and --force was not given: exit 2. Nothing was changed. */
 export class WireRefusal extends WireError {
-  name = 'WireRefusal';
+  override name = 'WireRefusal';
   override readonly exitCode = 2;
   constructor(readonly conflicts: Conflict[]) {
     super(

@@ -22,17 +22,18 @@ export function parsePaging(query: Body): PageRequest {
   const rawToken = param(query, 'PageToken');
   let token: PageRequest['token'];
   if (rawToken !== undefined && rawToken !== '') {
-    const m = /^P([AB])(.+)$/.exec(rawToken);
+    // Both groups are set exactly when the token matches.
+    const [, direction, encoded] = /^P([AB])(.+)$/.exec(rawToken) ?? [];
     let cursor: unknown;
     try {
-      cursor = m ? JSON.parse(Buffer.from(m[2], 'base64url').toString('utf8')) : undefined;
+      cursor = encoded !== undefined ? JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) : undefined;
     } catch {
       cursor = undefined;
     }
-    if (!m || (typeof cursor !== 'string' && typeof cursor !== 'number')) {
+    if (direction === undefined || (typeof cursor !== 'string' && typeof cursor !== 'number')) {
       throw new TwilioApiError(400, 20001, `Invalid PageToken: ${rawToken}`);
     }
-    token = { after: m[1] === 'A', cursor };
+    token = { after: direction === 'A', cursor };
   }
   return { pageSize, page, token };
 }
@@ -45,7 +46,7 @@ export function encodeToken(after: boolean, cursor: Cursor): string {
  * One page of `all` (already filtered and ordered; `cmp` orders cursors the same way).
  * Tokens are cursors ("after X" / "before X"), so paging stays stable while items change.
  */
-export function paginate<T>(
+export function paginate<T extends object>(
   all: T[],
   cursorOf: (t: T) => Cursor,
   cmp: (a: Cursor, b: Cursor) => number,
@@ -74,7 +75,10 @@ export function paginate<T>(
     if (tok) q.set('PageToken', tok);
     return `${baseUrl}?${q.toString()}`;
   };
-  const hasNext = start + slice.length < all.length && slice.length > 0;
+  // Items are objects, so first and last are undefined exactly when the page is empty.
+  const first = slice[0];
+  const last = slice[slice.length - 1];
+  const hasNext = start + slice.length < all.length && last !== undefined;
   const hasPrev = start > 0;
   const currentToken = token ? encodeToken(token.after, token.cursor) : undefined;
   return {
@@ -82,11 +86,11 @@ export function paginate<T>(
     meta: {
       first_page_url: url(0),
       key,
-      next_page_url: hasNext ? url(page + 1, encodeToken(true, cursorOf(slice[slice.length - 1]))) : null,
+      next_page_url: hasNext ? url(page + 1, encodeToken(true, cursorOf(last))) : null,
       page,
       page_size: pageSize,
       previous_page_url: hasPrev
-        ? url(Math.max(0, page - 1), slice.length ? encodeToken(false, cursorOf(slice[0])) : undefined)
+        ? url(Math.max(0, page - 1), first !== undefined ? encodeToken(false, cursorOf(first)) : undefined)
         : null,
       url: url(page, currentToken),
     },

@@ -222,7 +222,11 @@ export class SyncState {
     const now = this.now();
     const log = this.writes.get(objectKey) ?? [];
     let recent = 0;
-    for (let i = log.length - 1; i >= 0 && log[i] > now - windowMs; i--) recent++;
+    for (let i = log.length - 1; i >= 0; i--) {
+      const at = log[i];
+      if (at === undefined || at <= now - windowMs) break;
+      recent++;
+    }
     if (recent + 1 > limit * (windowMs / 1000)) {
       res.set('Retry-After', '1');
       throw new TwilioApiError(429, 54009, `Rate limit exceeded for Sync object ${objectKey}`);
