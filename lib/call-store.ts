@@ -143,6 +143,8 @@ export class CallStore {
   ): Promise<SubscriptionClaim> {
     const claim: SubscriptionRecord = { status: 'claimed', at: at.toISOString(), by: status };
     const fresh: LegState = { ...sdkLegFields(leg), status, updatedAt: at.toISOString(), subscription: claim };
+    // `initiated` is a leg's first callback: its Map is made first rather than found missing by the claim.
+    if (status === 'initiated') await this.ensureLegMap(leg.callSid);
     // Only the first callback of a leg is likely to find no state: the others read first.
     if (status !== 'in-progress') {
       const created = await this.createItem(leg.callSid, STATE_KEY, fresh);
