@@ -5,6 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';
 import { contrastProblems, hasChromium, launchBrowser, offMachine, openPage, type WatchedPage } from './browser';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
+import { defined } from '../support/narrow';
 
 const suite = hasChromium ? describe : describe.skip;
 if (!hasChromium) console.warn('tests/browser: no Chromium at /usr/bin/chromium (set CHROMIUM_PATH); skipping');
@@ -78,7 +79,7 @@ suite('agents: sign-in, calls between two agents, disabling', () => {
     await page.locator('#agent-name').fill('Carol Danvers');
     await page.locator('#agent-add').click();
     await expectText(page, 'agents-status', /New password for carol: \S{24} \(shown once/);
-    passwords.carol = /New password for carol: (\S{24})/.exec(await text(page, 'agents-status'))![1];
+    passwords.carol = defined(/New password for carol: (\S{24})/.exec(await text(page, 'agents-status'))?.[1]);
     // dave: a password the operator chose.
     passwords.dave = 'dave-chosen-password';
     await page.locator('#agent-identity').fill('dave');
@@ -102,7 +103,7 @@ suite('agents: sign-in, calls between two agents, disabling', () => {
       [carol, 'carol'],
       [dave, 'dave'],
     ] as const) {
-      const res = await signIn(p, identity, passwords[identity]);
+      const res = await signIn(p, identity, defined(passwords[identity]));
       expect(res.status()).toBe(200);
       sessions[identity] = ((await res.json()) as { session: string }).session;
       await expectText(p.page, 'device-status', new RegExp(`Registered as ${identity}`));
@@ -113,7 +114,7 @@ suite('agents: sign-in, calls between two agents, disabling', () => {
     const info = (await (await fetch(`${stack.sandbox.url}/sandbox`)).json()) as { phones: string[] };
     expect(info.phones).toEqual(expect.arrayContaining(['carol', 'dave']));
     // Each session mints for its own agent only.
-    const own = (await (await tokenWith(sessions.dave)).json()) as { identity: string };
+    const own = (await (await tokenWith(defined(sessions.dave))).json()) as { identity: string };
     expect(own.identity).toBe('dave');
   });
 
@@ -142,15 +143,15 @@ suite('agents: sign-in, calls between two agents, disabling', () => {
     await page.locator('#agents tr[data-identity="dave"][data-enabled="false"]').waitFor();
 
     // The session his page holds no longer gets a token (what the softphone's renewal asks for).
-    const renewal = await tokenWith(sessions.dave);
+    const renewal = await tokenWith(defined(sessions.dave));
     expect(renewal.status).toBe(403);
     expect(((await renewal.json()) as { code: string }).code).toBe('agent-disabled');
-    expect((await tokenWith(sessions.carol)).status).toBe(200);
+    expect((await tokenWith(defined(sessions.carol))).status).toBe(200);
 
     // Signing in again on his page is refused, and says why.
     await dave.page.locator('#unregister').click();
     await expectText(dave.page, 'device-status', /Not registered/);
-    const res = await signIn(dave, 'dave', passwords.dave);
+    const res = await signIn(dave, 'dave', defined(passwords.dave));
     expect(res.status()).toBe(403);
     await expectText(dave.page, 'device-status', /disabled/);
     await dave.screenshot('agents-dave-disabled');

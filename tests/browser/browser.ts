@@ -82,14 +82,17 @@ export function offMachine(urls: string[]): string[] {
 export function contrastProblems(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number);
-    const luminance = ([r, g, b]: number[]) => {
+    const luminance = (c: number[]) => {
+      const [r, g, b] = c;
+      if (r === undefined || g === undefined || b === undefined) throw new Error(`not an RGB colour: ${c.join(', ')}`);
       const f = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
       return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
     };
     const background = (el: Element | null): number[] => {
       for (; el; el = el.parentElement) {
         const c = rgb(getComputedStyle(el).backgroundColor);
-        if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+        const alpha = c[3];
+        if (c.length === 3 || (c.length === 4 && alpha !== undefined && alpha > 0)) return c.slice(0, 3);
       }
       return [255, 255, 255];
     };
@@ -106,8 +109,9 @@ export function contrastProblems(page: Page): Promise<string[]> {
         el.closest('.visually-hidden')
       )
         continue;
-      const [l1, l2] = [luminance(rgb(style.color)), luminance(background(el))].sort((a, b) => b - a);
-      const ratio = (l1 + 0.05) / (l2 + 0.05);
+      const fg = luminance(rgb(style.color));
+      const bg = luminance(background(el));
+      const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
       const size = parseFloat(style.fontSize);
       const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
       if (ratio < (large ? 3 : 4.5))

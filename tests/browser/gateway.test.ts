@@ -10,6 +10,7 @@ import type { RouteContext } from '../../lib/function-handler';
 import { startGateway } from '../../sandbox/gateway';
 import { answerFromOffer } from '../../sandbox/gateway-sdp';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { defined } from '../support/narrow';
 
 type Frame = { type: string; version?: string; payload: Record<string, unknown> };
 
@@ -209,7 +210,7 @@ describe('a call the SDK places', () => {
     const call = await stack.control.call(callSid);
     expect(call).toMatchObject({ from: 'client:dave', sdkIdentity: 'dave', status: 'in-progress' });
     const phone = await stack.control.phone('dave');
-    expect(phone.calls[0].customParameters).toEqual({ To: '+15557654321', topic: 'billing' });
+    expect(defined(phone.calls[0]).customParameters).toEqual({ To: '+15557654321', topic: 'billing' });
     await waitFor(async () => (await stack.control.call(callSid)).subscriptions.length > 0, 'the subscription');
   });
 
@@ -389,13 +390,13 @@ describe('operator and client-config functions', () => {
 
     const refused = await post(
       '/operator-send',
-      { callSid: body.calls[body.calls.length - 1].callSid, content: '{"late":1}' },
+      { callSid: defined(body.calls.at(-1)).callSid, content: '{"late":1}' },
       { Authorization: `Bearer ${session}` },
     );
     expect(refused.status).toBe(409);
     const invalid = await post(
       '/operator-send',
-      { callSid: body.calls[0].callSid, content: '{not json' },
+      { callSid: defined(body.calls[0]).callSid, content: '{not json' },
       { Authorization: `Bearer ${session}` },
     );
     expect(invalid.status).toBe(400);

@@ -4,6 +4,7 @@ import { callMessages, sendMessage, signedPost } from '../../client';
 import { legMapName } from '../../lib/call-store';
 import { checkExchanges, loadContract } from '../support/openapi-contract';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { defined } from '../support/narrow';
 
 let stack: TestStack;
 
@@ -45,7 +46,7 @@ describe('incoming phone call → SDK client (child leg)', () => {
     const leg = await subscribed(legSid);
     expect(leg.parentCallSid).toBe(parentSid);
     expect(leg.direction).toBe('outbound-dial');
-    expect(leg.subscriptions[0].callback).toMatch(
+    expect(defined(leg.subscriptions[0]).callback).toMatch(
       new RegExp(`/message-callback\\?cme_leg=${legSid}&cme_issued=\\d+&cme_token=[\\w-]{32}#rc=`),
     );
     await ctl().idle();
@@ -171,7 +172,7 @@ describe('SDK client → SDK client (both legs)', () => {
     expect((await callMessages(stack.fn, daveLeg)).body.messages.map((m) => m.data)).toEqual([{ from: 'dave' }]);
     const toDave = await sendMessage(stack.fn, { identity: 'dave', content: { hi: 'dave' } });
     expect(toDave.status).toBe(201);
-    expect((await ctl().phone('dave')).calls[0].received.map((m) => m.content)).toEqual([{ hi: 'dave' }]);
+    expect(defined((await ctl().phone('dave')).calls[0]).received.map((m) => m.content)).toEqual([{ hi: 'dave' }]);
     await ctl().hangup('carol', parentSid);
     await waitFor(async () => (await ctl().call(daveLeg)).status === 'completed', 'the callee leg to end');
   });
@@ -296,26 +297,24 @@ describe('the sandbox REST API through the real twilio client', () => {
     } finally {
       await ctl().knobs({ faults: { rate: 0, routes: null } });
     }
-    expect((await ctl().phone('kim')).calls[0].received).toEqual([]);
+    expect(defined((await ctl().phone('kim')).calls[0]).received).toEqual([]);
     expect((await callMessages(stack.fn, callSid)).body.messages).toEqual([]);
     // The same key once Twilio answers again: sent once.
     expect(
       (await sendMessage(stack.fn, { callSid, content: { never: 'arrives' }, idempotencyKey: 'fault-1' })).status,
     ).toBe(201);
-    expect((await ctl().phone('kim')).calls[0].received).toHaveLength(1);
+    expect(defined((await ctl().phone('kim')).calls[0]).received).toHaveLength(1);
     await ctl().hangup('kim', callSid);
   }, 20_000);
 
   it('removes a subscription: the SDK message then reaches no callback', async () => {
     await ctl().registerPhone('ida', { autoAnswer: true });
     const { callSid } = await ctl().placeCall('ida', '+15551230079');
-    const call = await subscribed(callSid);
-    expect(await stack.twilio.calls(callSid).userDefinedMessageSubscriptions(call.subscriptions[0].sid).remove()).toBe(
-      true,
-    );
+    const subscription = defined((await subscribed(callSid)).subscriptions[0]);
+    expect(await stack.twilio.calls(callSid).userDefinedMessageSubscriptions(subscription.sid).remove()).toBe(true);
     expect((await ctl().sendFromPhone('ida', callSid, { nobody: 'listens' })).deliveries).toEqual([]);
     await expect(
-      stack.twilio.calls(callSid).userDefinedMessageSubscriptions(call.subscriptions[0].sid).remove(),
+      stack.twilio.calls(callSid).userDefinedMessageSubscriptions(subscription.sid).remove(),
     ).rejects.toMatchObject({ status: 404, code: 20404 });
     await ctl().hangup('ida', callSid);
   });

@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
+import { defined } from '../support/narrow';
 
 interface Resource {
   name: string;
@@ -127,7 +128,9 @@ describe('deploy set', () => {
       expect(f.filePath).toMatch(/\.js$/);
       // A require( that opens a string literal is code a library writes, not a call (ajv's standalone
       // codegen holds `require("ajv/dist/runtime/…")` texts; the bundle runs without them).
-      const requires = [...String(f.content).matchAll(/(?<![`'"])require\(["']([^"']+)["']\)/g)].map((m) => m[1]);
+      const requires = [...String(f.content).matchAll(/(?<![`'"])require\(["']([^"']+)["']\)/g)].map((m) =>
+        defined(m[1]),
+      );
       // Relative requires do not survive deployment; only twilio (installed by the runtime) and Node built-ins may remain.
       expect(requires.filter((r) => !(r === 'twilio' || r.startsWith('twilio/') || r.startsWith('node:')))).toEqual([]);
     }

@@ -9,6 +9,7 @@ import { verifyForwardedRequest } from '../../lib/forwarding';
 import { replyKey } from '../../lib/routes/forwarding';
 import { startExampleBackend, type ExampleBackend } from '../../scripts/example-backend';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { defined } from '../support/narrow';
 
 let stack: TestStack;
 let backend: ExampleBackend;
@@ -43,7 +44,7 @@ async function history(): Promise<CallMessagePageItem[]> {
 
 /** Replays a stored message's callback as Twilio would redeliver it (same parameters, signed, to the same URL). */
 async function redeliver(message: CallMessagePageItem) {
-  const [subscription] = (await stack.control.call(leg)).subscriptions;
+  const subscription = defined((await stack.control.call(leg)).subscriptions[0]);
   return stack.sandbox.webhooks.send({
     kind: 'message',
     url: subscription.callback,

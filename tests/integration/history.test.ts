@@ -6,6 +6,7 @@ import type { CallMessagePageItem } from '../../lib/api-types';
 import { legMapName } from '../../lib/call-store';
 import { fillLeg, sandboxStore } from '../../bench/fill';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { defined, withoutFragment } from '../support/narrow';
 
 const LENGTH = 5_000;
 const PAGE_SIZE = 100;
@@ -48,7 +49,7 @@ beforeAll(async () => {
 
   const first = await callMessages(stack.fn, leg, { pageSize: PAGE_SIZE });
   expect(first.body.messages).toHaveLength(1);
-  real = first.body.messages[0];
+  real = defined(first.body.messages[0]);
   expect(real.sid).toBe(sent.voiceEventSid);
 
   // The rest, straight into Sync: no REST latency while filling (the realistic profile's 20-150 ms).
@@ -79,7 +80,11 @@ afterAll(async () => {
 
 it(`reads a ${LENGTH.toLocaleString('en-US')}-message leg in pages of ${PAGE_SIZE}, each at most 2 Sync requests`, () => {
   expect(pages).toHaveLength(LENGTH / PAGE_SIZE);
-  const [first, middle, last] = [pages[0], pages[Math.floor(pages.length / 2)], pages[pages.length - 1]];
+  const [first, middle, last] = [
+    defined(pages[0]),
+    defined(pages[Math.floor(pages.length / 2)]),
+    defined(pages.at(-1)),
+  ];
   for (const page of [first, middle, last]) expect(page.syncRequests).toBeLessThanOrEqual(2);
   expect(Math.max(...pages.map((p) => p.syncRequests))).toBeLessThanOrEqual(2);
   // A page costs what it reads, not less: both ranges are read for every page.
@@ -91,7 +96,7 @@ it('gives every message once, in order, across the pages', () => {
   expect(all).toHaveLength(LENGTH);
   expect(new Set(all.map((m) => m.cursor)).size).toBe(LENGTH);
   expect(new Set(all.map((m) => m.sid)).size).toBe(LENGTH);
-  expect(all[0].sid).toBe(real.sid);
+  expect(defined(all[0]).sid).toBe(real.sid);
   // The fill numbers its messages 0…4,998 in history order, alternately from and to the SDK.
   expect(all.slice(1).map((m) => (JSON.parse(m.content) as { i: number }).i)).toEqual(
     Array.from({ length: LENGTH - 1 }, (_, i) => i),
@@ -110,8 +115,8 @@ it('catches up after the last message with at most 2 Sync requests and nothing n
 });
 
 it('stores a message callback redelivered after the history grew once', async () => {
-  const subscription = (await stack.control.call(leg)).subscriptions[0];
-  const url = new URL(subscription.callback.split('#')[0]);
+  const subscription = defined((await stack.control.call(leg)).subscriptions[0]);
+  const url = new URL(withoutFragment(subscription.callback));
   const redelivered = await signedPost<{ outcome?: string }>(stack.fn, `${url.pathname}${url.search}`, {
     ContentType: 'application/json',
     Content: real.content,
@@ -126,5 +131,5 @@ it('stores a message callback redelivered after the history grew once', async ()
   const { result, syncRequests } = await counted(() => callMessages(stack.fn, leg, { pageSize: PAGE_SIZE }));
   expect(syncRequests).toBeLessThanOrEqual(2);
   expect(result.body.messages.filter((m) => m.sid === real.sid)).toHaveLength(1);
-  expect(result.body.messages.map((m) => m.cursor)).toEqual(pages[0].messages.map((m) => m.cursor));
+  expect(result.body.messages.map((m) => m.cursor)).toEqual(defined(pages[0]).messages.map((m) => m.cursor));
 });

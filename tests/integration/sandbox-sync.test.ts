@@ -8,6 +8,7 @@ import { basicAuth, twilioErrorHandler } from '../../sandbox/http';
 import { createSyncRouter } from '../../sandbox/rest/sync';
 import type { MissingMapCode } from '../../sandbox/rest/sync/state';
 import { SandboxRequestClient } from '../../lib/sandbox-request-client';
+import { defined } from '../support/narrow';
 
 const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
 const AUTH_TOKEN = 'sandbox-token';
@@ -338,7 +339,7 @@ describe('lists and list items', () => {
     const created = [];
     for (let i = 0; i < 4; i++) created.push(await svc().syncLists('log').syncListItems.create({ data: { i } }));
     expect(created.map((it) => it.index)).toEqual([0, 1, 2, 3]);
-    expect(created[0].listSid).toBe(list.sid);
+    expect(defined(created[0]).listSid).toBe(list.sid);
 
     const asc = await svc().syncLists('log').syncListItems.list({ pageSize: 3 });
     expect(asc.map((it) => it.index)).toEqual([0, 1, 2, 3]);

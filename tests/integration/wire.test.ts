@@ -16,6 +16,7 @@ import {
 } from '../../scripts/wire/service-config';
 import { parseDotEnv, readCredentials } from '../../scripts/dotenv';
 import { readDeployInfo } from '../../scripts/wire/base-url';
+import { defined } from '../support/narrow';
 
 const ROOT = resolve(__dirname, '../..');
 const BASE = 'https://example-1234.twil.io';
@@ -60,7 +61,7 @@ beforeEach(async () => {
   cwd = mkdtempSync(join(tmpdir(), 'wire-test-'));
   // A freshly bought number: no voice URL yet.
   const [n] = await client.incomingPhoneNumbers.list({ phoneNumber: sandbox.phoneNumber });
-  numberSid = n.sid;
+  numberSid = defined(n).sid;
   await client.incomingPhoneNumbers(numberSid).update({ voiceUrl: '' });
   sandbox.requests.length = 0;
 });
@@ -86,16 +87,17 @@ describe('wire core', () => {
     expect(n.voiceMethod).toBe('POST');
     const apps = await appsNamed('Call Message Events');
     expect(apps).toHaveLength(1);
-    expect(apps[0].voiceUrl).toBe(VOICE);
-    expect(apps[0].voiceMethod).toBe('POST');
+    const app = defined(apps[0]);
+    expect(app.voiceUrl).toBe(VOICE);
+    expect(app.voiceMethod).toBe('POST');
 
     expect(result.variables).toEqual({
-      TWIML_APP_SID: apps[0].sid,
+      TWIML_APP_SID: app.sid,
       CALLER_ID: '+15005550006',
       CLIENT_IDENTITY: 'alice',
       SYNC_SERVICE_SID: 'default',
     });
-    expect(lines).toContain(`  TWIML_APP_SID=${apps[0].sid}`);
+    expect(lines).toContain(`  TWIML_APP_SID=${app.sid}`);
     expect(lines.some((l) => l.includes('.env'))).toBe(true);
   });
 
@@ -464,7 +466,7 @@ describe('npm run wire (CLI)', () => {
     expect(forced.code).toBe(0);
     expect(forced.stdout).toContain(`+ TwiML App 'Call Message Events': create with voice URL '${VOICE}' (POST)`);
     const [app] = await appsNamed('Call Message Events');
-    expect(forced.stdout).toContain(`TWIML_APP_SID=${app.sid}`);
+    expect(forced.stdout).toContain(`TWIML_APP_SID=${defined(app).sid}`);
     expect(forced.stdout).toMatch(/CALLER_ID=\+15005550006\n {2}CLIENT_IDENTITY=alice\n {2}SYNC_SERVICE_SID=default/);
     expect((await theNumber()).voiceUrl).toBe(VOICE);
 

@@ -142,9 +142,11 @@ function compileRoute(template: string, item: PathItem): Route {
     let source = '';
     let last = 0;
     for (const m of raw.matchAll(/\{([^}]+)\}/g)) {
+      const [whole, name] = m;
+      if (name === undefined) throw new Error(`${template}: {…} without a name`); // cannot be: [^}]+ matched
       source += escapeRegex(raw.slice(last, m.index)) + '([^/]+?)';
-      names.push(m[1]);
-      last = m.index + m[0].length;
+      names.push(name);
+      last = m.index + whole.length;
     }
     source += escapeRegex(raw.slice(last));
     segments.push({ regex: new RegExp(`^${source}$`), names });
@@ -164,22 +166,32 @@ function safeDecode(s: string): string {
 function matchRoute(route: Route, parts: string[]): Record<string, string> | undefined {
   if (route.segments.length !== parts.length) return undefined;
   const params: Record<string, string> = {};
-  for (let i = 0; i < parts.length; i++) {
-    const seg = route.segments[i];
+  for (const [i, seg] of route.segments.entries()) {
+    const part = parts[i];
+    if (part === undefined) throw new Error('segments and parts have the same length');
     if (seg.literal !== undefined) {
-      if (seg.literal !== parts[i]) return undefined;
+      if (seg.literal !== part) return undefined;
       continue;
     }
-    const m = seg.regex!.exec(parts[i]);
+    const m = seg.regex!.exec(part);
     if (!m) return undefined;
-    seg.names.forEach((name, j) => (params[name] = safeDecode(m[j + 1])));
+    for (const [j, name] of seg.names.entries()) {
+      // One group per name, and each always takes part in a match.
+      const value = m[j + 1];
+      if (value === undefined) throw new Error(`${route.template}: no group for {${name}}`);
+      params[name] = safeDecode(value);
+    }
   }
   return params;
 }
 
 /** Lexicographic comparison of segment scores: a literal earlier in the path wins. */
 function compareScores(a: number[], b: number[]): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  for (const [i, x] of a.entries()) {
+    const y = b[i];
+    if (y === undefined) break; // b is the shorter
+    if (x !== y) return x - y;
+  }
   return a.length - b.length;
 }
 
@@ -382,7 +394,7 @@ class OpenApiContract implements Contract {
 
   private resolve(e: Pick<Exchange, 'product' | 'method' | 'path'>): Resolved | undefined {
     const spec = this.spec(e.product);
-    const path = e.path.split('?')[0];
+    const path = e.path.split('?')[0] ?? ''; // split always yields a first part
     if (!path.startsWith('/')) return undefined;
     const parts = path.split('/').slice(1);
     const method = e.method.toLowerCase();
@@ -484,8 +496,10 @@ class OpenApiContract implements Contract {
       data = (Array.isArray(raw) ? raw : [raw]).map((v) => this.coerce(spec, itemSchema, v));
     } else {
       if (Array.isArray(raw)) {
-        if (raw.length !== 1) return [`${label}: sent ${raw.length} times but is not an array parameter`];
-        raw = raw[0];
+        const [only, ...more] = raw;
+        if (only === undefined || more.length > 0)
+          return [`${label}: sent ${raw.length} times but is not an array parameter`];
+        raw = only;
       }
       data = this.coerce(spec, schema, raw);
     }

@@ -71,7 +71,9 @@ export function hostileCorpus(seed: number) {
       random,
       fc.tuple(valid, fc.nat(), maybe(junk)).map(([v, i, value]) => {
         const keys = Object.keys(v);
-        return { ...v, [keys[i % keys.length]]: value };
+        const key = keys[i % keys.length];
+        if (key === undefined) throw new Error('a valid request has at least one field to replace');
+        return { ...v, [key]: value };
       }),
       valid,
     );

@@ -20,8 +20,9 @@ export class Figures {
   table(): string {
     const head = ['category', 'figure', 'value', 'rule', 'ok'];
     const body = this.rows.map((r) => [r.category, r.figure, String(r.value), r.rule, r.ok ? 'yes' : 'NO']);
-    const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
-    const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+    // Every row has head.length cells; a missing one would be blank.
+    const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
+    const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
     return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
   }
 

@@ -15,6 +15,7 @@ import { startTestStack, waitFor, type TestStack } from '../support/stack';
 import { Figures } from './figures';
 import { HOSTILE_CONTENTS as CONTENTS } from './hostile-contents';
 import { isErrorBody } from './raw-requests';
+import { withoutFragment } from '../support/narrow';
 
 jest.setTimeout(180_000);
 const SEED = Number(process.env.TRUST_SEED ?? 20261127);
@@ -86,7 +87,7 @@ function messageCallback(
   encoding: Encoding,
   signing: Signing,
 ) {
-  const requested = callbackUrl.split('#')[0];
+  const requested = withoutFragment(callbackUrl);
   const params = {
     ContentType: 'application/json',
     Content: text,

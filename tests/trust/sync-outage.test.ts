@@ -6,6 +6,7 @@
 import { callMessages } from '../../client';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';
 import { Figures } from './figures';
+import { defined } from '../support/narrow';
 
 jest.setTimeout(180_000);
 
@@ -40,7 +41,7 @@ it('loses no SDK message and stores none twice when Sync is down longer than an 
   await ctl().registerPhone('chatty', { autoAnswer: true });
   const leg = (await ctl().placeCall('chatty', '+15550008000')).callSid;
   await waitFor(async () => (await ctl().call(leg)).subscriptions.length > 0, 'the leg subscribed');
-  expect((await ctl().call(leg)).subscriptions[0].callback).toContain('#rc=');
+  expect(defined((await ctl().call(leg)).subscriptions[0]).callback).toContain('#rc=');
 
   const started = Date.now();
   const sends: Promise<{ voiceEventSid: string; deliveries: { status: number | null }[] }>[] = [];

@@ -12,6 +12,7 @@ import { HttpError } from '../../lib/errors';
 import { issueSession, verifySession } from '../../lib/operator-session';
 import { counterName, requestSource, SignInThrottle, THROTTLE_LIMITS } from '../../lib/throttle';
 import { startSyncSandbox, type SyncSandbox } from '../support/sync-sandbox';
+import { defined } from '../support/narrow';
 
 describe('passwords', () => {
   it('hashes with a fresh salt each time and verifies only the same password', async () => {
@@ -67,7 +68,7 @@ describe('agent sessions', () => {
   it('refuse a changed payload, extra parts and non-strings', () => {
     const { session } = issueAgentSession('auth-a', record, now);
     const [payload, signature] = session.split('.');
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+    const claims = JSON.parse(Buffer.from(defined(payload), 'base64url').toString());
     const forge = (c: object) => `${Buffer.from(JSON.stringify(c)).toString('base64url')}.${signature}`;
     expect(verifyAgentSession(forge({ ...claims, sub: 'bob' }), 'auth-a', now)).toBeUndefined();
     expect(verifyAgentSession(forge({ ...claims, exp: claims.exp + 3600 }), 'auth-a', now)).toBeUndefined();

@@ -1,4 +1,5 @@
 import { routeVoiceCall, sdkLegsOfStatusCallback, isFinalStatus, type VoiceRoute } from '../../lib/call-legs';
+import { defined } from '../support/narrow';
 
 const CONFIG = { inboundIdentity: 'bob', callerId: '+15550001111' };
 const PARENT = 'CA' + 'a'.repeat(32);
@@ -186,7 +187,7 @@ describe('sdkLegsOfStatusCallback', () => {
       cme_sdk: 'child',
       cme_child: 'bob',
     });
-    expect(leg.peer).toBe('');
+    expect(defined(leg).peer).toBe('');
   });
 });
 

@@ -30,6 +30,7 @@ import {
   makeContext,
 } from '../support/function-harness';
 import { startSyncSandbox, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type SyncSandbox } from '../support/sync-sandbox';
+import { defined, withoutFragment } from '../support/narrow';
 
 const SECRET = 'forwarding-unit-test-secret-0123456789';
 const kx = (n: number) => 'KX' + n.toString(16).padStart(32, '0');
@@ -248,7 +249,7 @@ describe('deliver', () => {
     backend.plan.push({ status: 200, json: { reply: { pong: 1 } } });
     const d = await deliver({ url: backend.url, secret: SECRET }, '{"x":1}', 'KEY-1', 1000);
     expect(d).toMatchObject({ ok: true, status: 200, reply: { pong: 1 } });
-    const [got] = backend.received;
+    const got = defined(backend.received[0]);
     expect(got.headers['idempotency-key']).toBe('KEY-1');
     expect(got.headers['content-type']).toBe('application/json');
     expect(verifyForwardedRequest(got.body, got.headers, SECRET)).toBe(true);
@@ -303,7 +304,7 @@ describe('/message-callback with forwarding on', () => {
       });
       // The one Calls API operation a reply uses, answered as Twilio does.
       app.post('/api/2010-04-01/Accounts/:account/Calls/:call/UserDefinedMessages.json', (req, res) => {
-        const form = req.body as Record<string, string>;
+        const form = req.body as { Content: string; IdempotencyKey: string };
         udms.push({ callSid: req.params.call, content: form.Content, idempotencyKey: form.IdempotencyKey });
         res.status(201).json({
           account_sid: req.params.account,
@@ -352,7 +353,7 @@ describe('/message-callback with forwarding on', () => {
     APP_WEBHOOK_SECRET: SECRET,
   });
   const callback = (n: number, content = `{"n":${n}}`) => {
-    const url = messageCallbackUrl(LOCAL_BASE, TEST_AUTH_TOKEN, leg).split('#')[0];
+    const url = withoutFragment(messageCallbackUrl(LOCAL_BASE, TEST_AUTH_TOKEN, leg));
     const body = {
       ContentType: 'application/json',
       Content: content,
@@ -382,7 +383,7 @@ describe('/message-callback with forwarding on', () => {
     expect(res.statusCode).toBe(200);
     expect(res.body).toMatchObject({ sid: kx(1), outcome: 'stored', forwarded: true });
     expect(backend.received).toHaveLength(1);
-    const got = backend.received[0];
+    const got = defined(backend.received[0]);
     expect(verifyForwardedRequest(got.body, got.headers, SECRET)).toBe(true);
     expect(got.headers['idempotency-key']).toBe(kx(1));
     expect(JSON.parse(got.body)).toMatchObject({
@@ -420,7 +421,8 @@ describe('/message-callback with forwarding on', () => {
     expect(await stored(2)).toMatchObject({ forwarded: true, content: '{"n":2}' });
     expect(backend.received.map((r) => r.headers['idempotency-key'])).toEqual([kx(2), kx(2)]);
     // The same event both times: the app can tell it by its key and its body.
-    expect(backend.received[0].body).toBe(backend.received[1].body);
+    const [first, second] = backend.received;
+    expect(defined(first).body).toBe(defined(second).body);
     await post(2);
     expect(backend.received).toHaveLength(2);
   });

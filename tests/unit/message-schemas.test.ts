@@ -19,6 +19,7 @@ import {
   signedEvent,
 } from '../support/function-harness';
 import { startSyncSandbox, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type SyncSandbox } from '../support/sync-sandbox';
+import { withoutFragment } from '../support/narrow';
 
 const EXAMPLE = readFileSync(join(__dirname, '../../assets/message-schemas.example.private.json'), 'utf8');
 const ASSET = '/message-schemas.example.json';
@@ -108,7 +109,7 @@ describe('the routes, with schemas on', () => {
   afterEach(() => jest.restoreAllMocks());
 
   const callback = (n: number, content: string) => {
-    const url = messageCallbackUrl(LOCAL_BASE, TEST_AUTH_TOKEN, LEG).split('#')[0];
+    const url = withoutFragment(messageCallbackUrl(LOCAL_BASE, TEST_AUTH_TOKEN, LEG));
     const body = {
       ContentType: 'application/json',
       Content: content,

@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import twilio from 'twilio';
 import { connectionOverrides, SANDBOX_SHARED_KEY, WebhookSender, writeJson, JSON_STYLES } from '../../sandbox/webhooks';
+import { defined } from '../support/narrow';
 
 const TOKEN = 'sandbox-webhook-test-auth-token';
 let server: http.Server;
@@ -126,7 +127,7 @@ describe('WebhookSender signatures', () => {
 
   it('signs with the Auth Token over the URL without its fragment by default', async () => {
     await sender().send({ kind: 'status', url: url(), method: 'POST', params });
-    const [r] = received;
+    const r = defined(received[0]);
     expect(r.headers['x-twilio-webhooks-signature-settings']).toBeUndefined();
     expect(r.headers['x-twilio-signature']).toBe(twilio.getExpectedTwilioSignature(TOKEN, `${base}/cb?k=v`, params));
   });
@@ -135,14 +136,16 @@ describe('WebhookSender signatures', () => {
     const s = sender();
     s.knobs.signFragment = true;
     await s.send({ kind: 'status', url: url(), method: 'POST', params });
-    expect(received[0].headers['x-twilio-signature']).toBe(twilio.getExpectedTwilioSignature(TOKEN, url(), params));
+    expect(defined(received[0]).headers['x-twilio-signature']).toBe(
+      twilio.getExpectedTwilioSignature(TOKEN, url(), params),
+    );
   });
 
   it('signs with the SharedKey and HMAC-SHA256, saying so in X-Twilio-Webhooks-Signature-Settings', async () => {
     const s = sender();
     s.knobs.signWith = 'shared-key';
     await s.send({ kind: 'status', url: url(), method: 'POST', params });
-    const [r] = received;
+    const r = defined(received[0]);
     expect(r.headers['x-twilio-webhooks-signature-settings']).toBe(
       `key=${SANDBOX_SHARED_KEY.id},algorithm=HMAC_SHA256`,
     );
@@ -158,7 +161,7 @@ describe('WebhookSender signatures', () => {
     s.knobs.signWith = 'shared-key';
     s.knobs.signFragment = true;
     await s.send({ kind: 'message', url: url(), method: 'POST', params });
-    const [r] = received;
+    const r = defined(received[0]);
     const requested = `${base}${r.url}`;
     expect(requested).toContain('&bodySHA256=');
     expect(r.headers['x-twilio-signature']).toBe(
@@ -168,8 +171,9 @@ describe('WebhookSender signatures', () => {
     received = [];
     s.knobs.signWith = 'auth-token';
     await s.send({ kind: 'message', url: url(), method: 'GET', params });
-    expect(received[0].headers['x-twilio-signature']).toBe(
-      twilio.getExpectedTwilioSignature(TOKEN, `${base}${received[0].url}#rc=3&rp=5xx,ct,rt`, {}),
+    const get = defined(received[0]);
+    expect(get.headers['x-twilio-signature']).toBe(
+      twilio.getExpectedTwilioSignature(TOKEN, `${base}${get.url}#rc=3&rp=5xx,ct,rt`, {}),
     );
   });
 
@@ -178,7 +182,8 @@ describe('WebhookSender signatures', () => {
     s.knobs.messageEncoding = 'json';
     s.knobs.jsonStyle = style;
     await s.send({ kind: 'message', url: `${base}/cb`, method: 'POST', params });
-    expect(received[0].body).toBe(writeJson(params, style));
-    expect(JSON.parse(received[0].body)).toEqual(params);
+    const r = defined(received[0]);
+    expect(r.body).toBe(writeJson(params, style));
+    expect(JSON.parse(r.body)).toEqual(params);
   });
 });

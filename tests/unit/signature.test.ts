@@ -3,6 +3,7 @@ import twilio from 'twilio';
 import { HttpError } from '../../lib/errors';
 import { callStatusUrl, messageCallbackUrl, RETRY_FRAGMENT, type RequestSite } from '../../lib/callback-urls';
 import { checkTwilioSignature, isValidTwilioSignature, jsonBodyMatchesHash } from '../../lib/signature';
+import { withoutFragment } from '../support/narrow';
 
 const TOKEN = 'the-auth-token';
 const KEYS = { authToken: TOKEN };
@@ -20,7 +21,6 @@ const BODY = {
 };
 
 /** What reaches the server: Twilio never sends a URL's fragment. */
-const requested = (url: string) => url.split('#')[0];
 
 /** The headers a request carries: its signature, and a form content type unless told otherwise. */
 const hdr = (signature: unknown, contentType = 'application/x-www-form-urlencoded') => ({
@@ -125,7 +125,7 @@ describe('isValidTwilioSignature (JSON bodies, bodySHA256)', () => {
     Sid: 'KX' + 'c'.repeat(32),
   };
   const raw = JSON.stringify(json);
-  const url = `${requested(messageCallbackUrl('https://cme-1234.twil.io', TOKEN, LEG))}&bodySHA256=${createHash('sha256').update(raw).digest('hex')}`;
+  const url = `${withoutFragment(messageCallbackUrl('https://cme-1234.twil.io', TOKEN, LEG))}&bodySHA256=${createHash('sha256').update(raw).digest('hex')}`;
   const site: RequestSite = { domainName: 'cme-1234.twil.io', path: '/message-callback' };
 
   it('accepts a signature over the URL carrying bodySHA256, with no parameters', () => {
@@ -152,7 +152,7 @@ describe('isValidTwilioSignature (JSON bodies, bodySHA256)', () => {
   });
 
   it('rejects a signature over the URL without bodySHA256, or with the body as parameters', () => {
-    const withoutHash = requested(messageCallbackUrl('https://cme-1234.twil.io', TOKEN, LEG));
+    const withoutHash = withoutFragment(messageCallbackUrl('https://cme-1234.twil.io', TOKEN, LEG));
     expect(
       isValidTwilioSignature(
         KEYS,
@@ -189,7 +189,7 @@ describe('isValidTwilioSignature (GET: parameters in the query)', () => {
   const CALL = 'CA' + 'd'.repeat(32);
 
   it('accepts a GET whose Twilio parameters follow our query keys (signed over the full URL, no body)', () => {
-    const url = `${requested(callStatusUrl('https://cme-1234.twil.io', { child: 'bob' }))}&${new URLSearchParams(BODY)}`;
+    const url = `${withoutFragment(callStatusUrl('https://cme-1234.twil.io', { child: 'bob' }))}&${new URLSearchParams(BODY)}`;
     const sig = twilio.getExpectedTwilioSignature(TOKEN, url, {});
     expect(isValidTwilioSignature(KEYS, hdr(sig), SITE, eventFor(url, {}))).toBe(true);
     // …and with the retry fragment signed after the query.
@@ -307,7 +307,7 @@ describe('SharedKey signatures (X-Twilio-Webhooks-Signature-Settings)', () => {
 
   it('covers JSON bodies (bodySHA256) and GETs the same way', () => {
     const json = { Sid: 'KX' + 'c'.repeat(32), Content: '{"k":"v"}' };
-    const base = requested(messageCallbackUrl('https://cme-1234.twil.io', TOKEN, PARENT));
+    const base = withoutFragment(messageCallbackUrl('https://cme-1234.twil.io', TOKEN, PARENT));
     const url = `${base}&bodySHA256=${twilio.getExpectedBodyHash(JSON.stringify(json))}`;
     const site = { domainName: 'cme-1234.twil.io', path: '/message-callback' };
     const jsonHeaders = withSettings(sha256(SHARED, url, {}), SETTINGS, 'application/json');
@@ -315,7 +315,7 @@ describe('SharedKey signatures (X-Twilio-Webhooks-Signature-Settings)', () => {
       valid: true,
       bodyVerified: true,
     });
-    const get = `${requested(URL_SIGNED)}&${new URLSearchParams(BODY)}`;
+    const get = `${withoutFragment(URL_SIGNED)}&${new URLSearchParams(BODY)}`;
     expect(isValidTwilioSignature(BOTH, withSettings(sha256(SHARED, get, {})), SITE, eventFor(get, {}))).toBe(true);
   });
 
@@ -327,11 +327,11 @@ describe('SharedKey signatures (X-Twilio-Webhooks-Signature-Settings)', () => {
 });
 
 describe('the retry fragment (#rc=…): signed or not, both verify', () => {
-  const SIGNED_WITH = `${requested(URL_SIGNED)}#${RETRY_FRAGMENT}`;
+  const SIGNED_WITH = `${withoutFragment(URL_SIGNED)}#${RETRY_FRAGMENT}`;
 
   it('accepts a signature over the URL with the fragment, and over the URL without it', () => {
     const event = eventFor(URL_SIGNED, BODY);
-    for (const url of [SIGNED_WITH, requested(URL_SIGNED)]) {
+    for (const url of [SIGNED_WITH, withoutFragment(URL_SIGNED)]) {
       expect(isValidTwilioSignature(KEYS, hdr(twilio.getExpectedTwilioSignature(TOKEN, url, BODY)), SITE, event)).toBe(
         true,
       );
@@ -340,7 +340,7 @@ describe('the retry fragment (#rc=…): signed or not, both verify', () => {
 
   it('accepts only our own fragment, and only on the routes whose URLs carry it', () => {
     const event = eventFor(URL_SIGNED, BODY);
-    const other = `${requested(URL_SIGNED)}#rc=5&rp=all`;
+    const other = `${withoutFragment(URL_SIGNED)}#rc=5&rp=all`;
     expect(isValidTwilioSignature(KEYS, hdr(twilio.getExpectedTwilioSignature(TOKEN, other, BODY)), SITE, event)).toBe(
       false,
     );
@@ -351,7 +351,7 @@ describe('the retry fragment (#rc=…): signed or not, both verify', () => {
 
   it('works for JSON message callbacks: the fragment after bodySHA256', () => {
     const json = { Sid: 'KX' + 'c'.repeat(32), Content: '{"k":"v"}' };
-    const base = requested(messageCallbackUrl('https://cme-1234.twil.io', TOKEN, PARENT));
+    const base = withoutFragment(messageCallbackUrl('https://cme-1234.twil.io', TOKEN, PARENT));
     const url = `${base}&bodySHA256=${twilio.getExpectedBodyHash(JSON.stringify(json))}`;
     const site = { domainName: 'cme-1234.twil.io', path: '/message-callback' };
     for (const signed of [url, `${url}#${RETRY_FRAGMENT}`]) {
@@ -363,7 +363,7 @@ describe('the retry fragment (#rc=…): signed or not, both verify', () => {
 
 describe('checkTwilioSignature: is the JSON body verified too?', () => {
   const site: RequestSite = { domainName: 'cme-1234.twil.io', path: '/message-callback' };
-  const base = requested(messageCallbackUrl('https://cme-1234.twil.io', TOKEN, PARENT));
+  const base = withoutFragment(messageCallbackUrl('https://cme-1234.twil.io', TOKEN, PARENT));
   /** A JSON callback whose bodySHA256 is the hash of `raw`, signed as Twilio signs it. */
   const jsonCallback = (json: Record<string, unknown>, raw = JSON.stringify(json)) => {
     const url = `${base}&bodySHA256=${twilio.getExpectedBodyHash(raw)}`;

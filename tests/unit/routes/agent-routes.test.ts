@@ -19,6 +19,7 @@ import {
   type FakeResponse,
 } from '../../support/function-harness';
 import { startSyncSandbox, type SyncSandbox } from '../../support/sync-sandbox';
+import { defined } from '../../support/narrow';
 
 const OPERATOR_SECRET = 'operator-secret-for-unit-tests-0001';
 const TOKEN_SECRET = 'token-secret-for-server-to-server-01';
@@ -68,7 +69,7 @@ async function sessionOf(identity: string, password: string): Promise<string> {
   return (res.body as { session: string }).session;
 }
 
-const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
+const claimsOf = (jwt: string) => JSON.parse(Buffer.from(defined(jwt.split('.')[1]), 'base64url').toString('utf8'));
 const tokenIdentity = (res: FakeResponse) => claimsOf((res.body as { token: string }).token).grants.identity as string;
 
 beforeAll(async () => {
@@ -214,7 +215,7 @@ describe('agent sign-in and /token', () => {
     const session = await sessionOf('alice', ALICE_PASSWORD);
     const [payload, signature] = session.split('.');
     const forged = Buffer.from(
-      JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), sub: 'bob' }),
+      JSON.stringify({ ...JSON.parse(Buffer.from(defined(payload), 'base64url').toString()), sub: 'bob' }),
     ).toString('base64url');
     for (const headers of [
       {},

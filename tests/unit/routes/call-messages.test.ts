@@ -12,6 +12,7 @@ import {
   signedEvent,
 } from '../../support/function-harness';
 import { startSyncSandbox, TEST_AUTH_TOKEN, type SyncSandbox } from '../../support/sync-sandbox';
+import { defined } from '../../support/narrow';
 
 const CALL = 'CA' + 'd'.repeat(32);
 const kx = (n: number) => 'KX' + n.toString(16).padStart(32, '0');
@@ -197,7 +198,7 @@ describe('/call-messages', () => {
     await saveOutbound(2, 6);
     const later = (await list({ callSid: CALL, after: last })).body as Page;
     expect(later.messages.map((m) => m.data)).toEqual([{ n: 'out2' }, { n: 'in3' }]);
-    expect((await list({ callSid: CALL, after: page.messages[2].cursor })).body).toMatchObject({
+    expect((await list({ callSid: CALL, after: defined(page.messages[2]).cursor })).body).toMatchObject({
       messages: [{ data: { n: 'out1' } }, { data: { n: 'in2' } }, { data: { n: 'out2' } }, { data: { n: 'in3' } }],
     });
   });

@@ -15,6 +15,7 @@ import {
   signedEvent,
 } from '../../support/function-harness';
 import { startSyncSandbox, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type SyncSandbox } from '../../support/sync-sandbox';
+import { defined, withoutFragment } from '../../support/narrow';
 
 const kx = (n: number) => 'KX' + n.toString(16).padStart(32, '0');
 // A new leg per test: the route remembers legs it saw live (per warm container), as it should.
@@ -62,7 +63,6 @@ const body = (over: Record<string, string> = {}) => ({
 });
 
 /** What reaches the function: Twilio never sends a URL's fragment. */
-const requested = (url: string) => url.split('#')[0];
 const urlFor = (leg = LEG, issuedAt = new Date()) => messageCallbackUrl(LOCAL_BASE, TEST_AUTH_TOKEN, leg, issuedAt);
 const post = (b: Record<string, string>, url = urlFor(), envOver: Record<string, string> = {}) =>
   invoke(handler, makeContext('/message-callback', { ...env, ...envOver }), signedEvent(url, b));
@@ -70,7 +70,7 @@ const ago = (seconds: number) => new Date(Date.now() - seconds * 1000);
 
 /** A JSON-bodied callback as Twilio sends it: bodySHA256 of the raw body in the URL, the URL signed. */
 function jsonEvent(json: Record<string, unknown>, raw = JSON.stringify(json), url = urlFor()) {
-  const hashed = `${requested(url)}&bodySHA256=${createHash('sha256').update(raw).digest('hex')}`;
+  const hashed = `${withoutFragment(url)}&bodySHA256=${createHash('sha256').update(raw).digest('hex')}`;
   return eventFor(hashed, json as Record<string, string>, {
     'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, hashed, {}),
     'content-type': 'application/json',
@@ -123,7 +123,7 @@ describe('/message-callback', () => {
     const url = urlFor();
     expect(url.endsWith(`#${RETRY_FRAGMENT}`)).toBe(true);
     const withFragment = signedEvent(url, body({ Sid: kx(3) }));
-    const without = signedEvent(requested(url), body({ Sid: kx(4) }));
+    const without = signedEvent(withoutFragment(url), body({ Sid: kx(4) }));
     for (const event of [withFragment, without]) {
       expect((await invoke(handler, makeContext('/message-callback', env), event)).statusCode).toBe(200);
     }
@@ -289,7 +289,7 @@ describe('/message-callback', () => {
     const content = JSON.stringify({ t: '€'.repeat(9992) });
     expect(content.length).toBe(10_000);
     expect((await post(body({ Content: content, Sid: kx(5) }))).body).toMatchObject({ sid: kx(5), outcome: 'stored' });
-    expect((await stored())[0].content).toBe(content);
+    expect(defined((await stored())[0]).content).toBe(content);
   });
 });
 

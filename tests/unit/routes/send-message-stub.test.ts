@@ -14,6 +14,7 @@ import {
   signedEvent,
 } from '../../support/function-harness';
 import { startSyncSandbox, type SyncSandbox } from '../../support/sync-sandbox';
+import { defined } from '../../support/narrow';
 
 const sidOf = (prefix: string, n: number) => prefix + n.toString(16).padStart(32, '0');
 const ALICE_PARENT = sidOf('CA', 1);
@@ -144,7 +145,7 @@ describe('/send-message (stub Calls API)', () => {
   it('makes up an IdempotencyKey when none is given', async () => {
     const res = await send({ callSid: BOB_CHILD, content: '{}' });
     expect((res.body as { idempotencyKey: string }).idempotencyKey).toMatch(/^cme-[0-9a-f-]{36}$/);
-    expect(sent[0].idempotencyKey).toBe((res.body as { idempotencyKey: string }).idempotencyKey);
+    expect(defined(sent[0]).idempotencyKey).toBe((res.body as { idempotencyKey: string }).idempotencyKey);
   });
 
   it("finds the callee's leg of a client → client call by identity", async () => {

@@ -10,6 +10,7 @@ import {
   makeContext,
 } from '../../support/function-harness';
 import { TEST_ACCOUNT_SID } from '../../support/sync-sandbox';
+import { defined } from '../../support/narrow';
 
 const ENV = {
   TOKEN_SECRET: 'let-me-in-please-server-to-server',
@@ -68,8 +69,8 @@ describe('/token', () => {
     expect(ttl).toBe(3600);
 
     const [header, payload, signature] = token.split('.');
-    expect(decode(header)).toMatchObject({ alg: 'HS256', typ: 'JWT', cty: 'twilio-fpa;v=1' });
-    const claims = decode(payload);
+    expect(decode(defined(header))).toMatchObject({ alg: 'HS256', typ: 'JWT', cty: 'twilio-fpa;v=1' });
+    const claims = decode(defined(payload));
     expect(claims.grants.identity).toBe('alice');
     expect(claims.grants.voice.outgoing.application_sid).toBe(ENV.TWIML_APP_SID);
     expect(claims.grants.voice.incoming).toEqual({ allow: true });
