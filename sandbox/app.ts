@@ -68,6 +68,8 @@ export interface RequestRecord {
   status: number;
   ms: number;
   injected?: string;
+  /** The client went away before the answer was written (e.g. its timeout passed): it never saw `status`. */
+  abandoned?: true;
 }
 
 export interface Sandbox {
@@ -148,7 +150,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       body = b;
       return send(b);
     };
-    res.on('finish', () => {
+    // 'close', not 'finish': a request whose client gave up (timed out) never finishes, and is counted too.
+    res.on('close', () => {
       const route = path.replace(/\b[A-Z]{2}[0-9a-f]{32}\b/g, '{Sid}');
       requests.push({
         at: started,
@@ -158,10 +161,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         status: res.statusCode,
         ms: Date.now() - started,
         injected: res.locals.injected as string | undefined,
+        ...(res.writableFinished ? {} : { abandoned: true }),
       });
       // Trimmed in chunks: one splice per 10,000 requests, not one per request.
       if (requests.length > 110_000) requests.splice(0, requests.length - 100_000);
-      if (options.recordExchanges) {
+      if (options.recordExchanges && res.writableFinished) {
         exchanges.push({
           product,
           method: req.method,

@@ -2,6 +2,7 @@
 // callbacks), UserDefinedMessages (server → SDK) and what the SDK sends (call.sendMessage).
 import type { CallEngine } from './engine';
 import { isActive, type Call, type PhoneMessage, type Subscription } from './engine-types';
+import { compactJson } from '../lib/json-text';
 import { newSid, rfc2822, TwilioApiError } from './http';
 import type { WebhookSender } from './webhooks';
 
@@ -148,7 +149,7 @@ export class CallMessages {
       subs.map(async (sub) => {
         const params = {
           ContentType: 'application/json',
-          Content: typeof content === 'string' ? content : JSON.stringify(content),
+          Content: typeof content === 'string' ? content : compactJson(content),
           SequenceNumber: sequenceNumber,
           CallSid: callSid,
           Timestamp: rfc2822(this.engine.now()),

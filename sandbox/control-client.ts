@@ -1,4 +1,5 @@
 // A typed client for the sandbox's control API (documented in sandbox/README.md).
+import { compactJson } from '../lib/json-text';
 import type { KnobSettings } from './knobs';
 
 export type { KnobSettings, SandboxProfile, IdempotencyVariant } from './knobs';
@@ -53,7 +54,7 @@ export class SandboxControl {
     const res = await fetch(`${this.url}/sandbox${path}`, {
       method,
       headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : compactJson(body),
     });
     const text = await res.text();
     const parsed = text ? (JSON.parse(text) as unknown) : null;

@@ -3,6 +3,7 @@
 import express, { type Request } from 'express';
 import type { Sandbox } from './app';
 import type { Call, CallEngine, Phone } from './engine';
+import { compactJson } from '../lib/json-text';
 import { TwilioApiError } from './http';
 import { applyKnobs, knobsJson } from './knobs';
 
@@ -88,7 +89,8 @@ export function createControlRouter(sandbox: Sandbox, extra: { phoneNumberSid: s
       );
   });
   r.get('/phones/:identity', (req, res) => {
-    res.json(phoneJson(engine, engine.phone(req.params.identity)));
+    // Received content may nest thousands deep (hostile input is normal): serialised without recursion.
+    res.type('application/json').send(compactJson(phoneJson(engine, engine.phone(req.params.identity))));
   });
   r.delete('/phones/:identity', (req, res) => {
     engine.phone(req.params.identity);

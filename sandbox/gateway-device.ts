@@ -1,6 +1,7 @@
 // One Voice SDK Device on the sandbox's signaling gateway (gateway.ts): the frames it sends and
 // receives, and the engine phone it becomes once registered. Protocol: /work/shared/VOICE-SDK-SIGNALING.md.
 import { WebSocket } from 'ws';
+import { compactJson } from '../lib/json-text';
 import { isActive, isFinal, type CallEngine, type PhoneCall, type PhoneListener } from './engine';
 import { answerFromOffer, incomingCallOffer } from './gateway-sdp';
 import { readAccessToken, TokenError, type TokenClaims } from './gateway-token';
@@ -89,7 +90,8 @@ export class Device {
 
   send(type: string, payload: Payload) {
     this.ctx.record({ identity: this.identity, direction: 'out', type, callsid: text(payload.callsid) });
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type, version: VERSION, payload }));
+    // A message's content may nest thousands deep: serialised without recursion.
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(compactJson({ type, version: VERSION, payload }));
   }
 
   /** What the engine tells this Device's phone. */
@@ -300,7 +302,7 @@ export class Device {
     }
     if (payload.messagetype !== 'user-defined-message') return refuse(31210, 'Call Message Event Type is invalid');
     const content = payload.content;
-    const size = typeof content === 'string' ? content.length : (JSON.stringify(content) ?? '').length;
+    const size = typeof content === 'string' ? content.length : compactJson(content).length;
     if (size > MAX_CONTENT_CHARS) return refuse(31212, 'Call Message Event Payload size exceeded authorized limit');
     this.send('ack', { acktype: 'message', callsid: callSid, voiceeventsid });
     this.ctx.engine.sendFromSdk(this.identity, callSid, content, voiceeventsid).catch(() => undefined);

@@ -157,6 +157,19 @@ describe('call messages', () => {
     expect([refused.status, refused.body.code]).toEqual([400, 31211]);
   });
 
+  it('hands a phone content nested thousands deep, and shows it back, without overflowing', async () => {
+    const { parent } = await ringingCall();
+    const deep = `{"d":${'['.repeat(4_990)}${']'.repeat(4_990)}}`;
+    expect(deep.length).toBeLessThanOrEqual(10_000);
+    expect((await sendToSdk(parent, { Content: deep })).status).toBe(201);
+    const amy = await ctl.phone('amy');
+    const last = amy.calls.find((c) => c.callSid === parent)?.received.at(-1);
+    expect(last?.content).toHaveProperty('d');
+    // Still serving, and the SDK can answer with the same content.
+    expect((await ctl.sendFromPhone('amy', parent, JSON.parse(deep))).voiceEventSid).toMatch(/^KX/);
+    await ctl.hangup('amy', parent);
+  });
+
   it('drops an SDK message on a leg without a subscription, and counts it', async () => {
     const { parent } = await ringingCall();
     const sent = await ctl.sendFromPhone('amy', parent, { nobody: 'listens' });
