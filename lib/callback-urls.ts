@@ -1,7 +1,8 @@
 // Callback URLs are built deterministically (fixed keys, fixed order, URLSearchParams encoding) so
 // that a function, which sees only `event` = query ∪ body, can rebuild the exact URL Twilio signed.
 // Query keys start with `cme_` so they can never clash with Twilio's PascalCase parameters.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { secretsMatch } from './secrets';
 
 export interface RequestSite {
   /** `context.DOMAIN_NAME`: `example-1234.twil.io`, or `localhost:3000` under twilio-run. */
@@ -80,9 +81,7 @@ export function legToken(authToken: string, legSid: string, issued: string): str
 
 export function legTokenMatches(authToken: string, legSid: string, issued: unknown, token: unknown): boolean {
   if (typeof token !== 'string' || typeof issued !== 'string' || !/^\d{1,12}$/.test(issued)) return false;
-  const expected = Buffer.from(legToken(authToken, legSid, issued));
-  const given = Buffer.from(token);
-  return expected.length === given.length && timingSafeEqual(expected, given);
+  return secretsMatch(token, legToken(authToken, legSid, issued));
 }
 
 /** The query of a leg's message callback URL, keys in ROUTE_QUERY_KEYS order. */

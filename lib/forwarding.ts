@@ -2,12 +2,13 @@
 // check the app runs on what it receives. Signed the way Stripe signs webhooks, so app developers
 // know it: `X-CME-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`.
 // Plain module (node:crypto and fetch only): client/ re-exports the verifier from here.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { CallMessage } from './api-types';
 import { isLocalDomain } from './callback-urls';
 import type { Config } from './config';
 import { HttpError } from './errors';
 import { parseJson } from './json-text';
+import { secretsMatch } from './secrets';
 
 export const SIGNATURE_HEADER = 'X-CME-Signature';
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -118,8 +119,8 @@ export function checkForwardedRequest(
   if (timestamp === undefined || signatures.length === 0) return { valid: false, reason: 'header-malformed' };
   if (Math.abs(now / 1000 - timestamp) > toleranceSeconds)
     return { valid: false, reason: 'timestamp-outside-tolerance' };
-  const expected = Buffer.from(signatureOf(secret, timestamp, rawBody), 'hex');
-  const matches = signatures.some((given) => timingSafeEqual(Buffer.from(given, 'hex'), expected));
+  const expected = signatureOf(secret, timestamp, rawBody);
+  const matches = signatures.some((given) => secretsMatch(given, expected));
   return matches ? { valid: true, timestamp } : { valid: false, reason: 'signature-mismatch' };
 }
 

@@ -6,7 +6,8 @@
 // Operator console: the operator shows OPERATOR_SECRET once (/operator-session) and gets a one-hour
 // session whose key also depends on the operator secret, so changing that secret ends every session.
 // Agents (lib/agents.ts) get their own kind of session from /agent-session.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { secretsMatch } from './secrets';
 
 export const SESSION_TTL_SECONDS = 3600;
 
@@ -47,9 +48,7 @@ export function readSession(
   if (typeof session !== 'string' || session.length > MAX_SESSION_CHARS) return undefined;
   const [payload, signature, extra] = session.split('.');
   if (!payload || !signature || extra !== undefined) return undefined;
-  const expected = Buffer.from(sign(key, payload));
-  const given = Buffer.from(signature);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  if (!secretsMatch(signature, sign(key, payload))) return undefined;
   try {
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
     if (claims.v !== 1 || typeof claims.exp !== 'number' || claims.exp * 1000 <= nowMs) return undefined;

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-/** Compares secrets in constant time (hashing first makes the lengths equal). */
+/** Compares secrets, tokens and signatures in constant time (hashing first makes the lengths equal): the one place that does. */
 export function secretsMatch(given: unknown, expected: string): boolean {
   if (typeof given !== 'string') return false;
   const digest = (s: string) => createHash('sha256').update(s).digest();

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import twilio from 'twilio';
 import {
   baseUrl,
@@ -10,6 +10,7 @@ import {
 } from './callback-urls';
 import { missingVariable } from './config';
 import { compactJson } from './json-text';
+import { secretsMatch } from './secrets';
 
 /** The secrets a webhook may be signed with: the Auth Token, or a SharedKey's secret. */
 export interface WebhookSecrets {
@@ -163,6 +164,6 @@ export function jsonBodyMatchesHash(site: RequestSite, event: Record<string, unk
   const expected = event.bodySHA256;
   if (typeof expected !== 'string' || !/^[0-9a-f]{64}$/i.test(expected)) return false;
   const { params } = rebuildSignedRequest(site, event);
-  const actual = createHash('sha256').update(compactJson(params), 'utf8').digest();
-  return timingSafeEqual(actual, Buffer.from(expected, 'hex'));
+  const actual = createHash('sha256').update(compactJson(params), 'utf8').digest('hex');
+  return secretsMatch(actual, expected.toLowerCase());
 }
