@@ -106,3 +106,12 @@ export function sdkLegFields(leg: SdkLeg) {
     peer: leg.peer,
   };
 }
+
+/**
+ * The SDK identity whose own leg a Calls API record is: the call an SDK placed (From client:…,
+ * Direction inbound) or a call dialled to one (To client:…). A <Dial> child leg also shows the
+ * caller's From=client:…, so From counts only on the leg the SDK placed.
+ */
+export function sdkIdentityOfCall(call: { from?: string | null; to?: string | null; direction?: string }) {
+  return (call.direction === 'inbound' ? clientIdentity(call.from) : undefined) ?? clientIdentity(call.to);
+}

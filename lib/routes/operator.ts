@@ -9,7 +9,7 @@ import { issueSession, verifySession } from '../operator-session';
 import { listCallMessages, type CallMessagesInput } from './call-messages';
 import { sendCallMessage, type SendMessageInput } from './send-message';
 import { bearerToken, secretsMatch } from '../secrets';
-import { isFinalStatus } from '../call-legs';
+import { isFinalStatus, sdkIdentityOfCall } from '../call-legs';
 import { withRetry } from '../retry';
 import { requestSource, SignInThrottle } from '../throttle';
 
@@ -62,11 +62,7 @@ export async function listOperatorCalls(ctx: RouteContext, input: { limit?: unkn
   const recent = await withRetry(() => client.calls.list({ limit: limit * CALLS_LISTED_PER_LEG }), {
     deadline: ctx.deadline,
   });
-  const legs = recent
-    .filter(
-      (call) => (call.from?.startsWith('client:') && call.direction === 'inbound') || call.to?.startsWith('client:'),
-    )
-    .slice(0, limit);
+  const legs = recent.filter((call) => sdkIdentityOfCall(call) !== undefined).slice(0, limit);
   const store = ctx.store();
   const calls = [];
   for (let i = 0; i < legs.length; i += STATE_READS_AT_ONCE) {

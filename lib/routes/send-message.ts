@@ -7,6 +7,7 @@ import { logEvent } from '../log';
 import { validateContent } from '../message-content';
 import { requireSchemaValid } from '../message-schemas';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../retry';
+import { sdkIdentityOfCall } from '../call-legs';
 import type { CallStore } from '../call-store';
 import type { TwilioClient } from '../twilio-client';
 
@@ -197,11 +198,7 @@ async function activeLegOf(client: TwilioClient, identity: string, deadline: num
     withRetry(() => client.calls.list({ from: address, limit: RECENT_CALLS_PER_DIRECTION }), { deadline }),
     withRetry(() => client.calls.list({ to: address, limit: RECENT_CALLS_PER_DIRECTION }), { deadline }),
   ]);
-  const legs = [
-    // Only the leg the SDK placed (Direction inbound): a <Dial> child leg also shows From=client:<identity>.
-    ...out.filter((call) => call.direction === 'inbound' && isActive(call.status)),
-    ...into.filter((call) => isActive(call.status)),
-  ];
+  const legs = [...out, ...into].filter((call) => sdkIdentityOfCall(call) === identity && isActive(call.status));
   const sids = [...new Set(legs.map((call) => call.sid))].filter(isCallSid);
   const [only] = sids;
   if (only === undefined) throw new HttpError(409, 'call-not-active', `${identity} has no active call.`);

@@ -1,4 +1,10 @@
-import { routeVoiceCall, sdkLegsOfStatusCallback, isFinalStatus, type VoiceRoute } from '../../lib/call-legs';
+import {
+  routeVoiceCall,
+  sdkIdentityOfCall,
+  sdkLegsOfStatusCallback,
+  isFinalStatus,
+  type VoiceRoute,
+} from '../../lib/call-legs';
 import { defined } from '../support/narrow';
 
 const CONFIG = { inboundIdentity: 'bob', callerId: '+15550001111' };
@@ -196,5 +202,26 @@ describe('isFinalStatus', () => {
     for (const s of ['completed', 'busy', 'failed', 'no-answer', 'canceled']) expect(isFinalStatus(s)).toBe(true);
     for (const s of ['queued', 'initiated', 'ringing', 'in-progress', '', undefined])
       expect(isFinalStatus(s)).toBe(false);
+  });
+});
+
+describe('sdkIdentityOfCall', () => {
+  it.each([
+    ['the call an SDK placed', { from: 'client:alice', to: '', direction: 'inbound' }, 'alice'],
+    ['a <Dial> child to an SDK', { from: '+15551230000', to: 'client:bob', direction: 'outbound-dial' }, 'bob'],
+    [
+      "client → client: the callee's child shows the caller's From",
+      { from: 'client:alice', to: 'client:bob', direction: 'outbound-dial' },
+      'bob',
+    ],
+    [
+      'a <Dial> child to a number, placed by an SDK',
+      { from: 'client:alice', to: '+15557770000', direction: 'outbound-dial' },
+      undefined,
+    ],
+    ['a phone call in to our number', { from: '+15551230000', to: '+15550001111', direction: 'inbound' }, undefined],
+    ['an address that is no identity', { from: 'client:a b', to: null, direction: 'inbound' }, undefined],
+  ])('%s', (_what, call, identity) => {
+    expect(sdkIdentityOfCall(call)).toBe(identity);
   });
 });
