@@ -22,6 +22,8 @@ const SEND_CLAIM = '~send.';
 export const FROM_SDK_END = 'from-sdk/';
 export const TO_SDK_END = 'to-sdk/';
 
+/** Largest SequenceNumber a key holds in order (ten digits, zero-padded). */
+export const MAX_SEQUENCE_NUMBER = 9_999_999_999;
 export const inboundKey = (sequence: number, sid: string) => `${FROM_SDK}${String(sequence).padStart(10, '0')}.${sid}`;
 export const keyHash = (idempotencyKey: string) =>
   createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 24);

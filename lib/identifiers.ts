@@ -11,6 +11,21 @@ export const isMessageSid = (v: unknown): v is string => typeof v === 'string' &
 export const isE164 = (v: unknown): v is string => typeof v === 'string' && E164.test(v);
 export const isIdentity = (v: unknown): v is string => typeof v === 'string' && IDENTITY.test(v);
 
+/**
+ * A whole number in [min, max], given as text (a form or query value) or a number; `fallback` when
+ * absent (undefined or empty). Anything else is a 400 with `code`.
+ */
+export function integerParam(
+  value: unknown,
+  rule: { name: string; code: string; min: number; max: number; fallback?: number },
+): number {
+  if ((value === undefined || value === '') && rule.fallback !== undefined) return rule.fallback;
+  const n = typeof value === 'number' || (typeof value === 'string' && /^\d{1,16}$/.test(value)) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < rule.min || n > rule.max)
+    throw badRequest(rule.code, `${rule.name} must be a whole number from ${rule.min} to ${rule.max}.`);
+  return n;
+}
+
 export function requireCallSid(value: unknown, name = 'callSid'): string {
   if (!isCallSid(value))
     throw badRequest('call-sid-invalid', `${name} must be a Call SID: CA followed by 32 hex digits.`);

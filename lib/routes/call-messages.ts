@@ -2,7 +2,7 @@ import type { CallMessagesPage } from '../api-types';
 import type { HistoryCursor } from '../call-store';
 import { badRequest, HttpError } from '../errors';
 import { json, type RouteContext, type RouteResult } from '../function-handler';
-import { requireCallSid } from '../identifiers';
+import { integerParam, requireCallSid } from '../identifiers';
 import { contentForAnswer } from '../message-content';
 
 export interface CallMessagesInput {
@@ -43,9 +43,13 @@ export function decodeCursor(token: string): HistoryCursor | undefined {
 }
 
 function parsePaging(input: CallMessagesInput): { pageSize: number; cursor: HistoryCursor } {
-  const pageSize = input.pageSize === undefined || input.pageSize === '' ? DEFAULT_PAGE_SIZE : Number(input.pageSize);
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE)
-    throw badRequest('page-size-invalid', `pageSize must be 1-${MAX_PAGE_SIZE}.`);
+  const pageSize = integerParam(input.pageSize, {
+    name: 'pageSize',
+    code: 'page-size-invalid',
+    min: 1,
+    max: MAX_PAGE_SIZE,
+    fallback: DEFAULT_PAGE_SIZE,
+  });
   const given = (v: unknown) => v !== undefined && v !== '';
   if (given(input.pageToken) && given(input.after))
     throw badRequest('paging-invalid', 'Give pageToken or after, not both.');

@@ -2,7 +2,8 @@ import { isFinalStatus } from '../call-legs';
 import { legTokenMatches } from '../callback-urls';
 import { badRequest, HttpError } from '../errors';
 import { json, type RouteContext, type RouteResult } from '../function-handler';
-import { isCallSid, isMessageSid } from '../identifiers';
+import { MAX_SEQUENCE_NUMBER } from '../call-store-keys';
+import { integerParam, isCallSid, isMessageSid } from '../identifiers';
 import { CALLBACK_URL_GRACE_SECONDS, FINISHED_LEG_GRACE_SECONDS, MAX_CALL_SECONDS } from '../limits';
 import { logEvent } from '../log';
 import { callbackContent } from '../message-content';
@@ -42,10 +43,12 @@ export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult
     throw new HttpError(403, 'account-mismatch', 'AccountSid is not this account.');
   if (!isMessageSid(event.Sid))
     throw badRequest('sid-invalid', 'Sid must be a message SID: KX followed by 32 hex digits.');
-  const sequence = Number(event.SequenceNumber);
-  if (event.SequenceNumber === '' || !Number.isInteger(sequence) || sequence < 0 || sequence > 9_999_999_999) {
-    throw badRequest('sequence-invalid', 'SequenceNumber must be a whole number from 0.');
-  }
+  const sequence = integerParam(event.SequenceNumber, {
+    name: 'SequenceNumber',
+    code: 'sequence-invalid',
+    min: 0,
+    max: MAX_SEQUENCE_NUMBER,
+  });
   const contentType =
     typeof event.ContentType === 'string' && event.ContentType ? event.ContentType : 'application/json';
   if (contentType !== 'application/json')

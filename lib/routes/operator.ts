@@ -10,6 +10,7 @@ import { listCallMessages, type CallMessagesInput } from './call-messages';
 import { sendCallMessage, type SendMessageInput } from './send-message';
 import { bearerToken, secretsMatch } from '../secrets';
 import { isFinalStatus, sdkIdentityOfCall } from '../call-legs';
+import { integerParam } from '../identifiers';
 import { withRetry } from '../retry';
 import { requestSource, SignInThrottle } from '../throttle';
 
@@ -55,9 +56,13 @@ export async function createOperatorSession(ctx: RouteContext, input: { secret?:
  */
 export async function listOperatorCalls(ctx: RouteContext, input: { limit?: unknown }): Promise<RouteResult> {
   requireOperator(ctx);
-  const limit = input.limit === undefined || input.limit === '' ? DEFAULT_CALLS : Number(input.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_CALLS)
-    throw new HttpError(400, 'limit-invalid', `limit must be 1-${MAX_CALLS}.`);
+  const limit = integerParam(input.limit, {
+    name: 'limit',
+    code: 'limit-invalid',
+    min: 1,
+    max: MAX_CALLS,
+    fallback: DEFAULT_CALLS,
+  });
   const client = ctx.client();
   const recent = await withRetry(() => client.calls.list({ limit: limit * CALLS_LISTED_PER_LEG }), {
     deadline: ctx.deadline,
