@@ -79,6 +79,24 @@ export interface CallMessagesPage {
   nextPageToken: string | null;
 }
 
+/** A recent SDK leg in `/operator-calls`: what the Calls API says of it, and its state in Sync. */
+export interface OperatorCall {
+  callSid: string;
+  createdAt: string;
+  /** The state's status where Sync has one, else the Calls API's. */
+  status: string;
+  /** Ringing or in progress, as the Calls API reports it now. */
+  active: boolean;
+  state: LegState | null;
+}
+
+/** `/operator-calls` answer. */
+export interface OperatorCallsPage {
+  calls: OperatorCall[];
+  /** True when the invocation ran short of time before every listed leg's state was read: the newest come first. */
+  partial?: true;
+}
+
 /** `/send-message` answer. */
 export interface SendMessageResult {
   sid: string | null;

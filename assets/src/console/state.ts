@@ -1,14 +1,8 @@
 // What the operator console holds across its modules: the session and the call whose messages are open.
 
-import type { CallMessagePageItem, CallMessagesPage, LegState } from '../../../lib/api-types';
+import type { CallMessagePageItem, CallMessagesPage, LegState, OperatorCall } from '../../../lib/api-types';
 
-export interface CallRow {
-  callSid: string;
-  createdAt: string;
-  status: string;
-  active: boolean;
-  state: LegState | null;
-}
+export type CallRow = OperatorCall;
 export type Message = CallMessagePageItem & { data?: unknown };
 export type CallHistory = CallMessagesPage & { messages: Message[] };
 

@@ -1,0 +1,74 @@
+// /operator-calls past its session check: a stub of calls.list and the real CallStore on the
+// in-process Sync sandbox. Its state reads run in batches; one that would not fit the invocation's
+// time is not started, and the answer says it is partial.
+import { CallStore } from '../../../lib/call-store';
+import { readConfig } from '../../../lib/config';
+import type { RouteContext } from '../../../lib/function-handler';
+import { issueSession } from '../../../lib/operator-session';
+import { REQUEST_TIMEOUT_MS } from '../../../lib/retry';
+import { listOperatorCalls } from '../../../lib/routes/operator';
+import type { OperatorCallsPage } from '../../../lib/api-types';
+import type { TwilioClient } from '../../../lib/twilio-client';
+import { sid } from '../../support/function-harness';
+import { startSyncSandbox, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type SyncSandbox } from '../../support/sync-sandbox';
+
+const OPERATOR_SECRET = 'operator-secret-for-unit-tests-0123456789';
+const legs = Array.from({ length: 12 }, (_, i) => ({
+  sid: sid('CA', i + 1),
+  from: 'client:alice',
+  to: '+15557770000',
+  direction: 'inbound',
+  status: 'in-progress',
+  dateCreated: new Date(Date.UTC(2026, 0, 1, 0, i)),
+}));
+
+let sandbox: SyncSandbox;
+let store: CallStore;
+
+beforeAll(async () => {
+  sandbox = await startSyncSandbox();
+  store = new CallStore(sandbox.client, { syncServiceSid: 'default', finishedCallTtl: 600, activeCallTtl: 3600 });
+});
+afterAll(() => sandbox.close());
+
+function context(deadline: number, listMs = 0): RouteContext {
+  const config = readConfig({
+    ACCOUNT_SID: TEST_ACCOUNT_SID,
+    AUTH_TOKEN: TEST_AUTH_TOKEN,
+    OPERATOR_SECRET,
+  });
+  const { session } = issueSession(TEST_AUTH_TOKEN, OPERATOR_SECRET);
+  const list = async () => {
+    await new Promise((resolve) => setTimeout(resolve, listMs));
+    return legs;
+  };
+  const client = { calls: { list } } as unknown as TwilioClient;
+  return {
+    event: { request: { headers: {} } },
+    headers: { authorization: `Bearer ${session}` },
+    config,
+    base: 'https://example.test',
+    deadline,
+    client: () => client,
+    store: () => store,
+  };
+}
+
+describe('/operator-calls', () => {
+  it("lists the SDK legs with the Calls API's status where Sync has no state", async () => {
+    const res = await listOperatorCalls(context(Date.now() + 9_000), { limit: '10' });
+    const page = (res as { json: OperatorCallsPage }).json;
+    expect(page.partial).toBeUndefined();
+    expect(page.calls.map((c) => c.callSid)).toEqual(legs.slice(0, 10).map((l) => l.sid));
+    expect(page.calls[0]).toMatchObject({ status: 'in-progress', active: true, state: null });
+  });
+
+  it('answers what it read, marked partial, when another batch of reads would not fit the deadline', async () => {
+    const before = sandbox.requestCount();
+    // The Calls list starts in time and answers 1.1 s later: no 3 s request fits in what is left.
+    const res = await listOperatorCalls(context(Date.now() + REQUEST_TIMEOUT_MS + 1_000, 1_100), { limit: '10' });
+    expect(res.status).toBe(200);
+    expect((res as { json: OperatorCallsPage }).json).toEqual({ calls: [], partial: true });
+    expect(sandbox.requestCount()).toBe(before);
+  });
+});
