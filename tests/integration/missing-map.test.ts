@@ -1,0 +1,113 @@
+// Issue #11 §1: Sync answers a Map that does not exist with 404 and a code that varies (20404 as
+// production code sees it, 54200, 54300 in Twilio's Sync SDK tests). Every route that meets one —
+// a leg never seen, or one whose Map expired mid-call — stores (creating the Map), or answers 4xx:
+// never a 5xx. Run once per code, over real twilio-run and the sandbox.
+import { randomBytes } from 'node:crypto';
+import { callMessages, sendMessage, signedPost } from '../../client';
+import { messageCallbackQuery } from '../../lib/callback-urls';
+import { legMapName } from '../../lib/call-store';
+import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
+import { MISSING_MAP_CODES } from '../../sandbox/rest/sync/state';
+import { startTestStack, waitFor, type TestStack } from '../support/stack';
+
+let stack: TestStack;
+const ctl = () => stack.control;
+const fakeSid = (prefix: string) => prefix + randomBytes(16).toString('hex');
+const maps = () => stack.twilio.sync.v1.services('default').syncMaps;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  await ctl().registerPhone('mia', { autoAnswer: true });
+}, 60_000);
+afterAll(() => stack?.stop());
+
+/** A live SDK leg (mia calls a number), subscribed, whose Map is then removed as if it had expired. */
+async function liveLegWithoutMap(): Promise<string> {
+  const { callSid } = await ctl().placeCall('mia', '+15551237000');
+  await waitFor(async () => (await ctl().call(callSid)).subscriptions.length > 0, 'the subscription', 15_000);
+  await ctl().idle();
+  await maps()(legMapName(callSid)).remove();
+  return callSid;
+}
+
+/** Every answer the functions gave a webhook of this leg since `from`, and the 5xx among them. */
+function webhookAnswers(callSid: string, from: number) {
+  const answers = stack.sandbox.webhooks.log.slice(from).filter((w) => w.callSid === callSid);
+  return { answers, fiveXX: answers.filter((w) => w.status !== null && w.status >= 500) };
+}
+
+describe.each(MISSING_MAP_CODES)('Sync answers a missing Map with 404/%i', (code) => {
+  beforeAll(() => ctl().knobs({ sync: { missingMapCode: code } }));
+
+  it('the sandbox answers that code', async () => {
+    await expect(maps()('cme.call.nothing-here').fetch()).rejects.toMatchObject({ status: 404, code });
+  });
+
+  it('/message-callback: a message on a leg never seen is stored (the Map made first)', async () => {
+    const leg = fakeSid('CA');
+    const sid = fakeSid('KX');
+    const res = await signedPost(
+      { baseUrl: stack.functionsUrl, authToken: stack.sandbox.authToken },
+      `/message-callback?${new URLSearchParams(messageCallbackQuery(stack.sandbox.authToken, leg))}`,
+      {
+        CallSid: leg,
+        AccountSid: stack.sandbox.accountSid,
+        Sid: sid,
+        SequenceNumber: '1',
+        ContentType: 'application/json',
+        Content: '{"first":true}',
+        Timestamp: new Date().toUTCString(),
+      },
+    );
+    expect(res.status).toBe(200);
+    expect((await callMessages(stack.fn, leg)).body.messages.map((m) => m.sid)).toEqual([sid]);
+  });
+
+  it('/message-callback and /call-status: a live leg whose Map expired keeps its messages and its end', async () => {
+    const leg = await liveLegWithoutMap();
+    const from = stack.sandbox.webhooks.log.length;
+    const sent = await ctl().sendFromPhone('mia', leg, { after: 'expiry' });
+    expect(sent.deliveries.at(-1)?.status).toBe(200);
+    await ctl().hangup('mia', leg);
+    await ctl().idle();
+    expect(webhookAnswers(leg, from).fiveXX).toEqual([]);
+    const history = await callMessages(stack.fn, leg);
+    expect(history.status).toBe(200);
+    expect(history.body.messages.map((m) => m.sid)).toEqual([sent.voiceEventSid]);
+    expect(history.body.state).toMatchObject({ status: 'completed' });
+  });
+
+  it('/send-message: a live leg whose Map expired is sent to and recorded again', async () => {
+    const leg = await liveLegWithoutMap();
+    const res = await sendMessage(stack.fn, { callSid: leg, content: { again: true }, idempotencyKey: `k-${code}` });
+    expect(res.status).toBe(201);
+    expect((await callMessages(stack.fn, leg)).body.messages).toHaveLength(1);
+    await ctl().hangup('mia', leg);
+  });
+
+  it('/send-message and /call-messages: a call nobody knows is a 404, and nothing is written', async () => {
+    const leg = fakeSid('CA');
+    const sent = await sendMessage(stack.fn, { callSid: leg, content: { to: 'nobody' } });
+    expect([sent.status, (sent.body as { code?: string }).code]).toEqual([404, 'call-not-found']);
+    const read = await callMessages(stack.fn, leg);
+    expect(read.status).toBe(404);
+    await expect(maps()(legMapName(leg)).fetch()).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('/operator-calls: listing calls whose Maps expired answers 200', async () => {
+    const leg = await liveLegWithoutMap();
+    const login = await fetch(`${stack.functionsUrl}/operator-session`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ secret: SANDBOX_DEFAULTS.operatorSecret }).toString(),
+    });
+    const { session } = (await login.json()) as { session: string };
+    const res = await fetch(`${stack.functionsUrl}/operator-calls`, {
+      headers: { Authorization: `Bearer ${session}` },
+    });
+    expect(res.status).toBe(200);
+    const { calls } = (await res.json()) as { calls: { callSid: string }[] };
+    expect(calls.map((c) => c.callSid)).toContain(leg);
+    await ctl().hangup('mia', leg);
+  });
+});
