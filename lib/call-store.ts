@@ -4,27 +4,21 @@
 // to itself. The item keys and their order: lib/call-store-keys.ts.
 import type { CallMessage, LegState, SubscriptionRecord } from './api-types';
 import { isFinalStatus, sdkLegFields, statusRank, type FinalStatus, type SdkLeg } from './call-legs';
-import type { Config } from './config';
 import {
   FROM_SDK,
   FROM_SDK_END,
   inboundKey,
-  isAlreadyExists,
-  isNameTaken,
   isNotFound,
   isRevisionMismatch,
-  legMapName,
   outboundKey,
   sendClaimKey,
-  splitForSync,
   STATE_KEY,
   TO_SDK,
   TO_SDK_END,
 } from './call-store-keys';
 import { HttpError } from './errors';
-import { collectRange, comesFirst, partText, type HistoryCursor, type HistoryPage } from './history-range';
-import { withRetry } from './retry';
-import type { TwilioClient } from './twilio-client';
+import { collectRange, comesFirst, type HistoryCursor, type HistoryPage } from './history-range';
+import { LegMap, type Item } from './leg-map';
 
 export type { CallMessage, LegState } from './api-types';
 export { inboundKey, isNotFound, keyHash, legMapName, outboundKey, splitForSync, STATE_KEY } from './call-store-keys';
@@ -45,12 +39,6 @@ export interface ClaimedState {
   state: LegState;
 }
 
-interface Item {
-  key: string;
-  data: unknown;
-  revision: string;
-}
-
 /** What a status callback should do about a leg's subscription. */
 export type SubscriptionClaim =
   { action: 'subscribe'; claimed: ClaimedState } | { action: 'none'; reason: 'subscribed' | 'in-flight' | 'ended' };
@@ -62,72 +50,17 @@ type SendClaim =
   | { outcome: 'sent-unrecorded'; sentAtMs: number; sid: string | null }
   | { outcome: 'in-flight' };
 
-export class CallStore {
-  constructor(
-    private readonly client: TwilioClient,
-    private readonly config: Pick<Config, 'syncServiceSid' | 'finishedCallTtl' | 'activeCallTtl'>,
-    /** No retry runs past this time (ms since epoch): the invocation's deadline. */
-    private readonly deadline?: number,
-  ) {}
-
-  private retry<T>(op: () => Promise<T>): Promise<T> {
-    return withRetry(op, { deadline: this.deadline });
-  }
-
-  private service() {
-    return this.client.sync.v1.services(this.config.syncServiceSid);
-  }
-
-  private items(callSid: string) {
-    return this.service().syncMaps(legMapName(callSid)).syncMapItems;
-  }
-
-  /** Creates the leg's Map if it does not exist yet (its own TTL is a safety net for calls whose end is never reported). */
-  async ensureLegMap(callSid: string): Promise<void> {
-    try {
-      await this.retry(() =>
-        this.service().syncMaps.create({ uniqueName: legMapName(callSid), ttl: this.config.activeCallTtl }),
-      );
-    } catch (err) {
-      if (!isNameTaken(err)) throw err;
+export class CallStore extends LegMap {
+  /**
+   * Waits while another invocation's subscription claim is in flight, reading the state every
+   * `intervalMs` until `until` (ms since epoch): the record as it ended up, or still `claimed`.
+   */
+  async awaitSubscription(callSid: string, until: number, intervalMs = 100): Promise<SubscriptionRecord | undefined> {
+    for (;;) {
+      const record = (await this.readState(callSid))?.subscription;
+      if (record?.status !== 'claimed' || Date.now() + intervalMs > until) return record;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
-  }
-
-  /** Creates an item, creating the leg's Map first when it is missing. Undefined when the key exists. */
-  private async createItem(
-    callSid: string,
-    key: string,
-    data: object,
-    collectionTtl?: number,
-    beforeCreatingMap?: () => Promise<void>,
-  ): Promise<{ revision: string } | undefined> {
-    const create = () =>
-      this.retry(() => this.items(callSid).create({ key, data, ...(collectionTtl ? { collectionTtl } : {}) }));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const item = await create();
-        return { revision: item.revision };
-      } catch (err) {
-        if (isAlreadyExists(err)) return undefined;
-        if (!isNotFound(err) || attempt > 0) throw err;
-      }
-      await beforeCreatingMap?.();
-      await this.ensureLegMap(callSid);
-    }
-  }
-
-  private async fetchItem(callSid: string, key: string): Promise<Item | undefined> {
-    try {
-      const item = await this.retry(() => this.items(callSid)(key).fetch());
-      return { key: item.key, data: item.data, revision: item.revision };
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
-  async readState(callSid: string): Promise<LegState | undefined> {
-    return (await this.fetchItem(callSid, STATE_KEY))?.data as LegState | undefined;
   }
 
   /**
@@ -231,16 +164,6 @@ export class CallStore {
   }
 
   /** Stores a message exactly once under `key`. Parts are written before the head item, whose key is the dedupe. */
-  private async saveAt(key: string, message: CallMessage): Promise<'stored' | 'duplicate'> {
-    const [first = '', ...rest] = splitForSync(message.content);
-    for (const [i, part] of rest.entries()) {
-      // A part that exists already came from an earlier delivery of the same message: same content.
-      await this.createItem(message.callSid, `${key}~${i + 1}`, { part });
-    }
-    const created = await this.createItem(message.callSid, key, { ...message, content: first, parts: rest.length + 1 });
-    return created ? 'stored' : 'duplicate';
-  }
-
   /** A message from the SDK: its SequenceNumber and Sid are its key, so a redelivery is a no-op. */
   async saveInbound(message: CallMessage & { sid: string; sequence: number }): Promise<'stored' | 'duplicate'> {
     return this.saveAt(inboundKey(message.sequence, message.sid), message);
@@ -307,18 +230,6 @@ export class CallStore {
     sentAtMs: number,
   ): Promise<'stored' | 'duplicate'> {
     return this.saveAt(outboundKey(sentAtMs, message.idempotencyKey), message);
-  }
-
-  private async readMessage(callSid: string, key: string): Promise<CallMessage | undefined> {
-    const head = await this.fetchItem(callSid, key);
-    if (!head) return undefined;
-    const { parts = 1, ...message } = head.data as CallMessage & { parts?: number };
-    let content = message.content;
-    for (let i = 1; i < parts; i++) {
-      const part = await this.fetchItem(callSid, `${key}~${i}`);
-      content += partText(part?.data);
-    }
-    return { ...message, content };
   }
 
   /**

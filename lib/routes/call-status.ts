@@ -5,11 +5,13 @@ import { messageCallbackUrl } from '../callback-urls';
 import { badRequest, twilioCode } from '../errors';
 import { json, type RouteContext, type RouteResult } from '../function-handler';
 import { logEvent } from '../log';
-import { withRetry } from '../retry';
+import { REQUEST_TIMEOUT_MS, withRetry } from '../retry';
 import { finishLegAndForward, forwardLegStarted } from './leg-events';
 
 // Twilio refuses a subscription on a call that is not active (not ringing yet, or already over).
 const CALL_NOT_ACTIVE = new Set([20404, 21220, 31211]);
+/** Longest a callback waits for another invocation's subscription under way (a subscribe takes 3 requests). */
+const IN_FLIGHT_WAIT_MS = 3000;
 
 type StartStatus = 'initiated' | 'ringing' | 'in-progress';
 
@@ -77,6 +79,13 @@ async function prepareLeg(ctx: RouteContext, leg: SdkLeg): Promise<string> {
 async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStatus): Promise<string> {
   const store = ctx.store();
   const claim = await store.claimSubscription(leg, status, new Date());
+  if (claim.action === 'none' && claim.reason === 'in-flight') {
+    // Another copy of a callback is subscribing the leg: answer once it has, so an answered early
+    // callback means a subscribed leg (a message sent after it is not dropped).
+    const until = Math.min(Date.now() + IN_FLIGHT_WAIT_MS, ctx.deadline - REQUEST_TIMEOUT_MS);
+    const record = await store.awaitSubscription(leg.callSid, until);
+    return record?.status === 'subscribed' ? 'subscribed' : 'in-flight';
+  }
   if (claim.action === 'none') return claim.reason === 'ended' ? 'ended-before-start' : claim.reason;
   const record = (outcome: SubscriptionRecord['status'], sid?: string) =>
     store.recordSubscription(leg, claim.claimed, {

@@ -199,6 +199,17 @@ describe('claimSubscription', () => {
     expect((await store.readState(PARENT))?.status).toBe('in-progress');
   });
 
+  it('lets a callback that found a claim in flight wait for its outcome, or for its own time to run out', async () => {
+    const claim = await store.claimSubscription(leg, 'ringing', new Date());
+    if (claim.action !== 'subscribe') throw new Error('expected a claim');
+    expect(await store.claimSubscription(leg, 'ringing', new Date())).toEqual({ action: 'none', reason: 'in-flight' });
+    expect((await store.awaitSubscription(PARENT, Date.now() + 250, 50))?.status).toBe('claimed');
+    const waiting = store.awaitSubscription(PARENT, Date.now() + 5_000, 50);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await store.recordSubscription(leg, claim.claimed, { status: 'subscribed', at: '', by: 'ringing', sid: 'ZY1' });
+    expect(await waiting).toMatchObject({ status: 'subscribed', sid: 'ZY1' });
+  });
+
   it('lets a later callback take over a refused or failed claim, but not a fresh one in flight', async () => {
     const first = await store.claimSubscription(leg, 'ringing', new Date());
     if (first.action !== 'subscribe') throw new Error('expected a claim');
