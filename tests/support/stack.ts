@@ -6,6 +6,7 @@ import {
   type KnobSettings,
   type SandboxProfile,
 } from '../../sandbox/control-client';
+import type { MissingMapCode } from '../../sandbox/rest/sync/state';
 import { startStack, type Stack, type StackOptions } from '../../sandbox/stack';
 import { SandboxRequestClient } from '../../lib/sandbox-request-client';
 
@@ -39,10 +40,18 @@ export interface TestStack extends Stack {
  * duplicated, jittered REST latency; sandbox/README.md). A test that needs a deterministic sandbox
  * passes `profile: 'deterministic'`; SANDBOX_PROFILE sets the default for a whole run.
  * SANDBOX_IDEMPOTENCY_VARIANT (`same`, `refused`, `ignored`) runs a suite under one of the answers
- * to a reused IdempotencyKey, unless the test chose one in `knobs.idempotency`.
+ * to a reused IdempotencyKey, SANDBOX_MISSING_MAP_CODE (20404, 54200, 54300) under one code for a
+ * missing Sync Map, SANDBOX_FIRST_SEQUENCE_NUMBER (1, 0) under one first SequenceNumber — unless
+ * the test chose its own in `knobs`.
  */
 export async function startTestStack(options: StackOptions = {}): Promise<TestStack> {
   const variant = process.env.SANDBOX_IDEMPOTENCY_VARIANT as IdempotencyVariant | undefined;
+  const missingMapCode = process.env.SANDBOX_MISSING_MAP_CODE
+    ? (Number(process.env.SANDBOX_MISSING_MAP_CODE) as MissingMapCode)
+    : undefined;
+  const firstSequenceNumber = process.env.SANDBOX_FIRST_SEQUENCE_NUMBER
+    ? (Number(process.env.SANDBOX_FIRST_SEQUENCE_NUMBER) as 0 | 1)
+    : undefined;
   const stack = await startStack({
     functionsPort: await freePort(),
     forkProcess: false,
@@ -52,6 +61,8 @@ export async function startTestStack(options: StackOptions = {}): Promise<TestSt
     knobs: {
       ...options.knobs,
       idempotency: options.knobs?.idempotency ?? (variant ? { variant } : undefined),
+      sync: options.knobs?.sync ?? (missingMapCode ? { missingMapCode } : undefined),
+      messages: options.knobs?.messages ?? (firstSequenceNumber !== undefined ? { firstSequenceNumber } : undefined),
     },
   });
   const control = new SandboxControl(stack.sandbox.url);
