@@ -1,5 +1,6 @@
 // Recent calls (polled from /operator-calls) and the one whose messages are open.
 
+import type { OperatorCallsPage } from '../../../lib/api-types';
 import { ApiError, api } from './api';
 import { cell, el, time } from './elements';
 import { refreshHistory, renderHistory } from './history';
@@ -74,8 +75,10 @@ export async function poll() {
   if (!state.session || polling || document.hidden) return;
   polling = true;
   try {
-    const { calls } = await api<{ calls: CallRow[] }>('operator-calls', { params: { limit: '20' } });
+    const { calls, partial } = await api<OperatorCallsPage>('operator-calls', { params: { limit: '20' } });
     renderCalls(calls);
+    // The server ran short of time before reading every call's state: the newest are shown.
+    if (partial) el.callsStatus.textContent = 'Showing the newest calls only; the rest on the next refresh.';
     if (state.selected) {
       const callSid = state.selected;
       try {
