@@ -19,6 +19,7 @@ import {
 import { HttpError } from './errors';
 import { collectRange, comesFirst, type HistoryCursor, type HistoryPage } from './history-range';
 import { LegMap, type Item } from './leg-map';
+import { REQUEST_TIMEOUT_MS } from './retry';
 
 export type { CallMessage, LegState } from './api-types';
 export { inboundKey, isNotFound, keyHash, legMapName, outboundKey, splitForSync, STATE_KEY } from './call-store-keys';
@@ -30,6 +31,8 @@ const SYNC_PAGE_SIZE = 100;
 export const CLAIM_STALE_MS = 10_000;
 /** A send claim older than this whose message was never recorded may be sent again. */
 const SEND_CLAIM_STALE_MS = 10_000;
+/** Longest pause between two reads of a leg's state while waiting for another invocation's claim. */
+const MAX_AWAIT_DELAY_MS = 1000;
 /** Conditional (If-Match) updates that lose a race re-read and try again this many times. */
 const MAX_CONDITIONAL_ATTEMPTS = 4;
 
@@ -48,19 +51,45 @@ type SendClaim =
   | { outcome: 'already-sent'; message: CallMessage }
   /** Twilio took it but recording it failed: record it now, never send it again. */
   | { outcome: 'sent-unrecorded'; sentAtMs: number; sid: string | null }
+  /** The key was claimed for other content. */
+  | { outcome: 'key-reused' }
   | { outcome: 'in-flight' };
 
+/** A send claim's item: when it was claimed (its place in the history), for what, and how it went. */
+interface SendClaimData {
+  sentAtMs: number;
+  contentHash?: string;
+  attemptEnded?: boolean;
+  sent?: boolean;
+  sid?: string | null;
+}
+
 export class CallStore extends LegMap {
+  /** The same store, its retries bounded by an earlier deadline (to leave time for what follows). */
+  withDeadline(deadline: number): CallStore {
+    return new CallStore(this.client, this.config, deadline);
+  }
+
   /**
-   * Waits while another invocation's subscription claim is in flight, reading the state every
-   * `intervalMs` until `until` (ms since epoch): the record as it ended up, or still `claimed`.
+   * Waits while another invocation's subscription claim is in flight, reading the state after
+   * `firstDelayMs`, then less and less often (Sync allows ~20 reads/s per object, shared by every
+   * waiting copy), while a read can still end by `until` (ms since epoch): the record as it ended up; still `claimed`, or
+   * undefined, when time ran out or a read failed (the caller's answer then says in-flight).
    */
-  async awaitSubscription(callSid: string, until: number, intervalMs = 100): Promise<SubscriptionRecord | undefined> {
-    for (;;) {
-      const record = (await this.readState(callSid))?.subscription;
-      if (record?.status !== 'claimed' || Date.now() + intervalMs > until) return record;
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  async awaitSubscription(callSid: string, until: number, firstDelayMs = 250): Promise<SubscriptionRecord | undefined> {
+    let delay = firstDelayMs;
+    let record: SubscriptionRecord | undefined;
+    while (Date.now() + delay + REQUEST_TIMEOUT_MS <= until) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      try {
+        record = (await this.readState(callSid))?.subscription;
+      } catch {
+        return undefined;
+      }
+      if (record?.status !== 'claimed') return record;
+      delay = Math.min(delay * 2, MAX_AWAIT_DELAY_MS);
     }
+    return record;
   }
 
   /**
@@ -179,18 +208,22 @@ export class CallStore extends LegMap {
     callSid: string,
     idempotencyKey: string,
     now: Date,
-    beforeNewLeg?: () => Promise<void>,
+    options: { contentHash?: string; beforeNewLeg?: () => Promise<void> } = {},
   ): Promise<SendClaim> {
     const key = sendClaimKey(idempotencyKey);
     const sentAtMs = now.getTime();
-    if (await this.createItem(callSid, key, { sentAtMs }, undefined, beforeNewLeg)) {
+    const { contentHash, beforeNewLeg } = options;
+    if (await this.createItem(callSid, key, { sentAtMs, contentHash }, undefined, beforeNewLeg)) {
       return { outcome: 'claimed', sentAtMs };
     }
     const claim = await this.fetchItem(callSid, key);
-    const data = claim?.data as
-      { sentAtMs?: unknown; attemptEnded?: unknown; sent?: unknown; sid?: unknown } | undefined;
+    const data = claim?.data as SendClaimData | undefined;
     const claimedAt = Number(data?.sentAtMs);
     if (!claim || !Number.isFinite(claimedAt)) return { outcome: 'in-flight' };
+    // One key, one content: a key reused for other content is the caller's mistake, not a retry.
+    if (contentHash !== undefined && data?.contentHash !== undefined && data.contentHash !== contentHash) {
+      return { outcome: 'key-reused' };
+    }
     const recorded = await this.readMessage(callSid, outboundKey(claimedAt, idempotencyKey));
     if (recorded) return { outcome: 'already-sent', message: recorded };
     if (data?.sent === true) {
@@ -202,17 +235,24 @@ export class CallStore extends LegMap {
   }
 
   /** Marks a key sent whose message could not be recorded: a retry records it instead of sending again. */
-  async markSent(callSid: string, idempotencyKey: string, sentAtMs: number, sid: string | null): Promise<void> {
-    await this.retry(() =>
-      this.items(callSid)(sendClaimKey(idempotencyKey)).update({ data: { sentAtMs, sent: true, sid } }),
-    );
+  async markSent(
+    callSid: string,
+    idempotencyKey: string,
+    claim: { sentAtMs: number; contentHash?: string },
+    sid: string | null,
+  ): Promise<void> {
+    const data: SendClaimData = { ...claim, sent: true, sid };
+    await this.retry(() => this.items(callSid)(sendClaimKey(idempotencyKey)).update({ data }));
   }
 
   /** Marks a send attempt over without a recorded message (it answered 503): a retry may send again at once. */
-  async endSendAttempt(callSid: string, idempotencyKey: string, sentAtMs: number): Promise<void> {
-    await this.retry(() =>
-      this.items(callSid)(sendClaimKey(idempotencyKey)).update({ data: { sentAtMs, attemptEnded: true } }),
-    );
+  async endSendAttempt(
+    callSid: string,
+    idempotencyKey: string,
+    claim: { sentAtMs: number; contentHash?: string },
+  ): Promise<void> {
+    const data: SendClaimData = { ...claim, attemptEnded: true };
+    await this.retry(() => this.items(callSid)(sendClaimKey(idempotencyKey)).update({ data }));
   }
 
   /** Frees a key whose send Twilio refused (nothing was sent), so the same request can be made again. */

@@ -158,7 +158,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         product,
         method: req.method,
         route,
-        status: res.statusCode,
+        // 0: the client never got an answer (what it did, if anything, is unknown to it).
+        status: res.writableFinished ? res.statusCode : 0,
         ms: Date.now() - started,
         injected: res.locals.injected as string | undefined,
         ...(res.writableFinished ? {} : { abandoned: true }),

@@ -10,7 +10,7 @@ import { finishLegAndForward, forwardLegStarted } from './leg-events';
 
 // Twilio refuses a subscription on a call that is not active (not ringing yet, or already over).
 const CALL_NOT_ACTIVE = new Set([20404, 21220, 31211]);
-/** Longest a callback waits for another invocation's subscription under way (a subscribe takes 3 requests). */
+/** How long a callback keeps looking at another invocation's subscription under way (a subscribe is 3 requests). */
 const IN_FLIGHT_WAIT_MS = 3000;
 
 type StartStatus = 'initiated' | 'ringing' | 'in-progress';
@@ -82,7 +82,7 @@ async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStatus): Pr
   if (claim.action === 'none' && claim.reason === 'in-flight') {
     // Another copy of a callback is subscribing the leg: answer once it has, so an answered early
     // callback means a subscribed leg (a message sent after it is not dropped).
-    const until = Math.min(Date.now() + IN_FLIGHT_WAIT_MS, ctx.deadline - REQUEST_TIMEOUT_MS);
+    const until = Math.min(Date.now() + IN_FLIGHT_WAIT_MS + REQUEST_TIMEOUT_MS, ctx.deadline);
     const record = await store.awaitSubscription(leg.callSid, until);
     return record?.status === 'subscribed' ? 'subscribed' : 'in-flight';
   }

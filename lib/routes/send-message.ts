@@ -8,7 +8,7 @@ import { validateContent } from '../message-content';
 import { requireSchemaValid } from '../message-schemas';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../retry';
 import { sdkIdentityOfCall } from '../call-legs';
-import type { CallStore } from '../call-store';
+import { keyHash, type CallStore } from '../call-store';
 import type { TwilioClient } from '../twilio-client';
 
 export interface SendMessageInput {
@@ -63,10 +63,12 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
       : await activeLegOf(ctx.client(), requireIdentity(input.identity), ctx.deadline);
 
   const store = ctx.store();
+  const contentHash = keyHash(content);
   // A call we hold no record of is first asked of Twilio, so a refused send writes nothing to Sync.
-  const claim = await store.claimSend(callSid, idempotencyKey, new Date(), () =>
-    requireLiveCall(ctx.client(), callSid, ctx.deadline),
-  );
+  const claim = await store.claimSend(callSid, idempotencyKey, new Date(), {
+    contentHash,
+    beforeNewLeg: () => requireLiveCall(ctx.client(), callSid, ctx.deadline),
+  });
   if (claim.outcome === 'already-sent') {
     return json(200, result(claim.message.sid, callSid, idempotencyKey, 'already-sent'));
   }
@@ -80,13 +82,18 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
       },
     );
   }
-  const outgoing = { callSid, content, idempotencyKey, sentAtMs: claim.sentAtMs };
+  if (claim.outcome === 'key-reused') {
+    throw new HttpError(409, 'idempotency-key-reused', 'This idempotencyKey was used for other content on this call.', {
+      idempotencyKey,
+    });
+  }
+  const outgoing = { callSid, content, contentHash, idempotencyKey, sentAtMs: claim.sentAtMs };
   if (claim.outcome === 'sent-unrecorded') {
-    await record(store, { ...outgoing, sid: claim.sid });
+    await record(ctx, { ...outgoing, sid: claim.sid });
     return json(200, result(claim.sid, callSid, idempotencyKey, 'already-sent'));
   }
   const sid = await sendOnce(ctx, outgoing);
-  await record(store, { ...outgoing, sid });
+  await record(ctx, { ...outgoing, sid });
   logEvent('/send-message', { callSid }, { messageSid: sid });
   return json(201, result(sid, callSid, idempotencyKey, 'sent'));
 }
@@ -95,6 +102,8 @@ interface OutgoingMessage {
   callSid: string;
   content: string;
   idempotencyKey: string;
+  /** Its content's hash, kept with the key's claim (one key, one content). */
+  contentHash: string;
   /** When its key was claimed: its place in the history. */
   sentAtMs: number;
 }
@@ -118,7 +127,7 @@ async function sendOnce(ctx: RouteContext, message: OutgoingMessage): Promise<st
     }
     if (isRetryable(err)) {
       // It may have been delivered before the answer was lost: a retry must reuse the key.
-      await store.endSendAttempt(callSid, idempotencyKey, message.sentAtMs).catch(() => undefined);
+      await store.endSendAttempt(callSid, idempotencyKey, message).catch(() => undefined);
       throw new HttpError(
         503,
         'twilio-unavailable',
@@ -134,11 +143,16 @@ async function sendOnce(ctx: RouteContext, message: OutgoingMessage): Promise<st
   }
 }
 
-/** Records a sent message in the leg's history; if that fails, marks its key sent so a retry only records it. */
-async function record(store: CallStore, message: OutgoingMessage & { sid: string | null }): Promise<void> {
-  const { sid, callSid, content, idempotencyKey, sentAtMs } = message;
-  try {
-    await store.saveOutbound(
+/**
+ * Records a sent message in the leg's history. If that fails, its key is marked sent, so a retry
+ * records it rather than sending it again: the record's tries stop a request early to leave the
+ * mark its time, or, when there is not time for one after the other, the two are written at once.
+ */
+async function record(ctx: RouteContext, message: OutgoingMessage & { sid: string | null }): Promise<void> {
+  const { sid, callSid, content, idempotencyKey, sentAtMs, contentHash } = message;
+  const store = ctx.store();
+  const save = (into: CallStore) =>
+    into.saveOutbound(
       {
         sid,
         callSid,
@@ -150,9 +164,20 @@ async function record(store: CallStore, message: OutgoingMessage & { sid: string
       },
       sentAtMs,
     );
-  } catch {
+  const mark = () => store.markSent(callSid, idempotencyKey, { sentAtMs, contentHash }, sid);
+  let saved: boolean;
+  if (Date.now() + 2 * REQUEST_TIMEOUT_MS <= ctx.deadline) {
+    saved = await save(store.withDeadline(ctx.deadline - REQUEST_TIMEOUT_MS)).then(
+      () => true,
+      () => false,
+    );
+    if (!saved) await mark().catch(() => undefined);
+  } else {
+    const [saving] = await Promise.allSettled([save(store), mark()]);
+    saved = saving.status === 'fulfilled';
+  }
+  if (!saved) {
     logEvent('/send-message', { callSid }, { messageSid: sid, recorded: false });
-    await store.markSent(callSid, idempotencyKey, sentAtMs, sid).catch(() => undefined);
     throw new HttpError(
       503,
       'record-failed',

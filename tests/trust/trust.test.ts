@@ -37,7 +37,7 @@ const corpus = hostileCorpus(SEED);
 const { fakeSid } = corpus;
 const rawRequest = rawRequests(() => stack.functionsUrl);
 
-/** Sync writes that changed something: a write Sync refused (e.g. 404 for a missing Map) wrote nothing. */
+/** Sync writes that may have changed something: one Sync refused (e.g. 404 for a missing Map) did not; one whose answer never came (0) is counted. */
 const syncWrites = () =>
   stack.sandbox.requests.filter((r) => r.product === 'sync' && r.method !== 'GET' && r.status < 300).length;
 

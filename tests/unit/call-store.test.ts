@@ -11,6 +11,7 @@ import {
   type HistoryCursor,
 } from '../../lib/call-store';
 import type { SdkLeg } from '../../lib/call-legs';
+import { REQUEST_TIMEOUT_MS } from '../../lib/retry';
 import { startSyncSandbox, type SyncSandbox } from '../support/sync-sandbox';
 
 const PARENT = 'CA' + 'a'.repeat(32);
@@ -203,8 +204,13 @@ describe('claimSubscription', () => {
     const claim = await store.claimSubscription(leg, 'ringing', new Date());
     if (claim.action !== 'subscribe') throw new Error('expected a claim');
     expect(await store.claimSubscription(leg, 'ringing', new Date())).toEqual({ action: 'none', reason: 'in-flight' });
-    expect((await store.awaitSubscription(PARENT, Date.now() + 250, 50))?.status).toBe('claimed');
-    const waiting = store.awaitSubscription(PARENT, Date.now() + 5_000, 50);
+    // No time for a read to end before `until`: nothing is read.
+    const before = sandbox.requestCount();
+    expect(await store.awaitSubscription(PARENT, Date.now() + REQUEST_TIMEOUT_MS, 50)).toBeUndefined();
+    expect(sandbox.requestCount()).toBe(before);
+    // Time for a few reads, and the claim still in flight: it says so.
+    expect((await store.awaitSubscription(PARENT, Date.now() + REQUEST_TIMEOUT_MS + 300, 50))?.status).toBe('claimed');
+    const waiting = store.awaitSubscription(PARENT, Date.now() + REQUEST_TIMEOUT_MS + 5_000, 50);
     await new Promise((resolve) => setTimeout(resolve, 150));
     await store.recordSubscription(leg, claim.claimed, { status: 'subscribed', at: '', by: 'ringing', sid: 'ZY1' });
     expect(await waiting).toMatchObject({ status: 'subscribed', sid: 'ZY1' });

@@ -30,6 +30,7 @@ beforeAll(async () => {
   store = new CallStore(sandbox.client, { syncServiceSid: 'default', finishedCallTtl: 600, activeCallTtl: 3600 });
 });
 afterAll(() => sandbox.close());
+afterEach(() => jest.restoreAllMocks());
 
 function context(deadline: number, listMs = 0): RouteContext {
   const config = readConfig({
@@ -61,6 +62,18 @@ describe('/operator-calls', () => {
     expect(page.partial).toBeUndefined();
     expect(page.calls.map((c) => c.callSid)).toEqual(legs.slice(0, 10).map((l) => l.sid));
     expect(page.calls[0]).toMatchObject({ status: 'in-progress', active: true, state: null });
+  });
+
+  it('reads a batch of states, then answers what it read, marked partial, when another would not fit', async () => {
+    // The first batch's reads take 1.1 s: after them, no 3 s request fits in what is left.
+    jest.spyOn(store, 'readState').mockImplementation(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      return undefined;
+    });
+    const res = await listOperatorCalls(context(Date.now() + REQUEST_TIMEOUT_MS + 1_000), { limit: '10' });
+    const page = (res as { json: OperatorCallsPage }).json;
+    expect(page.partial).toBe(true);
+    expect(page.calls.map((c) => c.callSid)).toEqual(legs.slice(0, 5).map((l) => l.sid));
   });
 
   it('answers what it read, marked partial, when another batch of reads would not fit the deadline', async () => {

@@ -4,6 +4,7 @@
 import { twilioFunction, type RouteContext } from '../../../lib/function-handler';
 import { CallStore } from '../../../lib/call-store';
 import { sendCallMessage } from '../../../lib/routes/send-message';
+import { REQUEST_TIMEOUT_MS } from '../../../lib/retry';
 import type { TwilioClient } from '../../../lib/twilio-client';
 import {
   expectError,
@@ -48,6 +49,10 @@ let calls: StubCall[];
 let sent: { callSid: string; content: string; idempotencyKey?: string }[];
 let createError: unknown;
 let fetches: string[];
+/** Set to shorten the invocation's deadline (ms from now) for one test. */
+let deadlineInMs: number | undefined;
+/** How long the stub's UserDefinedMessage create takes. */
+let createDelayMs = 0;
 
 function stubClient(): TwilioClient {
   const list = async (q: { from?: string; to?: string; status?: string }) =>
@@ -65,6 +70,7 @@ function stubClient(): TwilioClient {
       userDefinedMessages: {
         create: async (opts: { content: string; idempotencyKey?: string }) => {
           if (createError) throw createError;
+          if (createDelayMs) await new Promise((resolve) => setTimeout(resolve, createDelayMs));
           sent.push({ callSid, ...opts });
           return { sid: sidOf('KX', sent.length), callSid };
         },
@@ -80,7 +86,12 @@ const handler = twilioFunction(
   (ctx: RouteContext) => {
     const { callSid, identity, content, idempotencyKey } = ctx.event;
     return sendCallMessage(
-      { ...ctx, client: stubClient, store: () => store },
+      {
+        ...ctx,
+        deadline: deadlineInMs === undefined ? ctx.deadline : Date.now() + deadlineInMs,
+        client: stubClient,
+        store: () => store,
+      },
       { callSid, identity, content, idempotencyKey },
     );
   },
@@ -100,6 +111,8 @@ beforeEach(() => {
   sent = [];
   createError = undefined;
   fetches = [];
+  deadlineInMs = undefined;
+  createDelayMs = 0;
   jest.spyOn(console, 'log').mockImplementation(() => {});
 });
 afterEach(() => jest.restoreAllMocks());
@@ -180,10 +193,19 @@ describe('/send-message (stub Calls API)', () => {
     expect((res.body as { callSids: string[] }).callSids.sort()).toEqual([BOB_CHILD, sidOf('CA', 3)]);
   });
 
-  it('records, never resends, a message Twilio took whose record failed', async () => {
-    jest.spyOn(store, 'saveOutbound').mockRejectedValueOnce(new Error('Sync refused the write'));
+  it.each([
+    ['with time for the record and then the mark', undefined],
+    // The send may start (a request still fits before the record's); it answers too late for two more.
+    ['late in the invocation: the mark goes with the record', 2 * REQUEST_TIMEOUT_MS + 300],
+  ])('records, never resends, a message Twilio took whose record failed (%s)', async (_when, deadline) => {
+    deadlineInMs = deadline;
+    createDelayMs = deadline === undefined ? 0 : 400;
+    jest.spyOn(CallStore.prototype, 'saveOutbound').mockRejectedValueOnce(new Error('Sync refused the write'));
+    const sequential = jest.spyOn(CallStore.prototype, 'withDeadline');
     const body = { callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-unrecorded' };
     const first = expectError(await send(body), 503, 'record-failed');
+    expect(sequential).toHaveBeenCalledTimes(deadline === undefined ? 1 : 0);
+    deadlineInMs = undefined;
     expect(first).toMatchObject({ sid: sidOf('KX', 1) });
     // The retry records the send the claim was marked with (not 409 in progress, and no second send).
     const retry = await send(body);
@@ -192,6 +214,18 @@ describe('/send-message (stub Calls API)', () => {
     expect(sent).toHaveLength(1);
     const page = await store.readHistory(BOB_CHILD, { order: 'asc' }, 10);
     expect(page?.messages.map((m) => m.message.sid)).toEqual([sidOf('KX', 1)]);
+  });
+
+  it('refuses an idempotencyKey reused for other content on the call, sending nothing', async () => {
+    expect((await send({ callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-once' })).statusCode).toBe(201);
+    expectError(
+      await send({ callSid: BOB_CHILD, content: '{"a":2}', idempotencyKey: 'k-once' }),
+      409,
+      'idempotency-key-reused',
+    );
+    expect(sent).toHaveLength(1);
+    // The same content again is a retry: answered with the recorded send.
+    expect((await send({ callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-once' })).statusCode).toBe(200);
   });
 
   it('asks Twilio about a call it has no record of, once, and a known leg not at all', async () => {
