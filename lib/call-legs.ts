@@ -92,6 +92,8 @@ export function sdkLegsOfStatusCallback(event: Record<string, unknown>): SdkLeg[
 export const FINAL_STATUSES = ['completed', 'busy', 'failed', 'no-answer', 'canceled'] as const;
 export type FinalStatus = (typeof FINAL_STATUSES)[number];
 export const isFinalStatus = (s: unknown): s is FinalStatus => FINAL_STATUSES.includes(s as FinalStatus);
+/** A call Twilio accepts call messages and subscriptions on: ringing or in progress. */
+export const isActiveStatus = (s: unknown) => s === 'ringing' || s === 'in-progress';
 const STATUS_RANK: Partial<Record<string, number>> = { initiated: 0, ringing: 1, 'in-progress': 2 };
 /** How far along a leg is (a final status is furthest): a callback never moves a recorded status back. */
 export const statusRank = (status: string) => STATUS_RANK[status] ?? 3;

@@ -73,8 +73,9 @@ export class CallStore extends LegMap {
   /**
    * Waits while another invocation's subscription claim is in flight, reading the state after
    * `firstDelayMs`, then less and less often (Sync allows ~20 reads/s per object, shared by every
-   * waiting copy), while a read can still end by `until` (ms since epoch): the record as it ended up; still `claimed`, or
-   * undefined, when time ran out or a read failed (the caller's answer then says in-flight).
+   * waiting copy), while a read can still end by `until` (ms since epoch). Answers the record as it
+   * ended up; still `claimed`, or undefined, when time ran out or a read failed (the caller then
+   * answers in-flight).
    */
   async awaitSubscription(callSid: string, until: number, firstDelayMs = 250): Promise<SubscriptionRecord | undefined> {
     let delay = firstDelayMs;
@@ -192,7 +193,6 @@ export class CallStore extends LegMap {
     throw new HttpError(503, 'record-failed', `Could not record the end of ${leg.callSid}; retry the callback.`);
   }
 
-  /** Stores a message exactly once under `key`. Parts are written before the head item, whose key is the dedupe. */
   /** A message from the SDK: its SequenceNumber and Sid are its key, so a redelivery is a no-op. */
   async saveInbound(message: CallMessage & { sid: string; sequence: number }): Promise<'stored' | 'duplicate'> {
     return this.saveAt(inboundKey(message.sequence, message.sid), message);
@@ -241,8 +241,7 @@ export class CallStore extends LegMap {
     claim: { sentAtMs: number; contentHash?: string },
     sid: string | null,
   ): Promise<void> {
-    const data: SendClaimData = { ...claim, sent: true, sid };
-    await this.retry(() => this.items(callSid)(sendClaimKey(idempotencyKey)).update({ data }));
+    await this.updateSendClaim(callSid, idempotencyKey, claim, { sent: true, sid });
   }
 
   /** Marks a send attempt over without a recorded message (it answered 503): a retry may send again at once. */
@@ -251,7 +250,17 @@ export class CallStore extends LegMap {
     idempotencyKey: string,
     claim: { sentAtMs: number; contentHash?: string },
   ): Promise<void> {
-    const data: SendClaimData = { ...claim, attemptEnded: true };
+    await this.updateSendClaim(callSid, idempotencyKey, claim, { attemptEnded: true });
+  }
+
+  /** Rewrites a send claim with how it went, keeping what it was claimed with (and nothing else). */
+  private async updateSendClaim(
+    callSid: string,
+    idempotencyKey: string,
+    { sentAtMs, contentHash }: { sentAtMs: number; contentHash?: string },
+    outcome: Pick<SendClaimData, 'attemptEnded' | 'sent' | 'sid'>,
+  ): Promise<void> {
+    const data: SendClaimData = { sentAtMs, contentHash, ...outcome };
     await this.retry(() => this.items(callSid)(sendClaimKey(idempotencyKey)).update({ data }));
   }
 

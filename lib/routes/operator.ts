@@ -9,7 +9,7 @@ import { issueSession, verifySession } from '../operator-session';
 import { listCallMessages, type CallMessagesInput } from './call-messages';
 import { sendCallMessage, type SendMessageInput } from './send-message';
 import { bearerToken, secretsMatch } from '../secrets';
-import { isFinalStatus, sdkIdentityOfCall } from '../call-legs';
+import { isActiveStatus, isFinalStatus, sdkIdentityOfCall } from '../call-legs';
 import { integerParam } from '../identifiers';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../retry';
 import type { OperatorCallsPage } from '../api-types';
@@ -86,7 +86,7 @@ export async function listOperatorCalls(ctx: RouteContext, input: { limit?: unkn
         callSid: leg.sid,
         createdAt: new Date(leg.dateCreated).toISOString(),
         status: state?.status ?? leg.status,
-        active: leg.status === 'ringing' || leg.status === 'in-progress',
+        active: isActiveStatus(leg.status),
         state,
       });
     }

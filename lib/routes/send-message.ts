@@ -7,7 +7,7 @@ import { logEvent } from '../log';
 import { validateContent } from '../message-content';
 import { requireSchemaValid } from '../message-schemas';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../retry';
-import { sdkIdentityOfCall } from '../call-legs';
+import { isActiveStatus, sdkIdentityOfCall } from '../call-legs';
 import { keyHash, type CallStore } from '../call-store';
 import type { TwilioClient } from '../twilio-client';
 
@@ -36,6 +36,13 @@ const TWILIO_REFUSALS: Record<number, [number, string, string]> = {
   32702: [400, 'content-invalid', 'Twilio refused the content: it must be JSON.'],
   32703: [400, 'content-too-long', 'Twilio refused the content: it exceeds 10,000 characters.'],
 };
+
+/** Twilio's refusal of a call or its content as our 4xx, or undefined for any other error. */
+function refusalOf(err: unknown): HttpError | undefined {
+  const code = twilioCode(err);
+  const refusal = TWILIO_REFUSALS[code ?? 0];
+  return refusal && new HttpError(refusal[0], refusal[1], refusal[2], { twilioCode: code });
+}
 
 /**
  * `/send-message`: server → SDK. Sends a UserDefinedMessage to the SDK leg and records it in Sync,
@@ -120,10 +127,10 @@ async function sendOnce(ctx: RouteContext, message: OutgoingMessage): Promise<st
     );
     return sent.sid;
   } catch (err) {
-    const refusal = TWILIO_REFUSALS[twilioCode(err) ?? 0];
+    const refusal = refusalOf(err);
     if (refusal) {
       await store.releaseSend(callSid, idempotencyKey);
-      throw new HttpError(refusal[0], refusal[1], refusal[2], { twilioCode: twilioCode(err) });
+      throw refusal;
     }
     if (isRetryable(err)) {
       // It may have been delivered before the answer was lost: a retry must reuse the key.
@@ -203,14 +210,10 @@ async function requireLiveCall(client: TwilioClient, callSid: string, deadline: 
   try {
     status = (await withRetry(() => client.calls(callSid).fetch(), { deadline })).status;
   } catch (err) {
-    const refusal = TWILIO_REFUSALS[twilioCode(err) ?? 0];
-    if (refusal) throw new HttpError(refusal[0], refusal[1], refusal[2], { twilioCode: twilioCode(err) });
-    throw err;
+    throw refusalOf(err) ?? err;
   }
-  if (!isActive(status)) throw new HttpError(...NOT_ACTIVE);
+  if (!isActiveStatus(status)) throw new HttpError(...NOT_ACTIVE);
 }
-
-const isActive = (status: string) => status === 'ringing' || status === 'in-progress';
 
 /**
  * The one active SDK leg of an identity: its call out (the parent it placed, From) or in (a child
@@ -223,7 +226,7 @@ async function activeLegOf(client: TwilioClient, identity: string, deadline: num
     withRetry(() => client.calls.list({ from: address, limit: RECENT_CALLS_PER_DIRECTION }), { deadline }),
     withRetry(() => client.calls.list({ to: address, limit: RECENT_CALLS_PER_DIRECTION }), { deadline }),
   ]);
-  const legs = [...out, ...into].filter((call) => sdkIdentityOfCall(call) === identity && isActive(call.status));
+  const legs = [...out, ...into].filter((call) => sdkIdentityOfCall(call) === identity && isActiveStatus(call.status));
   const sids = [...new Set(legs.map((call) => call.sid))].filter(isCallSid);
   const [only] = sids;
   if (only === undefined) throw new HttpError(409, 'call-not-active', `${identity} has no active call.`);

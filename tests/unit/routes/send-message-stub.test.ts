@@ -2,7 +2,8 @@
 // calls(sid).fetch and calls(sid).userDefinedMessages.create) and the real CallStore on the in-process Sync sandbox.
 // The stub answers as Twilio does; the full flow against the sandbox is the integration suite's.
 import { twilioFunction, type RouteContext } from '../../../lib/function-handler';
-import { CallStore } from '../../../lib/call-store';
+import { CallStore, legMapName } from '../../../lib/call-store';
+import { sendClaimKey } from '../../../lib/call-store-keys';
 import { sendCallMessage } from '../../../lib/routes/send-message';
 import { REQUEST_TIMEOUT_MS } from '../../../lib/retry';
 import type { TwilioClient } from '../../../lib/twilio-client';
@@ -214,6 +215,23 @@ describe('/send-message (stub Calls API)', () => {
     expect(sent).toHaveLength(1);
     const page = await store.readHistory(BOB_CHILD, { order: 'asc' }, 10);
     expect(page?.messages.map((m) => m.message.sid)).toEqual([sidOf('KX', 1)]);
+  });
+
+  it('after a send Twilio did not answer, marks its claim ended (keeping only what it was claimed with) and sends the retry', async () => {
+    createError = Object.assign(new Error('unavailable'), { status: 503, code: 20503 });
+    deadlineInMs = 2 * REQUEST_TIMEOUT_MS + 300; // a few tries of the send, then the 503
+    const body = { callSid: BOB_CHILD, content: JSON.stringify({ big: 'x'.repeat(5_000) }), idempotencyKey: 'k-lost' };
+    expectError(await send(body), 503, 'twilio-unavailable');
+    const claim = await sandbox.client.sync.v1
+      .services('default')
+      .syncMaps(legMapName(BOB_CHILD))
+      .syncMapItems(sendClaimKey('k-lost'))
+      .fetch();
+    expect(Object.keys(claim.data as object).sort()).toEqual(['attemptEnded', 'contentHash', 'sentAtMs']);
+    createError = undefined;
+    deadlineInMs = undefined;
+    expect((await send(body)).statusCode).toBe(201);
+    expect(sent).toHaveLength(1);
   });
 
   it('refuses an idempotencyKey reused for other content on the call, sending nothing', async () => {
