@@ -25,11 +25,11 @@ export const TO_SDK_END = 'to-sdk/';
 /** Largest SequenceNumber a key holds in order (ten digits, zero-padded). */
 export const MAX_SEQUENCE_NUMBER = 9_999_999_999;
 export const inboundKey = (sequence: number, sid: string) => `${FROM_SDK}${String(sequence).padStart(10, '0')}.${sid}`;
-export const keyHash = (idempotencyKey: string) =>
-  createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 24);
+/** 24 hex digits of SHA-256: an idempotency key inside an item key, or a send's content inside its claim. */
+export const shortHash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 24);
 export const outboundKey = (sentAtMs: number, idempotencyKey: string) =>
-  `${TO_SDK}${String(sentAtMs).padStart(13, '0')}.${keyHash(idempotencyKey)}`;
-export const sendClaimKey = (idempotencyKey: string) => `${SEND_CLAIM}${keyHash(idempotencyKey)}`;
+  `${TO_SDK}${String(sentAtMs).padStart(13, '0')}.${shortHash(idempotencyKey)}`;
+export const sendClaimKey = (idempotencyKey: string) => `${SEND_CLAIM}${shortHash(idempotencyKey)}`;
 
 /**
  * A Map or item that does not exist. Sync answers 404 with a code that varies with what is missing

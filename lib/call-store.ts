@@ -22,7 +22,7 @@ import { LegMap, type Item } from './leg-map';
 import { REQUEST_TIMEOUT_MS } from './retry';
 
 export type { CallMessage, LegState } from './api-types';
-export { inboundKey, isNotFound, keyHash, legMapName, outboundKey, splitForSync, STATE_KEY } from './call-store-keys';
+export { inboundKey, isNotFound, shortHash, legMapName, outboundKey, splitForSync, STATE_KEY } from './call-store-keys';
 export type { HistoryCursor, HistoryPage } from './history-range';
 
 /** Sync's largest page: one range read of a history page. */

@@ -8,7 +8,7 @@ import { validateContent } from '../message-content';
 import { requireSchemaValid } from '../message-schemas';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../retry';
 import { isActiveStatus, sdkIdentityOfCall } from '../call-legs';
-import { keyHash, type CallStore } from '../call-store';
+import { shortHash, type CallStore } from '../call-store';
 import type { TwilioClient } from '../twilio-client';
 
 export interface SendMessageInput {
@@ -70,7 +70,7 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
       : await activeLegOf(ctx.client(), requireIdentity(input.identity), ctx.deadline);
 
   const store = ctx.store();
-  const contentHash = keyHash(content);
+  const contentHash = shortHash(content);
   // A call we hold no record of is first asked of Twilio, so a refused send writes nothing to Sync.
   const claim = await store.claimSend(callSid, idempotencyKey, new Date(), {
     contentHash,
