@@ -71,7 +71,10 @@ export type CallMessagePageItem = CallMessage & { cursor: string; data?: unknown
 /** `/call-messages` (and `/operator-messages`) answer. */
 export interface CallMessagesPage {
   callSid: string;
-  /** The leg's state: on the page that starts at the beginning (asc) or the end (desc) of the history. */
+  /**
+   * The leg's state, on every page that reaches the newest messages: the first page in `desc` order,
+   * the last in `asc`, an `after=` page that catches up. Other pages may carry it too.
+   */
   state?: LegState | null;
   messages: CallMessagePageItem[];
   order: 'asc' | 'desc';

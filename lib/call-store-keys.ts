@@ -3,10 +3,13 @@
 //   from-sdk.<seq>.<KX…>     a message from the SDK: SequenceNumber order; the Sid makes a
 //                            redelivered callback land on the same key (a no-op)
 //   state                    the leg's state, with its subscription record
-//   to-sdk.<ms>.<h>          a message to the SDK: send-time order (h: hash of its idempotency key)
+//   to-sdk-r.<inv>.<h>       a message to the SDK, newest first: inv = MAX_TIME_MS − its send time
+//                            (h: hash of its idempotency key)
 //   <key>~<n>                continuation parts of a message whose item would exceed 16 KB
 //   ~send.<h>                the claim of a send's idempotency key (exactly-once sends)
-// so `from-sdk.*` < `state` < `to-sdk.*` < `~send.*`, and a page of history is two range reads.
+// so `from-sdk.*` < `state` < `to-sdk-r.*` < `~send.*`. The newest messages of both directions
+// meet at `state`: one ascending read from the last message seen returns what is new both ways and
+// the state (a console's refresh), and a page of history is at most two range reads.
 import { createHash } from 'node:crypto';
 import { isTwilioRestError } from './errors';
 
@@ -16,19 +19,23 @@ const MAX_PART_BYTES = 12_000;
 export const legMapName = (callSid: string) => `cme.call.${callSid.toLowerCase()}`;
 export const STATE_KEY = 'state';
 export const FROM_SDK = 'from-sdk.';
-export const TO_SDK = 'to-sdk.';
+export const TO_SDK = 'to-sdk-r.';
 const SEND_CLAIM = '~send.';
-/** Keys just past each range, for reading it backwards. */
-export const FROM_SDK_END = 'from-sdk/';
-export const TO_SDK_END = 'to-sdk/';
+/** The key just past the messages to the SDK, for reading them oldest first. */
+export const TO_SDK_END = 'to-sdk-r/';
 
 /** Largest SequenceNumber a key holds in order (ten digits, zero-padded). */
 export const MAX_SEQUENCE_NUMBER = 9_999_999_999;
 export const inboundKey = (sequence: number, sid: string) => `${FROM_SDK}${String(sequence).padStart(10, '0')}.${sid}`;
 /** 24 hex digits of SHA-256: an idempotency key inside an item key, or a send's content inside its claim. */
 export const shortHash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 24);
+/** Largest send time a key holds (ms since epoch, 13 digits: until the year 2286). */
+const MAX_TIME_MS = 9_999_999_999_999;
 export const outboundKey = (sentAtMs: number, idempotencyKey: string) =>
-  `${TO_SDK}${String(sentAtMs).padStart(13, '0')}.${shortHash(idempotencyKey)}`;
+  `${TO_SDK}${String(MAX_TIME_MS - sentAtMs).padStart(13, '0')}.${shortHash(idempotencyKey)}`;
+/** What a message key of each direction looks like (a history cursor holds nothing else). */
+export const FROM_SDK_KEY_PATTERN = /^from-sdk\.\d{10}\.KX[0-9a-f]{32}$/;
+export const TO_SDK_KEY_PATTERN = /^to-sdk-r\.\d{13}\.[0-9a-f]{24}$/;
 export const sendClaimKey = (idempotencyKey: string) => `${SEND_CLAIM}${shortHash(idempotencyKey)}`;
 
 /**

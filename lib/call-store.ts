@@ -4,20 +4,10 @@
 // to itself. The item keys and their order: lib/call-store-keys.ts.
 import type { CallMessage, LegState, SubscriptionRecord } from './api-types';
 import { isFinalStatus, sdkLegFields, statusRank, type FinalStatus, type SdkLeg } from './call-legs';
-import {
-  FROM_SDK,
-  FROM_SDK_END,
-  inboundKey,
-  isNotFound,
-  isRevisionMismatch,
-  outboundKey,
-  sendClaimKey,
-  STATE_KEY,
-  TO_SDK,
-  TO_SDK_END,
-} from './call-store-keys';
+import { inboundKey, isNotFound, isRevisionMismatch, outboundKey, sendClaimKey, STATE_KEY } from './call-store-keys';
 import { HttpError } from './errors';
-import { collectRange, comesFirst, type HistoryCursor, type HistoryPage } from './history-range';
+import type { HistoryCursor, HistoryPage } from './history-range';
+import { readCatchUp, readPage, type ReadRange } from './history-read';
 import { LegMap, type Item } from './leg-map';
 import { REQUEST_TIMEOUT_MS } from './retry';
 
@@ -25,8 +15,6 @@ export type { CallMessage, LegState } from './api-types';
 export { inboundKey, isNotFound, shortHash, legMapName, outboundKey, splitForSync, STATE_KEY } from './call-store-keys';
 export type { HistoryCursor, HistoryPage } from './history-range';
 
-/** Sync's largest page: one range read of a history page. */
-const SYNC_PAGE_SIZE = 100;
 /** A subscription claim older than one invocation (Functions stop at 10 s) was abandoned. */
 export const CLAIM_STALE_MS = 10_000;
 /** A send claim older than this whose message was never recorded may be sent again. */
@@ -282,62 +270,28 @@ export class CallStore extends LegMap {
   }
 
   /**
-   * One page of a leg's history, in two Sync requests whatever its length: a range read of the
-   * messages from the SDK and one of those to it, each from its cursor, merged (from-SDK messages
-   * by SequenceNumber, to-SDK by send time, the two by time). The state comes with the first page.
+   * One page of a leg's history, in at most two Sync requests whatever its length (lib/history-read.ts);
+   * `catchUp`: what came after an ascending cursor, in one request when that read holds it all.
    * Undefined when the leg's Map does not exist.
    */
-  async readHistory(callSid: string, cursor: HistoryCursor, pageSize: number): Promise<HistoryPage | undefined> {
-    const asc = cursor.order === 'asc';
-    const startOf = (prefix: string, end: string, last: string | undefined, stateSide: boolean) =>
-      last !== undefined
-        ? { from: last, bounds: 'exclusive' as const }
-        : { from: stateSide ? STATE_KEY : asc ? prefix : end, bounds: 'inclusive' as const };
-    let pages;
+  async readHistory(
+    callSid: string,
+    cursor: HistoryCursor,
+    pageSize: number,
+    { catchUp = false } = {},
+  ): Promise<HistoryPage | undefined> {
+    const read: ReadRange = async (ascending, start, size) => {
+      const page = await this.retry(() =>
+        this.items(callSid).page({ order: ascending ? 'asc' : 'desc', pageSize: size, ...start }),
+      );
+      return { items: page.instances.map((i) => ({ key: i.key, data: i.data as unknown })), more: !!page.nextPageUrl };
+    };
     try {
-      // Ascending, the to-SDK read starts at `state`; descending, the from-SDK read does.
-      pages = await Promise.all([
-        this.readRange(callSid, asc, startOf(FROM_SDK, FROM_SDK_END, cursor.fromSdk, !asc)),
-        this.readRange(callSid, asc, startOf(TO_SDK, TO_SDK_END, cursor.toSdk, asc)),
-      ]);
+      return await (catchUp ? readCatchUp : readPage)(read, cursor, pageSize);
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
     }
-    const [fromSdk, toSdk] = [collectRange(pages[0], FROM_SDK), collectRange(pages[1], TO_SDK)];
-    const state = fromSdk.state ?? toSdk.state;
-    const messages: HistoryPage['messages'] = [];
-    const position = { ...cursor };
-    let a = 0;
-    let b = 0;
-    while (messages.length < pageSize) {
-      const nextA = fromSdk.messages[a];
-      const nextB = toSdk.messages[b];
-      // A range that stopped inside the page (more to read) cannot be merged past its last message.
-      if (!nextA && !fromSdk.ended) break;
-      if (!nextB && !toSdk.ended) break;
-      if (!nextA && !nextB) break;
-      const takeA = !nextB || (nextA !== undefined && comesFirst(nextA.message, nextB.message, asc));
-      const taken = takeA ? nextA : nextB;
-      if (!taken) break; // unreachable: one side has a next message here
-      if (takeA) {
-        a++;
-        position.fromSdk = taken.key;
-      } else {
-        b++;
-        position.toSdk = taken.key;
-      }
-      messages.push({ message: taken.message, cursor: { ...position } });
-    }
-    const done = a >= fromSdk.messages.length && fromSdk.ended && b >= toSdk.messages.length && toSdk.ended;
-    return { ...(state ? { state } : {}), messages, ...(done ? {} : { next: position }) };
-  }
-
-  private async readRange(callSid: string, asc: boolean, start: { from: string; bounds: 'inclusive' | 'exclusive' }) {
-    const page = await this.retry(() =>
-      this.items(callSid).page({ order: asc ? 'asc' : 'desc', pageSize: SYNC_PAGE_SIZE, ...start }),
-    );
-    return { items: page.instances.map((i) => ({ key: i.key, data: i.data as unknown })), more: !!page.nextPageUrl };
   }
 
   // Forwarding to the app's backend (lib/routes/forwarding.ts): whether a stored message from the

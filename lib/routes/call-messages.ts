@@ -1,5 +1,6 @@
 import type { CallMessagesPage } from '../api-types';
 import type { HistoryCursor } from '../call-store';
+import { FROM_SDK_KEY_PATTERN, TO_SDK_KEY_PATTERN } from '../call-store-keys';
 import { badRequest, HttpError } from '../errors';
 import { json, type RouteContext, type RouteResult } from '../function-handler';
 import { integerParam, requireCallSid } from '../identifiers';
@@ -17,11 +18,7 @@ export interface CallMessagesInput {
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 100;
 
-// What a cursor may hold: a key of each range (lib/call-store.ts), nothing else reaches Sync.
-const FROM_SDK_KEY = /^from-sdk\.\d{10}\.KX[0-9a-f]{32}$/;
-const TO_SDK_KEY = /^to-sdk\.\d{13}\.[0-9a-f]{24}$/;
-
-/** A cursor as an opaque, stable token (base64url of a fixed-order JSON array). */
+/** A cursor as an opaque, stable token (base64url of a fixed-order JSON array of keys: nothing else reaches Sync). */
 export function encodeCursor(cursor: HistoryCursor): string {
   return Buffer.from(JSON.stringify([cursor.order, cursor.fromSdk ?? '', cursor.toSdk ?? ''])).toString('base64url');
 }
@@ -37,12 +34,12 @@ export function decodeCursor(token: string): HistoryCursor | undefined {
   if (!Array.isArray(value) || value.length !== 3) return undefined;
   const [order, fromSdk, toSdk] = value as unknown[];
   if (order !== 'asc' && order !== 'desc') return undefined;
-  if (typeof fromSdk !== 'string' || (fromSdk !== '' && !FROM_SDK_KEY.test(fromSdk))) return undefined;
-  if (typeof toSdk !== 'string' || (toSdk !== '' && !TO_SDK_KEY.test(toSdk))) return undefined;
+  if (typeof fromSdk !== 'string' || (fromSdk !== '' && !FROM_SDK_KEY_PATTERN.test(fromSdk))) return undefined;
+  if (typeof toSdk !== 'string' || (toSdk !== '' && !TO_SDK_KEY_PATTERN.test(toSdk))) return undefined;
   return { order, ...(fromSdk ? { fromSdk } : {}), ...(toSdk ? { toSdk } : {}) };
 }
 
-function parsePaging(input: CallMessagesInput): { pageSize: number; cursor: HistoryCursor } {
+function parsePaging(input: CallMessagesInput): { pageSize: number; cursor: HistoryCursor; catchUp?: boolean } {
   const pageSize = integerParam(input.pageSize, {
     name: 'pageSize',
     code: 'page-size-invalid',
@@ -59,7 +56,7 @@ function parsePaging(input: CallMessagesInput): { pageSize: number; cursor: Hist
     const cursor = typeof input.after === 'string' ? decodeCursor(input.after) : undefined;
     if (!cursor || cursor.order !== 'asc') throw badRequest('after-invalid', "after must be a message's cursor.");
     if (order !== 'asc') throw badRequest('order-invalid', 'after reads forwards: order must be asc.');
-    return { pageSize, cursor };
+    return { pageSize, cursor, catchUp: true };
   }
   if (!given(input.pageToken)) return { pageSize, cursor: { order } };
   const cursor = typeof input.pageToken === 'string' ? decodeCursor(input.pageToken) : undefined;
@@ -75,8 +72,8 @@ function parsePaging(input: CallMessagesInput): { pageSize: number; cursor: Hist
  */
 export async function listCallMessages({ store }: RouteContext, input: CallMessagesInput): Promise<RouteResult> {
   const callSid = requireCallSid(input.callSid);
-  const { pageSize, cursor } = parsePaging(input);
-  const page = await store().readHistory(callSid, cursor, pageSize);
+  const { pageSize, cursor, catchUp } = parsePaging(input);
+  const page = await store().readHistory(callSid, cursor, pageSize, { catchUp });
   if (!page)
     throw new HttpError(404, 'call-not-found', 'No call messages are stored for this call (unknown or expired).');
   const body: CallMessagesPage = {

@@ -13,6 +13,7 @@ import {
 import type { SdkLeg } from '../../lib/call-legs';
 import { REQUEST_TIMEOUT_MS } from '../../lib/retry';
 import { startSyncSandbox, type SyncSandbox } from '../support/sync-sandbox';
+import { defined } from '../support/narrow';
 
 const PARENT = 'CA' + 'a'.repeat(32);
 const CHILD = 'CA' + 'b'.repeat(32);
@@ -144,16 +145,19 @@ describe('keys', () => {
   it('names the Map after the leg and orders messages by their keys', () => {
     expect(legMapName(PARENT)).toBe(`cme.call.${PARENT.toLowerCase()}`);
     expect(inboundKey(7, kx(1))).toBe(`from-sdk.0000000007.${kx(1)}`);
-    expect(outboundKey(1_700_000_000_000, 'k')).toMatch(/^to-sdk\.1700000000000\.[0-9a-f]{24}$/);
-    // Sync lists keys in lexicographic order: from-SDK < state < to-SDK < send claims.
-    const keys = [outboundKey(1, 'a'), 'state', inboundKey(10, kx(1)), inboundKey(9, kx(2)), '~send.x'];
-    expect([...keys].sort()).toEqual([
+    expect(outboundKey(1_700_000_000_000, 'k')).toMatch(/^to-sdk-r\.8299999999999\.[0-9a-f]{24}$/);
+    // Sync lists keys in lexicographic order: from-SDK oldest first < state < to-SDK newest first <
+    // send claims (and the previous scheme's to-SDK keys, which are not read, after them all).
+    const keys = [outboundKey(1, 'a'), outboundKey(2, 'b'), 'state', inboundKey(10, kx(1)), inboundKey(9, kx(2))];
+    expect([...keys, '~send.x'].sort()).toEqual([
       inboundKey(9, kx(2)),
       inboundKey(10, kx(1)),
       'state',
+      outboundKey(2, 'b'),
       outboundKey(1, 'a'),
       '~send.x',
     ]);
+    expect(['to-sdk.1700000000000.x', ...keys].sort().at(-1)).toBe('to-sdk.1700000000000.x');
   });
 });
 
@@ -397,6 +401,20 @@ describe('saveInbound / readHistory', () => {
     },
   );
 
+  it('gives the state with the page that reaches the newest messages: the first descending, the last ascending', async () => {
+    await store.claimSubscription(leg, 'in-progress', new Date());
+    for (let i = 0; i < 120; i++) {
+      await store.saveInbound(inbound(i));
+      await saveOutbound(i, i * 2 + 1);
+    }
+    const asc = await readAll('asc', 50);
+    expect(asc).toHaveLength(5);
+    expect(asc[0]?.state).toBeUndefined(); // 100 items each way from the oldest: the state is not in reach
+    expect(asc.at(-1)?.state?.status).toBe('in-progress');
+    const desc = await readAll('desc', 50);
+    expect(desc[0]?.state?.status).toBe('in-progress');
+  });
+
   it('resumes after any message from its cursor, and finds what came later', async () => {
     for (let i = 0; i < 5; i++) await store.saveInbound(inbound(i));
     const first = await store.readHistory(PARENT, { order: 'asc' }, 50);
@@ -409,6 +427,106 @@ describe('saveInbound / readHistory', () => {
     const caughtUp = later?.messages.at(-1)?.cursor;
     if (!caughtUp) throw new Error('expected a cursor');
     expect((await store.readHistory(PARENT, caughtUp, 50))?.messages).toEqual([]);
+  });
+});
+
+describe('readHistory catching up (after=)', () => {
+  /** The history as written so far, oldest first: every message's name and cursor. */
+  async function everything() {
+    const pages = await readAll('asc', 100);
+    return pages.flatMap((p) =>
+      p.messages.map((m) => ({ n: JSON.parse(m.message.content).n as string, cursor: m.cursor })),
+    );
+  }
+  async function catchUp(cursor: HistoryCursor, pageSize = 50) {
+    const before = sandbox.requestCount();
+    const page = await store.readHistory(PARENT, cursor, pageSize, { catchUp: true });
+    if (!page) throw new Error('no history');
+    return { page, requests: sandbox.requestCount() - before };
+  }
+
+  it('costs one Sync request when nothing is new, however long the history, and brings the state', async () => {
+    await store.claimSubscription(leg, 'in-progress', new Date());
+    for (let i = 0; i < 150; i++) {
+      await store.saveInbound(inbound(i));
+      if (i % 2) await saveOutbound(i, i * 2 + 1);
+    }
+    const last = (await everything()).at(-1);
+    if (!last) throw new Error('expected messages');
+    const { page, requests } = await catchUp(last.cursor);
+    expect(page.messages).toEqual([]);
+    expect(page.next).toBeUndefined();
+    expect(page.state?.status).toBe('in-progress');
+    expect(requests).toBe(1);
+  });
+
+  it('finds what is new both ways in one request while it fits, in two when it does not', async () => {
+    await store.claimSubscription(leg, 'in-progress', new Date());
+    for (let i = 0; i < 30; i++) {
+      await store.saveInbound(inbound(i));
+      await saveOutbound(i, i * 2 + 1);
+    }
+    const seen = await everything();
+    const cursor = defined(seen.at(-1)).cursor;
+    await store.saveInbound(inbound(30)); // t = 60 s
+    await saveOutbound(30, 61);
+    await store.saveInbound(inbound(31)); // t = 62 s
+    const few = await catchUp(cursor);
+    expect(few.page.messages.map((m) => JSON.parse(m.message.content).n)).toEqual(['in30', 'out30', 'in31']);
+    expect(few.requests).toBe(1);
+    for (let i = 32; i < 60; i++) await saveOutbound(i, i * 2 + 1);
+    const many = await catchUp(cursor, 10);
+    expect(many.requests).toBe(2);
+    expect(many.page.messages.map((m) => JSON.parse(m.message.content).n)).toEqual([
+      'in30',
+      'out30',
+      'in31',
+      'out32',
+      'out33',
+      'out34',
+      'out35',
+      'out36',
+      'out37',
+      'out38',
+    ]);
+  });
+
+  it('from any cursor, follows its pages to the same messages a page token gives, each page at most 2 requests', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 60 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 30 }),
+        async (fromSdk, pick, pageSize) => {
+          sandbox.reset();
+          let seq = 0;
+          for (const [i, isFromSdk] of fromSdk.entries()) {
+            if (isFromSdk)
+              await store.saveInbound(
+                inbound(seq++, { timestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString() }),
+              );
+            else await saveOutbound(i, i);
+          }
+          const all = await everything();
+          const from = defined(all[pick % all.length]);
+          const expected = all.slice(all.indexOf(from) + 1).map((m) => m.n);
+          const got: string[] = [];
+          let cursor: HistoryCursor | undefined = from.cursor;
+          let first = true;
+          while (cursor) {
+            const { page, requests } = first
+              ? await catchUp(cursor, pageSize)
+              : { page: defined(await store.readHistory(PARENT, cursor, pageSize)), requests: 0 };
+            if (first) expect(requests).toBeLessThanOrEqual(2);
+            first = false;
+            got.push(...page.messages.map((m) => JSON.parse(m.message.content).n as string));
+            cursor = page.next;
+          }
+          expect(got).toEqual(expected);
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });
 

@@ -8,6 +8,7 @@ import twilio from 'twilio';
 import { handler } from '../../functions/message-callback.protected';
 import { verifyForwardedRequest as clientVerify } from '../../client';
 import { inboundKey, legMapName } from '../../lib/call-store';
+import { TO_SDK } from '../../lib/call-store-keys';
 import { messageCallbackUrl } from '../../lib/callback-urls';
 import {
   checkForwardedRequest,
@@ -444,9 +445,9 @@ describe('/message-callback with forwarding on', () => {
     expect(udms).toEqual([{ callSid: leg, content: '{"pong":"hello"}', idempotencyKey: replyKey(kx(4)) }]);
     // The reply is recorded like /send-message records a send.
     const items = await sandbox.client.sync.v1.services('default').syncMaps(legMapName(leg)).syncMapItems.list();
-    expect(
-      items.filter((i) => i.key.startsWith('to-sdk.')).map((i) => (i.data as { content: string }).content),
-    ).toEqual(['{"pong":"hello"}']);
+    expect(items.filter((i) => i.key.startsWith(TO_SDK)).map((i) => (i.data as { content: string }).content)).toEqual([
+      '{"pong":"hello"}',
+    ]);
   });
 
   it('reports a reply it cannot send (not a JSON object) without failing the delivered message', async () => {
