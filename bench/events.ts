@@ -64,7 +64,7 @@ const shortRoute = (r: { method: string; product: string; route: string; status:
     .replace('/2010-04-01/Accounts/{Sid}', '')
     .replace('/v1/Services/default', '')
     .replace('/Maps/cme.call.{Sid}', '/Map')
-    // Item keys by kind (lib/call-store.ts): from-sdk.<seq>.<Sid>, to-sdk.<ms>.<hash>, ~send.<hash>.
+    // Item keys by kind (lib/call-store.ts): from-sdk.<seq>.<Sid>, to-sdk-r.<inverted ms>.<hash>, ~send.<hash>.
     .replace(/\/Items\/(from-sdk|to-sdk|~send)\..*$/, '/Items/$1.…');
   return `${r.method} ${r.product}${route}${r.status >= 400 ? ` (${r.status})` : ''}`;
 };
@@ -267,8 +267,8 @@ export async function countEvents(b: BenchStack, samples: number): Promise<Event
   add(
     '/call-messages after= the last message',
     await run((i) => callMessagesRequest(b, nth(legs, i), { after: lastCursor.get(i)! })),
-    '2 range reads',
-    2,
+    '1 range read (from-SDK cursor → state → to-SDK cursor)',
+    1,
   );
   add(E.childCompleted, await run((i) => statusCallback(b, nth(child, i), 'completed')), '1 Sync write', 1);
   add(E.parentCompleted, await run((i) => statusCallback(b, nth(parents, i), 'completed')), '1 Sync write', 1);

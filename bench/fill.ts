@@ -14,6 +14,8 @@ export interface FillOptions {
   startMs: number;
   /** Writes in flight at once. */
   concurrency?: number;
+  /** Continues an earlier fill of the same leg: the index i of the first message written (default 0). */
+  firstIndex?: number;
 }
 
 /** The store the functions use, on the sandbox's Sync (service `default`, the functions' TTLs). */
@@ -26,7 +28,7 @@ export function sandboxStore(sandbox: { url: string; accountSid: string; authTok
 }
 
 /** KX + 32 hex: the message number, then 16 hex of the leg's Sid, so Sids differ across legs. */
-const messageSid = (i: number, callSid: string) =>
+export const messageSid = (i: number, callSid: string) =>
   `KX${i.toString(16).padStart(16, '0')}${callSid.slice(2, 18).toLowerCase()}`;
 
 /**
@@ -35,12 +37,14 @@ const messageSid = (i: number, callSid: string) =>
  */
 export async function fillLeg(store: CallStore, callSid: string, opts: FillOptions): Promise<string[]> {
   const ids: string[] = [];
-  const write = async (i: number) => {
+  const first = opts.firstIndex ?? 0;
+  const write = async (n: number) => {
+    const i = first + n;
     const at = opts.startMs + i * 1000;
     const content = JSON.stringify({ i });
     if (i % 2 === 0) {
       const sid = messageSid(i, callSid);
-      ids[i] = sid;
+      ids[n] = sid;
       await store.saveInbound({
         sid,
         callSid,
@@ -52,7 +56,7 @@ export async function fillLeg(store: CallStore, callSid: string, opts: FillOptio
       });
     } else {
       const idempotencyKey = `fill-${callSid}-${i}`;
-      ids[i] = idempotencyKey;
+      ids[n] = idempotencyKey;
       const claim = await store.claimSend(callSid, idempotencyKey, new Date(at));
       if (claim.outcome !== 'claimed') throw new Error(`fill: send claim ${i} was ${claim.outcome}`);
       await store.saveOutbound(

@@ -4,7 +4,7 @@
 import { callMessages, signedPost } from '../../client';
 import type { CallMessagePageItem } from '../../lib/api-types';
 import { legMapName } from '../../lib/call-store';
-import { fillLeg, sandboxStore } from '../../bench/fill';
+import { fillLeg, messageSid, sandboxStore } from '../../bench/fill';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';
 import { defined, withoutFragment } from '../support/narrow';
 
@@ -14,6 +14,8 @@ const PAGE_SIZE = 100;
 let stack: TestStack;
 let leg: string;
 let real: CallMessagePageItem;
+/** The fill's numbering: message i of the fill is timestamped startMs + i s (reaching past now). */
+let fill: { firstSequence: number; startMs: number };
 const pages: { messages: CallMessagePageItem[]; syncRequests: number }[] = [];
 
 /** Sync requests the sandbox served for this leg's Map while `read` ran (nothing else touches it then). */
@@ -54,12 +56,8 @@ beforeAll(async () => {
 
   // The rest, straight into Sync: no REST latency while filling (the realistic profile's 20-150 ms).
   await ctl.knobs({ faults: { latency: null } });
-  await fillLeg(sandboxStore(stack.sandbox), leg, {
-    count: LENGTH - 1,
-    firstSequence: (real.sequence ?? 1) + 1,
-    startMs: Date.parse(real.timestamp) + 1000,
-    concurrency: 16,
-  });
+  fill = { firstSequence: (real.sequence ?? 1) + 1, startMs: Date.parse(real.timestamp) + 1000 };
+  await fillLeg(sandboxStore(stack.sandbox), leg, { ...fill, count: LENGTH - 1, concurrency: 16 });
   await ctl.knobs({ faults: { latency: knobs.faults.latency ?? null } });
   await ctl.idle();
 
@@ -106,12 +104,38 @@ it('gives every message once, in order, across the pages', () => {
   expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
 });
 
-it('catches up after the last message with at most 2 Sync requests and nothing new', async () => {
-  const lastCursor = pages.at(-1)!.messages.at(-1)!.cursor;
-  const { result, syncRequests } = await counted(() => callMessages(stack.fn, leg, { after: lastCursor }));
-  expect(result.status).toBe(200);
-  expect(result.body.messages).toEqual([]);
-  expect(syncRequests).toBeLessThanOrEqual(2);
+it('catches up after the last message in 1 Sync request: nothing new, then a message each way', async () => {
+  const lastCursor = defined(defined(pages.at(-1)).messages.at(-1)).cursor;
+  const idle = await counted(() => callMessages(stack.fn, leg, { after: lastCursor }));
+  expect(idle.result.status).toBe(200);
+  expect(idle.result.body.messages).toEqual([]);
+  expect(idle.result.body.state?.status).toBe('in-progress');
+  expect(idle.syncRequests).toBe(1);
+
+  // From the SDK: a message callback as Twilio posts it, numbered after the filled history (the
+  // phone's own counter is behind what the fill wrote).
+  const subscription = defined((await stack.control.call(leg)).subscriptions[0]);
+  const url = new URL(withoutFragment(subscription.callback));
+  const sequences = pages.flatMap((p) => p.messages.map((m) => m.sequence ?? 0));
+  const fromPhone = { voiceEventSid: 'KX' + 'e'.repeat(32) };
+  const posted = await signedPost(stack.fn, `${url.pathname}${url.search}`, {
+    ContentType: 'application/json',
+    Content: '{"catchUp":"from the SDK"}',
+    SequenceNumber: String(Math.max(...sequences) + 1),
+    CallSid: leg,
+    Timestamp: new Date().toUTCString(),
+    AccountSid: stack.sandbox.accountSid,
+    Sid: fromPhone.voiceEventSid,
+  });
+  expect(posted.status).toBe(200);
+  // To the SDK: the fill's next message (its send time follows the fill's, which runs past now).
+  await fillLeg(sandboxStore(stack.sandbox), leg, { ...fill, count: 1, firstIndex: LENGTH - 1 });
+  const caughtUp = await counted(() => callMessages(stack.fn, leg, { after: lastCursor }));
+  expect(caughtUp.result.body.messages.map((m) => [m.direction, m.sid])).toEqual([
+    ['from-sdk', fromPhone.voiceEventSid],
+    ['to-sdk', messageSid(LENGTH - 1, leg)],
+  ]);
+  expect(caughtUp.syncRequests).toBe(1);
 });
 
 it('stores a message callback redelivered after the history grew once', async () => {

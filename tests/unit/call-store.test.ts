@@ -9,6 +9,7 @@ import {
   splitForSync,
   type CallMessage,
   type HistoryCursor,
+  type HistoryPage,
 } from '../../lib/call-store';
 import type { SdkLeg } from '../../lib/call-legs';
 import { REQUEST_TIMEOUT_MS } from '../../lib/retry';
@@ -510,16 +511,13 @@ describe('readHistory catching up (after=)', () => {
           const all = await everything();
           const from = defined(all[pick % all.length]);
           const expected = all.slice(all.indexOf(from) + 1).map((m) => m.n);
-          const got: string[] = [];
-          let cursor: HistoryCursor | undefined = from.cursor;
-          let first = true;
-          while (cursor) {
-            const { page, requests } = first
-              ? await catchUp(cursor, pageSize)
-              : { page: defined(await store.readHistory(PARENT, cursor, pageSize)), requests: 0 };
-            if (first) expect(requests).toBeLessThanOrEqual(2);
-            first = false;
-            got.push(...page.messages.map((m) => JSON.parse(m.message.content).n as string));
+          const names = (page: HistoryPage) => page.messages.map((m) => JSON.parse(m.message.content).n as string);
+          const caughtUp = await catchUp(from.cursor, pageSize);
+          expect(caughtUp.requests).toBeLessThanOrEqual(2);
+          const got = names(caughtUp.page);
+          for (let cursor = caughtUp.page.next; cursor;) {
+            const page: HistoryPage = defined(await store.readHistory(PARENT, cursor, pageSize));
+            got.push(...names(page));
             cursor = page.next;
           }
           expect(got).toEqual(expected);
