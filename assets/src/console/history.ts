@@ -9,25 +9,44 @@ import type { CallHistory, Message, OpenHistory } from './state';
 
 /** Pages read when a call is opened (100 messages each): older history is there through /call-messages. */
 const MAX_FIRST_PAGES = 10;
+/** A refresh asks for this many new messages at a time: the server's one read holds them, the state and the last seen. */
+const CATCH_UP_PAGE_SIZE = 20;
+/**
+ * A refresh re-reads the last few messages it has: a message stored after a later one (two sends
+ * whose answers came back out of order, two callbacks handled at once) lands before the cursor of
+ * the later one, and is still shown.
+ */
+const REREAD = 10;
+
+/** A message's identity across reads (its cursor can change when a late one is stored before it). */
+export const messageId = (m: Message) => `${m.direction}:${m.sid ?? `${m.timestamp}:${m.content}`}`;
 
 /**
  * Brings the open call's history up to date: its first pages when it is opened, then only what
- * came after the last message seen (one request, whatever the history's length).
+ * came after the last few messages seen (one Sync request while that fits in a page, whatever the
+ * history's length). The messages re-read replace those held, in the order the server gives.
  */
 export async function refreshHistory(callSid: string, open: OpenHistory | undefined): Promise<OpenHistory> {
-  const known = open?.callSid === callSid ? open : { callSid, messages: [] };
+  const known: OpenHistory = open?.callSid === callSid ? open : { callSid, messages: [] };
+  // The first message is always kept: a catch-up needs a cursor to start after.
+  const kept = known.messages.length ? Math.max(1, known.messages.length - REREAD) : 0;
+  const after = known.messages[kept - 1]?.cursor;
+  const read: Message[] = [];
   let pages = 0;
   let token: string | null | undefined;
   do {
-    const params: Record<string, string> = { callSid, pageSize: '100' };
+    const params: Record<string, string> = { callSid, pageSize: after ? String(CATCH_UP_PAGE_SIZE) : '100' };
     if (token) params.pageToken = token;
-    else if (known.cursor) params.after = known.cursor;
+    else if (after) params.after = after;
     const page = await api<CallHistory>('operator-messages', { params });
     if (page.state !== undefined) known.state = page.state;
-    known.messages.push(...page.messages);
-    known.cursor = page.messages.at(-1)?.cursor ?? known.cursor;
+    read.push(...page.messages);
     token = page.nextPageToken;
   } while (token && ++pages < MAX_FIRST_PAGES);
+  const reread = new Set(read.map(messageId));
+  // A message held but not read again (the page limit cut the read short) stays, after what was read.
+  const unread = known.messages.slice(kept).filter((m) => !reread.has(messageId(m)));
+  known.messages = [...known.messages.slice(0, kept), ...read, ...unread];
   return known;
 }
 
@@ -35,6 +54,7 @@ function messageItem(m: Message): HTMLLIElement {
   const li = document.createElement('li');
   li.className = m.direction === 'from-sdk' ? 'in' : 'out';
   li.dataset.sid = m.sid ?? '';
+  li.dataset.id = messageId(m);
   li.dataset.direction = m.direction;
   const head = document.createElement('div');
   const what = document.createElement('strong');
@@ -57,15 +77,30 @@ function messageItem(m: Message): HTMLLIElement {
   return li;
 }
 
-/** Shows the history: only messages not on screen yet are rendered, so a refresh stays cheap. */
+/**
+ * Shows the history. Only what changed is rendered: the list on screen is kept up to the first
+ * message that differs (at most the few a refresh re-reads), so a refresh stays cheap however long
+ * the history. Each render is measured (`cme.console.render`, User Timing) for the benchmark.
+ */
 export function renderHistory(history: OpenHistory, state: LegState | null | undefined) {
+  performance.mark('cme.console.render.start');
   const s = state ?? history.state;
   el.callSummary.textContent = s
     ? `${s.identity} (${s.role === 'parent' ? 'placed the call' : 'took the call'}) with ${s.peer || 'unknown'} · ${s.status}${s.endedAt ? ` · ended ${time(s.endedAt)}` : ''}`
     : 'The call is ringing; its state appears when it is answered.';
-  const shown = el.history.children.length;
-  if (history.messages.length > shown) el.history.append(...history.messages.slice(shown).map(messageItem));
+  const shown = el.history.children;
+  let same = Math.max(0, Math.min(shown.length, history.messages.length) - REREAD - 1);
+  while (
+    same < shown.length &&
+    same < history.messages.length &&
+    (shown.item(same) as HTMLElement).dataset.id === messageId(history.messages[same]!)
+  )
+    same++;
+  while (shown.length > same) shown.item(shown.length - 1)?.remove();
+  el.history.append(...history.messages.slice(same).map(messageItem));
   el.historyStatus.textContent = history.messages.length
     ? `${history.messages.length} message(s).`
     : 'No messages yet.';
+  performance.clearMeasures('cme.console.render'); // the latest only: a console stays open for hours
+  performance.measure('cme.console.render', 'cme.console.render.start');
 }

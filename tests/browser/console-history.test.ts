@@ -1,0 +1,102 @@
+// Issue #13: the operator console keeps up with a long history without reading it whole. A live SDK
+// leg in the sandbox gets 299 messages straight into Sync (bench/fill.ts: the keys the functions
+// write); the console (Chromium, the real bundle, the real functions) opens it, then refreshes.
+import type { Browser } from 'playwright-core';
+import { callMessages } from '../../client';
+import { legMapName } from '../../lib/call-store';
+import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
+import { fillLeg, messageSid, sandboxStore } from '../../bench/fill';
+import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { hasChromium, launchBrowser, openPage, type WatchedPage } from './browser';
+
+const suite = hasChromium ? describe : describe.skip;
+jest.setTimeout(60_000);
+
+const FILLED = 299;
+/** How often the console refreshes (assets/src/console.ts). */
+const POLL_MS = 2000;
+
+let stack: TestStack;
+let browser: Browser;
+let operator: WatchedPage;
+let leg: string;
+let fill: { firstSequence: number; startMs: number };
+
+/** The history as the API gives it, in order: each message's direction and Sid. */
+async function apiOrder(): Promise<string[]> {
+  const ids: string[] = [];
+  let pageToken: string | undefined;
+  do {
+    const page = await callMessages(stack.fn, leg, { pageSize: 100, pageToken });
+    ids.push(...page.body.messages.map((m) => `${m.direction}:${m.sid ?? ''}`));
+    pageToken = page.body.nextPageToken ?? undefined;
+  } while (pageToken);
+  return ids;
+}
+
+const consoleOrder = () =>
+  operator.page.locator('#history li').evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.id ?? ''));
+
+/** Writes message i of the fill (odd i: to the SDK, sent at startMs + i s). */
+const write = (i: number) => fillLeg(sandboxStore(stack.sandbox), leg, { ...fill, count: 1, firstIndex: i });
+
+suite('the operator console on a long history', () => {
+  beforeAll(async () => {
+    [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
+    await stack.control.registerPhone('alice', { autoAnswer: true });
+    await stack.control.callIn('+15551239002');
+    leg = (
+      await waitFor(
+        async () => (await stack.control.phone('alice')).calls.find((c) => c.state === 'open'),
+        "alice's leg to open",
+      )
+    ).callSid;
+    await waitFor(async () => (await stack.control.call(leg)).subscriptions.length > 0, 'the subscription', 15_000);
+    // In the past, so that the messages written later follow it.
+    fill = { firstSequence: 1, startMs: Date.now() - 400_000 };
+    await fillLeg(sandboxStore(stack.sandbox), leg, { ...fill, count: FILLED, concurrency: 16 });
+
+    operator = await openPage(browser, stack.functionsUrl, `${stack.functionsUrl}/console.html`);
+    await operator.page.locator('#operator-secret').fill(SANDBOX_DEFAULTS.operatorSecret);
+    await operator.page.keyboard.press('Enter');
+    await operator.page.locator(`#calls tr[data-call-sid="${leg}"]`).getByRole('button').click();
+    await operator.page.waitForFunction((n) => document.querySelectorAll('#history li').length === n, FILLED);
+  }, 90_000);
+
+  afterAll(async () => {
+    await operator?.context.close().catch(() => undefined);
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  it('shows the whole history in the order the API gives it', async () => {
+    expect(await consoleOrder()).toEqual(await apiOrder());
+  });
+
+  it('refreshes an idle open call with one Sync read of its history', async () => {
+    const items = `${legMapName(leg)}/Items`;
+    const since = stack.sandbox.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 3 * POLL_MS + 500));
+    const reads = stack.sandbox.requests.slice(since).filter((r) => r.product === 'sync' && r.route.endsWith(items));
+    const polls = stack.sandbox.requests
+      .slice(since)
+      .filter((r) => r.product === 'sync' && r.route.endsWith(`${items}/state`)).length;
+    expect(polls).toBeGreaterThanOrEqual(3); // the calls list reads each call's state once a refresh
+    expect(reads).toHaveLength(polls);
+  });
+
+  it('shows a new message within one refresh, and one stored late (after a later one) in its place', async () => {
+    await write(FILLED + 2); // to the SDK, sent at +301 s
+    await operator.page
+      .locator(`#history li[data-id="to-sdk:${messageSid(FILLED + 2, leg)}"]`)
+      .waitFor({ timeout: POLL_MS + 2000 });
+    await write(FILLED); // to the SDK, sent at +299 s: before the one shown, stored after it
+    await operator.page
+      .locator(`#history li[data-id="to-sdk:${messageSid(FILLED, leg)}"]`)
+      .waitFor({ timeout: POLL_MS + 2000 });
+    const order = await consoleOrder();
+    expect(order).toHaveLength(FILLED + 2);
+    expect(order).toEqual(await apiOrder());
+    expect(order.slice(-2)).toEqual([`to-sdk:${messageSid(FILLED, leg)}`, `to-sdk:${messageSid(FILLED + 2, leg)}`]);
+  });
+});
