@@ -16,6 +16,8 @@ export interface FillOptions {
   concurrency?: number;
   /** Continues an earlier fill of the same leg: the index i of the first message written (default 0). */
   firstIndex?: number;
+  /** The content of message i (default `{"i": i}`, which the history test and bench check order by). */
+  content?: (i: number) => string;
 }
 
 /** The store the functions use, on the sandbox's Sync (service `default`, the functions' TTLs). */
@@ -41,7 +43,7 @@ export async function fillLeg(store: CallStore, callSid: string, opts: FillOptio
   const write = async (n: number) => {
     const i = first + n;
     const at = opts.startMs + i * 1000;
-    const content = JSON.stringify({ i });
+    const content = opts.content?.(i) ?? JSON.stringify({ i });
     if (i % 2 === 0) {
       const sid = messageSid(i, callSid);
       ids[n] = sid;

@@ -9,12 +9,14 @@
 //   6. the first SDK message, sent at accept + t (issue #11): quiet, realistic profile, under load
 //   7. history: one /call-messages page at 10 to 5,000 messages (issue #13)
 //   8. forwarding to the app's backend: what it adds to /message-callback (issue #14)
+//   9. the operator console in Chromium: render time and Sync reads per refresh (issue #13)
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { measureColdStart } from './coldstart';
+import { consoleRenderTable, measureConsoleRender } from './console-render';
 import { countEvents, E, wholeCalls, type EventRow } from './events';
 import { forwardingTable, measureForwarding } from './forwarding';
 import { firstMessagesLoaded, firstMessagesQuiet, prepareProbes, type LegOutcome } from './first-message';
@@ -38,6 +40,7 @@ const SETTINGS = {
   firstMessage: { quietPerCell: 8, realisticPerCell: 4, loadedPerCell: 5, loadedWorkers: 2 },
   history: { lengths: [10, 100, 1000, 5000], pageSize: 100, samples: 30 },
   forwarding: { samples: 30 },
+  console: { repeats: 5 },
 };
 
 const t0 = performance.now();
@@ -104,6 +107,8 @@ async function main() {
     const calls = await wholeCalls(b, SETTINGS.events.callsPerKind, SETTINGS.events.messagesPerLeg, events);
     log('7. history pages');
     const history = await measureHistory(b, SETTINGS.history);
+    log('9. the operator console in Chromium');
+    const consoleRender = await measureConsoleRender(b, SETTINGS.console);
     log('6. first message, one call at a time');
     const prober = await prepareProbes(b);
     const firstQuiet = await firstMessagesQuiet(b, prober, SETTINGS.firstMessage.quietPerCell);
@@ -111,7 +116,7 @@ async function main() {
     await b.control.knobs({ profile: 'realistic' });
     const firstRealistic = await firstMessagesQuiet(b, prober, SETTINGS.firstMessage.realisticPerCell);
     await b.control.knobs({ profile: 'deterministic' });
-    return { noFork, events, calls, history, firstQuiet, firstRealistic };
+    return { noFork, events, calls, history, consoleRender, firstQuiet, firstRealistic };
   });
 
   log('1. routes, forking (twilio-run default)');
@@ -146,7 +151,7 @@ async function main() {
   });
   const runMs = performance.now() - t0;
 
-  const { noFork, events, calls, history, firstQuiet, firstRealistic } = quiet;
+  const { noFork, events, calls, history, consoleRender, firstQuiet, firstRealistic } = quiet;
   const allFirst = [...firstQuiet, ...firstRealistic, ...firstLoaded];
   const sections: [string, string][] = [
     [
@@ -190,6 +195,10 @@ async function main() {
     [
       `8. Forwarding to the app backend (example backend on this machine): ${SETTINGS.forwarding.samples} callbacks each, one at a time`,
       forwardingTable(forwarding),
+    ],
+    [
+      `9. The operator console in Chromium (${SETTINGS.console.repeats} of each; a render's own measure, layout included)`,
+      consoleRenderTable(consoleRender),
     ],
   ];
   const text = sections.map(([title, table]) => `### ${title}\n\n${table}\n`).join('\n');

@@ -59,8 +59,9 @@ export async function readCatchUp(read: ReadRange, cursor: HistoryCursor, pageSi
   // Room for the page, the state and the last message seen to the SDK (where the new ones end).
   const first = await read(true, start.fromSdk, Math.min(SYNC_PAGE_SIZE, pageSize + 2));
   const fromSdk = collectRange(first, FROM_SDK);
-  const stateAt = first.items.findIndex((item) => item.key === STATE_KEY);
-  let toSdk = stateAt >= 0 ? newerToSdk(first, stateAt + 1, cursor.toSdk) : undefined;
+  // Past the messages from the SDK: the state (a leg may have none yet), then those to it.
+  const past = first.items.findIndex((item) => !item.key.startsWith(FROM_SDK));
+  let toSdk = newerToSdk(first, past < 0 ? first.items.length : past, cursor.toSdk);
   if (!toSdk) {
     try {
       toSdk = collectRange(await read(false, start.toSdk, SYNC_PAGE_SIZE), TO_SDK);
@@ -73,14 +74,15 @@ export async function readCatchUp(read: ReadRange, cursor: HistoryCursor, pageSi
 }
 
 /**
- * The messages to the SDK newer than `lastSeen`, from a read that passed `state` at `from`: they
- * come newest first, so they are complete once the read reaches `lastSeen` (or the end of the
- * range). Undefined when the read stopped before that.
+ * The messages to the SDK newer than `lastSeen`, from a read that passed the messages from the SDK
+ * at `from`: they come newest first, so they are complete once the read reaches `lastSeen` (or the
+ * end of the range). Undefined when the read stopped before that.
  */
 function newerToSdk(page: RangePage, from: number, lastSeen: string | undefined): RangeRead | undefined {
   const newer: RangePage['items'] = [];
   let reached = !page.more;
   for (const item of page.items.slice(from)) {
+    if (item.key === STATE_KEY) continue;
     const head = item.key.split('~')[0] ?? item.key;
     if (!item.key.startsWith(TO_SDK) || (lastSeen !== undefined && head >= lastSeen)) {
       reached = true;

@@ -102,3 +102,18 @@ it('answers an empty page that resumes from the cursor when no time is left for 
   const other = new Error('Sync is down');
   await expect(readCatchUp(async () => Promise.reject(other), cursor, 2)).rejects.toBe(other);
 });
+
+it('catches up in one read on a leg with no state yet (a message overtook its first status callback)', async () => {
+  const log: ReadLog = [];
+  const read = reader(
+    legMap().filter((item) => item.key !== STATE_KEY),
+    log,
+  );
+  const cursor = (await readPage(read, { order: 'asc' }, 6)).messages.at(-1)?.cursor;
+  if (!cursor) throw new Error('expected a cursor');
+  log.length = 0;
+  const page = await readCatchUp(read, cursor, 10);
+  expect(numbers(page)).toEqual([3, 103, 4, 104]);
+  expect(page.state).toBeUndefined();
+  expect(log).toHaveLength(1);
+});

@@ -101,6 +101,7 @@ export function renderHistory(history: OpenHistory, state: LegState | null | und
   el.historyStatus.textContent = history.messages.length
     ? `${history.messages.length} message(s).`
     : 'No messages yet.';
+  void el.history.offsetHeight; // the layout the next paint would do anyway: the measure includes it
   performance.clearMeasures('cme.console.render'); // the latest only: a console stays open for hours
   performance.measure('cme.console.render', 'cme.console.render.start');
 }
