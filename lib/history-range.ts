@@ -1,5 +1,6 @@
-// One page of a leg's history from two range reads of its Map (messages from the SDK, messages to
-// it): what a read returns, and how the two are merged into one order.
+// What one range read of a leg's Map gives a history page: its complete messages in read order,
+// the page's shapes and cursor, and the order the two directions are merged in (the reads
+// themselves: lib/history-read.ts).
 import type { CallMessage, LegState } from './api-types';
 import { STATE_KEY } from './call-store-keys';
 
