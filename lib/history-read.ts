@@ -25,16 +25,19 @@ export type ReadRange = (ascending: boolean, start: RangeStart, pageSize: number
 /** Sync's largest page of Map items. */
 export const SYNC_PAGE_SIZE = 100;
 
-const after = (key: string): RangeStart => ({ from: key, bounds: 'exclusive' });
 const at = (key: string): RangeStart => ({ from: key, bounds: 'inclusive' });
+/** Past a message read down the keys: its parts (`<key>~<n>`) sort after it, so they are behind too. */
+const below = (key: string): RangeStart => ({ from: key, bounds: 'exclusive' });
+/** Past a message and its parts read up the keys: `~~` sorts after every `~<n>`, before the next key. */
+const above = (key: string): RangeStart => ({ from: `${key}~~`, bounds: 'exclusive' });
 
 /** Where each direction's read starts. In time order, messages from the SDK ascend with the keys, those to it descend. */
 function starts(cursor: HistoryCursor) {
   const asc = cursor.order === 'asc';
   return {
     // Descending, the read from the SDK starts at `state`: the first page of the newest messages has it.
-    fromSdk: cursor.fromSdk ? after(cursor.fromSdk) : at(asc ? FROM_SDK : STATE_KEY),
-    toSdk: cursor.toSdk ? after(cursor.toSdk) : at(asc ? TO_SDK_END : TO_SDK),
+    fromSdk: cursor.fromSdk ? (asc ? above : below)(cursor.fromSdk) : at(asc ? FROM_SDK : STATE_KEY),
+    toSdk: cursor.toSdk ? (asc ? below : above)(cursor.toSdk) : at(asc ? TO_SDK_END : TO_SDK),
   };
 }
 
