@@ -33,6 +33,12 @@ export const shortHash = (text: string) => createHash('sha256').update(text).dig
 const MAX_TIME_MS = 9_999_999_999_999;
 export const outboundKey = (sentAtMs: number, idempotencyKey: string) =>
   `${TO_SDK}${String(MAX_TIME_MS - sentAtMs).padStart(13, '0')}.${shortHash(idempotencyKey)}`;
+/**
+ * Where a message to the SDK was kept before its keys ran newest first (`to-sdk.<ms>.<h>`). Only
+ * looked for when a send is about to go again, so a send retried across the upgrade stays once.
+ */
+export const legacyOutboundKey = (sentAtMs: number, idempotencyKey: string) =>
+  `to-sdk.${String(sentAtMs).padStart(13, '0')}.${shortHash(idempotencyKey)}`;
 /** What a message key of each direction looks like (a history cursor holds nothing else). */
 export const FROM_SDK_KEY_PATTERN = /^from-sdk\.\d{10}\.KX[0-9a-f]{32}$/;
 export const TO_SDK_KEY_PATTERN = /^to-sdk-r\.\d{13}\.[0-9a-f]{24}$/;

@@ -4,7 +4,15 @@
 // to itself. The item keys and their order: lib/call-store-keys.ts.
 import type { CallMessage, LegState, SubscriptionRecord } from './api-types';
 import { isFinalStatus, sdkLegFields, statusRank, type FinalStatus, type SdkLeg } from './call-legs';
-import { inboundKey, isNotFound, isRevisionMismatch, outboundKey, sendClaimKey, STATE_KEY } from './call-store-keys';
+import {
+  inboundKey,
+  isNotFound,
+  isRevisionMismatch,
+  legacyOutboundKey,
+  outboundKey,
+  sendClaimKey,
+  STATE_KEY,
+} from './call-store-keys';
 import { HttpError } from './errors';
 import type { HistoryCursor, HistoryPage } from './history-range';
 import { readCatchUp, readPage, type ReadRange } from './history-read';
@@ -219,6 +227,9 @@ export class CallStore extends LegMap {
     }
     // Under way in another invocation, unless that one answered already (it failed: try again).
     if (data?.attemptEnded !== true && sentAtMs - claimedAt < SEND_CLAIM_STALE_MS) return { outcome: 'in-flight' };
+    // Before sending again: recorded by a deploy that kept messages to the SDK under the old keys?
+    const legacy = await this.readMessage(callSid, legacyOutboundKey(claimedAt, idempotencyKey));
+    if (legacy) return { outcome: 'already-sent', message: legacy };
     return { outcome: 'claimed', sentAtMs: claimedAt };
   }
 

@@ -6,6 +6,7 @@ import {
   inboundKey,
   legMapName,
   outboundKey,
+  shortHash,
   splitForSync,
   type CallMessage,
   type HistoryCursor,
@@ -321,6 +322,20 @@ describe('claimSend', () => {
     expect(await store.claimSend(PARENT, 'k2', new Date(now.getTime() + 60_000))).toEqual({
       outcome: 'claimed',
       sentAtMs: now.getTime(),
+    });
+  });
+
+  it('finds a send recorded under the previous key scheme (to-sdk.<ms>) before sending it again', async () => {
+    const now = new Date('2024-05-01T10:00:00Z');
+    await store.claimSend(PARENT, 'k3', now);
+    const recorded = { sid: kx(6), callSid: PARENT, direction: 'to-sdk', contentType: 'application/json' };
+    await map(PARENT).syncMapItems.create({
+      key: `to-sdk.${now.getTime()}.${shortHash('k3')}`,
+      data: { ...recorded, content: '{"before":"the upgrade"}', timestamp: now.toISOString(), parts: 1 },
+    });
+    expect(await store.claimSend(PARENT, 'k3', new Date(now.getTime() + 60_000))).toEqual({
+      outcome: 'already-sent',
+      message: { ...recorded, content: '{"before":"the upgrade"}', timestamp: now.toISOString() },
     });
   });
 });
