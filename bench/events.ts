@@ -65,7 +65,7 @@ const shortRoute = (r: { method: string; product: string; route: string; status:
     .replace('/v1/Services/default', '')
     .replace('/Maps/cme.call.{Sid}', '/Map')
     // Item keys by kind (lib/call-store.ts): from-sdk.<seq>.<Sid>, to-sdk-r.<inverted ms>.<hash>, ~send.<hash>.
-    .replace(/\/Items\/(from-sdk|to-sdk|~send)\..*$/, '/Items/$1.…');
+    .replace(/\/Items\/(from-sdk|to-sdk-r|to-sdk|~send)\..*$/, '/Items/$1.…');
   return `${r.method} ${r.product}${route}${r.status >= 400 ? ` (${r.status})` : ''}`;
 };
 

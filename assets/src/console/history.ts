@@ -3,7 +3,7 @@
 import { displayJson } from '../../../lib/json-text';
 import type { LegState } from '../../../lib/api-types';
 import { MAX_PARSED_DEPTH } from '../../../lib/limits';
-import { api } from './api';
+import { ApiError, api } from './api';
 import { el, time } from './elements';
 import type { CallHistory, Message, OpenHistory } from './state';
 
@@ -27,6 +27,16 @@ export const messageId = (m: Message) => `${m.direction}:${m.sid ?? `${m.timesta
  * history's length). The messages re-read replace those held, in the order the server gives.
  */
 export async function refreshHistory(callSid: string, open: OpenHistory | undefined): Promise<OpenHistory> {
+  try {
+    return await readAfter(callSid, open);
+  } catch (err) {
+    // A cursor this deploy no longer reads (its key scheme changed): read the call again from the start.
+    if (err instanceof ApiError && err.status === 400 && open?.messages.length) return readAfter(callSid, undefined);
+    throw err;
+  }
+}
+
+async function readAfter(callSid: string, open: OpenHistory | undefined): Promise<OpenHistory> {
   const known: OpenHistory = open?.callSid === callSid ? open : { callSid, messages: [] };
   // The first message is always kept: a catch-up needs a cursor to start after.
   const kept = known.messages.length ? Math.max(1, known.messages.length - REREAD) : 0;
@@ -102,6 +112,8 @@ export function renderHistory(history: OpenHistory, state: LegState | null | und
     ? `${history.messages.length} message(s).`
     : 'No messages yet.';
   void el.history.offsetHeight; // the layout the next paint would do anyway: the measure includes it
-  performance.clearMeasures('cme.console.render'); // the latest only: a console stays open for hours
+  // Only the latest is kept: a console stays open for hours.
+  performance.clearMeasures('cme.console.render');
   performance.measure('cme.console.render', 'cme.console.render.start');
+  performance.clearMarks('cme.console.render.start');
 }
