@@ -7,8 +7,8 @@ import { ApiError, api } from './api';
 import { el, time } from './elements';
 import type { CallHistory, Message, OpenHistory } from './state';
 
-/** Pages read when a call is opened (100 messages each): older history is there through /call-messages. */
-const MAX_FIRST_PAGES = 10;
+/** Pages read in one refresh: 100 messages each when a call is opened (more on the next refreshes). */
+const MAX_PAGES_PER_REFRESH = 10;
 /** A refresh asks for this many new messages at a time: the server's one read holds them, the state and the last seen. */
 const CATCH_UP_PAGE_SIZE = 20;
 /**
@@ -52,7 +52,7 @@ async function readAfter(callSid: string, open: OpenHistory | undefined): Promis
     if (page.state !== undefined) known.state = page.state;
     read.push(...page.messages);
     token = page.nextPageToken;
-  } while (token && ++pages < MAX_FIRST_PAGES);
+  } while (token && ++pages < MAX_PAGES_PER_REFRESH);
   const reread = new Set(read.map(messageId));
   // A message held but not read again (the page limit cut the read short) stays, after what was read.
   const unread = known.messages.slice(kept).filter((m) => !reread.has(messageId(m)));
