@@ -6,12 +6,11 @@ export type CallRow = OperatorCall;
 export type Message = CallMessagePageItem & { data?: unknown };
 export type CallHistory = CallMessagesPage & { messages: Message[] };
 
-/** The open call's history as read so far: later polls ask only for what came after `cursor`. */
+/** The open call's history as read so far: later polls ask only for what came after its last few messages. */
 export interface OpenHistory {
   callSid: string;
   state?: LegState | null;
   messages: Message[];
-  cursor?: string;
 }
 
 export interface Session {
