@@ -31,14 +31,16 @@ export const inboundKey = (sequence: number, sid: string) => `${FROM_SDK}${Strin
 export const shortHash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 24);
 /** Largest send time a key holds (ms since epoch, 13 digits: until the year 2286). */
 const MAX_TIME_MS = 9_999_999_999_999;
+const sendTimeKey = (prefix: string, time: number, idempotencyKey: string) =>
+  `${prefix}${String(time).padStart(13, '0')}.${shortHash(idempotencyKey)}`;
 export const outboundKey = (sentAtMs: number, idempotencyKey: string) =>
-  `${TO_SDK}${String(MAX_TIME_MS - sentAtMs).padStart(13, '0')}.${shortHash(idempotencyKey)}`;
+  sendTimeKey(TO_SDK, MAX_TIME_MS - sentAtMs, idempotencyKey);
 /**
  * Where a message to the SDK was kept before its keys ran newest first (`to-sdk.<ms>.<h>`). Only
  * looked for when a send is about to go again, so a send retried across the upgrade stays once.
  */
 export const legacyOutboundKey = (sentAtMs: number, idempotencyKey: string) =>
-  `to-sdk.${String(sentAtMs).padStart(13, '0')}.${shortHash(idempotencyKey)}`;
+  sendTimeKey('to-sdk.', sentAtMs, idempotencyKey);
 /** What a message key of each direction looks like (a history cursor holds nothing else). */
 export const FROM_SDK_KEY_PATTERN = /^from-sdk\.\d{10}\.KX[0-9a-f]{32}$/;
 export const TO_SDK_KEY_PATTERN = /^to-sdk-r\.\d{13}\.[0-9a-f]{24}$/;

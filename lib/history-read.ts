@@ -23,7 +23,7 @@ export interface RangePage {
 export type ReadRange = (ascending: boolean, start: RangeStart, pageSize: number) => Promise<RangePage>;
 
 /** Sync's largest page of Map items. */
-export const SYNC_PAGE_SIZE = 100;
+const SYNC_PAGE_SIZE = 100;
 
 const at = (key: string): RangeStart => ({ from: key, bounds: 'inclusive' });
 /** Past a message read down the keys: its parts (`<key>~<n>`) sort after it, so they are behind too. */
