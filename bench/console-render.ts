@@ -2,8 +2,8 @@
 // Sync as it keeps up with an open call. Live SDK legs get their history straight into Sync
 // (bench/fill.ts); the console's own measure of each render (`cme.console.render`, User Timing) is
 // collected by an observer installed before the page loads.
-import { legMapName } from '../lib/call-store';
-import { MAX_DISPLAY_CHARS } from '../lib/json-text';
+import { legMapName } from '../lib/store/call-store';
+import { MAX_DISPLAY_CHARS } from '../lib/shared/json-text';
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
 import { hasChromium, launchBrowser, openPage } from '../tests/browser/browser';
 import { fillLeg, sandboxStore } from './fill';

@@ -64,7 +64,7 @@ const shortRoute = (r: { method: string; product: string; route: string; status:
     .replace('/2010-04-01/Accounts/{Sid}', '')
     .replace('/v1/Services/default', '')
     .replace('/Maps/cme.call.{Sid}', '/Map')
-    // Item keys by kind (lib/call-store.ts): from-sdk.<seq>.<Sid>, to-sdk-r.<inverted ms>.<hash>, ~send.<hash>.
+    // Item keys by kind (lib/store/call-store.ts): from-sdk.<seq>.<Sid>, to-sdk-r.<inverted ms>.<hash>, ~send.<hash>.
     .replace(/\/Items\/(from-sdk|to-sdk-r|to-sdk|~send)\..*$/, '/Items/$1.…');
   return `${r.method} ${r.product}${route}${r.status >= 400 ? ` (${r.status})` : ''}`;
 };
@@ -130,8 +130,8 @@ export const E = {
 } as const;
 
 /**
- * Each event alone, `samples` times, on live SDK legs; `design` is what lib/call-store.ts and the
- * routes say the event costs (the header of lib/call-store.ts, commit 25744a3), checked, not assumed.
+ * Each event alone, `samples` times, on live SDK legs; `design` is what lib/store/call-store.ts and the
+ * routes say the event costs (the header of lib/store/call-store.ts, commit 25744a3), checked, not assumed.
  */
 export async function countEvents(b: BenchStack, samples: number): Promise<EventRow[]> {
   const rows: EventRow[] = [];

@@ -1,9 +1,9 @@
-// A long leg history, written straight into Sync through the project's own store (lib/call-store.ts),
+// A long leg history, written straight into Sync through the project's own store (lib/store/call-store.ts),
 // so a 5,000-message leg takes seconds instead of 5,000 calls' worth of SDK sends. The keys, parts
 // and ordering are exactly what /message-callback and /send-message write.
 import twilio from 'twilio';
-import { CallStore } from '../lib/call-store';
-import { SandboxRequestClient } from '../lib/sandbox-request-client';
+import { CallStore } from '../lib/store/call-store';
+import { SandboxRequestClient } from '../lib/platform/sandbox-request-client';
 
 export interface FillOptions {
   /** Messages to write: alternately from the SDK (even i) and to it (odd i). */

@@ -4,7 +4,7 @@
 // again for their latency and the Sync requests the sandbox served for each.
 import { performance } from 'node:perf_hooks';
 import { callMessages } from '../client';
-import { legMapName } from '../lib/call-store';
+import { legMapName } from '../lib/store/call-store';
 import { fakeSid } from './http';
 import { fillLeg, sandboxStore } from './fill';
 import { mean, percentile } from './stats';

@@ -4,8 +4,8 @@
 import { performance } from 'node:perf_hooks';
 import twilio from 'twilio';
 import { callMessages, sendMessage } from '../client';
-import { legMapName } from '../lib/call-store';
-import { SandboxRequestClient } from '../lib/sandbox-request-client';
+import { legMapName } from '../lib/store/call-store';
+import { SandboxRequestClient } from '../lib/platform/sandbox-request-client';
 import { maxInWindow, mean } from './stats';
 import type { BenchStack } from './stack';
 

@@ -5,7 +5,7 @@ import type { Sandbox } from '../sandbox/app';
 import { SandboxControl } from '../sandbox/control-client';
 import { startStack, type Stack } from '../sandbox/stack';
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
-import { callStatusUrl, messageCallbackUrl, type SdkLegs } from '../lib/callback-urls';
+import { callStatusUrl, messageCallbackUrl, type SdkLegs } from '../lib/calls/callback-urls';
 import { freePort, waitFor } from '../tests/support/stack';
 import { post, type FunctionsTarget } from './http';
 

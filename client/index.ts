@@ -1,7 +1,7 @@
 // A small signed client for your backend: calls the protected functions with X-Twilio-Signature,
 // so no backend hand-rolls signatures. Import it, or use `npm run send-message`.
 import twilio from 'twilio';
-import type { CallMessagesPage, SendMessageResult } from '../lib/api-types';
+import type { CallMessagesPage, SendMessageResult } from '../lib/shared/api-types';
 
 export interface FunctionsClientOptions {
   /** Where the functions are: https://<service>-1234-dev.twil.io, or http://localhost:3000. */
@@ -81,5 +81,5 @@ export function callMessages(
 }
 
 // Forwarded events (APP_WEBHOOK_URL): check X-CME-Signature over the raw body before trusting one.
-export { checkForwardedRequest, verifyForwardedRequest } from '../lib/forwarding';
-export type { ForwardedEventType, LegEvent } from '../lib/forwarding';
+export { checkForwardedRequest, verifyForwardedRequest } from '../lib/forwarding/webhook';
+export type { ForwardedEventType, LegEvent } from '../lib/forwarding/webhook';

@@ -4,7 +4,7 @@
  * session (8 h) for /token; 401 sign-in-invalid (unknown identity or wrong password, the same
  * answer); 403 agent-disabled; 429 sign-in-throttled with Retry-After; 400 for malformed input.
  */
-import { twilioFunction } from '../lib/function-handler';
+import { twilioFunction } from '../lib/http/function-handler';
 import { signInAgent } from '../lib/routes/agent-session';
 
 export const handler = twilioFunction({ signed: false, bodyOnly: ['password'] }, async (ctx) =>

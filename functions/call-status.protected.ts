@@ -4,7 +4,7 @@
  * in-progress → subscribes each SDK leg to its call messages; completed/busy/failed/no-answer/
  * canceled → closes the legs out in Sync. Returns 200 {status, legs}.
  */
-import { twilioFunction } from '../lib/function-handler';
+import { twilioFunction } from '../lib/http/function-handler';
 import { handleCallStatus } from '../lib/routes/call-status';
 
 export const handler = twilioFunction({ signed: true }, handleCallStatus);

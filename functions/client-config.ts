@@ -3,7 +3,7 @@
  * Returns 200 {sandbox: false} against Twilio; in the local sandbox (TWILIO_SANDBOX_URL and
  * SANDBOX_GATEWAY set) {sandbox: true, chunderw, certificateUrl, sounds: {name: local URL}}.
  */
-import { twilioFunction } from '../lib/function-handler';
+import { twilioFunction } from '../lib/http/function-handler';
 import { clientConfig } from '../lib/routes/client-config';
 
 export const handler = twilioFunction({ signed: false }, async (ctx) => clientConfig(ctx));

@@ -3,7 +3,7 @@
  * Takes Twilio's ContentType, Content (a JSON string), SequenceNumber, CallSid, Timestamp, AccountSid,
  * Sid (KX…), form, JSON or query encoded. Stores the message once; returns 200 {sid, outcome}.
  */
-import { twilioFunction } from '../lib/function-handler';
+import { twilioFunction } from '../lib/http/function-handler';
 import { receiveCallMessage } from '../lib/routes/message-callback';
 
 export const handler = twilioFunction({ signed: true }, receiveCallMessage);

@@ -4,7 +4,7 @@
  * reset-password (optional password; empty: generated) | rename (displayName).
  * Returns 200 {agent, password?} (password only when generated, shown once); 404 agent-not-found; 400; 401.
  */
-import { twilioFunction } from '../lib/function-handler';
+import { twilioFunction } from '../lib/http/function-handler';
 import { updateAgent } from '../lib/routes/agent-admin';
 
 export const handler = twilioFunction({ signed: false, bodyOnly: ['password'] }, async (ctx) =>

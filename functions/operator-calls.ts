@@ -3,7 +3,7 @@
  * Header Authorization: Bearer <session from /operator-session>. Takes optional limit (1-50, default 20).
  * Returns 200 {calls: [{callSid, createdAt, status, active, state}]}; 401 without a session.
  */
-import { twilioFunction } from '../lib/function-handler';
+import { twilioFunction } from '../lib/http/function-handler';
 import { listOperatorCalls } from '../lib/routes/operator';
 
 export const handler = twilioFunction({ signed: false }, async (ctx) =>

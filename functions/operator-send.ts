@@ -5,7 +5,7 @@
  * idempotencyKey. Returns 201 {sid, callSid, idempotencyKey}; 409 when the call is not active;
  * 401 without a session; 4xx {code, message} for bad input.
  */
-import { twilioFunction } from '../lib/function-handler';
+import { twilioFunction } from '../lib/http/function-handler';
 import { operatorSend } from '../lib/routes/operator';
 
 export const handler = twilioFunction({ signed: false }, async (ctx) => {

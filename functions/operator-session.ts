@@ -4,7 +4,7 @@
  * hour, for the other /operator-* routes; 403 for a wrong secret; 429 sign-in-throttled (Retry-After)
  * after too many wrong ones; 500 when OPERATOR_SECRET is unset.
  */
-import { twilioFunction } from '../lib/function-handler';
+import { twilioFunction } from '../lib/http/function-handler';
 import { createOperatorSession } from '../lib/routes/operator';
 
 export const handler = twilioFunction({ signed: false, bodyOnly: ['secret'] }, async (ctx) =>

@@ -4,7 +4,7 @@
  * characters), optional idempotencyKey. Returns 201 {sid, callSid, idempotencyKey}; 409 when the
  * call is not active; 4xx {code, message} for bad input.
  */
-import { twilioFunction } from '../lib/function-handler';
+import { twilioFunction } from '../lib/http/function-handler';
 import { sendCallMessage } from '../lib/routes/send-message';
 
 export const handler = twilioFunction({ signed: true }, async (ctx) => {

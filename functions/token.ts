@@ -5,7 +5,7 @@
  * Returns 200 {identity, token, ttl}; 403 token-auth-invalid / agent-disabled / identity-not-yours;
  * 400 for a bad identity (server path).
  */
-import { twilioFunction } from '../lib/function-handler';
+import { twilioFunction } from '../lib/http/function-handler';
 import { issueVoiceToken } from '../lib/routes/token';
 
 export const handler = twilioFunction({ signed: false }, async (ctx) =>

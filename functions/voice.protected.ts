@@ -5,7 +5,7 @@
  *   SDK call to +E.164 / client → <Dial callerId=CALLER_ID><Number|Client statusCallback=/call-status>
  *   anything else               → <Say> + <Hangup>
  */
-import { twilioFunction } from '../lib/function-handler';
+import { twilioFunction } from '../lib/http/function-handler';
 import { answerVoiceCall } from '../lib/routes/voice';
 
 export const handler = twilioFunction({ signed: true }, async (ctx) => answerVoiceCall(ctx));

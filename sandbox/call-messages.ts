@@ -2,7 +2,7 @@
 // callbacks), UserDefinedMessages (server → SDK) and what the SDK sends (call.sendMessage).
 import type { CallEngine } from './engine';
 import { isActive, type Call, type PhoneMessage, type Subscription } from './engine-types';
-import { compactJson } from '../lib/json-text';
+import { compactJson } from '../lib/shared/json-text';
 import { newSid, rfc2822, TwilioApiError } from './http';
 import type { WebhookSender } from './webhooks';
 

@@ -1,5 +1,5 @@
 // A typed client for the sandbox's control API (documented in sandbox/README.md).
-import { compactJson } from '../lib/json-text';
+import { compactJson } from '../lib/shared/json-text';
 import type { KnobSettings } from './knobs';
 
 export type { KnobSettings, SandboxProfile, IdempotencyVariant } from './knobs';

@@ -3,7 +3,7 @@
 import express, { type Request } from 'express';
 import type { Sandbox } from './app';
 import type { Call, CallEngine, Phone } from './engine';
-import { compactJson } from '../lib/json-text';
+import { compactJson } from '../lib/shared/json-text';
 import { TwilioApiError } from './http';
 import { applyKnobs, knobsJson } from './knobs';
 

@@ -1,7 +1,7 @@
 // One Voice SDK Device on the sandbox's signaling gateway (gateway.ts): the frames it sends and
 // receives, and the engine phone it becomes once registered. Protocol: /work/shared/VOICE-SDK-SIGNALING.md.
 import { WebSocket } from 'ws';
-import { compactJson } from '../lib/json-text';
+import { compactJson } from '../lib/shared/json-text';
 import { isActive, isFinal, type CallEngine, type PhoneCall, type PhoneListener } from './engine';
 import { answerFromOffer, incomingCallOffer } from './gateway-sdp';
 import { readAccessToken, TokenError, type TokenClaims } from './gateway-token';

@@ -2,7 +2,7 @@
 // Points the numbers and the TwiML App of .twilioserviceconfig at the deployed /voice; see docs/WIRING.md.
 // Exit codes: 0 done (or nothing to do), 1 error, 2 refused (a number answers somewhere else; use --force).
 import { join, resolve } from 'node:path';
-import { twilioClient } from '../lib/twilio-client';
+import { twilioClient } from '../lib/platform/twilio-client';
 import { CredentialsError, readCredentials, readDotEnv } from './dotenv';
 import { BaseUrlError } from './wire/base-url';
 import { loadServiceConfig, SERVICE_CONFIG_FILE, ServiceConfigError } from './wire/service-config';

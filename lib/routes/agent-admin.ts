@@ -11,10 +11,10 @@ import {
   requireAgentIdentity,
   requireDisplayName,
   requireNewPassword,
-} from '../agents';
-import { badRequest } from '../errors';
-import { json, type RouteContext, type RouteResult } from '../function-handler';
-import { logEvent } from '../log';
+} from '../auth/agents';
+import { badRequest } from '../platform/errors';
+import { json, type RouteContext, type RouteResult } from '../http/function-handler';
+import { logEvent } from '../platform/log';
 import { requireOperator } from './operator';
 
 const store = (ctx: RouteContext) => new AgentStore(ctx.client(), ctx.config, ctx.deadline);

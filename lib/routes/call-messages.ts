@@ -1,10 +1,10 @@
-import type { CallMessagesPage } from '../api-types';
-import type { HistoryCursor } from '../call-store';
-import { FROM_SDK_KEY_PATTERN, TO_SDK_KEY_PATTERN } from '../call-store-keys';
-import { badRequest, HttpError } from '../errors';
-import { json, type RouteContext, type RouteResult } from '../function-handler';
-import { integerParam, requireCallSid } from '../identifiers';
-import { contentForAnswer } from '../message-content';
+import type { CallMessagesPage } from '../shared/api-types';
+import type { HistoryCursor } from '../store/call-store';
+import { FROM_SDK_KEY_PATTERN, TO_SDK_KEY_PATTERN } from '../store/keys';
+import { badRequest, HttpError } from '../platform/errors';
+import { json, type RouteContext, type RouteResult } from '../http/function-handler';
+import { integerParam, requireCallSid } from '../shared/identifiers';
+import { contentForAnswer } from '../messages/content';
 
 export interface CallMessagesInput {
   callSid?: unknown;

@@ -1,12 +1,12 @@
-import type { SubscriptionRecord } from '../api-types';
-import { isFinalStatus, sdkLegsOfStatusCallback, type SdkLeg } from '../call-legs';
-import type { ClaimedState } from '../call-store';
-import { messageCallbackUrl } from '../callback-urls';
-import { badRequest, twilioCode } from '../errors';
-import { json, type RouteContext, type RouteResult } from '../function-handler';
-import { logEvent } from '../log';
-import { REQUEST_TIMEOUT_MS, withRetry } from '../retry';
-import { finishLegAndForward, forwardLegStarted } from './leg-events';
+import type { SubscriptionRecord } from '../shared/api-types';
+import { isFinalStatus, sdkLegsOfStatusCallback, type SdkLeg } from '../calls/legs';
+import type { ClaimedState } from '../store/call-store';
+import { messageCallbackUrl } from '../calls/callback-urls';
+import { badRequest, twilioCode } from '../platform/errors';
+import { json, type RouteContext, type RouteResult } from '../http/function-handler';
+import { logEvent } from '../platform/log';
+import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
+import { finishLegAndForward, forwardLegStarted } from '../forwarding/leg-events';
 
 // Twilio refuses a subscription on a call that is not active (not ringing yet, or already over).
 const CALL_NOT_ACTIVE = new Set([20404, 21220, 31211]);
@@ -34,7 +34,7 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
     const duration = event.CallDuration === undefined || event.CallDuration === '' ? NaN : Number(event.CallDuration);
     act = async (leg) => {
       const seconds = Number.isFinite(duration) ? duration : undefined;
-      // With APP_WEBHOOK_URL set, the app's backend also gets call.ended (lib/routes/forwarding.ts).
+      // With APP_WEBHOOK_URL set, the app's backend also gets call.ended (lib/forwarding/messages.ts).
       await finishLegAndForward(ctx, leg, status, seconds, () =>
         ctx.store().markFinished(leg, status, new Date(), seconds),
       );

@@ -1,4 +1,4 @@
-import { json, type RouteContext, type RouteResult } from '../function-handler';
+import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 
 /** The Voice SDK's sounds; in the sandbox all are one local silent file (no request to Twilio's CDN). */
 export const SOUND_NAMES = [

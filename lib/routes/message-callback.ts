@@ -1,16 +1,16 @@
-import { isFinalStatus } from '../call-legs';
-import { legTokenMatches } from '../callback-urls';
-import { badRequest, HttpError } from '../errors';
-import { json, type RouteContext, type RouteResult } from '../function-handler';
-import { MAX_SEQUENCE_NUMBER } from '../call-store-keys';
-import { integerParam, isCallSid, isMessageSid } from '../identifiers';
-import { CALLBACK_URL_GRACE_SECONDS, FINISHED_LEG_GRACE_SECONDS, MAX_CALL_SECONDS } from '../limits';
-import { logEvent } from '../log';
-import { callbackContent } from '../message-content';
-import { isJsonBody } from '../signature';
-import type { InboundMessage } from '../forwarding';
-import { messageSchemas } from '../message-schemas';
-import { forwardingOf, forwardInbound } from './forwarding';
+import { isFinalStatus } from '../calls/legs';
+import { legTokenMatches } from '../calls/callback-urls';
+import { badRequest, HttpError } from '../platform/errors';
+import { json, type RouteContext, type RouteResult } from '../http/function-handler';
+import { MAX_SEQUENCE_NUMBER } from '../store/keys';
+import { integerParam, isCallSid, isMessageSid } from '../shared/identifiers';
+import { CALLBACK_URL_GRACE_SECONDS, FINISHED_LEG_GRACE_SECONDS, MAX_CALL_SECONDS } from '../shared/limits';
+import { logEvent } from '../platform/log';
+import { callbackContent } from '../messages/content';
+import { isJsonBody } from '../http/signature';
+import type { InboundMessage } from '../forwarding/webhook';
+import { messageSchemas } from '../messages/schemas';
+import { forwardingOf, forwardInbound } from '../forwarding/messages';
 
 /**
  * How far a callback is trusted: `signature` = Twilio's signature covers everything stored (form

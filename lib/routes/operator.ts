@@ -1,19 +1,19 @@
 // The operator console's routes: a session for the operator secret, then the calls, their messages
 // and sending to a call, each behind that session. Sending and reading reuse /send-message's and
 // /call-messages' cores, so the console sees and does exactly what your backend would.
-import { requireVariable, type Config } from '../config';
-import { HttpError } from '../errors';
-import { json, type RouteContext, type RouteResult } from '../function-handler';
-import { logEvent } from '../log';
-import { issueSession, verifySession } from '../operator-session';
+import { requireVariable, type Config } from '../platform/config';
+import { HttpError } from '../platform/errors';
+import { json, type RouteContext, type RouteResult } from '../http/function-handler';
+import { logEvent } from '../platform/log';
+import { issueSession, verifySession } from '../auth/sessions';
 import { listCallMessages, type CallMessagesInput } from './call-messages';
 import { sendCallMessage, type SendMessageInput } from './send-message';
-import { bearerToken, secretsMatch } from '../secrets';
-import { isActiveStatus, isFinalStatus, sdkIdentityOfCall } from '../call-legs';
-import { integerParam } from '../identifiers';
-import { REQUEST_TIMEOUT_MS, withRetry } from '../retry';
-import type { OperatorCallsPage } from '../api-types';
-import { requestSource, SignInThrottle } from '../throttle';
+import { bearerToken, secretsMatch } from '../platform/secrets';
+import { isActiveStatus, isFinalStatus, sdkIdentityOfCall } from '../calls/legs';
+import { integerParam } from '../shared/identifiers';
+import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
+import type { OperatorCallsPage } from '../shared/api-types';
+import { requestSource, SignInThrottle } from '../auth/throttle';
 
 const DEFAULT_CALLS = 20;
 const MAX_CALLS = 50;
@@ -37,7 +37,7 @@ export function requireOperator({ config, headers }: RouteContext): void {
   }
 }
 
-/** `/operator-session`: OPERATOR_SECRET → a session token for one hour. Attempts are throttled (lib/throttle.ts). */
+/** `/operator-session`: OPERATOR_SECRET → a session token for one hour. Attempts are throttled (lib/auth/throttle.ts). */
 export async function createOperatorSession(ctx: RouteContext, input: { secret?: unknown }): Promise<RouteResult> {
   const secret = operatorSecret(ctx.config);
   const throttle = new SignInThrottle(ctx.client(), ctx.config, ctx.deadline);

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { SendMessageResult } from '../api-types';
-import { badRequest, HttpError, isRetryable, twilioCode } from '../errors';
-import { json, type RouteContext, type RouteResult } from '../function-handler';
-import { isCallSid, requireCallSid, requireIdentity } from '../identifiers';
-import { logEvent } from '../log';
-import { validateContent } from '../message-content';
-import { requireSchemaValid } from '../message-schemas';
-import { REQUEST_TIMEOUT_MS, withRetry } from '../retry';
-import { isActiveStatus, sdkIdentityOfCall } from '../call-legs';
-import { shortHash, type CallStore } from '../call-store';
-import type { TwilioClient } from '../twilio-client';
+import type { SendMessageResult } from '../shared/api-types';
+import { badRequest, HttpError, isRetryable, twilioCode } from '../platform/errors';
+import { json, type RouteContext, type RouteResult } from '../http/function-handler';
+import { isCallSid, requireCallSid, requireIdentity } from '../shared/identifiers';
+import { logEvent } from '../platform/log';
+import { validateContent } from '../messages/content';
+import { requireSchemaValid } from '../messages/schemas';
+import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
+import { isActiveStatus, sdkIdentityOfCall } from '../calls/legs';
+import { shortHash, type CallStore } from '../store/call-store';
+import type { TwilioClient } from '../platform/twilio-client';
 
 export interface SendMessageInput {
   callSid?: unknown;

@@ -1,11 +1,11 @@
 import twilio from 'twilio';
-import { AgentStore, verifyAgentSession } from '../agents';
-import { requireVariable } from '../config';
-import { HttpError } from '../errors';
-import { json, type RouteContext, type RouteResult } from '../function-handler';
-import { requireIdentity } from '../identifiers';
-import { logEvent } from '../log';
-import { bearerToken, secretsMatch } from '../secrets';
+import { AgentStore, verifyAgentSession } from '../auth/agents';
+import { requireVariable } from '../platform/config';
+import { HttpError } from '../platform/errors';
+import { json, type RouteContext, type RouteResult } from '../http/function-handler';
+import { requireIdentity } from '../shared/identifiers';
+import { logEvent } from '../platform/log';
+import { bearerToken, secretsMatch } from '../platform/secrets';
 
 /** Access tokens last one hour (Twilio allows up to 24 h); the softphone fetches a new one when warned. */
 const TOKEN_TTL_SECONDS = 3600;

@@ -1,8 +1,8 @@
-import { routeVoiceCall, type VoiceRoute } from '../call-legs';
-import { countryCode, dialAllowed, isDialAllowed } from '../dial-allowed';
-import { twimlResult, type RouteContext, type RouteResult } from '../function-handler';
-import { logEvent } from '../log';
-import { voiceTwiml } from '../voice-twiml';
+import { routeVoiceCall, type VoiceRoute } from '../calls/legs';
+import { countryCode, dialAllowed, isDialAllowed } from '../calls/dial-allowed';
+import { twimlResult, type RouteContext, type RouteResult } from '../http/function-handler';
+import { logEvent } from '../platform/log';
+import { voiceTwiml } from '../calls/voice-twiml';
 
 /** What a caller hears when DIAL_ALLOWED does not cover the number. */
 export const DIAL_REFUSED_SAY = 'Sorry, calls to that number are not allowed.';

@@ -1,7 +1,7 @@
 // .twilioserviceconfig: the project's Twilio-side wiring (numbers, TwiML App, caller ID, Sync
 // service, where the functions live). Loaded and validated here; the format is in docs/WIRING.md.
 import { readFileSync } from 'node:fs';
-import { isE164, isIdentity } from '../../lib/identifiers';
+import { isE164, isIdentity } from '../../lib/shared/identifiers';
 
 export const SERVICE_CONFIG_FILE = '.twilioserviceconfig';
 

@@ -1,8 +1,8 @@
 // `npm run wire`, the importable core: points the config's phone numbers and TwiML App at the
 // deployed `/voice`, idempotently. plan → (refuse | print) → apply. Nothing is written before the
 // whole plan is known, so a refusal or a missing number changes nothing.
-import type { TwilioClient } from '../../lib/twilio-client';
-import { isTwilioRestError } from '../../lib/errors';
+import type { TwilioClient } from '../../lib/platform/twilio-client';
+import { isTwilioRestError } from '../../lib/platform/errors';
 import { resolveBaseUrl, type DeployedEnvironment, type EnvironmentLister } from './base-url';
 import type { ServiceConfig } from './service-config';
 

@@ -3,7 +3,7 @@
 // write); the console (Chromium, the real bundle, the real functions) opens it, then refreshes.
 import type { Browser } from 'playwright-core';
 import { callMessages } from '../../client';
-import { legMapName } from '../../lib/call-store';
+import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { fillLeg, messageSid, sandboxStore } from '../../bench/fill';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';

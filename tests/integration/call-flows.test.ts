@@ -1,7 +1,7 @@
 // Whole calls through HTTP only: the sandbox plays Twilio and the SDK phones, the real functions
 // run under real twilio-run, and the real `twilio` client reads what they stored.
 import { callMessages, sendMessage, signedPost } from '../../client';
-import { legMapName } from '../../lib/call-store';
+import { legMapName } from '../../lib/store/call-store';
 import { checkExchanges, loadContract } from '../support/openapi-contract';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';
 import { defined } from '../support/narrow';

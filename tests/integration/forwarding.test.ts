@@ -4,9 +4,9 @@
 // that fails or stalls first attempts (Twilio's retries, asked for by the callback URL's fragment),
 // replies back on the SDK phone, message schemas both ways, and call.started / call.ended for the leg.
 import { callMessages, sendMessage } from '../../client';
-import type { CallMessagePageItem } from '../../lib/api-types';
-import { verifyForwardedRequest } from '../../lib/forwarding';
-import { replyKey } from '../../lib/routes/forwarding';
+import type { CallMessagePageItem } from '../../lib/shared/api-types';
+import { verifyForwardedRequest } from '../../lib/forwarding/webhook';
+import { replyKey } from '../../lib/forwarding/messages';
 import { startExampleBackend, type ExampleBackend } from '../../scripts/example-backend';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';
 import { defined } from '../support/narrow';

@@ -2,8 +2,8 @@
 // from its phone (delivered twice), then 4,999 more written straight into Sync through the store
 // (bench/fill.ts: the same keys the functions write), and is read back through real twilio-run.
 import { callMessages, signedPost } from '../../client';
-import type { CallMessagePageItem } from '../../lib/api-types';
-import { legMapName } from '../../lib/call-store';
+import type { CallMessagePageItem } from '../../lib/shared/api-types';
+import { legMapName } from '../../lib/store/call-store';
 import { fillLeg, messageSid, sandboxStore } from '../../bench/fill';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';
 import { defined, withoutFragment } from '../support/narrow';

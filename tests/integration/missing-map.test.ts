@@ -4,8 +4,8 @@
 // never a 5xx. Run once per code, over real twilio-run and the sandbox.
 import { randomBytes } from 'node:crypto';
 import { callMessages, sendMessage, signedPost } from '../../client';
-import { messageCallbackQuery } from '../../lib/callback-urls';
-import { legMapName } from '../../lib/call-store';
+import { messageCallbackQuery } from '../../lib/calls/callback-urls';
+import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { MISSING_MAP_CODES } from '../../sandbox/rest/sync/state';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';

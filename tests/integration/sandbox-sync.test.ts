@@ -7,7 +7,7 @@ import { SandboxClock } from '../../sandbox/clock';
 import { basicAuth, twilioErrorHandler } from '../../sandbox/http';
 import { createSyncRouter } from '../../sandbox/rest/sync';
 import type { MissingMapCode } from '../../sandbox/rest/sync/state';
-import { SandboxRequestClient } from '../../lib/sandbox-request-client';
+import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
 import { defined } from '../support/narrow';
 
 const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);

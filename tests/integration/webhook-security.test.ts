@@ -4,9 +4,9 @@
 // their call; response headers; secrets refused in URLs.
 import twilio from 'twilio';
 import { callMessages, sendMessage, signedPost, type FunctionsClientOptions } from '../../client';
-import { messageCallbackQuery } from '../../lib/callback-urls';
-import { legMapName } from '../../lib/call-store';
-import { CALLBACK_URL_GRACE_SECONDS, MAX_CALL_SECONDS } from '../../lib/limits';
+import { messageCallbackQuery } from '../../lib/calls/callback-urls';
+import { legMapName } from '../../lib/store/call-store';
+import { CALLBACK_URL_GRACE_SECONDS, MAX_CALL_SECONDS } from '../../lib/shared/limits';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { SANDBOX_SHARED_KEY } from '../../sandbox/webhooks';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';

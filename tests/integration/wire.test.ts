@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import twilio from 'twilio';
 import { startSandbox, type Sandbox } from '../../sandbox/app';
-import { SandboxRequestClient } from '../../lib/sandbox-request-client';
-import type { TwilioClient } from '../../lib/twilio-client';
+import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
+import type { TwilioClient } from '../../lib/platform/twilio-client';
 import { wire, WireError, WireRefusal, type WireOptions } from '../../scripts/wire/wire';
 import {
   loadServiceConfig,

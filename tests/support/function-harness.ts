@@ -3,7 +3,7 @@
 // exactly as Twilio does (twilio.getExpectedTwilioSignature over the requested URL and body).
 import type { Context, TwilioResponse } from '@twilio-labs/serverless-runtime-types/types';
 import twilio from 'twilio';
-import { compactJson } from '../../lib/json-text';
+import { compactJson } from '../../lib/shared/json-text';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from './sync-sandbox';
 
 export class FakeResponse {

@@ -1,5 +1,5 @@
-import type { CallMessage, LegState } from '../../lib/api-types';
-import type { CallStore, HistoryCursor } from '../../lib/call-store';
+import type { CallMessage, LegState } from '../../lib/shared/api-types';
+import type { CallStore, HistoryCursor } from '../../lib/store/call-store';
 
 /** A leg's whole history through the store's paged reads (undefined when its Map does not exist). */
 export async function readLeg(

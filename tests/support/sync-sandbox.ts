@@ -9,7 +9,7 @@ import { SandboxClock } from '../../sandbox/clock';
 import { basicAuth, twilioErrorHandler } from '../../sandbox/http';
 import { createSyncRouter } from '../../sandbox/rest/sync';
 import { MISSING_MAP_CODES, type MissingMapCode } from '../../sandbox/rest/sync/state';
-import { SandboxRequestClient } from '../../lib/sandbox-request-client';
+import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
 
 export const TEST_ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
 export const TEST_AUTH_TOKEN = 'unit-test-auth-token';

@@ -7,8 +7,8 @@
 import fc from 'fast-check';
 import twilio from 'twilio';
 import { sendMessage } from '../../client';
-import { jsonDepth } from '../../lib/json-text';
-import { MAX_PARSED_DEPTH } from '../../lib/limits';
+import { jsonDepth } from '../../lib/shared/json-text';
+import { MAX_PARSED_DEPTH } from '../../lib/shared/limits';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { JSON_STYLES, SANDBOX_SHARED_KEY } from '../../sandbox/webhooks';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';

@@ -16,7 +16,7 @@ const CHAT_MS = 22_000;
 const OUTAGE_AT_MS = 5_000;
 /**
  * Longer than one invocation can wait: its retries stop once no 3 s request fits in its 9 s
- * budget (lib/retry.ts), about 6 s after it starts. Shorter than Twilio's 15 s for all attempts
+ * budget (lib/platform/retry.ts), about 6 s after it starts. Shorter than Twilio's 15 s for all attempts
  * (`tt`, the documented maximum), minus that first attempt: a message caught at the very start
  * of the outage is stored by the retry that starts ~6 s in and rides out the remaining ~4 s.
  */

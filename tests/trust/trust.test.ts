@@ -4,8 +4,8 @@
 import fc from 'fast-check';
 import twilio from 'twilio';
 import { callMessages, sendMessage, signedPost } from '../../client';
-import { messageCallbackQuery } from '../../lib/callback-urls';
-import { legMapName } from '../../lib/call-store';
+import { messageCallbackQuery } from '../../lib/calls/callback-urls';
+import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { IDEMPOTENCY_VARIANTS } from '../../sandbox/knobs';
 import { startTestStack, waitFor, type TestStack } from '../support/stack';
@@ -930,7 +930,7 @@ describe('5. limits', () => {
   it('no object is written account-wide: every Sync write targets a per-call object', async () => {
     const writes = stack.sandbox.requests.filter((r) => r.product === 'sync' && r.method !== 'GET');
     // Besides per-call maps, only sign-in state: the agent directory (written by operator actions, never
-    // by a call event) and sign-in counters (one Document per identity or source; lib/throttle.ts).
+    // by a call event) and sign-in counters (one Document per identity or source; lib/auth/throttle.ts).
     const signIn = /\/(Maps\/cme\.agents\/Items(\/\w+)?|Documents(\/cme\.throttle\.(identity|source)\.[0-9a-f]{40})?)$/;
     const shared = writes.filter(
       (r) => !/\/Maps(\/cme\.call\.ca[0-9a-f]{32}(\/Items(\/.*)?)?)?$/.test(r.route) && !signIn.test(r.route),

@@ -2,7 +2,7 @@
 // code. Anything else from an SDK gets <Say> + <Hangup> and a log line; client → client is unaffected.
 import { XMLParser } from 'fast-xml-parser';
 import { handler } from '../../functions/voice.protected';
-import { countryCode, dialAllowed, isDialAllowed } from '../../lib/dial-allowed';
+import { countryCode, dialAllowed, isDialAllowed } from '../../lib/calls/dial-allowed';
 import { DIAL_REFUSED_SAY } from '../../lib/routes/voice';
 import {
   expectError,

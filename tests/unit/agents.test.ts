@@ -1,4 +1,4 @@
-// lib/agents.ts and lib/throttle.ts on their own: password hashing, agent sessions, and the sign-in
+// lib/auth/agents.ts and lib/auth/throttle.ts on their own: password hashing, agent sessions, and the sign-in
 // counters against the sandbox's Sync (parallel bursts, windows, Sync's approximate TTL).
 import {
   AGENT_SESSION_TTL_SECONDS,
@@ -7,10 +7,10 @@ import {
   newAgentRecord,
   verifyAgentSession,
   verifyPassword,
-} from '../../lib/agents';
-import { HttpError } from '../../lib/errors';
-import { issueSession, verifySession } from '../../lib/operator-session';
-import { counterName, requestSource, SignInThrottle, THROTTLE_LIMITS } from '../../lib/throttle';
+} from '../../lib/auth/agents';
+import { HttpError } from '../../lib/platform/errors';
+import { issueSession, verifySession } from '../../lib/auth/sessions';
+import { counterName, requestSource, SignInThrottle, THROTTLE_LIMITS } from '../../lib/auth/throttle';
 import { startSyncSandbox, type SyncSandbox } from '../support/sync-sandbox';
 import { defined } from '../support/narrow';
 

@@ -4,7 +4,7 @@ import {
   sdkLegsOfStatusCallback,
   isFinalStatus,
   type VoiceRoute,
-} from '../../lib/call-legs';
+} from '../../lib/calls/legs';
 import { defined } from '../support/narrow';
 
 const CONFIG = { inboundIdentity: 'bob', callerId: '+15550001111' };

@@ -11,9 +11,9 @@ import {
   type CallMessage,
   type HistoryCursor,
   type HistoryPage,
-} from '../../lib/call-store';
-import type { SdkLeg } from '../../lib/call-legs';
-import { REQUEST_TIMEOUT_MS } from '../../lib/retry';
+} from '../../lib/store/call-store';
+import type { SdkLeg } from '../../lib/calls/legs';
+import { REQUEST_TIMEOUT_MS } from '../../lib/platform/retry';
 import { startSyncSandbox, type SyncSandbox } from '../support/sync-sandbox';
 import { defined } from '../support/narrow';
 

@@ -9,7 +9,7 @@ import {
   rebuildSignedRequest,
   RETRY_FRAGMENT,
   type SdkLegs,
-} from '../../lib/callback-urls';
+} from '../../lib/calls/callback-urls';
 import { defined, withoutFragment } from '../support/narrow';
 
 const TOKEN = 'auth-token-one';

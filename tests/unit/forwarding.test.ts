@@ -7,9 +7,9 @@ import type { AddressInfo } from 'node:net';
 import twilio from 'twilio';
 import { handler } from '../../functions/message-callback.protected';
 import { verifyForwardedRequest as clientVerify } from '../../client';
-import { inboundKey, legMapName } from '../../lib/call-store';
-import { TO_SDK } from '../../lib/call-store-keys';
-import { messageCallbackUrl } from '../../lib/callback-urls';
+import { inboundKey, legMapName } from '../../lib/store/call-store';
+import { TO_SDK } from '../../lib/store/keys';
+import { messageCallbackUrl } from '../../lib/calls/callback-urls';
 import {
   checkForwardedRequest,
   deliver,
@@ -20,8 +20,8 @@ import {
   signatureHeader,
   verifyForwardedRequest,
   type InboundMessage,
-} from '../../lib/forwarding';
-import { replyKey } from '../../lib/routes/forwarding';
+} from '../../lib/forwarding/webhook';
+import { replyKey } from '../../lib/forwarding/messages';
 import {
   eventFor,
   expectError,

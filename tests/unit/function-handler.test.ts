@@ -1,6 +1,6 @@
 import twilio from 'twilio';
-import { HttpError } from '../../lib/errors';
-import { json, twilioFunction, twimlResult, type RouteContext } from '../../lib/function-handler';
+import { HttpError } from '../../lib/platform/errors';
+import { json, twilioFunction, twimlResult, type RouteContext } from '../../lib/http/function-handler';
 import {
   expectError,
   invoke,

@@ -1,11 +1,11 @@
 // The plan of a history page's range reads, against a Map held in memory (sorted keys, as Sync
 // lists them): what each read asks for, and what a catch-up does when time runs out.
-import { inboundKey, outboundKey, STATE_KEY } from '../../lib/call-store-keys';
-import { DeadlineExceeded } from '../../lib/errors';
+import { inboundKey, outboundKey, STATE_KEY } from '../../lib/store/keys';
+import { DeadlineExceeded } from '../../lib/platform/errors';
 import fc from 'fast-check';
-import { readCatchUp, readPage, type RangeStart, type ReadRange } from '../../lib/history-read';
-import type { HistoryCursor, HistoryPage } from '../../lib/history-range';
-import type { CallMessage } from '../../lib/api-types';
+import { readCatchUp, readPage, type RangeStart, type ReadRange } from '../../lib/store/history-read';
+import type { HistoryCursor, HistoryPage } from '../../lib/store/history-range';
+import type { CallMessage } from '../../lib/shared/api-types';
 
 const CALL = 'CA' + 'c'.repeat(32);
 const kx = (n: number) => 'KX' + n.toString(16).padStart(32, '0');

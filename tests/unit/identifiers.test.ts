@@ -1,5 +1,5 @@
-import { integerParam } from '../../lib/identifiers';
-import { HttpError } from '../../lib/errors';
+import { integerParam } from '../../lib/shared/identifiers';
+import { HttpError } from '../../lib/platform/errors';
 
 const PAGE = { name: 'pageSize', code: 'page-size-invalid', min: 1, max: 100, fallback: 20 };
 

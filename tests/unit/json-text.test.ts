@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { compactJson, displayJson, jsonDepth, MAX_DISPLAY_CHARS, parseJson } from '../../lib/json-text';
+import { compactJson, displayJson, jsonDepth, MAX_DISPLAY_CHARS, parseJson } from '../../lib/shared/json-text';
 
 const bomb = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 

@@ -1,6 +1,6 @@
-import { HttpError } from '../../lib/errors';
-import { MAX_PARSED_DEPTH } from '../../lib/limits';
-import { callbackContent, contentForAnswer, MAX_CONTENT_CHARS, validateContent } from '../../lib/message-content';
+import { HttpError } from '../../lib/platform/errors';
+import { MAX_PARSED_DEPTH } from '../../lib/shared/limits';
+import { callbackContent, contentForAnswer, MAX_CONTENT_CHARS, validateContent } from '../../lib/messages/content';
 
 const bomb = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import twilio from 'twilio';
 import { handler as messageCallback } from '../../functions/message-callback.protected';
 import { handler as sendMessage } from '../../functions/send-message.protected';
-import { inboundKey, legMapName } from '../../lib/call-store';
-import { messageCallbackUrl } from '../../lib/callback-urls';
-import { compileMessageSchemas, messageSchemas, requireSchemaValid } from '../../lib/message-schemas';
+import { inboundKey, legMapName } from '../../lib/store/call-store';
+import { messageCallbackUrl } from '../../lib/calls/callback-urls';
+import { compileMessageSchemas, messageSchemas, requireSchemaValid } from '../../lib/messages/schemas';
 import {
   eventFor,
   expectError,

@@ -1,5 +1,5 @@
-import { withRetry } from '../../lib/retry';
-import { DeadlineExceeded, isRetryable } from '../../lib/errors';
+import { withRetry } from '../../lib/platform/retry';
+import { DeadlineExceeded, isRetryable } from '../../lib/platform/errors';
 
 const restError = (status: number, code?: number) => Object.assign(new Error(`HTTP ${status}`), { status, code });
 

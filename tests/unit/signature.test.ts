@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import twilio from 'twilio';
-import { HttpError } from '../../lib/errors';
-import { callStatusUrl, messageCallbackUrl, RETRY_FRAGMENT, type RequestSite } from '../../lib/callback-urls';
-import { checkTwilioSignature, isValidTwilioSignature, jsonBodyMatchesHash } from '../../lib/signature';
+import { HttpError } from '../../lib/platform/errors';
+import { callStatusUrl, messageCallbackUrl, RETRY_FRAGMENT, type RequestSite } from '../../lib/calls/callback-urls';
+import { checkTwilioSignature, isValidTwilioSignature, jsonBodyMatchesHash } from '../../lib/http/signature';
 import { withoutFragment } from '../support/narrow';
 
 const TOKEN = 'the-auth-token';

@@ -1,5 +1,5 @@
 import { XMLParser } from 'fast-xml-parser';
-import { voiceTwiml } from '../../lib/voice-twiml';
+import { voiceTwiml } from '../../lib/calls/voice-twiml';
 
 type Node = Record<string, unknown>;
 const parser = new XMLParser({

@@ -1,6 +1,6 @@
 // The agents who may sign in to the softphone: list, add, disable/enable, reset a password.
 
-import { AGENT_IDENTITY } from '../../../lib/limits';
+import { AGENT_IDENTITY } from '../../../lib/shared/limits';
 import { $ } from '../shared/dom';
 import { api } from './api';
 import { cell } from './elements';

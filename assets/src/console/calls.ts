@@ -1,6 +1,6 @@
 // Recent calls (polled from /operator-calls) and the one whose messages are open.
 
-import type { OperatorCallsPage } from '../../../lib/api-types';
+import type { OperatorCallsPage } from '../../../lib/shared/api-types';
 import { ApiError, api } from './api';
 import { cell, el, time } from './elements';
 import { refreshHistory, renderHistory } from './history';

@@ -1,8 +1,8 @@
 // One call's messages both ways: read page by page from /operator-messages and rendered as a list.
 
-import { displayJson } from '../../../lib/json-text';
-import type { LegState } from '../../../lib/api-types';
-import { MAX_PARSED_DEPTH } from '../../../lib/limits';
+import { displayJson } from '../../../lib/shared/json-text';
+import type { LegState } from '../../../lib/shared/api-types';
+import { MAX_PARSED_DEPTH } from '../../../lib/shared/limits';
 import { ApiError, api } from './api';
 import { el, time } from './elements';
 import type { CallHistory, Message, OpenHistory } from './state';

@@ -1,6 +1,6 @@
 // What the operator console holds across its modules: the session and the call whose messages are open.
 
-import type { CallMessagePageItem, CallMessagesPage, LegState, OperatorCall } from '../../../lib/api-types';
+import type { CallMessagePageItem, CallMessagesPage, LegState, OperatorCall } from '../../../lib/shared/api-types';
 
 export type CallRow = OperatorCall;
 export type Message = CallMessagePageItem & { data?: unknown };

@@ -1,7 +1,7 @@
 // A message typed in a composer (the softphone's or the console's), checked before it is sent.
 
-import { compactJson } from '../../../lib/json-text';
-import { MAX_CONTENT_CHARS } from '../../../lib/limits';
+import { compactJson } from '../../../lib/shared/json-text';
+import { MAX_CONTENT_CHARS } from '../../../lib/shared/limits';
 
 /** The content limit as the pages write it ("10,000"). */
 export const MAX_CONTENT_TEXT = MAX_CONTENT_CHARS.toLocaleString('en-US');

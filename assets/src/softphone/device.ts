@@ -1,7 +1,7 @@
 // Signing the agent in (/agent-session), its access token (/token) and the Device that registers with it.
 
 import { Call, Device } from '@twilio/voice-sdk';
-import { AGENT_IDENTITY } from '../../../lib/limits';
+import { AGENT_IDENTITY } from '../../../lib/shared/limits';
 import { showIncoming } from './calls';
 import { el, log, setStatus } from './elements';
 import { refreshControls } from './messages';

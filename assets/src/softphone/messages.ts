@@ -2,8 +2,8 @@
 // controls whose state follows the Device, the call and the draft.
 
 import { Call, Device } from '@twilio/voice-sdk';
-import { compactJson, displayJson } from '../../../lib/json-text';
-import { MAX_CONTENT_CHARS, MAX_PARSED_DEPTH } from '../../../lib/limits';
+import { compactJson, displayJson } from '../../../lib/shared/json-text';
+import { MAX_CONTENT_CHARS, MAX_PARSED_DEPTH } from '../../../lib/shared/limits';
 import { checkJsonObject, MAX_CONTENT_TEXT } from '../shared/json-draft';
 import { el, log, time } from './elements';
 import { state } from './state';

@@ -7,8 +7,8 @@ import { handler as updateHandler } from '../../../functions/operator-agents-upd
 import { handler as operatorSessionHandler } from '../../../functions/operator-session';
 import { handler as signInHandler } from '../../../functions/agent-session';
 import { handler as tokenHandler } from '../../../functions/token';
-import { AGENTS_MAP, type AgentRecord } from '../../../lib/agents';
-import { THROTTLE_LIMITS } from '../../../lib/throttle';
+import { AGENTS_MAP, type AgentRecord } from '../../../lib/auth/agents';
+import { THROTTLE_LIMITS } from '../../../lib/auth/throttle';
 import {
   eventFor,
   expectError,

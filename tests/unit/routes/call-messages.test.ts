@@ -1,7 +1,7 @@
 import twilio from 'twilio';
 import { handler } from '../../../functions/call-messages.protected';
-import type { CallMessagesPage } from '../../../lib/api-types';
-import { CallStore } from '../../../lib/call-store';
+import type { CallMessagesPage } from '../../../lib/shared/api-types';
+import { CallStore } from '../../../lib/store/call-store';
 import {
   eventFor,
   expectError,

@@ -1,6 +1,6 @@
 import { handler } from '../../../functions/call-status.protected';
-import { callStatusUrl, type SdkLegs } from '../../../lib/callback-urls';
-import { CallStore, legMapName } from '../../../lib/call-store';
+import { callStatusUrl, type SdkLegs } from '../../../lib/calls/callback-urls';
+import { CallStore, legMapName } from '../../../lib/store/call-store';
 import {
   eventFor,
   expectError,

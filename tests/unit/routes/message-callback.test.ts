@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import twilio from 'twilio';
 import { handler } from '../../../functions/message-callback.protected';
-import { legToken, messageCallbackQuery, messageCallbackUrl, RETRY_FRAGMENT } from '../../../lib/callback-urls';
-import { CallStore, type CallMessage } from '../../../lib/call-store';
-import type { SdkLeg } from '../../../lib/call-legs';
-import { CALLBACK_URL_GRACE_SECONDS, MAX_CALL_SECONDS } from '../../../lib/limits';
+import { legToken, messageCallbackQuery, messageCallbackUrl, RETRY_FRAGMENT } from '../../../lib/calls/callback-urls';
+import { CallStore, type CallMessage } from '../../../lib/store/call-store';
+import type { SdkLeg } from '../../../lib/calls/legs';
+import { CALLBACK_URL_GRACE_SECONDS, MAX_CALL_SECONDS } from '../../../lib/shared/limits';
 import {
   eventFor,
   expectError,

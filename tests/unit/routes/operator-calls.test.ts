@@ -1,14 +1,14 @@
 // /operator-calls past its session check: a stub of calls.list and the real CallStore on the
 // in-process Sync sandbox. Its state reads run in batches; one that would not fit the invocation's
 // time is not started, and the answer says it is partial.
-import { CallStore } from '../../../lib/call-store';
-import { readConfig } from '../../../lib/config';
-import type { RouteContext } from '../../../lib/function-handler';
-import { issueSession } from '../../../lib/operator-session';
-import { REQUEST_TIMEOUT_MS } from '../../../lib/retry';
+import { CallStore } from '../../../lib/store/call-store';
+import { readConfig } from '../../../lib/platform/config';
+import type { RouteContext } from '../../../lib/http/function-handler';
+import { issueSession } from '../../../lib/auth/sessions';
+import { REQUEST_TIMEOUT_MS } from '../../../lib/platform/retry';
 import { listOperatorCalls } from '../../../lib/routes/operator';
-import type { OperatorCallsPage } from '../../../lib/api-types';
-import type { TwilioClient } from '../../../lib/twilio-client';
+import type { OperatorCallsPage } from '../../../lib/shared/api-types';
+import type { TwilioClient } from '../../../lib/platform/twilio-client';
 import { sid } from '../../support/function-harness';
 import { startSyncSandbox, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type SyncSandbox } from '../../support/sync-sandbox';
 

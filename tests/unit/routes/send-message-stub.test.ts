@@ -1,12 +1,12 @@
 // /send-message past validation, with a stub of the Calls API operations it uses (calls.list,
 // calls(sid).fetch and calls(sid).userDefinedMessages.create) and the real CallStore on the in-process Sync sandbox.
 // The stub answers as Twilio does; the full flow against the sandbox is the integration suite's.
-import { twilioFunction, type RouteContext } from '../../../lib/function-handler';
-import { CallStore, legMapName } from '../../../lib/call-store';
-import { sendClaimKey } from '../../../lib/call-store-keys';
+import { twilioFunction, type RouteContext } from '../../../lib/http/function-handler';
+import { CallStore, legMapName } from '../../../lib/store/call-store';
+import { sendClaimKey } from '../../../lib/store/keys';
 import { sendCallMessage } from '../../../lib/routes/send-message';
-import { REQUEST_TIMEOUT_MS } from '../../../lib/retry';
-import type { TwilioClient } from '../../../lib/twilio-client';
+import { REQUEST_TIMEOUT_MS } from '../../../lib/platform/retry';
+import type { TwilioClient } from '../../../lib/platform/twilio-client';
 import {
   expectError,
   invoke,

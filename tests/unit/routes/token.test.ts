@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { handler } from '../../../functions/token';
-import { secretsMatch } from '../../../lib/secrets';
+import { secretsMatch } from '../../../lib/platform/secrets';
 import {
   eventFor,
   expectError,

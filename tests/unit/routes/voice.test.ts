@@ -1,6 +1,6 @@
 import { XMLParser } from 'fast-xml-parser';
 import { handler } from '../../../functions/voice.protected';
-import { RETRY_FRAGMENT } from '../../../lib/callback-urls';
+import { RETRY_FRAGMENT } from '../../../lib/calls/callback-urls';
 import {
   eventFor,
   expectError,

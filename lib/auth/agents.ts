@@ -4,12 +4,12 @@
 // /token mints a Voice token for that session's identity only, and re-reads the agent each time, so
 // disabling an agent or resetting its password stops new tokens at once.
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import type { Config } from './config';
-import { badRequest, HttpError, isTwilioRestError, twilioCode } from './errors';
-import { AGENT_IDENTITY, AGENT_IDENTITY_RULE } from './limits';
-import { readSession, sessionKey, signSession } from './operator-session';
-import { withRetry } from './retry';
-import type { TwilioClient } from './twilio-client';
+import type { Config } from '../platform/config';
+import { badRequest, HttpError, isTwilioRestError, twilioCode } from '../platform/errors';
+import { AGENT_IDENTITY, AGENT_IDENTITY_RULE } from '../shared/limits';
+import { readSession, sessionKey, signSession } from './sessions';
+import { withRetry } from '../platform/retry';
+import type { TwilioClient } from '../platform/twilio-client';
 
 export const AGENTS_MAP = 'cme.agents';
 

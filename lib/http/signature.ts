@@ -7,10 +7,10 @@ import {
   ROUTE_QUERY_KEYS,
   ROUTES_WITH_FRAGMENT,
   type RequestSite,
-} from './callback-urls';
-import { missingVariable } from './config';
-import { compactJson } from './json-text';
-import { secretsMatch } from './secrets';
+} from '../calls/callback-urls';
+import { missingVariable } from '../platform/config';
+import { compactJson } from '../shared/json-text';
+import { secretsMatch } from '../platform/secrets';
 
 /** The secrets a webhook may be signed with: the Auth Token, or a SharedKey's secret. */
 export interface WebhookSecrets {

@@ -1,13 +1,13 @@
 // The one wrapper every Function goes through: configuration, signature check, error shaping and
 // the response. A route's own code only parses its input, calls the core and says what to answer.
 import type { Context, ServerlessCallback, TwilioResponse } from '@twilio-labs/serverless-runtime-types/types';
-import { baseUrl, type RequestSite } from './callback-urls';
-import { CallStore } from './call-store';
-import { readConfig, type Config, type Env } from './config';
-import { badRequest, HttpError, isRetryable, isTwilioRestError } from './errors';
-import { logEvent } from './log';
+import { baseUrl, type RequestSite } from '../calls/callback-urls';
+import { CallStore } from '../store/call-store';
+import { readConfig, type Config, type Env } from '../platform/config';
+import { badRequest, HttpError, isRetryable, isTwilioRestError } from '../platform/errors';
+import { logEvent } from '../platform/log';
 import { checkTwilioSignature } from './signature';
-import { twilioClient, type TwilioClient } from './twilio-client';
+import { twilioClient, type TwilioClient } from '../platform/twilio-client';
 
 export type Event = Record<string, unknown> & { request?: { headers?: Record<string, unknown> } };
 
@@ -23,7 +23,7 @@ export interface RouteContext {
   store: () => CallStore;
   /**
    * Signed routes: whether the signature covers the body the route reads. False only for a JSON
-   * body whose bodySHA256 could not be re-derived from the parsed body (lib/signature.ts).
+   * body whose bodySHA256 could not be re-derived from the parsed body (lib/http/signature.ts).
    */
   bodyVerified?: boolean;
 }

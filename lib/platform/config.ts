@@ -1,5 +1,5 @@
 // Every setting the functions read, in one place, with errors that name the missing variable.
-import { isLocalDomain } from './callback-urls';
+import { isLocalDomain } from '../calls/callback-urls';
 import { HttpError } from './errors';
 
 export type Env = Record<string, string | undefined>;

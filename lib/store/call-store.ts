@@ -1,9 +1,9 @@
 // Call state and message history in Twilio Sync: one Map per Voice SDK call leg, named after the
 // leg (`cme.call.<callsid in lower case>`: a unique name may not look like a SID), so no Sync
 // object is written account-wide on every event and each leg has Sync's 20 writes/s per object
-// to itself. The item keys and their order: lib/call-store-keys.ts.
-import type { CallMessage, LegState, SubscriptionRecord } from './api-types';
-import { isFinalStatus, sdkLegFields, statusRank, type FinalStatus, type SdkLeg } from './call-legs';
+// to itself. The item keys and their order: lib/store/keys.ts.
+import type { CallMessage, LegState, SubscriptionRecord } from '../shared/api-types';
+import { isFinalStatus, sdkLegFields, statusRank, type FinalStatus, type SdkLeg } from '../calls/legs';
 import {
   inboundKey,
   isNotFound,
@@ -12,15 +12,15 @@ import {
   outboundKey,
   sendClaimKey,
   STATE_KEY,
-} from './call-store-keys';
-import { HttpError } from './errors';
+} from './keys';
+import { HttpError } from '../platform/errors';
 import type { HistoryCursor, HistoryPage } from './history-range';
 import { readCatchUp, readPage, type ReadRange } from './history-read';
 import { LegMap, type Item } from './leg-map';
-import { REQUEST_TIMEOUT_MS } from './retry';
+import { REQUEST_TIMEOUT_MS } from '../platform/retry';
 
-export type { CallMessage, LegState } from './api-types';
-export { inboundKey, isNotFound, shortHash, legMapName, outboundKey, splitForSync, STATE_KEY } from './call-store-keys';
+export type { CallMessage, LegState } from '../shared/api-types';
+export { inboundKey, isNotFound, shortHash, legMapName, outboundKey, splitForSync, STATE_KEY } from './keys';
 export type { HistoryCursor, HistoryPage } from './history-range';
 
 /** A subscription claim older than one invocation (Functions stop at 10 s) was abandoned. */
@@ -281,7 +281,7 @@ export class CallStore extends LegMap {
   }
 
   /**
-   * One page of a leg's history, in at most two Sync requests whatever its length (lib/history-read.ts);
+   * One page of a leg's history, in at most two Sync requests whatever its length (lib/store/history-read.ts);
    * `catchUp`: what came after an ascending cursor, in one request when that read holds it all.
    * Undefined when the leg's Map does not exist.
    */
@@ -305,7 +305,7 @@ export class CallStore extends LegMap {
     }
   }
 
-  // Forwarding to the app's backend (lib/routes/forwarding.ts): whether a stored message from the
+  // Forwarding to the app's backend (lib/forwarding/messages.ts): whether a stored message from the
   // SDK reached it is a flag on the message's head item.
 
   /** The head item of a stored message from the SDK (one read; its parts are not needed), or undefined. */

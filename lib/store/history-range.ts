@@ -1,8 +1,8 @@
 // What one range read of a leg's Map gives a history page: its complete messages in read order,
 // the page's shapes and cursor, and the order the two directions are merged in (the reads
-// themselves: lib/history-read.ts).
-import type { CallMessage, LegState } from './api-types';
-import { STATE_KEY } from './call-store-keys';
+// themselves: lib/store/history-read.ts).
+import type { CallMessage, LegState } from '../shared/api-types';
+import { STATE_KEY } from './keys';
 
 /** Where one read of a history page starts, in each of the two ranges (the last message key consumed). */
 export interface HistoryCursor {

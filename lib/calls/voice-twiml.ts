@@ -1,5 +1,5 @@
 import twilio from 'twilio';
-import type { VoiceRoute } from './call-legs';
+import type { VoiceRoute } from './legs';
 import { callStatusUrl } from './callback-urls';
 
 const STATUS_EVENTS = ['initiated', 'ringing', 'answered', 'completed'] as const;

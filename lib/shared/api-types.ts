@@ -1,6 +1,6 @@
 // The shapes this project's HTTP API answers with, defined once: the functions produce them, and
 // client/, the pages (assets/src) and the tests import them from here.
-import type { FinalStatus } from './call-legs';
+import type { FinalStatus } from '../calls/legs';
 
 /** The statuses a Voice SDK leg's state goes through, as its `<Dial>` status callbacks report them. */
 export type LegStatus = 'initiated' | 'ringing' | 'in-progress' | FinalStatus;
@@ -64,7 +64,7 @@ export interface CallMessage {
 /**
  * A message in a `/call-messages` page: `cursor` resumes reading right after it (`after=<cursor>`).
  * `content` is the JSON text exactly as it arrived; `data` is a parsed copy, present only when the
- * text nests at most MAX_PARSED_DEPTH (64) levels (lib/message-content.ts contentForAnswer).
+ * text nests at most MAX_PARSED_DEPTH (64) levels (lib/messages/content.ts contentForAnswer).
  */
 export type CallMessagePageItem = CallMessage & { cursor: string; data?: unknown };
 

@@ -1,6 +1,6 @@
 import { DeadlineExceeded, isRetryable } from './errors';
 
-/** How long one request to Twilio may take (the client's timeout, lib/twilio-client.ts). */
+/** How long one request to Twilio may take (the client's timeout, lib/platform/twilio-client.ts). */
 export const REQUEST_TIMEOUT_MS = 3000;
 
 export interface RetryOptions {

@@ -3,12 +3,12 @@
 // know it: `X-CME-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`.
 // Plain module (node:crypto and fetch only): client/ re-exports the verifier from here.
 import { createHmac } from 'node:crypto';
-import type { CallMessage } from './api-types';
-import { isLocalDomain } from './callback-urls';
-import type { Config } from './config';
-import { HttpError } from './errors';
-import { parseJson } from './json-text';
-import { secretsMatch } from './secrets';
+import type { CallMessage } from '../shared/api-types';
+import { isLocalDomain } from '../calls/callback-urls';
+import type { Config } from '../platform/config';
+import { HttpError } from '../platform/errors';
+import { parseJson } from '../shared/json-text';
+import { secretsMatch } from '../platform/secrets';
 
 export const SIGNATURE_HEADER = 'X-CME-Signature';
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';

@@ -3,7 +3,7 @@
 // Calls OUT of the SDK: the SDK's leg is the parent (ParentCallSid in the status callback).
 // Client → client: both legs are SDK legs.
 import type { SdkLegs } from './callback-urls';
-import { clientIdentity, isE164, isCallSid, isIdentity } from './identifiers';
+import { clientIdentity, isE164, isCallSid, isIdentity } from '../shared/identifiers';
 
 export type VoiceRoute =
   | { kind: 'client'; identity: string; sdkLegs: SdkLegs }

@@ -1,13 +1,13 @@
 // Which range reads of a leg's Map make one page of its history, and how their messages are merged
-// (the key order: lib/call-store-keys.ts). Messages from the SDK are kept oldest first, messages to
+// (the key order: lib/store/keys.ts). Messages from the SDK are kept oldest first, messages to
 // it newest first, and the two meet at `state`:
 //   from-sdk.<oldest> … from-sdk.<newest> | state | to-sdk-r.<newest> … to-sdk-r.<oldest>
 // A page from the start or a page token reads each direction from its cursor (two reads at once).
 // A catch-up (`after=`) reads once, ascending from the last message seen from the SDK: what is new
 // from it, the state, then the messages to it newest first down to the last one seen. Only when
 // more is new than that read holds does it read the messages to the SDK again, from their cursor.
-import { FROM_SDK, STATE_KEY, TO_SDK, TO_SDK_END } from './call-store-keys';
-import { DeadlineExceeded } from './errors';
+import { FROM_SDK, STATE_KEY, TO_SDK, TO_SDK_END } from './keys';
+import { DeadlineExceeded } from '../platform/errors';
 import { collectRange, comesFirst, type HistoryCursor, type HistoryPage, type RangeRead } from './history-range';
 
 export interface RangeStart {

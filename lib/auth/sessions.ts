@@ -5,9 +5,9 @@
 //
 // Operator console: the operator shows OPERATOR_SECRET once (/operator-session) and gets a one-hour
 // session whose key also depends on the operator secret, so changing that secret ends every session.
-// Agents (lib/agents.ts) get their own kind of session from /agent-session.
+// Agents (lib/auth/agents.ts) get their own kind of session from /agent-session.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { secretsMatch } from './secrets';
+import { secretsMatch } from '../platform/secrets';
 
 export const SESSION_TTL_SECONDS = 3600;
 

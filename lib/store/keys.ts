@@ -11,7 +11,7 @@
 // meet at `state`: one ascending read from the last message seen returns what is new both ways and
 // the state (a console's refresh), and a page of history is at most two range reads.
 import { createHash } from 'node:crypto';
-import { isTwilioRestError } from './errors';
+import { isTwilioRestError } from '../platform/errors';
 
 /** Serialized Sync item data may not exceed 16 KB; parts stay well under it, with room for metadata. */
 const MAX_PART_BYTES = 12_000;

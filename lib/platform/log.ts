@@ -1,4 +1,4 @@
-import { isCallSid } from './identifiers';
+import { isCallSid } from '../shared/identifiers';
 
 /**
  * One log line per event, keyed by CallSid. Only identifiers and outcomes: never message content,

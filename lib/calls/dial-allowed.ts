@@ -1,8 +1,8 @@
 // What an SDK call may dial: DIAL_ALLOWED, comma-separated E.164 prefixes (`+1`, `+44`, `+3460`).
 // Unset, it is the country code of CALLER_ID, so a token holder cannot run up the bill on premium,
 // satellite (+881, +882) or far-away numbers. Client → client calls are not affected.
-import { HttpError } from './errors';
-import { isE164 } from './identifiers';
+import { HttpError } from '../platform/errors';
+import { isE164 } from '../shared/identifiers';
 
 const PREFIX = /^\+[1-9]\d{0,14}$/;
 

@@ -8,11 +8,11 @@
 // at its first attempt and is not extended; past the limit every attempt (right or wrong) gets 429
 // with Retry-After until the window ends.
 import { createHash } from 'node:crypto';
-import type { Config } from './config';
-import { HttpError, isTwilioRestError, twilioCode } from './errors';
-import { logEvent } from './log';
-import { withRetry } from './retry';
-import type { TwilioClient } from './twilio-client';
+import type { Config } from '../platform/config';
+import { HttpError, isTwilioRestError, twilioCode } from '../platform/errors';
+import { logEvent } from '../platform/log';
+import { withRetry } from '../platform/retry';
+import type { TwilioClient } from '../platform/twilio-client';
 
 export interface ThrottleLimit {
   /** Attempts allowed in one window (failed ones; a successful one is given back). */

@@ -1,7 +1,7 @@
 // call.started / call.ended for each SDK leg, forwarded to the app's backend (APP_WEBHOOK_URL).
-// Apart from lib/routes/forwarding.ts (messages and replies) so /call-status bundles neither the
+// Apart from lib/forwarding/messages.ts (messages and replies) so /call-status bundles neither the
 // send core nor the schema validator.
-import { isFinalStatus, type SdkLeg } from '../call-legs';
+import { isFinalStatus, type SdkLeg } from '../calls/legs';
 import {
   deliver,
   deliveryTimeout,
@@ -11,9 +11,9 @@ import {
   type Delivery,
   type ForwardingSettings,
   type LegEvent,
-} from '../forwarding';
-import type { RouteContext } from '../function-handler';
-import { logEvent } from '../log';
+} from './webhook';
+import type { RouteContext } from '../http/function-handler';
+import { logEvent } from '../platform/log';
 
 /** The forwarding settings when forwarding is on (throws 500 configuration-invalid when half set). */
 export const forwardingOf = (ctx: Pick<RouteContext, 'config'>) => forwardingSettings(ctx.config);

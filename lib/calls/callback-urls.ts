@@ -2,7 +2,7 @@
 // that a function, which sees only `event` = query ∪ body, can rebuild the exact URL Twilio signed.
 // Query keys start with `cme_` so they can never clash with Twilio's PascalCase parameters.
 import { createHmac } from 'node:crypto';
-import { secretsMatch } from './secrets';
+import { secretsMatch } from '../platform/secrets';
 
 export interface RequestSite {
   /** `context.DOMAIN_NAME`: `example-1234.twil.io`, or `localhost:3000` under twilio-run. */

@@ -1,8 +1,8 @@
-import { badRequest } from './errors';
-import { compactJson, jsonDepth, parseJson } from './json-text';
-import { MAX_CALLBACK_CONTENT_CHARS, MAX_CONTENT_CHARS, MAX_PARSED_DEPTH } from './limits';
+import { badRequest } from '../platform/errors';
+import { compactJson, jsonDepth, parseJson } from '../shared/json-text';
+import { MAX_CALLBACK_CONTENT_CHARS, MAX_CONTENT_CHARS, MAX_PARSED_DEPTH } from '../shared/limits';
 
-export { MAX_CALLBACK_CONTENT_CHARS, MAX_CONTENT_CHARS } from './limits';
+export { MAX_CALLBACK_CONTENT_CHARS, MAX_CONTENT_CHARS } from '../shared/limits';
 
 /**
  * Validates a call message's content: a JSON object of at most 10,000 characters (counted as

@@ -3,9 +3,9 @@
 // acknowledged (2xx) is recorded `forwarded: true` and never delivered again; a failed delivery is
 // recorded `forwarded: false` and the callback answers 503, so Twilio redelivers it (the retry
 // fragment on its URL) and the next attempt delivers it, with the same Idempotency-Key.
-import type { SendMessageResult } from '../api-types';
-import type { CallStore, StoredInbound } from '../call-store';
-import { HttpError, isRetryable } from '../errors';
+import type { SendMessageResult } from '../shared/api-types';
+import type { CallStore, StoredInbound } from '../store/call-store';
+import { HttpError, isRetryable } from '../platform/errors';
 import {
   deliver,
   deliveryTimeout,
@@ -13,13 +13,13 @@ import {
   type ForwardingSettings,
   type InboundMessage,
   type LegIdentity,
-} from '../forwarding';
-import type { RouteContext } from '../function-handler';
-import { compactJson } from '../json-text';
-import { logEvent } from '../log';
-import { REQUEST_TIMEOUT_MS } from '../retry';
+} from './webhook';
+import type { RouteContext } from '../http/function-handler';
+import { compactJson } from '../shared/json-text';
+import { logEvent } from '../platform/log';
+import { REQUEST_TIMEOUT_MS } from '../platform/retry';
 import { logDelivery } from './leg-events';
-import { sendCallMessage } from './send-message';
+import { sendCallMessage } from '../routes/send-message';
 
 export { forwardingOf } from './leg-events';
 

@@ -1,12 +1,12 @@
 // Access to one call leg's Sync Map (`cme.call.<callsid>`): the Map made on first use, items
-// created if absent and read, a message stored and read in parts. CallStore (lib/call-store.ts)
+// created if absent and read, a message stored and read in parts. CallStore (lib/store/call-store.ts)
 // builds the leg's state, history and send claims on it.
-import type { CallMessage, LegState } from './api-types';
-import { isAlreadyExists, isNameTaken, isNotFound, legMapName, splitForSync, STATE_KEY } from './call-store-keys';
-import type { Config } from './config';
+import type { CallMessage, LegState } from '../shared/api-types';
+import { isAlreadyExists, isNameTaken, isNotFound, legMapName, splitForSync, STATE_KEY } from './keys';
+import type { Config } from '../platform/config';
 import { partText } from './history-range';
-import { withRetry } from './retry';
-import type { TwilioClient } from './twilio-client';
+import { withRetry } from '../platform/retry';
+import type { TwilioClient } from '../platform/twilio-client';
 
 export interface Item {
   key: string;

@@ -7,10 +7,10 @@
 // `additionalTypes: false` refuses content whose type has no schema (or that has no type at all).
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { createHash } from 'node:crypto';
-import type { Config } from './config';
-import { HttpError } from './errors';
-import { jsonDepth, parseJson } from './json-text';
-import { MAX_PARSED_DEPTH } from './limits';
+import type { Config } from '../platform/config';
+import { HttpError } from '../platform/errors';
+import { jsonDepth, parseJson } from '../shared/json-text';
+import { MAX_PARSED_DEPTH } from '../shared/limits';
 
 export const SCHEMAS_VARIABLE = 'MESSAGE_SCHEMAS_ASSET';
 

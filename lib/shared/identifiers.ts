@@ -1,4 +1,4 @@
-import { badRequest } from './errors';
+import { badRequest } from '../platform/errors';
 
 const CALL_SID = /^CA[0-9a-f]{32}$/;
 const MESSAGE_SID = /^KX[0-9a-f]{32}$/;
