@@ -2,6 +2,7 @@
 // that a function, which sees only `event` = query ∪ body, can rebuild the exact URL Twilio signed.
 // Query keys start with `cme_` so they can never clash with Twilio's PascalCase parameters.
 import { createHmac } from 'node:crypto';
+import { isLocalDomain } from '../platform/config';
 import { secretsMatch } from '../platform/secrets';
 
 export interface RequestSite {
@@ -11,10 +12,6 @@ export interface RequestSite {
   path: string;
   publicBaseUrl?: string;
 }
-
-/** twilio-run serves `localhost:<port>`; a deployed Function's DOMAIN_NAME is its twil.io host. */
-export const isLocalDomain = (domainName: string | undefined) =>
-  /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(domainName ?? '');
 
 /** The base every callback URL starts with. Local hosts are plain http, as twilio-run serves them. */
 export function baseUrl(site: Pick<RequestSite, 'domainName' | 'publicBaseUrl'>): string {

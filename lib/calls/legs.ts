@@ -89,9 +89,8 @@ export function sdkLegsOfStatusCallback(event: Record<string, unknown>): SdkLeg[
   return legs;
 }
 
-export const FINAL_STATUSES = ['completed', 'busy', 'failed', 'no-answer', 'canceled'] as const;
-export type FinalStatus = (typeof FINAL_STATUSES)[number];
-export const isFinalStatus = (s: unknown): s is FinalStatus => FINAL_STATUSES.includes(s as FinalStatus);
+// A leg's statuses are part of the API's shapes (lib/shared/api-types.ts); the rules live here.
+export { FINAL_STATUSES, isFinalStatus, type FinalStatus } from '../shared/api-types';
 /** A call Twilio accepts call messages and subscriptions on: ringing or in progress. */
 export const isActiveStatus = (s: unknown) => s === 'ringing' || s === 'in-progress';
 const STATUS_RANK: Partial<Record<string, number>> = { initiated: 0, ringing: 1, 'in-progress': 2 };

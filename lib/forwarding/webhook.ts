@@ -4,8 +4,7 @@
 // Plain module (node:crypto and fetch only): client/ re-exports the verifier from here.
 import { createHmac } from 'node:crypto';
 import type { CallMessage } from '../shared/api-types';
-import { isLocalDomain } from '../calls/callback-urls';
-import type { Config } from '../platform/config';
+import { isLocalDomain, type Config } from '../platform/config';
 import { HttpError } from '../platform/errors';
 import { parseJson } from '../shared/json-text';
 import { secretsMatch } from '../platform/secrets';
@@ -235,7 +234,8 @@ export async function deliver(
 /** Reads at most `limit` bytes of an answer (a huge answer is cut, never buffered whole). */
 async function readBounded(res: Response, limit: number): Promise<string | undefined> {
   if (!res.body) return undefined;
-  const reader = res.body.getReader();
+  // Node's fetch types its body's chunks as `any`; they are bytes (WHATWG fetch).
+  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {

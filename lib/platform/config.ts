@@ -1,6 +1,9 @@
 // Every setting the functions read, in one place, with errors that name the missing variable.
-import { isLocalDomain } from '../calls/callback-urls';
 import { HttpError } from './errors';
+
+/** twilio-run serves `localhost:<port>`; a deployed Function's DOMAIN_NAME is its twil.io host. */
+export const isLocalDomain = (domainName: string | undefined) =>
+  /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(domainName ?? '');
 
 export type Env = Record<string, string | undefined>;
 

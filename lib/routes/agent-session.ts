@@ -1,7 +1,13 @@
 // `/agent-session`: an agent signs in with its identity and password and gets a signed agent
 // session (8 h) for /token. Attempts are counted per identity and per source before the password
 // is checked (lib/auth/throttle.ts); past the limit: 429 with Retry-After.
-import { AgentStore, issueAgentSession, PASSWORD_MAX_CHARS, requireAgentIdentity, verifyPassword } from '../auth/agents';
+import {
+  AgentStore,
+  issueAgentSession,
+  PASSWORD_MAX_CHARS,
+  requireAgentIdentity,
+  verifyPassword,
+} from '../auth/agents';
 import { badRequest, HttpError } from '../platform/errors';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { logEvent } from '../platform/log';

@@ -1,6 +1,10 @@
 // The shapes this project's HTTP API answers with, defined once: the functions produce them, and
 // client/, the pages (assets/src) and the tests import them from here.
-import type { FinalStatus } from '../calls/legs';
+
+/** The statuses after which a leg never changes again. */
+export const FINAL_STATUSES = ['completed', 'busy', 'failed', 'no-answer', 'canceled'] as const;
+export type FinalStatus = (typeof FINAL_STATUSES)[number];
+export const isFinalStatus = (s: unknown): s is FinalStatus => FINAL_STATUSES.includes(s as FinalStatus);
 
 /** The statuses a Voice SDK leg's state goes through, as its `<Dial>` status callbacks report them. */
 export type LegStatus = 'initiated' | 'ringing' | 'in-progress' | FinalStatus;
