@@ -117,7 +117,8 @@ export function createControlRouter(sandbox: Sandbox, extra: { phoneNumberSid: s
     else if (action === 'messages') {
       const content = body(req).content;
       if (content === undefined) throw new TwilioApiError(400, 20001, 'content is required');
-      return res.status(201).json(await engine.sendFromSdk(identity, callSid, content));
+      res.status(201).json(await engine.sendFromSdk(identity, callSid, content));
+      return;
     } else throw new TwilioApiError(404, 20404, `Unknown action ${action}`);
     res.json({ callSid, status: call.status });
   });

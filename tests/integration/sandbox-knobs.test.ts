@@ -32,7 +32,8 @@ beforeAll(async () => {
       received.push({ path: url.pathname, params: Object.fromEntries(new URLSearchParams(body)) });
       if (url.pathname === '/voice') {
         res.writeHead(200, { 'Content-Type': 'text/xml' });
-        return res.end(voiceTwiml);
+        res.end(voiceTwiml);
+        return;
       }
       res.writeHead(200).end();
     });
