@@ -1,15 +1,16 @@
 // Agents: the people who may use the softphone. Kept in one Sync Map, `cme.agents`, an item per
-// identity (data: AgentRecord). The credential is the agent's own password, stored as a salted
+// identity (data: AgentRecord, lib/store/records.ts). The credential is the agent's own password, stored as a salted
 // scrypt hash (node:crypto). Signing in (/agent-session) gives a signed, stateless agent session;
 // /token mints a Voice token for that session's identity only, and re-reads the agent each time, so
 // disabling an agent or resetting its password stops new tokens at once.
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import type { Config } from '../platform/config';
-import { badRequest, HttpError, isTwilioRestError, twilioCode } from '../platform/errors';
+import { badRequest, HttpError } from '../platform/errors';
 import { AGENT_IDENTITY, AGENT_IDENTITY_RULE } from '../shared/limits';
 import { readSession, sessionKey, signSession } from './sessions';
-import { withRetry } from '../platform/retry';
-import type { TwilioClient } from '../platform/twilio-client';
+import { logUnreadable, parseAgentRecord, type AgentRecord, type PasswordHash } from '../store/records';
+import { isItemRevisionMismatch, isNotFound, SyncAccess } from '../store/sync';
+
+export type { AgentRecord, PasswordHash } from '../store/records';
 
 export const AGENTS_MAP = 'cme.agents';
 
@@ -29,29 +30,6 @@ export const MAX_AGENTS = 1000;
 // scrypt cost: N=2^14, r=8 (16 MiB, ~50 ms), the parameters node's docs and OWASP's minimum use.
 const SCRYPT = { N: 16_384, r: 8, p: 1, keyLength: 32 } as const;
 const SCRYPT_MAXMEM = 64 * 1024 * 1024;
-
-export interface PasswordHash {
-  scheme: 'scrypt';
-  N: number;
-  r: number;
-  p: number;
-  /** base64 */
-  salt: string;
-  /** base64 */
-  hash: string;
-}
-
-export interface AgentRecord {
-  identity: string;
-  displayName: string;
-  enabled: boolean;
-  password: PasswordHash;
-  /** Changes with every password: sessions issued for an older one stop working. */
-  credentialId: string;
-  /** ISO 8601 */
-  createdAt: string;
-  updatedAt: string;
-}
 
 /** What the operator console sees of an agent (never the hash). */
 export type Agent = Omit<AgentRecord, 'password' | 'credentialId'>;
@@ -189,27 +167,13 @@ export function verifyAgentSession(
 
 // ---- the Sync store ------------------------------------------------------------------------------
 
-const isMissing = (err: unknown) => isTwilioRestError(err) && err.status === 404;
-const isStale = (err: unknown) => twilioCode(err) === 54205 || (isTwilioRestError(err) && err.status === 412);
-
-export class AgentStore {
-  constructor(
-    private readonly client: TwilioClient,
-    private readonly config: Pick<Config, 'syncServiceSid'>,
-    /** No retry runs past this time (ms since epoch): the invocation's deadline. */
-    private readonly deadline?: number,
-  ) {}
-
-  private retry<T>(op: () => Promise<T>): Promise<T> {
-    return withRetry(op, { deadline: this.deadline });
-  }
-
-  private service() {
-    return this.client.sync.v1.services(this.config.syncServiceSid);
-  }
-
+/**
+ * The agents' Map. An item that does not parse (not written by this code) counts as no agent: it
+ * cannot sign in or get a token, the console does not list it, and changing it answers 404.
+ */
+export class AgentStore extends SyncAccess {
   private items() {
-    return this.service().syncMaps(AGENTS_MAP).syncMapItems;
+    return this.mapItems(AGENTS_MAP);
   }
 
   /** The agent, or undefined (no such agent, or no agents at all yet). `identity` must be validated first. */
@@ -218,48 +182,32 @@ export class AgentStore {
   }
 
   private async fetch(identity: string): Promise<{ record: AgentRecord; revision: string } | undefined> {
-    try {
-      const item = await this.retry(() => this.items()(identity).fetch());
-      return { record: item.data as AgentRecord, revision: item.revision };
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
+    const item = await this.fetchMapItem(AGENTS_MAP, identity);
+    if (!item) return undefined;
+    const record = parseAgentRecord(item.data);
+    if (!record) logUnreadable(item.key);
+    return record && { record, revision: item.revision };
   }
 
   async list(): Promise<AgentRecord[]> {
+    let items;
     try {
-      const items = await this.retry(() => this.items().list({ pageSize: 100, limit: MAX_AGENTS }));
-      return items.map((item) => item.data as AgentRecord);
+      items = await this.retry(() => this.items().list({ pageSize: 100, limit: MAX_AGENTS }));
     } catch (err) {
-      if (isMissing(err)) return [];
+      if (isNotFound(err)) return [];
       throw err;
     }
+    return items.flatMap((item): AgentRecord[] => {
+      const record = parseAgentRecord(item.data);
+      if (!record) logUnreadable(item.key);
+      return record ? [record] : [];
+    });
   }
 
   /** Adds an agent; 409 `agent-exists` when the identity is taken. Creates the Map on first use. */
   async create(record: AgentRecord): Promise<void> {
-    const create = () => this.retry(() => this.items().create({ key: record.identity, data: record }));
-    const exists = () => new HttpError(409, 'agent-exists', `There is already an agent ${record.identity}.`);
-    try {
-      await create();
-      return;
-    } catch (err) {
-      if (twilioCode(err) === 54208) throw exists();
-      if (!isMissing(err)) throw err;
-    }
-    try {
-      await this.retry(() => this.service().syncMaps.create({ uniqueName: AGENTS_MAP }));
-    } catch (err) {
-      // Created meanwhile by a parallel request: fine.
-      if (twilioCode(err) !== 54301 && !(isTwilioRestError(err) && err.status === 409)) throw err;
-    }
-    try {
-      await create();
-    } catch (err) {
-      if (twilioCode(err) === 54208) throw exists();
-      throw err;
-    }
+    const created = await this.createMapItem(AGENTS_MAP, record.identity, record, () => this.ensureMap(AGENTS_MAP));
+    if (!created) throw new HttpError(409, 'agent-exists', `There is already an agent ${record.identity}.`);
   }
 
   /** Changes an agent with a revision check (a concurrent change is re-read and re-applied); 404 when unknown. */
@@ -272,7 +220,7 @@ export class AgentStore {
         await this.retry(() => this.items()(identity).update({ data: next, ifMatch: current.revision }));
         return next;
       } catch (err) {
-        if (!isStale(err)) throw err;
+        if (!isItemRevisionMismatch(err)) throw err;
       }
     }
     throw new HttpError(503, 'record-failed', `Could not change agent ${identity}; retry.`);

@@ -6,13 +6,15 @@
 // burst of parallel guesses is counted as it arrives, not after every guess has been answered.
 // Revision checks (If-Match) make concurrent attempts count one by one. A counter's window starts
 // at its first attempt and is not extended; past the limit every attempt (right or wrong) gets 429
-// with Retry-After until the window ends.
+// with Retry-After until the window ends. A counter that does not parse (lib/store/records.ts)
+// counts as none: the next attempt starts a fresh window over it.
 import { createHash } from 'node:crypto';
 import type { Config } from '../platform/config';
-import { HttpError, isTwilioRestError, twilioCode } from '../platform/errors';
+import { HttpError } from '../platform/errors';
 import { logEvent } from '../platform/log';
-import { withRetry } from '../platform/retry';
 import type { TwilioClient } from '../platform/twilio-client';
+import { logUnreadable, parseThrottleCounter, type ThrottleCounter } from '../store/records';
+import { isDocumentRevisionMismatch, isNameTaken, isNotFound, SyncAccess } from '../store/sync';
 
 export interface ThrottleLimit {
   /** Attempts allowed in one window (failed ones; a successful one is given back). */
@@ -31,15 +33,9 @@ const DOCUMENT_PREFIX = 'cme.throttle';
 /** Revision races to retry before refusing (only a burst on one counter gets this far). */
 const MAX_RACES = 5;
 
-interface Counter {
-  count: number;
-  /** ISO 8601: the end of this counter's window (kept in the data: Sync's TTL is approximate). */
-  until: string;
-}
-
 /** A counter as one attempt left it: its data and the revision that write produced. */
 interface Written {
-  data: Counter;
+  data: ThrottleCounter;
   revision: string;
 }
 
@@ -61,11 +57,6 @@ export function counterName(kind: 'identity' | 'source', value: string): string 
   return `${DOCUMENT_PREFIX}.${kind}.${createHash('sha256').update(value).digest('hex').slice(0, 40)}`;
 }
 
-const isMissing = (err: unknown) => isTwilioRestError(err) && err.status === 404;
-const isTaken = (err: unknown) => twilioCode(err) === 54301 || (isTwilioRestError(err) && err.status === 409);
-// Sync's revision mismatch: 54103 for Documents; the HTTP status (412) is not documented.
-const isStale = (err: unknown) => twilioCode(err) === 54103 || (isTwilioRestError(err) && err.status === 412);
-
 function throttled(retryAfterSeconds: number): HttpError {
   const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
   return new HttpError(
@@ -82,21 +73,21 @@ export interface SignInAttempt {
   succeeded(): Promise<void>;
 }
 
-export class SignInThrottle {
+export class SignInThrottle extends SyncAccess {
   constructor(
-    private readonly client: TwilioClient,
-    private readonly config: Pick<Config, 'syncServiceSid'>,
-    /** No retry runs past this time (ms since epoch): the invocation's deadline. */
-    private readonly deadline?: number,
+    client: TwilioClient,
+    config: Pick<Config, 'syncServiceSid'>,
+    deadline?: number,
     private readonly now: () => number = Date.now,
-  ) {}
-
-  private documents() {
-    return this.client.sync.v1.services(this.config.syncServiceSid).documents;
+  ) {
+    super(client, config, deadline);
   }
 
-  private retry<T>(op: () => Promise<T>): Promise<T> {
-    return withRetry(op, { deadline: this.deadline });
+  /** A counter's data; undefined (and logged) when it does not parse. */
+  private parsed(name: string, data: unknown): ThrottleCounter | undefined {
+    const counter = parseThrottleCounter(data);
+    if (!counter) logUnreadable(name);
+    return counter;
   }
 
   /**
@@ -136,27 +127,25 @@ export class SignInThrottle {
    */
   private async count(name: string, limit: ThrottleLimit): Promise<Written> {
     const documents = this.documents();
-    const fresh = (): Counter => ({ count: 1, until: new Date(this.now() + limit.windowSeconds * 1000).toISOString() });
+    const fresh = (): ThrottleCounter => ({
+      count: 1,
+      until: new Date(this.now() + limit.windowSeconds * 1000).toISOString(),
+    });
     for (let race = 0; race < MAX_RACES; race++) {
       const data = fresh();
       try {
         const doc = await this.retry(() => documents.create({ uniqueName: name, data, ttl: limit.windowSeconds }));
         return { data, revision: doc.revision };
       } catch (err) {
-        if (!isTaken(err)) throw err;
+        if (!isNameTaken(err)) throw err;
       }
-      let doc;
-      try {
-        doc = await this.retry(() => documents(name).fetch());
-      } catch (err) {
-        if (isMissing(err)) continue; // expired meanwhile: create it again
-        throw err;
-      }
-      const stored = doc.data as Partial<Counter>;
-      const until = Date.parse(String(stored.until));
-      const current = Number.isFinite(until) && until > this.now() ? Number(stored.count) || 0 : 0;
+      const doc = await this.fetchDocument(name);
+      if (!doc) continue; // expired meanwhile: create it again
+      const stored = this.parsed(name, doc.data);
+      const until = Date.parse(String(stored?.until));
+      const current = stored && Number.isFinite(until) && until > this.now() ? stored.count : 0;
       if (current >= limit.attempts) throw throttled((until - this.now()) / 1000);
-      const next = current === 0 ? fresh() : { count: current + 1, until: stored.until as string };
+      const next = !stored || current === 0 ? fresh() : { count: current + 1, until: stored.until };
       try {
         const updated = await this.retry(() =>
           documents(name).update({
@@ -168,7 +157,7 @@ export class SignInThrottle {
         );
         return { data: next, revision: updated.revision };
       } catch (err) {
-        if (!isStale(err) && !isMissing(err)) throw err;
+        if (!isDocumentRevisionMismatch(err) && !isNotFound(err)) throw err;
       }
     }
     // Only a burst of parallel attempts on one counter loses this many races: refuse this one.
@@ -180,7 +169,7 @@ export class SignInThrottle {
     try {
       await this.retry(() => this.documents()(name).remove());
     } catch (err) {
-      if (!isMissing(err)) throw err;
+      if (!isNotFound(err)) throw err;
     }
   }
 
@@ -191,13 +180,10 @@ export class SignInThrottle {
     let known: Written | undefined = written;
     for (let race = 0; race < MAX_RACES; race++) {
       if (!known) {
-        try {
-          const doc = await this.retry(() => documents(name).fetch());
-          known = { data: doc.data as Counter, revision: doc.revision };
-        } catch (err) {
-          if (isMissing(err)) return;
-          throw err;
-        }
+        const doc = await this.fetchDocument(name);
+        const data = doc && this.parsed(name, doc.data);
+        if (!doc || !data) return; // gone, or unreadable: nothing to give back
+        known = { data, revision: doc.revision };
       }
       const { data, revision } = known;
       if (!(data.count > 0)) return;
@@ -205,8 +191,8 @@ export class SignInThrottle {
         await this.retry(() => documents(name).update({ data: { ...data, count: data.count - 1 }, ifMatch: revision }));
         return;
       } catch (err) {
-        if (isMissing(err)) return;
-        if (!isStale(err)) throw err;
+        if (isNotFound(err)) return;
+        if (!isDocumentRevisionMismatch(err)) throw err;
         known = undefined;
       }
     }

@@ -5,6 +5,7 @@
 // fragment on its URL) and the next attempt delivers it, with the same Idempotency-Key.
 import type { SendMessageResult } from '../shared/api-types';
 import type { CallStore, StoredInbound } from '../store/call-store';
+import { LegCache } from '../store/leg-cache';
 import { HttpError, isRetryable } from '../platform/errors';
 import {
   deliver,
@@ -42,18 +43,14 @@ export interface ForwardOutcome {
  * Each leg's parent and identity never change, so a warm container reads them (the leg's state)
  * once per leg: the payload names them, the message callback does not carry them.
  */
-const legIdentities = new Map<string, LegIdentity>();
-const MAX_REMEMBERED_LEGS = 10_000;
+const legIdentities = new LegCache<LegIdentity>();
 
 async function legIdentity(store: CallStore, callSid: string): Promise<LegIdentity> {
   const known = legIdentities.get(callSid);
   if (known) return known;
   const state = await store.readState(callSid);
   const leg = { parentCallSid: state?.parentCallSid ?? null, identity: state?.identity ?? null };
-  if (state) {
-    if (legIdentities.size >= MAX_REMEMBERED_LEGS) legIdentities.clear();
-    legIdentities.set(callSid, leg);
-  }
+  if (state) legIdentities.remember(callSid, leg);
   return leg;
 }
 

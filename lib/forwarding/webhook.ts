@@ -3,7 +3,7 @@
 // know it: `X-CME-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`.
 // Plain module (node:crypto and fetch only): client/ re-exports the verifier from here.
 import { createHmac } from 'node:crypto';
-import type { CallMessage } from '../shared/api-types';
+import type { StoredMessage } from '../store/records';
 import { isLocalDomain, type Config } from '../platform/config';
 import { HttpError } from '../platform/errors';
 import { parseJson } from '../shared/json-text';
@@ -140,7 +140,7 @@ export interface LegIdentity {
 }
 
 /** A message from the SDK as it is forwarded (and stored). */
-export type InboundMessage = CallMessage & { sid: string; sequence: number };
+export type InboundMessage = StoredMessage & { sid: string; sequence: number };
 
 /**
  * The body of a `call.message` event, as its exact text: `content` is the JSON text the SDK sent,

@@ -72,10 +72,7 @@ export function compileMessageSchemas(text: string): MessageSchemas {
       const value = parseJson(content);
       if (!value.ok) return violation('', 'json', 'is not JSON');
       const data = value.value;
-      const type =
-        typeof data === 'object' && data !== null && !Array.isArray(data)
-          ? (data as Record<string, unknown>)[typeField]
-          : undefined;
+      const type = isJsonObject(data) ? data[typeField] : undefined;
       const validate = typeof type === 'string' ? validators.get(type) : undefined;
       if (!validate) {
         if (allowOthers) return undefined;
@@ -88,6 +85,9 @@ export function compileMessageSchemas(text: string): MessageSchemas {
     },
   };
 }
+
+const isJsonObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const pointer = (field: string) => `/${field.replace(/~/g, '~0').replace(/\//g, '~1')}`;
 

@@ -1,6 +1,7 @@
 import type { CallMessagesPage } from '../shared/api-types';
 import type { HistoryCursor } from '../store/call-store';
 import { FROM_SDK_KEY_PATTERN, TO_SDK_KEY_PATTERN } from '../store/keys';
+import { apiLegState, apiMessage } from '../store/records';
 import { badRequest, HttpError } from '../platform/errors';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { integerParam, requireCallSid } from '../shared/identifiers';
@@ -78,10 +79,10 @@ export async function listCallMessages({ store }: RouteContext, input: CallMessa
     throw new HttpError(404, 'call-not-found', 'No call messages are stored for this call (unknown or expired).');
   const body: CallMessagesPage = {
     callSid,
-    ...(page.state ? { state: page.state } : {}),
+    ...(page.state ? { state: apiLegState(page.state) } : {}),
     order: cursor.order,
     messages: page.messages.map(({ message, cursor: after }) => ({
-      ...message,
+      ...apiMessage(message),
       ...contentForAnswer(message.content),
       cursor: encodeCursor(after),
     })),

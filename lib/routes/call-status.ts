@@ -1,4 +1,4 @@
-import type { SubscriptionRecord } from '../shared/api-types';
+import type { StoredSubscription } from '../store/records';
 import { isFinalStatus, sdkLegsOfStatusCallback, type SdkLeg } from '../calls/legs';
 import type { ClaimedState } from '../store/call-store';
 import { messageCallbackUrl } from '../calls/callback-urls';
@@ -87,7 +87,7 @@ async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStatus): Pr
     return record?.status === 'subscribed' ? 'subscribed' : 'in-flight';
   }
   if (claim.action === 'none') return claim.reason === 'ended' ? 'ended-before-start' : claim.reason;
-  const record = (outcome: SubscriptionRecord['status'], sid?: string) =>
+  const record = (outcome: StoredSubscription['status'], sid?: string) =>
     store.recordSubscription(leg, claim.claimed, {
       status: outcome,
       at: new Date().toISOString(),

@@ -3,6 +3,7 @@ import { legTokenMatches } from '../calls/callback-urls';
 import { badRequest, HttpError } from '../platform/errors';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { MAX_SEQUENCE_NUMBER } from '../store/keys';
+import { LegCache } from '../store/leg-cache';
 import { integerParam, isCallSid, isMessageSid } from '../shared/identifiers';
 import { CALLBACK_URL_GRACE_SECONDS, FINISHED_LEG_GRACE_SECONDS, MAX_CALL_SECONDS } from '../shared/limits';
 import { logEvent } from '../platform/log';
@@ -101,8 +102,7 @@ export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult
  * read is needed: the state is read at most once a minute per leg and container, and never in a
  * leg's first minute (its callback URL was issued while it was live).
  */
-const liveAt = new Map<string, number>();
-const MAX_REMEMBERED_LEGS = 10_000;
+const liveAt = new LegCache<number>();
 
 /** Refuses a callback for a leg whose final status is older than the grace (one Sync read, only when needed). */
 async function requireLegNotEnded(ctx: RouteContext, leg: string, issuedAt: number, now: number): Promise<void> {
@@ -112,8 +112,7 @@ async function requireLegNotEnded(ctx: RouteContext, leg: string, issuedAt: numb
   // No state yet (its write has not landed, or the Map is missing): the leg is not known to have ended.
   if (!state) return;
   if (!isFinalStatus(state.status)) {
-    if (liveAt.size >= MAX_REMEMBERED_LEGS) liveAt.clear();
-    liveAt.set(leg, now);
+    liveAt.remember(leg, now);
     return;
   }
   const endedAt = Date.parse(state.endedAt ?? state.updatedAt);

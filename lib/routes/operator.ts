@@ -14,6 +14,7 @@ import { integerParam } from '../shared/identifiers';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
 import type { OperatorCallsPage } from '../shared/api-types';
 import { requestSource, SignInThrottle } from '../auth/throttle';
+import { apiLegState } from '../store/records';
 
 const DEFAULT_CALLS = 20;
 const MAX_CALLS = 50;
@@ -80,7 +81,8 @@ export async function listOperatorCalls(ctx: RouteContext, input: { limit?: unkn
     const batch = legs.slice(i, i + STATE_READS_AT_ONCE);
     const states = await Promise.all(batch.map((leg) => store.readState(leg.sid)));
     for (const [j, leg] of batch.entries()) {
-      const state = states[j] ?? null;
+      const stored = states[j];
+      const state = stored ? apiLegState(stored) : null;
       if (!state && isFinalStatus(leg.status)) continue; // ended before it was ever ours to track
       page.calls.push({
         callSid: leg.sid,

@@ -10,8 +10,9 @@ export const isFinalStatus = (s: unknown): s is FinalStatus => FINAL_STATUSES.in
 export type LegStatus = 'initiated' | 'ringing' | 'in-progress' | FinalStatus;
 
 /**
- * The leg's UserDefinedMessageSubscription, as recorded in Sync: the record, not Twilio's
- * IdempotencyKey, is what keeps it at exactly one per leg. `claimed` = one invocation is creating
+ * The leg's UserDefinedMessageSubscription, as its Sync record shows it (stored as
+ * StoredSubscription, lib/store/records.ts): the record, not Twilio's IdempotencyKey, is what keeps
+ * it at exactly one per leg. `claimed` = one invocation is creating
  * it now; `refused` = Twilio refused it (e.g. the leg was not ringing yet) and a later callback may
  * try again; `failed` = the claimant gave up (timeout or Twilio error) and a later callback retries.
  */
@@ -40,7 +41,10 @@ export interface LegState {
 
 export type MessageDirection = 'from-sdk' | 'to-sdk';
 
-/** One call message as stored (content is the JSON text exactly as it was sent). */
+/**
+ * One call message as the API answers it (content is the JSON text exactly as it was sent); stored
+ * as StoredMessage (lib/store/records.ts), mapped to this by apiMessage.
+ */
 export interface CallMessage {
   /** KX…: Twilio's Sid (for messages to the SDK: the UserDefinedMessage's; null if Twilio's answer was lost). */
   sid: string | null;

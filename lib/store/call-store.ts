@@ -2,25 +2,27 @@
 // leg (`cme.call.<callsid in lower case>`: a unique name may not look like a SID), so no Sync
 // object is written account-wide on every event and each leg has Sync's 20 writes/s per object
 // to itself. The item keys and their order: lib/store/keys.ts.
-import type { CallMessage, LegState, SubscriptionRecord } from '../shared/api-types';
 import { isFinalStatus, sdkLegFields, statusRank, type FinalStatus, type SdkLeg } from '../calls/legs';
-import {
-  inboundKey,
-  isNotFound,
-  isRevisionMismatch,
-  legacyOutboundKey,
-  outboundKey,
-  sendClaimKey,
-  STATE_KEY,
-} from './keys';
+import { inboundKey, legacyOutboundKey, outboundKey, sendClaimKey, STATE_KEY } from './keys';
 import { HttpError } from '../platform/errors';
 import type { HistoryCursor, HistoryPage } from './history-range';
 import { readCatchUp, readPage, type ReadRange } from './history-read';
-import { LegMap, type Item } from './leg-map';
+import { LegMap } from './leg-map';
+import {
+  parseLegState,
+  parseMessageHead,
+  parseSendClaim,
+  type StoredLegState,
+  type StoredMessage,
+  type StoredMessageHead,
+  type StoredSendClaim,
+  type StoredSubscription,
+} from './records';
+import { isItemRevisionMismatch, isNotFound } from './sync';
 import { REQUEST_TIMEOUT_MS } from '../platform/retry';
 
-export type { CallMessage, LegState } from '../shared/api-types';
-export { inboundKey, isNotFound, shortHash, legMapName, outboundKey, splitForSync, STATE_KEY } from './keys';
+export type { StoredLegState, StoredMessage, StoredSubscription } from './records';
+export { inboundKey, shortHash, legMapName, outboundKey, splitForSync, STATE_KEY } from './keys';
 export type { HistoryCursor, HistoryPage } from './history-range';
 
 /** A subscription claim older than one invocation (Functions stop at 10 s) was abandoned. */
@@ -35,7 +37,7 @@ const MAX_CONDITIONAL_ATTEMPTS = 4;
 /** The state as a claim wrote it, and its revision: what recording the outcome updates. */
 export interface ClaimedState {
   revision: string;
-  state: LegState;
+  state: StoredLegState;
 }
 
 /** What a status callback should do about a leg's subscription. */
@@ -44,21 +46,12 @@ export type SubscriptionClaim =
 
 type SendClaim =
   | { outcome: 'claimed'; sentAtMs: number }
-  | { outcome: 'already-sent'; message: CallMessage }
+  | { outcome: 'already-sent'; message: StoredMessage }
   /** Twilio took it but recording it failed: record it now, never send it again. */
   | { outcome: 'sent-unrecorded'; sentAtMs: number; sid: string | null }
   /** The key was claimed for other content. */
   | { outcome: 'key-reused' }
   | { outcome: 'in-flight' };
-
-/** A send claim's item: when it was claimed (its place in the history), for what, and how it went. */
-interface SendClaimData {
-  sentAtMs: number;
-  contentHash?: string;
-  attemptEnded?: boolean;
-  sent?: boolean;
-  sid?: string | null;
-}
 
 export class CallStore extends LegMap {
   /** The same store, its retries bounded by an earlier deadline (to leave time for what follows). */
@@ -73,9 +66,9 @@ export class CallStore extends LegMap {
    * ended up; still `claimed`, or undefined, when time ran out or a read failed (the caller then
    * answers in-flight).
    */
-  async awaitSubscription(callSid: string, until: number, firstDelayMs = 250): Promise<SubscriptionRecord | undefined> {
+  async awaitSubscription(callSid: string, until: number, firstDelayMs = 250): Promise<StoredSubscription | undefined> {
     let delay = firstDelayMs;
-    let record: SubscriptionRecord | undefined;
+    let record: StoredSubscription | undefined;
     while (Date.now() + delay + REQUEST_TIMEOUT_MS <= until) {
       await new Promise((resolve) => setTimeout(resolve, delay));
       try {
@@ -93,15 +86,16 @@ export class CallStore extends LegMap {
    * Claims the right to subscribe the leg: Sync, not Twilio's IdempotencyKey, makes it exactly one
    * subscription per leg. The first callback that finds no state creates it with a claim; a later
    * one takes over a claim that was refused, failed or abandoned (older than one invocation), with
-   * If-Match so two takers cannot both win. A finished leg is never claimed (nor brought back).
+   * If-Match so two takers cannot both win. A finished leg is never claimed (nor brought back). An
+   * unreadable state is replaced by a fresh claim (If-Match too), as a missing one would be created.
    */
   async claimSubscription(
     leg: SdkLeg,
     status: 'initiated' | 'ringing' | 'in-progress',
     at: Date,
   ): Promise<SubscriptionClaim> {
-    const claim: SubscriptionRecord = { status: 'claimed', at: at.toISOString(), by: status };
-    const fresh: LegState = { ...sdkLegFields(leg), status, updatedAt: at.toISOString(), subscription: claim };
+    const claim: StoredSubscription = { status: 'claimed', at: at.toISOString(), by: status };
+    const fresh: StoredLegState = { ...sdkLegFields(leg), status, updatedAt: at.toISOString(), subscription: claim };
     // `initiated` is a leg's first callback: its Map is made first rather than found missing by the claim.
     if (status === 'initiated') await this.ensureLegMap(leg.callSid);
     // Only the first callback of a leg is likely to find no state: the others read first.
@@ -116,16 +110,19 @@ export class CallStore extends LegMap {
         if (created) return { action: 'subscribe', claimed: { revision: created.revision, state: fresh } };
         continue;
       }
-      const state = item.data as LegState;
-      if (isFinalStatus(state.status)) return { action: 'none', reason: 'ended' };
-      const record = state.subscription;
-      const takeOver = !record || record.status === 'refused' || record.status === 'failed' || isStale(record, at);
-      const next: LegState = {
-        ...state,
-        ...(statusRank(status) > statusRank(state.status) ? { status, updatedAt: at.toISOString() } : {}),
-        ...(takeOver ? { subscription: claim } : {}),
-      };
-      if (!takeOver && next.status === state.status) {
+      const state = this.parsed(leg.callSid, item, parseLegState);
+      if (state && isFinalStatus(state.status)) return { action: 'none', reason: 'ended' };
+      const record = state?.subscription;
+      const takeOver =
+        !record || record.status === 'refused' || record.status === 'failed' || isAbandonedClaim(record, at);
+      const next: StoredLegState = state
+        ? {
+            ...state,
+            ...(statusRank(status) > statusRank(state.status) ? { status, updatedAt: at.toISOString() } : {}),
+            ...(takeOver ? { subscription: claim } : {}),
+          }
+        : fresh;
+      if (state && !takeOver && next.status === state.status) {
         return { action: 'none', reason: record?.status === 'subscribed' ? 'subscribed' : 'in-flight' };
       }
       try {
@@ -135,7 +132,7 @@ export class CallStore extends LegMap {
         if (takeOver) return { action: 'subscribe', claimed: { revision: updated.revision, state: next } };
         return { action: 'none', reason: record?.status === 'subscribed' ? 'subscribed' : 'in-flight' };
       } catch (err) {
-        if (!isRevisionMismatch(err) && !isNotFound(err)) throw err;
+        if (!isItemRevisionMismatch(err) && !isNotFound(err)) throw err;
       }
     }
     throw new HttpError(503, 'record-contended', `The state of ${leg.callSid} kept changing; retry the callback.`);
@@ -143,31 +140,33 @@ export class CallStore extends LegMap {
 
   /**
    * Records what became of a claimed subscription: one conditional write when nothing changed since
-   * the claim; otherwise merged into the state as it is now. A final state stays final.
+   * the claim; otherwise merged into the state as it is now. A final state stays final; a state
+   * gone (expired) or unreadable has nothing to record on.
    */
-  async recordSubscription(leg: SdkLeg, claimed: ClaimedState, record: SubscriptionRecord): Promise<void> {
-    let current: Item | undefined = { key: STATE_KEY, data: claimed.state, revision: claimed.revision };
+  async recordSubscription(leg: SdkLeg, claimed: ClaimedState, record: StoredSubscription): Promise<void> {
+    let current: ClaimedState | undefined = claimed;
     for (let attempt = 0; attempt < MAX_CONDITIONAL_ATTEMPTS; attempt++) {
-      if (!current) return; // the state is gone (expired): nothing to record on
-      const state = current.data as LegState;
+      if (!current) return;
+      const { state, revision: ifMatch } = current;
       if (isFinalStatus(state.status)) return;
-      const ifMatch = current.revision;
       try {
         await this.retry(() =>
           this.items(leg.callSid)(STATE_KEY).update({ data: { ...state, subscription: record }, ifMatch }),
         );
         return;
       } catch (err) {
-        if (!isRevisionMismatch(err)) throw err;
+        if (!isItemRevisionMismatch(err)) throw err;
       }
-      current = await this.fetchItem(leg.callSid, STATE_KEY);
+      const item = await this.fetchItem(leg.callSid, STATE_KEY);
+      const now = item && this.parsed(leg.callSid, item, parseLegState);
+      current = item && now ? { state: now, revision: item.revision } : undefined;
     }
     throw new HttpError(503, 'record-contended', `The state of ${leg.callSid} kept changing; retry the callback.`);
   }
 
   /** Records a leg's end (a final status wins over everything) and lets its Sync objects expire. */
   async markFinished(leg: SdkLeg, status: FinalStatus, at: Date, durationSeconds?: number): Promise<void> {
-    const state: LegState = {
+    const state: StoredLegState = {
       ...sdkLegFields(leg),
       status,
       updatedAt: at.toISOString(),
@@ -190,7 +189,7 @@ export class CallStore extends LegMap {
   }
 
   /** A message from the SDK: its SequenceNumber and Sid are its key, so a redelivery is a no-op. */
-  async saveInbound(message: CallMessage & { sid: string; sequence: number }): Promise<'stored' | 'duplicate'> {
+  async saveInbound(message: StoredMessage & { sid: string; sequence: number }): Promise<'stored' | 'duplicate'> {
     return this.saveAt(inboundKey(message.sequence, message.sid), message);
   }
 
@@ -199,6 +198,7 @@ export class CallStore extends LegMap {
    * with a reused IdempotencyKey. A claim whose message was never recorded and that is older than
    * one invocation may be sent again (same key: Twilio dedupes where it can). A leg with no Map yet
    * is one we never saw: `beforeNewLeg` runs before anything is written (and may refuse by throwing).
+   * An unreadable claim counts as one in flight; an unreadable recorded message as none recorded.
    */
   async claimSend(
     callSid: string,
@@ -212,22 +212,23 @@ export class CallStore extends LegMap {
     if (await this.createItem(callSid, key, { sentAtMs, contentHash }, undefined, beforeNewLeg)) {
       return { outcome: 'claimed', sentAtMs };
     }
-    const claim = await this.fetchItem(callSid, key);
-    const data = claim?.data as SendClaimData | undefined;
-    const claimedAt = Number(data?.sentAtMs);
-    if (!claim || !Number.isFinite(claimedAt)) return { outcome: 'in-flight' };
+    const item = await this.fetchItem(callSid, key);
+    const claim = item && this.parsed(callSid, item, parseSendClaim);
+    if (!claim) return { outcome: 'in-flight' };
+    const claimedAt = claim.sentAtMs;
     // One key, one content: a key reused for other content is the caller's mistake, not a retry.
-    if (contentHash !== undefined && data?.contentHash !== undefined && data.contentHash !== contentHash) {
+    if (contentHash !== undefined && claim.contentHash !== undefined && claim.contentHash !== contentHash) {
       return { outcome: 'key-reused' };
     }
     const recorded = await this.readMessage(callSid, outboundKey(claimedAt, idempotencyKey));
     if (recorded) return { outcome: 'already-sent', message: recorded };
-    if (data?.sent === true) {
-      return { outcome: 'sent-unrecorded', sentAtMs: claimedAt, sid: typeof data.sid === 'string' ? data.sid : null };
+    if (claim.sent === true) {
+      return { outcome: 'sent-unrecorded', sentAtMs: claimedAt, sid: typeof claim.sid === 'string' ? claim.sid : null };
     }
     // Under way in another invocation, unless that one answered already (it failed: try again).
-    if (data?.attemptEnded !== true && sentAtMs - claimedAt < SEND_CLAIM_STALE_MS) return { outcome: 'in-flight' };
-    // Before sending again: recorded by a deploy that kept messages to the SDK under the old keys?
+    if (claim.attemptEnded !== true && sentAtMs - claimedAt < SEND_CLAIM_STALE_MS) return { outcome: 'in-flight' };
+    // Migration, remove after 2026-12-13 with legacyOutboundKey (the upgrade landed 2026-12-06; a
+    // leg's Map expires within 48 h): before sending again, was it recorded under the old keys?
     const legacy = await this.readMessage(callSid, legacyOutboundKey(claimedAt, idempotencyKey));
     if (legacy) return { outcome: 'already-sent', message: legacy };
     return { outcome: 'claimed', sentAtMs: claimedAt };
@@ -257,9 +258,9 @@ export class CallStore extends LegMap {
     callSid: string,
     idempotencyKey: string,
     { sentAtMs, contentHash }: { sentAtMs: number; contentHash?: string },
-    outcome: Pick<SendClaimData, 'attemptEnded' | 'sent' | 'sid'>,
+    outcome: Pick<StoredSendClaim, 'attemptEnded' | 'sent' | 'sid'>,
   ): Promise<void> {
-    const data: SendClaimData = { sentAtMs, contentHash, ...outcome };
+    const data: StoredSendClaim = { sentAtMs, ...(contentHash !== undefined ? { contentHash } : {}), ...outcome };
     await this.retry(() => this.items(callSid)(sendClaimKey(idempotencyKey)).update({ data }));
   }
 
@@ -274,7 +275,7 @@ export class CallStore extends LegMap {
 
   /** A message to the SDK, at the key its send claim fixed. */
   async saveOutbound(
-    message: CallMessage & { idempotencyKey: string },
+    message: StoredMessage & { idempotencyKey: string },
     sentAtMs: number,
   ): Promise<'stored' | 'duplicate'> {
     return this.saveAt(outboundKey(sentAtMs, message.idempotencyKey), message);
@@ -295,7 +296,9 @@ export class CallStore extends LegMap {
       const page = await this.retry(() =>
         this.items(callSid).page({ order: ascending ? 'asc' : 'desc', pageSize: size, ...start }),
       );
-      return { items: page.instances.map((i) => ({ key: i.key, data: i.data as unknown })), more: !!page.nextPageUrl };
+      // Each item's data is parsed where the page is collected (lib/store/history-range.ts).
+      const items = page.instances.map((i): { key: string; data: unknown } => ({ key: i.key, data: i.data }));
+      return { items, more: !!page.nextPageUrl };
     };
     try {
       return await (catchUp ? readCatchUp : readPage)(read, cursor, pageSize);
@@ -308,27 +311,35 @@ export class CallStore extends LegMap {
   // Forwarding to the app's backend (lib/forwarding/messages.ts): whether a stored message from the
   // SDK reached it is a flag on the message's head item.
 
-  /** The head item of a stored message from the SDK (one read; its parts are not needed), or undefined. */
+  /**
+   * The head item of a stored message from the SDK (one read; its parts are not needed), or
+   * undefined. An unreadable head still counts as stored (its key is what makes a message once),
+   * its forwarding unknown.
+   */
   async readInbound(callSid: string, sequence: number, sid: string): Promise<StoredInbound | undefined> {
-    const head = await this.fetchItem(callSid, inboundKey(sequence, sid));
-    if (!head) return undefined;
-    const data = head.data as Record<string, unknown>;
-    return { key: head.key, data, forwarded: typeof data.forwarded === 'boolean' ? data.forwarded : undefined };
+    const item = await this.fetchItem(callSid, inboundKey(sequence, sid));
+    if (!item) return undefined;
+    const head = this.parsed(callSid, item, parseMessageHead);
+    return { key: item.key, ...(head ? { head, forwarded: head.forwarded } : {}) };
   }
 
   /** Marks a stored message from the SDK forwarded: its head item as read, with the flag set (one write). */
   async markForwarded(callSid: string, stored: StoredInbound): Promise<void> {
-    await this.retry(() => this.items(callSid)(stored.key).update({ data: { ...stored.data, forwarded: true } }));
+    const { head } = stored;
+    if (!head) return; // unreadable: never reported as not forwarded, so never asked to be marked
+    await this.retry(() => this.items(callSid)(stored.key).update({ data: { ...head, forwarded: true } }));
   }
 }
 
 /** A stored message from the SDK as `readInbound` finds it: its head item and forwarding flag. */
 export interface StoredInbound {
   key: string;
-  data: Record<string, unknown>;
+  /** The head item as stored (content: its first part); absent when it is unreadable. */
+  head?: StoredMessageHead;
   /** True: the app's backend acknowledged it; false: not delivered yet; undefined: stored while forwarding was off. */
   forwarded?: boolean;
 }
 
-const isStale = (record: SubscriptionRecord, now: Date) =>
+/** A subscription claim left `claimed` for longer than one invocation can run: its claimant is gone. */
+const isAbandonedClaim = (record: StoredSubscription, now: Date) =>
   record.status === 'claimed' && now.getTime() - Date.parse(record.at) > CLAIM_STALE_MS;

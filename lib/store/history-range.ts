@@ -1,8 +1,16 @@
 // What one range read of a leg's Map gives a history page: its complete messages in read order,
 // the page's shapes and cursor, and the order the two directions are merged in (the reads
-// themselves: lib/store/history-read.ts).
-import type { CallMessage, LegState } from '../shared/api-types';
+// themselves: lib/store/history-read.ts). Each item's data is parsed here (lib/store/records.ts): an
+// unreadable state counts as none, an unreadable message head is left out of the page (both logged).
 import { STATE_KEY } from './keys';
+import {
+  logUnreadable,
+  parseLegState,
+  parseMessageHead,
+  parsePartText,
+  type StoredLegState,
+  type StoredMessage,
+} from './records';
 
 /** Where one read of a history page starts, in each of the two ranges (the last message key consumed). */
 export interface HistoryCursor {
@@ -12,16 +20,16 @@ export interface HistoryCursor {
 }
 
 export interface HistoryPage {
-  state?: LegState;
+  state?: StoredLegState;
   /** Each message with the cursor that resumes right after it. */
-  messages: { message: CallMessage; cursor: HistoryCursor }[];
+  messages: { message: StoredMessage; cursor: HistoryCursor }[];
   /** Where the next page starts; undefined when both ranges were read to their end. */
   next?: HistoryCursor;
 }
 
 export interface RangeRead {
-  state?: LegState;
-  messages: { key: string; message: CallMessage }[];
+  state?: StoredLegState;
+  messages: { key: string; message: StoredMessage }[];
   /** Every message of the range was seen (it needs no further read from this cursor). */
   ended: boolean;
 }
@@ -35,11 +43,13 @@ export function collectRange(
   prefix: string,
 ): RangeRead {
   const parts = new Map<string, string>();
-  for (const item of page.items) if (item.key.includes('~')) parts.set(item.key, partText(item.data));
+  for (const item of page.items) if (item.key.includes('~')) parts.set(item.key, parsePartText(item.data));
   const read: RangeRead = { messages: [], ended: !page.more };
   for (const item of page.items) {
     if (item.key === STATE_KEY) {
-      read.state = item.data as LegState;
+      const state = parseLegState(item.data);
+      if (state) read.state = state;
+      else logUnreadable(item.key);
       continue;
     }
     if (!item.key.startsWith(prefix)) {
@@ -47,7 +57,12 @@ export function collectRange(
       break;
     }
     if (item.key.includes('~')) continue;
-    const { parts: count = 1, ...head } = item.data as CallMessage & { parts?: number };
+    const parsed = parseMessageHead(item.data);
+    if (!parsed) {
+      logUnreadable(item.key);
+      continue;
+    }
+    const { parts: count = 1, ...head } = parsed;
     let content = head.content;
     let complete = true;
     for (let i = 1; i < count; i++) {
@@ -65,12 +80,7 @@ export function collectRange(
   return read;
 }
 
-export function partText(data: unknown): string {
-  const part = (data as { part?: unknown } | undefined)?.part;
-  return typeof part === 'string' ? part : '';
-}
-
 /** Merge order: by time; from the SDK first on a tie (its second-resolution Timestamp trails sends). */
-export function comesFirst(a: CallMessage, b: CallMessage, asc: boolean): boolean {
+export function comesFirst(a: StoredMessage, b: StoredMessage, asc: boolean): boolean {
   return asc ? a.timestamp <= b.timestamp : a.timestamp > b.timestamp;
 }

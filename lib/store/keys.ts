@@ -11,7 +11,6 @@
 // meet at `state`: one ascending read from the last message seen returns what is new both ways and
 // the state (a console's refresh), and a page of history is at most two range reads.
 import { createHash } from 'node:crypto';
-import { isTwilioRestError } from '../platform/errors';
 
 /** Serialized Sync item data may not exceed 16 KB; parts stay well under it, with room for metadata. */
 const MAX_PART_BYTES = 12_000;
@@ -38,6 +37,8 @@ export const outboundKey = (sentAtMs: number, idempotencyKey: string) =>
 /**
  * Where a message to the SDK was kept before its keys ran newest first (`to-sdk.<ms>.<h>`). Only
  * looked for when a send is about to go again, so a send retried across the upgrade stays once.
+ * Migration: remove after 2026-12-13, with its one read in CallStore.claimSend (the upgrade landed
+ * 2026-12-06; a leg's Map expires within 48 h, SYNC_ACTIVE_CALL_TTL_SECONDS's default).
  */
 export const legacyOutboundKey = (sentAtMs: number, idempotencyKey: string) =>
   sendTimeKey('to-sdk.', sentAtMs, idempotencyKey);
@@ -45,19 +46,6 @@ export const legacyOutboundKey = (sentAtMs: number, idempotencyKey: string) =>
 export const FROM_SDK_KEY_PATTERN = /^from-sdk\.\d{10}\.KX[0-9a-f]{32}$/;
 export const TO_SDK_KEY_PATTERN = /^to-sdk-r\.\d{13}\.[0-9a-f]{24}$/;
 export const sendClaimKey = (idempotencyKey: string) => `${SEND_CLAIM}${shortHash(idempotencyKey)}`;
-
-/**
- * A Map or item that does not exist. Sync answers 404 with a code that varies with what is missing
- * and where (20404, 54200 Map, 54300 unique name, 54201 item): any 404 means "not there".
- */
-export const isNotFound = (err: unknown) => isTwilioRestError(err) && err.status === 404;
-/** An item created with a key that exists (54208, HTTP 409). */
-export const isAlreadyExists = (err: unknown) => isTwilioRestError(err) && (err.code === 54208 || err.status === 409);
-/** A unique name in use (54301, HTTP 409): the Map exists. */
-export const isNameTaken = (err: unknown) => isTwilioRestError(err) && (err.code === 54301 || err.status === 409);
-/** An If-Match that no longer matches (54205 for Map items; HTTP 412). */
-export const isRevisionMismatch = (err: unknown) =>
-  isTwilioRestError(err) && (err.code === 54205 || err.status === 412);
 
 /** Splits text into pieces whose JSON string form is at most `maxBytes` UTF-8 bytes, never inside a code point. */
 export function splitForSync(text: string, maxBytes = MAX_PART_BYTES): string[] {

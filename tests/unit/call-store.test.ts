@@ -8,7 +8,7 @@ import {
   outboundKey,
   shortHash,
   splitForSync,
-  type CallMessage,
+  type StoredMessage,
   type HistoryCursor,
   type HistoryPage,
 } from '../../lib/store/call-store';
@@ -68,7 +68,7 @@ async function mapExpiresIn(callSid: string): Promise<number> {
   return (fetched.dateExpires.getTime() - sandbox.clock.now()) / 1000;
 }
 
-const inbound = (seq: number, over: Partial<Omit<CallMessage, 'sid'>> = {}) => ({
+const inbound = (seq: number, over: Partial<Omit<StoredMessage, 'sid'>> = {}) => ({
   sid: kx(seq + 1),
   callSid: PARENT,
   direction: 'from-sdk' as const,

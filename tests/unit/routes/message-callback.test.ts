@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import twilio from 'twilio';
 import { handler } from '../../../functions/message-callback.protected';
 import { legToken, messageCallbackQuery, messageCallbackUrl, RETRY_FRAGMENT } from '../../../lib/calls/callback-urls';
-import { CallStore, type CallMessage } from '../../../lib/store/call-store';
+import { CallStore, type StoredMessage } from '../../../lib/store/call-store';
 import type { SdkLeg } from '../../../lib/calls/legs';
 import { CALLBACK_URL_GRACE_SECONDS, MAX_CALL_SECONDS } from '../../../lib/shared/limits';
 import {
@@ -79,7 +79,7 @@ function jsonEvent(json: Record<string, unknown>, raw = JSON.stringify(json), ur
 const postJson = (event: ReturnType<typeof jsonEvent>, envOver: Record<string, string> = {}) =>
   invoke(handler, makeContext('/message-callback', { ...env, ...envOver }), event);
 
-async function stored(leg = LEG): Promise<CallMessage[]> {
+async function stored(leg = LEG): Promise<StoredMessage[]> {
   const page = await store.readHistory(leg, { order: 'asc' }, 100);
   return page ? page.messages.map((m) => m.message) : [];
 }
