@@ -47,6 +47,20 @@ export default tseslint.config(
   },
   ...layerRules,
   {
+    // Sync data enters through a parser (lib/store/records.ts), never a cast: `item.data as X`
+    // trusts whatever another version of the code, or a hand edit in the console, left there.
+    files: ['lib/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "TSAsExpression > MemberExpression.expression[property.name='data']",
+          message: 'Parse stored data (lib/store/records.ts) instead of casting it.',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.mjs', '**/*.js'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { globals: { ...globals.node }, parserOptions: { projectService: false, project: false } },
