@@ -9,7 +9,8 @@
 // with Retry-After until the window ends.
 import { createHash } from 'node:crypto';
 import type { Config } from '../platform/config';
-import { HttpError, isTwilioRestError, twilioCode } from '../platform/errors';
+import { apiError, HttpError } from '../shared/error-catalogue';
+import { isTwilioRestError, twilioCode } from '../platform/errors';
 import { logEvent } from '../platform/log';
 import { withRetry } from '../platform/retry';
 import type { TwilioClient } from '../platform/twilio-client';
@@ -68,13 +69,10 @@ const isStale = (err: unknown) => twilioCode(err) === 54103 || (isTwilioRestErro
 
 function throttled(retryAfterSeconds: number): HttpError {
   const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
-  return new HttpError(
-    429,
-    'sign-in-throttled',
-    `Too many failed sign-ins; try again in ${seconds} seconds.`,
-    { retryAfter: seconds },
-    { 'Retry-After': String(seconds) },
-  );
+  return apiError('sign-in-throttled', `Too many failed sign-ins; try again in ${seconds} seconds.`, {
+    details: { retryAfter: seconds },
+    headers: { 'Retry-After': String(seconds) },
+  });
 }
 
 /** One counted attempt: `succeeded()` gives it back (and clears the identity's failures). */

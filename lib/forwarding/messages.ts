@@ -5,7 +5,8 @@
 // fragment on its URL) and the next attempt delivers it, with the same Idempotency-Key.
 import type { SendMessageResult } from '../shared/api-types';
 import type { CallStore, StoredInbound } from '../store/call-store';
-import { HttpError, isRetryable } from '../platform/errors';
+import { apiError, HttpError } from '../shared/error-catalogue';
+import { isRetryable } from '../platform/errors';
 import {
   deliver,
   deliveryTimeout,
@@ -91,15 +92,12 @@ export async function forwardInbound(
     await store.markForwarded(message.callSid, stored);
   }
   if (!delivery.ok) {
-    throw new HttpError(
-      503,
-      'forwarding-failed',
-      'The app backend did not acknowledge the message; retry the callback.',
-      {
+    throw apiError('forwarding-failed', 'The app backend did not acknowledge the message; retry the callback.', {
+      details: {
         sid: message.sid,
         ...(delivery.status !== undefined ? { backendStatus: delivery.status } : { failure: delivery.failure }),
       },
-    );
+    });
   }
   if (delivery.reply === undefined) return { outcome, forwarded: true };
   return { outcome, forwarded: true, reply: await sendReply(ctx, message, delivery.reply) };

@@ -6,7 +6,7 @@ import { createHmac } from 'node:crypto';
 import type { CallMessage } from '../shared/api-types';
 import { isLocalDomain } from '../calls/callback-urls';
 import type { Config } from '../platform/config';
-import { HttpError } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import { parseJson } from '../shared/json-text';
 import { secretsMatch } from '../platform/secrets';
 
@@ -30,7 +30,7 @@ export interface ForwardingSettings {
   secret: string;
 }
 
-const configurationInvalid = (message: string) => new HttpError(500, 'configuration-invalid', message);
+const configurationInvalid = (message: string) => apiError('configuration-invalid', message);
 
 /**
  * APP_WEBHOOK_URL + APP_WEBHOOK_SECRET, or undefined (forwarding off) when neither is set. One

@@ -4,7 +4,8 @@ import type { Context, ServerlessCallback, TwilioResponse } from '@twilio-labs/s
 import { baseUrl, type RequestSite } from '../calls/callback-urls';
 import { CallStore } from '../store/call-store';
 import { readConfig, type Config, type Env } from '../platform/config';
-import { badRequest, HttpError, isRetryable, isTwilioRestError } from '../platform/errors';
+import { apiError, HttpError } from '../shared/error-catalogue';
+import { isRetryable, isTwilioRestError } from '../platform/errors';
 import { logEvent } from '../platform/log';
 import { checkTwilioSignature } from './signature';
 import { twilioClient, type TwilioClient } from '../platform/twilio-client';
@@ -79,11 +80,11 @@ export function twilioFunction(
       const secrets = { authToken: config.authToken, sharedKeySecret: config.webhookSharedKeySecret };
       const signature = options.signed ? checkTwilioSignature(secrets, headers, site, event) : undefined;
       if (signature && !signature.valid) {
-        throw new HttpError(403, 'signature-invalid', 'This route needs a valid X-Twilio-Signature header.');
+        throw apiError('signature-invalid', 'This route needs a valid X-Twilio-Signature header.');
       }
       for (const name of options.bodyOnly ?? []) {
         if (event[name] !== undefined && !couldBeInBody(headers, name, event[name])) {
-          throw badRequest('secret-in-url', `Send ${name} in the request body (POST), never in the URL.`);
+          throw apiError('secret-in-url', `Send ${name} in the request body (POST), never in the URL.`);
         }
       }
       const client = () => twilioClient(config);
@@ -122,10 +123,12 @@ function couldBeInBody(headers: Record<string, unknown>, name: string, value: un
   return Number(length) >= Buffer.byteLength(name) + 1 + Buffer.byteLength(value);
 }
 
-const INTERNAL_ERROR = json(500, {
-  code: 'internal-error',
-  message: 'Something went wrong on our side; retry the request.',
-});
+/** An error's answer: `{code, message, ...details}` at the catalogue's status, with its headers. */
+function errorAnswer(err: HttpError): RouteResult {
+  return { ...json(err.status, { code: err.code, message: err.message, ...err.details }), headers: err.headers };
+}
+
+const INTERNAL_ERROR = errorAnswer(apiError('internal-error', 'Something went wrong on our side; retry the request.'));
 
 /**
  * Hands the answer to the runtime so that nothing can throw out of the Function: a body that cannot
@@ -169,7 +172,7 @@ function respond(
 function errorResult(err: unknown, path: string, event: Event): RouteResult {
   if (err instanceof HttpError) {
     if (err.status >= 500) logEvent(path, event, { error: err.code });
-    return { ...json(err.status, { code: err.code, message: err.message, ...err.details }), headers: err.headers };
+    return errorAnswer(err);
   }
   if (isRetryable(err)) {
     // 429/5xx from Twilio, a timeout, a network failure, or no time left: the same request can succeed later.
@@ -180,19 +183,19 @@ function errorResult(err: unknown, path: string, event: Event): RouteResult {
       twilioCode,
       cause: (err as { code?: unknown }).code,
     });
-    return json(503, {
-      code: 'twilio-unavailable',
-      message: 'Twilio did not answer in time; retry the request.',
-      ...(twilioCode ? { twilioCode } : {}),
-    });
+    return errorAnswer(
+      apiError('twilio-unavailable', 'Twilio did not answer in time; retry the request.', {
+        details: twilioCode ? { twilioCode } : {},
+      }),
+    );
   }
   if (isTwilioRestError(err)) {
     logEvent(path, event, { error: 'twilio', status: err.status, twilioCode: err.code });
-    return json(502, {
-      code: 'twilio-error',
-      message: `Twilio refused the request (code ${err.code ?? err.status}).`,
-      twilioCode: err.code,
-    });
+    return errorAnswer(
+      apiError('twilio-error', `Twilio refused the request (code ${err.code ?? err.status}).`, {
+        details: { twilioCode: err.code },
+      }),
+    );
   }
   logEvent(path, event, { error: 'internal', name: (err as Error)?.name });
   return INTERNAL_ERROR;

@@ -12,7 +12,7 @@ import {
   requireDisplayName,
   requireNewPassword,
 } from '../auth/agents';
-import { badRequest } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { logEvent } from '../platform/log';
 import { requireOperator } from './operator';
@@ -68,8 +68,7 @@ export async function updateAgent(ctx: RouteContext, input: UpdateAgentInput): P
   requireOperator(ctx);
   const identity = requireAgentIdentity(input.identity);
   const action = input.action as AgentAction;
-  if (!AGENT_ACTIONS.includes(action))
-    throw badRequest('action-invalid', `action must be ${AGENT_ACTIONS.join(', ')}.`);
+  if (!AGENT_ACTIONS.includes(action)) throw apiError('action-invalid', `action must be ${AGENT_ACTIONS.join(', ')}.`);
   const updatedAt = new Date().toISOString();
   let answerPassword: string | undefined;
   let change: (r: AgentRecord) => AgentRecord;

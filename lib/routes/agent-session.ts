@@ -1,8 +1,14 @@
 // `/agent-session`: an agent signs in with its identity and password and gets a signed agent
 // session (8 h) for /token. Attempts are counted per identity and per source before the password
 // is checked (lib/auth/throttle.ts); past the limit: 429 with Retry-After.
-import { AgentStore, issueAgentSession, PASSWORD_MAX_CHARS, requireAgentIdentity, verifyPassword } from '../auth/agents';
-import { badRequest, HttpError } from '../platform/errors';
+import {
+  AgentStore,
+  issueAgentSession,
+  PASSWORD_MAX_CHARS,
+  requireAgentIdentity,
+  verifyPassword,
+} from '../auth/agents';
+import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { logEvent } from '../platform/log';
 import { requestSource, SignInThrottle } from '../auth/throttle';
@@ -16,7 +22,7 @@ export async function signInAgent(ctx: RouteContext, input: AgentSignIn): Promis
   const identity = requireAgentIdentity(input.identity);
   const password = input.password;
   if (typeof password !== 'string' || !password || password.length > PASSWORD_MAX_CHARS)
-    throw badRequest('password-invalid', `password must be 1-${PASSWORD_MAX_CHARS} characters.`);
+    throw apiError('password-invalid', `password must be 1-${PASSWORD_MAX_CHARS} characters.`);
   const client = ctx.client();
   const throttle = new SignInThrottle(client, ctx.config, ctx.deadline);
   const agents = new AgentStore(client, ctx.config, ctx.deadline);
@@ -28,12 +34,12 @@ export async function signInAgent(ctx: RouteContext, input: AgentSignIn): Promis
   if (!(await verifyPassword(password, agent?.password)) || !agent) {
     logEvent('/agent-session', {}, { refused: 'sign-in-invalid', identity });
     // One answer for an unknown identity and a wrong password: neither is revealed.
-    throw new HttpError(401, 'sign-in-invalid', 'Wrong identity or password.');
+    throw apiError('sign-in-invalid', 'Wrong identity or password.');
   }
   await attempt.succeeded();
   if (!agent.enabled) {
     logEvent('/agent-session', {}, { refused: 'agent-disabled', identity });
-    throw new HttpError(403, 'agent-disabled', 'This agent is disabled; ask your operator.');
+    throw apiError('agent-disabled', 'This agent is disabled; ask your operator.');
   }
   logEvent('/agent-session', {}, { identity });
   return json(200, issueAgentSession(ctx.config.authToken, agent));

@@ -1,7 +1,7 @@
 import type { CallMessagesPage } from '../shared/api-types';
 import type { HistoryCursor } from '../store/call-store';
 import { FROM_SDK_KEY_PATTERN, TO_SDK_KEY_PATTERN } from '../store/keys';
-import { badRequest, HttpError } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { integerParam, requireCallSid } from '../shared/identifiers';
 import { contentForAnswer } from '../messages/content';
@@ -49,20 +49,20 @@ function parsePaging(input: CallMessagesInput): { pageSize: number; cursor: Hist
   });
   const given = (v: unknown) => v !== undefined && v !== '';
   if (given(input.pageToken) && given(input.after))
-    throw badRequest('paging-invalid', 'Give pageToken or after, not both.');
+    throw apiError('paging-invalid', 'Give pageToken or after, not both.');
   const order = given(input.order) ? input.order : 'asc';
-  if (order !== 'asc' && order !== 'desc') throw badRequest('order-invalid', 'order must be asc or desc.');
+  if (order !== 'asc' && order !== 'desc') throw apiError('order-invalid', 'order must be asc or desc.');
   if (given(input.after)) {
     const cursor = typeof input.after === 'string' ? decodeCursor(input.after) : undefined;
-    if (!cursor || cursor.order !== 'asc') throw badRequest('after-invalid', "after must be a message's cursor.");
-    if (order !== 'asc') throw badRequest('order-invalid', 'after reads forwards: order must be asc.');
+    if (!cursor || cursor.order !== 'asc') throw apiError('after-invalid', "after must be a message's cursor.");
+    if (order !== 'asc') throw apiError('order-invalid', 'after reads forwards: order must be asc.');
     return { pageSize, cursor, catchUp: true };
   }
   if (!given(input.pageToken)) return { pageSize, cursor: { order } };
   const cursor = typeof input.pageToken === 'string' ? decodeCursor(input.pageToken) : undefined;
-  if (!cursor) throw badRequest('page-token-invalid', 'pageToken must be a token from nextPageToken.');
+  if (!cursor) throw apiError('page-token-invalid', 'pageToken must be a token from nextPageToken.');
   if (given(input.order) && cursor.order !== order)
-    throw badRequest('order-invalid', 'order must match the order of the pageToken.');
+    throw apiError('order-invalid', 'order must match the order of the pageToken.');
   return { pageSize, cursor };
 }
 
@@ -74,8 +74,7 @@ export async function listCallMessages({ store }: RouteContext, input: CallMessa
   const callSid = requireCallSid(input.callSid);
   const { pageSize, cursor, catchUp } = parsePaging(input);
   const page = await store().readHistory(callSid, cursor, pageSize, { catchUp });
-  if (!page)
-    throw new HttpError(404, 'call-not-found', 'No call messages are stored for this call (unknown or expired).');
+  if (!page) throw apiError('call-not-found', 'No call messages are stored for this call (unknown or expired).');
   const body: CallMessagesPage = {
     callSid,
     ...(page.state ? { state: page.state } : {}),

@@ -2,7 +2,8 @@ import type { SubscriptionRecord } from '../shared/api-types';
 import { isFinalStatus, sdkLegsOfStatusCallback, type SdkLeg } from '../calls/legs';
 import type { ClaimedState } from '../store/call-store';
 import { messageCallbackUrl } from '../calls/callback-urls';
-import { badRequest, twilioCode } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
+import { twilioCode } from '../platform/errors';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { logEvent } from '../platform/log';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
@@ -24,10 +25,10 @@ type StartStatus = 'initiated' | 'ringing' | 'in-progress';
 export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> {
   const { event } = ctx;
   const status = event.CallStatus;
-  if (typeof status !== 'string' || status === '') throw badRequest('call-status-missing', 'CallStatus is required.');
+  if (typeof status !== 'string' || status === '') throw apiError('call-status-missing', 'CallStatus is required.');
   const legs = sdkLegsOfStatusCallback(event);
   if (legs.length === 0)
-    throw badRequest('legs-unknown', 'CallSid, ParentCallSid and the cme_* query keys /voice wrote are required.');
+    throw apiError('legs-unknown', 'CallSid, ParentCallSid and the cme_* query keys /voice wrote are required.');
 
   let act: (leg: SdkLeg) => Promise<string>;
   if (isFinalStatus(status)) {
@@ -47,7 +48,7 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
   } else if (status === 'ringing' || status === 'in-progress') {
     act = (leg) => startLeg(ctx, leg, status);
   } else {
-    throw badRequest('call-status-invalid', `CallStatus ${status.slice(0, 40)} is not a Twilio call status.`);
+    throw apiError('call-status-invalid', `CallStatus ${status.slice(0, 40)} is not a Twilio call status.`);
   }
   // Both legs of a client → client call at once: the 10 s limit is for the whole invocation. Each
   // leg finishes its work before the answer, so a failure on one never cuts the other short.

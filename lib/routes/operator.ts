@@ -2,7 +2,7 @@
 // and sending to a call, each behind that session. Sending and reading reuse /send-message's and
 // /call-messages' cores, so the console sees and does exactly what your backend would.
 import { requireVariable, type Config } from '../platform/config';
-import { HttpError } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { logEvent } from '../platform/log';
 import { issueSession, verifySession } from '../auth/sessions';
@@ -29,8 +29,7 @@ const operatorSecret = (config: Config) =>
 export function requireOperator({ config, headers }: RouteContext): void {
   const secret = operatorSecret(config);
   if (verifySession(bearerToken(headers), config.authToken, secret) === undefined) {
-    throw new HttpError(
-      401,
+    throw apiError(
       'operator-session-invalid',
       'Log in again: send Authorization: Bearer <session from /operator-session>.',
     );
@@ -44,7 +43,7 @@ export async function createOperatorSession(ctx: RouteContext, input: { secret?:
   const attempt = await throttle.begin('operator', requestSource(ctx.headers));
   if (!secretsMatch(input.secret, secret)) {
     logEvent('/operator-session', {}, { refused: true });
-    throw new HttpError(403, 'operator-secret-invalid', 'That is not the operator secret.');
+    throw apiError('operator-secret-invalid', 'That is not the operator secret.');
   }
   await attempt.succeeded();
   return json(200, issueSession(ctx.config.authToken, secret));

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SendMessageResult } from '../shared/api-types';
-import { badRequest, HttpError, isRetryable, twilioCode } from '../platform/errors';
+import { apiError, type ErrorCode, type HttpError } from '../shared/error-catalogue';
+import { isRetryable, twilioCode } from '../platform/errors';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { isCallSid, requireCallSid, requireIdentity } from '../shared/identifiers';
 import { logEvent } from '../platform/log';
@@ -24,24 +25,23 @@ const MAX_IDEMPOTENCY_KEY_CHARS = 128;
 const RECENT_CALLS_PER_DIRECTION = 20;
 
 // What Twilio answers when a UserDefinedMessage cannot be delivered, as our errors.
-const NOT_ACTIVE: [number, string, string] = [
-  409,
+const NOT_ACTIVE: [ErrorCode, string] = [
   'call-not-active',
   'The call is not active (ringing or in progress); messages need a live call.',
 ];
-const TWILIO_REFUSALS: Record<number, [number, string, string]> = {
-  20404: [404, 'call-not-found', 'No such call on this account.'],
+const TWILIO_REFUSALS: Record<number, [ErrorCode, string]> = {
+  20404: ['call-not-found', 'No such call on this account.'],
   21220: NOT_ACTIVE,
   31211: NOT_ACTIVE,
-  32702: [400, 'content-invalid', 'Twilio refused the content: it must be JSON.'],
-  32703: [400, 'content-too-long', 'Twilio refused the content: it exceeds 10,000 characters.'],
+  32702: ['content-invalid', 'Twilio refused the content: it must be JSON.'],
+  32703: ['content-too-long', 'Twilio refused the content: it exceeds 10,000 characters.'],
 };
 
 /** Twilio's refusal of a call or its content as our 4xx, or undefined for any other error. */
 function refusalOf(err: unknown): HttpError | undefined {
   const code = twilioCode(err);
   const refusal = TWILIO_REFUSALS[code ?? 0];
-  return refusal && new HttpError(refusal[0], refusal[1], refusal[2], { twilioCode: code });
+  return refusal && apiError(refusal[0], refusal[1], { details: { twilioCode: code } });
 }
 
 /**
@@ -56,13 +56,13 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
   const idempotencyKey =
     input.idempotencyKey === undefined || input.idempotencyKey === '' ? `cme-${randomUUID()}` : input.idempotencyKey;
   if (typeof idempotencyKey !== 'string' || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_CHARS) {
-    throw badRequest(
+    throw apiError(
       'idempotency-key-invalid',
       `idempotencyKey must be a string of at most ${MAX_IDEMPOTENCY_KEY_CHARS} characters.`,
     );
   }
   if ((input.callSid === undefined) === (input.identity === undefined)) {
-    throw badRequest('target-invalid', 'Give exactly one of callSid or identity.');
+    throw apiError('target-invalid', 'Give exactly one of callSid or identity.');
   }
   const callSid =
     input.callSid !== undefined
@@ -80,18 +80,13 @@ export async function sendCallMessage(ctx: RouteContext, input: SendMessageInput
     return json(200, result(claim.message.sid, callSid, idempotencyKey, 'already-sent'));
   }
   if (claim.outcome === 'in-flight') {
-    throw new HttpError(
-      409,
-      'send-in-progress',
-      'A send with this idempotencyKey is under way; retry in a few seconds.',
-      {
-        idempotencyKey,
-      },
-    );
+    throw apiError('send-in-progress', 'A send with this idempotencyKey is under way; retry in a few seconds.', {
+      details: { idempotencyKey },
+    });
   }
   if (claim.outcome === 'key-reused') {
-    throw new HttpError(409, 'idempotency-key-reused', 'This idempotencyKey was used for other content on this call.', {
-      idempotencyKey,
+    throw apiError('idempotency-key-reused', 'This idempotencyKey was used for other content on this call.', {
+      details: { idempotencyKey },
     });
   }
   const outgoing = { callSid, content, contentHash, idempotencyKey, sentAtMs: claim.sentAtMs };
@@ -135,14 +130,9 @@ async function sendOnce(ctx: RouteContext, message: OutgoingMessage): Promise<st
     if (isRetryable(err)) {
       // It may have been delivered before the answer was lost: a retry must reuse the key.
       await store.endSendAttempt(callSid, idempotencyKey, message).catch(() => undefined);
-      throw new HttpError(
-        503,
-        'twilio-unavailable',
-        'Twilio did not answer in time; retry with the same idempotencyKey.',
-        {
-          idempotencyKey,
-        },
-      );
+      throw apiError('twilio-unavailable', 'Twilio did not answer in time; retry with the same idempotencyKey.', {
+        details: { idempotencyKey },
+      });
     }
     // A 4xx for a reused IdempotencyKey: Twilio already has this send (its Sid is not given back).
     if (twilioCode(err) !== undefined && (err as { status?: number }).status === 409) return null;
@@ -185,15 +175,9 @@ async function record(ctx: RouteContext, message: OutgoingMessage & { sid: strin
   }
   if (!saved) {
     logEvent('/send-message', { callSid }, { messageSid: sid, recorded: false });
-    throw new HttpError(
-      503,
-      'record-failed',
-      'The message was sent but not recorded; retry with the same idempotencyKey.',
-      {
-        sid,
-        idempotencyKey,
-      },
-    );
+    throw apiError('record-failed', 'The message was sent but not recorded; retry with the same idempotencyKey.', {
+      details: { sid, idempotencyKey },
+    });
   }
 }
 
@@ -212,7 +196,7 @@ async function requireLiveCall(client: TwilioClient, callSid: string, deadline: 
   } catch (err) {
     throw refusalOf(err) ?? err;
   }
-  if (!isActiveStatus(status)) throw new HttpError(...NOT_ACTIVE);
+  if (!isActiveStatus(status)) throw apiError(...NOT_ACTIVE);
 }
 
 /**
@@ -229,10 +213,10 @@ async function activeLegOf(client: TwilioClient, identity: string, deadline: num
   const legs = [...out, ...into].filter((call) => sdkIdentityOfCall(call) === identity && isActiveStatus(call.status));
   const sids = [...new Set(legs.map((call) => call.sid))].filter(isCallSid);
   const [only] = sids;
-  if (only === undefined) throw new HttpError(409, 'call-not-active', `${identity} has no active call.`);
+  if (only === undefined) throw apiError('call-not-active', `${identity} has no active call.`);
   if (sids.length > 1) {
-    throw new HttpError(409, 'call-ambiguous', `${identity} has ${sids.length} active calls; pass callSid instead.`, {
-      callSids: sids,
+    throw apiError('call-ambiguous', `${identity} has ${sids.length} active calls; pass callSid instead.`, {
+      details: { callSids: sids },
     });
   }
   return only;

@@ -13,7 +13,7 @@ import {
   sendClaimKey,
   STATE_KEY,
 } from './keys';
-import { HttpError } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import type { HistoryCursor, HistoryPage } from './history-range';
 import { readCatchUp, readPage, type ReadRange } from './history-read';
 import { LegMap, type Item } from './leg-map';
@@ -138,7 +138,7 @@ export class CallStore extends LegMap {
         if (!isRevisionMismatch(err) && !isNotFound(err)) throw err;
       }
     }
-    throw new HttpError(503, 'record-contended', `The state of ${leg.callSid} kept changing; retry the callback.`);
+    throw apiError('record-contended', `The state of ${leg.callSid} kept changing; retry the callback.`);
   }
 
   /**
@@ -162,7 +162,7 @@ export class CallStore extends LegMap {
       }
       current = await this.fetchItem(leg.callSid, STATE_KEY);
     }
-    throw new HttpError(503, 'record-contended', `The state of ${leg.callSid} kept changing; retry the callback.`);
+    throw apiError('record-contended', `The state of ${leg.callSid} kept changing; retry the callback.`);
   }
 
   /** Records a leg's end (a final status wins over everything) and lets its Sync objects expire. */
@@ -186,7 +186,7 @@ export class CallStore extends LegMap {
       // No state yet (the call never got far, or this callback overtook the others).
       if (await this.createItem(leg.callSid, STATE_KEY, state, collectionTtl)) return;
     }
-    throw new HttpError(503, 'record-failed', `Could not record the end of ${leg.callSid}; retry the callback.`);
+    throw apiError('record-failed', `Could not record the end of ${leg.callSid}; retry the callback.`);
   }
 
   /** A message from the SDK: its SequenceNumber and Sid are its key, so a redelivery is a no-op. */
