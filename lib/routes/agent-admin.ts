@@ -14,7 +14,6 @@ import {
 } from '../auth/agents';
 import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
-import { logEvent } from '../platform/log';
 import { requireOperator } from './operator';
 
 const store = (ctx: RouteContext) => new AgentStore(ctx.client(), ctx.config, ctx.deadline);
@@ -46,7 +45,7 @@ export async function addAgent(ctx: RouteContext, input: AddAgentInput): Promise
   const { password, generated } = passwordOf(input.password);
   const record = await newAgentRecord(identity, displayName, password);
   await store(ctx).create(record);
-  logEvent('/operator-agents-add', {}, { identity });
+  ctx.log.info({ identity });
   return json(201, { agent: publicAgent(record), ...(generated ? { password } : {}) });
 }
 
@@ -85,6 +84,6 @@ export async function updateAgent(ctx: RouteContext, input: UpdateAgentInput): P
     change = (r) => ({ ...r, enabled, updatedAt });
   }
   const record = await store(ctx).update(identity, change);
-  logEvent('/operator-agents-update', {}, { identity, action });
+  ctx.log.info({ identity, action });
   return json(200, { agent: publicAgent(record), ...(answerPassword ? { password: answerPassword } : {}) });
 }

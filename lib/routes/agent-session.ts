@@ -10,7 +10,6 @@ import {
 } from '../auth/agents';
 import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
-import { logEvent } from '../platform/log';
 import { requestSource, SignInThrottle } from '../auth/throttle';
 
 export interface AgentSignIn {
@@ -32,15 +31,15 @@ export async function signInAgent(ctx: RouteContext, input: AgentSignIn): Promis
     agents.get(identity),
   ]);
   if (!(await verifyPassword(password, agent?.password)) || !agent) {
-    logEvent('/agent-session', {}, { refused: 'sign-in-invalid', identity });
+    ctx.log.info({ refused: 'sign-in-invalid', identity });
     // One answer for an unknown identity and a wrong password: neither is revealed.
     throw apiError('sign-in-invalid', 'Wrong identity or password.');
   }
   await attempt.succeeded();
   if (!agent.enabled) {
-    logEvent('/agent-session', {}, { refused: 'agent-disabled', identity });
+    ctx.log.info({ refused: 'agent-disabled', identity });
     throw apiError('agent-disabled', 'This agent is disabled; ask your operator.');
   }
-  logEvent('/agent-session', {}, { identity });
+  ctx.log.info({ identity });
   return json(200, issueAgentSession(ctx.config.authToken, agent));
 }

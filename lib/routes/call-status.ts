@@ -5,7 +5,6 @@ import { messageCallbackUrl } from '../calls/callback-urls';
 import { apiError } from '../shared/error-catalogue';
 import { twilioCode } from '../platform/errors';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
-import { logEvent } from '../platform/log';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
 import { finishLegAndForward, forwardLegStarted } from '../forwarding/leg-events';
 
@@ -59,7 +58,7 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
       return [leg.callSid, result?.status === 'fulfilled' ? result.value : 'failed'];
     }),
   );
-  logEvent('/call-status', event, { status, legs: outcomes });
+  ctx.log.info({ status, legs: outcomes });
   const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) throw failure.reason;
   return json(200, { status, legs: outcomes });

@@ -5,7 +5,6 @@ import { json, type RouteContext, type RouteResult } from '../http/function-hand
 import { MAX_SEQUENCE_NUMBER } from '../store/keys';
 import { integerParam, isCallSid, isMessageSid } from '../shared/identifiers';
 import { CALLBACK_URL_GRACE_SECONDS, FINISHED_LEG_GRACE_SECONDS, MAX_CALL_SECONDS } from '../shared/limits';
-import { logEvent } from '../platform/log';
 import { callbackContent } from '../messages/content';
 import { isJsonBody } from '../http/signature';
 import type { InboundMessage } from '../forwarding/webhook';
@@ -81,7 +80,7 @@ export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult
     ? await forwardInbound(ctx, forwarding, message)
     : { outcome: await store().saveInbound(message) };
   const checked = violation ? { valid: false, rule: violation.rule } : {};
-  logEvent('/message-callback', event, {
+  ctx.log.info({
     messageSid: event.Sid,
     sequence,
     outcome,

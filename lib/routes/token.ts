@@ -4,7 +4,6 @@ import { requireVariable } from '../platform/config';
 import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { requireIdentity } from '../shared/identifiers';
-import { logEvent } from '../platform/log';
 import { bearerToken, secretsMatch } from '../platform/secrets';
 
 /** Access tokens last one hour (Twilio allows up to 24 h); the softphone fetches a new one when warned. */
@@ -25,7 +24,7 @@ const refused = () =>
  * Everything else: 403, before any input is looked at.
  */
 export async function issueVoiceToken(ctx: RouteContext, input: { identity?: unknown }): Promise<RouteResult> {
-  const { config, headers, event } = ctx;
+  const { config, headers } = ctx;
   const bearer = bearerToken(headers);
   const tokenSecret = config.raw.TOKEN_SECRET;
   let identity: string;
@@ -55,6 +54,6 @@ export async function issueVoiceToken(ctx: RouteContext, input: { identity?: unk
     ttl: TOKEN_TTL_SECONDS,
   });
   token.addGrant(new twilio.jwt.AccessToken.VoiceGrant({ outgoingApplicationSid: appSid, incomingAllow: true }));
-  logEvent('/token', event, { identity, via });
+  ctx.log.info({ identity, via });
   return json(200, { identity, token: token.toJwt(), ttl: TOKEN_TTL_SECONDS });
 }
