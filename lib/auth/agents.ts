@@ -1,8 +1,9 @@
 // Agents: the people who may use the softphone. Kept in one Sync Map, `cme.agents`, an item per
 // identity (data: AgentRecord). The credential is the agent's own password, stored as a salted
 // scrypt hash (node:crypto). Signing in (/agent-session) gives a signed, stateless agent session;
-// /token mints a Voice token for that session's identity only, and re-reads the agent each time, so
-// disabling an agent or resetting its password stops new tokens at once.
+// with it, /token mints a Voice token for that session's identity only (TOKEN_SECRET, server to
+// server, is the one other way in), and re-reads the agent each time, so disabling an agent or
+// resetting its password stops new tokens at once.
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { Config } from '../platform/config';
 import { apiError } from '../shared/error-catalogue';

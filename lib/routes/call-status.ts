@@ -34,7 +34,7 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
     const duration = event.CallDuration === undefined || event.CallDuration === '' ? NaN : Number(event.CallDuration);
     act = async (leg) => {
       const seconds = Number.isFinite(duration) ? duration : undefined;
-      // With APP_WEBHOOK_URL set, the app's backend also gets call.ended (lib/forwarding/messages.ts).
+      // With APP_WEBHOOK_URL set, the app's backend also gets call.ended (lib/forwarding/leg-events.ts).
       await finishLegAndForward(ctx, leg, status, seconds, () =>
         ctx.store().markFinished(leg, status, new Date(), seconds),
       );
