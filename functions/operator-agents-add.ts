@@ -1,9 +1,4 @@
-/**
- * POST /operator-agents-add — a new, enabled agent.
- * Header Authorization: Bearer <operator session>. Takes identity (letters, digits, _), optional
- * displayName, optional password (≥ 12 characters; empty: one is generated).
- * Returns 201 {agent, password?} (password only when generated, shown once); 409 agent-exists; 400; 401.
- */
+// /operator-agents-add: its contract (access, inputs, answers) is in lib/shared/route-contracts.ts.
 import { twilioFunction } from '../lib/http/function-handler';
 import { addAgent } from '../lib/routes/agent-admin';
 

@@ -1,9 +1,4 @@
-/**
- * POST /operator-agents-update — changes one agent.
- * Header Authorization: Bearer <operator session>. Takes identity and action: disable | enable |
- * reset-password (optional password; empty: generated) | rename (displayName).
- * Returns 200 {agent, password?} (password only when generated, shown once); 404 agent-not-found; 400; 401.
- */
+// /operator-agents-update: its contract (access, inputs, answers) is in lib/shared/route-contracts.ts.
 import { twilioFunction } from '../lib/http/function-handler';
 import { updateAgent } from '../lib/routes/agent-admin';
 

@@ -1,7 +1,4 @@
-/**
- * GET /operator-agents — every agent: {agents: [{identity, displayName, enabled, createdAt, updatedAt}]}.
- * Header Authorization: Bearer <session from /operator-session>; 401 without one.
- */
+// /operator-agents: its contract (access, inputs, answers) is in lib/shared/route-contracts.ts.
 import { twilioFunction } from '../lib/http/function-handler';
 import { listAgents } from '../lib/routes/agent-admin';
 

@@ -1,8 +1,4 @@
-/**
- * GET|POST /operator-messages — one leg's state and messages both ways, as /call-messages answers.
- * Header Authorization: Bearer <session>. Takes callSid (CA…), optional pageSize (1-100), pageToken.
- * Returns 200 {callSid, state, messages, total, nextPageToken}; 401 without a session; 404 unknown call.
- */
+// /operator-messages: its contract (access, inputs, answers) is in lib/shared/route-contracts.ts.
 import { twilioFunction } from '../lib/http/function-handler';
 import { operatorMessages } from '../lib/routes/operator';
 

@@ -1,10 +1,4 @@
-/**
- * POST /operator-send — the operator sends a message to a call's Voice SDK (server → SDK), through
- * the same core as /send-message. Header Authorization: Bearer <session>.
- * Takes callSid or identity, content (a JSON object as a string, ≤ 10,000 characters), optional
- * idempotencyKey. Returns 201 {sid, callSid, idempotencyKey}; 409 when the call is not active;
- * 401 without a session; 4xx {code, message} for bad input.
- */
+// /operator-send: its contract (access, inputs, answers) is in lib/shared/route-contracts.ts.
 import { twilioFunction } from '../lib/http/function-handler';
 import { operatorSend } from '../lib/routes/operator';
 

@@ -1,9 +1,4 @@
-/**
- * POST /send-message — server → SDK. Signed by your backend (see scripts/send-message.ts).
- * Takes callSid (the SDK leg, CA…) or identity, content (a JSON object as a string, ≤ 10,000
- * characters), optional idempotencyKey. Returns 201 {sid, callSid, idempotencyKey}; 409 when the
- * call is not active; 4xx {code, message} for bad input.
- */
+// /send-message: its contract (access, inputs, answers) is in lib/shared/route-contracts.ts.
 import { twilioFunction } from '../lib/http/function-handler';
 import { sendCallMessage } from '../lib/routes/send-message';
 

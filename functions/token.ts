@@ -1,10 +1,4 @@
-/**
- * POST /token — a Voice access token.
- * Header Authorization: Bearer <session from /agent-session> → a token for that agent's own identity
- * (optional identity must match); or, server to server only, Bearer <TOKEN_SECRET> with identity.
- * Returns 200 {identity, token, ttl}; 403 token-auth-invalid / agent-disabled / identity-not-yours;
- * 400 for a bad identity (server path).
- */
+// /token: its contract (access, inputs, answers) is in lib/shared/route-contracts.ts.
 import { twilioFunction } from '../lib/http/function-handler';
 import { issueVoiceToken } from '../lib/routes/token';
 

@@ -1,5 +1,6 @@
 // One Voice SDK Device on the sandbox's signaling gateway (gateway.ts): the frames it sends and
-// receives, and the engine phone it becomes once registered. Protocol: /work/shared/VOICE-SDK-SIGNALING.md.
+// receives, and the engine phone it becomes once registered. Protocol: the frames the real SDK
+// was seen to exchange (no public specification); the handlers below are the record of it.
 import { WebSocket } from 'ws';
 import { compactJson } from '../lib/shared/json-text';
 import { isActive, isFinal, type CallEngine, type PhoneCall, type PhoneListener } from './engine';

@@ -1,6 +1,6 @@
 // The sandbox's Voice SDK signaling gateway: what `wss://chunderw.twilio.com/signal` is to the real
 // `@twilio/voice-sdk`, for the sandbox. The SDK reaches it through the Device option
-// `chunderw: 'localhost:<port>'`. Protocol: /work/shared/VOICE-SDK-SIGNALING.md (measured).
+// `chunderw: 'localhost:<port>'`. Protocol: as measured against the real SDK (gateway-device.ts).
 //
 // Each WebSocket is one Device. Its identity comes from the access token `/token` issued (HS256
 // with the sandbox API key secret: checked). Registering makes it a phone of the CallEngine, so a

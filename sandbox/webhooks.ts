@@ -75,7 +75,7 @@ export function writeJson(params: Record<string, string>, style: JsonStyle): str
 export type RetryCondition = 'ct' | 'rt' | '4xx' | '5xx';
 
 /**
- * A webhook URL's connection overrides (TWILIO-FACTS.md §8, docs "Webhook connection overrides"):
+ * A webhook URL's connection overrides (Twilio docs "Webhook connection overrides"):
  * `rc` retries 0-5 (default 1), `rp` policy (default `ct`: connection failures only), `rt` read
  * timeout 100-15000 ms (15000), `tt` total time of all attempts 100-15000 ms (15000). Out-of-range
  * values are clamped. `ct` (connect timeout) is not modelled: a local connection is refused at once.

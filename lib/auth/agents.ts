@@ -1,10 +1,11 @@
 // Agents: the people who may use the softphone. Kept in one Sync Map, `cme.agents`, an item per
 // identity (data: AgentRecord, lib/store/records.ts). The credential is the agent's own password, stored as a salted
 // scrypt hash (node:crypto). Signing in (/agent-session) gives a signed, stateless agent session;
-// /token mints a Voice token for that session's identity only, and re-reads the agent each time, so
-// disabling an agent or resetting its password stops new tokens at once.
+// with it, /token mints a Voice token for that session's identity only (TOKEN_SECRET, server to
+// server, is the one other way in), and re-reads the agent each time, so disabling an agent or
+// resetting its password stops new tokens at once.
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { badRequest, HttpError } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import { AGENT_IDENTITY, AGENT_IDENTITY_RULE } from '../shared/limits';
 import { readSession, sessionKey, signSession } from './sessions';
 import { logUnreadable, parseAgentRecord, type AgentRecord, type PasswordHash } from '../store/records';
@@ -47,14 +48,14 @@ export const publicAgent = ({ identity, displayName, enabled, createdAt, updated
 export const isAgentIdentity = (v: unknown): v is string => typeof v === 'string' && AGENT_IDENTITY.test(v);
 
 export function requireAgentIdentity(value: unknown): string {
-  if (!isAgentIdentity(value)) throw badRequest('identity-invalid', `identity must be ${AGENT_IDENTITY_RULE}.`);
+  if (!isAgentIdentity(value)) throw apiError('identity-invalid', `identity must be ${AGENT_IDENTITY_RULE}.`);
   return value;
 }
 
 /** A new password: at least PASSWORD_MIN_CHARS characters. */
 export function requireNewPassword(value: unknown): string {
   if (typeof value !== 'string' || [...value].length < PASSWORD_MIN_CHARS || value.length > PASSWORD_MAX_CHARS) {
-    throw badRequest(
+    throw apiError(
       'password-invalid',
       `password must be ${PASSWORD_MIN_CHARS}-${PASSWORD_MAX_CHARS} characters (leave it empty to have one generated).`,
     );
@@ -65,10 +66,10 @@ export function requireNewPassword(value: unknown): string {
 export function requireDisplayName(value: unknown, fallback: string): string {
   const name = typeof value === 'string' ? value.trim() : '';
   if (value !== undefined && typeof value !== 'string')
-    throw badRequest('display-name-invalid', 'displayName must be text.');
+    throw apiError('display-name-invalid', 'displayName must be text.');
   // eslint-disable-next-line no-control-regex
   if (name.length > DISPLAY_NAME_MAX_CHARS || /[\u0000-\u001f\u007f]/.test(name)) {
-    throw badRequest(
+    throw apiError(
       'display-name-invalid',
       `displayName must be at most ${DISPLAY_NAME_MAX_CHARS} characters, without control characters.`,
     );
@@ -207,14 +208,14 @@ export class AgentStore extends SyncAccess {
   /** Adds an agent; 409 `agent-exists` when the identity is taken. Creates the Map on first use. */
   async create(record: AgentRecord): Promise<void> {
     const created = await this.createMapItem(AGENTS_MAP, record.identity, record, () => this.ensureMap(AGENTS_MAP));
-    if (!created) throw new HttpError(409, 'agent-exists', `There is already an agent ${record.identity}.`);
+    if (!created) throw apiError('agent-exists', `There is already an agent ${record.identity}.`);
   }
 
   /** Changes an agent with a revision check (a concurrent change is re-read and re-applied); 404 when unknown. */
   async update(identity: string, change: (record: AgentRecord) => AgentRecord): Promise<AgentRecord> {
     for (let race = 0; race < 3; race++) {
       const current = await this.fetch(identity);
-      if (!current) throw new HttpError(404, 'agent-not-found', `There is no agent ${identity}.`);
+      if (!current) throw apiError('agent-not-found', `There is no agent ${identity}.`);
       const next = change(current.record);
       try {
         await this.retry(() => this.items()(identity).update({ data: next, ifMatch: current.revision }));
@@ -223,7 +224,7 @@ export class AgentStore extends SyncAccess {
         if (!isItemRevisionMismatch(err)) throw err;
       }
     }
-    throw new HttpError(503, 'record-failed', `Could not change agent ${identity}; retry.`);
+    throw apiError('record-failed', `Could not change agent ${identity}; retry.`);
   }
 }
 

@@ -10,8 +10,8 @@
 // counts as none: the next attempt starts a fresh window over it.
 import { createHash } from 'node:crypto';
 import type { Config } from '../platform/config';
-import { HttpError } from '../platform/errors';
-import { logEvent } from '../platform/log';
+import { apiError, HttpError } from '../shared/error-catalogue';
+import { routeLog } from '../platform/log';
 import type { TwilioClient } from '../platform/twilio-client';
 import { logUnreadable, parseThrottleCounter, type ThrottleCounter } from '../store/records';
 import { isDocumentRevisionMismatch, isNameTaken, isNotFound, SyncAccess } from '../store/sync';
@@ -59,13 +59,10 @@ export function counterName(kind: 'identity' | 'source', value: string): string 
 
 function throttled(retryAfterSeconds: number): HttpError {
   const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
-  return new HttpError(
-    429,
-    'sign-in-throttled',
-    `Too many failed sign-ins; try again in ${seconds} seconds.`,
-    { retryAfter: seconds },
-    { 'Retry-After': String(seconds) },
-  );
+  return apiError('sign-in-throttled', `Too many failed sign-ins; try again in ${seconds} seconds.`, {
+    details: { retryAfter: seconds },
+    headers: { 'Retry-After': String(seconds) },
+  });
 }
 
 /** One counted attempt: `succeeded()` gives it back (and clears the identity's failures). */
@@ -104,8 +101,9 @@ export class SignInThrottle extends SyncAccess {
     const refusals = [byIdentity, bySource].filter((r) => r.status === 'rejected').map((r) => r.reason as unknown);
     if (refusals.length) {
       // The longest wait wins; a Sync failure (not a refusal) is passed on as it is.
-      const waits = refusals.filter((e) => e instanceof HttpError && e.status === 429) as HttpError[];
-      if (waits.length < refusals.length) throw refusals.find((e) => !(e instanceof HttpError && e.status === 429));
+      const isThrottled = (e: unknown): e is HttpError => e instanceof HttpError && e.code === 'sign-in-throttled';
+      const waits = refusals.filter(isThrottled);
+      if (waits.length < refusals.length) throw refusals.find((e) => !isThrottled(e));
       const [longest] = waits.sort((a, b) => Number(b.details?.retryAfter) - Number(a.details?.retryAfter));
       if (longest === undefined) throw new Error('every refusal is a 429 here, and there is at least one');
       throw longest;
@@ -115,7 +113,7 @@ export class SignInThrottle extends SyncAccess {
       succeeded: async () => {
         // Best effort: the sign-in has succeeded, a counter left behind only expires later.
         const results = await Promise.allSettled([this.clear(identityName), this.giveBack(sourceName, sourceWritten)]);
-        for (const r of results) if (r.status === 'rejected') logEvent('throttle', {}, { error: 'release-failed' });
+        for (const r of results) if (r.status === 'rejected') routeLog('throttle').info({ error: 'release-failed' });
       },
     };
   }

@@ -27,7 +27,7 @@ export const ROUTE_QUERY_KEYS: Record<string, readonly string[]> = {
 };
 
 /**
- * Twilio's connection override (TWILIO-FACTS.md §8), on every callback URL we hand out: retry up to
+ * Twilio's connection override (its docs: "Webhook connection overrides"), on every callback URL we hand out: retry up to
  * 3 times (rc) after a 5xx answer, a connect timeout or a read timeout (rp); wait at most 10 s for
  * an answer (rt: a Function is stopped at 10 s anyway), and all attempts within 15 s (tt, the
  * documented maximum). Twilio retries nothing by default but connection failures, so without it a

@@ -1,7 +1,7 @@
 // What an SDK call may dial: DIAL_ALLOWED, comma-separated E.164 prefixes (`+1`, `+44`, `+3460`).
 // Unset, it is the country code of CALLER_ID, so a token holder cannot run up the bill on premium,
 // satellite (+881, +882) or far-away numbers. Client → client calls are not affected.
-import { HttpError } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import { isE164 } from '../shared/identifiers';
 
 const PREFIX = /^\+[1-9]\d{0,14}$/;
@@ -35,8 +35,7 @@ export function dialAllowed(raw: { DIAL_ALLOWED?: string; CALLER_ID?: string }):
   }
   const prefixes = value.split(',').map((p) => p.trim());
   if (!prefixes.every((p) => PREFIX.test(p))) {
-    throw new HttpError(
-      500,
+    throw apiError(
       'configuration-invalid',
       'DIAL_ALLOWED must be comma-separated E.164 prefixes, e.g. +1,+44 (a + and 1-15 digits each).',
     );

@@ -1,6 +1,6 @@
 // call.started / call.ended for each SDK leg, forwarded to the app's backend (APP_WEBHOOK_URL).
 // Apart from lib/forwarding/messages.ts (messages and replies) so /call-status bundles neither the
-// send core nor the schema validator.
+// send operation (lib/messages/send.ts) nor the schema validator.
 import { isFinalStatus, type SdkLeg } from '../calls/legs';
 import {
   deliver,
@@ -12,11 +12,21 @@ import {
   type ForwardingSettings,
   type LegEvent,
 } from './webhook';
-import type { RouteContext } from '../http/function-handler';
-import { logEvent } from '../platform/log';
+import type { Config } from '../platform/config';
+import type { Log } from '../platform/log';
+import type { CallStore } from '../store/call-store';
+
+/** What forwarding needs from its invocation (a route's context has all of it). */
+export interface ForwardingDeps {
+  config: Pick<Config, 'raw'>;
+  /** Deliveries end by then (ms since epoch): the invocation's deadline. */
+  deadline: number;
+  store: () => CallStore;
+  log: Log;
+}
 
 /** The forwarding settings when forwarding is on (throws 500 configuration-invalid when half set). */
-export const forwardingOf = (ctx: Pick<RouteContext, 'config'>) => forwardingSettings(ctx.config);
+export const forwardingOf = (ctx: Pick<ForwardingDeps, 'config'>) => forwardingSettings(ctx.config);
 
 /**
  * Forwards `call.started` / `call.ended` for one SDK leg. Not retried by Twilio (a status callback
@@ -24,7 +34,7 @@ export const forwardingOf = (ctx: Pick<RouteContext, 'config'>) => forwardingSet
  * (`<CallSid>:<event>`) lets the app drop a repeat.
  */
 export async function forwardLegEvent(
-  ctx: RouteContext,
+  ctx: ForwardingDeps,
   settings: ForwardingSettings,
   leg: SdkLeg,
   type: LegEvent['type'],
@@ -42,12 +52,12 @@ export async function forwardLegEvent(
     ...(durationSeconds !== undefined ? { durationSeconds } : {}),
   };
   const delivery = await deliver(settings, legEventBody(event), legEventKey(event), deliveryTimeout(ctx.deadline, 0));
-  logDelivery(leg.callSid, type, legEventKey(event), delivery);
+  logDelivery(ctx.log.forCall(leg.callSid), type, legEventKey(event), delivery);
   return delivery;
 }
 
 /** Forwards `call.started` for a leg whose subscription was just recorded (exactly one invocation does that). */
-export async function forwardLegStarted(ctx: RouteContext, leg: SdkLeg, status: string): Promise<void> {
+export async function forwardLegStarted(ctx: ForwardingDeps, leg: SdkLeg, status: string): Promise<void> {
   const settings = forwardingOf(ctx);
   if (settings) await forwardLegEvent(ctx, settings, leg, 'call.started', status);
 }
@@ -57,7 +67,7 @@ export async function forwardLegStarted(ctx: RouteContext, leg: SdkLeg, status: 
  * repeated final status callback): one Sync read more, only while forwarding is on.
  */
 export async function finishLegAndForward(
-  ctx: RouteContext,
+  ctx: ForwardingDeps,
   leg: SdkLeg,
   status: string,
   durationSeconds: number | undefined,
@@ -72,17 +82,13 @@ export async function finishLegAndForward(
 }
 
 /** One log line per delivery: identifiers and outcome only, never the content. */
-export function logDelivery(callSid: string, type: string, key: string, delivery: Delivery): void {
-  logEvent(
-    '/forward',
-    { callSid },
-    {
-      event: type,
-      key,
-      forwarded: delivery.ok,
-      backendStatus: delivery.status,
-      failure: delivery.failure,
-      ms: delivery.ms,
-    },
-  );
+export function logDelivery(log: Log, type: string, key: string, delivery: Delivery): void {
+  log.info({
+    event: type,
+    key,
+    forwarded: delivery.ok,
+    backendStatus: delivery.status,
+    failure: delivery.failure,
+    ms: delivery.ms,
+  });
 }

@@ -3,10 +3,10 @@
 // acknowledged (2xx) is recorded `forwarded: true` and never delivered again; a failed delivery is
 // recorded `forwarded: false` and the callback answers 503, so Twilio redelivers it (the retry
 // fragment on its URL) and the next attempt delivers it, with the same Idempotency-Key.
-import type { SendMessageResult } from '../shared/api-types';
 import type { CallStore, StoredInbound } from '../store/call-store';
 import { LegCache } from '../store/leg-cache';
-import { HttpError, isRetryable } from '../platform/errors';
+import { apiError, HttpError, type ErrorCode } from '../shared/error-catalogue';
+import { isRetryable } from '../platform/errors';
 import {
   deliver,
   deliveryTimeout,
@@ -15,21 +15,19 @@ import {
   type InboundMessage,
   type LegIdentity,
 } from './webhook';
-import type { RouteContext } from '../http/function-handler';
 import { compactJson } from '../shared/json-text';
-import { logEvent } from '../platform/log';
 import { REQUEST_TIMEOUT_MS } from '../platform/retry';
 import { logDelivery } from './leg-events';
-import { sendCallMessage } from '../routes/send-message';
+import { sendMessage, type SendDeps, type SendOutcome } from '../messages/send';
 
 export { forwardingOf } from './leg-events';
 
 /** What became of a reply the backend asked for. */
 export interface ReplyOutcome {
-  outcome: SendMessageResult['outcome'] | 'failed';
+  outcome: SendOutcome['outcome'] | 'failed';
   sid?: string | null;
   /** Why it was not sent (the error code /send-message would have answered). */
-  code?: string;
+  code?: ErrorCode;
 }
 
 export interface ForwardOutcome {
@@ -63,7 +61,7 @@ async function legIdentity(store: CallStore, callSid: string): Promise<LegIdenti
  * 4. a failed delivery answers 503 (Twilio redelivers); a delivered one sends the backend's reply.
  */
 export async function forwardInbound(
-  ctx: RouteContext,
+  ctx: SendDeps,
   settings: ForwardingSettings,
   message: InboundMessage,
 ): Promise<ForwardOutcome> {
@@ -77,7 +75,7 @@ export async function forwardInbound(
 
   const timeoutMs = deliveryTimeout(ctx.deadline, REQUEST_TIMEOUT_MS);
   const delivery = await deliver(settings, messageEventBody(message, leg), message.sid, timeoutMs);
-  logDelivery(message.callSid, 'call.message', message.sid, delivery);
+  logDelivery(ctx.log.forCall(message.callSid), 'call.message', message.sid, delivery);
 
   let outcome: ForwardOutcome['outcome'] = 'duplicate';
   if (!stored) {
@@ -88,15 +86,12 @@ export async function forwardInbound(
     await store.markForwarded(message.callSid, stored);
   }
   if (!delivery.ok) {
-    throw new HttpError(
-      503,
-      'forwarding-failed',
-      'The app backend did not acknowledge the message; retry the callback.',
-      {
+    throw apiError('forwarding-failed', 'The app backend did not acknowledge the message; retry the callback.', {
+      details: {
         sid: message.sid,
         ...(delivery.status !== undefined ? { backendStatus: delivery.status } : { failure: delivery.failure }),
       },
-    );
+    });
   }
   if (delivery.reply === undefined) return { outcome, forwarded: true };
   return { outcome, forwarded: true, reply: await sendReply(ctx, message, delivery.reply) };
@@ -112,16 +107,16 @@ async function markIfUndelivered(store: CallStore, message: InboundMessage): Pro
  * recorded the same way), keyed on the message's Sid: however often the message is delivered, one
  * reply is sent. A reply that cannot be sent is reported, not retried: the message was delivered.
  */
-async function sendReply(ctx: RouteContext, message: InboundMessage, reply: unknown): Promise<ReplyOutcome> {
+async function sendReply(ctx: SendDeps, message: InboundMessage, reply: unknown): Promise<ReplyOutcome> {
   const content = typeof reply === 'string' ? reply : compactJson(reply);
   const idempotencyKey = replyKey(message.sid);
   try {
-    const result = await sendCallMessage(ctx, { callSid: message.callSid, content, idempotencyKey });
-    const sent = (result as { json: SendMessageResult }).json;
+    const sent = await sendMessage(ctx, { callSid: message.callSid, content, idempotencyKey });
     return { outcome: sent.outcome, sid: sent.sid };
   } catch (err) {
-    const code = err instanceof HttpError ? err.code : isRetryable(err) ? 'twilio-unavailable' : 'internal-error';
-    logEvent('/message-callback', { callSid: message.callSid }, { messageSid: message.sid, reply: 'failed', code });
+    const code: ErrorCode =
+      err instanceof HttpError ? err.code : isRetryable(err) ? 'twilio-unavailable' : 'internal-error';
+    ctx.log.forCall(message.callSid).info({ messageSid: message.sid, reply: 'failed', code });
     return { outcome: 'failed', code };
   }
 }

@@ -5,7 +5,7 @@
 import { createHmac } from 'node:crypto';
 import type { StoredMessage } from '../store/records';
 import { isLocalDomain, type Config } from '../platform/config';
-import { HttpError } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import { parseJson } from '../shared/json-text';
 import { secretsMatch } from '../platform/secrets';
 
@@ -29,7 +29,7 @@ export interface ForwardingSettings {
   secret: string;
 }
 
-const configurationInvalid = (message: string) => new HttpError(500, 'configuration-invalid', message);
+const configurationInvalid = (message: string) => apiError('configuration-invalid', message);
 
 /**
  * APP_WEBHOOK_URL + APP_WEBHOOK_SECRET, or undefined (forwarding off) when neither is set. One

@@ -4,8 +4,9 @@ import type { Context, ServerlessCallback, TwilioResponse } from '@twilio-labs/s
 import { baseUrl, type RequestSite } from '../calls/callback-urls';
 import { CallStore } from '../store/call-store';
 import { readConfig, type Config, type Env } from '../platform/config';
-import { badRequest, HttpError, isRetryable, isTwilioRestError } from '../platform/errors';
-import { logEvent } from '../platform/log';
+import { apiError, HttpError } from '../shared/error-catalogue';
+import { isRetryable, isTwilioRestError } from '../platform/errors';
+import { callSidOf, routeLog, type Log } from '../platform/log';
 import { checkTwilioSignature } from './signature';
 import { twilioClient, type TwilioClient } from '../platform/twilio-client';
 
@@ -21,6 +22,8 @@ export interface RouteContext {
   deadline: number;
   client: () => TwilioClient;
   store: () => CallStore;
+  /** This route's log, about the request's CallSid (or callSid): one JSON line per event. */
+  log: Log;
   /**
    * Signed routes: whether the signature covers the body the route reads. False only for a JSON
    * body whose bodySHA256 could not be re-derived from the parsed body (lib/http/signature.ts).
@@ -68,6 +71,7 @@ export function twilioFunction(
     const given: unknown = event.request?.headers;
     const headers = typeof given === 'object' && given !== null ? (given as Record<string, unknown>) : {};
     const deadline = Date.now() + INVOCATION_BUDGET_MS;
+    const log = routeLog(context.PATH, callSidOf(event));
     let result: RouteResult;
     try {
       const config = readConfig(context);
@@ -79,11 +83,11 @@ export function twilioFunction(
       const secrets = { authToken: config.authToken, sharedKeySecret: config.webhookSharedKeySecret };
       const signature = options.signed ? checkTwilioSignature(secrets, headers, site, event) : undefined;
       if (signature && !signature.valid) {
-        throw new HttpError(403, 'signature-invalid', 'This route needs a valid X-Twilio-Signature header.');
+        throw apiError('signature-invalid', 'This route needs a valid X-Twilio-Signature header.');
       }
       for (const name of options.bodyOnly ?? []) {
         if (event[name] !== undefined && !couldBeInBody(headers, name, event[name])) {
-          throw badRequest('secret-in-url', `Send ${name} in the request body (POST), never in the URL.`);
+          throw apiError('secret-in-url', `Send ${name} in the request body (POST), never in the URL.`);
         }
       }
       const client = () => twilioClient(config);
@@ -95,16 +99,17 @@ export function twilioFunction(
         deadline,
         client,
         store: () => new CallStore(client(), config, deadline),
+        log,
         bodyVerified: signature?.valid === true && signature.bodyVerified,
       });
     } catch (err) {
       try {
-        result = errorResult(err, context.PATH, event);
+        result = errorResult(err, log);
       } catch {
         result = INTERNAL_ERROR;
       }
     }
-    respond(result, context.PATH, event, callback, newResponse);
+    respond(result, log, callback, newResponse);
   };
 }
 
@@ -122,30 +127,26 @@ function couldBeInBody(headers: Record<string, unknown>, name: string, value: un
   return Number(length) >= Buffer.byteLength(name) + 1 + Buffer.byteLength(value);
 }
 
-const INTERNAL_ERROR = json(500, {
-  code: 'internal-error',
-  message: 'Something went wrong on our side; retry the request.',
-});
+/** An error's answer: `{code, message, ...details}` at the catalogue's status, with its headers. */
+function errorAnswer(err: HttpError): RouteResult {
+  return { ...json(err.status, { code: err.code, message: err.message, ...err.details }), headers: err.headers };
+}
+
+const INTERNAL_ERROR = errorAnswer(apiError('internal-error', 'Something went wrong on our side; retry the request.'));
 
 /**
  * Hands the answer to the runtime so that nothing can throw out of the Function: a body that cannot
  * be serialised becomes a 500 JSON error here, and if the runtime itself throws while sending, one
  * plain JSON error is sent instead (an exception escaping the handler would kill the process).
  */
-function respond(
-  result: RouteResult,
-  path: string,
-  event: Event,
-  callback: ServerlessCallback,
-  newResponse: ResponseFactory,
-): void {
+function respond(result: RouteResult, log: Log, callback: ServerlessCallback, newResponse: ResponseFactory): void {
   let response: TwilioResponse;
   try {
     // The runtime serialises with JSON.stringify, which recurses: check here, where a throw is caught.
     if ('json' in result) JSON.stringify(result.json);
     response = toResponse(result, newResponse());
   } catch (err) {
-    logEvent(path, {}, { error: 'unserialisable-answer', name: (err as Error)?.name });
+    log.info({ error: 'unserialisable-answer', name: (err as Error)?.name });
     try {
       response = toResponse(INTERNAL_ERROR, newResponse());
     } catch (noResponse) {
@@ -157,7 +158,7 @@ function respond(
   try {
     callback(null, response);
   } catch (err) {
-    logEvent(path, {}, { error: 'send-failed', name: (err as Error)?.name });
+    log.info({ error: 'send-failed', name: (err as Error)?.name });
     try {
       callback(null, toResponse(INTERNAL_ERROR, newResponse()));
     } catch {
@@ -166,35 +167,35 @@ function respond(
   }
 }
 
-function errorResult(err: unknown, path: string, event: Event): RouteResult {
+function errorResult(err: unknown, log: Log): RouteResult {
   if (err instanceof HttpError) {
-    if (err.status >= 500) logEvent(path, event, { error: err.code });
-    return { ...json(err.status, { code: err.code, message: err.message, ...err.details }), headers: err.headers };
+    if (err.status >= 500) log.info({ error: err.code });
+    return errorAnswer(err);
   }
   if (isRetryable(err)) {
     // 429/5xx from Twilio, a timeout, a network failure, or no time left: the same request can succeed later.
     const twilioCode = isTwilioRestError(err) ? err.code : undefined;
-    logEvent(path, event, {
+    log.info({
       error: 'twilio-unavailable',
       status: isTwilioRestError(err) ? err.status : undefined,
       twilioCode,
       cause: (err as { code?: unknown }).code,
     });
-    return json(503, {
-      code: 'twilio-unavailable',
-      message: 'Twilio did not answer in time; retry the request.',
-      ...(twilioCode ? { twilioCode } : {}),
-    });
+    return errorAnswer(
+      apiError('twilio-unavailable', 'Twilio did not answer in time; retry the request.', {
+        details: twilioCode ? { twilioCode } : {},
+      }),
+    );
   }
   if (isTwilioRestError(err)) {
-    logEvent(path, event, { error: 'twilio', status: err.status, twilioCode: err.code });
-    return json(502, {
-      code: 'twilio-error',
-      message: `Twilio refused the request (code ${err.code ?? err.status}).`,
-      twilioCode: err.code,
-    });
+    log.info({ error: 'twilio', status: err.status, twilioCode: err.code });
+    return errorAnswer(
+      apiError('twilio-error', `Twilio refused the request (code ${err.code ?? err.status}).`, {
+        details: { twilioCode: err.code },
+      }),
+    );
   }
-  logEvent(path, event, { error: 'internal', name: (err as Error)?.name });
+  log.info({ error: 'internal', name: (err as Error)?.name });
   return INTERNAL_ERROR;
 }
 

@@ -1,4 +1,4 @@
-import { badRequest } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import { compactJson, jsonDepth, parseJson } from '../shared/json-text';
 import { MAX_CALLBACK_CONTENT_CHARS, MAX_CONTENT_CHARS, MAX_PARSED_DEPTH } from '../shared/limits';
 
@@ -11,17 +11,16 @@ export { MAX_CALLBACK_CONTENT_CHARS, MAX_CONTENT_CHARS } from '../shared/limits'
  */
 export function validateContent(content: unknown): string {
   if (content === undefined || content === null || content === '') {
-    throw badRequest('content-missing', 'content is required: a JSON object, as a string.');
+    throw apiError('content-missing', 'content is required: a JSON object, as a string.');
   }
-  if (typeof content !== 'string')
-    throw badRequest('content-invalid', 'content must be a string holding a JSON object.');
+  if (typeof content !== 'string') throw apiError('content-invalid', 'content must be a string holding a JSON object.');
   if (content.length > MAX_CONTENT_CHARS) {
-    throw badRequest('content-too-long', `content is ${content.length} characters; the limit is ${MAX_CONTENT_CHARS}.`);
+    throw apiError('content-too-long', `content is ${content.length} characters; the limit is ${MAX_CONTENT_CHARS}.`);
   }
   const parsed = parseJson(content);
-  if (!parsed.ok) throw badRequest('content-invalid', 'content is not valid JSON.');
+  if (!parsed.ok) throw apiError('content-invalid', 'content is not valid JSON.');
   if (typeof parsed.value !== 'object' || parsed.value === null || Array.isArray(parsed.value)) {
-    throw badRequest('content-invalid', 'content must be a JSON object, e.g. {"key":"value"}.');
+    throw apiError('content-invalid', 'content must be a JSON object, e.g. {"key":"value"}.');
   }
   return content;
 }
@@ -33,23 +32,20 @@ export function validateContent(content: unknown): string {
  * recursion); refused only when it is not JSON at all or impossibly large.
  */
 export function callbackContent(content: unknown, jsonBody = false): string {
-  if (content === undefined || content === '') throw badRequest('content-missing', 'Content is required.');
+  if (content === undefined || content === '') throw apiError('content-missing', 'Content is required.');
   const raw = typeof content === 'string' ? content : compactJson(content);
   // A long string is refused before anything parses it.
   if (raw.length > MAX_CALLBACK_CONTENT_CHARS) throw tooLong(raw.length);
   if (parseJson(raw).ok) return raw;
   // In a JSON body, Content may arrive as the value itself (here a string) rather than its JSON text.
-  if (!jsonBody) throw badRequest('content-invalid', 'Content is not valid JSON.');
+  if (!jsonBody) throw apiError('content-invalid', 'Content is not valid JSON.');
   const text = JSON.stringify(raw);
   if (text.length > MAX_CALLBACK_CONTENT_CHARS) throw tooLong(text.length);
   return text;
 }
 
 const tooLong = (length: number) =>
-  badRequest(
-    'content-too-long',
-    `Content is ${length} characters; at most ${MAX_CALLBACK_CONTENT_CHARS} are accepted.`,
-  );
+  apiError('content-too-long', `Content is ${length} characters; at most ${MAX_CALLBACK_CONTENT_CHARS} are accepted.`);
 
 /**
  * How history answers carry a stored message's content: `content` is the JSON text exactly as it

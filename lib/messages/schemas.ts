@@ -8,7 +8,7 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { createHash } from 'node:crypto';
 import type { Config } from '../platform/config';
-import { HttpError } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import { jsonDepth, parseJson } from '../shared/json-text';
 import { MAX_PARSED_DEPTH } from '../shared/limits';
 
@@ -35,7 +35,7 @@ interface SchemaFile {
 }
 
 const invalidFile = (why: string) =>
-  new HttpError(500, 'configuration-invalid', `${SCHEMAS_VARIABLE}: the message schemas ${why}.`);
+  apiError('configuration-invalid', `${SCHEMAS_VARIABLE}: the message schemas ${why}.`);
 
 /** Compiles a schema file's text (throws 500 configuration-invalid naming what is wrong). */
 export function compileMessageSchemas(text: string): MessageSchemas {
@@ -139,9 +139,8 @@ export function messageSchemas(
 export function requireSchemaValid(config: Pick<Config, 'raw'>, content: string, readAsset?: AssetReader): void {
   const found = messageSchemas(config, readAsset)?.check(content);
   if (found) {
-    throw new HttpError(400, 'content-schema-invalid', `content ${found.message}`, {
-      path: found.path,
-      rule: found.rule,
+    throw apiError('content-schema-invalid', `content ${found.message}`, {
+      details: { path: found.path, rule: found.rule },
     });
   }
 }

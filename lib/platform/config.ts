@@ -1,5 +1,8 @@
-// Every setting the functions read, in one place, with errors that name the missing variable.
-import { HttpError } from './errors';
+// The settings every route needs, read and checked here once per request (readConfig), with errors
+// that name the variable. A setting only one module uses is read from `raw` where it is used
+// (requireVariable names it when it must be set): e.g. /voice's CLIENT_IDENTITY and DIAL_ALLOWED,
+// /token's API key, OPERATOR_SECRET, forwarding's APP_WEBHOOK_URL and APP_WEBHOOK_SECRET.
+import { apiError, type HttpError } from '../shared/error-catalogue';
 
 /** twilio-run serves `localhost:<port>`; a deployed Function's DOMAIN_NAME is its twil.io host. */
 export const isLocalDomain = (domainName: string | undefined) =>
@@ -28,7 +31,7 @@ export interface Config {
 }
 
 export function missingVariable(name: string, why: string): HttpError {
-  return new HttpError(500, 'configuration-missing', `Set the environment variable ${name} (${why}).`);
+  return apiError('configuration-missing', `Set the environment variable ${name} (${why}).`);
 }
 
 function positiveInt(env: Env, name: string, fallback: number): number {
@@ -36,11 +39,7 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1 || value > 31_536_000) {
-    throw new HttpError(
-      500,
-      'configuration-invalid',
-      `${name} must be a whole number of seconds between 1 and 31536000.`,
-    );
+    throw apiError('configuration-invalid', `${name} must be a whole number of seconds between 1 and 31536000.`);
   }
   return value;
 }
@@ -49,7 +48,7 @@ function flag(env: Env, name: string): boolean {
   const raw = (env[name] ?? '').trim().toLowerCase();
   if (raw === '' || raw === 'false' || raw === '0') return false;
   if (raw === 'true' || raw === '1') return true;
-  throw new HttpError(500, 'configuration-invalid', `${name} must be true or false.`);
+  throw apiError('configuration-invalid', `${name} must be true or false.`);
 }
 
 /** Shared secrets must resist guessing: shorter ones are refused at start (every route answers 500). */
@@ -60,8 +59,7 @@ function checkSecretLengths(env: Env): void {
   for (const name of SECRET_VARIABLES) {
     const value = env[name];
     if (value && value.length < MIN_SECRET_CHARS) {
-      throw new HttpError(
-        500,
+      throw apiError(
         'configuration-invalid',
         `${name} must be at least ${MIN_SECRET_CHARS} characters: use a long random value (openssl rand -base64 32).`,
       );
@@ -77,8 +75,7 @@ export function readConfig(env: Env): Config {
   const sandboxUrl = env.TWILIO_SANDBOX_URL || undefined;
   // The sandbox switch must never reach production: a deployed Function is not on localhost.
   if (sandboxUrl && !isLocalDomain(env.DOMAIN_NAME)) {
-    throw new HttpError(
-      500,
+    throw apiError(
       'configuration-invalid',
       'TWILIO_SANDBOX_URL is set in a deployed Function: remove it from .env and deploy again.',
     );
@@ -86,8 +83,7 @@ export function readConfig(env: Env): Config {
   const publicBaseUrl = env.PUBLIC_BASE_URL || undefined;
   // A tunnel or local URL left in .env would send a deployed service's callbacks there.
   if (publicBaseUrl && !isLocalDomain(env.DOMAIN_NAME) && !/^https:\/\/(?!localhost|127\.)[^/]+/.test(publicBaseUrl)) {
-    throw new HttpError(
-      500,
+    throw apiError(
       'configuration-invalid',
       'PUBLIC_BASE_URL must be an https URL of a public host in a deployed Function.',
     );

@@ -1,18 +1,5 @@
-/** An error a route answers with: a 4xx (or retryable 5xx) status and a `{code, message}` JSON body. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: Record<string, unknown>,
-    /** Response headers the answer must carry (e.g. Retry-After on a 429). */
-    readonly headers?: Record<string, string>,
-  ) {
-    super(message);
-  }
-}
-
-export const badRequest = (code: string, message: string) => new HttpError(400, code, message);
+// Twilio's side of errors: what its client throws, and which failures may be retried. The errors a
+// route answers with are in lib/shared/error-catalogue.ts.
 
 /** Shape of the errors the `twilio` client throws (RestException). */
 export interface TwilioRestError {

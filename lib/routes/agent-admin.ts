@@ -12,9 +12,8 @@ import {
   requireDisplayName,
   requireNewPassword,
 } from '../auth/agents';
-import { badRequest } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
-import { logEvent } from '../platform/log';
 import { requireOperator } from './operator';
 
 const store = (ctx: RouteContext) => new AgentStore(ctx.client(), ctx.config, ctx.deadline);
@@ -46,7 +45,7 @@ export async function addAgent(ctx: RouteContext, input: AddAgentInput): Promise
   const { password, generated } = passwordOf(input.password);
   const record = await newAgentRecord(identity, displayName, password);
   await store(ctx).create(record);
-  logEvent('/operator-agents-add', {}, { identity });
+  ctx.log.info({ identity });
   return json(201, { agent: publicAgent(record), ...(generated ? { password } : {}) });
 }
 
@@ -68,8 +67,7 @@ export async function updateAgent(ctx: RouteContext, input: UpdateAgentInput): P
   requireOperator(ctx);
   const identity = requireAgentIdentity(input.identity);
   const action = input.action as AgentAction;
-  if (!AGENT_ACTIONS.includes(action))
-    throw badRequest('action-invalid', `action must be ${AGENT_ACTIONS.join(', ')}.`);
+  if (!AGENT_ACTIONS.includes(action)) throw apiError('action-invalid', `action must be ${AGENT_ACTIONS.join(', ')}.`);
   const updatedAt = new Date().toISOString();
   let answerPassword: string | undefined;
   let change: (r: AgentRecord) => AgentRecord;
@@ -86,6 +84,6 @@ export async function updateAgent(ctx: RouteContext, input: UpdateAgentInput): P
     change = (r) => ({ ...r, enabled, updatedAt });
   }
   const record = await store(ctx).update(identity, change);
-  logEvent('/operator-agents-update', {}, { identity, action });
+  ctx.log.info({ identity, action });
   return json(200, { agent: publicAgent(record), ...(answerPassword ? { password: answerPassword } : {}) });
 }

@@ -8,9 +8,8 @@ import {
   requireAgentIdentity,
   verifyPassword,
 } from '../auth/agents';
-import { badRequest, HttpError } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
-import { logEvent } from '../platform/log';
 import { requestSource, SignInThrottle } from '../auth/throttle';
 
 export interface AgentSignIn {
@@ -22,7 +21,7 @@ export async function signInAgent(ctx: RouteContext, input: AgentSignIn): Promis
   const identity = requireAgentIdentity(input.identity);
   const password = input.password;
   if (typeof password !== 'string' || !password || password.length > PASSWORD_MAX_CHARS)
-    throw badRequest('password-invalid', `password must be 1-${PASSWORD_MAX_CHARS} characters.`);
+    throw apiError('password-invalid', `password must be 1-${PASSWORD_MAX_CHARS} characters.`);
   const client = ctx.client();
   const throttle = new SignInThrottle(client, ctx.config, ctx.deadline);
   const agents = new AgentStore(client, ctx.config, ctx.deadline);
@@ -32,15 +31,15 @@ export async function signInAgent(ctx: RouteContext, input: AgentSignIn): Promis
     agents.get(identity),
   ]);
   if (!(await verifyPassword(password, agent?.password)) || !agent) {
-    logEvent('/agent-session', {}, { refused: 'sign-in-invalid', identity });
+    ctx.log.info({ refused: 'sign-in-invalid', identity });
     // One answer for an unknown identity and a wrong password: neither is revealed.
-    throw new HttpError(401, 'sign-in-invalid', 'Wrong identity or password.');
+    throw apiError('sign-in-invalid', 'Wrong identity or password.');
   }
   await attempt.succeeded();
   if (!agent.enabled) {
-    logEvent('/agent-session', {}, { refused: 'agent-disabled', identity });
-    throw new HttpError(403, 'agent-disabled', 'This agent is disabled; ask your operator.');
+    ctx.log.info({ refused: 'agent-disabled', identity });
+    throw apiError('agent-disabled', 'This agent is disabled; ask your operator.');
   }
-  logEvent('/agent-session', {}, { identity });
+  ctx.log.info({ identity });
   return json(200, issueAgentSession(ctx.config.authToken, agent));
 }

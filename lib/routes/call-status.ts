@@ -2,9 +2,9 @@ import type { StoredSubscription } from '../store/records';
 import { isFinalStatus, sdkLegsOfStatusCallback, type SdkLeg } from '../calls/legs';
 import type { ClaimedState } from '../store/call-store';
 import { messageCallbackUrl } from '../calls/callback-urls';
-import { badRequest, twilioCode } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
+import { twilioCode } from '../platform/errors';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
-import { logEvent } from '../platform/log';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
 import { finishLegAndForward, forwardLegStarted } from '../forwarding/leg-events';
 
@@ -24,17 +24,17 @@ type StartStatus = 'initiated' | 'ringing' | 'in-progress';
 export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> {
   const { event } = ctx;
   const status = event.CallStatus;
-  if (typeof status !== 'string' || status === '') throw badRequest('call-status-missing', 'CallStatus is required.');
+  if (typeof status !== 'string' || status === '') throw apiError('call-status-missing', 'CallStatus is required.');
   const legs = sdkLegsOfStatusCallback(event);
   if (legs.length === 0)
-    throw badRequest('legs-unknown', 'CallSid, ParentCallSid and the cme_* query keys /voice wrote are required.');
+    throw apiError('legs-unknown', 'CallSid, ParentCallSid and the cme_* query keys /voice wrote are required.');
 
   let act: (leg: SdkLeg) => Promise<string>;
   if (isFinalStatus(status)) {
     const duration = event.CallDuration === undefined || event.CallDuration === '' ? NaN : Number(event.CallDuration);
     act = async (leg) => {
       const seconds = Number.isFinite(duration) ? duration : undefined;
-      // With APP_WEBHOOK_URL set, the app's backend also gets call.ended (lib/forwarding/messages.ts).
+      // With APP_WEBHOOK_URL set, the app's backend also gets call.ended (lib/forwarding/leg-events.ts).
       await finishLegAndForward(ctx, leg, status, seconds, () =>
         ctx.store().markFinished(leg, status, new Date(), seconds),
       );
@@ -47,7 +47,7 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
   } else if (status === 'ringing' || status === 'in-progress') {
     act = (leg) => startLeg(ctx, leg, status);
   } else {
-    throw badRequest('call-status-invalid', `CallStatus ${status.slice(0, 40)} is not a Twilio call status.`);
+    throw apiError('call-status-invalid', `CallStatus ${status.slice(0, 40)} is not a Twilio call status.`);
   }
   // Both legs of a client → client call at once: the 10 s limit is for the whole invocation. Each
   // leg finishes its work before the answer, so a failure on one never cuts the other short.
@@ -58,7 +58,7 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
       return [leg.callSid, result?.status === 'fulfilled' ? result.value : 'failed'];
     }),
   );
-  logEvent('/call-status', event, { status, legs: outcomes });
+  ctx.log.info({ status, legs: outcomes });
   const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) throw failure.reason;
   return json(200, { status, legs: outcomes });

@@ -1,12 +1,11 @@
 import { isFinalStatus } from '../calls/legs';
 import { legTokenMatches } from '../calls/callback-urls';
-import { badRequest, HttpError } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { MAX_SEQUENCE_NUMBER } from '../store/keys';
 import { LegCache } from '../store/leg-cache';
 import { integerParam, isCallSid, isMessageSid } from '../shared/identifiers';
 import { CALLBACK_URL_GRACE_SECONDS, FINISHED_LEG_GRACE_SECONDS, MAX_CALL_SECONDS } from '../shared/limits';
-import { logEvent } from '../platform/log';
 import { callbackContent } from '../messages/content';
 import { isJsonBody } from '../http/signature';
 import type { InboundMessage } from '../forwarding/webhook';
@@ -30,20 +29,18 @@ export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult
   const { event, config, store, headers } = ctx;
   const leg = event.cme_leg;
   if (!isCallSid(leg) || !legTokenMatches(config.authToken, leg, event.cme_issued, event.cme_token)) {
-    throw new HttpError(403, 'callback-token-invalid', 'This callback URL was not issued for this call.');
+    throw apiError('callback-token-invalid', 'This callback URL was not issued for this call.');
   }
   const now = Date.now();
   const issuedAt = Number(event.cme_issued) * 1000;
   const age = now - issuedAt;
   if (age > (MAX_CALL_SECONDS + CALLBACK_URL_GRACE_SECONDS) * 1000 || age < -CALLBACK_URL_GRACE_SECONDS * 1000) {
-    throw new HttpError(403, 'callback-expired', 'This callback URL is older than any call can last.');
+    throw apiError('callback-expired', 'This callback URL is older than any call can last.');
   }
-  if (event.CallSid !== leg)
-    throw new HttpError(403, 'callback-token-invalid', 'CallSid does not match the callback URL.');
-  if (event.AccountSid !== config.accountSid)
-    throw new HttpError(403, 'account-mismatch', 'AccountSid is not this account.');
+  if (event.CallSid !== leg) throw apiError('callback-token-invalid', 'CallSid does not match the callback URL.');
+  if (event.AccountSid !== config.accountSid) throw apiError('account-mismatch', 'AccountSid is not this account.');
   if (!isMessageSid(event.Sid))
-    throw badRequest('sid-invalid', 'Sid must be a message SID: KX followed by 32 hex digits.');
+    throw apiError('sid-invalid', 'Sid must be a message SID: KX followed by 32 hex digits.');
   const sequence = integerParam(event.SequenceNumber, {
     name: 'SequenceNumber',
     code: 'sequence-invalid',
@@ -53,13 +50,12 @@ export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult
   const contentType =
     typeof event.ContentType === 'string' && event.ContentType ? event.ContentType : 'application/json';
   if (contentType !== 'application/json')
-    throw badRequest('content-type-invalid', 'ContentType must be application/json.');
+    throw apiError('content-type-invalid', 'ContentType must be application/json.');
   const jsonBody = isJsonBody(headers);
   const content = callbackContent(event.Content, jsonBody);
   const verification: CallbackVerification = !jsonBody || ctx.bodyVerified === true ? 'signature' : 'url-and-token';
   if (verification !== 'signature' && config.requireVerifiedJsonCallbacks) {
-    throw new HttpError(
-      403,
+    throw apiError(
       'callback-unverified',
       'This JSON callback could not be verified in full (REQUIRE_VERIFIED_JSON_CALLBACKS is on).',
     );
@@ -85,7 +81,7 @@ export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult
     ? await forwardInbound(ctx, forwarding, message)
     : { outcome: await store().saveInbound(message) };
   const checked = violation ? { valid: false, rule: violation.rule } : {};
-  logEvent('/message-callback', event, {
+  ctx.log.info({
     messageSid: event.Sid,
     sequence,
     outcome,
@@ -117,6 +113,6 @@ async function requireLegNotEnded(ctx: RouteContext, leg: string, issuedAt: numb
   }
   const endedAt = Date.parse(state.endedAt ?? state.updatedAt);
   if (Number.isNaN(endedAt) || now - endedAt > graceMs) {
-    throw new HttpError(403, 'call-ended', 'This call ended; its message callbacks are no longer accepted.');
+    throw apiError('call-ended', 'This call ended; its message callbacks are no longer accepted.');
   }
 }

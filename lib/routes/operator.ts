@@ -1,13 +1,14 @@
 // The operator console's routes: a session for the operator secret, then the calls, their messages
-// and sending to a call, each behind that session. Sending and reading reuse /send-message's and
-// /call-messages' cores, so the console sees and does exactly what your backend would.
+// and sending to a call, each behind that session. Reading and sending are the operations
+// /call-messages and /send-message run (lib/messages), so the console sees and does exactly what
+// your backend would.
 import { requireVariable, type Config } from '../platform/config';
-import { HttpError } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
-import { logEvent } from '../platform/log';
 import { issueSession, verifySession } from '../auth/sessions';
-import { listCallMessages, type CallMessagesInput } from './call-messages';
-import { sendCallMessage, type SendMessageInput } from './send-message';
+import { sendAnswer } from './send-message';
+import { readCallHistory, type CallMessagesInput } from '../messages/history';
+import { sendMessage, type SendMessageInput } from '../messages/send';
 import { bearerToken, secretsMatch } from '../platform/secrets';
 import { isActiveStatus, isFinalStatus, sdkIdentityOfCall } from '../calls/legs';
 import { integerParam } from '../shared/identifiers';
@@ -30,8 +31,7 @@ const operatorSecret = (config: Config) =>
 export function requireOperator({ config, headers }: RouteContext): void {
   const secret = operatorSecret(config);
   if (verifySession(bearerToken(headers), config.authToken, secret) === undefined) {
-    throw new HttpError(
-      401,
+    throw apiError(
       'operator-session-invalid',
       'Log in again: send Authorization: Bearer <session from /operator-session>.',
     );
@@ -44,8 +44,8 @@ export async function createOperatorSession(ctx: RouteContext, input: { secret?:
   const throttle = new SignInThrottle(ctx.client(), ctx.config, ctx.deadline);
   const attempt = await throttle.begin('operator', requestSource(ctx.headers));
   if (!secretsMatch(input.secret, secret)) {
-    logEvent('/operator-session', {}, { refused: true });
-    throw new HttpError(403, 'operator-secret-invalid', 'That is not the operator secret.');
+    ctx.log.info({ refused: true });
+    throw apiError('operator-secret-invalid', 'That is not the operator secret.');
   }
   await attempt.succeeded();
   return json(200, issueSession(ctx.config.authToken, secret));
@@ -99,11 +99,11 @@ export async function listOperatorCalls(ctx: RouteContext, input: { limit?: unkn
 /** `/operator-messages`: what `/call-messages` answers, for the operator. */
 export async function operatorMessages(ctx: RouteContext, input: CallMessagesInput): Promise<RouteResult> {
   requireOperator(ctx);
-  return listCallMessages(ctx, input);
+  return json(200, await readCallHistory(ctx, input));
 }
 
-/** `/operator-send`: what `/send-message` does (same core, same checks), for the operator. */
+/** `/operator-send`: what `/send-message` does (the same operation and answers), for the operator. */
 export async function operatorSend(ctx: RouteContext, input: SendMessageInput): Promise<RouteResult> {
   requireOperator(ctx);
-  return sendCallMessage(ctx, input);
+  return sendAnswer(await sendMessage(ctx, input));
 }

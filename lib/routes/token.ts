@@ -1,18 +1,16 @@
 import twilio from 'twilio';
 import { AgentStore, verifyAgentSession } from '../auth/agents';
 import { requireVariable } from '../platform/config';
-import { HttpError } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { requireIdentity } from '../shared/identifiers';
-import { logEvent } from '../platform/log';
 import { bearerToken, secretsMatch } from '../platform/secrets';
 
 /** Access tokens last one hour (Twilio allows up to 24 h); the softphone fetches a new one when warned. */
 const TOKEN_TTL_SECONDS = 3600;
 
 const refused = () =>
-  new HttpError(
-    403,
+  apiError(
     'token-auth-invalid',
     'Sign in first (/agent-session) and send Authorization: Bearer <session>; servers send Bearer <TOKEN_SECRET>.',
   );
@@ -26,7 +24,7 @@ const refused = () =>
  * Everything else: 403, before any input is looked at.
  */
 export async function issueVoiceToken(ctx: RouteContext, input: { identity?: unknown }): Promise<RouteResult> {
-  const { config, headers, event } = ctx;
+  const { config, headers } = ctx;
   const bearer = bearerToken(headers);
   const tokenSecret = config.raw.TOKEN_SECRET;
   let identity: string;
@@ -38,12 +36,12 @@ export async function issueVoiceToken(ctx: RouteContext, input: { identity?: unk
     const session = verifyAgentSession(bearer, config.authToken);
     if (!session) throw refused();
     if (input.identity !== undefined && input.identity !== '' && input.identity !== session.identity) {
-      throw new HttpError(403, 'identity-not-yours', 'A signed-in agent gets a token for its own identity only.');
+      throw apiError('identity-not-yours', 'A signed-in agent gets a token for its own identity only.');
     }
     const agent = await new AgentStore(ctx.client(), config, ctx.deadline).get(session.identity);
     // A removed agent, or a password reset since this session was issued: sign in again.
     if (!agent || agent.credentialId !== session.credentialId) throw refused();
-    if (!agent.enabled) throw new HttpError(403, 'agent-disabled', 'This agent is disabled; ask your operator.');
+    if (!agent.enabled) throw apiError('agent-disabled', 'This agent is disabled; ask your operator.');
     identity = session.identity;
     via = 'agent';
   }
@@ -56,6 +54,6 @@ export async function issueVoiceToken(ctx: RouteContext, input: { identity?: unk
     ttl: TOKEN_TTL_SECONDS,
   });
   token.addGrant(new twilio.jwt.AccessToken.VoiceGrant({ outgoingApplicationSid: appSid, incomingAllow: true }));
-  logEvent('/token', event, { identity, via });
+  ctx.log.info({ identity, via });
   return json(200, { identity, token: token.toJwt(), ttl: TOKEN_TTL_SECONDS });
 }

@@ -1,21 +1,20 @@
 import { routeVoiceCall, type VoiceRoute } from '../calls/legs';
 import { countryCode, dialAllowed, isDialAllowed } from '../calls/dial-allowed';
 import { twimlResult, type RouteContext, type RouteResult } from '../http/function-handler';
-import { logEvent } from '../platform/log';
 import { voiceTwiml } from '../calls/voice-twiml';
 
 /** What a caller hears when DIAL_ALLOWED does not cover the number. */
 export const DIAL_REFUSED_SAY = 'Sorry, calls to that number are not allowed.';
 
 /** `/voice`: TwiML for a call to our number (→ the SDK client) or from an SDK client (→ number or client). */
-export function answerVoiceCall({ event, config, base }: RouteContext): RouteResult {
+export function answerVoiceCall({ event, config, base, log }: RouteContext): RouteResult {
   const route = routeVoiceCall(event, {
     inboundIdentity: config.raw.CLIENT_IDENTITY,
     callerId: config.raw.CALLER_ID,
   });
   if (route.kind === 'number' && !isDialAllowed(route.number, dialAllowed(config.raw))) {
     // Logged with the caller and the country code only: enough to see who tried to dial where.
-    logEvent('/voice', event, {
+    log.info({
       refused: 'number not in DIAL_ALLOWED',
       caller: route.sdkLegs.parent,
       countryCode: countryCode(route.number),
@@ -23,9 +22,7 @@ export function answerVoiceCall({ event, config, base }: RouteContext): RouteRes
     const refusal: VoiceRoute = { kind: 'refuse', reason: 'dial-not-allowed', say: DIAL_REFUSED_SAY };
     return twimlResult(voiceTwiml(refusal, base));
   }
-  logEvent(
-    '/voice',
-    event,
+  log.info(
     route.kind === 'refuse' ? { refused: route.reason } : { dial: route.kind, sdkLegs: Object.keys(route.sdkLegs) },
   );
   return twimlResult(voiceTwiml(route, base));

@@ -1,4 +1,4 @@
-import { badRequest } from '../platform/errors';
+import { apiError, type ErrorCode } from './error-catalogue';
 
 const CALL_SID = /^CA[0-9a-f]{32}$/;
 const MESSAGE_SID = /^KX[0-9a-f]{32}$/;
@@ -17,24 +17,24 @@ export const isIdentity = (v: unknown): v is string => typeof v === 'string' && 
  */
 export function integerParam(
   value: unknown,
-  rule: { name: string; code: string; min: number; max: number; fallback?: number },
+  rule: { name: string; code: ErrorCode; min: number; max: number; fallback?: number },
 ): number {
   if ((value === undefined || value === '') && rule.fallback !== undefined) return rule.fallback;
   const n = typeof value === 'number' || (typeof value === 'string' && /^\d{1,16}$/.test(value)) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < rule.min || n > rule.max)
-    throw badRequest(rule.code, `${rule.name} must be a whole number from ${rule.min} to ${rule.max}.`);
+    throw apiError(rule.code, `${rule.name} must be a whole number from ${rule.min} to ${rule.max}.`);
   return n;
 }
 
 export function requireCallSid(value: unknown, name = 'callSid'): string {
   if (!isCallSid(value))
-    throw badRequest('call-sid-invalid', `${name} must be a Call SID: CA followed by 32 hex digits.`);
+    throw apiError('call-sid-invalid', `${name} must be a Call SID: CA followed by 32 hex digits.`);
   return value;
 }
 
 export function requireIdentity(value: unknown, name = 'identity'): string {
   if (!isIdentity(value)) {
-    throw badRequest('identity-invalid', `${name} must be 1-121 characters of letters, digits, '_', '.' or '-'.`);
+    throw apiError('identity-invalid', `${name} must be 1-121 characters of letters, digits, '_', '.' or '-'.`);
   }
   return value;
 }

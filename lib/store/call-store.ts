@@ -4,7 +4,7 @@
 // to itself. The item keys and their order: lib/store/keys.ts.
 import { isFinalStatus, sdkLegFields, statusRank, type FinalStatus, type SdkLeg } from '../calls/legs';
 import { inboundKey, legacyOutboundKey, outboundKey, sendClaimKey, STATE_KEY } from './keys';
-import { HttpError } from '../platform/errors';
+import { apiError } from '../shared/error-catalogue';
 import type { HistoryCursor, HistoryPage } from './history-range';
 import { readCatchUp, readPage, type ReadRange } from './history-read';
 import { LegMap } from './leg-map';
@@ -135,7 +135,7 @@ export class CallStore extends LegMap {
         if (!isItemRevisionMismatch(err) && !isNotFound(err)) throw err;
       }
     }
-    throw new HttpError(503, 'record-contended', `The state of ${leg.callSid} kept changing; retry the callback.`);
+    throw apiError('record-contended', `The state of ${leg.callSid} kept changing; retry the callback.`);
   }
 
   /**
@@ -161,7 +161,7 @@ export class CallStore extends LegMap {
       const now = item && this.parsed(leg.callSid, item, parseLegState);
       current = item && now ? { state: now, revision: item.revision } : undefined;
     }
-    throw new HttpError(503, 'record-contended', `The state of ${leg.callSid} kept changing; retry the callback.`);
+    throw apiError('record-contended', `The state of ${leg.callSid} kept changing; retry the callback.`);
   }
 
   /** Records a leg's end (a final status wins over everything) and lets its Sync objects expire. */
@@ -185,7 +185,7 @@ export class CallStore extends LegMap {
       // No state yet (the call never got far, or this callback overtook the others).
       if (await this.createItem(leg.callSid, STATE_KEY, state, collectionTtl)) return;
     }
-    throw new HttpError(503, 'record-failed', `Could not record the end of ${leg.callSid}; retry the callback.`);
+    throw apiError('record-failed', `Could not record the end of ${leg.callSid}; retry the callback.`);
   }
 
   /** A message from the SDK: its SequenceNumber and Sid are its key, so a redelivery is a no-op. */

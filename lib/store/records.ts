@@ -11,7 +11,7 @@
 // route answers (`apiLegState`, `apiMessage`), so changing one never silently changes the other.
 import type { CallMessage, LegState, LegStatus, MessageDirection } from '../shared/api-types';
 import { isFinalStatus } from '../calls/legs';
-import { logEvent } from '../platform/log';
+import { routeLog } from '../platform/log';
 
 // ---- field checks --------------------------------------------------------------------------------
 
@@ -24,7 +24,7 @@ const isPositiveInteger = (v: unknown): v is number => typeof v === 'number' && 
 
 /** One log line for an item or Document that did not parse (its key or name: never its data). */
 export function logUnreadable(key: string, callSid?: string): void {
-  logEvent('sync', { callSid }, { unreadable: key });
+  routeLog('sync', callSid).info({ unreadable: key });
 }
 
 // ---- a leg's state (item `state` of its Map) -----------------------------------------------------

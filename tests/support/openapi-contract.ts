@@ -1,5 +1,6 @@
 // Contract checks of recorded sandbox exchanges against Twilio's own OpenAPI 3.0 specs
-// (`@twilio-alpha/mcp` ships them under twilio-oai/spec/json).
+// (`@twilio-alpha/mcp` ships them under twilio-oai/spec/json): the contract of Twilio's API as the
+// sandbox plays it. Our own routes' contracts are lib/shared/route-contracts.ts.
 //
 // The integration tests record every HTTP exchange the real `twilio` client has with the
 // sandbox; `loadContract()` finds the spec operation of each one and reports where the

@@ -8,7 +8,7 @@ import {
   verifyAgentSession,
   verifyPassword,
 } from '../../lib/auth/agents';
-import { HttpError } from '../../lib/platform/errors';
+import { HttpError } from '../../lib/shared/error-catalogue';
 import { issueSession, verifySession } from '../../lib/auth/sessions';
 import { counterName, requestSource, SignInThrottle, THROTTLE_LIMITS } from '../../lib/auth/throttle';
 import { startSyncSandbox, type SyncSandbox } from '../support/sync-sandbox';

@@ -1,5 +1,5 @@
 import twilio from 'twilio';
-import { HttpError } from '../../lib/platform/errors';
+import { apiError } from '../../lib/shared/error-catalogue';
 import { json, twilioFunction, twimlResult, type RouteContext } from '../../lib/http/function-handler';
 import {
   expectError,
@@ -111,7 +111,7 @@ describe('twilioFunction', () => {
   it('shapes an HttpError as {code, message, ...details}', async () => {
     const res = await invoke(
       fn(async () => {
-        throw new HttpError(409, 'call-ambiguous', 'Two calls.', { callSids: ['CA1'] });
+        throw apiError('call-ambiguous', 'Two calls.', { details: { callSids: ['CA1'] } });
       }),
       makeContext('/x'),
       eventFor(`${LOCAL_BASE}/x`),

@@ -1,7 +1,7 @@
 import { integerParam } from '../../lib/shared/identifiers';
-import { HttpError } from '../../lib/platform/errors';
+import { HttpError } from '../../lib/shared/error-catalogue';
 
-const PAGE = { name: 'pageSize', code: 'page-size-invalid', min: 1, max: 100, fallback: 20 };
+const PAGE = { name: 'pageSize', code: 'page-size-invalid', min: 1, max: 100, fallback: 20 } as const;
 
 describe('integerParam', () => {
   it.each([

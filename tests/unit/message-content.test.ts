@@ -1,4 +1,4 @@
-import { HttpError } from '../../lib/platform/errors';
+import { HttpError } from '../../lib/shared/error-catalogue';
 import { MAX_PARSED_DEPTH } from '../../lib/shared/limits';
 import { callbackContent, contentForAnswer, MAX_CONTENT_CHARS, validateContent } from '../../lib/messages/content';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import twilio from 'twilio';
-import { HttpError } from '../../lib/platform/errors';
+import { HttpError } from '../../lib/shared/error-catalogue';
 import { callStatusUrl, messageCallbackUrl, RETRY_FRAGMENT, type RequestSite } from '../../lib/calls/callback-urls';
 import { checkTwilioSignature, isValidTwilioSignature, jsonBodyMatchesHash } from '../../lib/http/signature';
 import { withoutFragment } from '../support/narrow';

@@ -4,6 +4,7 @@
 import { CallStore } from '../../../lib/store/call-store';
 import { readConfig } from '../../../lib/platform/config';
 import type { RouteContext } from '../../../lib/http/function-handler';
+import { routeLog } from '../../../lib/platform/log';
 import { issueSession } from '../../../lib/auth/sessions';
 import { REQUEST_TIMEOUT_MS } from '../../../lib/platform/retry';
 import { listOperatorCalls } from '../../../lib/routes/operator';
@@ -52,6 +53,7 @@ function context(deadline: number, listMs = 0): RouteContext {
     deadline,
     client: () => client,
     store: () => store,
+    log: routeLog('/operator-calls'),
   };
 }
 

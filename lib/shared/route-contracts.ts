@@ -1,0 +1,321 @@
+// One contract per route: its path, who may call it, how, what it takes and what it answers. The
+// rest is checked against this list by tests (tests/unit/route-contracts.test.ts): the README's
+// route table, the files in functions/ and their options, and the error codes each route answers.
+// A function's header comment points here instead of restating it. Pure data: pages may import it.
+import type { ErrorCode } from './error-catalogue';
+
+/**
+ * Who may call a route: Twilio (or your backend) signing with X-Twilio-Signature (`.protected`);
+ * a bearer agent session (/agent-session) or operator session (/operator-session); anyone.
+ */
+export type RouteAccess = 'twilio-signed' | 'agent-session' | 'operator-session' | 'public';
+
+/** How each access reads in the README's route table. */
+export const ACCESS_LABELS: Record<RouteAccess, string> = {
+  'twilio-signed': 'Twilio-signed',
+  'agent-session': 'agent session',
+  'operator-session': 'operator session',
+  public: 'public',
+};
+
+export interface RouteInput {
+  name: string;
+  /** Refused (4xx) when absent. */
+  required: boolean;
+  /** A secret: refused with 400 secret-in-url unless the request body can have carried it. */
+  bodyOnly?: boolean;
+}
+
+/** The named shapes of 2xx answers (the TypeScript ones are in lib/shared/api-types.ts). */
+export const ANSWER_SHAPES = {
+  TwiML: '<Response> XML: <Dial> to a client or number, or <Say> + <Hangup>',
+  CallStatusAnswer: '{status, legs: {<CallSid>: outcome}}',
+  MessageCallbackAnswer: '{sid, outcome: stored|duplicate, verification, forwarded?, reply?, valid?, rule?}',
+  SendMessageResult: '{sid, callSid, idempotencyKey, outcome: sent|already-sent}',
+  CallMessagesPage: '{callSid, state?, order, messages: [{sid, direction, …, content, data?, cursor}], nextPageToken}',
+  AgentSession: '{session, identity, displayName, expiresAt}',
+  VoiceToken: '{identity, token, ttl}',
+  ClientConfig: '{sandbox: false} or {sandbox: true, chunderw, certificateUrl, sounds}',
+  OperatorSession: '{session, expiresAt}',
+  OperatorCallsPage: '{calls: [{callSid, createdAt, status, active, state}], partial?}',
+  AgentList: '{agents: [{identity, displayName, enabled, createdAt, updatedAt}]}',
+  AgentAnswer: '{agent, password?} (password only when generated, shown once)',
+} as const;
+export type AnswerShape = keyof typeof ANSWER_SHAPES;
+
+export interface RouteContract {
+  path: `/${string}`;
+  /** The methods callers use (the runtime does not refuse others). */
+  methods: readonly ('GET' | 'POST')[];
+  access: RouteAccess;
+  summary: string;
+  inputs: readonly RouteInput[];
+  /** 2xx status → the shape of the body. */
+  answers: Readonly<Partial<Record<200 | 201, AnswerShape>>>;
+  /** The route's own error codes; every route may also answer COMMON_ERRORS (and signed ones SIGNED_ERRORS). */
+  errors: readonly ErrorCode[];
+}
+
+/** What any route may answer: a misconfigured deployment, Twilio failing or refusing, a bug. */
+export const COMMON_ERRORS: readonly ErrorCode[] = [
+  'configuration-missing',
+  'configuration-invalid',
+  'twilio-unavailable',
+  'twilio-error',
+  'internal-error',
+];
+/** What a Twilio-signed route may also answer. */
+export const SIGNED_ERRORS: readonly ErrorCode[] = ['signature-invalid'];
+
+const required = (name: string, bodyOnly = false): RouteInput => ({
+  name,
+  required: true,
+  ...(bodyOnly ? { bodyOnly } : {}),
+});
+const optional = (name: string, bodyOnly = false): RouteInput => ({
+  name,
+  required: false,
+  ...(bodyOnly ? { bodyOnly } : {}),
+});
+
+const HISTORY_INPUTS = [
+  required('callSid'),
+  optional('pageSize'),
+  optional('order'),
+  optional('pageToken'),
+  optional('after'),
+];
+const HISTORY_ERRORS: readonly ErrorCode[] = [
+  'call-sid-invalid',
+  'page-size-invalid',
+  'paging-invalid',
+  'order-invalid',
+  'after-invalid',
+  'page-token-invalid',
+  'call-not-found',
+];
+// Exactly one of callSid and identity (target-invalid otherwise).
+const SEND_INPUTS = [optional('callSid'), optional('identity'), required('content'), optional('idempotencyKey')];
+const SEND_ERRORS: readonly ErrorCode[] = [
+  'content-missing',
+  'content-invalid',
+  'content-too-long',
+  'content-schema-invalid',
+  'idempotency-key-invalid',
+  'target-invalid',
+  'call-sid-invalid',
+  'identity-invalid',
+  'call-not-found',
+  'call-not-active',
+  'call-ambiguous',
+  'send-in-progress',
+  'idempotency-key-reused',
+  'record-failed',
+];
+
+export const ROUTE_CONTRACTS: readonly RouteContract[] = [
+  {
+    path: '/voice',
+    methods: ['POST'],
+    access: 'twilio-signed',
+    summary: 'Voice URL of your numbers and of the TwiML App the SDK calls through: TwiML for each call.',
+    inputs: [optional('From'), optional('To'), optional('Caller')],
+    answers: { 200: 'TwiML' },
+    errors: [],
+  },
+  {
+    path: '/call-status',
+    methods: ['POST'],
+    access: 'twilio-signed',
+    summary: 'Status callback of the <Dial> nouns /voice writes: subscribes each SDK leg, then closes it out.',
+    inputs: [
+      required('CallSid'),
+      required('ParentCallSid'),
+      required('CallStatus'),
+      optional('CallDuration'),
+      optional('From'),
+      optional('To'),
+      required('cme_sdk'),
+      optional('cme_parent'),
+      optional('cme_child'),
+    ],
+    answers: { 200: 'CallStatusAnswer' },
+    errors: ['call-status-missing', 'legs-unknown', 'call-status-invalid', 'record-contended', 'record-failed'],
+  },
+  {
+    path: '/message-callback',
+    methods: ['POST', 'GET'],
+    access: 'twilio-signed',
+    summary: "Callback of each leg's message subscription: stores a message from the SDK once (and forwards it).",
+    inputs: [
+      required('cme_leg'),
+      required('cme_issued'),
+      required('cme_token'),
+      required('CallSid'),
+      required('AccountSid'),
+      required('Sid'),
+      required('SequenceNumber'),
+      required('Content'),
+      optional('ContentType'),
+      optional('Timestamp'),
+    ],
+    answers: { 200: 'MessageCallbackAnswer' },
+    errors: [
+      'callback-token-invalid',
+      'callback-expired',
+      'account-mismatch',
+      'sid-invalid',
+      'sequence-invalid',
+      'content-type-invalid',
+      'content-missing',
+      'content-invalid',
+      'content-too-long',
+      'callback-unverified',
+      'call-ended',
+      'forwarding-failed',
+    ],
+  },
+  {
+    path: '/send-message',
+    methods: ['POST'],
+    access: 'twilio-signed',
+    summary: "Server → SDK: sends a message to a call's Voice SDK, exactly once per idempotencyKey.",
+    inputs: SEND_INPUTS,
+    answers: { 201: 'SendMessageResult', 200: 'SendMessageResult' },
+    errors: SEND_ERRORS,
+  },
+  {
+    path: '/call-messages',
+    methods: ['GET', 'POST'],
+    access: 'twilio-signed',
+    summary: "An SDK leg's state and messages both ways, in order, a page at a time.",
+    inputs: HISTORY_INPUTS,
+    answers: { 200: 'CallMessagesPage' },
+    errors: HISTORY_ERRORS,
+  },
+  {
+    path: '/agent-session',
+    methods: ['POST'],
+    access: 'public',
+    summary: 'An agent signs in (throttled): an 8-hour agent session for /token.',
+    inputs: [required('identity'), required('password', true)],
+    answers: { 200: 'AgentSession' },
+    errors: [
+      'identity-invalid',
+      'password-invalid',
+      'sign-in-invalid',
+      'agent-disabled',
+      'sign-in-throttled',
+      'secret-in-url',
+    ],
+  },
+  {
+    path: '/token',
+    methods: ['POST'],
+    access: 'agent-session',
+    summary:
+      'A Voice access token for the signed-in agent (or, server to server with Bearer TOKEN_SECRET, any identity).',
+    inputs: [optional('identity')],
+    answers: { 200: 'VoiceToken' },
+    errors: ['token-auth-invalid', 'identity-not-yours', 'agent-disabled', 'identity-invalid'],
+  },
+  {
+    path: '/client-config',
+    methods: ['GET'],
+    access: 'public',
+    summary: "How the softphone's Voice SDK Device connects (the sandbox's gateway, or Twilio).",
+    inputs: [],
+    answers: { 200: 'ClientConfig' },
+    errors: [],
+  },
+  {
+    path: '/operator-session',
+    methods: ['POST'],
+    access: 'public',
+    summary: 'The operator console logs in with OPERATOR_SECRET (throttled): a 1-hour operator session.',
+    inputs: [required('secret', true)],
+    answers: { 200: 'OperatorSession' },
+    errors: ['operator-secret-invalid', 'sign-in-throttled', 'secret-in-url'],
+  },
+  {
+    path: '/operator-calls',
+    methods: ['GET'],
+    access: 'operator-session',
+    summary: 'Recent Voice SDK legs, newest first, with their state.',
+    inputs: [optional('limit')],
+    answers: { 200: 'OperatorCallsPage' },
+    errors: ['operator-session-invalid', 'limit-invalid'],
+  },
+  {
+    path: '/operator-messages',
+    methods: ['GET', 'POST'],
+    access: 'operator-session',
+    summary: 'What /call-messages answers, for the operator.',
+    inputs: HISTORY_INPUTS,
+    answers: { 200: 'CallMessagesPage' },
+    errors: ['operator-session-invalid', ...HISTORY_ERRORS],
+  },
+  {
+    path: '/operator-send',
+    methods: ['POST'],
+    access: 'operator-session',
+    summary: 'What /send-message does, for the operator.',
+    inputs: SEND_INPUTS,
+    answers: { 201: 'SendMessageResult', 200: 'SendMessageResult' },
+    errors: ['operator-session-invalid', ...SEND_ERRORS],
+  },
+  {
+    path: '/operator-agents',
+    methods: ['GET'],
+    access: 'operator-session',
+    summary: 'Every agent, without credentials.',
+    inputs: [],
+    answers: { 200: 'AgentList' },
+    errors: ['operator-session-invalid'],
+  },
+  {
+    path: '/operator-agents-add',
+    methods: ['POST'],
+    access: 'operator-session',
+    summary: 'A new, enabled agent; an empty password is generated and answered once.',
+    inputs: [required('identity'), optional('displayName'), optional('password', true)],
+    answers: { 201: 'AgentAnswer' },
+    errors: [
+      'operator-session-invalid',
+      'identity-invalid',
+      'display-name-invalid',
+      'password-invalid',
+      'agent-exists',
+      'secret-in-url',
+    ],
+  },
+  {
+    path: '/operator-agents-update',
+    methods: ['POST'],
+    access: 'operator-session',
+    summary: 'Disables, enables, renames an agent or resets its password (an empty one is generated).',
+    inputs: [required('identity'), required('action'), optional('password', true), optional('displayName')],
+    answers: { 200: 'AgentAnswer' },
+    errors: [
+      'operator-session-invalid',
+      'identity-invalid',
+      'action-invalid',
+      'password-invalid',
+      'display-name-invalid',
+      'agent-not-found',
+      'record-failed',
+      'secret-in-url',
+    ],
+  },
+];
+
+/** The file in functions/ that serves a route: `.protected` exactly when Twilio signs its requests. */
+export const functionFileOf = (route: RouteContract): string =>
+  `${route.path.slice(1)}${route.access === 'twilio-signed' ? '.protected' : ''}.ts`;
+
+/** Every code a route may answer: its own, the common ones, and the signature's when signed. */
+export const errorsOf = (route: RouteContract): readonly ErrorCode[] => [
+  ...route.errors,
+  ...COMMON_ERRORS,
+  ...(route.access === 'twilio-signed' ? SIGNED_ERRORS : []),
+];
