@@ -47,11 +47,11 @@ export async function signedPost<T = unknown>(
 }
 
 export interface SendMessageRequest {
-  callSid?: string;
-  identity?: string;
+  callSid?: string | undefined;
+  identity?: string | undefined;
   /** A JSON object, or a string that holds one. */
   content: unknown;
-  idempotencyKey?: string;
+  idempotencyKey?: string | undefined;
 }
 
 /** Server → SDK: `/send-message`. */
@@ -69,7 +69,12 @@ export function sendMessage(opts: FunctionsClientOptions, req: SendMessageReques
 export function callMessages(
   opts: FunctionsClientOptions,
   callSid: string,
-  page: { pageSize?: number; pageToken?: string; after?: string; order?: 'asc' | 'desc' } = {},
+  page: {
+    pageSize?: number | undefined;
+    pageToken?: string | undefined;
+    after?: string | undefined;
+    order?: 'asc' | 'desc' | undefined;
+  } = {},
 ) {
   const params: Record<string, string> = { callSid };
   if (page.pageSize !== undefined) params.pageSize = String(page.pageSize);

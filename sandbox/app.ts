@@ -42,7 +42,7 @@ export interface SandboxOptions {
   /** Start the Voice SDK signaling gateway (wss://localhost:<port>/signal) on this port; 0 = any free port. */
   gatewayPort?: number;
   /** A named set of knobs to start with (sandbox/README.md): `deterministic` (the defaults) or `realistic`. */
-  profile?: SandboxProfile;
+  profile?: SandboxProfile | undefined;
   /** Knobs to start with, over the profile (as `POST /sandbox/knobs` takes them). `reset()` comes back to these. */
   knobs?: KnobSettings;
 }
@@ -83,7 +83,7 @@ export interface Sandbox {
   applicationSid: string;
   engine: CallEngine;
   /** The Voice SDK signaling gateway, when started (`gatewayPort`). */
-  gateway?: SignalingGateway;
+  gateway?: SignalingGateway | undefined;
   webhooks: WebhookSender;
   clock: SandboxClock;
   faults: RestFaults;
@@ -115,7 +115,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     idempotency: defaultIdempotencyKnobs(),
     profile: null,
   };
-  const startKnobs: KnobSettings = { ...options.knobs, profile: options.profile ?? options.knobs?.profile };
+  const startProfile = options.profile ?? options.knobs?.profile;
+  const startKnobs: KnobSettings = {
+    ...options.knobs,
+    ...(startProfile === undefined ? {} : { profile: startProfile }),
+  };
   applyKnobs(knobs, startKnobs);
   const { faults } = knobs;
   const engine = new CallEngine({ accountSid, authToken, clock, webhooks, knobs });
@@ -153,6 +157,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     // 'close', not 'finish': a request whose client gave up (timed out) never finishes, and is counted too.
     res.on('close', () => {
       const route = path.replace(/\b[A-Z]{2}[0-9a-f]{32}\b/g, '{Sid}');
+      const injected = res.locals.injected as string | undefined;
       requests.push({
         at: started,
         product,
@@ -161,7 +166,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         // 0: the client never got an answer (what it did, if anything, is unknown to it).
         status: res.writableFinished ? res.statusCode : 0,
         ms: Date.now() - started,
-        injected: res.locals.injected as string | undefined,
+        ...(injected === undefined ? {} : { injected }),
         ...(res.writableFinished ? {} : { abandoned: true }),
       });
       // Trimmed in chunks: one splice per 10,000 requests, not one per request.

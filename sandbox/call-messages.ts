@@ -35,7 +35,10 @@ export class CallMessages {
   }
 
   /** POST …/Calls/{CallSid}/UserDefinedMessageSubscriptions.json */
-  subscribe(callSid: string, input: { callback?: string; method?: string; idempotencyKey?: string }): Subscription {
+  subscribe(
+    callSid: string,
+    input: { callback?: string | undefined; method?: string | undefined; idempotencyKey?: string | undefined },
+  ): Subscription {
     const call = this.engine.call(callSid);
     const existing = this.reused(call, call.subscriptionKeys, input.idempotencyKey, 'UserDefinedMessageSubscription');
     if (existing) return existing;
@@ -81,7 +84,7 @@ export class CallMessages {
   /** POST …/Calls/{CallSid}/UserDefinedMessages.json: server → SDK. */
   sendToSdk(
     callSid: string,
-    input: { content?: string; idempotencyKey?: string },
+    input: { content?: string | undefined; idempotencyKey?: string | undefined },
   ): { sid: string; dateCreated: number } {
     const call = this.engine.call(callSid);
     const existing = this.reused(call, call.messageKeys, input.idempotencyKey, 'UserDefinedMessage');

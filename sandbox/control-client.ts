@@ -54,7 +54,7 @@ export class SandboxControl {
     const res = await fetch(`${this.url}/sandbox${path}`, {
       method,
       headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : compactJson(body),
+      ...(body === undefined ? {} : { body: compactJson(body) }),
     });
     const text = await res.text();
     const parsed = text ? (JSON.parse(text) as unknown) : null;

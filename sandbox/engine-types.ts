@@ -42,12 +42,12 @@ export interface Call {
   messageSequence: number;
   messageKeys: Map<string, { sid: string; dateCreated: number }>;
   /** The leg a <Dial> on this call is ringing or bridged to. */
-  dialedLeg?: string;
+  dialedLeg?: string | undefined;
   /** Resolves when the call reaches a final status. */
   ended: Promise<void>;
   markEnded: () => void;
   /** Replaces the TwiML a call is executing (REST Url/Twiml update). */
-  redirect?: { twiml?: string; url?: string };
+  redirect?: { twiml?: string | undefined; url?: string | undefined } | undefined;
   timers: NodeJS.Timeout[];
 }
 

@@ -51,7 +51,12 @@ export class CallEngine {
 
   /** Notes what went wrong on the Twilio side, as Twilio's debugger would show it. */
   note(code: number, callSid: string | undefined, message: string): void {
-    this.debugger.push({ at: new Date(this.now()).toISOString(), code, callSid, message });
+    this.debugger.push({
+      at: new Date(this.now()).toISOString(),
+      code,
+      ...(callSid === undefined ? {} : { callSid }),
+      message,
+    });
   }
 
   // ---- setup ---------------------------------------------------------------------------------
@@ -183,12 +188,12 @@ export class CallEngine {
   createApiCall(input: {
     to: string;
     from: string;
-    url?: string;
-    method?: string;
-    twiml?: string;
-    statusCallback?: string;
-    statusCallbackMethod?: string;
-    statusCallbackEvent?: string[];
+    url?: string | undefined;
+    method?: string | undefined;
+    twiml?: string | undefined;
+    statusCallback?: string | undefined;
+    statusCallbackMethod?: string | undefined;
+    statusCallbackEvent?: string[] | undefined;
   }): Call {
     const call = this.newCall({ from: input.from, to: input.to, direction: 'outbound-api', status: 'queued' });
     if (input.statusCallback) {
@@ -331,7 +336,10 @@ export class CallEngine {
   // ---- call messages (call-messages.ts) ----------------------------------------------------------
 
   /** POST …/Calls/{CallSid}/UserDefinedMessageSubscriptions.json */
-  subscribe(callSid: string, input: { callback?: string; method?: string; idempotencyKey?: string }): Subscription {
+  subscribe(
+    callSid: string,
+    input: { callback?: string | undefined; method?: string | undefined; idempotencyKey?: string | undefined },
+  ): Subscription {
     return this.messages.subscribe(callSid, input);
   }
 
@@ -342,7 +350,7 @@ export class CallEngine {
   /** POST …/Calls/{CallSid}/UserDefinedMessages.json: server → SDK. */
   sendToSdk(
     callSid: string,
-    input: { content?: string; idempotencyKey?: string },
+    input: { content?: string | undefined; idempotencyKey?: string | undefined },
   ): { sid: string; dateCreated: number } {
     return this.messages.sendToSdk(callSid, input);
   }

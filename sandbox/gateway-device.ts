@@ -23,7 +23,7 @@ interface DeviceCall {
   direction: 'incoming' | 'outgoing';
   /** invited: an incoming call shown to this Device, not (yet) answered by it. */
   state: 'invited' | 'ringing' | 'answered';
-  offer?: string;
+  offer?: string | undefined;
   tempId?: string;
   /** This Device ended the call itself: no hangup frame back. */
   localEnd?: boolean;
@@ -54,7 +54,7 @@ export interface DeviceContext {
 /** One WebSocket: one Voice SDK Device, and (once registered) one listener on an engine phone. */
 export class Device {
   identity?: string;
-  applicationSid?: string;
+  applicationSid?: string | undefined;
   registered = false;
   calls = new Map<string, DeviceCall>();
   tempIds = new Map<string, string>();
@@ -78,7 +78,7 @@ export class Device {
       }
       const type = String(frame.type ?? '');
       const payload = (frame.payload ?? {}) as Payload;
-      this.ctx.record({ identity: this.identity, direction: 'in', type, callsid: text(payload.callsid) });
+      this.recordFrame('in', type, text(payload.callsid));
       try {
         this.handle(type, payload);
       } catch (err) {
@@ -89,8 +89,18 @@ export class Device {
     ws.on('error', () => undefined);
   }
 
+  /** Frames are served as JSON (`GET /sandbox/gateway`): an unknown identity or call SID is left out. */
+  private recordFrame(direction: GatewayFrame['direction'], type: string, callsid: string | undefined) {
+    this.ctx.record({
+      ...(this.identity === undefined ? {} : { identity: this.identity }),
+      direction,
+      type,
+      ...(callsid === undefined ? {} : { callsid }),
+    });
+  }
+
   send(type: string, payload: Payload) {
-    this.ctx.record({ identity: this.identity, direction: 'out', type, callsid: text(payload.callsid) });
+    this.recordFrame('out', type, text(payload.callsid));
     // A message's content may nest thousands deep: serialised without recursion.
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(compactJson({ type, version: VERSION, payload }));
   }

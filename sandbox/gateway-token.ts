@@ -53,6 +53,6 @@ export function readAccessToken(
   return {
     identity: grants.identity,
     ttl: Math.floor(exp - nowMs / 1000),
-    applicationSid: typeof app === 'string' ? app : undefined,
+    ...(typeof app === 'string' ? { applicationSid: app } : {}),
   };
 }

@@ -110,7 +110,11 @@ export async function startGateway(opts: GatewayOptions): Promise<SignalingGatew
     httpsUrl: `https://localhost:${port}/`,
     frames,
     devices: () =>
-      [...devices].map((d) => ({ identity: d.identity, registered: d.registered, calls: [...d.calls.keys()] })),
+      [...devices].map((d) => ({
+        ...(d.identity === undefined ? {} : { identity: d.identity }),
+        registered: d.registered,
+        calls: [...d.calls.keys()],
+      })),
     close: () =>
       new Promise<void>((resolve) => {
         for (const ws of wss.clients) ws.terminate();

@@ -14,7 +14,7 @@ export interface StackOptions extends SandboxOptions {
   /** twilio-run forks a process per request by default (as production isolates); off = faster. */
   forkProcess?: boolean;
   /** Extra variables for the functions. */
-  env?: Record<string, string>;
+  env?: Record<string, string> | undefined;
   quiet?: boolean;
   /** Keep what the functions print (their log lines) in `Stack.output`. */
   captureOutput?: boolean;

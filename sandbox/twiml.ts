@@ -39,7 +39,11 @@ export class TwimlRunner {
   ) {}
 
   /** Runs `source`'s TwiML on `call` (and any redirect after it) until the call ends or the TwiML does. */
-  async run(call: Call, source: { url?: string; method?: string; twiml?: string }, extra: Record<string, string>) {
+  async run(
+    call: Call,
+    source: { url?: string | undefined; method?: string | undefined; twiml?: string | undefined },
+    extra: Record<string, string>,
+  ) {
     let next: typeof source | undefined = source;
     while (next && !isFinal(call.status)) {
       const verbs = await this.fetchTwiml(call, next, extra);
@@ -64,7 +68,7 @@ export class TwimlRunner {
 
   private async fetchTwiml(
     call: Call,
-    source: { url?: string; method?: string; twiml?: string },
+    source: { url?: string | undefined; method?: string | undefined; twiml?: string | undefined },
     extra: Record<string, string>,
   ): Promise<Verb[] | undefined> {
     let text = source.twiml;

@@ -275,7 +275,7 @@ export class WebhookSender {
     req: WebhookRequest,
     attempt: number,
     timeoutMs: number,
-  ): Promise<{ response?: WebhookResponse; failure?: RetryCondition }> {
+  ): Promise<{ response?: WebhookResponse | undefined; failure?: RetryCondition | undefined }> {
     const { url, init } = this.signedRequest(req);
     const started = Date.now();
     let result: WebhookResponse | undefined;
@@ -295,8 +295,8 @@ export class WebhookSender {
       kind: req.kind,
       method: init.method ?? 'POST',
       url: req.url,
-      callSid: req.params.CallSid,
-      callStatus: req.params.CallStatus,
+      ...(req.params.CallSid === undefined ? {} : { callSid: req.params.CallSid }),
+      ...(req.params.CallStatus === undefined ? {} : { callStatus: req.params.CallStatus }),
       status: result?.status ?? null,
       ms: Date.now() - started,
       attempt,

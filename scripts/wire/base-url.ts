@@ -61,7 +61,7 @@ export function readDeployInfo(dir: string, accountSid: string, region = 'us1'):
 
 export interface BaseUrlSources {
   /** --base-url */
-  override?: string;
+  override?: string | undefined;
   config: Pick<ServiceConfig, 'baseUrl' | 'domain'>;
   accountSid: string;
   /** Where `.twiliodeployinfo` is (the project root). */

@@ -12,7 +12,7 @@ export interface WireOptions {
   /** Rewire numbers that point somewhere else. */
   force?: boolean;
   /** Where the functions are (wins over the config's baseUrl/domain and .twiliodeployinfo). */
-  baseUrl?: string;
+  baseUrl?: string | undefined;
   /** The project root: where `.twiliodeployinfo` is. Default: process.cwd(). */
   cwd?: string;
   /** Receives every output line (the plan, progress, the variables to set). */

@@ -31,7 +31,7 @@ export async function api<T>(
       ...(state.session ? { Authorization: `Bearer ${state.session.session}` } : {}),
       ...(method === 'POST' ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),
     },
-    body: method === 'POST' ? new URLSearchParams(init.params ?? {}).toString() : undefined,
+    ...(method === 'POST' ? { body: new URLSearchParams(init.params ?? {}).toString() } : {}),
     cache: 'no-store',
   });
   const body = (await res.json().catch(() => ({}))) as T & { code?: string; message?: string };

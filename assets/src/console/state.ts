@@ -18,4 +18,4 @@ export interface Session {
   expiresAt: string;
 }
 
-export const state: { session?: Session; selected?: string } = {};
+export const state: { session?: Session | undefined; selected?: string | undefined } = {};

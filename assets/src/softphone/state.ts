@@ -8,8 +8,8 @@ export type ClientConfig =
 export const state: {
   config: ClientConfig;
   device?: Device;
-  call?: Call;
-  incoming?: Call;
+  call?: Call | undefined;
+  incoming?: Call | undefined;
   /** The signed-in agent's session (from /agent-session): what /token asks for. */
   agentSession: string;
 } = { config: { sandbox: false }, agentSession: '' };

@@ -7,7 +7,7 @@ export type Cursor = string | number;
 export interface PageRequest {
   pageSize: number;
   page: number;
-  token?: { after: boolean; cursor: Cursor };
+  token?: { after: boolean; cursor: Cursor } | undefined;
 }
 
 export function parsePaging(query: Body): PageRequest {
@@ -99,7 +99,11 @@ export function paginate<T extends object>(
 
 export const ascending = (a: Cursor, b: Cursor): number => (a < b ? -1 : a > b ? 1 : 0);
 
-export function parseOrder(query: Body): { order?: 'asc' | 'desc'; bounds?: 'inclusive' | 'exclusive'; from?: string } {
+export function parseOrder(query: Body): {
+  order?: 'asc' | 'desc' | undefined;
+  bounds?: 'inclusive' | 'exclusive' | undefined;
+  from?: string | undefined;
+} {
   const order = param(query, 'Order');
   if (order !== undefined && order !== 'asc' && order !== 'desc') {
     throw new TwilioApiError(400, 20001, `Invalid Order: ${order} (must be asc or desc)`);
