@@ -10,7 +10,7 @@ export interface RequestSite {
   domainName: string;
   /** `context.PATH`, e.g. `/voice`. */
   path: string;
-  publicBaseUrl?: string;
+  publicBaseUrl?: string | undefined;
 }
 
 /** The base every callback URL starts with. Local hosts are plain http, as twilio-run serves them. */

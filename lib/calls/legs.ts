@@ -12,9 +12,9 @@ export type VoiceRoute =
 
 export interface VoiceRoutingConfig {
   /** CLIENT_IDENTITY: who answers calls to our phone number(s). */
-  inboundIdentity?: string;
+  inboundIdentity?: string | undefined;
   /** CALLER_ID: the verified number SDK calls to the phone network show. */
-  callerId?: string;
+  callerId?: string | undefined;
 }
 
 /** Decides where a call that Twilio sent to `/voice` goes. */

@@ -33,7 +33,7 @@ export interface RouteContext {
 
 export type RouteResult = ({ status: number; json: unknown } | { status: number; twiml: string }) & {
   /** Extra response headers (e.g. Retry-After). */
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
 };
 
 export interface RouteOptions {

@@ -16,7 +16,7 @@ import { secretsMatch } from '../platform/secrets';
 export interface WebhookSecrets {
   authToken: string;
   /** WEBHOOK_SHARED_KEY_SECRET */
-  sharedKeySecret?: string;
+  sharedKeySecret?: string | undefined;
 }
 
 /**

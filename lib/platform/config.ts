@@ -20,12 +20,12 @@ export interface Config {
   /** Seconds an unfinished call's objects live if its end is never reported (safety net). */
   activeCallTtl: number;
   /** https://example.com — overrides the base of every callback URL (tunnels, custom domains). */
-  publicBaseUrl?: string;
+  publicBaseUrl?: string | undefined;
   /** The local Twilio to talk to instead of twilio.com (the sandbox); never set in production. */
-  sandboxUrl?: string;
+  sandboxUrl?: string | undefined;
   raw: Env;
   /** WEBHOOK_SHARED_KEY_SECRET: verifies webhooks Twilio signs with a SharedKey (Webhooks configuration API). */
-  webhookSharedKeySecret?: string;
+  webhookSharedKeySecret?: string | undefined;
   /** REQUIRE_VERIFIED_JSON_CALLBACKS=true: refuse JSON message callbacks whose body could not be verified. */
   requireVerifiedJsonCallbacks?: boolean;
 }

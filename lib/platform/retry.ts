@@ -10,7 +10,7 @@ export interface RetryOptions {
    * Absolute time (ms since epoch) no attempt may run past: the invocation's own deadline. An
    * attempt (the first included) starts only if a whole request timeout still fits before it.
    */
-  deadline?: number;
+  deadline?: number | undefined;
   /** Longest one attempt can take (default REQUEST_TIMEOUT_MS). */
   attemptTimeoutMs?: number;
   /** First backoff; doubles each attempt up to `maxDelayMs`, half of it jittered. */
