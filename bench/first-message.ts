@@ -7,7 +7,7 @@
 // and how long after the first of those callbacks was sent the subscription existed.
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
 import type { PhoneCall } from '../sandbox/engine-types';
-import { sandboxStore } from './fill';
+import { sandboxStore } from '../testing/fill';
 import type { BenchStack } from './stack';
 import { nth } from './stats';
 

@@ -1,12 +1,12 @@
 // Table 7 (issue #13): what one `/call-messages` page costs as a leg's history grows. Each leg is
-// filled straight into Sync through the store (bench/fill.ts), then read through real twilio-run:
+// filled straight into Sync through the store (testing/fill.ts), then read through real twilio-run:
 // every page once (order and completeness), then the first, a middle and the last page again and
 // again for their latency and the Sync requests the sandbox served for each.
 import { performance } from 'node:perf_hooks';
 import { callMessages } from '../client';
 import { legMapName } from '../lib/store/call-store';
 import { fakeSid } from './http';
-import { fillLeg, sandboxStore } from './fill';
+import { fillLeg, sandboxStore } from '../testing/fill';
 import { mean, percentile } from './stats';
 import type { BenchStack } from './stack';
 

@@ -2,8 +2,8 @@
 // two agents in the console, they sign in on two softphone pages and call each other, then the
 // operator disables one, who can get no new token. Screenshots land in test-results/.
 import type { Browser, Page } from 'playwright-core';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
-import { contrastProblems, hasChromium, launchBrowser, offMachine, openPage, type WatchedPage } from './browser';
+import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
+import { contrastProblems, hasChromium, launchBrowser, offMachine, openPage, type WatchedPage } from '../../testing/browser';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { defined } from '../support/narrow';
 

@@ -1,13 +1,13 @@
 // Issue #13: the operator console keeps up with a long history without reading it whole. A live SDK
-// leg in the sandbox gets 299 messages straight into Sync (bench/fill.ts: the keys the functions
+// leg in the sandbox gets 299 messages straight into Sync (testing/fill.ts: the keys the functions
 // write); the console (Chromium, the real bundle, the real functions) opens it, then refreshes.
 import type { Browser } from 'playwright-core';
 import { callMessages } from '../../client';
 import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
-import { fillLeg, messageSid, sandboxStore } from '../../bench/fill';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
-import { hasChromium, launchBrowser, openPage, type WatchedPage } from './browser';
+import { fillLeg, filledMessageSid, sandboxStore } from '../../testing/fill';
+import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
+import { hasChromium, launchBrowser, openPage, type WatchedPage } from '../../testing/browser';
 
 const suite = hasChromium ? describe : describe.skip;
 jest.setTimeout(60_000);
@@ -88,15 +88,15 @@ suite('the operator console on a long history', () => {
   it('shows a new message within one refresh, and one stored late (after a later one) in its place', async () => {
     await write(FILLED + 2); // to the SDK, sent at +301 s
     await operator.page
-      .locator(`#history li[data-id="to-sdk:${messageSid(FILLED + 2, leg)}"]`)
+      .locator(`#history li[data-id="to-sdk:${filledMessageSid(FILLED + 2, leg)}"]`)
       .waitFor({ timeout: POLL_MS + 2000 });
     await write(FILLED); // to the SDK, sent at +299 s: before the one shown, stored after it
     await operator.page
-      .locator(`#history li[data-id="to-sdk:${messageSid(FILLED, leg)}"]`)
+      .locator(`#history li[data-id="to-sdk:${filledMessageSid(FILLED, leg)}"]`)
       .waitFor({ timeout: POLL_MS + 2000 });
     const order = await consoleOrder();
     expect(order).toHaveLength(FILLED + 2);
     expect(order).toEqual(await apiOrder());
-    expect(order.slice(-2)).toEqual([`to-sdk:${messageSid(FILLED, leg)}`, `to-sdk:${messageSid(FILLED + 2, leg)}`]);
+    expect(order.slice(-2)).toEqual([`to-sdk:${filledMessageSid(FILLED, leg)}`, `to-sdk:${filledMessageSid(FILLED + 2, leg)}`]);
   });
 });

@@ -9,7 +9,7 @@ import { clientConfig } from '../../lib/routes/client-config';
 import type { RouteContext } from '../../lib/http/function-handler';
 import { startGateway } from '../../sandbox/gateway';
 import { answerFromOffer } from '../../sandbox/gateway-sdp';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
 import { defined } from '../support/narrow';
 
 type Frame = { type: string; version?: string; payload: Record<string, unknown> };

@@ -2,8 +2,8 @@
 // headers, so each page carries its Content-Security-Policy in a <meta> tag and refuses to run
 // inside a frame (a <meta> CSP cannot say frame-ancestors).
 import type { Browser } from 'playwright-core';
-import { startTestStack, type TestStack } from '../support/stack';
-import { hasChromium, launchBrowser, openPage, type WatchedPage } from './browser';
+import { startTestStack, type TestStack } from '../../testing/stack';
+import { hasChromium, launchBrowser, openPage, type WatchedPage } from '../../testing/browser';
 
 const suite = hasChromium ? describe : describe.skip;
 if (!hasChromium) console.warn('tests/browser: no Chromium at /usr/bin/chromium (set CHROMIUM_PATH); skipping');

@@ -5,8 +5,8 @@
 import type { Browser, Page } from 'playwright-core';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { callMessages } from '../../client';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
-import { contrastProblems, hasChromium, launchBrowser, offMachine, openPage, type WatchedPage } from './browser';
+import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
+import { contrastProblems, hasChromium, launchBrowser, offMachine, openPage, type WatchedPage } from '../../testing/browser';
 
 const suite = hasChromium ? describe : describe.skip;
 if (!hasChromium) console.warn('tests/browser: no Chromium at /usr/bin/chromium (set CHROMIUM_PATH); skipping');

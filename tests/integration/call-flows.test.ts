@@ -3,7 +3,7 @@
 import { callMessages, sendMessage, signedPost } from '../../client';
 import { legMapName } from '../../lib/store/call-store';
 import { checkExchanges, loadContract } from '../support/openapi-contract';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
 import { defined } from '../support/narrow';
 
 let stack: TestStack;

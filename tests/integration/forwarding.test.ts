@@ -8,7 +8,7 @@ import type { CallMessagePageItem } from '../../lib/shared/api-types';
 import { verifyForwardedRequest } from '../../lib/forwarding/webhook';
 import { replyKey } from '../../lib/forwarding/messages';
 import { startExampleBackend, type ExampleBackend } from '../../scripts/example-backend';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
 import { defined } from '../support/narrow';
 
 let stack: TestStack;

@@ -1,11 +1,11 @@
 // Issue #13: a long history pages at a flat cost. A live SDK leg in the sandbox gets one real message
 // from its phone (delivered twice), then 4,999 more written straight into Sync through the store
-// (bench/fill.ts: the same keys the functions write), and is read back through real twilio-run.
+// (testing/fill.ts: the same keys the functions write), and is read back through real twilio-run.
 import { callMessages, signedPost } from '../../client';
 import type { CallMessagePageItem } from '../../lib/shared/api-types';
 import { legMapName } from '../../lib/store/call-store';
-import { fillLeg, messageSid, sandboxStore } from '../../bench/fill';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { fillLeg, filledMessageSid, sandboxStore } from '../../testing/fill';
+import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
 import { defined, withoutFragment } from '../support/narrow';
 
 const LENGTH = 5_000;
@@ -133,7 +133,7 @@ it('catches up after the last message in 1 Sync request: nothing new, then a mes
   const caughtUp = await counted(() => callMessages(stack.fn, leg, { after: lastCursor }));
   expect(caughtUp.result.body.messages.map((m) => [m.direction, m.sid])).toEqual([
     ['from-sdk', fromPhone.voiceEventSid],
-    ['to-sdk', messageSid(LENGTH - 1, leg)],
+    ['to-sdk', filledMessageSid(LENGTH - 1, leg)],
   ]);
   expect(caughtUp.syncRequests).toBe(1);
 });

@@ -8,7 +8,7 @@ import { messageCallbackQuery } from '../../lib/calls/callback-urls';
 import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { MISSING_MAP_CODES } from '../../sandbox/rest/sync/state';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
 
 let stack: TestStack;
 const ctl = () => stack.control;

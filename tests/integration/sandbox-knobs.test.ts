@@ -7,7 +7,7 @@ import { startSandbox, type Sandbox } from '../../sandbox/app';
 import { networkInterfaces } from 'node:os';
 import { SandboxControl } from '../../sandbox/control-client';
 import { defaultWebhookKnobs } from '../../sandbox/webhooks';
-import { waitFor } from '../support/stack';
+import { waitFor } from '../../testing/stack';
 import { defined } from '../support/narrow';
 
 interface Received {

@@ -9,7 +9,7 @@ import { legMapName } from '../../lib/store/call-store';
 import { CALLBACK_URL_GRACE_SECONDS, MAX_CALL_SECONDS } from '../../lib/shared/limits';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { SANDBOX_SHARED_KEY } from '../../sandbox/webhooks';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
 import { defined, withoutFragment } from '../support/narrow';
 
 let stack: TestStack;

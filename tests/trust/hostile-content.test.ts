@@ -11,7 +11,7 @@ import { jsonDepth } from '../../lib/shared/json-text';
 import { MAX_PARSED_DEPTH } from '../../lib/shared/limits';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { JSON_STYLES, SANDBOX_SHARED_KEY } from '../../sandbox/webhooks';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
 import { Figures } from './figures';
 import { HOSTILE_CONTENTS as CONTENTS } from './hostile-contents';
 import { isErrorBody } from './raw-requests';

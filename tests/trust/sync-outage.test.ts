@@ -4,7 +4,7 @@
 // makes Twilio deliver them again, and the redelivery stores them. Rules: 0 SDK messages lost, 0
 // stored twice.
 import { callMessages } from '../../client';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
 import { Figures } from './figures';
 import { defined } from '../support/narrow';
 

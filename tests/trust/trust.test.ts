@@ -8,7 +8,7 @@ import { messageCallbackQuery } from '../../lib/calls/callback-urls';
 import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { IDEMPOTENCY_VARIANTS } from '../../sandbox/knobs';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
 import { hostileCorpus } from './corpus';
 import { Figures } from './figures';
 import { isErrorBody, rawRequests } from './raw-requests';

@@ -5,10 +5,10 @@ import {
   type IdempotencyVariant,
   type KnobSettings,
   type SandboxProfile,
-} from '../../sandbox/control-client';
-import type { MissingMapCode } from '../../sandbox/rest/sync/state';
-import { startStack, type Stack, type StackOptions } from '../../sandbox/stack';
-import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
+} from '../sandbox/control-client';
+import type { MissingMapCode } from '../sandbox/rest/sync/state';
+import { startStack, type Stack, type StackOptions } from '../sandbox/stack';
+import { SandboxRequestClient } from '../lib/platform/sandbox-request-client';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
