@@ -97,15 +97,16 @@ export async function waitFor<T>(
   timeoutMs = 10_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: unknown;
+  /** The last check's failure, if it threw. */
+  let last: string | undefined;
   for (;;) {
     try {
       const value = await check();
       if (value !== undefined && value !== false) return value;
     } catch (err) {
-      last = err;
+      last = err instanceof Error ? err.toString() : JSON.stringify(err);
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -3,12 +3,10 @@
 // operator disables one, who can get no new token. Screenshots land in test-results/.
 import type { Browser, Page } from 'playwright-core';
 import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
-import { contrastProblems, hasChromium, launchBrowser, offMachine, openPage, type WatchedPage } from '../../testing/browser';
+import { contrastProblems, launchBrowser, offMachine, openPage, type WatchedPage } from '../../testing/browser';
+import { describeWithChromium } from '../support/chromium';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { defined } from '../support/narrow';
-
-const suite = hasChromium ? describe : describe.skip;
-if (!hasChromium) console.warn('tests/browser: no Chromium at /usr/bin/chromium (set CHROMIUM_PATH); skipping');
 
 jest.setTimeout(30_000);
 
@@ -50,7 +48,7 @@ async function signIn(p: WatchedPage, identity: string, password: string) {
 const tokenWith = (session: string) =>
   fetch(`${stack.functionsUrl}/token`, { method: 'POST', headers: { Authorization: `Bearer ${session}` } });
 
-suite('agents: sign-in, calls between two agents, disabling', () => {
+describeWithChromium('agents: sign-in, calls between two agents, disabling', () => {
   beforeAll(async () => {
     [stack, browser] = await Promise.all([startTestStack({ gatewayPort: 0 }), launchBrowser()]);
   }, 60_000);

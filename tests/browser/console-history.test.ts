@@ -7,9 +7,9 @@ import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { fillLeg, filledMessageSid, sandboxStore } from '../../testing/fill';
 import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
-import { hasChromium, launchBrowser, openPage, type WatchedPage } from '../../testing/browser';
+import { launchBrowser, openPage, type WatchedPage } from '../../testing/browser';
+import { describeWithChromium } from '../support/chromium';
 
-const suite = hasChromium ? describe : describe.skip;
 jest.setTimeout(60_000);
 
 const FILLED = 299;
@@ -40,7 +40,7 @@ const consoleOrder = () =>
 /** Writes message i of the fill (odd i: to the SDK, sent at startMs + i s). */
 const write = (i: number) => fillLeg(sandboxStore(stack.sandbox), leg, { ...fill, count: 1, firstIndex: i });
 
-suite('the operator console on a long history', () => {
+describeWithChromium('the operator console on a long history', () => {
   beforeAll(async () => {
     [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
     await stack.control.registerPhone('alice', { autoAnswer: true });
@@ -97,6 +97,9 @@ suite('the operator console on a long history', () => {
     const order = await consoleOrder();
     expect(order).toHaveLength(FILLED + 2);
     expect(order).toEqual(await apiOrder());
-    expect(order.slice(-2)).toEqual([`to-sdk:${filledMessageSid(FILLED, leg)}`, `to-sdk:${filledMessageSid(FILLED + 2, leg)}`]);
+    expect(order.slice(-2)).toEqual([
+      `to-sdk:${filledMessageSid(FILLED, leg)}`,
+      `to-sdk:${filledMessageSid(FILLED + 2, leg)}`,
+    ]);
   });
 });

@@ -3,10 +3,8 @@
 // inside a frame (a <meta> CSP cannot say frame-ancestors).
 import type { Browser } from 'playwright-core';
 import { startTestStack, type TestStack } from '../../testing/stack';
-import { hasChromium, launchBrowser, openPage, type WatchedPage } from '../../testing/browser';
-
-const suite = hasChromium ? describe : describe.skip;
-if (!hasChromium) console.warn('tests/browser: no Chromium at /usr/bin/chromium (set CHROMIUM_PATH); skipping');
+import { launchBrowser, openPage, type WatchedPage } from '../../testing/browser';
+import { describeWithChromium } from '../support/chromium';
 
 jest.setTimeout(30_000);
 
@@ -14,7 +12,7 @@ let stack: TestStack;
 let browser: Browser;
 const pages: WatchedPage[] = [];
 
-suite('pages: Content-Security-Policy and frame refusal', () => {
+describeWithChromium('pages: Content-Security-Policy and frame refusal', () => {
   beforeAll(async () => {
     stack = await startTestStack();
     browser = await launchBrowser();

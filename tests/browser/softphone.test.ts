@@ -6,10 +6,8 @@ import type { Browser, Page } from 'playwright-core';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { callMessages } from '../../client';
 import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
-import { contrastProblems, hasChromium, launchBrowser, offMachine, openPage, type WatchedPage } from '../../testing/browser';
-
-const suite = hasChromium ? describe : describe.skip;
-if (!hasChromium) console.warn('tests/browser: no Chromium at /usr/bin/chromium (set CHROMIUM_PATH); skipping');
+import { contrastProblems, launchBrowser, offMachine, openPage, type WatchedPage } from '../../testing/browser';
+import { describeWithChromium } from '../support/chromium';
 
 jest.setTimeout(30_000);
 
@@ -83,7 +81,7 @@ async function sendFromSoftphone(page: Page, content: object) {
   return (await item.getAttribute('data-voice-event-sid'))!;
 }
 
-suite('softphone, console and the sandbox signaling gateway', () => {
+describeWithChromium('softphone, console and the sandbox signaling gateway', () => {
   beforeAll(async () => {
     [stack, browser] = await Promise.all([startTestStack({ gatewayPort: 0 }), launchBrowser()]);
   }, 60_000);
