@@ -7,7 +7,8 @@ import { callMessages } from '../../client';
 import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { fillLeg, filledMessageSid, sandboxStore } from '../../testing/fill';
-import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
 import { launchBrowser, openPage, type WatchedPage } from '../../testing/browser';
 import { describeWithChromium } from '../support/chromium';
 
@@ -17,7 +18,7 @@ const FILLED = 299;
 /** How often the console refreshes (assets/src/console.ts). */
 const POLL_MS = 2000;
 
-let stack: TestStack;
+const stack = useTestStack();
 let browser: Browser;
 let operator: WatchedPage;
 let leg: string;
@@ -79,7 +80,7 @@ async function sandboxRequestsPerRefresh(count: number): Promise<RequestRecord[]
 
 describeWithChromium('the operator console on a long history', () => {
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
+    browser = await launchBrowser();
     await stack.control.registerPhone('alice', { autoAnswer: true });
     await stack.control.callIn('+15551239002');
     leg = (
@@ -103,7 +104,6 @@ describeWithChromium('the operator console on a long history', () => {
   afterAll(async () => {
     await operator?.context.close().catch(() => undefined);
     await browser?.close();
-    await stack?.stop();
   });
 
   it('shows the whole history in the order the API gives it', async () => {

@@ -9,7 +9,8 @@ import { clientConfig } from '../../lib/routes/client-config';
 import type { RouteContext } from '../../lib/http/function-handler';
 import { startGateway } from '../../sandbox/gateway';
 import { answerFromOffer } from '../../sandbox/gateway-sdp';
-import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
 import { defined } from '../support/narrow';
 
 type Frame = { type: string; version?: string; payload: Record<string, unknown> };
@@ -94,7 +95,7 @@ const OFFER = [
   '',
 ].join('\r\n');
 
-let stack: TestStack;
+const stack = useTestStack({ gatewayPort: 0 });
 let gatewayUrl: string;
 
 async function tokenFor(identity: string): Promise<string> {
@@ -129,13 +130,8 @@ async function device(identity: string, register = true) {
 
 const kx = () => `KX${[...Array(32)].map(() => Math.floor(Math.random() * 16).toString(16)).join('')}`;
 
-beforeAll(async () => {
-  stack = await startTestStack({ gatewayPort: 0 });
+beforeAll(() => {
   gatewayUrl = stack.sandbox.gateway!.url;
-}, 60_000);
-
-afterAll(async () => {
-  await stack?.stop();
 });
 
 describe('access tokens', () => {

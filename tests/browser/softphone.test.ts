@@ -5,13 +5,14 @@
 import type { Browser, Page } from 'playwright-core';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { callMessages } from '../../client';
-import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
 import { contrastProblems, launchBrowser, offMachine, openPage, type WatchedPage } from '../../testing/browser';
 import { describeWithChromium } from '../support/chromium';
 
 jest.setTimeout(30_000);
 
-let stack: TestStack;
+const stack = useTestStack({ gatewayPort: 0 });
 let browser: Browser;
 let alice: WatchedPage;
 let bob: WatchedPage;
@@ -83,13 +84,12 @@ async function sendFromSoftphone(page: Page, content: object) {
 
 describeWithChromium('softphone, console and the sandbox signaling gateway', () => {
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startTestStack({ gatewayPort: 0 }), launchBrowser()]);
+    browser = await launchBrowser();
   }, 60_000);
 
   afterAll(async () => {
     for (const p of pages) await p.context.close().catch(() => undefined);
     await browser?.close();
-    await stack?.stop();
   });
 
   it('serves the sandbox Device options from /client-config', async () => {

@@ -5,13 +5,14 @@ import { callMessages, signedPost } from '../../client';
 import type { CallMessagePageItem } from '../../lib/shared/api-types';
 import { legMapName } from '../../lib/store/call-store';
 import { fillLeg, filledMessageSid, sandboxStore } from '../../testing/fill';
-import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
 import { defined, withoutFragment } from '../support/narrow';
 
 const LENGTH = 5_000;
 const PAGE_SIZE = 100;
 
-let stack: TestStack;
+const stack = useTestStack();
 let leg: string;
 let real: CallMessagePageItem;
 /** The fill's numbering: message i of the fill is timestamped startMs + i s (reaching past now). */
@@ -30,7 +31,6 @@ async function counted<T>(read: () => Promise<T>): Promise<{ result: T; syncRequ
 }
 
 beforeAll(async () => {
-  stack = await startTestStack();
   const ctl = stack.control;
   await ctl.registerPhone('alice', { autoAnswer: true });
   await ctl.callIn('+15551239001');
@@ -71,10 +71,6 @@ beforeAll(async () => {
     pageToken = result.body.nextPageToken ?? undefined;
   } while (pageToken);
 }, 60_000);
-
-afterAll(async () => {
-  await stack?.stop();
-});
 
 it(`reads a ${LENGTH.toLocaleString('en-US')}-message leg in pages of ${PAGE_SIZE}, each at most 2 Sync requests`, () => {
   expect(pages).toHaveLength(LENGTH / PAGE_SIZE);

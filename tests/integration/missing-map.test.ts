@@ -8,18 +8,17 @@ import { messageCallbackQuery } from '../../lib/calls/callback-urls';
 import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { MISSING_MAP_CODES } from '../../sandbox/rest/sync/state';
-import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
 
-let stack: TestStack;
+const stack = useTestStack();
 const ctl = () => stack.control;
 const fakeSid = (prefix: string) => prefix + randomBytes(16).toString('hex');
 const maps = () => stack.twilio.sync.v1.services('default').syncMaps;
 
 beforeAll(async () => {
-  stack = await startTestStack();
   await ctl().registerPhone('mia', { autoAnswer: true });
-}, 60_000);
-afterAll(() => stack?.stop());
+});
 
 /** A live SDK leg (mia calls a number), subscribed, whose Map is then removed as if it had expired. */
 async function liveLegWithoutMap(): Promise<string> {

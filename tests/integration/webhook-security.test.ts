@@ -9,18 +9,11 @@ import { legMapName } from '../../lib/store/call-store';
 import { CALLBACK_URL_GRACE_SECONDS, MAX_CALL_SECONDS } from '../../lib/shared/limits';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { SANDBOX_SHARED_KEY } from '../../sandbox/webhooks';
-import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
 import { defined, withoutFragment } from '../support/narrow';
 
-let stack: TestStack;
-
-beforeAll(async () => {
-  stack = await startTestStack();
-}, 60_000);
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useTestStack();
 
 const ctl = () => stack.control;
 const hex32 = () => Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join('');

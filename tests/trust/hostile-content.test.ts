@@ -11,7 +11,8 @@ import { jsonDepth } from '../../lib/shared/json-text';
 import { MAX_PARSED_DEPTH } from '../../lib/shared/limits';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { JSON_STYLES, SANDBOX_SHARED_KEY } from '../../sandbox/webhooks';
-import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
 import { Figures } from './figures';
 import { HOSTILE_CONTENTS as CONTENTS } from './hostile-contents';
 import { isErrorBody } from './raw-requests';
@@ -20,15 +21,10 @@ import { withoutFragment } from '../support/narrow';
 jest.setTimeout(180_000);
 const SEED = Number(process.env.TRUST_SEED ?? 20261127);
 const figures = new Figures();
-let stack: TestStack;
+const stack = useTestStack({ captureOutput: true });
 
-beforeAll(async () => {
-  stack = await startTestStack({ captureOutput: true });
-}, 60_000);
-
-afterAll(async () => {
+afterAll(() => {
   figures.report(`seed ${SEED}, hostile content`, 'trust-figures-hostile-content.md');
-  await stack?.stop();
 });
 
 const ctl = () => stack.control;

@@ -8,7 +8,8 @@ import { messageCallbackQuery } from '../../lib/calls/callback-urls';
 import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { IDEMPOTENCY_VARIANTS } from '../../sandbox/knobs';
-import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
 import { hostileCorpus } from './corpus';
 import { Figures } from './figures';
 import { isErrorBody, rawRequests } from './raw-requests';
@@ -20,16 +21,11 @@ const CALLS_PER_VARIANT = Number(process.env.TRUST_CALLS_PER_VARIANT ?? 120);
 /** How often the faults run's backend tries one send before it gives up. */
 const SEND_ATTEMPTS = 8;
 const figures = new Figures();
-let stack: TestStack;
+const stack = useTestStack({ captureOutput: true });
 
-beforeAll(async () => {
-  stack = await startTestStack({ captureOutput: true });
-}, 60_000);
-
-afterAll(async () => {
+afterAll(() => {
   figures.report(`seed ${SEED}, ${CASES_PER_ROUTE} cases per route`);
-  if (process.env.TRUST_DUMP_OUTPUT) process.stdout.write(stack?.output.join('').slice(-20_000) ?? '');
-  await stack?.stop();
+  if (process.env.TRUST_DUMP_OUTPUT) process.stdout.write(stack.output.join('').slice(-20_000));
 });
 
 const ctl = () => stack.control;

@@ -1,0 +1,49 @@
+// The stack an integration, trust or browser suite runs against (testing/stack.ts), started before
+// the suite's tests and stopped after them.
+import type { StackOptions } from '../../sandbox/stack';
+import { startTestStack, type TestStack } from '../../testing/stack';
+
+/**
+ * Starts a test stack before the tests of the block it is called in (a file or a describe) and
+ * stops it after them. A describe's afterAll inside that block runs first, so it can still close
+ * what it opened on the stack (a browser's pages). `options` may be a function, for what an
+ * earlier beforeAll of the same block prepared (a backend's URL). The stack returned is the one
+ * started, usable from its beforeAll on.
+ */
+export function useTestStack(options: StackOptions | (() => StackOptions) = {}): TestStack {
+  let started: TestStack | undefined;
+  beforeAll(async () => {
+    started = await startTestStack(typeof options === 'function' ? options() : options);
+  }, 60_000);
+  // Kept after stop: a suite's own afterAll may still read what the stack recorded (its output).
+  afterAll(() => started?.stop());
+  const stack = (): TestStack => {
+    if (!started) throw new Error('the test stack is used before its beforeAll has started it');
+    return started;
+  };
+  return {
+    get sandbox() {
+      return stack().sandbox;
+    },
+    get functionsUrl() {
+      return stack().functionsUrl;
+    },
+    get env() {
+      return stack().env;
+    },
+    get output() {
+      return stack().output;
+    },
+    get control() {
+      return stack().control;
+    },
+    get twilio() {
+      return stack().twilio;
+    },
+    get fn() {
+      return stack().fn;
+    },
+    stop: () => stack().stop(),
+    withKnobs: (settings, fn) => stack().withKnobs(settings, fn),
+  };
+}
