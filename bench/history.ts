@@ -5,10 +5,10 @@
 import { performance } from 'node:perf_hooks';
 import { callMessages } from '../client';
 import { legMapName } from '../lib/store/call-store';
-import { fakeSid } from './http';
 import { fillLeg, sandboxStore } from '../testing/fill';
 import { mean, percentile } from './stats';
 import type { BenchStack } from './stack';
+import { randomCallSid } from '../testing/sids';
 
 export interface PageCost {
   /** Sync requests per read of this page: fewest and most over the samples. */
@@ -55,7 +55,7 @@ export async function measureHistory(b: BenchStack, opts: HistoryOptions): Promi
   const store = sandboxStore(b.sandbox);
   const rows: HistoryRow[] = [];
   for (const n of opts.lengths) {
-    const callSid = fakeSid('CA');
+    const callSid = randomCallSid();
     const mapName = legMapName(callSid);
     const filled = performance.now();
     await fillLeg(store, callSid, { count: n, firstSequence: 1, startMs: Date.UTC(2026, 0, 1), concurrency: 16 });

@@ -71,6 +71,3 @@ export async function runLoad(
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
   return { latencies, wallMs: performance.now() - started, unexpected, firstUnexpected };
 }
-
-const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
-export const fakeSid = (prefix: string) => prefix + hex(32);

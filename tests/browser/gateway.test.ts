@@ -12,6 +12,7 @@ import { answerFromOffer } from '../../sandbox/gateway-sdp';
 import { waitFor } from '../../testing/stack';
 import { useTestStack } from '../support/stack';
 import { defined } from '../support/narrow';
+import { randomMessageSid } from '../../testing/sids';
 
 type Frame = { type: string; version?: string; payload: Record<string, unknown> };
 
@@ -128,8 +129,6 @@ async function device(identity: string, register = true) {
   return sdk;
 }
 
-const kx = () => `KX${[...Array(32)].map(() => Math.floor(Math.random() * 16).toString(16)).join('')}`;
-
 beforeAll(() => {
   gatewayUrl = stack.sandbox.gateway!.url;
 });
@@ -211,7 +210,7 @@ describe('a call the SDK places', () => {
   });
 
   it('acks a message and delivers it to /message-callback; refuses a bad type and oversize content', async () => {
-    const id = kx();
+    const id = randomMessageSid();
     sdk.send('message', {
       callsid: callSid,
       content: { hi: 'server' },
@@ -226,7 +225,7 @@ describe('a call the SDK places', () => {
     }, 'the stored message');
     expect(history.messages[0]).toMatchObject({ direction: 'from-sdk', data: { hi: 'server' } });
 
-    const badType = kx();
+    const badType = randomMessageSid();
     sdk.send('message', {
       callsid: callSid,
       content: {},
@@ -235,7 +234,7 @@ describe('a call the SDK places', () => {
       voiceeventsid: badType,
     });
     expect(await sdk.next('error')).toMatchObject({ callsid: callSid, voiceeventsid: badType, error: { code: 31210 } });
-    const big = kx();
+    const big = randomMessageSid();
     sdk.send('message', {
       callsid: callSid,
       content: { x: 'y'.repeat(10_000) },
@@ -263,7 +262,7 @@ describe('a call the SDK places', () => {
     const child = (await stack.control.calls()).calls.find((c) => c.parentCallSid === callSid)!;
     await stack.control.hangupCall(child.sid);
     expect(await sdk.next('hangup')).toEqual({ callsid: callSid });
-    const late = kx();
+    const late = randomMessageSid();
     sdk.send('message', {
       callsid: callSid,
       content: { late: true },

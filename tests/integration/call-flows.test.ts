@@ -6,6 +6,7 @@ import { checkExchanges, loadContract } from '../support/openapi-contract';
 import { waitFor } from '../../testing/stack';
 import { useTestStack } from '../support/stack';
 import { defined } from '../support/narrow';
+import { callSid } from '../../testing/sids';
 
 const stack = useTestStack();
 
@@ -195,12 +196,12 @@ describe('refusals', () => {
     for (const path of ['/voice', '/call-status', '/message-callback', '/send-message', '/call-messages']) {
       const unsigned = await fetch(`${stack.functionsUrl}${path}`, {
         method: 'POST',
-        body: new URLSearchParams({ CallSid: 'CA' + '0'.repeat(32) }),
+        body: new URLSearchParams({ CallSid: callSid(0) }),
       });
       expect(unsigned.status).toBe(403);
       expect(await unsigned.json()).toMatchObject({ code: expect.any(String), message: expect.any(String) });
       const forged = await signedPost({ baseUrl: stack.functionsUrl, authToken: 'not-the-token' }, path, {
-        CallSid: 'CA' + '0'.repeat(32),
+        CallSid: callSid(0),
       });
       expect(forged.status).toBe(403);
     }
@@ -210,22 +211,22 @@ describe('refusals', () => {
     const res = await signedPost(stack.fn, '/voice', {
       From: 'client:erin',
       To: 'not a number!',
-      CallSid: 'CA' + '1'.repeat(32),
+      CallSid: callSid(1),
     });
     expect(res.status).toBe(200);
     expect(String(res.body)).toMatch(/<Say>.*<\/Say><Hangup\/>/);
   });
 
   it('refuses bad content and unknown calls with 4xx JSON', async () => {
-    expect((await sendMessage(stack.fn, { callSid: 'CA' + 'f'.repeat(32), content: { x: 1 } })).status).toBe(404);
-    const notJson = await sendMessage(stack.fn, { callSid: 'CA' + 'f'.repeat(32), content: 'not json' });
+    expect((await sendMessage(stack.fn, { callSid: callSid(0xf), content: { x: 1 } })).status).toBe(404);
+    const notJson = await sendMessage(stack.fn, { callSid: callSid(0xf), content: 'not json' });
     expect(notJson).toMatchObject({ status: 400, body: { code: 'content-invalid' } });
     const tooLong = await sendMessage(stack.fn, {
-      callSid: 'CA' + 'f'.repeat(32),
+      callSid: callSid(0xf),
       content: JSON.stringify({ a: 'x'.repeat(10_000) }),
     });
     expect(tooLong).toMatchObject({ status: 400, body: { code: 'content-too-long' } });
-    expect((await callMessages(stack.fn, 'CA' + 'e'.repeat(32))).status).toBe(404);
+    expect((await callMessages(stack.fn, callSid(0xe))).status).toBe(404);
   });
 });
 

@@ -8,6 +8,7 @@ import { fillLeg, filledMessageSid, sandboxStore } from '../../testing/fill';
 import { waitFor } from '../../testing/stack';
 import { useTestStack } from '../support/stack';
 import { defined, withoutFragment } from '../support/narrow';
+import { messageSid } from '../../testing/sids';
 
 const LENGTH = 5_000;
 const PAGE_SIZE = 100;
@@ -113,7 +114,7 @@ it('catches up after the last message in 1 Sync request: nothing new, then a mes
   const subscription = defined((await stack.control.call(leg)).subscriptions[0]);
   const url = new URL(withoutFragment(subscription.callback));
   const sequences = pages.flatMap((p) => p.messages.map((m) => m.sequence ?? 0));
-  const fromPhone = { voiceEventSid: 'KX' + 'e'.repeat(32) };
+  const fromPhone = { voiceEventSid: messageSid(0xe) };
   const posted = await signedPost(stack.fn, `${url.pathname}${url.search}`, {
     ContentType: 'application/json',
     Content: '{"catchUp":"from the SDK"}',

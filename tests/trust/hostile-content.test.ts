@@ -17,6 +17,7 @@ import { Figures } from './figures';
 import { HOSTILE_CONTENTS as CONTENTS } from './hostile-contents';
 import { isErrorBody } from './raw-requests';
 import { withoutFragment } from '../support/narrow';
+import { messageSid } from '../../testing/sids';
 
 jest.setTimeout(180_000);
 const SEED = Number(process.env.TRUST_SEED ?? 20261127);
@@ -28,7 +29,7 @@ afterAll(() => {
 });
 
 const ctl = () => stack.control;
-const kx = (n: number) => 'KX' + (0xc0de0000 + n).toString(16).padStart(32, '0');
+const kx = (n: number) => messageSid(0xc0de0000 + n);
 
 /** Text as it arrives through a form, a query or a UTF-8 body: lone surrogates become U+FFFD. */
 const wellFormed = (text: string) =>

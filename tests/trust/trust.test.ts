@@ -13,6 +13,7 @@ import { useTestStack } from '../support/stack';
 import { hostileCorpus } from './corpus';
 import { Figures } from './figures';
 import { isErrorBody, rawRequests } from './raw-requests';
+import { callSid } from '../../testing/sids';
 
 const SEED = Number(process.env.TRUST_SEED ?? 20261127);
 const CASES_PER_ROUTE = Number(process.env.TRUST_CASES ?? 200);
@@ -176,7 +177,7 @@ describe('1. authentication', () => {
     const refusals = [
       await sendMessage(stack.fn, { callSid: leg, content: `{"marker":"${marker}"` }),
       await sendMessage(stack.fn, { callSid: leg, content: JSON.stringify({ marker: marker.repeat(2000) }) }),
-      await sendMessage(stack.fn, { callSid: 'CA' + 'f'.repeat(32), content: { marker } }),
+      await sendMessage(stack.fn, { callSid: callSid(0xf), content: { marker } }),
       await signedPost(
         { baseUrl: stack.functionsUrl, authToken: stack.sandbox.authToken },
         `/message-callback?${new URLSearchParams(messageCallbackQuery(stack.sandbox.authToken, leg))}`,
@@ -294,7 +295,7 @@ describe('2. hostile input corpus', () => {
 
   it('/send-message', async () => {
     const random = fc.record({
-      callSid: maybe(fc.oneof(junk, fc.constant('CA' + 'b'.repeat(32)), fc.constant('ACTIVE'))),
+      callSid: maybe(fc.oneof(junk, fc.constant(callSid(0xb)), fc.constant('ACTIVE'))),
       identity: maybe(fc.oneof(junk, fc.constantFrom('hana', 'nobody', 'ünïcødé', 'a'.repeat(122)))),
       content: maybe(contentArb),
       idempotencyKey: maybe(fc.oneof(junk, fc.string({ minLength: 129, maxLength: 200 }))),

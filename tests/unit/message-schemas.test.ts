@@ -20,6 +20,7 @@ import {
 } from '../support/function-harness';
 import { startSyncSandbox, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type SyncSandbox } from '../support/sync-sandbox';
 import { withoutFragment } from '../support/narrow';
+import { callSid, messageSid } from '../../testing/sids';
 
 const EXAMPLE = readFileSync(join(__dirname, '../../assets/message-schemas.example.private.json'), 'utf8');
 const ASSET = '/message-schemas.example.json';
@@ -89,7 +90,7 @@ describe('compiling and checking', () => {
 
 describe('the routes, with schemas on', () => {
   let sandbox: SyncSandbox;
-  const LEG = 'CA' + 'd'.repeat(32);
+  const LEG = callSid(0xd);
   const env = () => ({ TWILIO_SANDBOX_URL: sandbox.url, MESSAGE_SCHEMAS_ASSET: ASSET });
 
   beforeAll(async () => {
@@ -117,7 +118,7 @@ describe('the routes, with schemas on', () => {
       CallSid: LEG,
       Timestamp: 'Wed, 1 Jan 2025 00:00:00 +0000',
       AccountSid: TEST_ACCOUNT_SID,
-      Sid: 'KX' + n.toString(16).padStart(32, '0'),
+      Sid: messageSid(n),
     };
     return eventFor(url, body, { 'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, url, body) });
   };
@@ -126,7 +127,7 @@ describe('the routes, with schemas on', () => {
       await sandbox.client.sync.v1
         .services('default')
         .syncMaps(legMapName(LEG))
-        .syncMapItems(inboundKey(n, 'KX' + n.toString(16).padStart(32, '0')))
+        .syncMapItems(inboundKey(n, messageSid(n)))
         .fetch()
     ).data as Record<string, unknown>;
 
