@@ -34,15 +34,13 @@ beforeAll(async () => {
         return;
       }
       const subscriptionSid = sid('ZY', subscribeAttempts.length);
-      res
-        .status(201)
-        .json({
-          account_sid: req.params.account,
-          call_sid: req.params.call,
-          sid: subscriptionSid,
-          date_created: '',
-          uri: '',
-        });
+      res.status(201).json({
+        account_sid: req.params.account,
+        call_sid: req.params.call,
+        sid: subscriptionSid,
+        date_created: '',
+        uri: '',
+      });
     }),
   );
   env = {
