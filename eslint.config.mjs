@@ -2,6 +2,7 @@
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import globals from 'globals';
+import jest from 'eslint-plugin-jest';
 import tseslint from 'typescript-eslint';
 import { layerRules } from './eslint.layers.mjs';
 
@@ -29,6 +30,15 @@ export default tseslint.config(
     // The sandbox parses untyped form and JSON bodies the way Twilio's servers would.
     files: ['sandbox/**/*.ts'],
     rules: { '@typescript-eslint/no-base-to-string': 'off' },
+  },
+  // Jest's own rules on the tests: no focused or disabled tests, no expect outside a test, no conditional expect.
+  { files: ['tests/**/*.test.ts'], ...jest.configs['flat/recommended'] },
+  {
+    files: ['tests/**/*.test.ts'],
+    rules: {
+      // What asserts besides expect: the suites' expect* helpers, and waitFor (fails unless its condition comes true).
+      'jest/expect-expect': ['warn', { assertFunctionNames: ['expect', 'expect*', 'waitFor'] }],
+    },
   },
   {
     // Tests read parsed JSON answers and TwiML trees: untyped by nature.

@@ -1,12 +1,12 @@
 // Table 9 (issue #13): what the operator console costs in the browser (Debian's Chromium) and in
 // Sync as it keeps up with an open call. Live SDK legs get their history straight into Sync
-// (bench/fill.ts); the console's own measure of each render (`cme.console.render`, User Timing) is
+// (testing/fill.ts); the console's own measure of each render (`cme.console.render`, User Timing) is
 // collected by an observer installed before the page loads.
 import { legMapName } from '../lib/store/call-store';
 import { MAX_DISPLAY_CHARS } from '../lib/shared/json-text';
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
-import { hasChromium, launchBrowser, openPage } from '../tests/browser/browser';
-import { fillLeg, sandboxStore } from './fill';
+import { hasChromium, launchBrowser, openPage } from '../testing/browser';
+import { fillLeg, sandboxStore } from '../testing/fill';
 import { heldSdkLegs, startBenchStack, type BenchStack } from './stack';
 import { markdownTable, percentile } from './stats';
 

@@ -1,7 +1,6 @@
 // Table 2: Twilio REST requests per event, counted by the sandbox. Each event is played alone (the
 // stack idle before and after), so every request between two events belongs to the one in between.
 // Then whole calls through the sandbox's call engine check that the per-event counts add up.
-import { fakeSid } from './http';
 import { nth } from './stats';
 import {
   callMessagesRequest,
@@ -17,6 +16,7 @@ import {
   type BenchStack,
   type StatusCallbackLeg,
 } from './stack';
+import { randomCallSid, randomMessageSid } from '../testing/sids';
 
 export interface EventRow {
   event: string;
@@ -28,7 +28,7 @@ export interface EventRow {
   typical: number;
   breakdown: string;
   floor: string;
-  floorValue?: number;
+  floorValue?: number | undefined;
 }
 
 export interface CallKindRow {
@@ -100,7 +100,7 @@ function summarise(runs: { method: string; product: string; route: string; statu
 
 /** A <Dial> callback whose parent leg is an SDK leg (the SDK's call out to a number). */
 const parentLeg = (parentCallSid: string, identity: string): StatusCallbackLeg => ({
-  callSid: fakeSid('CA'),
+  callSid: randomCallSid(),
   parentCallSid,
   from: `client:${identity}`,
   to: '+15550004444',
@@ -145,7 +145,7 @@ export async function countEvents(b: BenchStack, samples: number): Promise<Event
 
   // Calls into the SDK: its leg is the <Dial> child (one held SDK leg per sample).
   const legs = await heldSdkLegs(b, 'count-callee', samples);
-  const child = legs.map((sid) => childLeg(sid, fakeSid('CA'), 'count-callee'));
+  const child = legs.map((sid) => childLeg(sid, randomCallSid(), 'count-callee'));
   // Calls out of the SDK: its leg is the parent, the callback's CallSid the number's leg.
   const parents = (await heldSdkLegs(b, 'count-caller', samples)).map((sid) => parentLeg(sid, 'count-caller'));
   // Client → client: both legs are SDK legs in the same callback.
@@ -158,18 +158,18 @@ export async function countEvents(b: BenchStack, samples: number): Promise<Event
     sdk: { parent: 'count-pair', child: 'count-pair' },
   }));
   // A call into the SDK whose in-progress callback comes first (Twilio may reorder them).
-  const late = (await heldSdkLegs(b, 'count-late', samples)).map((sid) => childLeg(sid, fakeSid('CA'), 'count-late'));
+  const late = (await heldSdkLegs(b, 'count-late', samples)).map((sid) => childLeg(sid, randomCallSid(), 'count-late'));
 
-  add('/voice: phone-network call to our number', await run(() => voiceInbound(b, fakeSid('CA'))), '0', 0);
+  add('/voice: phone-network call to our number', await run(() => voiceInbound(b, randomCallSid())), '0', 0);
   add(
     '/voice: SDK call to a number',
-    await run(() => voiceFromSdk(b, fakeSid('CA'), 'count-caller', '+15550004444')),
+    await run(() => voiceFromSdk(b, randomCallSid(), 'count-caller', '+15550004444')),
     '0',
     0,
   );
   add(
     '/voice: SDK call to a client',
-    await run(() => voiceFromSdk(b, fakeSid('CA'), 'count-caller', 'client:count-callee')),
+    await run(() => voiceFromSdk(b, randomCallSid(), 'count-caller', 'client:count-callee')),
     '0',
     0,
   );
@@ -228,7 +228,7 @@ export async function countEvents(b: BenchStack, samples: number): Promise<Event
   );
   add(E.bothInProgress, await run((i) => statusCallback(b, nth(both, i), 'in-progress')), '2 + 2 = 4', 4);
 
-  const sids = legs.map(() => fakeSid('KX'));
+  const sids = legs.map(() => randomMessageSid());
   add(E.message, await run((i) => messageCallback(b, nth(legs, i), nth(sids, i), 1, NOTE)), '1 Sync write', 1);
   add(
     '/message-callback, delivered again (same Sid)',
@@ -253,7 +253,7 @@ export async function countEvents(b: BenchStack, samples: number): Promise<Event
   for (let i = 0; i < samples; i++) {
     const identity = `count-solo-${i}`;
     const sid = nth(await heldSdkLegs(b, identity, 1), 0);
-    const leg = childLeg(sid, fakeSid('CA'), identity);
+    const leg = childLeg(sid, randomCallSid(), identity);
     for (const status of ['initiated', 'ringing', 'in-progress'] as const) await statusCallback(b, leg, status);
   }
   const solo = (i: number) => sendMessageRequest(b, { identity: `count-solo-${i}`, content: NOTE });

@@ -7,7 +7,7 @@
 // and how long after the first of those callbacks was sent the subscription existed.
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
 import type { PhoneCall } from '../sandbox/engine-types';
-import { sandboxStore } from './fill';
+import { sandboxStore } from '../testing/fill';
 import type { BenchStack } from './stack';
 import { nth } from './stats';
 
@@ -32,7 +32,7 @@ export interface LegOutcome {
   /** From sending the first early callback to the subscription existing (ms; NaN if never subscribed). */
   windowMs: number;
   /** The CallStatus of the callback whose invocation subscribed the leg (the Sync state's record). */
-  subscribedBy?: string;
+  subscribedBy?: string | undefined;
 }
 
 const INBOUND = SANDBOX_DEFAULTS.clientIdentity;

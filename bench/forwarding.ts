@@ -5,9 +5,9 @@
 // sandbox, and latency. Runs alone with `tsx bench/forwarding.ts` (after `npm run build`).
 import { performance } from 'node:perf_hooks';
 import { startExampleBackend } from '../scripts/example-backend';
-import { fakeSid } from './http';
 import { childLeg, heldSdkLegs, messageCallback, startBenchStack, statusCallback, type BenchStack } from './stack';
 import { markdownTable, ms, nth, percentile } from './stats';
+import { randomCallSid, randomMessageSid } from '../testing/sids';
 
 export interface ForwardingRow {
   event: string;
@@ -25,7 +25,7 @@ const PING = '{"ping":"bench"}';
 async function legsWithState(b: BenchStack, identity: string, count: number): Promise<string[]> {
   const legs = await heldSdkLegs(b, identity, count);
   for (const sid of legs) {
-    const leg = childLeg(sid, fakeSid('CA'), identity);
+    const leg = childLeg(sid, randomCallSid(), identity);
     for (const status of ['initiated', 'ringing', 'in-progress'] as const) await statusCallback(b, leg, status);
   }
   return legs;
@@ -74,7 +74,7 @@ export async function measureForwarding(samples: number): Promise<ForwardingRow[
     const legs = await legsWithState(off, 'fwd-off', 1);
     rows.push(
       await measure(off, '/message-callback, forwarding off', samples, (i) =>
-        messageCallback(off, nth(legs, 0), fakeSid('KX'), i + 1, NOTE),
+        messageCallback(off, nth(legs, 0), randomMessageSid(), i + 1, NOTE),
       ),
     );
   } finally {
@@ -87,12 +87,12 @@ export async function measureForwarding(samples: number): Promise<ForwardingRow[
     const firsts = await legsWithState(on, 'fwd-first', samples);
     rows.push(
       await measure(on, '/message-callback, forwarded: first message of a leg', samples, (i) =>
-        messageCallback(on, nth(firsts, i), fakeSid('KX'), 1, NOTE),
+        messageCallback(on, nth(firsts, i), randomMessageSid(), 1, NOTE),
       ),
     );
     const leg = nth(await legsWithState(on, 'fwd-on', 1), 0);
-    await messageCallback(on, leg, fakeSid('KX'), 1, NOTE);
-    const sids = Array.from({ length: samples }, () => fakeSid('KX'));
+    await messageCallback(on, leg, randomMessageSid(), 1, NOTE);
+    const sids = Array.from({ length: samples }, () => randomMessageSid());
     rows.push(
       await measure(on, '/message-callback, forwarded', samples, (i) =>
         messageCallback(on, leg, nth(sids, i), i + 2, NOTE),
@@ -105,7 +105,7 @@ export async function measureForwarding(samples: number): Promise<ForwardingRow[
     );
     rows.push(
       await measure(on, '/message-callback, forwarded, backend answers {"reply": …}', samples, (i) =>
-        messageCallback(on, leg, fakeSid('KX'), samples + i + 2, PING),
+        messageCallback(on, leg, randomMessageSid(), samples + i + 2, PING),
       ),
     );
   } finally {

@@ -1,14 +1,14 @@
 // Table 7 (issue #13): what one `/call-messages` page costs as a leg's history grows. Each leg is
-// filled straight into Sync through the store (bench/fill.ts), then read through real twilio-run:
+// filled straight into Sync through the store (testing/fill.ts), then read through real twilio-run:
 // every page once (order and completeness), then the first, a middle and the last page again and
 // again for their latency and the Sync requests the sandbox served for each.
 import { performance } from 'node:perf_hooks';
 import { callMessages } from '../client';
 import { legMapName } from '../lib/store/call-store';
-import { fakeSid } from './http';
-import { fillLeg, sandboxStore } from './fill';
+import { fillLeg, sandboxStore } from '../testing/fill';
 import { mean, percentile } from './stats';
 import type { BenchStack } from './stack';
+import { randomCallSid } from '../testing/sids';
 
 export interface PageCost {
   /** Sync requests per read of this page: fewest and most over the samples. */
@@ -55,14 +55,14 @@ export async function measureHistory(b: BenchStack, opts: HistoryOptions): Promi
   const store = sandboxStore(b.sandbox);
   const rows: HistoryRow[] = [];
   for (const n of opts.lengths) {
-    const callSid = fakeSid('CA');
+    const callSid = randomCallSid();
     const mapName = legMapName(callSid);
     const filled = performance.now();
     await fillLeg(store, callSid, { count: n, firstSequence: 1, startMs: Date.UTC(2026, 0, 1), concurrency: 16 });
     const fillMs = performance.now() - filled;
 
     // One page read: its messages' numbers, and the Sync requests this leg's Map got meanwhile.
-    const read = async (params: { pageToken?: string; after?: string }): Promise<Page> => {
+    const read = async (params: { pageToken?: string | undefined; after?: string | undefined }): Promise<Page> => {
       const before = b.sandbox.requests.length;
       const t = performance.now();
       const res = await callMessages(b.fn, callSid, { pageSize: opts.pageSize, ...params });
@@ -96,7 +96,7 @@ export async function measureHistory(b: BenchStack, opts: HistoryOptions): Promi
     }
     const complete = seen.length === n && seen.every((v, i) => v === i);
 
-    const cost = async (params: { pageToken?: string; after?: string }): Promise<PageCost> => {
+    const cost = async (params: { pageToken?: string | undefined; after?: string | undefined }): Promise<PageCost> => {
       const pages: Page[] = [];
       for (let s = 0; s < opts.samples; s++) pages.push(await read(params));
       const counts = pages.map((p) => p.syncRequests);

@@ -33,7 +33,7 @@ export interface LoadResult {
   wallMs: number;
   /** Requests whose status was not the expected one (or that threw). */
   unexpected: number;
-  firstUnexpected?: string;
+  firstUnexpected?: string | undefined;
 }
 
 /**
@@ -71,6 +71,3 @@ export async function runLoad(
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
   return { latencies, wallMs: performance.now() - started, unexpected, firstUnexpected };
 }
-
-const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
-export const fakeSid = (prefix: string) => prefix + hex(32);

@@ -1,7 +1,7 @@
 // Table 1: each route's latency and throughput at a fixed concurrency, next to the empty function
 // served by the same twilio-run in the same run, and next to that floor plus the route's own Twilio
 // round trips (their time as the sandbox measured it, from sandbox.requests).
-import { fakeSid, post, runLoad, type LoadResult } from './http';
+import { post, runLoad, type LoadResult } from './http';
 import { mean, nth, percentile } from './stats';
 import {
   callMessagesRequest,
@@ -20,6 +20,7 @@ import {
   type BenchStack,
   type StatusCallbackLeg,
 } from './stack';
+import { randomCallSid, randomMessageSid } from '../testing/sids';
 
 export interface RoundTrip {
   /** `POST sync /v1/Services/default/Maps/cme.call.{Sid}/Items` */
@@ -49,7 +50,7 @@ export interface RouteRow {
   /** CPU ms per request: in the functions process (twilio-run, with its forks) and in this one (sandbox + driver). */
   cpu: { fn: number; fnEmpty: number; sandbox: number; sandboxEmpty: number };
   unexpected: number;
-  firstUnexpected?: string;
+  firstUnexpected?: string | undefined;
 }
 
 interface RouteSpec {
@@ -83,7 +84,7 @@ export async function benchRoutes(
   // Legs for in-progress: one fresh leg per request (the first in-progress of a leg is the event),
   // after the initiated and ringing callbacks a real call sends first (ringing subscribes it).
   const fresh = await heldSdkLegs(b, 'bench-fresh', n + (warmupRounds + 1) * warmup);
-  const parentOf = new Map(fresh.map((sid) => [sid, fakeSid('CA')]));
+  const parentOf = new Map(fresh.map((sid) => [sid, randomCallSid()]));
   const beforeAnswer = async (leg: StatusCallbackLeg) => {
     const initiated = await statusCallback(b, leg, 'initiated');
     return initiated.status === 200 ? statusCallback(b, leg, 'ringing') : initiated;
@@ -96,14 +97,14 @@ export async function benchRoutes(
   );
   // Subscribed legs for messages and reads.
   const live = await heldSdkLegs(b, 'bench-live', opts.legs);
-  const liveLegs = live.map((sid) => childLeg(sid, fakeSid('CA'), 'bench-live'));
+  const liveLegs = live.map((sid) => childLeg(sid, randomCallSid(), 'bench-live'));
   await runLoad(live.length, concurrency, (i) => beforeAnswer(nth(liveLegs, i)), ok);
   await runLoad(live.length, concurrency, (i) => statusCallback(b, nth(liveLegs, i), 'in-progress'), ok);
   const sequences = new Map<string, number>();
   let freshNext = 0;
 
   const specs: RouteSpec[] = [
-    { route: '/voice', k: 0, request: () => voiceInbound(b, fakeSid('CA')), expected: ok },
+    { route: '/voice', k: 0, request: () => voiceInbound(b, randomCallSid()), expected: ok },
     {
       route: '/call-status (in-progress)',
       k: 2,
@@ -123,7 +124,7 @@ export async function benchRoutes(
         return messageCallback(
           b,
           sid,
-          fakeSid('KX'),
+          randomMessageSid(),
           seq,
           JSON.stringify({ type: 'note', seq, text: 'hello from the Voice SDK' }),
         );

@@ -6,7 +6,7 @@ import { SandboxControl } from '../sandbox/control-client';
 import { startStack, type Stack } from '../sandbox/stack';
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
 import { callStatusUrl, messageCallbackUrl, type SdkLegs } from '../lib/calls/callback-urls';
-import { freePort, waitFor } from '../tests/support/stack';
+import { freePort, waitFor } from '../testing/stack';
 import { post, type FunctionsTarget } from './http';
 
 export interface BenchStack {

@@ -50,8 +50,8 @@ function withQuery(url: string, pairs: [string, string | undefined][]): string {
 
 /** Which legs of a dialed call are Voice SDK legs, and their identities. */
 export interface SdkLegs {
-  parent?: string;
-  child?: string;
+  parent?: string | undefined;
+  child?: string | undefined;
 }
 
 export function callStatusUrl(base: string, legs: SdkLegs): string {

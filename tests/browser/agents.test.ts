@@ -2,17 +2,16 @@
 // two agents in the console, they sign in on two softphone pages and call each other, then the
 // operator disables one, who can get no new token. Screenshots land in test-results/.
 import type { Browser, Page } from 'playwright-core';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
-import { contrastProblems, hasChromium, launchBrowser, offMachine, openPage, type WatchedPage } from './browser';
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
+import { contrastProblems, launchBrowser, offMachine, openPage, type WatchedPage } from '../../testing/browser';
+import { describeWithChromium } from '../support/chromium';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { defined } from '../support/narrow';
 
-const suite = hasChromium ? describe : describe.skip;
-if (!hasChromium) console.warn('tests/browser: no Chromium at /usr/bin/chromium (set CHROMIUM_PATH); skipping');
-
 jest.setTimeout(30_000);
 
-let stack: TestStack;
+const stack = useTestStack({ gatewayPort: 0 });
 let browser: Browser;
 let operator: WatchedPage;
 let carol: WatchedPage;
@@ -50,15 +49,14 @@ async function signIn(p: WatchedPage, identity: string, password: string) {
 const tokenWith = (session: string) =>
   fetch(`${stack.functionsUrl}/token`, { method: 'POST', headers: { Authorization: `Bearer ${session}` } });
 
-suite('agents: sign-in, calls between two agents, disabling', () => {
+describeWithChromium('agents: sign-in, calls between two agents, disabling', () => {
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startTestStack({ gatewayPort: 0 }), launchBrowser()]);
+    browser = await launchBrowser();
   }, 60_000);
 
   afterAll(async () => {
     for (const p of pages) await p.context.close().catch(() => undefined);
     await browser?.close();
-    await stack?.stop();
   });
 
   it('the operator sees the seeded agents and adds two more in the console', async () => {

@@ -1,22 +1,24 @@
 // Issue #13: the operator console keeps up with a long history without reading it whole. A live SDK
-// leg in the sandbox gets 299 messages straight into Sync (bench/fill.ts: the keys the functions
+// leg in the sandbox gets 299 messages straight into Sync (testing/fill.ts: the keys the functions
 // write); the console (Chromium, the real bundle, the real functions) opens it, then refreshes.
-import type { Browser } from 'playwright-core';
+import type { Browser, Route } from 'playwright-core';
+import type { RequestRecord } from '../../sandbox/app';
 import { callMessages } from '../../client';
 import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
-import { fillLeg, messageSid, sandboxStore } from '../../bench/fill';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
-import { hasChromium, launchBrowser, openPage, type WatchedPage } from './browser';
+import { fillLeg, filledMessageSid, sandboxStore } from '../../testing/fill';
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
+import { launchBrowser, openPage, type WatchedPage } from '../../testing/browser';
+import { describeWithChromium } from '../support/chromium';
 
-const suite = hasChromium ? describe : describe.skip;
 jest.setTimeout(60_000);
 
 const FILLED = 299;
 /** How often the console refreshes (assets/src/console.ts). */
 const POLL_MS = 2000;
 
-let stack: TestStack;
+const stack = useTestStack();
 let browser: Browser;
 let operator: WatchedPage;
 let leg: string;
@@ -40,9 +42,45 @@ const consoleOrder = () =>
 /** Writes message i of the fill (odd i: to the SDK, sent at startMs + i s). */
 const write = (i: number) => fillLeg(sandboxStore(stack.sandbox), leg, { ...fill, count: 1, firstIndex: i });
 
-suite('the operator console on a long history', () => {
+/**
+ * The sandbox's requests during each of the console's next `count` refreshes. A refresh starts with
+ * the page asking for /operator-calls, and the console never starts one before the last is over
+ * (assets/src/console/calls.ts): that request is held (page.route) while the sandbox's count is
+ * taken, so every request of a refresh falls between its start and the next one's, whatever the
+ * timing. (Counting over a wall-clock window cut a refresh in two at the window's edges.)
+ */
+async function sandboxRequestsPerRefresh(count: number): Promise<RequestRecord[][]> {
+  const starts: number[] = [];
+  let seen: () => void = () => undefined;
+  const allSeen = new Promise<void>((resolve) => (seen = resolve));
+  const hold = async (route: Route) => {
+    starts.push(stack.sandbox.requests.length);
+    if (starts.length === count + 1) seen();
+    await route.continue();
+  };
+  const operatorCalls = '**/operator-calls?*';
+  await operator.page.route(operatorCalls, hold);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      allSeen,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`saw ${Math.max(0, starts.length - 1)} of ${count} refreshes`)),
+          (count + 2) * POLL_MS + 10_000,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    await operator.page.unroute(operatorCalls, hold);
+  }
+  return starts.slice(0, count).map((from, i) => stack.sandbox.requests.slice(from, starts[i + 1]));
+}
+
+describeWithChromium('the operator console on a long history', () => {
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
+    browser = await launchBrowser();
     await stack.control.registerPhone('alice', { autoAnswer: true });
     await stack.control.callIn('+15551239002');
     leg = (
@@ -66,7 +104,6 @@ suite('the operator console on a long history', () => {
   afterAll(async () => {
     await operator?.context.close().catch(() => undefined);
     await browser?.close();
-    await stack?.stop();
   });
 
   it('shows the whole history in the order the API gives it', async () => {
@@ -75,28 +112,30 @@ suite('the operator console on a long history', () => {
 
   it('refreshes an idle open call with one Sync read of its history', async () => {
     const items = `${legMapName(leg)}/Items`;
-    const since = stack.sandbox.requests.length;
-    await new Promise((resolve) => setTimeout(resolve, 3 * POLL_MS + 500));
-    const reads = stack.sandbox.requests.slice(since).filter((r) => r.product === 'sync' && r.route.endsWith(items));
-    const polls = stack.sandbox.requests
-      .slice(since)
-      .filter((r) => r.product === 'sync' && r.route.endsWith(`${items}/state`)).length;
-    expect(polls).toBeGreaterThanOrEqual(3); // the calls list reads each call's state once a refresh
-    expect(reads).toHaveLength(polls);
+    const refreshes = await sandboxRequestsPerRefresh(3);
+    for (const requests of refreshes) {
+      const sync = requests.filter((r) => r.product === 'sync');
+      // The calls list reads each call's state once a refresh; the open call's history is one read.
+      expect(sync.filter((r) => r.route.endsWith(`${items}/state`))).toHaveLength(1);
+      expect(sync.filter((r) => r.route.endsWith(items))).toHaveLength(1);
+    }
   });
 
   it('shows a new message within one refresh, and one stored late (after a later one) in its place', async () => {
     await write(FILLED + 2); // to the SDK, sent at +301 s
     await operator.page
-      .locator(`#history li[data-id="to-sdk:${messageSid(FILLED + 2, leg)}"]`)
+      .locator(`#history li[data-id="to-sdk:${filledMessageSid(FILLED + 2, leg)}"]`)
       .waitFor({ timeout: POLL_MS + 2000 });
     await write(FILLED); // to the SDK, sent at +299 s: before the one shown, stored after it
     await operator.page
-      .locator(`#history li[data-id="to-sdk:${messageSid(FILLED, leg)}"]`)
+      .locator(`#history li[data-id="to-sdk:${filledMessageSid(FILLED, leg)}"]`)
       .waitFor({ timeout: POLL_MS + 2000 });
     const order = await consoleOrder();
     expect(order).toHaveLength(FILLED + 2);
     expect(order).toEqual(await apiOrder());
-    expect(order.slice(-2)).toEqual([`to-sdk:${messageSid(FILLED, leg)}`, `to-sdk:${messageSid(FILLED + 2, leg)}`]);
+    expect(order.slice(-2)).toEqual([
+      `to-sdk:${filledMessageSid(FILLED, leg)}`,
+      `to-sdk:${filledMessageSid(FILLED + 2, leg)}`,
+    ]);
   });
 });

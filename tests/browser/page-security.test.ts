@@ -2,28 +2,24 @@
 // headers, so each page carries its Content-Security-Policy in a <meta> tag and refuses to run
 // inside a frame (a <meta> CSP cannot say frame-ancestors).
 import type { Browser } from 'playwright-core';
-import { startTestStack, type TestStack } from '../support/stack';
-import { hasChromium, launchBrowser, openPage, type WatchedPage } from './browser';
-
-const suite = hasChromium ? describe : describe.skip;
-if (!hasChromium) console.warn('tests/browser: no Chromium at /usr/bin/chromium (set CHROMIUM_PATH); skipping');
+import { useTestStack } from '../support/stack';
+import { launchBrowser, openPage, type WatchedPage } from '../../testing/browser';
+import { describeWithChromium } from '../support/chromium';
 
 jest.setTimeout(30_000);
 
-let stack: TestStack;
+const stack = useTestStack();
 let browser: Browser;
 const pages: WatchedPage[] = [];
 
-suite('pages: Content-Security-Policy and frame refusal', () => {
+describeWithChromium('pages: Content-Security-Policy and frame refusal', () => {
   beforeAll(async () => {
-    stack = await startTestStack();
     browser = await launchBrowser();
   }, 60_000);
 
   afterAll(async () => {
     for (const p of pages) await p.context.close().catch(() => undefined);
     await browser?.close();
-    await stack?.stop();
   });
 
   const PAGES = ['index.html', 'console.html'];

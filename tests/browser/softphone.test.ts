@@ -5,15 +5,15 @@
 import type { Browser, Page } from 'playwright-core';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { callMessages } from '../../client';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
-import { contrastProblems, hasChromium, launchBrowser, offMachine, openPage, type WatchedPage } from './browser';
-
-const suite = hasChromium ? describe : describe.skip;
-if (!hasChromium) console.warn('tests/browser: no Chromium at /usr/bin/chromium (set CHROMIUM_PATH); skipping');
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
+import { contrastProblems, launchBrowser, offMachine, openPage, type WatchedPage } from '../../testing/browser';
+import { describeWithChromium } from '../support/chromium';
+import { defined } from '../support/narrow';
 
 jest.setTimeout(30_000);
 
-let stack: TestStack;
+const stack = useTestStack({ gatewayPort: 0 });
 let browser: Browser;
 let alice: WatchedPage;
 let bob: WatchedPage;
@@ -77,21 +77,20 @@ async function sendFromSoftphone(page: Page, content: object) {
   const item = page.locator('#messages li[data-direction="out"]').first();
   await item
     .locator('pre')
-    .filter({ hasText: Object.keys(content)[0] })
+    .filter({ hasText: defined(Object.keys(content)[0]) })
     .waitFor();
   await page.waitForSelector('#messages li[data-direction="out"][data-status="sent"]');
   return (await item.getAttribute('data-voice-event-sid'))!;
 }
 
-suite('softphone, console and the sandbox signaling gateway', () => {
+describeWithChromium('softphone, console and the sandbox signaling gateway', () => {
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startTestStack({ gatewayPort: 0 }), launchBrowser()]);
+    browser = await launchBrowser();
   }, 60_000);
 
   afterAll(async () => {
     for (const p of pages) await p.context.close().catch(() => undefined);
     await browser?.close();
-    await stack?.stop();
   });
 
   it('serves the sandbox Device options from /client-config', async () => {

@@ -1,5 +1,5 @@
-// What `twilio-run deploy` would upload: the build output listed exactly the way twilio-run lists
-// it (@twilio-labs/serverless-api getListOfFunctionsAndAssets with the folders from
+// What `twilio-run deploy` would upload: the build output, listed exactly as twilio-run lists
+// what it deploys (@twilio-labs/serverless-api getListOfFunctionsAndAssets with the folders from
 // .twilioserverlessrc). The build runs in a scratch copy of the project root so that it never
 // deletes the dist/ another test (or `npm start`) is serving from.
 import { execFile } from 'node:child_process';

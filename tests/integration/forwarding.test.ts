@@ -8,18 +8,25 @@ import type { CallMessagePageItem } from '../../lib/shared/api-types';
 import { verifyForwardedRequest } from '../../lib/forwarding/webhook';
 import { replyKey } from '../../lib/forwarding/messages';
 import { startExampleBackend, type ExampleBackend } from '../../scripts/example-backend';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
 import { defined } from '../support/narrow';
 
-let stack: TestStack;
 let backend: ExampleBackend;
 let leg: string;
 const requests: { raw: Buffer; headers: Record<string, string | string[] | undefined> }[] = [];
 
 beforeAll(async () => {
   backend = await startExampleBackend({ onRequest: (raw, headers) => requests.push({ raw, headers }) });
-  // Message schemas on too (the example's types: chat, order.update; anything else passes).
-  stack = await startTestStack({ env: { ...backend.env, MESSAGE_SCHEMAS_ASSET: '/message-schemas.example.json' } });
+});
+afterAll(() => backend?.close());
+
+// Message schemas on too (the example's types: chat, order.update; anything else passes).
+const stack = useTestStack(() => ({
+  env: { ...backend.env, MESSAGE_SCHEMAS_ASSET: '/message-schemas.example.json' },
+}));
+
+beforeAll(async () => {
   const ctl = stack.control;
   await ctl.registerPhone('alice', { autoAnswer: true });
   await ctl.callIn('+15551239014');
@@ -28,11 +35,6 @@ beforeAll(async () => {
   ).callSid;
   await waitFor(async () => (await ctl.call(leg)).subscriptions.length > 0, 'the subscription', 15_000);
 }, 60_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  await backend?.close();
-});
 
 const send = (content: unknown) => stack.control.sendFromPhone('alice', leg, content);
 

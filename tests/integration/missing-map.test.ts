@@ -2,24 +2,22 @@
 // production code sees it, 54200, 54300 in Twilio's Sync SDK tests). Every route that meets one —
 // a leg never seen, or one whose Map expired mid-call — stores (creating the Map), or answers 4xx:
 // never a 5xx. Run once per code, over real twilio-run and the sandbox.
-import { randomBytes } from 'node:crypto';
 import { callMessages, sendMessage, signedPost } from '../../client';
 import { messageCallbackQuery } from '../../lib/calls/callback-urls';
 import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { MISSING_MAP_CODES } from '../../sandbox/rest/sync/state';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
+import { randomCallSid, randomMessageSid } from '../../testing/sids';
 
-let stack: TestStack;
+const stack = useTestStack();
 const ctl = () => stack.control;
-const fakeSid = (prefix: string) => prefix + randomBytes(16).toString('hex');
 const maps = () => stack.twilio.sync.v1.services('default').syncMaps;
 
 beforeAll(async () => {
-  stack = await startTestStack();
   await ctl().registerPhone('mia', { autoAnswer: true });
-}, 60_000);
-afterAll(() => stack?.stop());
+});
 
 /** A live SDK leg (mia calls a number), subscribed, whose Map is then removed as if it had expired. */
 async function liveLegWithoutMap(): Promise<string> {
@@ -44,8 +42,8 @@ describe.each(MISSING_MAP_CODES)('Sync answers a missing Map with 404/%i', (code
   });
 
   it('/message-callback: a message on a leg never seen is stored (the Map made first)', async () => {
-    const leg = fakeSid('CA');
-    const sid = fakeSid('KX');
+    const leg = randomCallSid();
+    const sid = randomMessageSid();
     const res = await signedPost(
       { baseUrl: stack.functionsUrl, authToken: stack.sandbox.authToken },
       `/message-callback?${new URLSearchParams(messageCallbackQuery(stack.sandbox.authToken, leg))}`,
@@ -86,7 +84,7 @@ describe.each(MISSING_MAP_CODES)('Sync answers a missing Map with 404/%i', (code
   });
 
   it('/send-message and /call-messages: a call nobody knows is a 404, and nothing is written', async () => {
-    const leg = fakeSid('CA');
+    const leg = randomCallSid();
     const sent = await sendMessage(stack.fn, { callSid: leg, content: { to: 'nobody' } });
     expect([sent.status, (sent.body as { code?: string }).code]).toEqual([404, 'call-not-found']);
     const read = await callMessages(stack.fn, leg);

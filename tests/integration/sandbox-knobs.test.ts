@@ -7,7 +7,7 @@ import { startSandbox, type Sandbox } from '../../sandbox/app';
 import { networkInterfaces } from 'node:os';
 import { SandboxControl } from '../../sandbox/control-client';
 import { defaultWebhookKnobs } from '../../sandbox/webhooks';
-import { waitFor } from '../support/stack';
+import { waitFor } from '../../testing/stack';
 import { defined } from '../support/narrow';
 
 interface Received {
@@ -62,7 +62,7 @@ async function rest(method: string, path: string, form?: Record<string, string>)
   const res = await fetch(`${sandbox.url}${path}`, {
     method,
     headers: { Authorization: auth(), 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: form ? new URLSearchParams(form) : undefined,
+    ...(form ? { body: new URLSearchParams(form) } : {}),
   });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, unknown> };

@@ -9,8 +9,9 @@ import { createSyncRouter } from '../../sandbox/rest/sync';
 import type { MissingMapCode } from '../../sandbox/rest/sync/state';
 import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
 import { defined } from '../support/narrow';
+import { sid, accountSid } from '../../testing/sids';
 
-const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
+const ACCOUNT_SID = accountSid(0x0123456789abcdef0123456789abcdefn);
 const AUTH_TOKEN = 'sandbox-token';
 
 let server: http.Server;
@@ -133,7 +134,7 @@ describe('documents', () => {
     await svc().documents.create({ uniqueName: 'dup' });
     let err = await failure(svc().documents.create({ uniqueName: 'dup' }));
     expect([err.status, err.code]).toEqual([409, 54301]);
-    err = await failure(svc().documents.create({ uniqueName: 'ET' + 'a'.repeat(32) }));
+    err = await failure(svc().documents.create({ uniqueName: sid('ET', 0xa) }));
     expect([err.status, err.code]).toEqual([400, 54302]);
     err = await failure(svc().documents.create({ uniqueName: 'x'.repeat(257) }));
     expect([err.status, err.code]).toEqual([400, 54302]);
@@ -183,9 +184,7 @@ describe('maps and map items', () => {
       missingMapCode = code;
       const missing = [
         svc().syncMaps('nope').fetch(),
-        svc()
-          .syncMaps('MP' + '0'.repeat(32))
-          .fetch(),
+        svc().syncMaps(sid('MP', 0)).fetch(),
         svc().syncMaps('nope').update({ ttl: 10 }),
         svc().syncMaps('nope').remove(),
         svc().syncMaps('nope').syncMapItems.create({ key: 'k', data: {} }),

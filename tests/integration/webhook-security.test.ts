@@ -9,21 +9,14 @@ import { legMapName } from '../../lib/store/call-store';
 import { CALLBACK_URL_GRACE_SECONDS, MAX_CALL_SECONDS } from '../../lib/shared/limits';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { SANDBOX_SHARED_KEY } from '../../sandbox/webhooks';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
 import { defined, withoutFragment } from '../support/narrow';
+import { randomCallSid, randomMessageSid } from '../../testing/sids';
 
-let stack: TestStack;
-
-beforeAll(async () => {
-  stack = await startTestStack();
-}, 60_000);
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useTestStack();
 
 const ctl = () => stack.control;
-const hex32 = () => Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join('');
 const sharedKeyClient = (): FunctionsClientOptions => ({ ...stack.fn, sharedKey: SANDBOX_SHARED_KEY });
 
 async function subscription(callSid: string) {
@@ -39,7 +32,7 @@ function messageCallback(leg: string, query: Record<string, string>, content = '
     CallSid: leg,
     Timestamp: new Date().toUTCString(),
     AccountSid: stack.sandbox.accountSid,
-    Sid: 'KX' + hex32(),
+    Sid: randomMessageSid(),
   });
 }
 
@@ -74,7 +67,7 @@ describe('every protected route verifies a SharedKey (HMAC-SHA256) and the Auth 
   });
 
   it('refuses a SharedKey signature made with another secret, and an Auth Token signature under the SharedKey header', async () => {
-    const leg = 'CA' + hex32();
+    const leg = randomCallSid();
     const wrongKey = {
       ...stack.fn,
       sharedKey: { id: SANDBOX_SHARED_KEY.id, secret: 'not-the-shared-key-secret-000000000' },
@@ -174,7 +167,7 @@ describe('message callback URLs that cannot outlive their call', () => {
   const ago = (seconds: number) => new Date(Date.now() - seconds * 1000);
 
   it('refuses a URL older than the longest call (4 h) plus the grace, and writes nothing', async () => {
-    const leg = 'CA' + hex32();
+    const leg = randomCallSid();
     const old = messageCallbackQuery(token(), leg, ago(MAX_CALL_SECONDS + CALLBACK_URL_GRACE_SECONDS + 60));
     const res = await messageCallback(leg, old);
     expect(res.status).toBe(403);
@@ -183,14 +176,14 @@ describe('message callback URLs that cannot outlive their call', () => {
   });
 
   it('refuses a callback for a leg that ended over a minute ago; stores one for a leg whose Map is missing', async () => {
-    const ended = 'CA' + hex32();
+    const ended = randomCallSid();
     const items = stack.twilio.sync.v1.services('default').syncMaps;
     await items.create({ uniqueName: legMapName(ended), ttl: 3600 });
     await items(legMapName(ended)).syncMapItems.create({
       key: 'state',
       data: {
         callSid: ended,
-        parentCallSid: 'CA' + hex32(),
+        parentCallSid: randomCallSid(),
         role: 'child',
         identity: 'gone',
         peer: '+15550000000',
@@ -204,7 +197,7 @@ describe('message callback URLs that cannot outlive their call', () => {
     expect((refused.body as { code: string }).code).toBe('call-ended');
 
     // A live leg whose state has not landed yet: its message is still stored.
-    const live = 'CA' + hex32();
+    const live = randomCallSid();
     const stored = await messageCallback(live, messageCallbackQuery(token(), live, ago(600)));
     expect(stored.status).toBe(200);
     expect((stored.body as { outcome: string }).outcome).toBe('stored');
@@ -226,7 +219,7 @@ describe('response headers and secrets', () => {
     const json = await fetch(`${stack.functionsUrl}/client-config`);
     const refused = await fetch(`${stack.functionsUrl}/call-messages`, { method: 'POST' });
     const url = `${stack.functionsUrl}/voice`;
-    const params = { From: '+15550001111', To: 'nowhere', CallSid: 'CA' + hex32() };
+    const params = { From: '+15550001111', To: 'nowhere', CallSid: randomCallSid() };
     const twiml = await fetch(url, {
       method: 'POST',
       headers: {

@@ -17,6 +17,7 @@ import {
 import { parseDotEnv, readCredentials } from '../../scripts/dotenv';
 import { readDeployInfo } from '../../scripts/wire/base-url';
 import { defined } from '../support/narrow';
+import { sid, accountSid, syncServiceSid } from '../../testing/sids';
 
 const ROOT = resolve(__dirname, '../..');
 const BASE = 'https://example-1234.twil.io';
@@ -237,7 +238,7 @@ describe('wire core', () => {
   });
 
   it('an unknown Sync service SID is an error', async () => {
-    const err = await failure(run(config({ syncServiceSid: 'IS' + '0'.repeat(32) })).promise);
+    const err = await failure(run(config({ syncServiceSid: syncServiceSid(0) })).promise);
     expect(err).toBeInstanceOf(WireError);
     expect(err.message).toContain('syncServiceSid');
   });
@@ -260,19 +261,19 @@ describe('wire core', () => {
     });
 
     it('comes from .twiliodeployinfo and the environment running the latest build', async () => {
-      const serviceSid = 'ZS' + 'a'.repeat(32);
-      const latestBuild = 'ZB' + 'b'.repeat(32);
+      const serviceSid = sid('ZS', 0xa);
+      const latestBuild = sid('ZB', 0xb);
       writeFileSync(
         join(cwd, '.twiliodeployinfo'),
         JSON.stringify({ [`${sandbox.accountSid}:us1`]: { serviceSid, latestBuild } }, null, '\t'),
       );
       expect(readDeployInfo(cwd, sandbox.accountSid)).toEqual({ serviceSid, latestBuild });
       const asked: string[] = [];
-      const listEnvironments = async (sid: string) => {
-        asked.push(sid);
+      const listEnvironments = async (service: string) => {
+        asked.push(service);
         return [
           { uniqueName: 'dev-environment', domainName: 'cme-4321-dev.twil.io', buildSid: latestBuild },
-          { uniqueName: 'stage-environment', domainName: 'cme-4321-stage.twil.io', buildSid: 'ZB' + 'c'.repeat(32) },
+          { uniqueName: 'stage-environment', domainName: 'cme-4321-stage.twil.io', buildSid: sid('ZB', 0xc) },
         ];
       };
       const { lines, promise } = run(config(), { baseUrl: undefined, dryRun: true, listEnvironments });
@@ -403,13 +404,14 @@ describe('credentials', () => {
   });
 
   it('prefers the environment, accepts TWILIO_* names, and says what is missing', () => {
-    const sid = 'AC' + '1'.repeat(32);
+    const account = accountSid(1);
+    expect(readCredentials({ TWILIO_ACCOUNT_SID: account }, { AUTH_TOKEN: 't', ACCOUNT_SID: accountSid(2) })).toEqual({
+      accountSid: account,
+      authToken: 't',
+    });
     expect(
-      readCredentials({ TWILIO_ACCOUNT_SID: sid }, { AUTH_TOKEN: 't', ACCOUNT_SID: 'AC' + '2'.repeat(32) }),
-    ).toEqual({ accountSid: sid, authToken: 't' });
-    expect(
-      readCredentials({}, { ACCOUNT_SID: sid, AUTH_TOKEN: 't', TWILIO_SANDBOX_URL: 'http://127.0.0.1:1' }),
-    ).toEqual({ accountSid: sid, authToken: 't', sandboxUrl: 'http://127.0.0.1:1' });
+      readCredentials({}, { ACCOUNT_SID: account, AUTH_TOKEN: 't', TWILIO_SANDBOX_URL: 'http://127.0.0.1:1' }),
+    ).toEqual({ accountSid: account, authToken: 't', sandboxUrl: 'http://127.0.0.1:1' });
     expect(() => readCredentials({}, {})).toThrow(/ACCOUNT_SID \(or TWILIO_ACCOUNT_SID\) and AUTH_TOKEN/);
     expect(() => readCredentials({ ACCOUNT_SID: 'SK123', AUTH_TOKEN: 't' }, {})).toThrow(
       /AC followed by 32 hex digits/,

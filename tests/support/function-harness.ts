@@ -5,6 +5,7 @@ import type { Context, TwilioResponse } from '@twilio-labs/serverless-runtime-ty
 import twilio from 'twilio';
 import { compactJson } from '../../lib/shared/json-text';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from './sync-sandbox';
+import { sid } from '../../testing/sids';
 
 export class FakeResponse {
   statusCode = 200;
@@ -50,8 +51,8 @@ export function makeContext(path: string, env: Record<string, string | undefined
     AUTH_TOKEN: TEST_AUTH_TOKEN,
     DOMAIN_NAME: DOMAIN,
     PATH: path,
-    SERVICE_SID: 'ZS' + '0'.repeat(32),
-    ENVIRONMENT_SID: 'ZE' + '0'.repeat(32),
+    SERVICE_SID: sid('ZS', 0),
+    ENVIRONMENT_SID: sid('ZE', 0),
     getTwilioClient: () => {
       throw new Error('functions must not use context.getTwilioClient()');
     },
@@ -121,5 +122,3 @@ export function expectError(res: FakeResponse, status: number, code: string): { 
   expect((body.message as string).length).toBeGreaterThan(0);
   return body as { code: string; message: string };
 }
-
-export const sid = (prefix: string, n: number) => prefix + n.toString(16).padStart(32, '0');

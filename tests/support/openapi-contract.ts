@@ -123,7 +123,7 @@ interface Resolved {
   spec: LoadedSpec;
   route: Route;
   params: Record<string, string>;
-  op?: Operation;
+  op?: Operation | undefined;
 }
 
 function escapeRegex(s: string): string {

@@ -1,111 +1,49 @@
-import { createServer } from 'node:net';
-import twilio from 'twilio';
-import {
-  SandboxControl,
-  type IdempotencyVariant,
-  type KnobSettings,
-  type SandboxProfile,
-} from '../../sandbox/control-client';
-import type { MissingMapCode } from '../../sandbox/rest/sync/state';
-import { startStack, type Stack, type StackOptions } from '../../sandbox/stack';
-import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-export interface TestStack extends Stack {
-  control: SandboxControl;
-  /**
-   * Runs `fn` with the knobs in `settings`, then puts each knob it named back as it was (the
-   * profile's value, or off), so the rest of the suite keeps the sandbox it started with.
-   */
-  withKnobs<T>(settings: KnobSettings, fn: () => Promise<T>): Promise<T>;
-  /** The real `twilio` client, pointed at the sandbox. */
-  twilio: ReturnType<typeof twilio>;
-  fn: { baseUrl: string; authToken: string };
-}
+// The stack an integration, trust or browser suite runs against (testing/stack.ts), started before
+// the suite's tests and stopped after them.
+import type { StackOptions } from '../../sandbox/stack';
+import { startTestStack, type TestStack } from '../../testing/stack';
 
 /**
- * Sandbox + real twilio-run on the built dist/ (run `npm run build` first; `npm test` does).
- *
- * The sandbox plays Twilio's freedoms by default (profile `realistic`: callbacks late, reordered and
- * duplicated, jittered REST latency; sandbox/README.md). A test that needs a deterministic sandbox
- * passes `profile: 'deterministic'`; SANDBOX_PROFILE sets the default for a whole run.
- * SANDBOX_IDEMPOTENCY_VARIANT (`same`, `refused`, `ignored`) runs a suite under one of the answers
- * to a reused IdempotencyKey, SANDBOX_MISSING_MAP_CODE (20404, 54200, 54300) under one code for a
- * missing Sync Map, SANDBOX_FIRST_SEQUENCE_NUMBER (1, 0) under one first SequenceNumber — unless
- * the test chose its own in `knobs`.
+ * Starts a test stack before the tests of the block it is called in (a file or a describe) and
+ * stops it after them. A describe's afterAll inside that block runs first, so it can still close
+ * what it opened on the stack (a browser's pages). `options` may be a function, for what an
+ * earlier beforeAll of the same block prepared (a backend's URL). The stack returned is the one
+ * started, usable from its beforeAll on.
  */
-export async function startTestStack(options: StackOptions = {}): Promise<TestStack> {
-  const variant = process.env.SANDBOX_IDEMPOTENCY_VARIANT as IdempotencyVariant | undefined;
-  const missingMapCode = process.env.SANDBOX_MISSING_MAP_CODE
-    ? (Number(process.env.SANDBOX_MISSING_MAP_CODE) as MissingMapCode)
-    : undefined;
-  const firstSequenceNumber = process.env.SANDBOX_FIRST_SEQUENCE_NUMBER
-    ? (Number(process.env.SANDBOX_FIRST_SEQUENCE_NUMBER) as 0 | 1)
-    : undefined;
-  const stack = await startStack({
-    functionsPort: await freePort(),
-    forkProcess: false,
-    recordExchanges: true,
-    ...options,
-    profile: options.profile ?? ((process.env.SANDBOX_PROFILE || 'realistic') as SandboxProfile),
-    knobs: {
-      ...options.knobs,
-      idempotency: options.knobs?.idempotency ?? (variant ? { variant } : undefined),
-      sync: options.knobs?.sync ?? (missingMapCode ? { missingMapCode } : undefined),
-      messages: options.knobs?.messages ?? (firstSequenceNumber !== undefined ? { firstSequenceNumber } : undefined),
-    },
-  });
-  const control = new SandboxControl(stack.sandbox.url);
-  return {
-    ...stack,
-    control,
-    async withKnobs(settings, fn) {
-      const saved = (await control.getKnobs()) as unknown as Record<string, Record<string, unknown>>;
-      await control.knobs(settings);
-      try {
-        return await fn();
-      } finally {
-        const restore: Record<string, Record<string, unknown>> = {};
-        for (const [section, knobs] of Object.entries(settings as Record<string, unknown>)) {
-          if (section === 'profile' || !knobs || typeof knobs !== 'object') continue;
-          restore[section] = Object.fromEntries(Object.keys(knobs).map((k) => [k, saved[section]?.[k] ?? null]));
-        }
-        await control.knobs(restore);
-      }
-    },
-    twilio: twilio(stack.sandbox.accountSid, stack.sandbox.authToken, {
-      httpClient: new SandboxRequestClient(stack.sandbox.url),
-    }),
-    fn: { baseUrl: stack.functionsUrl, authToken: stack.sandbox.authToken },
+export function useTestStack(options: StackOptions | (() => StackOptions) = {}): TestStack {
+  let started: TestStack | undefined;
+  beforeAll(async () => {
+    started = await startTestStack(typeof options === 'function' ? options() : options);
+  }, 60_000);
+  // Kept after stop: a suite's own afterAll may still read what the stack recorded (its output).
+  afterAll(() => started?.stop());
+  const stack = (): TestStack => {
+    if (!started) throw new Error('the test stack is used before its beforeAll has started it');
+    return started;
   };
-}
-
-/** Polls until `check` returns a value that is not undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return {
+    get sandbox() {
+      return stack().sandbox;
+    },
+    get functionsUrl() {
+      return stack().functionsUrl;
+    },
+    get env() {
+      return stack().env;
+    },
+    get output() {
+      return stack().output;
+    },
+    get control() {
+      return stack().control;
+    },
+    get twilio() {
+      return stack().twilio;
+    },
+    get fn() {
+      return stack().fn;
+    },
+    stop: () => stack().stop(),
+    withKnobs: (settings, fn) => stack().withKnobs(settings, fn),
+  };
 }

@@ -10,8 +10,9 @@ import { basicAuth, twilioErrorHandler } from '../../sandbox/http';
 import { createSyncRouter } from '../../sandbox/rest/sync';
 import { MISSING_MAP_CODES, type MissingMapCode } from '../../sandbox/rest/sync/state';
 import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
+import { accountSid } from '../../testing/sids';
 
-export const TEST_ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
+export const TEST_ACCOUNT_SID = accountSid(0x0123456789abcdef0123456789abcdefn);
 export const TEST_AUTH_TOKEN = 'unit-test-auth-token';
 
 export interface SyncSandbox {

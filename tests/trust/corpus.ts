@@ -4,6 +4,7 @@
 // repeated exactly.
 import fc from 'fast-check';
 import { HOSTILE_CONTENTS } from './hostile-contents';
+import { sid, messageSid } from '../../testing/sids';
 
 /** mulberry32: a small, fast, seeded PRNG; numbers in [0, 1). */
 function seededRandom(seed: number): () => number {
@@ -21,7 +22,7 @@ export function hostileCorpus(seed: number) {
   const random = seededRandom(seed);
   const hex = (n: number) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
   /** A well-formed SID nobody issued: two-letter prefix + 32 lowercase hex digits, from the seed. */
-  const fakeSid = (prefix: string) => prefix + hex(32);
+  const fakeSid = (prefix: string) => sid(prefix, BigInt(`0x${hex(32)}`));
 
   const junk = fc.oneof(
     fc.constant(''),
@@ -30,7 +31,7 @@ export function hostileCorpus(seed: number) {
     fc.constantFrom(
       'CA' + '0'.repeat(31),
       'CA' + 'g'.repeat(32),
-      'KX' + 'a'.repeat(32),
+      messageSid(0xa), // a valid SID of the wrong kind
       'CA' + 'A'.repeat(32),
       'ca' + 'a'.repeat(32),
       'CA' + 'a'.repeat(33),

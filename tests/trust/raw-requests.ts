@@ -6,12 +6,12 @@ import twilio from 'twilio';
 export function rawRequests(functionsUrl: () => string) {
   return async function rawRequest(opts: {
     path: string;
-    query?: Record<string, string>;
-    body?: Record<string, string>;
-    method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
-    json?: boolean;
-    sign?: { token: string; url?: string; params?: Record<string, string> } | false;
-    headers?: Record<string, string>;
+    query?: Record<string, string> | undefined;
+    body?: Record<string, string> | undefined;
+    method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | undefined;
+    json?: boolean | undefined;
+    sign?: { token: string; url?: string; params?: Record<string, string> } | false | undefined;
+    headers?: Record<string, string> | undefined;
   }) {
     const query = new URLSearchParams(opts.query ?? {}).toString();
     const url = `${functionsUrl()}${opts.path}${query ? `?${query}` : ''}`;
@@ -29,7 +29,7 @@ export function rawRequests(functionsUrl: () => string) {
       headers['Content-Type'] = opts.json ? 'application/json' : 'application/x-www-form-urlencoded';
       payload = opts.json ? JSON.stringify(body) : new URLSearchParams(body).toString();
     }
-    const res = await fetch(url, { method, headers, body: payload });
+    const res = await fetch(url, { method, headers, ...(payload === undefined ? {} : { body: payload }) });
     const text = await res.text();
     let parsed: unknown = text;
     try {

@@ -4,7 +4,8 @@
 // makes Twilio deliver them again, and the redelivery stores them. Rules: 0 SDK messages lost, 0
 // stored twice.
 import { callMessages } from '../../client';
-import { startTestStack, waitFor, type TestStack } from '../support/stack';
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
 import { Figures } from './figures';
 import { defined } from '../support/narrow';
 
@@ -23,15 +24,10 @@ const OUTAGE_AT_MS = 5_000;
 const OUTAGE_MS = 10_000;
 
 const figures = new Figures();
-let stack: TestStack;
+const stack = useTestStack();
 
-beforeAll(async () => {
-  stack = await startTestStack({});
-}, 60_000);
-
-afterAll(async () => {
+afterAll(() => {
   figures.report(`Sync refuses every request for ${OUTAGE_MS / 1000} s mid-call`, 'trust-figures-sync-outage.md');
-  await stack?.stop();
 });
 
 const ctl = () => stack.control;

@@ -12,6 +12,7 @@ import {
   makeContext,
   signedEvent,
 } from '../support/function-harness';
+import { accountSid, callSid } from '../../testing/sids';
 
 describe('countryCode', () => {
   it.each([
@@ -71,8 +72,8 @@ describe('/voice with the allow-list', () => {
   const VOICE_URL = `${LOCAL_BASE}/voice`;
   const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false });
   const body = (from: string, to: string) => ({
-    AccountSid: 'AC' + '0123456789abcdef'.repeat(2),
-    CallSid: 'CA' + 'a'.repeat(32),
+    AccountSid: accountSid(0x0123456789abcdef0123456789abcdefn),
+    CallSid: callSid(0xa),
     CallStatus: 'ringing',
     Direction: 'inbound',
     From: from,

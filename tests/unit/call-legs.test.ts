@@ -6,10 +6,11 @@ import {
   type VoiceRoute,
 } from '../../lib/calls/legs';
 import { defined } from '../support/narrow';
+import { callSid } from '../../testing/sids';
 
 const CONFIG = { inboundIdentity: 'bob', callerId: '+15550001111' };
-const PARENT = 'CA' + 'a'.repeat(32);
-const CHILD = 'CA' + 'b'.repeat(32);
+const PARENT = callSid(0xa);
+const CHILD = callSid(0xb);
 
 const refused = (route: VoiceRoute) => {
   if (route.kind !== 'refuse') throw new Error(`expected a refusal, got ${route.kind}`);

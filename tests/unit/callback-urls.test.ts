@@ -11,10 +11,11 @@ import {
   type SdkLegs,
 } from '../../lib/calls/callback-urls';
 import { defined, withoutFragment } from '../support/narrow';
+import { accountSid, callSid, messageSid } from '../../testing/sids';
 
 const TOKEN = 'auth-token-one';
-const LEG = 'CA' + '1'.repeat(32);
-const OTHER_LEG = 'CA' + '2'.repeat(32);
+const LEG = callSid(1);
+const OTHER_LEG = callSid(2);
 const ISSUED = '1764254249';
 
 /** What twilio-run hands a Function for a request to `url` with form `body`. */
@@ -177,8 +178,8 @@ describe('rebuildSignedRequest', () => {
       SequenceNumber: '0',
       CallSid: LEG,
       Timestamp: 'Fri, 2 Dec 2022 22:02:49 +0000',
-      AccountSid: 'AC' + '0'.repeat(32),
-      Sid: 'KX' + '3'.repeat(32),
+      AccountSid: accountSid(0),
+      Sid: messageSid(3),
     };
     const rebuilt = rebuildSignedRequest(
       { domainName: 'cme-1234.twil.io', path: '/message-callback' },

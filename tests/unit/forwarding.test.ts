@@ -32,10 +32,9 @@ import {
 } from '../support/function-harness';
 import { startSyncSandbox, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type SyncSandbox } from '../support/sync-sandbox';
 import { defined, withoutFragment } from '../support/narrow';
+import { callSid, messageSid } from '../../testing/sids';
 
 const SECRET = 'forwarding-unit-test-secret-0123456789';
-const kx = (n: number) => 'KX' + n.toString(16).padStart(32, '0');
-const ca = (n: number) => 'CA' + n.toString(16).padStart(32, '0');
 
 describe('signature', () => {
   const body = '{"type":"call.message","content":{"a":1}}';
@@ -116,8 +115,8 @@ describe('signature', () => {
 
 describe('payloads and settings', () => {
   const message: InboundMessage = {
-    sid: kx(1),
-    callSid: ca(1),
+    sid: messageSid(1),
+    callSid: callSid(1),
     direction: 'from-sdk',
     sequence: 7,
     contentType: 'application/json',
@@ -126,14 +125,14 @@ describe('payloads and settings', () => {
   };
 
   it('carries the content as sent: its exact text, not a re-serialisation', () => {
-    const body = messageEventBody(message, { parentCallSid: ca(2), identity: 'alice' });
+    const body = messageEventBody(message, { parentCallSid: callSid(2), identity: 'alice' });
     expect(body.endsWith(',"content":{ "b" : 1, "a":[1, 2] }}')).toBe(true);
     expect(JSON.parse(body)).toEqual({
       type: 'call.message',
-      callSid: ca(1),
-      parentCallSid: ca(2),
+      callSid: callSid(1),
+      parentCallSid: callSid(2),
       identity: 'alice',
-      sid: kx(1),
+      sid: messageSid(1),
       sequence: 7,
       timestamp: '2025-01-01T00:00:00.000Z',
       contentType: 'application/json',
@@ -310,7 +309,7 @@ describe('/message-callback with forwarding on', () => {
         res.status(201).json({
           account_sid: req.params.account,
           call_sid: req.params.call,
-          sid: kx(0x9000 + udms.length),
+          sid: messageSid(0x9000 + udms.length),
           date_created: new Date().toUTCString(),
         });
       });
@@ -322,7 +321,7 @@ describe('/message-callback with forwarding on', () => {
     backend = await startBackend();
     syncRequests = [];
     udms = [];
-    leg = ca(legCounter++);
+    leg = callSid(legCounter++);
     jest.spyOn(console, 'log').mockImplementation(() => {});
     // The leg as /call-status leaves it: its state names the parent and the identity.
     await sandbox.client.sync.v1.services('default').syncMaps.create({ uniqueName: legMapName(leg) });
@@ -333,7 +332,7 @@ describe('/message-callback with forwarding on', () => {
         key: 'state',
         data: {
           callSid: leg,
-          parentCallSid: ca(1),
+          parentCallSid: callSid(1),
           role: 'child',
           identity: 'alice',
           peer: '+15550001111',
@@ -362,7 +361,7 @@ describe('/message-callback with forwarding on', () => {
       CallSid: leg,
       Timestamp: 'Wed, 1 Jan 2025 00:00:00 +0000',
       AccountSid: TEST_ACCOUNT_SID,
-      Sid: kx(n),
+      Sid: messageSid(n),
     };
     return eventFor(url, body, { 'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, url, body) });
   };
@@ -373,7 +372,7 @@ describe('/message-callback with forwarding on', () => {
       await sandbox.client.sync.v1
         .services('default')
         .syncMaps(legMapName(leg))
-        .syncMapItems(inboundKey(n, kx(n)))
+        .syncMapItems(inboundKey(n, messageSid(n)))
         .fetch()
     ).data as Record<string, unknown>;
   const writes = () => syncRequests.filter((r) => r.startsWith('POST') || r.startsWith('DELETE'));
@@ -382,17 +381,17 @@ describe('/message-callback with forwarding on', () => {
   it('delivers once, stores it forwarded with 1 Sync write, and a redelivery delivers nothing', async () => {
     const res = await post(1);
     expect(res.statusCode).toBe(200);
-    expect(res.body).toMatchObject({ sid: kx(1), outcome: 'stored', forwarded: true });
+    expect(res.body).toMatchObject({ sid: messageSid(1), outcome: 'stored', forwarded: true });
     expect(backend.received).toHaveLength(1);
     const got = defined(backend.received[0]);
     expect(verifyForwardedRequest(got.body, got.headers, SECRET)).toBe(true);
-    expect(got.headers['idempotency-key']).toBe(kx(1));
+    expect(got.headers['idempotency-key']).toBe(messageSid(1));
     expect(JSON.parse(got.body)).toMatchObject({
       type: 'call.message',
       callSid: leg,
-      parentCallSid: ca(1),
+      parentCallSid: callSid(1),
       identity: 'alice',
-      sid: kx(1),
+      sid: messageSid(1),
       sequence: 1,
       content: { n: 1 },
     });
@@ -420,7 +419,7 @@ describe('/message-callback with forwarding on', () => {
     expect(res.statusCode).toBe(200);
     expect(res.body).toMatchObject({ outcome: 'duplicate', forwarded: true });
     expect(await stored(2)).toMatchObject({ forwarded: true, content: '{"n":2}' });
-    expect(backend.received.map((r) => r.headers['idempotency-key'])).toEqual([kx(2), kx(2)]);
+    expect(backend.received.map((r) => r.headers['idempotency-key'])).toEqual([messageSid(2), messageSid(2)]);
     // The same event both times: the app can tell it by its key and its body.
     const [first, second] = backend.received;
     expect(defined(first).body).toBe(defined(second).body);
@@ -442,7 +441,7 @@ describe('/message-callback with forwarding on', () => {
     const res = await post(4, {}, '{"ping":"hello"}');
     expect(res.statusCode).toBe(200);
     expect(res.body).toMatchObject({ forwarded: true, reply: { outcome: 'sent' } });
-    expect(udms).toEqual([{ callSid: leg, content: '{"pong":"hello"}', idempotencyKey: replyKey(kx(4)) }]);
+    expect(udms).toEqual([{ callSid: leg, content: '{"pong":"hello"}', idempotencyKey: replyKey(messageSid(4)) }]);
     // The reply is recorded like /send-message records a send.
     const items = await sandbox.client.sync.v1.services('default').syncMaps(legMapName(leg)).syncMapItems.list();
     expect(items.filter((i) => i.key.startsWith(TO_SDK)).map((i) => (i.data as { content: string }).content)).toEqual([
@@ -461,7 +460,7 @@ describe('/message-callback with forwarding on', () => {
   it('stores without delivering when forwarding is off, and refuses half a configuration', async () => {
     const off = await post(6, { APP_WEBHOOK_URL: '', APP_WEBHOOK_SECRET: '' });
     expect(off.statusCode).toBe(200);
-    expect(off.body).toEqual({ sid: kx(6), outcome: 'stored', verification: 'signature' });
+    expect(off.body).toEqual({ sid: messageSid(6), outcome: 'stored', verification: 'signature' });
     expect(backend.received).toHaveLength(0);
     expect((await stored(6)).forwarded).toBeUndefined();
     // Stored while forwarding was off: a redelivery once it is on does not deliver it either.

@@ -11,6 +11,7 @@ import {
   eventFor,
 } from '../support/function-harness';
 import { TEST_AUTH_TOKEN } from '../support/sync-sandbox';
+import { syncServiceSid } from '../../testing/sids';
 
 let logs: string[];
 beforeEach(() => {
@@ -52,11 +53,7 @@ describe('twilioFunction', () => {
       return json(200, {});
     });
     const event = eventFor(`${LOCAL_BASE}/x?q=1`, { b: '2' }, { authorization: 'Bearer x' });
-    await invoke(
-      handler,
-      makeContext('/x', { SYNC_SERVICE_SID: 'IS' + '1'.repeat(32), SYNC_TTL_SECONDS: '60' }),
-      event,
-    );
+    await invoke(handler, makeContext('/x', { SYNC_SERVICE_SID: syncServiceSid(1), SYNC_TTL_SECONDS: '60' }), event);
     expect(seen?.event).toBe(event);
     expect(seen?.headers).toEqual({
       authorization: 'Bearer x',
@@ -65,7 +62,7 @@ describe('twilioFunction', () => {
     });
     expect(seen?.base).toBe('http://localhost:3000');
     expect(seen?.config).toMatchObject({
-      syncServiceSid: 'IS' + '1'.repeat(32),
+      syncServiceSid: syncServiceSid(1),
       finishedCallTtl: 60,
       activeCallTtl: 172_800,
     });

@@ -1,10 +1,11 @@
 import { acceptsUniqueName, loadContract, type Exchange } from '../support/openapi-contract';
+import { sid, accountSid, callSid, messageSid, syncServiceSid } from '../../testing/sids';
 
-const ACCOUNT = 'AC' + '0123456789abcdef'.repeat(2);
-const CALL = 'CA' + 'fedcba9876543210'.repeat(2);
-const KX = 'KX' + 'a1b2c3d4e5f60718'.repeat(2);
-const IS = 'IS' + '00112233445566778899aabbccddeeff';
-const MP = 'MP' + 'ffeeddccbbaa99887766554433221100';
+const ACCOUNT = accountSid(0x0123456789abcdef0123456789abcdefn);
+const CALL = callSid(0xfedcba9876543210fedcba9876543210n);
+const KX = messageSid(0xa1b2c3d4e5f60718a1b2c3d4e5f60718n);
+const IS = syncServiceSid(0x00112233445566778899aabbccddeeffn);
+const MP = sid('MP', 0xffeeddccbbaa99887766554433221100n);
 
 const UDM_PATH = `/2010-04-01/Accounts/${ACCOUNT}/Calls/${CALL}/UserDefinedMessages.json`;
 

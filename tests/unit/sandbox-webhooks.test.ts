@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import twilio from 'twilio';
 import { connectionOverrides, SANDBOX_SHARED_KEY, WebhookSender, writeJson, JSON_STYLES } from '../../sandbox/webhooks';
 import { defined } from '../support/narrow';
+import { callSid } from '../../testing/sids';
 
 const TOKEN = 'sandbox-webhook-test-auth-token';
 let server: http.Server;
@@ -37,7 +38,7 @@ beforeEach(() => {
   received = [];
 });
 
-const params = { CallSid: 'CA' + '1'.repeat(32), Content: '{"a":"é"}' };
+const params = { CallSid: callSid(1), Content: '{"a":"é"}' };
 const sender = () => new WebhookSender(TOKEN);
 
 describe('connectionOverrides', () => {

@@ -4,11 +4,12 @@ import { HttpError } from '../../lib/shared/error-catalogue';
 import { callStatusUrl, messageCallbackUrl, RETRY_FRAGMENT, type RequestSite } from '../../lib/calls/callback-urls';
 import { checkTwilioSignature, isValidTwilioSignature, jsonBodyMatchesHash } from '../../lib/http/signature';
 import { withoutFragment } from '../support/narrow';
+import { callSid, messageSid } from '../../testing/sids';
 
 const TOKEN = 'the-auth-token';
 const KEYS = { authToken: TOKEN };
-const PARENT = 'CA' + 'a'.repeat(32);
-const CHILD = 'CA' + 'b'.repeat(32);
+const PARENT = callSid(0xa);
+const CHILD = callSid(0xb);
 const SITE: RequestSite = { domainName: 'cme-1234.twil.io', path: '/call-status' };
 const URL_SIGNED = callStatusUrl('https://cme-1234.twil.io', { parent: 'alice', child: 'bob' });
 const BODY = {
@@ -122,7 +123,7 @@ describe('isValidTwilioSignature (JSON bodies, bodySHA256)', () => {
     Content: '{"k":"v"}',
     SequenceNumber: '0',
     CallSid: LEG,
-    Sid: 'KX' + 'c'.repeat(32),
+    Sid: messageSid(0xc),
   };
   const raw = JSON.stringify(json);
   const url = `${withoutFragment(messageCallbackUrl('https://cme-1234.twil.io', TOKEN, LEG))}&bodySHA256=${createHash('sha256').update(raw).digest('hex')}`;
@@ -186,7 +187,7 @@ describe('isValidTwilioSignature (JSON bodies, bodySHA256)', () => {
 });
 
 describe('isValidTwilioSignature (GET: parameters in the query)', () => {
-  const CALL = 'CA' + 'd'.repeat(32);
+  const CALL = callSid(0xd);
 
   it('accepts a GET whose Twilio parameters follow our query keys (signed over the full URL, no body)', () => {
     const url = `${withoutFragment(callStatusUrl('https://cme-1234.twil.io', { child: 'bob' }))}&${new URLSearchParams(BODY)}`;
@@ -306,7 +307,7 @@ describe('SharedKey signatures (X-Twilio-Webhooks-Signature-Settings)', () => {
   });
 
   it('covers JSON bodies (bodySHA256) and GETs the same way', () => {
-    const json = { Sid: 'KX' + 'c'.repeat(32), Content: '{"k":"v"}' };
+    const json = { Sid: messageSid(0xc), Content: '{"k":"v"}' };
     const base = withoutFragment(messageCallbackUrl('https://cme-1234.twil.io', TOKEN, PARENT));
     const url = `${base}&bodySHA256=${twilio.getExpectedBodyHash(JSON.stringify(json))}`;
     const site = { domainName: 'cme-1234.twil.io', path: '/message-callback' };
@@ -350,7 +351,7 @@ describe('the retry fragment (#rc=…): signed or not, both verify', () => {
   });
 
   it('works for JSON message callbacks: the fragment after bodySHA256', () => {
-    const json = { Sid: 'KX' + 'c'.repeat(32), Content: '{"k":"v"}' };
+    const json = { Sid: messageSid(0xc), Content: '{"k":"v"}' };
     const base = withoutFragment(messageCallbackUrl('https://cme-1234.twil.io', TOKEN, PARENT));
     const url = `${base}&bodySHA256=${twilio.getExpectedBodyHash(JSON.stringify(json))}`;
     const site = { domainName: 'cme-1234.twil.io', path: '/message-callback' };

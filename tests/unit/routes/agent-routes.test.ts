@@ -20,15 +20,16 @@ import {
 } from '../../support/function-harness';
 import { startSyncSandbox, type SyncSandbox } from '../../support/sync-sandbox';
 import { defined } from '../../support/narrow';
+import { sid } from '../../../testing/sids';
 
 const OPERATOR_SECRET = 'operator-secret-for-unit-tests-0001';
 const TOKEN_SECRET = 'token-secret-for-server-to-server-01';
 const BASE_ENV = {
   OPERATOR_SECRET,
   TOKEN_SECRET,
-  API_KEY_SID: 'SK' + '5'.repeat(32),
+  API_KEY_SID: sid('SK', 5),
   API_KEY_SECRET: 'api-key-secret',
-  TWIML_APP_SID: 'AP' + '6'.repeat(32),
+  TWIML_APP_SID: sid('AP', 6),
 };
 const ALICE_PASSWORD = 'correct horse battery';
 

@@ -13,9 +13,9 @@ import {
 } from '../../support/function-harness';
 import { startSyncSandbox, TEST_AUTH_TOKEN, type SyncSandbox } from '../../support/sync-sandbox';
 import { defined } from '../../support/narrow';
+import { callSid, messageSid } from '../../../testing/sids';
 
-const CALL = 'CA' + 'd'.repeat(32);
-const kx = (n: number) => 'KX' + n.toString(16).padStart(32, '0');
+const CALL = callSid(0xd);
 const URL_LIST = `${LOCAL_BASE}/call-messages`;
 
 let sandbox: SyncSandbox;
@@ -43,13 +43,13 @@ const LEG = {
   role: 'child',
   identity: 'bob',
   peer: '+15557778888',
-  parentCallSid: 'CA' + 'e'.repeat(32),
+  parentCallSid: callSid(0xe),
 } as const;
 const at = (s: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, s));
 
 const saveInbound = (i: number, t: number) =>
   store.saveInbound({
-    sid: kx(i + 1),
+    sid: messageSid(i + 1),
     callSid: CALL,
     direction: 'from-sdk',
     sequence: i,
@@ -63,7 +63,7 @@ async function saveOutbound(i: number, t: number) {
   if (claim.outcome !== 'claimed') throw new Error('not claimed');
   await store.saveOutbound(
     {
-      sid: kx(i + 10),
+      sid: messageSid(i + 10),
       callSid: CALL,
       direction: 'to-sdk',
       contentType: 'application/json',
@@ -152,7 +152,7 @@ describe('/call-messages', () => {
       { n: 'in2' },
     ]);
     expect(page.messages[0]).toMatchObject({
-      sid: kx(1),
+      sid: messageSid(1),
       direction: 'from-sdk',
       sequence: 0,
       timestamp: '2024-01-01T00:00:01.000Z',

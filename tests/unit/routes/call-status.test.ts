@@ -11,9 +11,10 @@ import {
   signedEvent,
 } from '../../support/function-harness';
 import { startSyncSandbox, type SyncSandbox } from '../../support/sync-sandbox';
+import { callSid, sid } from '../../../testing/sids';
 
-const PARENT = 'CA' + 'a'.repeat(32);
-const CHILD = 'CA' + 'b'.repeat(32);
+const PARENT = callSid(0xa);
+const CHILD = callSid(0xb);
 const FINISHED_TTL = 300;
 
 let sandbox: SyncSandbox;
@@ -32,10 +33,14 @@ beforeAll(async () => {
         res.status(400).json({ code: 31211, message: 'Call is not in the expected state', more_info: '', status: 400 });
         return;
       }
-      const sid = 'ZY' + String(subscribeAttempts.length).padStart(32, '0');
-      res
-        .status(201)
-        .json({ account_sid: req.params.account, call_sid: req.params.call, sid, date_created: '', uri: '' });
+      const subscriptionSid = sid('ZY', subscribeAttempts.length);
+      res.status(201).json({
+        account_sid: req.params.account,
+        call_sid: req.params.call,
+        sid: subscriptionSid,
+        date_created: '',
+        uri: '',
+      });
     }),
   );
   env = {

@@ -16,12 +16,12 @@ import {
 } from '../../support/function-harness';
 import { startSyncSandbox, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type SyncSandbox } from '../../support/sync-sandbox';
 import { defined, withoutFragment } from '../../support/narrow';
+import { accountSid, callSid, messageSid } from '../../../testing/sids';
 
-const kx = (n: number) => 'KX' + n.toString(16).padStart(32, '0');
 // A new leg per test: the route remembers legs it saw live (per warm container), as it should.
 let legCounter = 0x100;
 let LEG: string;
-const OTHER_LEG = 'CA' + 'b'.repeat(32);
+const OTHER_LEG = callSid(0xb);
 
 let sandbox: SyncSandbox;
 let env: Record<string, string>;
@@ -46,7 +46,7 @@ beforeEach(() => {
   sandbox.reset();
   syncRequests = [];
   logs = [];
-  LEG = 'CA' + (legCounter++).toString(16).padStart(32, '0');
+  LEG = callSid(legCounter++);
   jest.spyOn(console, 'log').mockImplementation((line: string) => void logs.push(line));
 });
 afterEach(() => jest.restoreAllMocks());
@@ -58,7 +58,7 @@ const body = (over: Record<string, string> = {}) => ({
   CallSid: LEG,
   Timestamp: 'Fri, 2 Dec 2022 22:02:49 +0000',
   AccountSid: TEST_ACCOUNT_SID,
-  Sid: kx(1),
+  Sid: messageSid(1),
   ...over,
 });
 
@@ -86,7 +86,7 @@ async function stored(leg = LEG): Promise<StoredMessage[]> {
 
 const sdkLeg = (): SdkLeg => ({
   callSid: LEG,
-  parentCallSid: 'CA' + 'f'.repeat(32),
+  parentCallSid: callSid(0xf),
   role: 'child',
   identity: 'bob',
   peer: '+15551234567',
@@ -96,13 +96,13 @@ describe('/message-callback', () => {
   it('stores a message once; a repeat delivery is a 200 duplicate', async () => {
     const first = await post(body());
     expect(first.statusCode).toBe(200);
-    expect(first.body).toEqual({ sid: kx(1), outcome: 'stored', verification: 'signature' });
+    expect(first.body).toEqual({ sid: messageSid(1), outcome: 'stored', verification: 'signature' });
     const again = await post(body());
     expect(again.statusCode).toBe(200);
-    expect(again.body).toEqual({ sid: kx(1), outcome: 'duplicate', verification: 'signature' });
+    expect(again.body).toEqual({ sid: messageSid(1), outcome: 'duplicate', verification: 'signature' });
     expect(await stored()).toEqual([
       expect.objectContaining({
-        sid: kx(1),
+        sid: messageSid(1),
         callSid: LEG,
         direction: 'from-sdk',
         sequence: 1,
@@ -122,28 +122,28 @@ describe('/message-callback', () => {
   it('accepts a signature over the URL with or without the retry fragment', async () => {
     const url = urlFor();
     expect(url.endsWith(`#${RETRY_FRAGMENT}`)).toBe(true);
-    const withFragment = signedEvent(url, body({ Sid: kx(3) }));
-    const without = signedEvent(withoutFragment(url), body({ Sid: kx(4) }));
+    const withFragment = signedEvent(url, body({ Sid: messageSid(3) }));
+    const without = signedEvent(withoutFragment(url), body({ Sid: messageSid(4) }));
     for (const event of [withFragment, without]) {
       expect((await invoke(handler, makeContext('/message-callback', env), event)).statusCode).toBe(200);
     }
   });
 
   it('accepts a JSON body signed with bodySHA256, fully verified when the compact body matches', async () => {
-    const res = await postJson(jsonEvent(body({ Sid: kx(2), SequenceNumber: '0' })));
-    expect(res.body).toEqual({ sid: kx(2), outcome: 'stored', verification: 'signature' });
+    const res = await postJson(jsonEvent(body({ Sid: messageSid(2), SequenceNumber: '0' })));
+    expect(res.body).toEqual({ sid: messageSid(2), outcome: 'stored', verification: 'signature' });
   });
 
   it('accepts a JSON body written another way, trusted for its URL and token only', async () => {
-    const json = body({ Sid: kx(2), SequenceNumber: '0' });
+    const json = body({ Sid: messageSid(2), SequenceNumber: '0' });
     const res = await postJson(jsonEvent(json, JSON.stringify(json, null, 1)));
-    expect(res.body).toEqual({ sid: kx(2), outcome: 'stored', verification: 'url-and-token' });
+    expect(res.body).toEqual({ sid: messageSid(2), outcome: 'stored', verification: 'url-and-token' });
     expect(logs.join('\n')).toContain('"verification":"url-and-token"');
   });
 
   it('with REQUIRE_VERIFIED_JSON_CALLBACKS, refuses a JSON body it cannot verify, and nothing is written', async () => {
     const strict = { REQUIRE_VERIFIED_JSON_CALLBACKS: 'true' };
-    const json = body({ Sid: kx(2), SequenceNumber: '0' });
+    const json = body({ Sid: messageSid(2), SequenceNumber: '0' });
     expectError(await postJson(jsonEvent(json, JSON.stringify(json, null, 1)), strict), 403, 'callback-unverified');
     // A replay: the signed URL of a real callback, another body.
     const replay = jsonEvent(json);
@@ -152,9 +152,9 @@ describe('/message-callback', () => {
     expect(syncRequests.filter((r) => !r.startsWith('GET'))).toEqual([]);
     // Verified JSON and form callbacks still pass.
     expect((await postJson(jsonEvent(json), strict)).body).toMatchObject({ outcome: 'stored' });
-    expect((await post(body({ Sid: kx(3) }), urlFor(), strict)).body).toMatchObject({ outcome: 'stored' });
+    expect((await post(body({ Sid: messageSid(3) }), urlFor(), strict)).body).toMatchObject({ outcome: 'stored' });
     expectError(
-      await post(body({ Sid: kx(4) }), urlFor(), { REQUIRE_VERIFIED_JSON_CALLBACKS: 'maybe' }),
+      await post(body({ Sid: messageSid(4) }), urlFor(), { REQUIRE_VERIFIED_JSON_CALLBACKS: 'maybe' }),
       500,
       'configuration-invalid',
     );
@@ -163,9 +163,9 @@ describe('/message-callback', () => {
   it('keeps Content that a JSON body carries as the value itself, and reads it back as sent', async () => {
     const values: unknown[] = [{ a: 1, b: [true, null] }, [1, 2], 42, null, 'plain text', '{"already":"json text"}'];
     for (const [i, value] of values.entries()) {
-      const json = { ...body({ Sid: kx(200 + i), SequenceNumber: String(10 + i) }), Content: value };
+      const json = { ...body({ Sid: messageSid(200 + i), SequenceNumber: String(10 + i) }), Content: value };
       expect((await postJson(jsonEvent(json))).body).toEqual({
-        sid: kx(200 + i),
+        sid: messageSid(200 + i),
         outcome: 'stored',
         verification: 'signature',
       });
@@ -183,11 +183,14 @@ describe('/message-callback', () => {
   it('stores hostile content as its text: a nesting bomb, __proto__ keys, lone surrogates', async () => {
     const bomb = '['.repeat(4_500) + ']'.repeat(4_500);
     const odd = '{"__proto__":{"polluted":true},"constructor":{"prototype":1},"s":"\\ud800 \\udfff"}';
-    expect((await post(body({ Sid: kx(1), SequenceNumber: '1', Content: bomb }))).statusCode).toBe(200);
-    expect((await post(body({ Sid: kx(2), SequenceNumber: '2', Content: odd }))).statusCode).toBe(200);
+    expect((await post(body({ Sid: messageSid(1), SequenceNumber: '1', Content: bomb }))).statusCode).toBe(200);
+    expect((await post(body({ Sid: messageSid(2), SequenceNumber: '2', Content: odd }))).statusCode).toBe(200);
     // The same bomb already parsed, in a JSON body.
-    const json = { ...body({ Sid: kx(3), SequenceNumber: '3' }), Content: JSON.parse(bomb) as unknown };
-    const raw = JSON.stringify({ ...body({ Sid: kx(3), SequenceNumber: '3' }), Content: 'X' }).replace('"X"', bomb);
+    const json = { ...body({ Sid: messageSid(3), SequenceNumber: '3' }), Content: JSON.parse(bomb) as unknown };
+    const raw = JSON.stringify({ ...body({ Sid: messageSid(3), SequenceNumber: '3' }), Content: 'X' }).replace(
+      '"X"',
+      bomb,
+    );
     expect((await postJson(jsonEvent(json, raw))).body).toMatchObject({ outcome: 'stored', verification: 'signature' });
     expect((await stored()).map((m) => m.content)).toEqual([bomb, odd, bomb]);
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
@@ -252,7 +255,7 @@ describe('/message-callback', () => {
   });
 
   it('refuses another account with 403', async () => {
-    expectError(await post(body({ AccountSid: 'AC' + 'f'.repeat(32) })), 403, 'account-mismatch');
+    expectError(await post(body({ AccountSid: accountSid(0xf) })), 403, 'account-mismatch');
   });
 
   it.each(['', '-1', 'abc', '1.5', '99999999999'])('refuses SequenceNumber %p with 400', async (seq) => {
@@ -276,8 +279,10 @@ describe('/message-callback', () => {
 
   it('keeps any JSON value the SDK sent (arrays, strings, numbers), and 10 KB over 10,000 characters', async () => {
     for (const [i, content] of ['[1,2]', '"hi"', '42', JSON.stringify({ t: 'x'.repeat(10_100) })].entries()) {
-      expect((await post(body({ Content: content, Sid: kx(100 + i), SequenceNumber: String(i) }))).body).toEqual({
-        sid: kx(100 + i),
+      expect(
+        (await post(body({ Content: content, Sid: messageSid(100 + i), SequenceNumber: String(i) }))).body,
+      ).toEqual({
+        sid: messageSid(100 + i),
         outcome: 'stored',
         verification: 'signature',
       });
@@ -288,7 +293,10 @@ describe('/message-callback', () => {
   it('stores a 10,000-character multibyte message whole', async () => {
     const content = JSON.stringify({ t: '€'.repeat(9992) });
     expect(content.length).toBe(10_000);
-    expect((await post(body({ Content: content, Sid: kx(5) }))).body).toMatchObject({ sid: kx(5), outcome: 'stored' });
+    expect((await post(body({ Content: content, Sid: messageSid(5) }))).body).toMatchObject({
+      sid: messageSid(5),
+      outcome: 'stored',
+    });
     expect(defined((await stored())[0]).content).toBe(content);
   });
 });
@@ -331,7 +339,7 @@ describe('/message-callback for a leg that ended', () => {
     syncRequests = [];
     const url = urlFor(LEG, ago(600));
     for (let i = 1; i <= 5; i++) {
-      expect((await post(body({ Sid: kx(i), SequenceNumber: String(i) }), url)).statusCode).toBe(200);
+      expect((await post(body({ Sid: messageSid(i), SequenceNumber: String(i) }), url)).statusCode).toBe(200);
     }
     expect(stateReads()).toBe(1);
   });

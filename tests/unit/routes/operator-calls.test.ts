@@ -10,7 +10,7 @@ import { REQUEST_TIMEOUT_MS } from '../../../lib/platform/retry';
 import { listOperatorCalls } from '../../../lib/routes/operator';
 import type { OperatorCallsPage } from '../../../lib/shared/api-types';
 import type { TwilioClient } from '../../../lib/platform/twilio-client';
-import { sid } from '../../support/function-harness';
+import { sid } from '../../../testing/sids';
 import { startSyncSandbox, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type SyncSandbox } from '../../support/sync-sandbox';
 
 const OPERATOR_SECRET = 'operator-secret-for-unit-tests-0123456789';

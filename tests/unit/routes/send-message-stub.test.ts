@@ -17,10 +17,10 @@ import {
 } from '../../support/function-harness';
 import { startSyncSandbox, type SyncSandbox } from '../../support/sync-sandbox';
 import { defined } from '../../support/narrow';
+import { callSid, messageSid } from '../../../testing/sids';
 
-const sidOf = (prefix: string, n: number) => prefix + n.toString(16).padStart(32, '0');
-const ALICE_PARENT = sidOf('CA', 1);
-const BOB_CHILD = sidOf('CA', 2);
+const ALICE_PARENT = callSid(1);
+const BOB_CHILD = callSid(2);
 
 interface StubCall {
   sid: string;
@@ -73,7 +73,7 @@ function stubClient(): TwilioClient {
           if (createError) throw createError;
           if (createDelayMs) await new Promise((resolve) => setTimeout(resolve, createDelayMs));
           sent.push({ callSid, ...opts });
-          return { sid: sidOf('KX', sent.length), callSid };
+          return { sid: messageSid(sent.length), callSid };
         },
       },
     }),
@@ -122,11 +122,11 @@ describe('/send-message (stub Calls API)', () => {
   it('sends to a callSid with an IdempotencyKey and records the message', async () => {
     const res = await send({ callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-1' });
     expect(res.statusCode).toBe(201);
-    expect(res.body).toEqual({ sid: sidOf('KX', 1), callSid: BOB_CHILD, idempotencyKey: 'k-1', outcome: 'sent' });
+    expect(res.body).toEqual({ sid: messageSid(1), callSid: BOB_CHILD, idempotencyKey: 'k-1', outcome: 'sent' });
     expect(sent).toEqual([{ callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-1' }]);
     const page = await store.readHistory(BOB_CHILD, { order: 'asc' }, 10);
     expect(page?.messages.map((m) => m.message)).toMatchObject([
-      { sid: sidOf('KX', 1), direction: 'to-sdk', content: '{"a":1}', idempotencyKey: 'k-1' },
+      { sid: messageSid(1), direction: 'to-sdk', content: '{"a":1}', idempotencyKey: 'k-1' },
     ]);
   });
 
@@ -140,7 +140,7 @@ describe('/send-message (stub Calls API)', () => {
     const retry = await send(body);
     expect(retry.statusCode).toBe(200);
     expect(retry.body).toEqual({
-      sid: sidOf('KX', 1),
+      sid: messageSid(1),
       callSid: BOB_CHILD,
       idempotencyKey: 'k-2',
       outcome: 'already-sent',
@@ -182,16 +182,16 @@ describe('/send-message (stub Calls API)', () => {
 
   it('answers 409 call-ambiguous, listing the calls, for an identity on two calls', async () => {
     calls.push({
-      sid: sidOf('CA', 3),
+      sid: callSid(3),
       from: '+15557778888',
       to: 'client:bob',
       status: 'ringing',
       direction: 'outbound-dial',
-      parentCallSid: sidOf('CA', 4),
+      parentCallSid: callSid(4),
     });
     const res = await send({ identity: 'bob', content: '{}' });
     expectError(res, 409, 'call-ambiguous');
-    expect((res.body as { callSids: string[] }).callSids.sort()).toEqual([BOB_CHILD, sidOf('CA', 3)]);
+    expect((res.body as { callSids: string[] }).callSids.sort()).toEqual([BOB_CHILD, callSid(3)]);
   });
 
   it.each([
@@ -207,14 +207,14 @@ describe('/send-message (stub Calls API)', () => {
     const first = expectError(await send(body), 503, 'record-failed');
     expect(sequential).toHaveBeenCalledTimes(deadline === undefined ? 1 : 0);
     deadlineInMs = undefined;
-    expect(first).toMatchObject({ sid: sidOf('KX', 1) });
+    expect(first).toMatchObject({ sid: messageSid(1) });
     // The retry records the send the claim was marked with (not 409 in progress, and no second send).
     const retry = await send(body);
     expect(retry.statusCode).toBe(200);
-    expect(retry.body).toMatchObject({ sid: sidOf('KX', 1), outcome: 'already-sent' });
+    expect(retry.body).toMatchObject({ sid: messageSid(1), outcome: 'already-sent' });
     expect(sent).toHaveLength(1);
     const page = await store.readHistory(BOB_CHILD, { order: 'asc' }, 10);
-    expect(page?.messages.map((m) => m.message.sid)).toEqual([sidOf('KX', 1)]);
+    expect(page?.messages.map((m) => m.message.sid)).toEqual([messageSid(1)]);
   });
 
   it('after a send Twilio did not answer, marks its claim ended (keeping only what it was claimed with) and sends the retry', async () => {
@@ -253,7 +253,7 @@ describe('/send-message (stub Calls API)', () => {
   });
 
   it.each([
-    ['unknown to Twilio', sidOf('CA', 9), 404, 'call-not-found'],
+    ['unknown to Twilio', callSid(9), 404, 'call-not-found'],
     ['over', BOB_CHILD, 409, 'call-not-active'],
   ])('refuses a call %s that it has no record of, writing nothing to Sync', async (_what, callSid, status, code) => {
     calls = calls.map((c) => ({ ...c, status: 'completed' }));

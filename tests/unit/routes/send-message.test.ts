@@ -11,8 +11,9 @@ import {
   makeContext,
   signedEvent,
 } from '../../support/function-harness';
+import { callSid, messageSid } from '../../../testing/sids';
 
-const CALL = 'CA' + 'c'.repeat(32);
+const CALL = callSid(0xc);
 const URL_SEND = `${LOCAL_BASE}/send-message`;
 // No TWILIO_SANDBOX_URL: if validation let anything through, the route would try twilio.com and fail differently.
 const context = () => makeContext('/send-message');
@@ -48,7 +49,7 @@ describe('/send-message validation', () => {
     expectError(await send({ content: CONTENT }), 400, 'target-invalid');
   });
 
-  it.each(['CA123', 'ca' + 'c'.repeat(32), 'KX' + 'c'.repeat(32), ''])('refuses callSid %p', async (callSid) => {
+  it.each(['CA123', 'ca' + 'c'.repeat(32), messageSid(0xc), ''])('refuses callSid %p', async (callSid) => {
     expectError(await send({ callSid, content: CONTENT }), 400, 'call-sid-invalid');
   });
 

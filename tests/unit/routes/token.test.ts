@@ -11,12 +11,13 @@ import {
 } from '../../support/function-harness';
 import { TEST_ACCOUNT_SID } from '../../support/sync-sandbox';
 import { defined } from '../../support/narrow';
+import { sid } from '../../../testing/sids';
 
 const ENV = {
   TOKEN_SECRET: 'let-me-in-please-server-to-server',
-  API_KEY_SID: 'SK' + '5'.repeat(32),
+  API_KEY_SID: sid('SK', 5),
   API_KEY_SECRET: 'api-key-secret',
-  TWIML_APP_SID: 'AP' + '6'.repeat(32),
+  TWIML_APP_SID: sid('AP', 6),
 };
 const URL_TOKEN = `${LOCAL_BASE}/token`;
 const bearer = (secret = ENV.TOKEN_SECRET) => ({ authorization: `Bearer ${secret}` });

@@ -11,13 +11,14 @@ import {
   signedEvent,
   type FakeResponse,
 } from '../../support/function-harness';
+import { accountSid, callSid } from '../../../testing/sids';
 
 const ENV = { CLIENT_IDENTITY: 'bob', CALLER_ID: '+15550001111' };
 const VOICE_URL = `${LOCAL_BASE}/voice`;
 const request = (over: Record<string, string>) => ({
-  AccountSid: 'AC' + '0123456789abcdef'.repeat(2),
+  AccountSid: accountSid(0x0123456789abcdef0123456789abcdefn),
   ApiVersion: '2010-04-01',
-  CallSid: 'CA' + 'a'.repeat(32),
+  CallSid: callSid(0xa),
   CallStatus: 'ringing',
   Direction: 'inbound',
   ...over,

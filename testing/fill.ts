@@ -4,6 +4,7 @@
 import twilio from 'twilio';
 import { CallStore } from '../lib/store/call-store';
 import { SandboxRequestClient } from '../lib/platform/sandbox-request-client';
+import { sid } from './sids';
 
 export interface FillOptions {
   /** Messages to write: alternately from the SDK (even i) and to it (odd i). */
@@ -29,9 +30,9 @@ export function sandboxStore(sandbox: { url: string; accountSid: string; authTok
   return new CallStore(client, { syncServiceSid: 'default', finishedCallTtl: 86_400, activeCallTtl: 172_800 });
 }
 
-/** KX + 32 hex: the message number, then 16 hex of the leg's Sid, so Sids differ across legs. */
-export const messageSid = (i: number, callSid: string) =>
-  `KX${i.toString(16).padStart(16, '0')}${callSid.slice(2, 18).toLowerCase()}`;
+/** Message i's Sid (KX…): 16 hex digits of i, then 16 of the leg's Sid, so Sids differ across legs. */
+export const filledMessageSid = (i: number, callSid: string) =>
+  sid('KX', (BigInt(i) << 64n) | BigInt(`0x${callSid.slice(2, 18)}`));
 
 /**
  * Writes `count` messages on `callSid`'s Map; message i carries `{"i": i}` so a reader can check
@@ -45,10 +46,10 @@ export async function fillLeg(store: CallStore, callSid: string, opts: FillOptio
     const at = opts.startMs + i * 1000;
     const content = opts.content?.(i) ?? JSON.stringify({ i });
     if (i % 2 === 0) {
-      const sid = messageSid(i, callSid);
-      ids[n] = sid;
+      const inboundSid = filledMessageSid(i, callSid);
+      ids[n] = inboundSid;
       await store.saveInbound({
-        sid,
+        sid: inboundSid,
         callSid,
         direction: 'from-sdk',
         sequence: opts.firstSequence + i / 2,
@@ -63,7 +64,7 @@ export async function fillLeg(store: CallStore, callSid: string, opts: FillOptio
       if (claim.outcome !== 'claimed') throw new Error(`fill: send claim ${i} was ${claim.outcome}`);
       await store.saveOutbound(
         {
-          sid: messageSid(i, callSid),
+          sid: filledMessageSid(i, callSid),
           callSid,
           direction: 'to-sdk',
           contentType: 'application/json',

@@ -6,7 +6,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
-export const RESULTS = join(__dirname, '..', '..', 'test-results');
+export const RESULTS = join(__dirname, '..', 'test-results');
 
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
