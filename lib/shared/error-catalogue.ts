@@ -10,6 +10,10 @@ export interface ErrorEntry {
 
 export const ERROR_CATALOGUE = {
   // 400: the request itself is wrong; the same request will fail again.
+  'request-key-reserved': {
+    status: 400,
+    description: 'The query or body wrote "request", the runtime\'s own headers and cookies.',
+  },
   'secret-in-url': { status: 400, description: 'A secret parameter (password, secret) was sent in the URL.' },
   'call-sid-invalid': { status: 400, description: 'A callSid is not CA followed by 32 hex digits.' },
   'identity-invalid': { status: 400, description: 'An identity is not a valid client (or agent) identity.' },

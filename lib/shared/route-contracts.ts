@@ -56,8 +56,9 @@ export interface RouteContract {
   errors: readonly ErrorCode[];
 }
 
-/** What any route may answer: a misconfigured deployment, Twilio failing or refusing, a bug. */
+/** What any route may answer: a query or body that wrote `request`, a misconfigured deployment, Twilio failing or refusing, a bug. */
 export const COMMON_ERRORS: readonly ErrorCode[] = [
+  'request-key-reserved',
   'configuration-missing',
   'configuration-invalid',
   'twilio-unavailable',

@@ -91,14 +91,16 @@ describe('dialAllowed', () => {
     ['Turks and Caicos Islands', '+16495550100'],
   ];
 
-  it.each([...NANP_ABROAD, ['premium 900', '+19005550100'], ['976 NPA', '+19765550100'], ['976 exchange', '+12129761234']])(
-    'keeps %s (%s) out of the +1 default',
-    (_what, number) => {
-      expect(countryCode(number)).toBe('+1');
-      expect(isDialAllowed(number, dialAllowed({ CALLER_ID: '+15005550006' }))).toBe(false);
-      expect(isDialAllowed(number, ['+1'])).toBe(false);
-    },
-  );
+  it.each([
+    ...NANP_ABROAD,
+    ['premium 900', '+19005550100'],
+    ['976 NPA', '+19765550100'],
+    ['976 exchange', '+12129761234'],
+  ])('keeps %s (%s) out of the +1 default', (_what, number) => {
+    expect(countryCode(number)).toBe('+1');
+    expect(isDialAllowed(number, dialAllowed({ CALLER_ID: '+15005550006' }))).toBe(false);
+    expect(isDialAllowed(number, ['+1'])).toBe(false);
+  });
 
   it('lists exactly the 21 area codes of the 18 NANP members abroad, 900 and 976', () => {
     expect(HIGH_COST_RANGES).toHaveLength(NANP_ABROAD.length + 3);
@@ -106,7 +108,14 @@ describe('dialAllowed', () => {
   });
 
   it('still dials the US, Canada and the US territories under +1', () => {
-    for (const number of ['+12125550100', '+14165550100', '+17875550100', '+13405550100', '+16715550100', '+12129751234']) {
+    for (const number of [
+      '+12125550100',
+      '+14165550100',
+      '+17875550100',
+      '+13405550100',
+      '+16715550100',
+      '+12129751234',
+    ]) {
       expect(isDialAllowed(number, ['+1'])).toBe(true);
     }
   });

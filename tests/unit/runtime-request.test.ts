@@ -1,0 +1,102 @@
+// Headers only from the runtime (issue 20, Must 3): what twilio-run builds as `event` (its own
+// `request`, then the query, then the body, each replacing the last) and what a runtime whose own
+// `request` wins would build; every `request` the runtime could not have built is refused.
+import { handler as tokenHandler } from '../../functions/token';
+import { runtimeHeaders } from '../../lib/http/runtime-request';
+import { HttpError } from '../../lib/shared/error-catalogue';
+import { expectError, installTwilioGlobal, invoke, makeContext } from '../support/function-harness';
+import { sid } from '../../testing/sids';
+
+const ENV = {
+  TOKEN_SECRET: 'let-me-in-please-server-to-server',
+  API_KEY_SID: sid('SK', 5),
+  API_KEY_SECRET: 'api-key-secret',
+  TWIML_APP_SID: sid('AP', 6),
+};
+const BEARER = `Bearer ${ENV.TOKEN_SECRET}`;
+const runtime = (headers: Record<string, unknown> = {}, cookies: Record<string, unknown> = {}) => ({
+  headers,
+  cookies,
+});
+/** twilio-run (dev-runtime/route.js constructEvent): `{ request, ...query, ...body }`. */
+const queryWins = (request: unknown, params: Record<string, unknown>) => ({ request, ...params });
+/** The other reading: the runtime's `request` written last. */
+const runtimeWins = (request: unknown, params: Record<string, unknown>) => ({ ...params, request });
+
+const code = (event: Record<string, unknown>) => {
+  try {
+    runtimeHeaders(event);
+    return 'accepted';
+  } catch (err) {
+    return err instanceof HttpError ? err.code : 'threw';
+  }
+};
+
+describe('runtimeHeaders', () => {
+  it('returns the headers of the request the runtime built', () => {
+    const headers = { authorization: BEARER, 'content-type': 'application/json', 'x-dup': ['a', 'b'] };
+    expect(runtimeHeaders(queryWins(runtime(headers), { identity: 'alice' }))).toBe(headers);
+    expect(runtimeHeaders(queryWins(runtime({ cookie: 'a=b; c=d' }, { a: 'b', c: 'd' }), {}))).toEqual({
+      cookie: 'a=b; c=d',
+    });
+  });
+
+  it('reads no headers from an event with no request at all', () => {
+    expect(runtimeHeaders({ identity: 'alice' })).toEqual({});
+  });
+
+  it.each([
+    ['?request[headers][authorization]=… (Express nests it)', { headers: { authorization: BEARER } }],
+    ['?request=x', 'x'],
+    ['a JSON body request: null', null],
+    ['a JSON body request: []', []],
+    ['headers that are not an object', { headers: 'x', cookies: {} }],
+    ['a header that is not text', { headers: { authorization: { nested: BEARER } }, cookies: {} }],
+    ['a header array that is not all text', { headers: { authorization: [BEARER, 1] }, cookies: {} }],
+    ['an upper-case header name', { headers: { Authorization: BEARER }, cookies: {} }],
+    ['a header name with a space', { headers: { 'x y': '1' }, cookies: {} }],
+    ['cookies that are not an object', { headers: {}, cookies: 'a=b' }],
+    ['cookies without a Cookie header', { headers: { authorization: BEARER }, cookies: { a: 'b' } }],
+  ])('refuses %s with request-key-reserved', (_what, request) => {
+    expect(code(queryWins(request, { identity: 'alice' }))).toBe('request-key-reserved');
+  });
+
+  it.each(['request[headers][authorization]', 'request.headers.authorization', 'request[cookies]'])(
+    'refuses a flat key %p (a form body; a parser nesting brackets would write request with it)',
+    (key) => {
+      expect(code(queryWins(runtime(), { [key]: BEARER }))).toBe('request-key-reserved');
+      expect(code(runtimeWins(runtime(), { [key]: BEARER }))).toBe('request-key-reserved');
+    },
+  );
+
+  it('leaves keys that only begin like it alone', () => {
+    expect(code(queryWins(runtime(), { requests: '1', request_id: '2', Request: '3' }))).toBe('accepted');
+  });
+});
+
+describe('/token under both readings of the merge', () => {
+  beforeAll(installTwilioGlobal);
+  beforeEach(() => jest.spyOn(console, 'log').mockImplementation(() => {}));
+  afterEach(() => jest.restoreAllMocks());
+  const token = (event: Record<string, unknown>) => invoke(tokenHandler, makeContext('/token', ENV), event);
+  const forged = { headers: { authorization: BEARER } };
+
+  it('the query wins (twilio-run): a forged request is refused with 400, no token', async () => {
+    const res = await token(queryWins(forged, { identity: 'alice' }));
+    expectError(res, 400, 'request-key-reserved');
+    expect(JSON.stringify(res.body)).not.toContain(ENV.TOKEN_SECRET);
+  });
+
+  it("the runtime's request wins: the forged one never arrives, the real headers carry no bearer (403)", async () => {
+    // What reaches the Function is the runtime's request: the query's `request` was dropped.
+    expectError(await token(runtimeWins(runtime({ accept: '*/*' }), { identity: 'alice' })), 403, 'token-auth-invalid');
+  });
+
+  it('the honest request, under either reading, gets its token', async () => {
+    for (const merge of [queryWins, runtimeWins]) {
+      const res = await token(merge(runtime({ authorization: BEARER }), { identity: 'alice' }));
+      expect(res.statusCode).toBe(200);
+      expect(res.body).toMatchObject({ identity: 'alice' });
+    }
+  });
+});
