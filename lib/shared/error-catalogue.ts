@@ -34,8 +34,6 @@ export const ERROR_CATALOGUE = {
   'call-status-missing': { status: 400, description: 'A status callback carries no CallStatus.' },
   'legs-unknown': { status: 400, description: 'A status callback names no SDK leg (no cme_* keys from /voice).' },
   'call-status-invalid': { status: 400, description: "A status callback's CallStatus is not a Twilio call status." },
-  'sid-invalid': { status: 400, description: "A message callback's Sid is not a message SID (KX…)." },
-  'content-type-invalid': { status: 400, description: "A message callback's ContentType is not application/json." },
   'idempotency-key-invalid': { status: 400, description: 'idempotencyKey is not a short enough string.' },
   'target-invalid': { status: 400, description: 'Not exactly one of callSid or identity was given.' },
   // 401: who is asking is not known; sign in (again).
