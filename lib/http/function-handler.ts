@@ -7,7 +7,7 @@ import { readConfig, type Config, type Env } from '../platform/config';
 import { apiError, HttpError } from '../shared/error-catalogue';
 import { isRetryable, isTwilioRestError } from '../platform/errors';
 import { callSidOf, routeLog, type Log } from '../platform/log';
-import { runtimeHeaders } from './runtime-request';
+import { requireRequestWithinLimit, runtimeHeaders } from './runtime-request';
 import { checkTwilioSignature } from './signature';
 import { twilioClient, type TwilioClient } from '../platform/twilio-client';
 
@@ -75,6 +75,7 @@ export function twilioFunction(
     try {
       // Before anything reads a header: a query or body that wrote `request` is refused (400).
       const headers = runtimeHeaders(event);
+      requireRequestWithinLimit(headers, event);
       const config = readConfig(context);
       const site: RequestSite = {
         domainName: context.DOMAIN_NAME,

@@ -8,6 +8,8 @@
 // under the first nothing marks it as the client's, so what the runtime could not have built is
 // refused here, before any header is read.
 import { apiError } from '../shared/error-catalogue';
+import { compactJson } from '../shared/json-text';
+import { MAX_REQUEST_BYTES } from '../shared/limits';
 
 type Fields = Record<string, unknown>;
 const isFields = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -48,4 +50,24 @@ export function runtimeHeaders(event: Fields): Fields {
     throw refuse('the query or body replaced it');
   }
   return headers;
+}
+
+/**
+ * Refuses (413 request-too-large) a request over Twilio's 1 MB. A Function never sees the raw
+ * request, so it measures what it can: the Content-Length the runtime passes (none for a chunked
+ * body), and the parsed query and body written back as compact JSON — a lower bound on what came
+ * over the wire (form encoding only grows it). Twilio's gateway, and the sandbox's in front of
+ * twilio-run, refuse a larger request before any Function runs; this holds where nothing does
+ * (twilio-run alone accepts 6 MB).
+ */
+export function requireRequestWithinLimit(headers: Fields, event: Fields): void {
+  const declared = Number(headers['content-length']);
+  const params = Object.fromEntries(Object.entries(event).filter(([key]) => key !== 'request'));
+  const bytes = Math.max(Number.isFinite(declared) ? declared : 0, Buffer.byteLength(compactJson(params)));
+  if (bytes > MAX_REQUEST_BYTES) {
+    throw apiError(
+      'request-too-large',
+      `The request is ${bytes} bytes or more; a Function takes at most ${MAX_REQUEST_BYTES} (1 MB).`,
+    );
+  }
 }

@@ -116,7 +116,10 @@ export interface OperatorCall {
 /** `/operator-calls` answer. */
 export interface OperatorCallsPage {
   calls: OperatorCall[];
-  /** True when the invocation ran short of time before every listed leg's state was read: the newest come first. */
+  /**
+   * True when the invocation ran short of time before every listed leg's state was read, or the
+   * next leg would have taken the answer past its byte budget: the newest come first.
+   */
   partial?: true;
 }
 

@@ -59,6 +59,8 @@ export const ERROR_CATALOGUE = {
   'idempotency-key-reused': { status: 409, description: 'The idempotencyKey was used for other content on the call.' },
   'call-not-active': { status: 409, description: 'The call is not ringing or in progress (or the identity has none).' },
   'call-ambiguous': { status: 409, description: 'The identity has more than one active call: pass callSid.' },
+  // 413: the request is larger than a Function takes.
+  'request-too-large': { status: 413, description: 'The request is over 1 MB, the most a Twilio Function takes.' },
   // 429: too many attempts; the answer carries Retry-After.
   'sign-in-throttled': { status: 429, description: 'Too many failed sign-ins; retry after Retry-After seconds.' },
   // 500: this deployment is misconfigured, or something failed on our side.

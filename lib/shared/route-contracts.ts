@@ -60,6 +60,7 @@ export interface RouteContract {
 /** What any route may answer: a query or body that wrote `request`, a misconfigured deployment, Twilio failing or refusing, a bug. */
 export const COMMON_ERRORS: readonly ErrorCode[] = [
   'request-key-reserved',
+  'request-too-large',
   'configuration-missing',
   'configuration-invalid',
   'twilio-unavailable',

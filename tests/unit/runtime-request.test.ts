@@ -2,7 +2,8 @@
 // `request`, then the query, then the body, each replacing the last) and what a runtime whose own
 // `request` wins would build; every `request` the runtime could not have built is refused.
 import { handler as tokenHandler } from '../../functions/token';
-import { runtimeHeaders } from '../../lib/http/runtime-request';
+import { requireRequestWithinLimit, runtimeHeaders } from '../../lib/http/runtime-request';
+import { MAX_REQUEST_BYTES } from '../../lib/shared/limits';
 import { HttpError } from '../../lib/shared/error-catalogue';
 import { expectError, installTwilioGlobal, invoke, makeContext } from '../support/function-harness';
 import { sid } from '../../testing/sids';
@@ -98,5 +99,36 @@ describe('/token under both readings of the merge', () => {
       expect(res.statusCode).toBe(200);
       expect(res.body).toMatchObject({ identity: 'alice' });
     }
+  });
+});
+
+describe('requireRequestWithinLimit', () => {
+  const codeOf = (headers: Record<string, unknown>, event: Record<string, unknown>) => {
+    try {
+      requireRequestWithinLimit(headers, event);
+      return 'accepted';
+    } catch (err) {
+      return err instanceof HttpError ? `${err.status} ${err.code}` : 'threw';
+    }
+  };
+
+  it('takes a request of up to 1 MB', () => {
+    expect(codeOf({ 'content-length': String(MAX_REQUEST_BYTES) }, { a: 'x' })).toBe('accepted');
+    expect(codeOf({}, { a: 'x'.repeat(MAX_REQUEST_BYTES - 20) })).toBe('accepted');
+  });
+
+  it('refuses a Content-Length over 1 MB with 413', () => {
+    expect(codeOf({ 'content-length': String(MAX_REQUEST_BYTES + 1) }, {})).toBe('413 request-too-large');
+  });
+
+  it('refuses parsed parameters over 1 MB with 413, whatever Content-Length says (none, for a chunked body)', () => {
+    const big = { a: 'x'.repeat(MAX_REQUEST_BYTES) };
+    expect(codeOf({}, big)).toBe('413 request-too-large');
+    expect(codeOf({ 'content-length': '10' }, big)).toBe('413 request-too-large');
+  });
+
+  it("does not count the runtime's own request", () => {
+    const event = { request: { headers: { a: 'x'.repeat(MAX_REQUEST_BYTES) }, cookies: {} } };
+    expect(codeOf({}, event)).toBe('accepted');
   });
 });
