@@ -59,6 +59,26 @@ describe('/message-callback stores what the JS SDK never sends, flagged', () => 
     expect(history.body.messages[0]?.data).toEqual({ from: 'ios' });
   });
 
+  it('stores a message whose Sid the SDK wrote in another format (sdkSidFormat uuid), redelivered, once', async () => {
+    const { callSid } = await liveLeg('odd-uuid');
+    await stack.withKnobs(
+      {
+        messages: { sdkSidFormat: 'uuid' },
+        webhooks: { duplicateRate: 1, maxCopies: 2, duplicateKinds: ['message'] },
+      },
+      async () => {
+        const sent = await ctl().sendFromPhone('odd-uuid', callSid, { from: 'a mobile sdk' });
+        expect(sent.deliveries.map((d) => d.status)).toEqual([200]);
+        await ctl().idle();
+        const history = await callMessages(stack.fn, callSid);
+        expect(history.body.messages).toEqual([
+          expect.objectContaining({ sid: sent.voiceEventSid, irregular: ['sid'], data: { from: 'a mobile sdk' } }),
+        ]);
+        expect(sent.voiceEventSid).toMatch(/^[0-9A-F-]{36}$/);
+      },
+    );
+  });
+
   it('still refuses a forged one (a wrong token) with 403', async () => {
     const { callSid, callbackPath } = await liveLeg('odd-forged');
     const forged = callbackPath.replace(/cme_token=[^&]+/, 'cme_token=forged');
