@@ -14,6 +14,9 @@ import { MAX_REQUEST_BYTES } from '../shared/limits';
 type Fields = Record<string, unknown>;
 const isFields = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** A header's value is text (a repeated header: several); numbers and booleans are let pass, never objects. */
+const isScalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+
 /** A header name as the runtime passes it: an HTTP token, lower-cased (Functions docs). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
@@ -25,9 +28,8 @@ const refuse = (why: string) =>
 
 /**
  * The headers of `event.request`, once it is what the runtime builds: an object with `headers`
- * (lower-case names → text, or texts for a repeated header) and `cookies` (an object, filled only
- * from a Cookie header) — the shape twilio-run always builds and `@twilio-labs/serverless-runtime-types`
- * declares. Refused with 400 `request-key-reserved`: any other `request`, and any key that a
+ * (lower-case names → text, or texts for a repeated header) and `cookies` (an object) — the shape
+ * twilio-run always builds and `@twilio-labs/serverless-runtime-types` declares. Refused with 400 `request-key-reserved`: any other `request`, and any key that a
  * parser nesting brackets or dots would turn into `request` (a form body's `request[headers][x]`).
  * No `request` at all (no runtime builds that) reads as no headers: nothing is trusted from it.
  */
@@ -40,14 +42,10 @@ export function runtimeHeaders(event: Fields): Fields {
   if (!isFields(request) || !isFields(request.headers) || !isFields(request.cookies)) {
     throw refuse('the query or body replaced it');
   }
-  const { headers, cookies } = request;
+  const { headers } = request;
   for (const [name, value] of Object.entries(headers)) {
-    const text = typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string'));
-    if (!HEADER_NAME.test(name) || !text) throw refuse('the query or body replaced it');
-  }
-  // The runtime fills cookies from the Cookie header alone.
-  if (Object.keys(cookies).length > 0 && headers.cookie === undefined) {
-    throw refuse('the query or body replaced it');
+    const single = isScalar(value) || (Array.isArray(value) && value.every(isScalar));
+    if (!HEADER_NAME.test(name) || !single) throw refuse('the query or body replaced it');
   }
   return headers;
 }

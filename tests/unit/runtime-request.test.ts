@@ -53,11 +53,12 @@ describe('runtimeHeaders', () => {
     ['a JSON body request: []', []],
     ['headers that are not an object', { headers: 'x', cookies: {} }],
     ['a header that is not text', { headers: { authorization: { nested: BEARER } }, cookies: {} }],
-    ['a header array that is not all text', { headers: { authorization: [BEARER, 1] }, cookies: {} }],
+    ['a header array holding an object', { headers: { authorization: [BEARER, {}] }, cookies: {} }],
+    ['a header that is null', { headers: { authorization: null }, cookies: {} }],
     ['an upper-case header name', { headers: { Authorization: BEARER }, cookies: {} }],
     ['a header name with a space', { headers: { 'x y': '1' }, cookies: {} }],
     ['cookies that are not an object', { headers: {}, cookies: 'a=b' }],
-    ['cookies without a Cookie header', { headers: { authorization: BEARER }, cookies: { a: 'b' } }],
+    ['no cookies', { headers: { authorization: BEARER } }],
   ])('refuses %s with request-key-reserved', (_what, request) => {
     expect(code(queryWins(request, { identity: 'alice' }))).toBe('request-key-reserved');
   });
