@@ -21,7 +21,7 @@ import { forwardingOf, forwardInbound } from '../forwarding/messages';
 export type CallbackVerification = 'signature' | 'url-and-token';
 
 /** Longest Sid or ContentType kept as given: far past any Twilio value, well inside a Sync item. */
-const MAX_FIELD_CHARS = 256;
+const MAX_FIELD_CHARS = 128;
 
 /**
  * `/message-callback`: a message the SDK sent, delivered by the leg's subscription. Stored exactly

@@ -308,12 +308,12 @@ describe('/message-callback', () => {
     ]);
   });
 
-  it('keeps at most 256 characters of an odd Sid or ContentType', async () => {
+  it('keeps at most 128 characters of an odd Sid or ContentType (the head item stays under 16 KB)', async () => {
     const res = await post(body({ Sid: 'S'.repeat(5000), ContentType: 'T'.repeat(5000) }));
     expect(res.statusCode).toBe(200);
     const [message] = await stored();
-    expect(message?.sid).toBe('S'.repeat(256));
-    expect(message?.contentType).toBe('T'.repeat(256));
+    expect(message?.sid).toBe('S'.repeat(128));
+    expect(message?.contentType).toBe('T'.repeat(128));
   });
 
   it('still refuses content beyond any SDK message with 400', async () => {
