@@ -45,8 +45,8 @@ export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
  * (`/operator-calls`) puts in its list, as JSON: 3,000,000, under 4 MB read either way with room
  * for the rest of the answer. Counts alone cannot keep a page under 4 MB: one message from the SDK
  * may hold 20,000 characters that JSON writes as 6 bytes each (lone surrogates, control
- * characters), twice (`content` and its parsed copy `data`), so about 245 KB with its other
- * fields, and 100 of them are about 24.5 MB. A page therefore ends before the message that would
+ * characters), twice (`content` and its parsed copy `data`), so about 240 KB with its other
+ * fields, and 100 of them are about 24 MB. A page therefore ends before the message that would
  * pass this budget (never before its first message), with a next page.
  */
 export const ANSWER_BUDGET_BYTES = 3_000_000;

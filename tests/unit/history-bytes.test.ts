@@ -1,5 +1,5 @@
 // History pages are cut by bytes as well as by count (issue 20, Must 7): a page of 100 messages at
-// their largest is ~24.5 MB of JSON, and Twilio answers at most 4 MB.
+// their largest is ~24 MB of JSON, and Twilio answers at most 4 MB.
 import { jsonBytes, readCallHistory } from '../../lib/messages/history';
 import type { CallMessagePageItem } from '../../lib/shared/api-types';
 import { CallStore } from '../../lib/store/call-store';
