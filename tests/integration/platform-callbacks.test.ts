@@ -10,10 +10,18 @@ import { randomMessageSid } from '../../testing/sids';
 
 const stack = useTestStack();
 const ctl = () => stack.control;
+/** Calls this file placed, hung up after each test so that nothing outlives it. */
+const placed: { identity: string; callSid: string }[] = [];
+
+afterEach(async () => {
+  for (const { identity, callSid } of placed.splice(0)) await ctl().hangup(identity, callSid);
+  await ctl().idle();
+});
 
 async function liveLeg(identity: string): Promise<{ callSid: string; callbackPath: string }> {
   await ctl().registerPhone(identity, { autoAnswer: true });
   const { callSid } = await ctl().placeCall(identity, '+15557770020');
+  placed.push({ identity, callSid });
   const subscription = await waitFor(
     async () => (await ctl().call(callSid)).subscriptions[0],
     `a subscription on ${callSid}`,
