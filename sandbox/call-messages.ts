@@ -1,5 +1,6 @@
 // Call Message Events on the sandbox's calls: UserDefinedMessageSubscriptions (SDK → server
 // callbacks), UserDefinedMessages (server → SDK) and what the SDK sends (call.sendMessage).
+import { randomUUID } from 'node:crypto';
 import type { CallEngine } from './engine';
 import { isActive, type Call, type PhoneMessage, type Subscription } from './engine-types';
 import { compactJson } from '../lib/shared/json-text';
@@ -141,7 +142,11 @@ export class CallMessages {
     if (!isActive(call.status)) throw new TwilioApiError(400, 31211, 'Call is not in the expected state');
     // The SDK names each message (voiceeventsid, KX…); Twilio passes it on as the callback's Sid.
     const voiceEventSid =
-      sdkVoiceEventSid && /^KX[0-9a-f]{32}$/.test(sdkVoiceEventSid) ? sdkVoiceEventSid : newSid('KX');
+      sdkVoiceEventSid && /^KX[0-9a-f]{32}$/.test(sdkVoiceEventSid)
+        ? sdkVoiceEventSid
+        : this.engine.knobs.messages.sdkSidFormat === 'uuid'
+          ? randomUUID().toUpperCase()
+          : newSid('KX');
     const subs = call.subscriptions.filter((s) => !s.removed);
     if (subs.length === 0) {
       this.engine.messagesDropped.set(callSid, (this.engine.messagesDropped.get(callSid) ?? 0) + 1);

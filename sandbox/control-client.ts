@@ -34,7 +34,7 @@ export interface KnobsView {
   faults: Record<string, unknown>;
   webhooks: Record<string, unknown>;
   sync: { missingMapCode: number };
-  messages: { firstSequenceNumber: number };
+  messages: { firstSequenceNumber: number; sdkSidFormat: 'js' | 'uuid' };
   idempotency: { variant: string };
 }
 

@@ -38,9 +38,19 @@ export interface SyncKnobs {
   missingMapCode: MissingMapCode;
 }
 
+/**
+ * The Sid a message callback carries for an SDK message (the SDK names it): `js` is twilio-voice.js's
+ * generator, `KX` + 32 lower-case hex; `uuid` plays an SDK whose format is undocumented (iOS,
+ * Android): an upper-case UUID, as `UUID().uuidString` writes one.
+ */
+export type SdkSidFormat = 'js' | 'uuid';
+export const SDK_SID_FORMATS: readonly SdkSidFormat[] = ['js', 'uuid'];
+
 export interface MessageKnobs {
   /** The SequenceNumber of the first SDK message on a leg: 1 (Twilio's examples and e2e tests) or 0 (its prose). */
   firstSequenceNumber: 0 | 1;
+  /** The format of an SDK message's Sid (TWILIO-FACTS §10 item 9): `js` (default) or `uuid`. */
+  sdkSidFormat: SdkSidFormat;
 }
 
 /**
@@ -70,7 +80,7 @@ export interface KnobSettings {
 }
 
 export const defaultSyncKnobs = (): SyncKnobs => ({ missingMapCode: 20404 });
-export const defaultMessageKnobs = (): MessageKnobs => ({ firstSequenceNumber: 1 });
+export const defaultMessageKnobs = (): MessageKnobs => ({ firstSequenceNumber: 1, sdkSidFormat: 'js' });
 export const defaultIdempotencyKnobs = (): IdempotencyKnobs => ({ variant: 'same' });
 
 /**
@@ -157,6 +167,8 @@ export function applyKnobs(knobs: Knobs, settings: KnobSettings): void {
     throw invalid(`sync.missingMapCode must be one of ${MISSING_MAP_CODES.join(', ')}`);
   if (messages.firstSequenceNumber !== undefined && ![0, 1].includes(Number(messages.firstSequenceNumber)))
     throw invalid('messages.firstSequenceNumber must be 0 or 1');
+  if (messages.sdkSidFormat !== undefined && !SDK_SID_FORMATS.includes(messages.sdkSidFormat as SdkSidFormat))
+    throw invalid(`messages.sdkSidFormat must be one of ${SDK_SID_FORMATS.join(', ')}`);
   if (idempotency.variant !== undefined && !IDEMPOTENCY_VARIANTS.includes(idempotency.variant as IdempotencyVariant))
     throw invalid(`idempotency.variant must be one of ${IDEMPOTENCY_VARIANTS.join(', ')}`);
   if (
@@ -177,6 +189,7 @@ export function applyKnobs(knobs: Knobs, settings: KnobSettings): void {
   if (sync.missingMapCode !== undefined) knobs.sync.missingMapCode = Number(sync.missingMapCode) as MissingMapCode;
   if (messages.firstSequenceNumber !== undefined)
     knobs.messages.firstSequenceNumber = Number(messages.firstSequenceNumber) as 0 | 1;
+  if (messages.sdkSidFormat !== undefined) knobs.messages.sdkSidFormat = messages.sdkSidFormat as SdkSidFormat;
   if (idempotency.variant !== undefined) knobs.idempotency.variant = idempotency.variant as IdempotencyVariant;
 }
 

@@ -1,6 +1,8 @@
 // What an SDK call may dial: DIAL_ALLOWED, comma-separated E.164 prefixes (`+1`, `+44`, `+3460`).
 // Unset, it is the country code of CALLER_ID, so a token holder cannot run up the bill on premium,
-// satellite (+881, +882) or far-away numbers. Client → client calls are not affected.
+// satellite (+881, +882) or far-away numbers. Inside an allowed prefix, the high-cost ranges below
+// stay out unless DIAL_ALLOWED names them (or a part of them) itself. Client → client calls are not
+// affected.
 import { apiError } from '../shared/error-catalogue';
 import { isE164 } from '../shared/identifiers';
 
@@ -43,4 +45,42 @@ export function dialAllowed(raw: { DIAL_ALLOWED?: string; CALLER_ID?: string }):
   return prefixes;
 }
 
-export const isDialAllowed = (number: string, prefixes: string[]) => prefixes.some((p) => number.startsWith(p));
+/**
+ * Ranges inside a country code that cost far more than the rest of it. A prefix, `X` standing for
+ * any digit. Only +1 has a list: for other country codes no premium list is kept here (list the
+ * prefixes you mean in DIAL_ALLOWED to narrow them).
+ * - `+1900`: premium-rate (pay-per-call) services, NANPA's non-geographic 900 NPA.
+ * - `+1976` and `+1XXX976`: 976, the old pay-per-call code, as an NPA and as an exchange (NXX) in
+ *   any area code. Some 976 exchanges are ordinary numbers now: list them to allow one.
+ * - The NANP's 18 members other than the United States and Canada (NANPA, "NANP countries" /
+ *   the area codes of its Caribbean and Atlantic members; ITU-T E.164 assigns them all +1). Dialled
+ *   as `+1` numbers, they are international calls, priced per country: Anguilla 264, Antigua and
+ *   Barbuda 268, Bahamas 242, Barbados 246, Bermuda 441, British Virgin Islands 284, Cayman
+ *   Islands 345, Dominica 767, Dominican Republic 809/829/849, Grenada 473, Jamaica 876/658,
+ *   Montserrat 664, Saint Kitts and Nevis 869, Saint Lucia 758, Saint Vincent and the Grenadines
+ *   784, Sint Maarten 721, Trinidad and Tobago 868, Turks and Caicos Islands 649. (The US
+ *   territories — Puerto Rico 787/939, US Virgin Islands 340, Guam 671, Northern Mariana Islands
+ *   670, American Samoa 684 — are part of the United States' numbering and are not listed.)
+ */
+export const HIGH_COST_RANGES: readonly string[] = [
+  '+1900',
+  '+1976',
+  '+1XXX976',
+  ...'264 268 242 246 441 284 345 767 809 829 849 473 876 658 664 869 758 784 721 868 649'
+    .split(' ')
+    .map((areaCode) => `+1${areaCode}`),
+];
+
+const inRange = (number: string, range: string) =>
+  number.length >= range.length && [...range].every((c, i) => c === 'X' || c === number[i]);
+
+/**
+ * Whether `number` may be dialled: it starts with an allowed prefix, and no high-cost range it
+ * falls in is narrower than the longest such prefix. `+1` dials neither `+1900…` nor `+1876…`;
+ * `+1,+1876` dials Jamaica; `+1876` alone dials it too.
+ */
+export function isDialAllowed(number: string, prefixes: string[]): boolean {
+  const allowedBy = Math.max(-1, ...prefixes.filter((p) => number.startsWith(p)).map((p) => p.length));
+  if (allowedBy < 0) return false;
+  return !HIGH_COST_RANGES.some((range) => inRange(number, range) && range.length > allowedBy);
+}

@@ -16,6 +16,7 @@ import {
   type LegIdentity,
 } from './webhook';
 import { compactJson } from '../shared/json-text';
+import { messageKeySid } from '../store/keys';
 import { REQUEST_TIMEOUT_MS } from '../platform/retry';
 import { logDelivery } from './leg-events';
 import { sendMessage, type SendDeps, type SendOutcome } from '../messages/send';
@@ -74,7 +75,8 @@ export async function forwardInbound(
   if (stored && stored.forwarded !== false) return { outcome: 'duplicate', forwarded: stored.forwarded === true };
 
   const timeoutMs = deliveryTimeout(ctx.deadline, REQUEST_TIMEOUT_MS);
-  const delivery = await deliver(settings, messageEventBody(message, leg), message.sid, timeoutMs);
+  // A Sid of another format may hold anything: the idempotency header carries the key's form of it.
+  const delivery = await deliver(settings, messageEventBody(message, leg), messageKeySid(message.sid), timeoutMs);
   logDelivery(ctx.log.forCall(message.callSid), 'call.message', message.sid, delivery);
 
   let outcome: ForwardOutcome['outcome'] = 'duplicate';
@@ -109,7 +111,7 @@ async function markIfUndelivered(store: CallStore, message: InboundMessage): Pro
  */
 async function sendReply(ctx: SendDeps, message: InboundMessage, reply: unknown): Promise<ReplyOutcome> {
   const content = typeof reply === 'string' ? reply : compactJson(reply);
-  const idempotencyKey = replyKey(message.sid);
+  const idempotencyKey = replyKey(messageKeySid(message.sid));
   try {
     const sent = await sendMessage(ctx, { callSid: message.callSid, content, idempotencyKey });
     return { outcome: sent.outcome, sid: sent.sid };

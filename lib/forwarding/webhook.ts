@@ -145,7 +145,8 @@ export type InboundMessage = StoredMessage & { sid: string; sequence: number };
 /**
  * The body of a `call.message` event, as its exact text: `content` is the JSON text the SDK sent,
  * embedded as it is (never parsed and re-serialised), so the app sees the content as sent and no
- * nesting depth can make writing the body recurse.
+ * nesting depth can make writing the body recurse. Content that is not JSON (`irregular` holds
+ * `content`) is embedded as a JSON string of its text.
  */
 export function messageEventBody(message: InboundMessage, leg: LegIdentity): string {
   const head = {
@@ -158,9 +159,11 @@ export function messageEventBody(message: InboundMessage, leg: LegIdentity): str
     timestamp: message.timestamp,
     contentType: message.contentType,
     ...(message.valid === false ? { valid: false, validationError: message.validationError ?? null } : {}),
+    ...(message.irregular ? { irregular: message.irregular } : {}),
   };
   const text = JSON.stringify(head);
-  return `${text.slice(0, -1)},"content":${message.content}}`;
+  const content = message.irregular?.includes('content') ? JSON.stringify(message.content) : message.content;
+  return `${text.slice(0, -1)},"content":${content}}`;
 }
 
 /** A `call.started` / `call.ended` event for one SDK leg. */

@@ -7,13 +7,15 @@ import { readConfig, type Config, type Env } from '../platform/config';
 import { apiError, HttpError } from '../shared/error-catalogue';
 import { isRetryable, isTwilioRestError } from '../platform/errors';
 import { callSidOf, routeLog, type Log } from '../platform/log';
+import { requireRequestWithinLimit, runtimeHeaders } from './runtime-request';
 import { checkTwilioSignature } from './signature';
 import { twilioClient, type TwilioClient } from '../platform/twilio-client';
 
-export type Event = Record<string, unknown> & { request?: { headers?: Record<string, unknown> } };
+export type Event = Record<string, unknown> & { request?: unknown };
 
 export interface RouteContext {
   event: Event;
+  /** The request's headers as the runtime gave them (lib/http/runtime-request.ts): never a URL's. */
   headers: Record<string, unknown>;
   config: Config;
   /** Base of callback URLs: PUBLIC_BASE_URL, else this deployment's domain. */
@@ -67,13 +69,13 @@ export function twilioFunction(
   newResponse: ResponseFactory = runtimeResponse,
 ) {
   return async (context: Context<Env>, event: Event, callback: ServerlessCallback): Promise<void> => {
-    // `request` is twilio-run's, unless a JSON body replaced it: only a plain object counts.
-    const given: unknown = event.request?.headers;
-    const headers = typeof given === 'object' && given !== null ? (given as Record<string, unknown>) : {};
     const deadline = Date.now() + INVOCATION_BUDGET_MS;
     const log = routeLog(context.PATH, callSidOf(event));
     let result: RouteResult;
     try {
+      // Before anything reads a header: a query or body that wrote `request` is refused (400).
+      const headers = runtimeHeaders(event);
+      requireRequestWithinLimit(headers, event);
       const config = readConfig(context);
       const site: RequestSite = {
         domainName: context.DOMAIN_NAME,

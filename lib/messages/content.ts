@@ -44,6 +44,19 @@ export function callbackContent(content: unknown, jsonBody = false): string {
   return text;
 }
 
+/**
+ * Content of a message from a verified subscription, as it will be stored: JSON text where it is
+ * JSON (as callbackContent reads it); otherwise the text as it came, with `json: false`, since a
+ * refusal would lose the message for good (the mobile SDKs send any string). No Content at all is
+ * the empty text. Refused only when it is more than any SDK message can be (content-too-long).
+ */
+export function callbackContentAsSent(content: unknown, jsonBody = false): { content: string; json: boolean } {
+  if (content === undefined || content === '') return { content: '', json: false };
+  if (typeof content !== 'string' || jsonBody) return { content: callbackContent(content, jsonBody), json: true };
+  if (content.length > MAX_CALLBACK_CONTENT_CHARS) throw tooLong(content.length);
+  return parseJson(content).ok ? { content, json: true } : { content, json: false };
+}
+
 const tooLong = (length: number) =>
   apiError('content-too-long', `Content is ${length} characters; at most ${MAX_CALLBACK_CONTENT_CHARS} are accepted.`);
 

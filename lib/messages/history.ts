@@ -6,6 +6,7 @@ import { FROM_SDK_KEY_PATTERN, TO_SDK_KEY_PATTERN } from '../store/keys';
 import { apiLegState, apiMessage } from '../store/records';
 import { apiError } from '../shared/error-catalogue';
 import { integerParam, requireCallSid } from '../shared/identifiers';
+import { ANSWER_BUDGET_BYTES } from '../shared/limits';
 import { contentForAnswer } from './content';
 
 export interface CallMessagesInput {
@@ -76,23 +77,36 @@ function parsePaging(input: CallMessagesInput): { pageSize: number; cursor: Hist
 /**
  * One page of a leg's history — two Sync requests per page at any history length (one for a
  * catch-up `after` a cursor). The state comes with the page that starts the history. Throws 404
- * call-not-found when Sync holds nothing for the call.
+ * call-not-found when Sync holds nothing for the call. A page ends at pageSize messages or before
+ * the message that would take its list past ANSWER_BUDGET_BYTES, whichever comes first; its
+ * nextPageToken then resumes right after its last message.
  */
 export async function readCallHistory({ store }: HistoryDeps, input: CallMessagesInput): Promise<CallMessagesPage> {
   const callSid = requireCallSid(input.callSid);
   const { pageSize, cursor, catchUp } = parsePaging(input);
   const page = await store().readHistory(callSid, cursor, pageSize, { catchUp });
   if (!page) throw apiError('call-not-found', 'No call messages are stored for this call (unknown or expired).');
+  const messages: CallMessagesPage['messages'] = [];
+  let bytes = 0;
+  for (const { message, cursor: after } of page.messages) {
+    const item = { ...apiMessage(message), ...contentForAnswer(message.content), cursor: encodeCursor(after) };
+    // `data` nests at most MAX_PARSED_DEPTH levels: serialising it here cannot exhaust the stack.
+    const size = jsonBytes(item) + 1;
+    if (messages.length > 0 && bytes + size > ANSWER_BUDGET_BYTES) break;
+    messages.push(item);
+    bytes += size;
+  }
+  // Cut short by bytes: the next page starts right after the last message kept.
+  const next = messages.length < page.messages.length ? page.messages[messages.length - 1]?.cursor : page.next;
   const body: CallMessagesPage = {
     callSid,
     ...(page.state ? { state: apiLegState(page.state) } : {}),
     order: cursor.order,
-    messages: page.messages.map(({ message, cursor: after }) => ({
-      ...apiMessage(message),
-      ...contentForAnswer(message.content),
-      cursor: encodeCursor(after),
-    })),
-    nextPageToken: page.next ? encodeCursor(page.next) : null,
+    messages,
+    nextPageToken: next ? encodeCursor(next) : null,
   };
   return body;
 }
+
+/** The UTF-8 length of a value's JSON text: what it adds to an answer. */
+export const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value) ?? '');

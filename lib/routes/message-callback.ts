@@ -5,8 +5,9 @@ import { json, type RouteContext, type RouteResult } from '../http/function-hand
 import { MAX_SEQUENCE_NUMBER } from '../store/keys';
 import { LegCache } from '../store/leg-cache';
 import { integerParam, isCallSid, isMessageSid } from '../shared/identifiers';
+import type { MessageIrregularity } from '../shared/api-types';
 import { CALLBACK_URL_GRACE_SECONDS, FINISHED_LEG_GRACE_SECONDS, MAX_CALL_SECONDS } from '../shared/limits';
-import { callbackContent } from '../messages/content';
+import { callbackContentAsSent } from '../messages/content';
 import { isJsonBody } from '../http/signature';
 import type { InboundMessage } from '../forwarding/webhook';
 import { messageSchemas } from '../messages/schemas';
@@ -19,11 +20,16 @@ import { forwardingOf, forwardInbound } from '../forwarding/messages';
  */
 export type CallbackVerification = 'signature' | 'url-and-token';
 
+/** Longest Sid or ContentType kept as given: far past any Twilio value, well inside a Sync item. */
+const MAX_FIELD_CHARS = 128;
+
 /**
  * `/message-callback`: a message the SDK sent, delivered by the leg's subscription. Stored exactly
  * once (its Sid is the Sync key); a repeat is a 200 no-op. JSON, form and query all work. Refused
- * (4xx, nothing written) when its URL is older than any call can last, or its leg ended more than
- * FINISHED_LEG_GRACE_SECONDS ago: a captured URL cannot be replayed into a finished call.
+ * (4xx, nothing written) only when it is forged (token, account, signature), its URL is older than
+ * any call can last, or its leg ended more than FINISHED_LEG_GRACE_SECONDS ago. Twilio never
+ * retries a 4xx, so a genuine message in a shape the JS SDK never sends (another Sid format,
+ * non-JSON Content, another ContentType) is stored and answered flagged (`irregular`), not refused.
  */
 export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult> {
   const { event, config, store, headers } = ctx;
@@ -39,20 +45,20 @@ export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult
   }
   if (event.CallSid !== leg) throw apiError('callback-token-invalid', 'CallSid does not match the callback URL.');
   if (event.AccountSid !== config.accountSid) throw apiError('account-mismatch', 'AccountSid is not this account.');
-  if (!isMessageSid(event.Sid))
-    throw apiError('sid-invalid', 'Sid must be a message SID: KX followed by 32 hex digits.');
+  const irregular: MessageIrregularity[] = [];
+  const sid = fieldText(event.Sid);
+  if (!isMessageSid(sid)) irregular.push('sid');
   const sequence = integerParam(event.SequenceNumber, {
     name: 'SequenceNumber',
     code: 'sequence-invalid',
     min: 0,
     max: MAX_SEQUENCE_NUMBER,
   });
-  const contentType =
-    typeof event.ContentType === 'string' && event.ContentType ? event.ContentType : 'application/json';
-  if (contentType !== 'application/json')
-    throw apiError('content-type-invalid', 'ContentType must be application/json.');
+  const contentType = fieldText(event.ContentType) || 'application/json';
   const jsonBody = isJsonBody(headers);
-  const content = callbackContent(event.Content, jsonBody);
+  const { content, json: isJson } = callbackContentAsSent(event.Content, jsonBody);
+  if (!isJson) irregular.push('content');
+  if (contentType !== 'application/json') irregular.push('content-type');
   const verification: CallbackVerification = !jsonBody || ctx.bodyVerified === true ? 'signature' : 'url-and-token';
   if (verification !== 'signature' && config.requireVerifiedJsonCallbacks) {
     throw apiError(
@@ -64,13 +70,14 @@ export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult
   const twilioTime = typeof event.Timestamp === 'string' ? Date.parse(event.Timestamp) : NaN;
 
   const message: InboundMessage = {
-    sid: event.Sid,
+    sid,
     callSid: leg,
     direction: 'from-sdk',
     sequence,
     contentType,
     content,
     timestamp: new Date(Number.isNaN(twilioTime) ? now : twilioTime).toISOString(),
+    ...(irregular.length > 0 ? { irregular } : {}),
   };
   // Message schemas on (MESSAGE_SCHEMAS_ASSET): a violation is stored and forwarded flagged, never refused.
   const violation = messageSchemas(config)?.check(content);
@@ -82,14 +89,21 @@ export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult
     : { outcome: await store().saveInbound(message) };
   const checked = violation ? { valid: false, rule: violation.rule } : {};
   ctx.log.info({
-    messageSid: event.Sid,
+    messageSid: sid,
     sequence,
     outcome,
     verification,
     ...forwarded,
     ...checked,
+    ...(irregular.length > 0 ? { irregular } : {}),
   });
-  return json(200, { sid: event.Sid, outcome, verification, ...forwarded });
+  return json(200, { sid, outcome, verification, ...forwarded, ...(irregular.length > 0 ? { irregular } : {}) });
+}
+
+/** A Sid or ContentType as text: a JSON body's number as its digits, anything else as none (''). */
+function fieldText(value: unknown): string {
+  const text = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
+  return text.slice(0, MAX_FIELD_CHARS);
 }
 
 /**

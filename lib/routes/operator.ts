@@ -7,13 +7,14 @@ import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { issueSession, verifySession } from '../auth/sessions';
 import { sendAnswer } from './send-message';
-import { readCallHistory, type CallMessagesInput } from '../messages/history';
+import { jsonBytes, readCallHistory, type CallMessagesInput } from '../messages/history';
 import { sendMessage, type SendMessageInput } from '../messages/send';
 import { bearerToken, secretsMatch } from '../platform/secrets';
 import { isActiveStatus, isFinalStatus, sdkIdentityOfCall } from '../calls/legs';
 import { integerParam } from '../shared/identifiers';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
-import type { OperatorCallsPage } from '../shared/api-types';
+import type { OperatorCall, OperatorCallsPage } from '../shared/api-types';
+import { ANSWER_BUDGET_BYTES } from '../shared/limits';
 import { requestSource, SignInThrottle } from '../auth/throttle';
 import { apiLegState } from '../store/records';
 
@@ -54,7 +55,9 @@ export async function createOperatorSession(ctx: RouteContext, input: { secret?:
 /**
  * `/operator-calls`: recent Voice SDK legs with their state. Found through the Calls API (newest
  * first; `client:` on the SDK's side), then each leg's state read from its own Sync map: a few
- * bounded reads, whatever else the Sync service holds.
+ * bounded reads, whatever else the Sync service holds. `partial` when time ran short, or when the
+ * next call would take the list past ANSWER_BUDGET_BYTES (50 states within Sync's 16 KB item
+ * limit never do: the cut is for states written by anything else holding the credentials).
  */
 export async function listOperatorCalls(ctx: RouteContext, input: { limit?: unknown }): Promise<RouteResult> {
   requireOperator(ctx);
@@ -72,7 +75,8 @@ export async function listOperatorCalls(ctx: RouteContext, input: { limit?: unkn
   const legs = recent.filter((call) => sdkIdentityOfCall(call) !== undefined).slice(0, limit);
   const store = ctx.store();
   const page: OperatorCallsPage = { calls: [] };
-  for (let i = 0; i < legs.length; i += STATE_READS_AT_ONCE) {
+  let bytes = 0;
+  for (let i = 0; i < legs.length && !page.partial; i += STATE_READS_AT_ONCE) {
     // Answer what was read rather than run out of time: another batch must fit a request's timeout.
     if (Date.now() + REQUEST_TIMEOUT_MS > ctx.deadline) {
       page.partial = true;
@@ -84,13 +88,20 @@ export async function listOperatorCalls(ctx: RouteContext, input: { limit?: unkn
       const stored = states[j];
       const state = stored ? apiLegState(stored) : null;
       if (!state && isFinalStatus(leg.status)) continue; // ended before it was ever ours to track
-      page.calls.push({
+      const call: OperatorCall = {
         callSid: leg.sid,
         createdAt: new Date(leg.dateCreated).toISOString(),
         status: state?.status ?? leg.status,
         active: isActiveStatus(leg.status),
         state,
-      });
+      };
+      const size = jsonBytes(call) + 1;
+      if (page.calls.length > 0 && bytes + size > ANSWER_BUDGET_BYTES) {
+        page.partial = true;
+        break;
+      }
+      page.calls.push(call);
+      bytes += size;
     }
   }
   return json(200, page);

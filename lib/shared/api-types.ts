@@ -42,6 +42,16 @@ export interface LegState {
 export type MessageDirection = 'from-sdk' | 'to-sdk';
 
 /**
+ * What a message from the SDK carried that the JS SDK never sends. Such a message, from a verified
+ * subscription, is stored and answered as it came, flagged: never refused, since a 4xx loses it
+ * for good. `sid`: its Sid is not `KX` + 32 lower-case hex, or there is none (the iOS and Android
+ * formats are undocumented; its key holds a hash of it); `content`: its Content is not JSON (kept
+ * as its text, with no `data`); `content-type`: its ContentType is not application/json.
+ */
+export const MESSAGE_IRREGULARITIES = ['sid', 'content', 'content-type'] as const;
+export type MessageIrregularity = (typeof MESSAGE_IRREGULARITIES)[number];
+
+/**
  * One call message as the API answers it (content is the JSON text exactly as it was sent); stored
  * as StoredMessage (lib/store/records.ts), mapped to this by apiMessage.
  */
@@ -67,6 +77,8 @@ export interface CallMessage {
   valid?: boolean;
   /** The first schema violation (JSON path and rule), when `valid` is false. */
   validationError?: string;
+  /** Messages from the SDK: what it carried that the JS SDK never sends (absent: nothing). */
+  irregular?: MessageIrregularity[];
 }
 
 /**
@@ -104,7 +116,10 @@ export interface OperatorCall {
 /** `/operator-calls` answer. */
 export interface OperatorCallsPage {
   calls: OperatorCall[];
-  /** True when the invocation ran short of time before every listed leg's state was read: the newest come first. */
+  /**
+   * True when the invocation ran short of time before every listed leg's state was read, or the
+   * next leg would have taken the answer past its byte budget: the newest come first.
+   */
   partial?: true;
 }
 

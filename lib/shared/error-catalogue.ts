@@ -10,6 +10,10 @@ export interface ErrorEntry {
 
 export const ERROR_CATALOGUE = {
   // 400: the request itself is wrong; the same request will fail again.
+  'request-key-reserved': {
+    status: 400,
+    description: 'The query or body wrote "request", the runtime\'s own headers and cookies.',
+  },
   'secret-in-url': { status: 400, description: 'A secret parameter (password, secret) was sent in the URL.' },
   'call-sid-invalid': { status: 400, description: 'A callSid is not CA followed by 32 hex digits.' },
   'identity-invalid': { status: 400, description: 'An identity is not a valid client (or agent) identity.' },
@@ -30,8 +34,6 @@ export const ERROR_CATALOGUE = {
   'call-status-missing': { status: 400, description: 'A status callback carries no CallStatus.' },
   'legs-unknown': { status: 400, description: 'A status callback names no SDK leg (no cme_* keys from /voice).' },
   'call-status-invalid': { status: 400, description: "A status callback's CallStatus is not a Twilio call status." },
-  'sid-invalid': { status: 400, description: "A message callback's Sid is not a message SID (KX…)." },
-  'content-type-invalid': { status: 400, description: "A message callback's ContentType is not application/json." },
   'idempotency-key-invalid': { status: 400, description: 'idempotencyKey is not a short enough string.' },
   'target-invalid': { status: 400, description: 'Not exactly one of callSid or identity was given.' },
   // 401: who is asking is not known; sign in (again).
@@ -57,6 +59,8 @@ export const ERROR_CATALOGUE = {
   'idempotency-key-reused': { status: 409, description: 'The idempotencyKey was used for other content on the call.' },
   'call-not-active': { status: 409, description: 'The call is not ringing or in progress (or the identity has none).' },
   'call-ambiguous': { status: 409, description: 'The identity has more than one active call: pass callSid.' },
+  // 413: the request is larger than a Function takes.
+  'request-too-large': { status: 413, description: 'The request is over 1 MB, the most a Twilio Function takes.' },
   // 429: too many attempts; the answer carries Retry-After.
   'sign-in-throttled': { status: 429, description: 'Too many failed sign-ins; retry after Retry-After seconds.' },
   // 500: this deployment is misconfigured, or something failed on our side.

@@ -31,3 +31,22 @@ export const FINISHED_LEG_GRACE_SECONDS = 60;
 /** Identities new agents may take: what every Voice SDK accepts (iOS and Android refuse `.` and `-`). */
 export const AGENT_IDENTITY = /^[A-Za-z0-9_]{1,121}$/;
 export const AGENT_IDENTITY_RULE = 'letters, digits and _ (1-121 characters; iOS and Android SDKs refuse . and -)';
+
+/**
+ * Twilio Functions' limits (Functions FAQ / limits): a request at most 1 MB with its headers, an
+ * answer at most 4 MB. "MB" is not defined there; these read it as MiB, and the answers are cut
+ * well under the smaller reading (ANSWER_BUDGET_BYTES).
+ */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Most bytes a page of messages (`/call-messages`, `/operator-messages`) or of calls
+ * (`/operator-calls`) puts in its list, as JSON: 3,000,000, under 4 MB read either way with room
+ * for the rest of the answer. Counts alone cannot keep a page under 4 MB: one message from the SDK
+ * may hold 20,000 characters that JSON writes as 6 bytes each (lone surrogates, control
+ * characters), twice (`content` and its parsed copy `data`), so about 240 KB with its other
+ * fields, and 100 of them are about 24 MB. A page therefore ends before the message that would
+ * pass this budget (never before its first message), with a next page.
+ */
+export const ANSWER_BUDGET_BYTES = 3_000_000;

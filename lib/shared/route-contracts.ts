@@ -30,7 +30,8 @@ export interface RouteInput {
 export const ANSWER_SHAPES = {
   TwiML: '<Response> XML: <Dial> to a client or number, or <Say> + <Hangup>',
   CallStatusAnswer: '{status, legs: {<CallSid>: outcome}}',
-  MessageCallbackAnswer: '{sid, outcome: stored|duplicate, verification, forwarded?, reply?, valid?, rule?}',
+  MessageCallbackAnswer:
+    '{sid, outcome: stored|duplicate, verification, forwarded?, reply?, valid?, rule?, irregular?}',
   SendMessageResult: '{sid, callSid, idempotencyKey, outcome: sent|already-sent}',
   CallMessagesPage: '{callSid, state?, order, messages: [{sid, direction, …, content, data?, cursor}], nextPageToken}',
   AgentSession: '{session, identity, displayName, expiresAt}',
@@ -56,8 +57,10 @@ export interface RouteContract {
   errors: readonly ErrorCode[];
 }
 
-/** What any route may answer: a misconfigured deployment, Twilio failing or refusing, a bug. */
+/** What any route may answer: a query or body that wrote `request`, a misconfigured deployment, Twilio failing or refusing, a bug. */
 export const COMMON_ERRORS: readonly ErrorCode[] = [
+  'request-key-reserved',
+  'request-too-large',
   'configuration-missing',
   'configuration-invalid',
   'twilio-unavailable',
@@ -164,11 +167,7 @@ export const ROUTE_CONTRACTS: readonly RouteContract[] = [
       'callback-token-invalid',
       'callback-expired',
       'account-mismatch',
-      'sid-invalid',
       'sequence-invalid',
-      'content-type-invalid',
-      'content-missing',
-      'content-invalid',
       'content-too-long',
       'callback-unverified',
       'call-ended',

@@ -11,6 +11,7 @@
 // meet at `state`: one ascending read from the last message seen returns what is new both ways and
 // the state (a console's refresh), and a page of history is at most two range reads.
 import { createHash } from 'node:crypto';
+import { isMessageSid } from '../shared/identifiers';
 
 /** Serialized Sync item data may not exceed 16 KB; parts stay well under it, with room for metadata. */
 const MAX_PART_BYTES = 12_000;
@@ -25,7 +26,15 @@ export const TO_SDK_END = 'to-sdk-r/';
 
 /** Largest SequenceNumber a key holds in order (ten digits, zero-padded). */
 export const MAX_SEQUENCE_NUMBER = 9_999_999_999;
-export const inboundKey = (sequence: number, sid: string) => `${FROM_SDK}${String(sequence).padStart(10, '0')}.${sid}`;
+export const inboundKey = (sequence: number, sid: string) =>
+  `${FROM_SDK}${String(sequence).padStart(10, '0')}.${messageKeySid(sid)}`;
+/**
+ * The Sid a message's key holds: Twilio's when it is `KX` + 32 lower-case hex (the JS SDK's); any
+ * other Sid (the iOS and Android formats are undocumented), or none (''), becomes `KX` + 32 hex of
+ * its SHA-256, so the key keeps its pattern and a redelivery still lands on the same key.
+ */
+export const messageKeySid = (sid: string): string => (isMessageSid(sid) ? sid : hashedSid(sid));
+const hashedSid = (sid: string) => `KX${createHash('sha256').update(`sid:${sid}`).digest('hex').slice(0, 32)}`;
 /** 24 hex digits of SHA-256: an idempotency key inside an item key, or a send's content inside its claim. */
 export const shortHash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 24);
 /** Largest send time a key holds (ms since epoch, 13 digits: until the year 2286). */

@@ -9,7 +9,14 @@
 //
 // These are the storage shapes; the API's (lib/shared/api-types.ts) are mapped from them where a
 // route answers (`apiLegState`, `apiMessage`), so changing one never silently changes the other.
-import type { CallMessage, LegState, LegStatus, MessageDirection } from '../shared/api-types';
+import {
+  MESSAGE_IRREGULARITIES,
+  type CallMessage,
+  type LegState,
+  type LegStatus,
+  type MessageDirection,
+  type MessageIrregularity,
+} from '../shared/api-types';
 import { isFinalStatus } from '../calls/legs';
 import { routeLog } from '../platform/log';
 
@@ -140,6 +147,17 @@ export interface StoredMessage {
   /** Messages from the SDK, message schemas on: false when the content violates them. */
   valid?: boolean;
   validationError?: string;
+  /** Messages from the SDK: what it carried that the JS SDK never sends (MessageIrregularity). */
+  irregular?: MessageIrregularity[];
+}
+
+const isIrregularity = (v: unknown): v is MessageIrregularity => MESSAGE_IRREGULARITIES.some((known) => known === v);
+
+/** The flags as stored; unknown values are left out, and no known one means none. */
+function parseIrregular(data: unknown): MessageIrregularity[] | undefined {
+  if (!Array.isArray(data)) return undefined;
+  const known = data.filter(isIrregularity);
+  return known.length > 0 ? known : undefined;
 }
 
 /** A message's head item: its content's first part, and how many parts it has in all (absent: one). */
@@ -158,6 +176,7 @@ export function parseMessageHead(data: unknown): StoredMessageHead | undefined {
   if (!isFields(data)) return undefined;
   const { sid, callSid, direction, sequence, contentType, content, timestamp, parts } = data;
   const { idempotencyKey, forwarded, valid, validationError } = data;
+  const irregular = parseIrregular(data.irregular);
   if ((sid !== null && !isString(sid)) || !isString(callSid)) return undefined;
   if ((direction !== 'from-sdk' && direction !== 'to-sdk') || !isString(contentType) || !isString(content)) {
     return undefined;
@@ -176,6 +195,7 @@ export function parseMessageHead(data: unknown): StoredMessageHead | undefined {
     ...(isBoolean(forwarded) ? { forwarded } : {}),
     ...(isBoolean(valid) ? { valid } : {}),
     ...(isString(validationError) ? { validationError } : {}),
+    ...(irregular ? { irregular } : {}),
     ...(parts !== undefined ? { parts } : {}),
   };
 }
@@ -188,7 +208,7 @@ export function parsePartText(data: unknown): string {
 /** A message as the API shows it. */
 export function apiMessage(message: StoredMessage): CallMessage {
   const { sid, callSid, direction, sequence, contentType, content, timestamp } = message;
-  const { idempotencyKey, forwarded, valid, validationError } = message;
+  const { idempotencyKey, forwarded, valid, validationError, irregular } = message;
   return {
     sid,
     callSid,
@@ -201,6 +221,7 @@ export function apiMessage(message: StoredMessage): CallMessage {
     ...(forwarded !== undefined ? { forwarded } : {}),
     ...(valid !== undefined ? { valid } : {}),
     ...(validationError !== undefined ? { validationError } : {}),
+    ...(irregular !== undefined ? { irregular: [...irregular] } : {}),
   };
 }
 

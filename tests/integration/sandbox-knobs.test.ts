@@ -104,6 +104,7 @@ describe('knobs through the control API', () => {
     for (const bad of [
       { sync: { missingMapCode: 404 } },
       { messages: { firstSequenceNumber: 2 } },
+      { messages: { sdkSidFormat: 'android' } },
       { idempotency: { variant: 'maybe' } },
       { faults: { latency: { minMs: 10, maxMs: 5 } } },
       { webhooks: { statusCallbackOrder: 'random' } },
@@ -188,6 +189,20 @@ describe('call messages', () => {
     for (let i = 0; i < 3; i++) expect((await ctl.sendFromPhone('amy', parent, { i })).deliveries).toHaveLength(1);
     const numbers = received.filter((r) => r.path === '/msg').map((r) => Number(r.params.SequenceNumber));
     expect(numbers).toEqual([first, first + 1, first + 2]);
+  });
+
+  it('names SDK messages as the JS SDK does, or with an upper-case UUID (sdkSidFormat)', async () => {
+    const { parent } = await ringingCall();
+    await subscribe(parent, { Callback: `${receiverUrl}/msg` });
+    await ctl.knobs({ messages: { sdkSidFormat: 'uuid' } });
+    await ctl.sendFromPhone('amy', parent, { i: 1 });
+    await ctl.knobs({ messages: { sdkSidFormat: 'js' } });
+    await ctl.sendFromPhone('amy', parent, { i: 2 });
+    const sids = received.filter((r) => r.path === '/msg').map((r) => r.params.Sid);
+    expect(sids).toEqual([
+      expect.stringMatching(/^[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$/),
+      expect.stringMatching(/^KX[0-9a-f]{32}$/),
+    ]);
   });
 
   it('reused IdempotencyKey, variant same: the first resource again', async () => {

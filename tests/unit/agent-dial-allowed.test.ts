@@ -2,7 +2,7 @@
 // code. Anything else from an SDK gets <Say> + <Hangup> and a log line; client → client is unaffected.
 import { XMLParser } from 'fast-xml-parser';
 import { handler } from '../../functions/voice.protected';
-import { countryCode, dialAllowed, isDialAllowed } from '../../lib/calls/dial-allowed';
+import { countryCode, dialAllowed, HIGH_COST_RANGES, isDialAllowed } from '../../lib/calls/dial-allowed';
 import { DIAL_REFUSED_SAY } from '../../lib/routes/voice';
 import {
   expectError,
@@ -65,6 +65,69 @@ describe('dialAllowed', () => {
     expect(isDialAllowed('+882123456789', ['+1', '+44'])).toBe(false);
     expect(isDialAllowed('+15005550006', [])).toBe(false);
   });
+
+  // NANPA's members other than the US and Canada: each dialled as +1, each an international call.
+  const NANP_ABROAD = [
+    ['Anguilla', '+12645550100'],
+    ['Antigua and Barbuda', '+12685550100'],
+    ['Bahamas', '+12425550100'],
+    ['Barbados', '+12465550100'],
+    ['Bermuda', '+14415550100'],
+    ['British Virgin Islands', '+12845550100'],
+    ['Cayman Islands', '+13455550100'],
+    ['Dominica', '+17675550100'],
+    ['Dominican Republic', '+18095550100'],
+    ['Dominican Republic', '+18295550100'],
+    ['Dominican Republic', '+18495550100'],
+    ['Grenada', '+14735550100'],
+    ['Jamaica', '+18765550100'],
+    ['Jamaica', '+16585550100'],
+    ['Montserrat', '+16645550100'],
+    ['Saint Kitts and Nevis', '+18695550100'],
+    ['Saint Lucia', '+17585550100'],
+    ['Saint Vincent and the Grenadines', '+17845550100'],
+    ['Sint Maarten', '+17215550100'],
+    ['Trinidad and Tobago', '+18685550100'],
+    ['Turks and Caicos Islands', '+16495550100'],
+  ];
+
+  it.each([
+    ...NANP_ABROAD,
+    ['premium 900', '+19005550100'],
+    ['976 NPA', '+19765550100'],
+    ['976 exchange', '+12129761234'],
+  ])('keeps %s (%s) out of the +1 default', (_what, number) => {
+    expect(countryCode(number)).toBe('+1');
+    expect(isDialAllowed(number, dialAllowed({ CALLER_ID: '+15005550006' }))).toBe(false);
+    expect(isDialAllowed(number, ['+1'])).toBe(false);
+  });
+
+  it('lists exactly the 21 area codes of the 18 NANP members abroad, 900 and 976', () => {
+    expect(HIGH_COST_RANGES).toHaveLength(NANP_ABROAD.length + 3);
+    for (const [, number] of NANP_ABROAD) expect(HIGH_COST_RANGES).toContain(String(number).slice(0, 5));
+  });
+
+  it('still dials the US, Canada and the US territories under +1', () => {
+    for (const number of [
+      '+12125550100',
+      '+14165550100',
+      '+17875550100',
+      '+13405550100',
+      '+16715550100',
+      '+12129751234',
+    ]) {
+      expect(isDialAllowed(number, ['+1'])).toBe(true);
+    }
+  });
+
+  it('dials a high-cost range that DIAL_ALLOWED names, and only that one', () => {
+    expect(isDialAllowed('+18765550100', ['+1', '+1876'])).toBe(true);
+    expect(isDialAllowed('+18765550100', ['+1876'])).toBe(true);
+    expect(isDialAllowed('+12425550100', ['+1', '+1876'])).toBe(false);
+    expect(isDialAllowed('+12129761234', ['+1212'])).toBe(false);
+    expect(isDialAllowed('+12129761234', ['+1212976'])).toBe(true);
+    expect(isDialAllowed('+19005550100', ['+1900'])).toBe(true);
+  });
 });
 
 describe('/voice with the allow-list', () => {
@@ -112,6 +175,13 @@ describe('/voice with the allow-list', () => {
       expect(JSON.stringify(line)).not.toContain(to);
     },
   );
+
+  it('says and hangs up for Jamaica and +1900 under the +1 default', async () => {
+    expect((await voice('client:bob', '+18765550100')).twiml.Say).toBe(DIAL_REFUSED_SAY);
+    expect((await voice('client:bob', '+19005550100')).twiml.Say).toBe(DIAL_REFUSED_SAY);
+    const jamaica = { ...ENV, DIAL_ALLOWED: '+1,+1876' };
+    expect((await voice('client:bob', '+18765550100', jamaica)).twiml.Dial.Number['#text']).toBe('+18765550100');
+  });
 
   it('follows DIAL_ALLOWED when set', async () => {
     const env = { ...ENV, DIAL_ALLOWED: '+44,+1212' };

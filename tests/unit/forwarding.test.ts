@@ -149,6 +149,17 @@ describe('payloads and settings', () => {
     ).toMatchObject({ content: 'text', parentCallSid: null });
   });
 
+  it('carries content that is not JSON as a JSON string, flagged, so the body stays JSON', () => {
+    for (const content of ['hello', '', '{"unclosed', '"}, "evil": 1, "x": {"']) {
+      const body = messageEventBody(
+        { ...message, content, irregular: ['content', 'content-type'] },
+        { parentCallSid: null, identity: null },
+      );
+      expect(JSON.parse(body)).toMatchObject({ content, irregular: ['content', 'content-type'] });
+      expect(JSON.parse(body)).not.toHaveProperty('evil');
+    }
+  });
+
   it('flags a message that violates the schemas', () => {
     const body = messageEventBody(
       { ...message, valid: false, validationError: '/a: must be string' },

@@ -270,17 +270,21 @@ describe('twilioFunction: nothing escapes as a crash', () => {
     ).resolves.toBeUndefined();
   });
 
-  it('ignores a `request` a JSON body put in the event unless it holds an object of headers', async () => {
+  // Issue 20: this used to run the route with no headers; a `request` from the query or body is now refused.
+  it('refuses a `request` a query or body put in the event with 400, without running the route', async () => {
     let seen: RouteContext | undefined;
     const handler = fn(async (ctx) => {
       seen = ctx;
       return json(200, {});
     });
-    for (const request of [null, 5, 'x', { headers: 'x' }, { headers: null }]) {
+    for (const request of [null, 5, 'x', { headers: 'x' }, { headers: null }, { headers: {} }]) {
       const res = await invoke(handler, makeContext('/x'), { ...eventFor(`${LOCAL_BASE}/x`), request });
-      expect(res.statusCode).toBe(200);
-      expect(typeof seen?.headers).toBe('object');
+      expectError(res, 400, 'request-key-reserved');
     }
+    expect(seen).toBeUndefined();
+    const honest = await invoke(handler, makeContext('/x'), eventFor(`${LOCAL_BASE}/x`, {}, { accept: '*/*' }));
+    expect(honest.statusCode).toBe(200);
+    expect(seen?.headers).toEqual({ accept: '*/*' });
   });
 });
 

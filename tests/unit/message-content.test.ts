@@ -1,5 +1,5 @@
 import { HttpError } from '../../lib/shared/error-catalogue';
-import { callbackContent, contentForAnswer, validateContent } from '../../lib/messages/content';
+import { callbackContent, callbackContentAsSent, contentForAnswer, validateContent } from '../../lib/messages/content';
 
 const bomb = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 
@@ -131,5 +131,26 @@ describe('contentForAnswer', () => {
 
   it('gives the text alone for stored text that is not JSON', () => {
     expect(contentForAnswer('{oops')).toEqual({ content: '{oops' });
+  });
+});
+
+describe('callbackContentAsSent', () => {
+  it('keeps JSON as callbackContent does', () => {
+    expect(callbackContentAsSent(' { "b" : 1 } ')).toEqual({ content: ' { "b" : 1 } ', json: true });
+    expect(callbackContentAsSent({ a: 1 }, true)).toEqual({ content: '{"a":1}', json: true });
+    expect(callbackContentAsSent('plain text', true)).toEqual({ content: '"plain text"', json: true });
+    expect(callbackContentAsSent(null, true)).toEqual({ content: 'null', json: true });
+  });
+
+  it('keeps what is not JSON as its text, and no content as the empty text, never refusing', () => {
+    expect(callbackContentAsSent('plain text')).toEqual({ content: 'plain text', json: false });
+    expect(callbackContentAsSent('{"unclosed')).toEqual({ content: '{"unclosed', json: false });
+    expect(callbackContentAsSent(undefined)).toEqual({ content: '', json: false });
+    expect(callbackContentAsSent('')).toEqual({ content: '', json: false });
+  });
+
+  it('refuses only what no SDK message can be', () => {
+    expect(() => callbackContentAsSent('x'.repeat(20_001))).toThrow(HttpError);
+    expect(callbackContentAsSent('x'.repeat(20_000))).toEqual({ content: 'x'.repeat(20_000), json: false });
   });
 });

@@ -11,6 +11,7 @@ import {
   parseThrottleCounter,
   type StoredLegState,
 } from '../../lib/store/records';
+import { FROM_SDK_KEY_PATTERN } from '../../lib/store/keys';
 import { AGENTS_MAP, AgentStore, newAgentRecord } from '../../lib/auth/agents';
 import { counterName, SignInThrottle } from '../../lib/auth/throttle';
 import type { SdkLeg } from '../../lib/calls/legs';
@@ -81,6 +82,25 @@ describe('parsers', () => {
     expect(apiLegState(state)).toStrictEqual(state);
     expect(apiLegState(bare)).toStrictEqual(bare);
     expect(apiMessage(message)).toStrictEqual(message);
+  });
+
+  it('read back and answer the irregular flags of a message, keeping only known ones', () => {
+    const odd: StoredMessage = { ...message, sid: 'CM-ios', content: 'hi', irregular: ['sid', 'content'] };
+    expect(parseMessageHead(odd)).toStrictEqual(odd);
+    expect(apiMessage(odd)).toStrictEqual(odd);
+    expect(parseMessageHead({ ...message, irregular: ['sid', 'made-up', 3] })).toMatchObject({ irregular: ['sid'] });
+    expect(parseMessageHead({ ...message, irregular: ['made-up'] })).not.toHaveProperty('irregular');
+    expect(parseMessageHead({ ...message, irregular: 'sid' })).not.toHaveProperty('irregular');
+  });
+
+  it('key a message whose Sid is not KX + 32 hex by a hash of it, in the key pattern', () => {
+    expect(inboundKey(1, kx(1))).toBe(`from-sdk.0000000001.${kx(1)}`);
+    const odd = inboundKey(1, 'CM-ios');
+    expect(odd).toMatch(FROM_SDK_KEY_PATTERN);
+    expect(odd).toBe(inboundKey(1, 'CM-ios'));
+    expect(odd).not.toBe(inboundKey(1, 'CM-ios2'));
+    expect(inboundKey(1, '')).toMatch(FROM_SDK_KEY_PATTERN);
+    expect(inboundKey(1, `KX${'A'.repeat(32)}`)).not.toBe(`from-sdk.0000000001.KX${'A'.repeat(32)}`);
   });
 });
 

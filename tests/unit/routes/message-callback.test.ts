@@ -267,14 +267,64 @@ describe('/message-callback', () => {
     expectError(await post(rest), 400, 'sequence-invalid');
   });
 
-  it('refuses a bad Sid with 400', async () => {
-    expectError(await post(body({ Sid: 'KX123' })), 400, 'sid-invalid');
+  // Issue 20, Must 8: these three used to be refused with 400 (sid-invalid, content-invalid,
+  // content-type-invalid). Twilio never retries a 4xx: a genuine message of the iOS or Android SDK
+  // would be lost for good. They are stored, flagged, and read back.
+  it.each([
+    ['a Sid of another format', { Sid: 'KX123' }, ['sid']],
+    ['an upper-case Sid', { Sid: `KX${'AB'.repeat(16)}` }, ['sid']],
+    ['no Sid at all', { Sid: '' }, ['sid']],
+    ['Content that is not JSON', { Content: 'hello' }, ['content']],
+    ['no Content at all', { Content: '' }, ['content']],
+    ['another ContentType', { ContentType: 'text/plain' }, ['content-type']],
+    ['all three', { Sid: 'MX-1', Content: 'hi there', ContentType: 'text/plain' }, ['sid', 'content', 'content-type']],
+  ])('stores %s, flagged, and answers 200', async (_what, over, irregular) => {
+    const given = body(over);
+    const res = await post(given);
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatchObject({ sid: given.Sid, outcome: 'stored', verification: 'signature', irregular });
+    const [message] = await stored();
+    expect(message).toMatchObject({
+      sid: given.Sid,
+      content: given.Content,
+      contentType: given.ContentType,
+      irregular,
+    });
   });
 
-  it('refuses content that is not JSON, or beyond any SDK message, with 400', async () => {
-    expectError(await post(body({ Content: 'hello' })), 400, 'content-invalid');
+  it('dedupes a redelivery of a message whose Sid it cannot parse, and keeps two such messages apart', async () => {
+    const first = body({ Sid: 'CM-ios-0001', Content: 'one' });
+    expect((await post(first)).body).toMatchObject({ outcome: 'stored' });
+    expect((await post(first)).body).toMatchObject({ outcome: 'duplicate' });
+    const second = body({ Sid: 'CM-ios-0002', Content: 'two', SequenceNumber: '2' });
+    expect((await post(second)).body).toMatchObject({ outcome: 'stored' });
+    const noSid = body({ Sid: '', Content: 'three', SequenceNumber: '3' });
+    expect((await post(noSid)).body).toMatchObject({ outcome: 'stored' });
+    expect((await post(noSid)).body).toMatchObject({ outcome: 'duplicate' });
+    expect((await stored()).map((m) => [m.sid, m.content])).toEqual([
+      ['CM-ios-0001', 'one'],
+      ['CM-ios-0002', 'two'],
+      ['', 'three'],
+    ]);
+  });
+
+  it('keeps at most 128 characters of an odd Sid or ContentType (the head item stays under 16 KB)', async () => {
+    const res = await post(body({ Sid: 'S'.repeat(5000), ContentType: 'T'.repeat(5000) }));
+    expect(res.statusCode).toBe(200);
+    const [message] = await stored();
+    expect(message?.sid).toBe('S'.repeat(128));
+    expect(message?.contentType).toBe('T'.repeat(128));
+  });
+
+  it('still refuses content beyond any SDK message with 400', async () => {
     expectError(await post(body({ Content: JSON.stringify({ t: 'x'.repeat(20_000) }) })), 400, 'content-too-long');
-    expectError(await post(body({ ContentType: 'text/plain' })), 400, 'content-type-invalid');
+    expectError(await post(body({ Content: 'x'.repeat(20_001) })), 400, 'content-too-long');
+  });
+
+  it('flags nothing in a message as the JS SDK sends it', async () => {
+    const res = await post(body());
+    expect(res.body).not.toHaveProperty('irregular');
+    expect(defined((await stored())[0])).not.toHaveProperty('irregular');
   });
 
   it('keeps any JSON value the SDK sent (arrays, strings, numbers), and 10 KB over 10,000 characters', async () => {

@@ -9,6 +9,7 @@ import { issueSession } from '../../../lib/auth/sessions';
 import { REQUEST_TIMEOUT_MS } from '../../../lib/platform/retry';
 import { listOperatorCalls } from '../../../lib/routes/operator';
 import type { OperatorCallsPage } from '../../../lib/shared/api-types';
+import { ANSWER_BUDGET_BYTES } from '../../../lib/shared/limits';
 import type { TwilioClient } from '../../../lib/platform/twilio-client';
 import { sid } from '../../../testing/sids';
 import { startSyncSandbox, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type SyncSandbox } from '../../support/sync-sandbox';
@@ -76,6 +77,25 @@ describe('/operator-calls', () => {
     const page = (res as { json: OperatorCallsPage }).json;
     expect(page.partial).toBe(true);
     expect(page.calls.map((c) => c.callSid)).toEqual(legs.slice(0, 5).map((l) => l.sid));
+  });
+
+  it('ends the list, marked partial, before the state that would take it past its byte budget', async () => {
+    // States far past Sync's 16 KB item limit: only something else holding the credentials writes those.
+    const huge = 'x'.repeat(600_000);
+    jest.spyOn(store, 'readState').mockImplementation(async (callSid: string) => ({
+      callSid,
+      parentCallSid: callSid,
+      role: 'parent',
+      identity: 'alice',
+      peer: huge,
+      status: 'in-progress',
+      updatedAt: '2026-01-01T00:00:00.000Z',
+    }));
+    const res = await listOperatorCalls(context(Date.now() + 9_000), { limit: '10' });
+    const page = (res as { json: OperatorCallsPage }).json;
+    expect(page.partial).toBe(true);
+    expect(page.calls).toHaveLength(4);
+    expect(Buffer.byteLength(JSON.stringify(page))).toBeLessThan(ANSWER_BUDGET_BYTES + 10_000);
   });
 
   it('answers what it read, marked partial, when another batch of reads would not fit the deadline', async () => {
