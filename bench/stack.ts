@@ -151,8 +151,14 @@ export const tokenRequest = (b: BenchStack, identity: string) =>
   post(b.fn, '/token', { identity }, { headers: { Authorization: `Bearer ${SANDBOX_DEFAULTS.tokenSecret}` } });
 export const emptyRequest = (b: BenchStack) => post(b.fn, '/empty', { a: '1' });
 
-/** The sandbox's route of a REST request with every call's Map name folded too (`cme.call.{Sid}`). */
-export const restRoute = (route: string) => route.replace(/cme\.call\.[A-Za-z0-9]+/g, 'cme.call.{Sid}');
+/**
+ * The sandbox's route of a REST request with every call's Map name folded too (`cme.call.{Sid}`),
+ * and every identity's (`cme.identity.{identity}`).
+ */
+export const restRoute = (route: string) =>
+  route
+    .replace(/cme\.call\.[A-Za-z0-9]+/g, 'cme.call.{Sid}')
+    .replace(/cme\.identity\.[A-Za-z0-9_.-]+/g, 'cme.identity.{identity}');
 
 /** The twilio-run child of this process (Linux /proc), found by its parent and command line. */
 export function functionsPid(): number | undefined {

@@ -14,6 +14,7 @@ import { createControlRouter } from './control';
 import { SANDBOX_DEFAULTS } from './defaults';
 import {
   applyKnobs,
+  defaultCallKnobs,
   defaultIdempotencyKnobs,
   defaultMessageKnobs,
   defaultSyncKnobs,
@@ -113,6 +114,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     sync: defaultSyncKnobs(),
     messages: defaultMessageKnobs(),
     idempotency: defaultIdempotencyKnobs(),
+    calls: defaultCallKnobs(),
     profile: null,
   };
   const startProfile = options.profile ?? options.knobs?.profile;

@@ -35,6 +35,15 @@ export class CallMessages {
     return undefined;
   }
 
+  /**
+   * The status a subresource create sees: the call's own, or under `calls.subresources: lagged`
+   * what the Calls API shows (20404 while the call is too young to be shown).
+   */
+  private statusSeen(call: Call): Call['status'] {
+    if (this.engine.knobs.calls.subresources === 'current') return call.status;
+    return this.engine.shownCallOr404(call.sid).status;
+  }
+
   /** POST …/Calls/{CallSid}/UserDefinedMessageSubscriptions.json */
   subscribe(
     callSid: string,
@@ -54,8 +63,12 @@ export class CallMessages {
       throw new TwilioApiError(400, 21205, 'Callback is not a valid URL');
     const method = (input.method ?? 'POST').toUpperCase();
     if (method !== 'GET' && method !== 'POST') throw new TwilioApiError(400, 20001, 'Method must be GET or POST');
-    // Ringing or in-progress: Twilio accepts subscriptions on ringing calls since May 2023.
-    if (!isActive(call.status)) throw new TwilioApiError(400, 31211, NOT_ACTIVE);
+    // Ringing or in-progress: Twilio accepts subscriptions on ringing calls since May 2023 (the
+    // `messages.ringingSubscriptions` knob plays the refusal before it).
+    const status = this.statusSeen(call);
+    if (!isActive(status)) throw new TwilioApiError(400, 31211, NOT_ACTIVE);
+    if (status === 'ringing' && this.engine.knobs.messages.ringingSubscriptions === 'refused')
+      throw new TwilioApiError(400, 31211, NOT_ACTIVE);
     const sub: Subscription = {
       sid: newSid('ZY'),
       callSid,
@@ -100,7 +113,7 @@ export class CallMessages {
     } catch {
       throw new TwilioApiError(400, 32702, 'Invalid Content: only data in JSON format is supported');
     }
-    if (!isActive(call.status)) throw new TwilioApiError(400, 31211, NOT_ACTIVE);
+    if (!isActive(this.statusSeen(call))) throw new TwilioApiError(400, 31211, NOT_ACTIVE);
     const message = { sid: newSid('KX'), dateCreated: this.engine.now() };
     if (input.idempotencyKey && !call.messageKeys.has(input.idempotencyKey))
       call.messageKeys.set(input.idempotencyKey, message);

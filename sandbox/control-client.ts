@@ -2,7 +2,13 @@
 import { compactJson } from '../lib/shared/json-text';
 import type { KnobSettings } from './knobs';
 
-export type { KnobSettings, SandboxProfile, IdempotencyVariant } from './knobs';
+export type {
+  KnobSettings,
+  SandboxProfile,
+  IdempotencyVariant,
+  CallSubresourceView,
+  RingingSubscriptions,
+} from './knobs';
 export interface PhoneCallView {
   callSid: string;
   direction: 'incoming' | 'outgoing';
@@ -34,8 +40,9 @@ export interface KnobsView {
   faults: Record<string, unknown>;
   webhooks: Record<string, unknown>;
   sync: { missingMapCode: number };
-  messages: { firstSequenceNumber: number; sdkSidFormat: 'js' | 'uuid' };
+  messages: { firstSequenceNumber: number; sdkSidFormat: 'js' | 'uuid'; ringingSubscriptions: string };
   idempotency: { variant: string };
+  calls: { lagMs: number; subresources: string };
 }
 
 export class SandboxControlError extends Error {

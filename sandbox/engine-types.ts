@@ -1,7 +1,7 @@
 // The sandbox's telephone network as data: calls and their legs, subscriptions, simulated Voice SDK
 // phones and phone-network parties, numbers and TwiML Apps. The CallEngine (engine.ts) drives them.
 import type { SandboxClock } from './clock';
-import type { IdempotencyKnobs, MessageKnobs } from './knobs';
+import type { CallKnobs, IdempotencyKnobs, MessageKnobs } from './knobs';
 import type { WebhookSender } from './webhooks';
 
 export type CallStatus =
@@ -32,6 +32,8 @@ export interface Call {
   dateUpdated: number;
   startTime?: number;
   endTime?: number;
+  /** Every status the call has had and since when (oldest first): what a lagging Calls API shows. */
+  statusLog: { at: number; status: CallStatus }[];
   phoneNumberSid?: string;
   /** Identity of the simulated SDK phone on this leg, if it is a Voice SDK leg. */
   sdkIdentity?: string;
@@ -110,11 +112,17 @@ export interface Application {
   dateUpdated: number;
 }
 
+export interface EngineKnobs {
+  messages: MessageKnobs;
+  idempotency: IdempotencyKnobs;
+  calls: CallKnobs;
+}
+
 export interface EngineOptions {
   accountSid: string;
   authToken: string;
   clock: SandboxClock;
   webhooks: WebhookSender;
-  /** Live knobs the engine reads (defaults when absent): message numbering, reused IdempotencyKeys. */
-  knobs?: { messages: MessageKnobs; idempotency: IdempotencyKnobs };
+  /** Live knobs the engine reads (defaults when absent): messages, reused IdempotencyKeys, the Calls API's lag. */
+  knobs?: EngineKnobs;
 }

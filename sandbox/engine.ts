@@ -9,6 +9,7 @@ import {
   type Application,
   type Call,
   type CallStatus,
+  type EngineKnobs,
   type EngineOptions,
   type OwnedNumber,
   type Phone,
@@ -17,7 +18,7 @@ import {
   type PstnBehaviour,
   type Subscription,
 } from './engine-types';
-import { defaultIdempotencyKnobs, defaultMessageKnobs, type IdempotencyKnobs, type MessageKnobs } from './knobs';
+import { defaultCallKnobs, defaultIdempotencyKnobs, defaultMessageKnobs } from './knobs';
 import { TwimlRunner, voiceParams } from './twiml';
 
 export * from './engine-types';
@@ -32,7 +33,7 @@ export class CallEngine {
   readonly subscriptionsCreated = new Map<string, number>();
   /** SDK messages sent on a leg with no subscription (delivered to nobody), per call leg. */
   readonly messagesDropped = new Map<string, number>();
-  readonly knobs: { messages: MessageKnobs; idempotency: IdempotencyKnobs };
+  readonly knobs: EngineKnobs;
   /** Things that went wrong on the Twilio side (what Twilio's debugger would show). */
   readonly debugger: { at: string; code: number; callSid?: string; message: string }[] = [];
 
@@ -40,7 +41,11 @@ export class CallEngine {
   private readonly messages: CallMessages;
 
   constructor(private readonly opts: EngineOptions) {
-    this.knobs = opts.knobs ?? { messages: defaultMessageKnobs(), idempotency: defaultIdempotencyKnobs() };
+    this.knobs = opts.knobs ?? {
+      messages: defaultMessageKnobs(),
+      idempotency: defaultIdempotencyKnobs(),
+      calls: defaultCallKnobs(),
+    };
     this.twiml = new TwimlRunner(this, opts.webhooks);
     this.messages = new CallMessages(this, opts.webhooks);
   }
@@ -117,6 +122,7 @@ export class CallEngine {
       accountSid: this.opts.accountSid,
       dateCreated: this.now(),
       dateUpdated: this.now(),
+      statusLog: [{ at: this.now(), status: fields.status }],
       callbackSequence: 0,
       subscriptions: [],
       subscriptionKeys: new Map(),
@@ -133,19 +139,57 @@ export class CallEngine {
 
   call(sid: string): Call {
     const call = this.calls.get(sid);
-    if (!call)
-      throw new TwilioApiError(
-        404,
-        20404,
-        `The requested resource /2010-04-01/Accounts/${this.opts.accountSid}/Calls/${sid}.json was not found`,
-      );
+    if (!call) throw this.callNotFound(sid);
     return call;
+  }
+
+  /**
+   * The call as the Calls API's fetch and list show it: as it was `calls.lagMs` ago (the knob), or
+   * undefined when it is younger than that. Subresource creates see this too under `subresources: lagged`.
+   */
+  shownCall(sid: string): Call | undefined {
+    const call = this.calls.get(sid);
+    return call && this.asShown(call);
+  }
+
+  /** See shownCall. */
+  asShown(call: Call): Call | undefined {
+    const { lagMs } = this.knobs.calls;
+    if (lagMs === 0) return call;
+    const asOf = this.now() - lagMs;
+    if (call.dateCreated > asOf) return undefined;
+    const then = call.statusLog.filter((entry) => entry.at <= asOf).at(-1) ?? call.statusLog[0];
+    if (!then) return call;
+    const { startTime, endTime, ...rest } = call;
+    return {
+      ...rest,
+      status: then.status,
+      dateUpdated: then.at,
+      ...(startTime !== undefined && startTime <= asOf ? { startTime } : {}),
+      ...(endTime !== undefined && endTime <= asOf ? { endTime } : {}),
+    };
+  }
+
+  /** The call as shown, or Twilio's 404 for a call it does not know (yet). */
+  shownCallOr404(sid: string): Call {
+    const call = this.shownCall(sid);
+    if (!call) throw this.callNotFound(sid);
+    return call;
+  }
+
+  private callNotFound(sid: string): TwilioApiError {
+    return new TwilioApiError(
+      404,
+      20404,
+      `The requested resource /2010-04-01/Accounts/${this.opts.accountSid}/Calls/${sid}.json was not found`,
+    );
   }
 
   /** @internal (twiml.ts) */
   setStatus(call: Call, status: CallStatus) {
     call.status = status;
     call.dateUpdated = this.now();
+    call.statusLog.push({ at: call.dateUpdated, status });
   }
 
   /** A phone-network caller dials one of our numbers. */

@@ -51,7 +51,33 @@ export interface MessageKnobs {
   firstSequenceNumber: 0 | 1;
   /** The format of an SDK message's Sid (TWILIO-FACTS §10 item 9): `js` (default) or `uuid`. */
   sdkSidFormat: SdkSidFormat;
+  /**
+   * A UserDefinedMessageSubscription on a leg that is ringing: `accepted` (Twilio's changelog, May
+   * 2023, and 31211's text: "at least in the Ringing state") or `refused` with 400 / 31211 (before
+   * that change; undocumented whether every edge has it).
+   */
+  ringingSubscriptions: RingingSubscriptions;
 }
+
+export type RingingSubscriptions = 'accepted' | 'refused';
+export const RINGING_SUBSCRIPTIONS: readonly RingingSubscriptions[] = ['accepted', 'refused'];
+
+/**
+ * The Call resource is "eventually consistent" (Twilio's Call resource page): how far behind. Fetch and
+ * list show each call as it was `lagMs` ago (a call younger than that is not there: 404, left out of
+ * lists). Whether a subresource create (UserDefinedMessage, subscription) sees the call as it is now or
+ * as fetch does is undocumented: `subresources` plays both readings.
+ */
+export interface CallKnobs {
+  lagMs: number;
+  /** `current`: creates see the call's real state; `lagged`: they see what fetch sees (20404 / 31211 meanwhile). */
+  subresources: CallSubresourceView;
+}
+
+export type CallSubresourceView = 'current' | 'lagged';
+export const CALL_SUBRESOURCE_VIEWS: readonly CallSubresourceView[] = ['current', 'lagged'];
+/** Longest lag the knob takes: well past any invocation (Functions stop at 10 s). */
+export const MAX_CALL_LAG_MS = 60_000;
 
 /**
  * What a reused IdempotencyKey does on UserDefinedMessage and UserDefinedMessageSubscription creates
@@ -77,16 +103,23 @@ export interface KnobSettings {
   sync?: Partial<SyncKnobs>;
   messages?: Partial<MessageKnobs>;
   idempotency?: Partial<IdempotencyKnobs>;
+  calls?: Partial<Record<keyof CallKnobs, unknown>>;
 }
 
 export const defaultSyncKnobs = (): SyncKnobs => ({ missingMapCode: 20404 });
-export const defaultMessageKnobs = (): MessageKnobs => ({ firstSequenceNumber: 1, sdkSidFormat: 'js' });
+export const defaultMessageKnobs = (): MessageKnobs => ({
+  firstSequenceNumber: 1,
+  sdkSidFormat: 'js',
+  ringingSubscriptions: 'accepted',
+});
+export const defaultCallKnobs = (): CallKnobs => ({ lagMs: 0, subresources: 'current' });
 export const defaultIdempotencyKnobs = (): IdempotencyKnobs => ({ variant: 'same' });
 
 /**
  * `realistic`: what Twilio is free to do, all at once. A missing Map answers 20404; status callbacks
  * come 0-150 ms late, some held back behind the next one (ringing before initiated, completed before
- * in-progress) and some twice; SDK messages count from 1; every REST and Sync request takes 20-150 ms.
+ * in-progress) and some twice; SDK messages count from 1; every REST and Sync request takes 20-150 ms;
+ * the Calls API's fetch and list are a second behind (subresource creates see the call as it is).
  */
 export const PROFILES: Record<SandboxProfile, KnobSettings> = {
   // Every knob `realistic` sets, back at its default (other knobs are left as they are).
@@ -102,6 +135,7 @@ export const PROFILES: Record<SandboxProfile, KnobSettings> = {
     },
     sync: { missingMapCode: 20404 },
     messages: { firstSequenceNumber: 1 },
+    calls: { lagMs: 0 },
   },
   realistic: {
     faults: { latency: { minMs: 20, maxMs: 150 } },
@@ -115,6 +149,7 @@ export const PROFILES: Record<SandboxProfile, KnobSettings> = {
     },
     sync: { missingMapCode: 20404 },
     messages: { firstSequenceNumber: 1 },
+    calls: { lagMs: 1000 },
   },
 };
 
@@ -125,6 +160,7 @@ export interface Knobs {
   sync: SyncKnobs;
   messages: MessageKnobs;
   idempotency: IdempotencyKnobs;
+  calls: CallKnobs;
   /** The profile last applied (null: none since start). */
   profile: SandboxProfile | null;
 }
@@ -162,6 +198,7 @@ export function applyKnobs(knobs: Knobs, settings: KnobSettings): void {
   const sync = section(body.sync, 'sync');
   const messages = section(body.messages, 'messages');
   const idempotency = section(body.idempotency, 'idempotency');
+  const calls = section(body.calls, 'calls');
   if ('latency' in faults) faults.latency = latencyOf(faults.latency);
   if (sync.missingMapCode !== undefined && !MISSING_MAP_CODES.includes(Number(sync.missingMapCode) as MissingMapCode))
     throw invalid(`sync.missingMapCode must be one of ${MISSING_MAP_CODES.join(', ')}`);
@@ -169,6 +206,21 @@ export function applyKnobs(knobs: Knobs, settings: KnobSettings): void {
     throw invalid('messages.firstSequenceNumber must be 0 or 1');
   if (messages.sdkSidFormat !== undefined && !SDK_SID_FORMATS.includes(messages.sdkSidFormat as SdkSidFormat))
     throw invalid(`messages.sdkSidFormat must be one of ${SDK_SID_FORMATS.join(', ')}`);
+  if (
+    messages.ringingSubscriptions !== undefined &&
+    !RINGING_SUBSCRIPTIONS.includes(messages.ringingSubscriptions as RingingSubscriptions)
+  )
+    throw invalid(`messages.ringingSubscriptions must be one of ${RINGING_SUBSCRIPTIONS.join(', ')}`);
+  if (
+    calls.lagMs !== undefined &&
+    (typeof calls.lagMs !== 'number' ||
+      !Number.isInteger(calls.lagMs) ||
+      calls.lagMs < 0 ||
+      calls.lagMs > MAX_CALL_LAG_MS)
+  )
+    throw invalid(`calls.lagMs must be a whole number of ms from 0 to ${MAX_CALL_LAG_MS}`);
+  if (calls.subresources !== undefined && !CALL_SUBRESOURCE_VIEWS.includes(calls.subresources as CallSubresourceView))
+    throw invalid(`calls.subresources must be one of ${CALL_SUBRESOURCE_VIEWS.join(', ')}`);
   if (idempotency.variant !== undefined && !IDEMPOTENCY_VARIANTS.includes(idempotency.variant as IdempotencyVariant))
     throw invalid(`idempotency.variant must be one of ${IDEMPOTENCY_VARIANTS.join(', ')}`);
   if (
@@ -190,16 +242,21 @@ export function applyKnobs(knobs: Knobs, settings: KnobSettings): void {
   if (messages.firstSequenceNumber !== undefined)
     knobs.messages.firstSequenceNumber = Number(messages.firstSequenceNumber) as 0 | 1;
   if (messages.sdkSidFormat !== undefined) knobs.messages.sdkSidFormat = messages.sdkSidFormat as SdkSidFormat;
+  if (messages.ringingSubscriptions !== undefined)
+    knobs.messages.ringingSubscriptions = messages.ringingSubscriptions as RingingSubscriptions;
+  if (typeof calls.lagMs === 'number') knobs.calls.lagMs = calls.lagMs;
+  if (calls.subresources !== undefined) knobs.calls.subresources = calls.subresources as CallSubresourceView;
   if (idempotency.variant !== undefined) knobs.idempotency.variant = idempotency.variant as IdempotencyVariant;
 }
 
-/** Faults, Sync, message and idempotency knobs back to their defaults (webhook knobs stay as they are). */
+/** Faults, Sync, message, idempotency and call knobs back to their defaults (webhook knobs stay as they are). */
 export function resetKnobs(knobs: Knobs): void {
   for (const k of Object.keys(knobs.faults)) delete (knobs.faults as unknown as Record<string, unknown>)[k];
   Object.assign(knobs.faults, noFaults());
   Object.assign(knobs.sync, defaultSyncKnobs());
   Object.assign(knobs.messages, defaultMessageKnobs());
   Object.assign(knobs.idempotency, defaultIdempotencyKnobs());
+  Object.assign(knobs.calls, defaultCallKnobs());
   knobs.profile = null;
 }
 
@@ -212,5 +269,6 @@ export function knobsJson(knobs: Knobs) {
     sync: knobs.sync,
     messages: knobs.messages,
     idempotency: knobs.idempotency,
+    calls: knobs.calls,
   };
 }

@@ -2,7 +2,9 @@ import { createServer } from 'node:net';
 import twilio from 'twilio';
 import {
   SandboxControl,
+  type CallSubresourceView,
   type IdempotencyVariant,
+  type RingingSubscriptions,
   type KnobSettings,
   type SandboxProfile,
 } from '../sandbox/control-client';
@@ -41,8 +43,10 @@ export interface TestStack extends Stack {
  * passes `profile: 'deterministic'`; SANDBOX_PROFILE sets the default for a whole run.
  * SANDBOX_IDEMPOTENCY_VARIANT (`same`, `refused`, `ignored`) runs a suite under one of the answers
  * to a reused IdempotencyKey, SANDBOX_MISSING_MAP_CODE (20404, 54200, 54300) under one code for a
- * missing Sync Map, SANDBOX_FIRST_SEQUENCE_NUMBER (1, 0) under one first SequenceNumber — unless
- * the test chose its own in `knobs`.
+ * missing Sync Map, SANDBOX_FIRST_SEQUENCE_NUMBER (1, 0) under one first SequenceNumber,
+ * SANDBOX_RINGING_SUBSCRIPTIONS (`accepted`, `refused`) under one answer to a subscription at
+ * ringing, SANDBOX_CALLS_LAG_MS and SANDBOX_CALL_SUBRESOURCES (`current`, `lagged`) under one lag of
+ * the Calls API — unless the test chose its own in `knobs`.
  */
 export async function startTestStack(options: StackOptions = {}): Promise<TestStack> {
   const variant = process.env.SANDBOX_IDEMPOTENCY_VARIANT as IdempotencyVariant | undefined;
@@ -52,9 +56,24 @@ export async function startTestStack(options: StackOptions = {}): Promise<TestSt
   const firstSequenceNumber = process.env.SANDBOX_FIRST_SEQUENCE_NUMBER
     ? (Number(process.env.SANDBOX_FIRST_SEQUENCE_NUMBER) as 0 | 1)
     : undefined;
+  const ringingSubscriptions = process.env.SANDBOX_RINGING_SUBSCRIPTIONS as RingingSubscriptions | undefined;
+  const lagMs = process.env.SANDBOX_CALLS_LAG_MS ? Number(process.env.SANDBOX_CALLS_LAG_MS) : undefined;
+  const subresources = process.env.SANDBOX_CALL_SUBRESOURCES as CallSubresourceView | undefined;
   const idempotency = options.knobs?.idempotency ?? (variant ? { variant } : undefined);
   const sync = options.knobs?.sync ?? (missingMapCode ? { missingMapCode } : undefined);
-  const messages = options.knobs?.messages ?? (firstSequenceNumber !== undefined ? { firstSequenceNumber } : undefined);
+  const messages =
+    options.knobs?.messages ??
+    (firstSequenceNumber !== undefined || ringingSubscriptions
+      ? {
+          ...(firstSequenceNumber !== undefined && { firstSequenceNumber }),
+          ...(ringingSubscriptions && { ringingSubscriptions }),
+        }
+      : undefined);
+  const calls =
+    options.knobs?.calls ??
+    (lagMs !== undefined || subresources
+      ? { ...(lagMs !== undefined && { lagMs }), ...(subresources && { subresources }) }
+      : undefined);
   const stack = await startStack({
     functionsPort: await freePort(),
     forkProcess: false,
@@ -67,6 +86,7 @@ export async function startTestStack(options: StackOptions = {}): Promise<TestSt
       ...(idempotency && { idempotency }),
       ...(sync && { sync }),
       ...(messages && { messages }),
+      ...(calls && { calls }),
     },
   });
   const control = new SandboxControl(stack.sandbox.url);

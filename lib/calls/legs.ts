@@ -93,6 +93,12 @@ export function sdkLegsOfStatusCallback(event: Record<string, unknown>): SdkLeg[
 export { FINAL_STATUSES, isFinalStatus, type FinalStatus } from '../shared/api-types';
 /** A call Twilio accepts call messages and subscriptions on: ringing or in progress. */
 export const isActiveStatus = (s: unknown) => s === 'ringing' || s === 'in-progress';
+/**
+ * A leg the status callbacks last reported live: ringing or in progress, or a parent at initiated
+ * (the SDK's own call out is answered before its <Dial> starts the child the callbacks are about).
+ */
+export const isLiveLeg = (leg: { role: 'parent' | 'child'; status: string }) =>
+  isActiveStatus(leg.status) || (leg.role === 'parent' && leg.status === 'initiated');
 const STATUS_RANK: Partial<Record<string, number>> = { initiated: 0, ringing: 1, 'in-progress': 2 };
 /** How far along a leg is (a final status is furthest): a callback never moves a recorded status back. */
 export const statusRank = (status: string) => STATUS_RANK[status] ?? 3;

@@ -2,15 +2,15 @@
 // operation behind /send-message, /operator-send and the replies forwarding sends back.
 import { randomUUID } from 'node:crypto';
 import type { SendMessageResult } from '../shared/api-types';
-import { apiError, type ErrorCode, type HttpError } from '../shared/error-catalogue';
+import { apiError, HttpError, type ErrorCode } from '../shared/error-catalogue';
 import type { Config } from '../platform/config';
 import { isRetryable, twilioCode } from '../platform/errors';
 import { isCallSid, requireCallSid, requireIdentity } from '../shared/identifiers';
 import type { Log } from '../platform/log';
 import { validateContent } from './content';
 import { requireSchemaValid } from './schemas';
-import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
-import { isActiveStatus, sdkIdentityOfCall } from '../calls/legs';
+import { CALL_LAG_WAIT_MS, REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
+import { isActiveStatus, isFinalStatus, isLiveLeg, sdkIdentityOfCall } from '../calls/legs';
 import { shortHash, type CallStore } from '../store/call-store';
 import type { TwilioClient } from '../platform/twilio-client';
 
@@ -79,17 +79,21 @@ export async function sendMessage(ctx: SendDeps, input: SendMessageInput): Promi
   if ((input.callSid === undefined) === (input.identity === undefined)) {
     throw apiError('target-invalid', 'Give exactly one of callSid or identity.');
   }
-  const callSid =
+  const target: Target =
     input.callSid !== undefined
-      ? requireCallSid(input.callSid)
-      : await activeLegOf(ctx.client(), requireIdentity(input.identity), ctx.deadline);
+      ? { callSid: requireCallSid(input.callSid), live: false }
+      : await activeLegOf(ctx, requireIdentity(input.identity));
+  const { callSid } = target;
 
   const store = ctx.store();
   const contentHash = shortHash(content);
   // A call we hold no record of is first asked of Twilio, so a refused send writes nothing to Sync.
   const claim = await store.claimSend(callSid, idempotencyKey, new Date(), {
     contentHash,
-    beforeNewLeg: () => requireLiveCall(ctx.client(), callSid, ctx.deadline),
+    beforeNewLeg: async () => {
+      await requireLiveCall(ctx, callSid);
+      target.live = true;
+    },
   });
   if (claim.outcome === 'already-sent') {
     return result(claim.message.sid, callSid, idempotencyKey, 'already-sent');
@@ -109,10 +113,16 @@ export async function sendMessage(ctx: SendDeps, input: SendMessageInput): Promi
     await record(ctx, { ...outgoing, sid: claim.sid });
     return result(claim.sid, callSid, idempotencyKey, 'already-sent');
   }
-  const sid = await sendOnce(ctx, outgoing);
+  const sid = await sendOnce(ctx, outgoing, target.live);
   await record(ctx, { ...outgoing, sid });
   ctx.log.forCall(callSid).info({ messageSid: sid });
   return result(sid, callSid, idempotencyKey, 'sent');
+}
+
+/** The leg a send goes to, and whether it is known live (its callbacks, or the Calls API, said so). */
+interface Target {
+  callSid: string;
+  live: boolean;
 }
 
 interface OutgoingMessage {
@@ -125,16 +135,30 @@ interface OutgoingMessage {
   sentAtMs: number;
 }
 
-/** One UserDefinedMessage create (retried with the same key); its Sid, or null when Twilio had it already. */
-async function sendOnce(ctx: SendDeps, message: OutgoingMessage): Promise<string | null> {
+/**
+ * One UserDefinedMessage create (retried with the same key); its Sid, or null when Twilio had it
+ * already. Twilio refusing a leg that is known live (`live`, or its recorded state says so) as not
+ * found or not active is Twilio not showing it yet (TWILIO-FACTS §9): asked again for up to
+ * CALL_LAG_WAIT_MS (a refusal sends nothing).
+ */
+async function sendOnce(ctx: SendDeps, message: OutgoingMessage, live: boolean): Promise<string | null> {
   const { callSid, content, idempotencyKey } = message;
   const store = ctx.store();
-  try {
-    const sent = await withRetry(
+  const create = (lagging: boolean) =>
+    withRetry(
       () => ctx.client().calls(callSid).userDefinedMessages.create({ content, idempotencyKey }),
       // Retries stop one request early: the Sync write that records the outcome must still fit.
-      { deadline: ctx.deadline - REQUEST_TIMEOUT_MS },
+      {
+        deadline: ctx.deadline - REQUEST_TIMEOUT_MS,
+        ...(lagging ? { alsoRetry: { when: isNotLiveRefusal, forMs: CALL_LAG_WAIT_MS } } : {}),
+      },
     );
+  try {
+    const sent = await create(live).catch(async (err: unknown) => {
+      // Not known live: the leg's recorded state decides whether this refusal is Twilio lagging.
+      if (live || !isNotLiveRefusal(err) || !(await liveByCallbacks(store, callSid))) throw err;
+      return create(true);
+    });
     return sent.sid;
   } catch (err) {
     const refusal = refusalOf(err);
@@ -203,23 +227,99 @@ const result = (
   outcome: SendMessageResult['outcome'],
 ): SendMessageResult => ({ sid, callSid, idempotencyKey, outcome });
 
-/** Refuses (404/409) a call Twilio does not know or that is not ringing or in progress. */
-async function requireLiveCall(client: TwilioClient, callSid: string, deadline: number): Promise<void> {
-  let status: string;
-  try {
-    status = (await withRetry(() => client.calls(callSid).fetch(), { deadline })).status;
-  } catch (err) {
-    throw refusalOf(err) ?? err;
+/** Twilio's answer for a call it does not show, or not as ringing or in progress. */
+const isNotLiveRefusal = (err: unknown) => {
+  const code = twilioCode(err);
+  return code === 20404 || code === 21220 || code === 31211;
+};
+
+/** Whether the leg's recorded state (what its status callbacks said last) is live; false when unreadable. */
+async function liveByCallbacks(store: CallStore, callSid: string): Promise<boolean> {
+  const state = await store.readState(callSid).catch(() => undefined);
+  return state !== undefined && isLiveLeg(state);
+}
+
+/** Longest pause between two looks at a call that is not live yet. */
+const MAX_LIVE_POLL_MS = 500;
+/** Time left between the last look at a call and its send, for the claim written in between. */
+const CLAIM_ALLOWANCE_MS = 1000;
+
+/**
+ * Refuses (404/409) a call Twilio does not know or that is not ringing or in progress. The Calls API
+ * may lag behind the call (TWILIO-FACTS §9): a call it does not show, or shows as not started yet,
+ * is looked at again — the Calls API and the leg's recorded state, whichever says live first — for
+ * up to CALL_LAG_WAIT_MS, while the send still fits the invocation. A call shown ended is refused at once.
+ */
+async function requireLiveCall(ctx: SendDeps, callSid: string): Promise<void> {
+  const client = ctx.client();
+  /** What the Calls API shows of the call now: live, ended, or the refusal to answer if it stays so. */
+  const look = async (): Promise<'live' | 'ended' | HttpError> => {
+    let status: string;
+    try {
+      status = (await withRetry(() => client.calls(callSid).fetch(), { deadline: ctx.deadline })).status;
+    } catch (err) {
+      const refusal = refusalOf(err);
+      if (refusal) return refusal;
+      throw err;
+    }
+    if (isActiveStatus(status)) return 'live';
+    return isFinalStatus(status) ? 'ended' : apiError(...NOT_ACTIVE);
+  };
+  let seen = await look();
+  // The send's first attempt must start a request early (sendOnce): the last look leaves it that,
+  // and CLAIM_ALLOWANCE_MS for the claim's two Sync requests before it (the leg's Map, the claim).
+  const until = Math.min(Date.now() + CALL_LAG_WAIT_MS, ctx.deadline - 2 * REQUEST_TIMEOUT_MS - CLAIM_ALLOWANCE_MS);
+  let delay = MAX_LIVE_POLL_MS / 2;
+  while (seen instanceof HttpError && Date.now() + delay < until) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    const [again, recorded] = await Promise.all([look(), liveByCallbacks(ctx.store(), callSid)]);
+    seen = recorded ? 'live' : again;
+    delay = MAX_LIVE_POLL_MS;
   }
-  if (!isActiveStatus(status)) throw apiError(...NOT_ACTIVE);
+  if (seen === 'ended') throw apiError(...NOT_ACTIVE);
+  if (seen !== 'live') throw seen;
 }
 
 /**
- * The one active SDK leg of an identity: its call out (the parent it placed, From) or in (a child
- * dialled to it, To). Two list reads — the Calls API filters by From or To, not both, and by one
- * status — of the newest calls each way, active ones picked here: a live call is among the newest.
+ * The one live SDK leg of an identity. First from what its status callbacks recorded (its own
+ * Map, lib/store): one read of it and one of each leg's state, never behind the callbacks. With
+ * none recorded, from the Calls API (which may lag, TWILIO-FACTS §9): its call out (the parent it
+ * placed, From) or in (a child dialled to it, To). Two list reads — the Calls API filters by From
+ * or To, not both, and by one status — of the newest calls each way, active ones picked here.
  */
-async function activeLegOf(client: TwilioClient, identity: string, deadline: number): Promise<string> {
+async function activeLegOf(ctx: SendDeps, identity: string): Promise<Target> {
+  let recorded = (await ctx.store().liveLegsOf(identity)).map((state) => state.callSid);
+  if (recorded.length > 1) recorded = await notShownEnded(ctx, recorded);
+  const [only, ...others] = recorded;
+  if (only !== undefined && others.length === 0) return { callSid: only, live: true };
+  if (only !== undefined) throw ambiguous(identity, recorded);
+  return { callSid: await activeLegByCallsApi(ctx.client(), identity, ctx.deadline), live: false };
+}
+
+/**
+ * Of several legs recorded live, those the Calls API does not show ended: a leg whose end was never
+ * reported is found out here (its end is old news, which the API's lag does not hide), while a leg
+ * too new for the API to show counts as live. Only when an identity seems to be on two calls.
+ */
+async function notShownEnded(ctx: SendDeps, callSids: string[]): Promise<string[]> {
+  const client = ctx.client();
+  const shown = await Promise.all(
+    callSids.map((callSid) =>
+      withRetry(() => client.calls(callSid).fetch(), { deadline: ctx.deadline }).then(
+        (call) => call.status,
+        () => undefined,
+      ),
+    ),
+  );
+  return callSids.filter((_, i) => !isFinalStatus(shown[i]));
+}
+
+const ambiguous = (identity: string, callSids: string[]) =>
+  apiError('call-ambiguous', `${identity} has ${callSids.length} active calls; pass callSid instead.`, {
+    details: { callSids },
+  });
+
+async function activeLegByCallsApi(client: TwilioClient, identity: string, deadline: number): Promise<string> {
   const address = `client:${identity}`;
   const [out, into] = await Promise.all([
     withRetry(() => client.calls.list({ from: address, limit: RECENT_CALLS_PER_DIRECTION }), { deadline }),
@@ -229,10 +329,6 @@ async function activeLegOf(client: TwilioClient, identity: string, deadline: num
   const sids = [...new Set(legs.map((call) => call.sid))].filter(isCallSid);
   const [only] = sids;
   if (only === undefined) throw apiError('call-not-active', `${identity} has no active call.`);
-  if (sids.length > 1) {
-    throw apiError('call-ambiguous', `${identity} has ${sids.length} active calls; pass callSid instead.`, {
-      details: { callSids: sids },
-    });
-  }
+  if (sids.length > 1) throw ambiguous(identity, sids);
   return only;
 }

@@ -18,7 +18,21 @@ export interface RetryOptions {
   maxDelayMs?: number;
   maxAttempts?: number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Errors that mean "not yet" rather than "no", retried too, but only while `forMs` since the
+   * first attempt has not passed (within the budget and deadline): a call the status callbacks
+   * reported live that the Calls API does not show yet.
+   */
+  alsoRetry?: { when: (err: unknown) => boolean; forMs: number };
 }
+
+/**
+ * How long an invocation keeps asking about a call the Calls API does not show as live yet, when
+ * the status callbacks say it is (or may be): the Call resource is "eventually consistent", and how
+ * far behind it runs is undocumented (TWILIO-FACTS §9, §10 item 12). The sandbox's realistic
+ * profile plays 1 s.
+ */
+export const CALL_LAG_WAIT_MS = 3000;
 
 /** Default total time for one operation's retries when no invocation deadline is given. */
 export const DEFAULT_RETRY_BUDGET_MS = 6000;
@@ -39,6 +53,7 @@ export async function withRetry<T>(op: () => Promise<T>, opts: RetryOptions = {}
     maxAttempts = 12,
     attemptTimeoutMs = REQUEST_TIMEOUT_MS,
     sleep = defaultSleep,
+    alsoRetry,
   } = opts;
   const started = Date.now();
   const giveUpAt = Math.min(started + budgetMs, opts.deadline ?? Infinity);
@@ -51,7 +66,9 @@ export async function withRetry<T>(op: () => Promise<T>, opts: RetryOptions = {}
     } catch (err) {
       const step = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
       const delay = step / 2 + (Math.random() * step) / 2;
-      if (!isRetryable(err) || attempt >= maxAttempts || Date.now() + delay > Math.min(giveUpAt, lastStart)) throw err;
+      const notYet = alsoRetry !== undefined && alsoRetry.when(err) && Date.now() + delay <= started + alsoRetry.forMs;
+      if (!(isRetryable(err) || notYet) || attempt >= maxAttempts || Date.now() + delay > Math.min(giveUpAt, lastStart))
+        throw err;
       await sleep(delay);
     }
   }

@@ -1,11 +1,11 @@
 import type { StoredSubscription } from '../store/records';
-import { isFinalStatus, sdkLegsOfStatusCallback, type SdkLeg } from '../calls/legs';
+import { isFinalStatus, sdkLegsOfStatusCallback, statusRank, type SdkLeg } from '../calls/legs';
 import type { ClaimedState } from '../store/call-store';
 import { messageCallbackUrl } from '../calls/callback-urls';
 import { apiError } from '../shared/error-catalogue';
 import { twilioCode } from '../platform/errors';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
-import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
+import { CALL_LAG_WAIT_MS, REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
 import { finishLegAndForward, forwardLegStarted } from '../forwarding/leg-events';
 
 // Twilio refuses a subscription on a call that is not active (not ringing yet, or already over).
@@ -35,9 +35,15 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
     act = async (leg) => {
       const seconds = Number.isFinite(duration) ? duration : undefined;
       // With APP_WEBHOOK_URL set, the app's backend also gets call.ended (lib/forwarding/leg-events.ts).
-      await finishLegAndForward(ctx, leg, status, seconds, () =>
-        ctx.store().markFinished(leg, status, new Date(), seconds),
-      );
+      await finishLegAndForward(ctx, leg, status, seconds, async () => {
+        const store = ctx.store();
+        // The leg leaves its identity's Map: a later send by identity never finds it (best effort: a
+        // send reads each leg's state too, and takes an ended one out).
+        const leaving = store.removeIdentityLeg(leg.identity, leg.callSid).catch((err: unknown) => {
+          ctx.log.forCall(leg.callSid).info({ identityLegRemoved: false, error: String(err) });
+        });
+        await Promise.all([store.markFinished(leg, status, new Date(), seconds), leaving]);
+      });
       return status;
     };
   } else if (status === 'initiated' || status === 'queued') {
@@ -73,19 +79,28 @@ async function prepareLeg(ctx: RouteContext, leg: SdkLeg): Promise<string> {
 /**
  * Subscribes the leg unless Sync shows it is done or under way: only the invocation that wins the
  * claim subscribes, whatever Twilio does with a reused IdempotencyKey. A refusal before in-progress
- * (the leg not ringing yet) is recorded so a later callback tries again; a refusal at in-progress
- * means the call is over.
+ * (the leg not ringing yet, or refused while it rings: 31211) is recorded so a later callback tries
+ * again — one waiting on that claim included; a refusal at in-progress that lasts past the Calls
+ * API's lag (`subscribe`) means the call is over.
  */
 async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStatus): Promise<string> {
   const store = ctx.store();
-  const claim = await store.claimSubscription(leg, status, new Date());
-  if (claim.action === 'none' && claim.reason === 'in-flight') {
+  let claim = await store.claimSubscription(leg, status, new Date());
+  // At most twice: a claim taken over from a refused one may lose its race to a copy of this callback.
+  for (let round = 0; round < 2 && claim.action === 'none' && claim.reason === 'in-flight'; round++) {
     // Another copy of a callback is subscribing the leg: answer once it has, so an answered early
     // callback means a subscribed leg (a message sent after it is not dropped).
     const until = Math.min(Date.now() + IN_FLIGHT_WAIT_MS + REQUEST_TIMEOUT_MS, ctx.deadline);
     const record = await store.awaitSubscription(leg.callSid, until);
-    return record?.status === 'subscribed' ? 'subscribed' : 'in-flight';
+    if (record?.status === 'subscribed') return 'subscribed';
+    // Twilio refused it to an earlier status (a leg that rang: 31211), or its claimant gave up:
+    // this callback takes over, for no later callback may come (in-progress is the last).
+    const overtaken =
+      record?.status === 'failed' || (record?.status === 'refused' && statusRank(status) > statusRank(record.by));
+    if (!overtaken || round > 0) return 'in-flight';
+    claim = await store.claimSubscription(leg, status, new Date());
   }
+  if (claim.action === 'none' && claim.reason === 'in-flight') return 'in-flight';
   if (claim.action === 'none') return claim.reason === 'ended' ? 'ended-before-start' : claim.reason;
   const record = (outcome: StoredSubscription['status'], sid?: string) =>
     store.recordSubscription(leg, claim.claimed, {
@@ -94,9 +109,14 @@ async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStatus): Pr
       by: status,
       ...(sid ? { sid } : {}),
     });
+  // The leg joins its identity's Map as it is claimed, alongside the subscription (best effort: a
+  // send by identity that finds nothing there asks the Calls API, as before).
+  const joining = store.addIdentityLeg(leg, new Date()).catch((err: unknown) => {
+    ctx.log.forCall(leg.callSid).info({ identityLegAdded: false, error: String(err) });
+  });
   let sid: string;
   try {
-    sid = await subscribe(ctx, leg, claim.claimed);
+    [sid] = await Promise.all([subscribe(ctx, leg, claim.claimed, status), joining]);
   } catch (err) {
     if (CALL_NOT_ACTIVE.has(twilioCode(err) ?? 0)) {
       await record('refused');
@@ -111,7 +131,16 @@ async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStatus): Pr
   return 'subscribed';
 }
 
-async function subscribe(ctx: RouteContext, leg: SdkLeg, claimed: ClaimedState): Promise<string> {
+/**
+ * Creates the leg's subscription. Twilio's Calls API may not show a call its callbacks reported yet
+ * (TWILIO-FACTS §9): a 20404 for the very call this callback is about, or at in-progress any "not
+ * active" refusal, is asked again for up to CALL_LAG_WAIT_MS (a refusal creates nothing).
+ */
+async function subscribe(ctx: RouteContext, leg: SdkLeg, claimed: ClaimedState, status: StartStatus): Promise<string> {
+  const notYet = (err: unknown) => {
+    const code = twilioCode(err);
+    return code === 20404 || (status === 'in-progress' && CALL_NOT_ACTIVE.has(code ?? 0));
+  };
   const subscription = await withRetry(
     () =>
       ctx
@@ -123,7 +152,7 @@ async function subscribe(ctx: RouteContext, leg: SdkLeg, claimed: ClaimedState):
           idempotencyKey: `cme-subscribe-${leg.callSid}-${claimed.revision}`,
           method: 'POST',
         }),
-    { deadline: ctx.deadline },
+    { deadline: ctx.deadline, alsoRetry: { when: notYet, forMs: CALL_LAG_WAIT_MS } },
   );
   return subscription.sid;
 }

@@ -2,16 +2,19 @@
 // leg (`cme.call.<callsid in lower case>`: a unique name may not look like a SID), so no Sync
 // object is written account-wide on every event and each leg has Sync's 20 writes/s per object
 // to itself. The item keys and their order: lib/store/keys.ts.
-import { isFinalStatus, sdkLegFields, statusRank, type FinalStatus, type SdkLeg } from '../calls/legs';
-import { inboundKey, legacyOutboundKey, outboundKey, sendClaimKey, STATE_KEY } from './keys';
+import { isFinalStatus, isLiveLeg, sdkLegFields, statusRank, type FinalStatus, type SdkLeg } from '../calls/legs';
+import { identityMapName, inboundKey, legacyOutboundKey, outboundKey, sendClaimKey, STATE_KEY } from './keys';
 import { apiError } from '../shared/error-catalogue';
 import type { HistoryCursor, HistoryPage } from './history-range';
 import { readCatchUp, readPage, type ReadRange } from './history-read';
 import { LegMap } from './leg-map';
 import {
+  logUnreadable,
+  parseIdentityLeg,
   parseLegState,
   parseMessageHead,
   parseSendClaim,
+  type StoredIdentityLeg,
   type StoredLegState,
   type StoredMessage,
   type StoredMessageHead,
@@ -31,6 +34,8 @@ export const CLAIM_STALE_MS = 10_000;
 const SEND_CLAIM_STALE_MS = 10_000;
 /** Longest pause between two reads of a leg's state while waiting for another invocation's claim. */
 const MAX_AWAIT_DELAY_MS = 1000;
+/** Legs of one identity read from its Map at most (one page; a leg leaves it when it ends). */
+export const MAX_IDENTITY_LEGS = 20;
 /** Conditional (If-Match) updates that lose a race re-read and try again this many times. */
 const MAX_CONDITIONAL_ATTEMPTS = 4;
 
@@ -186,6 +191,56 @@ export class CallStore extends LegMap {
       if (await this.createItem(leg.callSid, STATE_KEY, state, collectionTtl)) return;
     }
     throw apiError('record-failed', `Could not record the end of ${leg.callSid}; retry the callback.`);
+  }
+
+  // An identity's legs (its own Map, lib/store/keys.ts): what a send by identity reads, rather than
+  // the Calls API, which runs behind the status callbacks (TWILIO-FACTS §9, "eventually consistent").
+
+  /**
+   * Adds a leg to its identity's Map, made when missing; each add puts the Map's expiry at the
+   * active-call TTL (a safety net: a leg leaves at its end). Already there: nothing changes.
+   */
+  async addIdentityLeg(leg: SdkLeg, at: Date): Promise<void> {
+    const name = identityMapName(leg.identity);
+    const ttl = this.config.activeCallTtl;
+    const data: StoredIdentityLeg = { callSid: leg.callSid, role: leg.role, at: at.toISOString() };
+    await this.createMapItem(name, leg.callSid, data, () => this.ensureMap(name, ttl), ttl);
+  }
+
+  /** Takes an ended leg out of its identity's Map (gone already: nothing to do). */
+  async removeIdentityLeg(identity: string, callSid: string): Promise<void> {
+    try {
+      await this.retry(() => this.mapItems(identityMapName(identity))(callSid).remove());
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /**
+   * The identity's legs its status callbacks last reported live, with their states: one read of its
+   * Map, then each leg's state (usually one). A leg whose state is final left late (its end raced
+   * its start) and is taken out now; one with no readable state counts as not live.
+   */
+  async liveLegsOf(identity: string): Promise<StoredLegState[]> {
+    let items: { key: string; data: unknown }[];
+    try {
+      items = await this.retry(() =>
+        this.mapItems(identityMapName(identity)).list({ pageSize: MAX_IDENTITY_LEGS, limit: MAX_IDENTITY_LEGS }),
+      );
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+    const callSids = items.flatMap((item) => {
+      const leg = parseIdentityLeg(item.data);
+      if (!leg) logUnreadable(item.key);
+      return leg && leg.callSid === item.key ? [leg.callSid] : [];
+    });
+    const states = await Promise.all(callSids.map((callSid) => this.readState(callSid)));
+    const mine = states.filter((state): state is StoredLegState => state?.identity === identity);
+    const ended = mine.filter((state) => isFinalStatus(state.status));
+    await Promise.all(ended.map((state) => this.removeIdentityLeg(identity, state.callSid).catch(() => undefined)));
+    return mine.filter(isLiveLeg);
   }
 
   /** A message from the SDK: its SequenceNumber and Sid are its key, so a redelivery is a no-op. */

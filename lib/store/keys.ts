@@ -17,6 +17,12 @@ import { isMessageSid } from '../shared/identifiers';
 const MAX_PART_BYTES = 12_000;
 
 export const legMapName = (callSid: string) => `cme.call.${callSid.toLowerCase()}`;
+/**
+ * An identity's own Map (`cme.identity.<identity>`): an item per leg of that identity the status
+ * callbacks reported, keyed by its CallSid, from the leg's first claim to its end. Per identity, so
+ * no object is written account-wide on every call.
+ */
+export const identityMapName = (identity: string) => `cme.identity.${identity}`;
 export const STATE_KEY = 'state';
 export const FROM_SDK = 'from-sdk.';
 export const TO_SDK = 'to-sdk-r.';

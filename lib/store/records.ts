@@ -99,6 +99,21 @@ export function parseLegState(data: unknown): StoredLegState | undefined {
   };
 }
 
+/** A leg in its identity's Map (lib/store/keys.ts `identityMapName`): which leg, since when. */
+export interface StoredIdentityLeg {
+  callSid: string;
+  role: 'parent' | 'child';
+  /** ISO 8601: when a status callback first claimed the leg. */
+  at: string;
+}
+
+export function parseIdentityLeg(data: unknown): StoredIdentityLeg | undefined {
+  if (!isFields(data)) return undefined;
+  const { callSid, role, at } = data;
+  if (!isString(callSid) || (role !== 'parent' && role !== 'child') || !isString(at)) return undefined;
+  return { callSid, role, at };
+}
+
 /** The state as the API shows it (`/call-messages`, `/operator-calls`). */
 export function apiLegState(state: StoredLegState): LegState {
   const { callSid, parentCallSid, role, identity, peer, status, updatedAt, endedAt, durationSeconds } = state;

@@ -84,7 +84,10 @@ export function createApiRouter(engine: CallEngine, accountSid: string): express
 
   router.get('/Accounts/:AccountSid/Calls.json', (req, res) => {
     const q = req.query as Record<string, string>;
+    // As the Calls API shows them: `calls.lagMs` behind (a call younger than that is left out).
     const calls = [...engine.calls.values()]
+      .map((c) => engine.asShown(c))
+      .filter((c): c is Call => c !== undefined)
       .filter(
         (c) =>
           (!q.To || c.to === q.To) &&
@@ -119,7 +122,7 @@ export function createApiRouter(engine: CallEngine, accountSid: string): express
   });
 
   router.get('/Accounts/:AccountSid/Calls/:Sid.json', (req, res) => {
-    res.json(callJson(engine.call(req.params.Sid)));
+    res.json(callJson(engine.shownCallOr404(req.params.Sid)));
   });
 
   router.post('/Accounts/:AccountSid/Calls/:Sid.json', (req, res) => {

@@ -287,7 +287,12 @@ describe('the sandbox REST API through the real twilio client', () => {
     );
     const updated = await stack.twilio.calls(second.callSid).update({ status: 'completed' });
     expect(updated.status).toBe('completed');
-    const calls = await stack.twilio.calls.list({ parentCallSid: second.callSid });
+    // The Calls API is eventually consistent (the realistic profile lags it, `calls.lagMs`): its list
+    // shows the end once it has caught up.
+    const calls = await waitFor(async () => {
+      const listed = await stack.twilio.calls.list({ parentCallSid: second.callSid });
+      return listed.some((c) => c.status === 'completed') ? listed : undefined;
+    }, 'the list to show the end');
     expect(calls.map((c) => c.status)).toEqual(['completed']);
   });
 

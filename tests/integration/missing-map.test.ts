@@ -100,11 +100,18 @@ describe.each(MISSING_MAP_CODES)('Sync answers a missing Map with 404/%i', (code
       body: new URLSearchParams({ secret: SANDBOX_DEFAULTS.operatorSecret }).toString(),
     });
     const { session } = (await login.json()) as { session: string };
-    const res = await fetch(`${stack.functionsUrl}/operator-calls`, {
-      headers: { Authorization: `Bearer ${session}` },
-    });
-    expect(res.status).toBe(200);
-    const { calls } = (await res.json()) as { calls: { callSid: string }[] };
+    // The console lists calls from the Calls API, which is eventually consistent (the realistic
+    // profile lags it, `calls.lagMs`): the leg is listed once the API has caught up.
+    const { status, calls } = await waitFor(async () => {
+      const res = await fetch(`${stack.functionsUrl}/operator-calls`, {
+        headers: { Authorization: `Bearer ${session}` },
+      });
+      const listed = res.status === 200 ? ((await res.json()) as { calls: { callSid: string }[] }).calls : [];
+      return res.status !== 200 || listed.some((c) => c.callSid === leg)
+        ? { status: res.status, calls: listed }
+        : false;
+    }, 'the leg listed');
+    expect(status).toBe(200);
     expect(calls.map((c) => c.callSid)).toContain(leg);
     await ctl().hangup('mia', leg);
   });

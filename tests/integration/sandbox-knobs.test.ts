@@ -100,11 +100,17 @@ describe('knobs through the control API', () => {
       sync: { missingMapCode: 20404 },
       messages: { firstSequenceNumber: 1 },
       idempotency: { variant: 'refused' },
+      calls: { lagMs: 1000, subresources: 'current' },
     });
     for (const bad of [
       { sync: { missingMapCode: 404 } },
       { messages: { firstSequenceNumber: 2 } },
       { messages: { sdkSidFormat: 'android' } },
+      { messages: { ringingSubscriptions: 'sometimes' } },
+      { calls: { lagMs: -1 } },
+      { calls: { lagMs: '1000' } },
+      { calls: { lagMs: 60_001 } },
+      { calls: { subresources: 'maybe' } },
       { idempotency: { variant: 'maybe' } },
       { faults: { latency: { minMs: 10, maxMs: 5 } } },
       { webhooks: { statusCallbackOrder: 'random' } },
@@ -120,6 +126,7 @@ describe('knobs through the control API', () => {
       idempotency: { variant: 'refused' }, // not a knob the profiles set
     });
     expect(deterministic.faults.latency).toBeUndefined();
+    expect(deterministic.calls.lagMs).toBe(0);
     // reset: back to how the sandbox started (no profile, defaults).
     await ctl.reset();
     expect(await ctl.getKnobs()).toMatchObject({ profile: null, idempotency: { variant: 'same' } });
@@ -244,6 +251,60 @@ describe('call messages', () => {
     await sendToSdk(parent, { Content: '{}', IdempotencyKey: 'm' });
     await sendToSdk(parent, { Content: '{}', IdempotencyKey: 'm' });
     expect(defined((await ctl.phone('amy')).calls[0]).received).toHaveLength(2);
+  });
+});
+
+describe('the Calls API lag (calls.lagMs, calls.subresources) and subscriptions at ringing', () => {
+  const fetchCall = (callSid: string) => rest('GET', `${callsPath()}/${callSid}.json`);
+  const listed = async (callSid: string) =>
+    ((await rest('GET', `${callsPath()}.json?PageSize=100`)).body.calls as { sid: string; status: string }[]).find(
+      (c) => c.sid === callSid,
+    );
+
+  it('fetch and list show each call as it was lagMs ago; subresource creates see it as it is', async () => {
+    await ctl.knobs({ calls: { lagMs: 600 } });
+    const { parent, child } = await ringingCall();
+    // Too young to be shown: fetch 404 / 20404, left out of lists; a subscription sees it already.
+    const early = await fetchCall(child);
+    expect([early.status, early.body.code]).toEqual([404, 20404]);
+    expect(await listed(child)).toBeUndefined();
+    expect((await subscribe(child, { Callback: `${receiverUrl}/msg` })).status).toBe(201);
+    expect((await sendToSdk(child, { Content: '{"early":true}' })).status).toBe(201);
+    // Shown once it is lagMs old, with the status it had then (it rang from its first moments).
+    await waitFor(async () => (await listed(child))?.status === 'ringing', 'the call listed, ringing', 3000);
+    await ctl.answer('bob', child);
+    expect((await ctl.call(child)).status).toBe('in-progress');
+    expect((await fetchCall(child)).body.status).toBe('ringing');
+    await waitFor(async () => (await fetchCall(child)).body.status === 'in-progress', 'the answer shown', 3000);
+    await ctl.hangup('amy', parent);
+  });
+
+  it('subresources lagged: creates see what fetch sees (20404 while too young, then the call)', async () => {
+    await ctl.knobs({ calls: { lagMs: 600, subresources: 'lagged' } });
+    const { parent, child } = await ringingCall();
+    const tooYoung = await subscribe(child, { Callback: `${receiverUrl}/msg` });
+    expect([tooYoung.status, tooYoung.body.code]).toEqual([404, 20404]);
+    const message = await sendToSdk(child, { Content: '{}' });
+    expect([message.status, message.body.code]).toEqual([404, 20404]);
+    await waitFor(async () => (await fetchCall(child)).body.status === 'ringing', 'the call shown ringing', 3000);
+    expect((await subscribe(child, { Callback: `${receiverUrl}/msg` })).status).toBe(201);
+    expect((await ctl.call(child)).subscriptionsCreated).toBe(1);
+    await ctl.hangup('amy', parent);
+  });
+
+  it('ringingSubscriptions refused: 400 / 31211 on a ringing leg, accepted once it is answered', async () => {
+    await ctl.knobs({ messages: { ringingSubscriptions: 'refused' } });
+    const { parent, child } = await ringingCall();
+    for (const leg of [parent, child]) {
+      const refused = await subscribe(leg, { Callback: `${receiverUrl}/msg` });
+      expect([refused.status, refused.body.code]).toEqual([400, 31211]);
+    }
+    // Messages to the SDK are not affected.
+    expect((await sendToSdk(child, { Content: '{"ringing":true}' })).status).toBe(201);
+    await ctl.answer('bob', child);
+    expect((await subscribe(child, { Callback: `${receiverUrl}/msg` })).status).toBe(201);
+    expect((await ctl.call(child)).subscriptionsCreated).toBe(1);
+    await ctl.hangup('amy', parent);
   });
 });
 

@@ -925,13 +925,18 @@ describe('5. limits', () => {
     expect(rejected).toBeGreaterThan(0);
   }, 60_000);
 
-  it('no object is written account-wide: every Sync write targets a per-call object', async () => {
+  it('no object is written account-wide: every Sync write targets a per-call or per-identity object', async () => {
     const writes = stack.sandbox.requests.filter((r) => r.product === 'sync' && r.method !== 'GET');
-    // Besides per-call maps, only sign-in state: the agent directory (written by operator actions, never
-    // by a call event) and sign-in counters (one Document per identity or source; lib/auth/throttle.ts).
+    // Besides per-call maps, each identity's own Map of its legs (an item per leg: lib/store/keys.ts),
+    // and sign-in state: the agent directory (written by operator actions, never by a call event)
+    // and sign-in counters (one Document per identity or source; lib/auth/throttle.ts).
     const signIn = /\/(Maps\/cme\.agents\/Items(\/\w+)?|Documents(\/cme\.throttle\.(identity|source)\.[0-9a-f]{40})?)$/;
+    const perIdentity = /\/Maps(\/cme\.identity\.[\w.-]+(\/Items(\/ca[0-9a-f]{32}|\/\{Sid\})?)?)?$/i;
     const shared = writes.filter(
-      (r) => !/\/Maps(\/cme\.call\.ca[0-9a-f]{32}(\/Items(\/.*)?)?)?$/.test(r.route) && !signIn.test(r.route),
+      (r) =>
+        !/\/Maps(\/cme\.call\.ca[0-9a-f]{32}(\/Items(\/.*)?)?)?$/.test(r.route) &&
+        !signIn.test(r.route) &&
+        !perIdentity.test(r.route),
     );
     figures.add('limits', 'Sync writes to shared objects', shared.length, '= 0', shared.length === 0);
     expect(shared.map((r) => r.route)).toEqual([]);

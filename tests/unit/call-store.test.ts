@@ -261,6 +261,41 @@ describe('claimSubscription', () => {
   });
 });
 
+describe("an identity's legs (its own Map)", () => {
+  const child: SdkLeg = {
+    callSid: CHILD,
+    role: 'child',
+    identity: 'alice',
+    peer: '+15550001111',
+    parentCallSid: PARENT,
+  };
+
+  it('lists the legs its callbacks reported live; an ended one is taken out as it is found', async () => {
+    expect(await store.liveLegsOf('alice')).toEqual([]);
+    await store.claimSubscription(leg, 'initiated', new Date());
+    await store.addIdentityLeg(leg, new Date());
+    await store.claimSubscription(child, 'ringing', new Date());
+    await store.addIdentityLeg(child, new Date());
+    await store.addIdentityLeg(child, new Date()); // again: no change
+    expect((await store.liveLegsOf('alice')).map((s) => s.callSid).sort()).toEqual([PARENT, CHILD].sort());
+    expect(await store.liveLegsOf('bob')).toEqual([]);
+    // Its end raced its start: the state is final, the item still there.
+    await store.markFinished(child, 'completed', new Date());
+    expect((await store.liveLegsOf('alice')).map((s) => s.callSid)).toEqual([PARENT]);
+    const items = await sandbox.client.sync.v1.services('default').syncMaps('cme.identity.alice').syncMapItems.list();
+    expect(items.map((i) => i.key)).toEqual([PARENT]);
+    await store.removeIdentityLeg('alice', PARENT);
+    await store.removeIdentityLeg('alice', PARENT); // gone already: fine
+    expect(await store.liveLegsOf('alice')).toEqual([]);
+  });
+
+  it('expires the Map with the active-call TTL from its latest leg', async () => {
+    await store.addIdentityLeg(leg, new Date());
+    const fetched = await sandbox.client.sync.v1.services('default').syncMaps('cme.identity.alice').fetch();
+    expect((fetched.dateExpires.getTime() - sandbox.clock.now()) / 1000).toBeCloseTo(ACTIVE_TTL, -1);
+  });
+});
+
 describe('markFinished', () => {
   it('records the final status and shortens the Map TTL to the finished-call TTL', async () => {
     await store.claimSubscription(leg, 'in-progress', new Date('2024-05-01T10:00:00Z'));

@@ -121,3 +121,37 @@ describe('withRetry', () => {
     expect(sleep).not.toHaveBeenCalled();
   });
 });
+
+describe('withRetry alsoRetry (a call the Calls API does not show yet)', () => {
+  const notYet = (err: unknown) => (err as { code?: number }).code === 20404;
+
+  it('retries an error it names only within forMs of the first attempt, then throws it', async () => {
+    const op = jest.fn(async () => {
+      throw restError(404, 20404);
+    });
+    const sleep = fakeSleep();
+    const started = now;
+    await expect(withRetry(op, { sleep, alsoRetry: { when: notYet, forMs: 3000 } })).rejects.toMatchObject({
+      code: 20404,
+    });
+    expect(now - started).toBeLessThanOrEqual(3000);
+    expect(op.mock.calls.length).toBeGreaterThan(3);
+  });
+
+  it('succeeds once the call is shown, and never retries what it does not name', async () => {
+    const shown = flaky(restError(404, 20404), restError(404, 20404));
+    await expect(withRetry(shown, { sleep: fakeSleep(), alsoRetry: { when: notYet, forMs: 3000 } })).resolves.toBe(
+      'ok',
+    );
+    expect(shown).toHaveBeenCalledTimes(3);
+    const refused = flaky(restError(400, 31211));
+    await expect(
+      withRetry(refused, { sleep: fakeSleep(), alsoRetry: { when: notYet, forMs: 3000 } }),
+    ).rejects.toMatchObject({ code: 31211 });
+    expect(refused).toHaveBeenCalledTimes(1);
+    // Without alsoRetry a 404 is final.
+    const plain = flaky(restError(404, 20404));
+    await expect(withRetry(plain, { sleep: fakeSleep() })).rejects.toMatchObject({ code: 20404 });
+    expect(plain).toHaveBeenCalledTimes(1);
+  });
+});

@@ -21,15 +21,19 @@ let sandbox: SyncSandbox;
 let subscribeAttempts: string[] = [];
 /** How the stub Calls API answers a subscription: Twilio refuses one on a leg that is not active. */
 let subscriptionAnswer: 'accept' | 'refuse' = 'refuse';
+/** Answers to the next subscription attempts (each after its delay), before `subscriptionAnswer` applies. */
+let nextAnswers: { answer: 'accept' | 'refuse'; delayMs: number }[] = [];
 let env: Record<string, string>;
 let store: CallStore;
 
 beforeAll(async () => {
   installTwilioGlobal();
   sandbox = await startSyncSandbox({}, (app) =>
-    app.post('/api/2010-04-01/Accounts/:account/Calls/:call/UserDefinedMessageSubscriptions.json', (req, res) => {
+    app.post('/api/2010-04-01/Accounts/:account/Calls/:call/UserDefinedMessageSubscriptions.json', async (req, res) => {
       subscribeAttempts.push(req.params.call);
-      if (subscriptionAnswer === 'refuse') {
+      const next = nextAnswers.shift();
+      if (next) await new Promise((resolve) => setTimeout(resolve, next.delayMs));
+      if ((next?.answer ?? subscriptionAnswer) === 'refuse') {
         res.status(400).json({ code: 31211, message: 'Call is not in the expected state', more_info: '', status: 400 });
         return;
       }
@@ -59,6 +63,7 @@ beforeEach(() => {
   sandbox.reset();
   subscribeAttempts = [];
   subscriptionAnswer = 'refuse';
+  nextAnswers = [];
   jest.spyOn(console, 'log').mockImplementation(() => {});
 });
 afterEach(() => jest.restoreAllMocks());
@@ -162,6 +167,31 @@ describe('/call-status', () => {
     const answered = await post({ child: 'bob' }, statusBody('in-progress'));
     expect(answered.body).toEqual({ status: 'in-progress', legs: { [CHILD]: 'subscribed' } });
     expect(subscribeAttempts).toEqual([CHILD, CHILD]);
+  });
+
+  it('takes over at in-progress a subscription refused at ringing while it waited on it (31211 at ringing)', async () => {
+    nextAnswers = [{ answer: 'refuse', delayMs: 400 }];
+    subscriptionAnswer = 'accept';
+    const ringing = post({ child: 'bob' }, statusBody('ringing'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const answered = await post({ child: 'bob' }, statusBody('in-progress'));
+    expect((await ringing).body).toEqual({ status: 'ringing', legs: { [CHILD]: 'not-yet-subscribable' } });
+    expect(answered.body).toEqual({ status: 'in-progress', legs: { [CHILD]: 'subscribed' } });
+    expect(subscribeAttempts).toEqual([CHILD, CHILD]);
+    expect(await store.readState(CHILD)).toMatchObject({ subscription: { status: 'subscribed', by: 'in-progress' } });
+  });
+
+  it("adds each leg to its identity's Map as it is claimed, and takes it out at its end", async () => {
+    subscriptionAnswer = 'accept';
+    await post(BOTH, statusBody('initiated'));
+    expect((await store.liveLegsOf('alice')).map((s) => s.callSid)).toEqual([PARENT]);
+    expect(await store.liveLegsOf('bob')).toEqual([]); // prepared, not claimed yet
+    await post(BOTH, statusBody('ringing'));
+    expect((await store.liveLegsOf('bob')).map((s) => s.callSid)).toEqual([CHILD]);
+    await post(BOTH, statusBody('completed'));
+    const items = (identity: string) =>
+      sandbox.client.sync.v1.services('default').syncMaps(`cme.identity.${identity}`).syncMapItems.list();
+    expect([...(await items('alice')), ...(await items('bob'))]).toEqual([]);
   });
 
   it('closes out both legs of a client → client call at completed', async () => {

@@ -49,17 +49,22 @@ let store: CallStore;
 let calls: StubCall[];
 let sent: { callSid: string; content: string; idempotencyKey?: string }[];
 let createError: unknown;
+/** Errors the next creates fail with, one each, before `createError` applies. */
+let createFailures: unknown[];
 let fetches: string[];
+let lists: number;
 /** Set to shorten the invocation's deadline (ms from now) for one test. */
 let deadlineInMs: number | undefined;
 /** How long the stub's UserDefinedMessage create takes. */
 let createDelayMs = 0;
 
 function stubClient(): TwilioClient {
-  const list = async (q: { from?: string; to?: string; status?: string }) =>
-    calls.filter(
+  const list = async (q: { from?: string; to?: string; status?: string }) => {
+    lists++;
+    return calls.filter(
       (c) => (!q.from || c.from === q.from) && (!q.to || c.to === q.to) && (!q.status || c.status === q.status),
     );
+  };
   const callsApi = Object.assign(
     (callSid: string) => ({
       fetch: async () => {
@@ -70,6 +75,8 @@ function stubClient(): TwilioClient {
       },
       userDefinedMessages: {
         create: async (opts: { content: string; idempotencyKey?: string }) => {
+          const failure = createFailures.shift();
+          if (failure) throw failure;
           if (createError) throw createError;
           if (createDelayMs) await new Promise((resolve) => setTimeout(resolve, createDelayMs));
           sent.push({ callSid, ...opts });
@@ -111,7 +118,9 @@ beforeEach(() => {
   calls = [...CLIENT_TO_CLIENT];
   sent = [];
   createError = undefined;
+  createFailures = [];
   fetches = [];
+  lists = 0;
   deadlineInMs = undefined;
   createDelayMs = 0;
   jest.spyOn(console, 'log').mockImplementation(() => {});
@@ -172,6 +181,58 @@ describe('/send-message (stub Calls API)', () => {
     const res = await send({ identity: 'alice', content: '{}' });
     expect(res.statusCode).toBe(201);
     expect(sent.map((s) => s.callSid)).toEqual([ALICE_PARENT]);
+  });
+
+  describe('while the Calls API lags behind the status callbacks', () => {
+    const bobLeg = {
+      callSid: BOB_CHILD,
+      role: 'child' as const,
+      identity: 'bob',
+      peer: 'client:alice',
+      parentCallSid: ALICE_PARENT,
+    };
+    /** What /call-status records of bob's leg at its ringing callback. */
+    async function recordedLive() {
+      await store.claimSubscription(bobLeg, 'ringing', new Date());
+      await store.addIdentityLeg(bobLeg, new Date());
+    }
+    const notFound = () => Object.assign(new Error('not found'), { status: 404, code: 20404 });
+
+    it('finds the leg by identity from what the callbacks recorded, never listing Calls', async () => {
+      await recordedLive();
+      calls = []; // the Calls API does not show the call yet
+      const res = await send({ identity: 'bob', content: '{}' });
+      expect(res.statusCode).toBe(201);
+      expect(sent.map((s) => s.callSid)).toEqual([BOB_CHILD]);
+      expect([lists, fetches]).toEqual([0, []]);
+    });
+
+    it('asks again while Twilio refuses a create on a leg the callbacks reported live (20404, then 31211)', async () => {
+      await recordedLive();
+      createFailures = [notFound(), Object.assign(new Error('not active'), { status: 400, code: 31211 })];
+      const res = await send({ callSid: BOB_CHILD, content: '{}' });
+      expect(res.statusCode).toBe(201);
+      expect(sent).toHaveLength(1);
+    });
+
+    it('a leg with no record that the Calls API shows only later: sent once it shows it', async () => {
+      calls = calls.filter((c) => c.sid !== BOB_CHILD);
+      setTimeout(() => calls.push(defined(CLIENT_TO_CLIENT[1])), 600);
+      const res = await send({ callSid: BOB_CHILD, content: '{}' });
+      expect(res.statusCode).toBe(201);
+      expect(fetches.length).toBeGreaterThan(1);
+    });
+
+    it('an identity seemingly on two calls: a leg the Calls API shows ended is not one of them', async () => {
+      await recordedLive();
+      const stale = { ...bobLeg, callSid: callSid(5) };
+      await store.claimSubscription(stale, 'ringing', new Date());
+      await store.addIdentityLeg(stale, new Date());
+      calls = [{ ...defined(CLIENT_TO_CLIENT[1]), sid: callSid(5), status: 'completed' }];
+      const res = await send({ identity: 'bob', content: '{}' });
+      expect(res.statusCode).toBe(201);
+      expect(sent.map((s) => s.callSid)).toEqual([BOB_CHILD]);
+    });
   });
 
   it('answers 409 call-not-active for an identity with no active call', async () => {
