@@ -17,6 +17,8 @@ export interface RetryOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   maxAttempts?: number;
+  /** Which failures are tried again (default isRetryable); a create that must not happen twice narrows it. */
+  retryIf?: (err: unknown) => boolean;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function withRetry<T>(op: () => Promise<T>, opts: RetryOptions = {}
     maxDelayMs = 1000,
     maxAttempts = 12,
     attemptTimeoutMs = REQUEST_TIMEOUT_MS,
+    retryIf = isRetryable,
     sleep = defaultSleep,
   } = opts;
   const started = Date.now();
@@ -51,7 +54,7 @@ export async function withRetry<T>(op: () => Promise<T>, opts: RetryOptions = {}
     } catch (err) {
       const step = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
       const delay = step / 2 + (Math.random() * step) / 2;
-      if (!isRetryable(err) || attempt >= maxAttempts || Date.now() + delay > Math.min(giveUpAt, lastStart)) throw err;
+      if (!retryIf(err) || attempt >= maxAttempts || Date.now() + delay > Math.min(giveUpAt, lastStart)) throw err;
       await sleep(delay);
     }
   }
