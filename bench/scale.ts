@@ -52,6 +52,8 @@ export interface ScaleResult {
   toSdkAccepted: number;
   toSdkStored: number;
   toSdkReceived: number;
+  /** /send-message answers (409 send-in-progress, 503) asked again after their Retry-After. */
+  sendRetries: number;
   duplicatesStored: number;
   lost: number;
   sequenceGaps: number;
@@ -76,7 +78,9 @@ export interface ScaleResult {
   legsNotClosed: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Requests one message to the SDK may take: the first, then retries after each Retry-After. */
+const SEND_TRIES = 6;
 
 async function until<T>(
   check: () => T | undefined | false,
@@ -116,6 +120,7 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     toSdkAccepted: 0,
     toSdkStored: 0,
     toSdkReceived: 0,
+    sendRetries: 0,
     duplicatesStored: 0,
     lost: 0,
     sequenceGaps: 0,
@@ -179,27 +184,40 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
       for (let m = 0; m < opts.messages; m++) {
         const pace = sleep(opts.messageIntervalMs);
         r.toSdkSent++;
-        // A backend retries a 5xx with the same idempotency key, as the error body says.
-        for (let attempt = 0; attempt < 4; attempt++) {
-          const res = await sendMessage(b.fn, {
+        // The bundled client asks again after a 409 send-in-progress or a 503, as their Retry-After
+        // says, with the same key: a backend does no more than that.
+        const res = await sendMessage(
+          b.fn,
+          {
             callSid: leg,
             content: { m, dir: 'to-sdk', text: 'instruction from the server' },
             idempotencyKey: `scale-${leg}-${m}`,
-          });
-          if (res.status === 201) {
-            r.toSdkAccepted++;
-            break;
-          }
-          extraInvocations++;
-          if (res.status < 500) throw new Error(`/send-message answered ${res.status}: ${JSON.stringify(res.body)}`);
-          await sleep(200);
-        }
+          },
+          {
+            maxTries: SEND_TRIES,
+            sleep: (ms) => {
+              r.sendRetries++;
+              extraInvocations++;
+              return sleep(ms);
+            },
+          },
+        );
+        if (res.status !== 201 && res.status !== 200)
+          throw new Error(`/send-message answered ${res.status}: ${JSON.stringify(res.body)}`);
+        r.toSdkAccepted++;
         await pace;
       }
     };
-    await Promise.all([fromSdk(), toSdk()]);
+    try {
+      await Promise.all([fromSdk(), toSdk()]);
+    } finally {
+      // Every call's history is read back, failed or not: a failed call's messages count too.
+      await readBack(identity, leg).finally(() => b.control.hangupCall(parent));
+    }
+  }
 
-    // What was stored, read back through /call-messages (two pages at most: 2 × messages ≤ 200).
+  /** What was stored on a leg, read back through /call-messages (two pages at most: 2 × messages ≤ 200). */
+  async function readBack(identity: string, leg: string) {
     const messages: { sid: string; direction: string; sequence?: number }[] = [];
     let pageToken: string | undefined;
     do {
@@ -219,7 +237,6 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     const [firstSeq] = seqs;
     if (firstSeq !== undefined && !seqs.every((s, k) => s === firstSeq + k)) r.sequenceGaps++;
     r.toSdkReceived += engine.phones.get(identity)?.calls.get(leg)?.received.length ?? 0;
-    await b.control.hangupCall(parent);
   }
 
   const worker = async () => {
