@@ -54,6 +54,8 @@ export interface ScaleResult {
   toSdkReceived: number;
   /** /send-message answers (409 send-in-progress, 503) asked again after their Retry-After. */
   sendRetries: number;
+  /** /call-messages pages asked again after a 503. */
+  readRetries: number;
   duplicatesStored: number;
   lost: number;
   sequenceGaps: number;
@@ -81,6 +83,8 @@ export interface ScaleResult {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Requests one message to the SDK may take: the first, then retries after each Retry-After. */
 const SEND_TRIES = 6;
+/** Requests one page of a call's history may take (a 503 is asked again). */
+const READ_TRIES = 4;
 
 async function until<T>(
   check: () => T | undefined | false,
@@ -121,6 +125,7 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     toSdkStored: 0,
     toSdkReceived: 0,
     sendRetries: 0,
+    readRetries: 0,
     duplicatesStored: 0,
     lost: 0,
     sequenceGaps: 0,
@@ -158,7 +163,16 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
       ? (await b.control.callIn(number)).callSid
       : (await b.control.placeCall(identity, number)).callSid;
     // Calls into the SDK: its leg is the <Dial> child. Calls out of it: the parent.
-    const leg = inbound ? await until(() => engine.calls.get(parent)?.dialedLeg, 'the SDK leg to be dialed') : parent;
+    const leg = inbound
+      ? await until(() => engine.calls.get(parent)?.dialedLeg, 'the SDK leg to be dialed').catch((err: Error) => {
+          // What became of the call says where it stopped (its /voice answer, the dial).
+          const call = engine.calls.get(parent);
+          const voice = b.sandbox.webhooks.log.filter((w) => w.kind === 'voice' && w.callSid === parent);
+          throw new Error(
+            `${err.message} (call ${call?.status}; /voice answers ${JSON.stringify(voice.map((w) => [w.status, Math.round(w.ms)]))})`,
+          );
+        })
+      : parent;
     const dialed = inbound ? leg : await until(() => engine.calls.get(parent)?.dialedLeg, 'the number to be dialed');
     sdkLegs.push(leg);
     // An SDK message before the subscription is dropped (Table 6 measures that): wait for it.
@@ -221,8 +235,15 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     const messages: { sid: string; direction: string; sequence?: number }[] = [];
     let pageToken: string | undefined;
     do {
-      const page = await callMessages(b.fn, leg, { pageSize: 100, pageToken });
+      let page = await callMessages(b.fn, leg, { pageSize: 100, pageToken });
       extraInvocations++;
+      // A read is safe to make again: a 503 (Twilio or Sync busy) is, after its Retry-After.
+      for (let tries = 1; page.status === 503 && tries < READ_TRIES; tries++) {
+        await sleep((page.retryAfterSeconds ?? 1) * 1000);
+        r.readRetries++;
+        page = await callMessages(b.fn, leg, { pageSize: 100, pageToken });
+        extraInvocations++;
+      }
       if (page.status !== 200) throw new Error(`/call-messages answered ${page.status}`);
       messages.push(...(page.body.messages as typeof messages));
       pageToken = page.body.nextPageToken ?? undefined;

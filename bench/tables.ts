@@ -201,7 +201,12 @@ export function scaleTable(s: ScaleResult, expectedPerCall: number, budgetMs: nu
       'all stored and received',
       mark(s.toSdkStored === s.toSdkSent && s.toSdkReceived === s.toSdkSent),
     ],
-    ['server → SDK: sends asked again after Retry-After (409 in progress / 503)', int(s.sendRetries), '–', '–'],
+    [
+      'asked again after Retry-After: sends (409 in progress / 503) / history pages (503)',
+      `${int(s.sendRetries)} / ${int(s.readRetries)}`,
+      '–',
+      '–',
+    ],
     ['messages lost (every call read back, failed or not)', int(s.lost), '0', mark(s.lost === 0)],
     ['messages stored twice', int(s.duplicatesStored), '0', mark(s.duplicatesStored === 0)],
     ['legs whose SDK messages are not in SequenceNumber order', int(s.sequenceGaps), '0', mark(s.sequenceGaps === 0)],
