@@ -52,6 +52,10 @@ export interface ScaleResult {
   toSdkAccepted: number;
   toSdkStored: number;
   toSdkReceived: number;
+  /** /send-message answers (409 send-in-progress, 503) asked again after their Retry-After. */
+  sendRetries: number;
+  /** /call-messages pages asked again after a 503. */
+  readRetries: number;
   duplicatesStored: number;
   lost: number;
   sequenceGaps: number;
@@ -76,7 +80,11 @@ export interface ScaleResult {
   legsNotClosed: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Requests one message to the SDK may take: the first, then retries after each Retry-After. */
+const SEND_TRIES = 6;
+/** Requests one page of a call's history may take (a 503 is asked again). */
+const READ_TRIES = 4;
 
 async function until<T>(
   check: () => T | undefined | false,
@@ -116,6 +124,8 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     toSdkAccepted: 0,
     toSdkStored: 0,
     toSdkReceived: 0,
+    sendRetries: 0,
+    readRetries: 0,
     duplicatesStored: 0,
     lost: 0,
     sequenceGaps: 0,
@@ -153,7 +163,16 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
       ? (await b.control.callIn(number)).callSid
       : (await b.control.placeCall(identity, number)).callSid;
     // Calls into the SDK: its leg is the <Dial> child. Calls out of it: the parent.
-    const leg = inbound ? await until(() => engine.calls.get(parent)?.dialedLeg, 'the SDK leg to be dialed') : parent;
+    const leg = inbound
+      ? await until(() => engine.calls.get(parent)?.dialedLeg, 'the SDK leg to be dialed').catch((err: Error) => {
+          // What became of the call says where it stopped (its /voice answer, the dial).
+          const call = engine.calls.get(parent);
+          const voice = b.sandbox.webhooks.log.filter((w) => w.kind === 'voice' && w.callSid === parent);
+          throw new Error(
+            `${err.message} (call ${call?.status}; /voice answers ${JSON.stringify(voice.map((w) => [w.status, Math.round(w.ms)]))})`,
+          );
+        })
+      : parent;
     const dialed = inbound ? leg : await until(() => engine.calls.get(parent)?.dialedLeg, 'the number to be dialed');
     sdkLegs.push(leg);
     // An SDK message before the subscription is dropped (Table 6 measures that): wait for it.
@@ -179,32 +198,52 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
       for (let m = 0; m < opts.messages; m++) {
         const pace = sleep(opts.messageIntervalMs);
         r.toSdkSent++;
-        // A backend retries a 5xx with the same idempotency key, as the error body says.
-        for (let attempt = 0; attempt < 4; attempt++) {
-          const res = await sendMessage(b.fn, {
+        // The bundled client asks again after a 409 send-in-progress or a 503, as their Retry-After
+        // says, with the same key: a backend does no more than that.
+        const res = await sendMessage(
+          b.fn,
+          {
             callSid: leg,
             content: { m, dir: 'to-sdk', text: 'instruction from the server' },
             idempotencyKey: `scale-${leg}-${m}`,
-          });
-          if (res.status === 201) {
-            r.toSdkAccepted++;
-            break;
-          }
-          extraInvocations++;
-          if (res.status < 500) throw new Error(`/send-message answered ${res.status}: ${JSON.stringify(res.body)}`);
-          await sleep(200);
-        }
+          },
+          {
+            maxTries: SEND_TRIES,
+            sleep: (ms) => {
+              r.sendRetries++;
+              extraInvocations++;
+              return sleep(ms);
+            },
+          },
+        );
+        if (res.status !== 201 && res.status !== 200)
+          throw new Error(`/send-message answered ${res.status}: ${JSON.stringify(res.body)}`);
+        r.toSdkAccepted++;
         await pace;
       }
     };
-    await Promise.all([fromSdk(), toSdk()]);
+    try {
+      await Promise.all([fromSdk(), toSdk()]);
+    } finally {
+      // Every call's history is read back, failed or not: a failed call's messages count too.
+      await readBack(identity, leg).finally(() => b.control.hangupCall(parent));
+    }
+  }
 
-    // What was stored, read back through /call-messages (two pages at most: 2 × messages ≤ 200).
+  /** What was stored on a leg, read back through /call-messages (two pages at most: 2 × messages ≤ 200). */
+  async function readBack(identity: string, leg: string) {
     const messages: { sid: string; direction: string; sequence?: number }[] = [];
     let pageToken: string | undefined;
     do {
-      const page = await callMessages(b.fn, leg, { pageSize: 100, pageToken });
+      let page = await callMessages(b.fn, leg, { pageSize: 100, pageToken });
       extraInvocations++;
+      // A read is safe to make again: a 503 (Twilio or Sync busy) is, after its Retry-After.
+      for (let tries = 1; page.status === 503 && tries < READ_TRIES; tries++) {
+        await sleep((page.retryAfterSeconds ?? 1) * 1000);
+        r.readRetries++;
+        page = await callMessages(b.fn, leg, { pageSize: 100, pageToken });
+        extraInvocations++;
+      }
       if (page.status !== 200) throw new Error(`/call-messages answered ${page.status}`);
       messages.push(...(page.body.messages as typeof messages));
       pageToken = page.body.nextPageToken ?? undefined;
@@ -219,7 +258,6 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     const [firstSeq] = seqs;
     if (firstSeq !== undefined && !seqs.every((s, k) => s === firstSeq + k)) r.sequenceGaps++;
     r.toSdkReceived += engine.phones.get(identity)?.calls.get(leg)?.received.length ?? 0;
-    await b.control.hangupCall(parent);
   }
 
   const worker = async () => {

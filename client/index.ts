@@ -1,5 +1,6 @@
 // A small signed client for your backend: calls the protected functions with X-Twilio-Signature,
 // so no backend hand-rolls signatures. Import it, or use `npm run send-message`.
+import { randomUUID } from 'node:crypto';
 import twilio from 'twilio';
 import type { CallMessagesPage, SendMessageResult } from '../lib/shared/api-types';
 
@@ -18,6 +19,8 @@ export interface FunctionsClientOptions {
 export interface FunctionsResponse<T = unknown> {
   status: number;
   body: T;
+  /** Seconds the answer asks to wait before the same request is made again (its Retry-After), if any. */
+  retryAfterSeconds?: number;
 }
 
 /** POSTs form parameters to a protected function, signed as Twilio signs webhooks. */
@@ -43,7 +46,12 @@ export async function signedPost<T = unknown>(
   } catch {
     // not JSON (TwiML); keep the text
   }
-  return { status: res.status, body: body as T };
+  const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
+  return {
+    status: res.status,
+    body: body as T,
+    ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterSeconds: retryAfter } : {}),
+  };
 }
 
 export interface SendMessageRequest {
@@ -54,15 +62,56 @@ export interface SendMessageRequest {
   idempotencyKey?: string | undefined;
 }
 
-/** Server → SDK: `/send-message`. */
-export function sendMessage(opts: FunctionsClientOptions, req: SendMessageRequest) {
+export interface SendRetryOptions {
+  /**
+   * How many requests one send may make (default 3; 1 never retries). A 409 send-in-progress and a
+   * 503 are made again with the same idempotencyKey once their Retry-After has passed.
+   */
+  maxTries?: number;
+  /** Longest wait honoured between two tries, in seconds (default 10); a longer Retry-After ends the tries. */
+  maxWaitSeconds?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+type SendAnswer = FunctionsResponse<SendMessageResult | { code: string; message: string }>;
+
+const DEFAULT_SEND_TRIES = 3;
+const DEFAULT_MAX_WAIT_SECONDS = 10;
+/** The wait before retrying an answer that names none (a 503 from a proxy, say). */
+const DEFAULT_RETRY_AFTER_SECONDS = 1;
+
+/** An answer the same send may get past by asking again later: a send under way, or Twilio unavailable. */
+function isRetryableSendAnswer(res: SendAnswer): boolean {
+  if (res.status === 503) return true;
+  const code = typeof res.body === 'object' && res.body !== null && 'code' in res.body ? res.body.code : undefined;
+  return res.status === 409 && code === 'send-in-progress';
+}
+
+/**
+ * Server → SDK: `/send-message`. A 409 send-in-progress or a 503 is asked again after its
+ * Retry-After, with the same idempotencyKey (one is made up when none is given, so a retry can
+ * never send twice), up to `maxTries` requests; the last answer is returned.
+ */
+export async function sendMessage(
+  opts: FunctionsClientOptions,
+  req: SendMessageRequest,
+  retry: SendRetryOptions = {},
+): Promise<SendAnswer> {
+  const { maxTries = DEFAULT_SEND_TRIES, maxWaitSeconds = DEFAULT_MAX_WAIT_SECONDS } = retry;
+  const sleep = retry.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const params: Record<string, string> = {
     content: typeof req.content === 'string' ? req.content : JSON.stringify(req.content),
   };
   if (req.callSid !== undefined) params.callSid = req.callSid;
   if (req.identity !== undefined) params.identity = req.identity;
   if (req.idempotencyKey !== undefined) params.idempotencyKey = req.idempotencyKey;
-  return signedPost<SendMessageResult | { code: string; message: string }>(opts, '/send-message', params);
+  else if (maxTries > 1) params.idempotencyKey = `cme-${randomUUID()}`;
+  for (let tries = 1; ; tries++) {
+    const res: SendAnswer = await signedPost(opts, '/send-message', params);
+    const waitSeconds = res.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
+    if (tries >= maxTries || !isRetryableSendAnswer(res) || waitSeconds > maxWaitSeconds) return res;
+    await sleep(waitSeconds * 1000);
+  }
 }
 
 /** A call leg's state and messages: `/call-messages`. */

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { SendMessageResult } from '../shared/api-types';
 import { apiError, HttpError, type ErrorCode } from '../shared/error-catalogue';
 import type { Config } from '../platform/config';
-import { isRetryable, twilioCode } from '../platform/errors';
+import { isNotTaken, isRetryable, isTwilioRestError, twilioCode } from '../platform/errors';
 import { isCallSid, requireCallSid, requireIdentity } from '../shared/identifiers';
 import type { Log } from '../platform/log';
 import { validateContent } from './content';
@@ -33,6 +33,9 @@ export interface SendMessageInput {
   content?: unknown;
   idempotencyKey?: unknown;
 }
+
+/** Retry-After, in whole seconds (at least 1), for a retry that can succeed `ms` from now. */
+const retryAfter = (ms: number) => ({ 'Retry-After': String(Math.max(1, Math.ceil(ms / 1000))) });
 
 /** Longest idempotencyKey accepted (Twilio documents none; this keeps a Sync key and logs small). */
 const MAX_IDEMPOTENCY_KEY_CHARS = 128;
@@ -99,9 +102,14 @@ export async function sendMessage(ctx: SendDeps, input: SendMessageInput): Promi
     return result(claim.message.sid, callSid, idempotencyKey, 'already-sent');
   }
   if (claim.outcome === 'in-flight') {
-    throw apiError('send-in-progress', 'A send with this idempotencyKey is under way; retry in a few seconds.', {
-      details: { idempotencyKey },
-    });
+    throw apiError(
+      'send-in-progress',
+      'A send with this idempotencyKey is under way; retry after Retry-After seconds.',
+      {
+        details: { idempotencyKey },
+        headers: retryAfter(claim.retryAfterMs),
+      },
+    );
   }
   if (claim.outcome === 'key-reused') {
     throw apiError('idempotency-key-reused', 'This idempotencyKey was used for other content on this call.', {
@@ -136,10 +144,14 @@ interface OutgoingMessage {
 }
 
 /**
- * One UserDefinedMessage create (retried with the same key); its Sid, or null when Twilio had it
- * already. Twilio refusing a leg that is known live (`live`, or its recorded state says so) as not
- * found or not active is Twilio not showing it yet (TWILIO-FACTS §9): asked again for up to
- * CALL_LAG_WAIT_MS (a refusal sends nothing).
+ * One UserDefinedMessage create; its Sid, or null when Twilio had it already. Tried again in the
+ * invocation only after failures that mean Twilio did not take it (isNotTaken): after any other
+ * the message may have been delivered. Twilio refusing a leg that is known live (`live`, or its
+ * recorded state says so) as not found or not active is Twilio not showing it yet (TWILIO-FACTS
+ * §9): asked again for up to CALL_LAG_WAIT_MS (a refusal sends nothing). How the attempt ended is
+ * written on the key's claim, so a retry with the same key knows what to do: sent again at once
+ * (not taken), after the first attempt can no longer be under way (no answer), or never (refused:
+ * the claim is freed for a new request).
  */
 async function sendOnce(ctx: SendDeps, message: OutgoingMessage, live: boolean): Promise<string | null> {
   const { callSid, content, idempotencyKey } = message;
@@ -150,6 +162,7 @@ async function sendOnce(ctx: SendDeps, message: OutgoingMessage, live: boolean):
       // Retries stop one request early: the Sync write that records the outcome must still fit.
       {
         deadline: ctx.deadline - REQUEST_TIMEOUT_MS,
+        retryIf: isNotTaken,
         ...(lagging ? { alsoRetry: { when: isNotLiveRefusal, forMs: CALL_LAG_WAIT_MS } } : {}),
       },
     );
@@ -161,20 +174,32 @@ async function sendOnce(ctx: SendDeps, message: OutgoingMessage, live: boolean):
     });
     return sent.sid;
   } catch (err) {
+    // A 409 for a reused IdempotencyKey: Twilio already has this send (its Sid is not given back).
+    if (twilioCode(err) !== undefined && isTwilioRestError(err) && err.status === 409) return null;
     const refusal = refusalOf(err);
-    if (refusal) {
+    if (refusal || (isTwilioRestError(err) && err.status >= 400 && err.status < 500 && err.status !== 429)) {
+      // Twilio refused it (nothing was sent): the key is free for the same request once the call allows it.
       await store.releaseSend(callSid, idempotencyKey);
-      throw refusal;
+      throw refusal ?? err;
     }
-    if (isRetryable(err)) {
-      // It may have been delivered before the answer was lost: a retry must reuse the key.
+    if (isNotTaken(err)) {
       await store.endSendAttempt(callSid, idempotencyKey, message).catch(() => undefined);
-      throw apiError('twilio-unavailable', 'Twilio did not answer in time; retry with the same idempotencyKey.', {
+      throw apiError('twilio-unavailable', 'Twilio did not take the message; retry with the same idempotencyKey.', {
         details: { idempotencyKey },
+        headers: retryAfter(0),
       });
     }
-    // A 4xx for a reused IdempotencyKey: Twilio already has this send (its Sid is not given back).
-    if (twilioCode(err) !== undefined && (err as { status?: number }).status === 409) return null;
+    if (isRetryable(err)) {
+      // It may have been delivered before the answer was lost: the retry waits, then reuses the key.
+      const settled = await store
+        .markOutcomeUnknown(callSid, idempotencyKey, message, new Date())
+        .catch(() => Date.now() + REQUEST_TIMEOUT_MS);
+      throw apiError(
+        'twilio-unavailable',
+        'Twilio did not answer: the message may have been delivered. Retry with the same idempotencyKey after Retry-After seconds.',
+        { details: { idempotencyKey }, headers: retryAfter(settled - Date.now()) },
+      );
+    }
     throw err;
   }
 }

@@ -37,3 +37,19 @@ export function isRetryable(err: unknown): boolean {
   }
   return err.status === 429 || err.status >= 500;
 }
+
+/**
+ * A failure after which Twilio surely did not act on a request, so sending it again cannot do it
+ * twice: 429 (Too Many Requests, 20429) and 503 (20503, "the requested Twilio Service is temporarily
+ * unavailable… try again"), no connection made (refused, the name not resolved), or no time left to
+ * start one. A 500 is not one of them: Twilio's 20500 page warns that retrying a POST after it may
+ * send twice; nor is a timeout, a reset connection or a bad answer: the request may have been taken.
+ */
+export function isNotTaken(err: unknown): boolean {
+  if (err instanceof DeadlineExceeded) return true;
+  if (!isTwilioRestError(err)) {
+    const code = (err as { code?: string } | null)?.code;
+    return typeof code === 'string' && /^(ECONNREFUSED|EAI_AGAIN|ENOTFOUND)$/.test(code);
+  }
+  return err.status === 429 || err.status === 503;
+}

@@ -17,6 +17,8 @@ export interface RetryOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   maxAttempts?: number;
+  /** Which failures are tried again (default isRetryable); a create that must not happen twice narrows it. */
+  retryIf?: (err: unknown) => boolean;
   sleep?: (ms: number) => Promise<void>;
   /**
    * Errors that mean "not yet" rather than "no", retried too, but only while `forMs` since the
@@ -52,6 +54,7 @@ export async function withRetry<T>(op: () => Promise<T>, opts: RetryOptions = {}
     maxDelayMs = 1000,
     maxAttempts = 12,
     attemptTimeoutMs = REQUEST_TIMEOUT_MS,
+    retryIf = isRetryable,
     sleep = defaultSleep,
     alsoRetry,
   } = opts;
@@ -67,7 +70,7 @@ export async function withRetry<T>(op: () => Promise<T>, opts: RetryOptions = {}
       const step = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
       const delay = step / 2 + (Math.random() * step) / 2;
       const notYet = alsoRetry !== undefined && alsoRetry.when(err) && Date.now() + delay <= started + alsoRetry.forMs;
-      if (!(isRetryable(err) || notYet) || attempt >= maxAttempts || Date.now() + delay > Math.min(giveUpAt, lastStart))
+      if (!(retryIf(err) || notYet) || attempt >= maxAttempts || Date.now() + delay > Math.min(giveUpAt, lastStart))
         throw err;
       await sleep(delay);
     }

@@ -55,7 +55,10 @@ export const ERROR_CATALOGUE = {
   'call-not-found': { status: 404, description: 'Twilio does not know the call, or Sync holds nothing for it.' },
   // 409: the request conflicts with the state of things.
   'agent-exists': { status: 409, description: 'There is already an agent with that identity.' },
-  'send-in-progress': { status: 409, description: 'A send with this idempotencyKey is under way.' },
+  'send-in-progress': {
+    status: 409,
+    description: 'A send with this idempotencyKey is under way, or Twilio may still be on it; retry after Retry-After.',
+  },
   'idempotency-key-reused': { status: 409, description: 'The idempotencyKey was used for other content on the call.' },
   'call-not-active': { status: 409, description: 'The call is not ringing or in progress (or the identity has none).' },
   'call-ambiguous': { status: 409, description: 'The identity has more than one active call: pass callSid.' },
@@ -69,7 +72,10 @@ export const ERROR_CATALOGUE = {
   'internal-error': { status: 500, description: 'An unexpected failure; the request may be retried.' },
   // 502 / 503: Twilio, Sync or the app backend refused or did not answer; 503s may be retried as they are.
   'twilio-error': { status: 502, description: 'Twilio refused the request (its code is in twilioCode).' },
-  'twilio-unavailable': { status: 503, description: 'Twilio did not answer in time (429, 5xx, timeout, network).' },
+  'twilio-unavailable': {
+    status: 503,
+    description: 'Twilio did not answer in time (429, 5xx, timeout, network); a send says when to retry (Retry-After).',
+  },
   'record-failed': { status: 503, description: 'A Sync write did not land; retry (with the same idempotencyKey).' },
   'record-contended': { status: 503, description: "A leg's state kept changing under concurrent callbacks." },
   'forwarding-failed': { status: 503, description: 'The app backend did not acknowledge a forwarded message.' },

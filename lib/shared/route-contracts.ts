@@ -97,7 +97,8 @@ const HISTORY_ERRORS: readonly ErrorCode[] = [
   'page-token-invalid',
   'call-not-found',
 ];
-// Exactly one of callSid and identity (target-invalid otherwise).
+// Exactly one of callSid and identity (target-invalid otherwise). A send answers 409 send-in-progress
+// and 503 twilio-unavailable with Retry-After: retried then with the same idempotencyKey, it goes on.
 const SEND_INPUTS = [optional('callSid'), optional('identity'), required('content'), optional('idempotencyKey')];
 const SEND_ERRORS: readonly ErrorCode[] = [
   'content-missing',

@@ -22,7 +22,7 @@ import {
   type StoredSubscription,
 } from './records';
 import { isItemRevisionMismatch, isNotFound } from './sync';
-import { REQUEST_TIMEOUT_MS } from '../platform/retry';
+import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
 
 export type { StoredLegState, StoredMessage, StoredSubscription } from './records';
 export { inboundKey, shortHash, legMapName, outboundKey, splitForSync, STATE_KEY } from './keys';
@@ -30,8 +30,21 @@ export type { HistoryCursor, HistoryPage } from './history-range';
 
 /** A subscription claim older than one invocation (Functions stop at 10 s) was abandoned. */
 export const CLAIM_STALE_MS = 10_000;
-/** A send claim older than this whose message was never recorded may be sent again. */
+/** A send claim older than this whose message was never recorded was abandoned (Functions stop at 10 s). */
 const SEND_CLAIM_STALE_MS = 10_000;
+/** How long a send told `in-flight` waits before asking again: most sends are recorded within a second. */
+export const SEND_IN_FLIGHT_RETRY_MS = 1000;
+/**
+ * How long after an attempt ended without Twilio's answer its key waits before it is sent again:
+ * Twilio may still be working on the request the client gave up on (after 3 s), and the same
+ * IdempotencyKey is best sent once that one has landed or failed.
+ */
+export const SEND_UNKNOWN_SETTLE_MS = 5000;
+/**
+ * A send claim's mark (how its attempt ended) is what keeps a send exactly once: it may use half of
+ * the last second before Functions' 10 s limit, past the invocation's own deadline (9 s).
+ */
+const SEND_MARK_GRACE_MS = 500;
 /** Longest pause between two reads of a leg's state while waiting for another invocation's claim. */
 const MAX_AWAIT_DELAY_MS = 1000;
 /** Legs of one identity read from its Map at most (one page; a leg leaves it when it ends). */
@@ -56,7 +69,8 @@ type SendClaim =
   | { outcome: 'sent-unrecorded'; sentAtMs: number; sid: string | null }
   /** The key was claimed for other content. */
   | { outcome: 'key-reused' }
-  | { outcome: 'in-flight' };
+  /** An attempt is (or may still be) under way at Twilio: ask again after `retryAfterMs`. */
+  | { outcome: 'in-flight'; retryAfterMs: number };
 
 export class CallStore extends LegMap {
   /** The same store, its retries bounded by an earlier deadline (to leave time for what follows). */
@@ -249,11 +263,14 @@ export class CallStore extends LegMap {
   }
 
   /**
-   * Claims an idempotency key before a send, so one key sends at most once whatever Twilio does
-   * with a reused IdempotencyKey. A claim whose message was never recorded and that is older than
-   * one invocation may be sent again (same key: Twilio dedupes where it can). A leg with no Map yet
-   * is one we never saw: `beforeNewLeg` runs before anything is written (and may refuse by throwing).
-   * An unreadable claim counts as one in flight; an unreadable recorded message as none recorded.
+   * Claims an idempotency key before a send, so one key is sent by one invocation at a time and
+   * never again once Twilio took it. A claim whose attempt Twilio surely did not take (marked by
+   * `endSendAttempt`) is taken over at once; one whose attempt got no answer (`markOutcomeUnknown`)
+   * once that attempt can no longer be under way (SEND_UNKNOWN_SETTLE_MS), and then it is sent
+   * again with the same IdempotencyKey; so is a claim left unmarked for longer than an invocation
+   * runs. Taking over is conditional (If-Match), so two retries never both send. A leg with no Map
+   * yet is one we never saw: `beforeNewLeg` runs before anything is written (and may refuse by
+   * throwing). An unreadable claim counts as one in flight; an unreadable recorded message as none.
    */
   async claimSend(
     callSid: string,
@@ -262,14 +279,15 @@ export class CallStore extends LegMap {
     options: { contentHash?: string; beforeNewLeg?: () => Promise<void> } = {},
   ): Promise<SendClaim> {
     const key = sendClaimKey(idempotencyKey);
-    const sentAtMs = now.getTime();
+    const nowMs = now.getTime();
     const { contentHash, beforeNewLeg } = options;
-    if (await this.createItem(callSid, key, { sentAtMs, contentHash }, undefined, beforeNewLeg)) {
-      return { outcome: 'claimed', sentAtMs };
+    const inFlight = (retryAfterMs = SEND_IN_FLIGHT_RETRY_MS) => ({ outcome: 'in-flight', retryAfterMs }) as const;
+    if (await this.createItem(callSid, key, { sentAtMs: nowMs, contentHash }, undefined, beforeNewLeg)) {
+      return { outcome: 'claimed', sentAtMs: nowMs };
     }
     const item = await this.fetchItem(callSid, key);
     const claim = item && this.parsed(callSid, item, parseSendClaim);
-    if (!claim) return { outcome: 'in-flight' };
+    if (!item || !claim) return inFlight();
     const claimedAt = claim.sentAtMs;
     // One key, one content: a key reused for other content is the caller's mistake, not a retry.
     if (contentHash !== undefined && claim.contentHash !== undefined && claim.contentHash !== contentHash) {
@@ -280,12 +298,30 @@ export class CallStore extends LegMap {
     if (claim.sent === true) {
       return { outcome: 'sent-unrecorded', sentAtMs: claimedAt, sid: typeof claim.sid === 'string' ? claim.sid : null };
     }
-    // Under way in another invocation, unless that one answered already (it failed: try again).
-    if (claim.attemptEnded !== true && sentAtMs - claimedAt < SEND_CLAIM_STALE_MS) return { outcome: 'in-flight' };
+    if (claim.outcomeUnknownAtMs !== undefined) {
+      const settled = claim.outcomeUnknownAtMs + SEND_UNKNOWN_SETTLE_MS;
+      if (nowMs < settled) return inFlight(settled - nowMs);
+    } else if (claim.attemptEnded !== true) {
+      // Under way in another invocation, unless that one is over (Functions stop at 10 s).
+      const abandonedAt = (claim.attemptAtMs ?? claimedAt) + SEND_CLAIM_STALE_MS;
+      if (nowMs < abandonedAt) return inFlight(Math.min(SEND_IN_FLIGHT_RETRY_MS, abandonedAt - nowMs));
+    }
     // Migration, remove after 2026-12-13 with legacyOutboundKey (the upgrade landed 2026-12-06; a
     // leg's Map expires within 48 h): before sending again, was it recorded under the old keys?
     const legacy = await this.readMessage(callSid, legacyOutboundKey(claimedAt, idempotencyKey));
     if (legacy) return { outcome: 'already-sent', message: legacy };
+    // Taken over for this attempt, at the claim's place in the history: a concurrent retry loses the If-Match.
+    const retaken: StoredSendClaim = {
+      sentAtMs: claimedAt,
+      ...(claim.contentHash !== undefined ? { contentHash: claim.contentHash } : {}),
+      attemptAtMs: nowMs,
+    };
+    try {
+      await this.retry(() => this.items(callSid)(key).update({ data: retaken, ifMatch: item.revision }));
+    } catch (err) {
+      if (isItemRevisionMismatch(err) || isNotFound(err)) return inFlight();
+      throw err;
+    }
     return { outcome: 'claimed', sentAtMs: claimedAt };
   }
 
@@ -299,7 +335,7 @@ export class CallStore extends LegMap {
     await this.updateSendClaim(callSid, idempotencyKey, claim, { sent: true, sid });
   }
 
-  /** Marks a send attempt over without a recorded message (it answered 503): a retry may send again at once. */
+  /** Marks a send attempt that Twilio surely did not take (429, 503, no connection): a retry may send again at once. */
   async endSendAttempt(
     callSid: string,
     idempotencyKey: string,
@@ -308,21 +344,41 @@ export class CallStore extends LegMap {
     await this.updateSendClaim(callSid, idempotencyKey, claim, { attemptEnded: true });
   }
 
+  /**
+   * Marks a send attempt that reached Twilio without an answer (500, a timeout): it may have been
+   * delivered, or Twilio may still be working on it, so a retry waits SEND_UNKNOWN_SETTLE_MS before
+   * the key is sent again. Answers that time.
+   */
+  async markOutcomeUnknown(
+    callSid: string,
+    idempotencyKey: string,
+    claim: { sentAtMs: number; contentHash?: string },
+    at: Date,
+  ): Promise<number> {
+    await this.updateSendClaim(callSid, idempotencyKey, claim, { outcomeUnknownAtMs: at.getTime() });
+    return at.getTime() + SEND_UNKNOWN_SETTLE_MS;
+  }
+
   /** Rewrites a send claim with how it went, keeping what it was claimed with (and nothing else). */
   private async updateSendClaim(
     callSid: string,
     idempotencyKey: string,
     { sentAtMs, contentHash }: { sentAtMs: number; contentHash?: string },
-    outcome: Pick<StoredSendClaim, 'attemptEnded' | 'sent' | 'sid'>,
+    outcome: Pick<StoredSendClaim, 'attemptEnded' | 'outcomeUnknownAtMs' | 'sent' | 'sid'>,
   ): Promise<void> {
     const data: StoredSendClaim = { sentAtMs, ...(contentHash !== undefined ? { contentHash } : {}), ...outcome };
-    await this.retry(() => this.items(callSid)(sendClaimKey(idempotencyKey)).update({ data }));
+    await this.retryMark(() => this.items(callSid)(sendClaimKey(idempotencyKey)).update({ data }));
+  }
+
+  /** One Sync request of a claim's mark, retried within the deadline and its grace. */
+  private retryMark<T>(op: () => Promise<T>): Promise<T> {
+    return withRetry(op, { deadline: this.deadline === undefined ? undefined : this.deadline + SEND_MARK_GRACE_MS });
   }
 
   /** Frees a key whose send Twilio refused (nothing was sent), so the same request can be made again. */
   async releaseSend(callSid: string, idempotencyKey: string): Promise<void> {
     try {
-      await this.retry(() => this.items(callSid)(sendClaimKey(idempotencyKey)).remove());
+      await this.retryMark(() => this.items(callSid)(sendClaimKey(idempotencyKey)).remove());
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

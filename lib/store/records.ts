@@ -244,10 +244,18 @@ export function apiMessage(message: StoredMessage): CallMessage {
 
 /** A send claim: when it was claimed (its place in the history), for what, and how it went. */
 export interface StoredSendClaim {
+  /** When the key was first claimed: the message's place in the history. */
   sentAtMs: number;
   contentHash?: string;
-  /** The attempt answered without a recorded message (503): a retry may send again at once. */
+  /** When a retry took the claim over for another attempt (absent: the first attempt, at sentAtMs). */
+  attemptAtMs?: number;
+  /** Twilio surely did not take the attempt (429, 503, no connection): a retry may send again at once. */
   attemptEnded?: boolean;
+  /**
+   * When an attempt that reached Twilio got no answer (500, a timeout): it may have been delivered,
+   * or may still be, so the key is sent again only once that attempt can no longer be under way.
+   */
+  outcomeUnknownAtMs?: number;
   /** Twilio took it but recording it failed: a retry records it, never sends it again. */
   sent?: boolean;
   sid?: string | null;
@@ -255,12 +263,14 @@ export interface StoredSendClaim {
 
 export function parseSendClaim(data: unknown): StoredSendClaim | undefined {
   if (!isFields(data)) return undefined;
-  const { sentAtMs, contentHash, attemptEnded, sent, sid } = data;
+  const { sentAtMs, contentHash, attemptAtMs, attemptEnded, outcomeUnknownAtMs, sent, sid } = data;
   if (!isFiniteNumber(sentAtMs)) return undefined;
   return {
     sentAtMs,
     ...(isString(contentHash) ? { contentHash } : {}),
+    ...(isFiniteNumber(attemptAtMs) ? { attemptAtMs } : {}),
     ...(isBoolean(attemptEnded) ? { attemptEnded } : {}),
+    ...(isFiniteNumber(outcomeUnknownAtMs) ? { outcomeUnknownAtMs } : {}),
     ...(isBoolean(sent) ? { sent } : {}),
     ...(sid === null || isString(sid) ? { sid } : {}),
   };

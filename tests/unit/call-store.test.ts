@@ -3,6 +3,7 @@ import type express from 'express';
 import {
   CallStore,
   CLAIM_STALE_MS,
+  SEND_UNKNOWN_SETTLE_MS,
   inboundKey,
   legMapName,
   outboundKey,
@@ -14,6 +15,7 @@ import {
 } from '../../lib/store/call-store';
 import type { SdkLeg } from '../../lib/calls/legs';
 import { REQUEST_TIMEOUT_MS } from '../../lib/platform/retry';
+import { sendClaimKey } from '../../lib/store/keys';
 import { startSyncSandbox, type SyncSandbox } from '../support/sync-sandbox';
 import { defined } from '../support/narrow';
 import { callSid, messageSid } from '../../testing/sids';
@@ -377,6 +379,67 @@ describe('claimSend', () => {
     expect(await store.claimSend(PARENT, 'k3', new Date(now.getTime() + 60_000))).toEqual({
       outcome: 'already-sent',
       message: { ...recorded, content: '{"before":"the upgrade"}', timestamp: now.toISOString() },
+    });
+  });
+});
+
+describe('claimSend after a failed attempt', () => {
+  const now = new Date('2024-05-01T10:00:00Z');
+  const at = (ms: number) => new Date(now.getTime() + ms);
+  const claimData = async (key: string) =>
+    (await map(PARENT).syncMapItems(sendClaimKey(key)).fetch()).data as Record<string, unknown>;
+
+  it('tells a twin under way to ask again within a second, and never later than the claim is abandoned', async () => {
+    await store.claimSend(PARENT, 'w1', now);
+    expect(await store.claimSend(PARENT, 'w1', at(200))).toEqual({ outcome: 'in-flight', retryAfterMs: 1000 });
+    expect(await store.claimSend(PARENT, 'w1', at(9_600))).toEqual({ outcome: 'in-flight', retryAfterMs: 400 });
+  });
+
+  it('takes over at once a claim whose attempt Twilio did not take, at its place in the history', async () => {
+    await store.claimSend(PARENT, 'e1', now, { contentHash: 'h' });
+    await store.endSendAttempt(PARENT, 'e1', { sentAtMs: now.getTime(), contentHash: 'h' });
+    expect(await store.claimSend(PARENT, 'e1', at(100), { contentHash: 'h' })).toEqual({
+      outcome: 'claimed',
+      sentAtMs: now.getTime(),
+    });
+    // The claim is the new attempt's now: the next twin is told it is under way.
+    expect(await claimData('e1')).toEqual({
+      sentAtMs: now.getTime(),
+      contentHash: 'h',
+      attemptAtMs: at(100).getTime(),
+    });
+    expect((await store.claimSend(PARENT, 'e1', at(200), { contentHash: 'h' })).outcome).toBe('in-flight');
+  });
+
+  it('lets one of two concurrent retries take an ended claim over, the other told it is in flight', async () => {
+    await store.claimSend(PARENT, 'e2', now);
+    await store.endSendAttempt(PARENT, 'e2', { sentAtMs: now.getTime() });
+    const retries = await Promise.all([store.claimSend(PARENT, 'e2', at(50)), store.claimSend(PARENT, 'e2', at(50))]);
+    expect(retries.map((r) => r.outcome).sort()).toEqual(['claimed', 'in-flight']);
+  });
+
+  it('holds a claim whose attempt got no answer until that attempt can no longer be under way, then takes it over', async () => {
+    await store.claimSend(PARENT, 'u1', now);
+    const settled = await store.markOutcomeUnknown(PARENT, 'u1', { sentAtMs: now.getTime() }, at(3_000));
+    expect(settled).toBe(at(3_000 + SEND_UNKNOWN_SETTLE_MS).getTime());
+    expect(await claimData('u1')).toEqual({ sentAtMs: now.getTime(), outcomeUnknownAtMs: at(3_000).getTime() });
+    expect(await store.claimSend(PARENT, 'u1', at(3_500))).toEqual({
+      outcome: 'in-flight',
+      retryAfterMs: SEND_UNKNOWN_SETTLE_MS - 500,
+    });
+    expect(await store.claimSend(PARENT, 'u1', new Date(settled))).toEqual({
+      outcome: 'claimed',
+      sentAtMs: now.getTime(),
+    });
+  });
+
+  it('never takes over a claim marked sent, nor one whose message is recorded', async () => {
+    await store.claimSend(PARENT, 's1', now);
+    await store.markSent(PARENT, 's1', { sentAtMs: now.getTime() }, messageSid(9));
+    expect(await store.claimSend(PARENT, 's1', at(60_000))).toEqual({
+      outcome: 'sent-unrecorded',
+      sentAtMs: now.getTime(),
+      sid: messageSid(9),
     });
   });
 });

@@ -1,5 +1,5 @@
 import { withRetry } from '../../lib/platform/retry';
-import { DeadlineExceeded, isRetryable } from '../../lib/platform/errors';
+import { DeadlineExceeded, isNotTaken, isRetryable } from '../../lib/platform/errors';
 
 const restError = (status: number, code?: number) => Object.assign(new Error(`HTTP ${status}`), { status, code });
 
@@ -153,5 +153,36 @@ describe('withRetry alsoRetry (a call the Calls API does not show yet)', () => {
     const plain = flaky(restError(404, 20404));
     await expect(withRetry(plain, { sleep: fakeSleep() })).rejects.toMatchObject({ code: 20404 });
     expect(plain).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('isNotTaken: failures after which Twilio surely did not act on a create', () => {
+  it.each([
+    ['429', restError(429, 20429)],
+    ['503', restError(503, 20503)],
+    ['a refused connection', Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })],
+    ['an unresolved name', Object.assign(new Error('dns'), { code: 'EAI_AGAIN' })],
+    ['no time to start', new DeadlineExceeded()],
+  ])('%s', (_what, err) => {
+    expect(isNotTaken(err)).toBe(true);
+  });
+
+  it.each([
+    // Twilio's 20500 page: retrying a POST after a 500 may send twice.
+    ['500', restError(500, 20500)],
+    ['502', restError(502)],
+    ['504', restError(504)],
+    ['a timeout', Object.assign(new Error('timeout'), { code: 'ECONNABORTED' })],
+    ['a socket timeout', Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })],
+    ['a reset connection', Object.assign(new Error('reset'), { code: 'ECONNRESET' })],
+  ])('not %s: it may have been taken', (_what, err) => {
+    expect(isRetryable(err)).toBe(true);
+    expect(isNotTaken(err)).toBe(false);
+  });
+
+  it('narrows withRetry: a failure retryIf refuses ends the tries at once', async () => {
+    const op = flaky(restError(429), restError(500), restError(503));
+    await expect(withRetry(op, { sleep: fakeSleep(), retryIf: isNotTaken })).rejects.toMatchObject({ status: 500 });
+    expect(op).toHaveBeenCalledTimes(2);
   });
 });

@@ -2,7 +2,7 @@
 // calls(sid).fetch and calls(sid).userDefinedMessages.create) and the real CallStore on the in-process Sync sandbox.
 // The stub answers as Twilio does; the full flow against the sandbox is the integration suite's.
 import { twilioFunction, type RouteContext } from '../../../lib/http/function-handler';
-import { CallStore, legMapName } from '../../../lib/store/call-store';
+import { CallStore, legMapName, SEND_UNKNOWN_SETTLE_MS } from '../../../lib/store/call-store';
 import { sendClaimKey } from '../../../lib/store/keys';
 import { sendCallMessage } from '../../../lib/routes/send-message';
 import { REQUEST_TIMEOUT_MS } from '../../../lib/platform/retry';
@@ -18,6 +18,25 @@ import {
 import { startSyncSandbox, type SyncSandbox } from '../../support/sync-sandbox';
 import { defined } from '../../support/narrow';
 import { callSid, messageSid } from '../../../testing/sids';
+
+/** Fakes only the clock, set to `now` and moving on (timers stay real: the Sync sandbox serves over HTTP). */
+const fakeClockAt = (now: number) =>
+  jest.useFakeTimers({
+    now,
+    advanceTimers: true,
+    doNotFake: [
+      'nextTick',
+      'setImmediate',
+      'clearImmediate',
+      'setTimeout',
+      'clearTimeout',
+      'setInterval',
+      'clearInterval',
+      'queueMicrotask',
+      'hrtime',
+      'performance',
+    ],
+  });
 
 const ALICE_PARENT = callSid(1);
 const BOB_CHILD = callSid(2);
@@ -51,6 +70,8 @@ let sent: { callSid: string; content: string; idempotencyKey?: string }[];
 let createError: unknown;
 /** Errors the next creates fail with, one each, before `createError` applies. */
 let createFailures: unknown[];
+/** Every UserDefinedMessage create the stub was asked for, failed or not. */
+let createAttempts = 0;
 let fetches: string[];
 let lists: number;
 /** Set to shorten the invocation's deadline (ms from now) for one test. */
@@ -75,6 +96,7 @@ function stubClient(): TwilioClient {
       },
       userDefinedMessages: {
         create: async (opts: { content: string; idempotencyKey?: string }) => {
+          createAttempts++;
           const failure = createFailures.shift();
           if (failure) throw failure;
           if (createError) throw createError;
@@ -119,6 +141,7 @@ beforeEach(() => {
   sent = [];
   createError = undefined;
   createFailures = [];
+  createAttempts = 0;
   fetches = [];
   lists = 0;
   deadlineInMs = undefined;
@@ -293,6 +316,88 @@ describe('/send-message (stub Calls API)', () => {
     deadlineInMs = undefined;
     expect((await send(body)).statusCode).toBe(201);
     expect(sent).toHaveLength(1);
+  });
+
+  it('answers a twin of a send under way 409 send-in-progress with Retry-After', async () => {
+    createDelayMs = 300;
+    const body = { callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-twin' };
+    const [first, twin] = await Promise.all([
+      send(body),
+      new Promise((resolve) => setTimeout(resolve, 100)).then(() => send(body)),
+    ]);
+    expect(first.statusCode).toBe(201);
+    expectError(twin, 409, 'send-in-progress');
+    expect(twin.headers['Retry-After']).toBe('1');
+    expect((await send(body)).statusCode).toBe(200);
+    expect(sent).toHaveLength(1);
+  });
+
+  it.each([
+    ['429', { status: 429, code: 20429 }],
+    ['503', { status: 503, code: 20503 }],
+    ['a refused connection', { code: 'ECONNREFUSED' }],
+  ])(
+    'after %s (Twilio did not take it) tries again in the invocation, then answers 503 with Retry-After and sends the retry at once',
+    async (_what, failure) => {
+      createError = Object.assign(new Error('not taken'), failure);
+      deadlineInMs = 2 * REQUEST_TIMEOUT_MS + 300;
+      const body = { callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-not-taken' };
+      const res = await send(body);
+      expectError(res, 503, 'twilio-unavailable');
+      expect(res.headers['Retry-After']).toBe('1');
+      expect(createAttempts).toBeGreaterThan(1);
+      createError = undefined;
+      deadlineInMs = undefined;
+      expect((await send(body)).statusCode).toBe(201);
+      expect(sent).toHaveLength(1);
+    },
+  );
+
+  it.each([
+    ['a 500', { status: 500, code: 20500 }],
+    ['a 502', { status: 502 }],
+    ['a timeout', { code: 'ECONNABORTED' }],
+    ['a reset connection', { code: 'ECONNRESET' }],
+  ])(
+    'after %s (Twilio may have taken it) tries once, and the retry waits until that attempt has settled',
+    async (_what, failure) => {
+      createError = Object.assign(new Error('no answer'), failure);
+      const body = { callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-unknown' };
+      const res = await send(body);
+      expectError(res, 503, 'twilio-unavailable');
+      expect(Number(res.headers['Retry-After'])).toBe(SEND_UNKNOWN_SETTLE_MS / 1000);
+      expect(createAttempts).toBe(1);
+      const claim = await sandbox.client.sync.v1
+        .services('default')
+        .syncMaps(legMapName(BOB_CHILD))
+        .syncMapItems(sendClaimKey('k-unknown'))
+        .fetch();
+      expect(Object.keys(claim.data as object).sort()).toEqual(['contentHash', 'outcomeUnknownAtMs', 'sentAtMs']);
+      createError = undefined;
+      // At once: told to wait, for what is left of the settling time, and nothing is sent.
+      const atOnce = await send(body);
+      expectError(atOnce, 409, 'send-in-progress');
+      expect(Number(atOnce.headers['Retry-After'])).toBeGreaterThanOrEqual(1);
+      expect(Number(atOnce.headers['Retry-After'])).toBeLessThanOrEqual(SEND_UNKNOWN_SETTLE_MS / 1000);
+      expect(createAttempts).toBe(1);
+      // Once it has settled: sent again, with the same IdempotencyKey (Twilio dedupes a key it keeps).
+      fakeClockAt(Date.now() + SEND_UNKNOWN_SETTLE_MS);
+      try {
+        expect((await send(body)).statusCode).toBe(201);
+      } finally {
+        jest.useRealTimers();
+      }
+      expect(sent).toEqual([{ callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-unknown' }]);
+    },
+  );
+
+  it('frees the key after another 4xx from Twilio (nothing was sent)', async () => {
+    createError = Object.assign(new Error('bad request'), { status: 400, code: 21999 });
+    const body = { callSid: BOB_CHILD, content: '{"a":1}', idempotencyKey: 'k-4xx' };
+    expect((await send(body)).statusCode).toBe(502);
+    createError = undefined;
+    expect((await send(body)).statusCode).toBe(201);
+    expect(createAttempts).toBe(2);
   });
 
   it('refuses an idempotencyKey reused for other content on the call, sending nothing', async () => {
