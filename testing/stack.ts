@@ -41,8 +41,9 @@ export interface TestStack extends Stack {
  * passes `profile: 'deterministic'`; SANDBOX_PROFILE sets the default for a whole run.
  * SANDBOX_IDEMPOTENCY_VARIANT (`same`, `refused`, `ignored`) runs a suite under one of the answers
  * to a reused IdempotencyKey, SANDBOX_MISSING_MAP_CODE (20404, 54200, 54300) under one code for a
- * missing Sync Map, SANDBOX_FIRST_SEQUENCE_NUMBER (1, 0) under one first SequenceNumber — unless
- * the test chose its own in `knobs`.
+ * missing Sync Map, SANDBOX_FIRST_SEQUENCE_NUMBER (1, 0) under one first SequenceNumber,
+ * SANDBOX_SYNC_OVER_1KIB (writes/s, or `by-size`) under one reading of Sync's undocumented limit on
+ * writes over 1 KiB — unless the test chose its own in `knobs`.
  */
 export async function startTestStack(options: StackOptions = {}): Promise<TestStack> {
   const variant = process.env.SANDBOX_IDEMPOTENCY_VARIANT as IdempotencyVariant | undefined;
@@ -53,7 +54,15 @@ export async function startTestStack(options: StackOptions = {}): Promise<TestSt
     ? (Number(process.env.SANDBOX_FIRST_SEQUENCE_NUMBER) as 0 | 1)
     : undefined;
   const idempotency = options.knobs?.idempotency ?? (variant ? { variant } : undefined);
-  const sync = options.knobs?.sync ?? (missingMapCode ? { missingMapCode } : undefined);
+  const over1KiB = process.env.SANDBOX_SYNC_OVER_1KIB;
+  const writeLimits = over1KiB
+    ? { over1KiB: over1KiB === 'by-size' ? ('by-size' as const) : Number(over1KiB) }
+    : undefined;
+  const sync =
+    options.knobs?.sync ??
+    (missingMapCode || writeLimits
+      ? { ...(missingMapCode ? { missingMapCode } : {}), ...(writeLimits ? { writeLimits } : {}) }
+      : undefined);
   const messages = options.knobs?.messages ?? (firstSequenceNumber !== undefined ? { firstSequenceNumber } : undefined);
   const stack = await startStack({
     functionsPort: await freePort(),
