@@ -18,6 +18,8 @@ export interface FunctionsClientOptions {
 export interface FunctionsResponse<T = unknown> {
   status: number;
   body: T;
+  /** The answer's Retry-After in seconds, when it has one (a 503 always does). */
+  retryAfterSeconds?: number;
 }
 
 /** POSTs form parameters to a protected function, signed as Twilio signs webhooks. */
@@ -43,7 +45,12 @@ export async function signedPost<T = unknown>(
   } catch {
     // not JSON (TwiML); keep the text
   }
-  return { status: res.status, body: body as T };
+  const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
+  return {
+    status: res.status,
+    body: body as T,
+    ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterSeconds: retryAfter } : {}),
+  };
 }
 
 export interface SendMessageRequest {
@@ -63,6 +70,29 @@ export function sendMessage(opts: FunctionsClientOptions, req: SendMessageReques
   if (req.identity !== undefined) params.identity = req.identity;
   if (req.idempotencyKey !== undefined) params.idempotencyKey = req.idempotencyKey;
   return signedPost<SendMessageResult | { code: string; message: string }>(opts, '/send-message', params);
+}
+
+/**
+ * `/send-message`, retried until it is done or `budgetMs` has passed: a 503 (Twilio or Sync busy,
+ * Sync's write limit on the call reached, sent but not recorded), a 504 (the invocation ran out of
+ * time) and a 409 send-in-progress are tried again after their Retry-After (1 s without one), always
+ * with the same idempotencyKey, so the message is sent exactly once. Any other answer is returned.
+ */
+export async function sendMessageRetrying(
+  opts: FunctionsClientOptions,
+  req: SendMessageRequest,
+  { budgetMs = 30_000 }: { budgetMs?: number } = {},
+) {
+  const once = { ...req, idempotencyKey: req.idempotencyKey ?? `cme-client-${crypto.randomUUID()}` };
+  const giveUpAt = Date.now() + budgetMs;
+  for (;;) {
+    const res = await sendMessage(opts, once);
+    const code = (res.body as { code?: unknown } | null)?.code;
+    const again = res.status === 503 || res.status === 504 || (res.status === 409 && code === 'send-in-progress');
+    const waitMs = (res.retryAfterSeconds ?? 1) * 1000;
+    if (!again || Date.now() + waitMs > giveUpAt) return res;
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
 }
 
 /** A call leg's state and messages: `/call-messages`. */

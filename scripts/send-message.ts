@@ -4,7 +4,7 @@
 // FUNCTIONS_URL (default http://localhost:$PORT or :3000) and AUTH_TOKEN come from the environment
 // or .env; with neither, the sandbox's documented token (what `npm start` uses).
 import { parseArgs } from 'node:util';
-import { callMessages, sendMessage } from '../client';
+import { callMessages, sendMessageRetrying } from '../client';
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
 import { readDotEnv } from './dotenv';
 
@@ -36,7 +36,8 @@ async function main() {
       'usage: npm run send-message -- (--call CA… | --identity NAME) \'{"key":"value"}\' [--url URL] [--key IDEMPOTENCY_KEY]',
     );
   }
-  const res = await sendMessage(fn, {
+  // Retried (same idempotencyKey) after a 503's Retry-After: Sync's write limit on a call frees up within seconds.
+  const res = await sendMessageRetrying(fn, {
     callSid: values.call,
     identity: values.identity,
     content,
