@@ -49,7 +49,7 @@ const SETTINGS = {
     sizes: [
       { chars: 1_000, messagesEachWay: 80 },
       { chars: 5_000, messagesEachWay: 80 },
-      { chars: 10_000, messagesEachWay: 24 },
+      { chars: 10_000, messagesEachWay: 80 },
     ],
   },
 };
