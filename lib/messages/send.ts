@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { SendMessageResult } from '../shared/api-types';
 import { apiError, type ErrorCode, type HttpError } from '../shared/error-catalogue';
 import type { Config } from '../platform/config';
-import { isRetryable, retryAfterSeconds, twilioCode } from '../platform/errors';
+import { isRetryable, isSyncRateLimited, retryAfterSeconds, twilioCode } from '../platform/errors';
 import { isCallSid, requireCallSid, requireIdentity } from '../shared/identifiers';
 import type { Log } from '../platform/log';
 import { validateContent } from './content';
@@ -41,6 +41,8 @@ export interface SendMessageInput {
  * limit the callbacks get the room first.
  */
 const SEND_SYNC_PATIENCE_MS = 500;
+/** A send's record refused for Sync's rate is retried after this long: the leg's callbacks go first. */
+const SEND_RATE_RETRY_AFTER_SECONDS = 5;
 
 /** Longest idempotencyKey accepted (Twilio documents none; this keeps a Sync key and logs small). */
 const MAX_IDEMPOTENCY_KEY_CHARS = 128;
@@ -207,7 +209,9 @@ async function record(ctx: SendDeps, message: OutgoingMessage & { sid: string | 
     // Sync's rate limit (a long message's parts are its most limited writes) frees room within seconds.
     throw apiError('record-failed', 'The message was sent but not recorded; retry with the same idempotencyKey.', {
       details: { sid, idempotencyKey },
-      headers: { 'Retry-After': String(retryAfterSeconds(failure)) },
+      headers: {
+        'Retry-After': String(isSyncRateLimited(failure) ? SEND_RATE_RETRY_AFTER_SECONDS : retryAfterSeconds(failure)),
+      },
     });
   }
 }

@@ -223,7 +223,8 @@ describe('/send-message (stub Calls API)', () => {
     const body = { callSid: BOB_CHILD, content: '{"a":2}', idempotencyKey: 'k-rate' };
     const first = await send(body);
     expectError(first, 503, 'record-failed');
-    expect(first.headers['Retry-After']).toBe('2');
+    // Later than after other failures: the leg's message callbacks, which cannot wait, get Sync's room first.
+    expect(first.headers['Retry-After']).toBe('5');
     const retry = await send(body);
     expect(retry.statusCode).toBe(200);
     expect(retry.body).toMatchObject({ sid: messageSid(1), outcome: 'already-sent' });
