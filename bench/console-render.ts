@@ -6,7 +6,7 @@ import { legMapName } from '../lib/store/call-store';
 import { MAX_DISPLAY_CHARS } from '../lib/shared/json-text';
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
 import { hasChromium, launchBrowser, openPage } from '../testing/browser';
-import { fillLeg, sandboxStore } from '../testing/fill';
+import { fillLeg, sandboxStore, withoutWriteLimits } from '../testing/fill';
 import { heldSdkLegs, startBenchStack, type BenchStack } from './stack';
 import { markdownTable, percentile } from './stats';
 
@@ -45,8 +45,10 @@ export async function measureConsoleRender(b: BenchStack, opts: { repeats: numbe
   const [big, long] = await heldSdkLegs(b, 'bench_console', 2);
   const store = sandboxStore(b.sandbox);
   const startMs = Date.now() - 3_600_000;
-  await fillLeg(store, big!, { count: 3, firstSequence: 1, startMs, content: (i) => wideJson(6000, i) });
-  await fillLeg(store, long!, { count: 1000, firstSequence: 1, startMs, concurrency: 16 });
+  await withoutWriteLimits(b.control, async () => {
+    await fillLeg(store, big!, { count: 3, firstSequence: 1, startMs, content: (i) => wideJson(6000, i) });
+    await fillLeg(store, long!, { count: 1000, firstSequence: 1, startMs, concurrency: 16 });
+  });
 
   const browser = await launchBrowser();
   try {

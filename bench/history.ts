@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { callMessages } from '../client';
 import { legMapName } from '../lib/store/call-store';
-import { fillLeg, sandboxStore } from '../testing/fill';
+import { fillLeg, sandboxStore, withoutWriteLimits } from '../testing/fill';
 import { mean, percentile } from './stats';
 import type { BenchStack } from './stack';
 import { randomCallSid } from '../testing/sids';
@@ -58,7 +58,9 @@ export async function measureHistory(b: BenchStack, opts: HistoryOptions): Promi
     const callSid = randomCallSid();
     const mapName = legMapName(callSid);
     const filled = performance.now();
-    await fillLeg(store, callSid, { count: n, firstSequence: 1, startMs: Date.UTC(2026, 0, 1), concurrency: 16 });
+    await withoutWriteLimits(b.control, () =>
+      fillLeg(store, callSid, { count: n, firstSequence: 1, startMs: Date.UTC(2026, 0, 1), concurrency: 16 }),
+    );
     const fillMs = performance.now() - filled;
 
     // One page read: its messages' numbers, and the Sync requests this leg's Map got meanwhile.

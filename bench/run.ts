@@ -10,6 +10,8 @@
 //   7. history: one /call-messages page at 10 to 5,000 messages (issue #13)
 //   8. forwarding to the app's backend: what it adds to /message-callback (issue #14)
 //   9. the operator console in Chromium: render time and Sync reads per refresh (issue #13)
+//  10. sustained messages/s per leg by message size under Sync's write limits by size (issue #20;
+//      alone: `npx tsx bench/size-rates-run.ts` after `npm run build`)
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -23,6 +25,7 @@ import { firstMessagesLoaded, firstMessagesQuiet, prepareProbes, type LegOutcome
 import { measureHistory } from './history';
 import { benchRoutes } from './routes';
 import { runScale, type ScaleResult } from './scale';
+import { measureSizeRates } from './size-rates';
 import { makeSnapshot, ROOT } from './snapshot';
 import { startBenchStack, type BenchStack } from './stack';
 import { markdownTable } from './stats';
@@ -41,6 +44,14 @@ const SETTINGS = {
   history: { lengths: [10, 100, 1000, 5000], pageSize: 100, samples: 30 },
   forwarding: { samples: 30 },
   console: { repeats: 5 },
+  sizeRates: {
+    inFlight: 4,
+    sizes: [
+      { chars: 1_000, messagesEachWay: 80 },
+      { chars: 5_000, messagesEachWay: 80 },
+      { chars: 10_000, messagesEachWay: 80 },
+    ],
+  },
 };
 
 const t0 = performance.now();
@@ -124,6 +135,9 @@ async function main() {
     benchRoutes(b, { ...SETTINGS.fork, concurrency: SETTINGS.concurrency, clientFloor: false }, log),
   );
 
+  log("10. messages/s per leg by size, under Sync's write limits by size");
+  const sizeRates = await withStack(false, (b) => measureSizeRates(b, SETTINGS.sizeRates, log));
+
   log('8. forwarding to the app backend');
   const forwarding = await measureForwarding(SETTINGS.forwarding.samples);
 
@@ -199,6 +213,10 @@ async function main() {
     [
       `9. The operator console in Chromium (${SETTINGS.console.repeats} of each; a render's own measure, layout included)`,
       consoleRenderTable(consoleRender),
+    ],
+    [
+      `10. Sustained messages/s on one leg by message size, under Sync's write limits by size (${SETTINGS.sizeRates.inFlight} in flight each way)`,
+      T.sizeRateTable(sizeRates),
     ],
   ];
   const text = sections.map(([title, table]) => `### ${title}\n\n${table}\n`).join('\n');

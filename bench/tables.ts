@@ -6,6 +6,7 @@ import { FIRST_MESSAGE_DELAYS_MS, SITUATIONS, type LegOutcome, type Situation } 
 import type { HistoryRow, PageCost } from './history';
 import type { RouteRow } from './routes';
 import type { ScaleResult } from './scale';
+import type { SizeRateRow } from './size-rates';
 import { int, markdownTable, mark, ms, percentile, ratio } from './stats';
 
 export const P50_TARGET = 1.5;
@@ -318,5 +319,29 @@ export function historyTable(rows: HistoryRow[]): string {
         mark(r.complete),
       ];
     }),
+  );
+}
+
+/** Table 10: sustained messages/s on one leg by message size, under Sync's write limits by size. */
+export function sizeRateTable(rows: SizeRateRow[]): string {
+  return markdownTable(
+    [
+      'message (characters of JSON)',
+      'its record (bytes)',
+      'messages each way',
+      'sustained messages/s per leg, both ways (from SDK + to SDK)',
+      'all done in (s)',
+      'Sync writes refused (429)',
+      'lost',
+    ],
+    rows.map((r) => [
+      int(r.chars),
+      int(r.itemBytes),
+      int(r.messagesEachWay),
+      `${r.sustainedPerSecond.toFixed(1)} (${r.fromSdkPerSecond.toFixed(1)} + ${r.toSdkPerSecond.toFixed(1)})`,
+      r.totalSeconds.toFixed(1),
+      int(r.refused),
+      `${r.lost} ${mark(r.lost === 0)}`,
+    ]),
   );
 }

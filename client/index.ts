@@ -64,10 +64,13 @@ export interface SendMessageRequest {
 
 export interface SendRetryOptions {
   /**
-   * How many requests one send may make (default 3; 1 never retries). A 409 send-in-progress and a
-   * 503 are made again with the same idempotencyKey once their Retry-After has passed.
+   * How many requests one send may make (default 3, or unbounded when `budgetMs` is given; 1 never
+   * retries). A 409 send-in-progress, a 503 and a 504 are made again with the same idempotencyKey
+   * once their Retry-After has passed.
    */
   maxTries?: number;
+  /** Stop retrying when the next try would start after this many ms from the first (default: no limit). */
+  budgetMs?: number;
   /** Longest wait honoured between two tries, in seconds (default 10); a longer Retry-After ends the tries. */
   maxWaitSeconds?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -80,24 +83,30 @@ const DEFAULT_MAX_WAIT_SECONDS = 10;
 /** The wait before retrying an answer that names none (a 503 from a proxy, say). */
 const DEFAULT_RETRY_AFTER_SECONDS = 1;
 
-/** An answer the same send may get past by asking again later: a send under way, or Twilio unavailable. */
+/**
+ * An answer the same send may get past by asking again later: a send under way, Twilio or Sync busy
+ * (Sync's write limit on the call reached, or sent but not recorded: 503), or an invocation that ran
+ * out of time (504). The same idempotencyKey makes each retry safe: the message is sent once.
+ */
 function isRetryableSendAnswer(res: SendAnswer): boolean {
-  if (res.status === 503) return true;
+  if (res.status === 503 || res.status === 504) return true;
   const code = typeof res.body === 'object' && res.body !== null && 'code' in res.body ? res.body.code : undefined;
   return res.status === 409 && code === 'send-in-progress';
 }
 
 /**
- * Server → SDK: `/send-message`. A 409 send-in-progress or a 503 is asked again after its
+ * Server → SDK: `/send-message`. A 409 send-in-progress, a 503 or a 504 is asked again after its
  * Retry-After, with the same idempotencyKey (one is made up when none is given, so a retry can
- * never send twice), up to `maxTries` requests; the last answer is returned.
+ * never send twice), up to `maxTries` requests or `budgetMs`; the last answer is returned.
  */
 export async function sendMessage(
   opts: FunctionsClientOptions,
   req: SendMessageRequest,
   retry: SendRetryOptions = {},
 ): Promise<SendAnswer> {
-  const { maxTries = DEFAULT_SEND_TRIES, maxWaitSeconds = DEFAULT_MAX_WAIT_SECONDS } = retry;
+  const { budgetMs, maxWaitSeconds = DEFAULT_MAX_WAIT_SECONDS } = retry;
+  const maxTries = retry.maxTries ?? (budgetMs === undefined ? DEFAULT_SEND_TRIES : Infinity);
+  const giveUpAt = budgetMs === undefined ? Infinity : Date.now() + budgetMs;
   const sleep = retry.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const params: Record<string, string> = {
     content: typeof req.content === 'string' ? req.content : JSON.stringify(req.content),
@@ -110,6 +119,7 @@ export async function sendMessage(
     const res: SendAnswer = await signedPost(opts, '/send-message', params);
     const waitSeconds = res.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
     if (tries >= maxTries || !isRetryableSendAnswer(res) || waitSeconds > maxWaitSeconds) return res;
+    if (Date.now() + waitSeconds * 1000 > giveUpAt) return res;
     await sleep(waitSeconds * 1000);
   }
 }

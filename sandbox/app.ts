@@ -130,6 +130,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const sync = createSyncRouter({
     accountSid,
     clock,
+    writeLimits: () => knobs.sync.writeLimits,
     writeRateLimit: () => faults.syncWriteRateLimit,
     writeRateWindowSeconds: () => faults.syncWriteWindowSeconds,
     missingMapCode: () => knobs.sync.missingMapCode,

@@ -1,4 +1,5 @@
 // A typed client for the sandbox's control API (documented in sandbox/README.md).
+import type { SyncWriteLimits } from './rest/sync/state';
 import { compactJson } from '../lib/shared/json-text';
 import type { KnobSettings } from './knobs';
 
@@ -39,7 +40,10 @@ export interface KnobsView {
   profile: KnobSettings['profile'];
   faults: Record<string, unknown>;
   webhooks: Record<string, unknown>;
-  sync: { missingMapCode: number };
+  sync: {
+    missingMapCode: number;
+    writeLimits: SyncWriteLimits | null;
+  };
   messages: { firstSequenceNumber: number; sdkSidFormat: 'js' | 'uuid'; ringingSubscriptions: string };
   idempotency: { variant: string };
   calls: { lagMs: number; subresources: string };

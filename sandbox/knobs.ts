@@ -3,7 +3,7 @@
 // `profile` and `knobs`), through `POST /sandbox/knobs`, or the typed control client. A profile is a
 // named set of knobs: `deterministic` (the defaults) or `realistic` (Twilio's freedoms, on).
 import { TwilioApiError } from './http';
-import { MISSING_MAP_CODES, type MissingMapCode } from './rest/sync/state';
+import { MISSING_MAP_CODES, TWILIO_WRITE_LIMITS, type MissingMapCode, type SyncWriteLimits } from './rest/sync/state';
 import type { WebhookKnobs } from './webhooks';
 
 export interface RestFaults {
@@ -19,7 +19,10 @@ export interface RestFaults {
   latencyMs: number;
   /** Jittered latency: each REST and Sync request also waits a random minMs..maxMs; unset = none. */
   latency?: { minMs: number; maxMs: number };
-  /** Sync writes per second allowed per object (Twilio: 20); unset = unlimited. */
+  /**
+   * An extra flat limit: Sync writes per second per object whatever their size; unset = none. (Sync's
+   * own limits by size are the `sync.writeLimits` knob, on by default.)
+   */
   syncWriteRateLimit?: number;
   /** The window that rate is averaged over, in seconds (default 10, Twilio's burst window). */
   syncWriteWindowSeconds?: number;
@@ -36,6 +39,11 @@ export const noFaults = (): RestFaults => ({
 export interface SyncKnobs {
   /** The code of the 404 for a Map (by unique name or SID) that does not exist, also for its items. */
   missingMapCode: MissingMapCode;
+  /**
+   * Sync's write limits per object by payload size (Twilio's Limits page; how much stricter over
+   * 1 KiB is undocumented: `over1KiB`); null = no limits.
+   */
+  writeLimits: SyncWriteLimits | null;
 }
 
 /**
@@ -100,13 +108,13 @@ export interface KnobSettings {
   profile?: SandboxProfile | null;
   faults?: Partial<Record<keyof RestFaults, unknown>>;
   webhooks?: Partial<Record<keyof WebhookKnobs, unknown>>;
-  sync?: Partial<SyncKnobs>;
+  sync?: Partial<Omit<SyncKnobs, 'writeLimits'>> & { writeLimits?: Partial<SyncWriteLimits> | null };
   messages?: Partial<MessageKnobs>;
   idempotency?: Partial<IdempotencyKnobs>;
   calls?: Partial<Record<keyof CallKnobs, unknown>>;
 }
 
-export const defaultSyncKnobs = (): SyncKnobs => ({ missingMapCode: 20404 });
+export const defaultSyncKnobs = (): SyncKnobs => ({ missingMapCode: 20404, writeLimits: { ...TWILIO_WRITE_LIMITS } });
 export const defaultMessageKnobs = (): MessageKnobs => ({
   firstSequenceNumber: 1,
   sdkSidFormat: 'js',
@@ -184,6 +192,27 @@ function latencyOf(value: unknown): RestFaults['latency'] {
   return { minMs: min, maxMs: max };
 }
 
+const isRate = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
+
+/**
+ * `sync.writeLimits` over the current ones (Twilio's when off): null = off. Each rate is writes/s
+ * (null: that tier off), at least one write per window; `over1KiB` may also be `by-size`.
+ */
+function writeLimitsOf(value: unknown, current: SyncWriteLimits | null): SyncWriteLimits | null {
+  if (value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) throw invalid('sync.writeLimits must be an object or null');
+  const limits = { ...(current ?? TWILIO_WRITE_LIMITS), ...(value as Partial<SyncWriteLimits>) };
+  const { perSecond, over1KiB, from10KiB, windowSeconds } = limits;
+  if (!(isRate(windowSeconds) && windowSeconds >= 1 && windowSeconds <= 60))
+    throw invalid('sync.writeLimits.windowSeconds must be 1-60');
+  const fits = (rate: unknown) => rate === null || (isRate(rate) && rate * windowSeconds >= 1);
+  if (!fits(perSecond) || !fits(from10KiB) || !(over1KiB === 'by-size' || fits(over1KiB)))
+    throw invalid(
+      'sync.writeLimits: perSecond, over1KiB and from10KiB are writes/s (at least one a window) or null; over1KiB may be by-size',
+    );
+  return { perSecond, over1KiB, from10KiB, windowSeconds };
+}
+
 /**
  * Applies a `POST /knobs` body (or start options) to the live knobs: `profile` first, then each section
  * over it. In `faults`, null switches an optional knob off (JSON has no undefined). Checks what it sets.
@@ -202,6 +231,7 @@ export function applyKnobs(knobs: Knobs, settings: KnobSettings): void {
   if ('latency' in faults) faults.latency = latencyOf(faults.latency);
   if (sync.missingMapCode !== undefined && !MISSING_MAP_CODES.includes(Number(sync.missingMapCode) as MissingMapCode))
     throw invalid(`sync.missingMapCode must be one of ${MISSING_MAP_CODES.join(', ')}`);
+  const writeLimits = 'writeLimits' in sync ? writeLimitsOf(sync.writeLimits, knobs.sync.writeLimits) : undefined;
   if (messages.firstSequenceNumber !== undefined && ![0, 1].includes(Number(messages.firstSequenceNumber)))
     throw invalid('messages.firstSequenceNumber must be 0 or 1');
   if (messages.sdkSidFormat !== undefined && !SDK_SID_FORMATS.includes(messages.sdkSidFormat as SdkSidFormat))
@@ -239,6 +269,7 @@ export function applyKnobs(knobs: Knobs, settings: KnobSettings): void {
     (knobs.faults as unknown as Record<string, unknown>)[k] = v === null ? undefined : v;
   Object.assign(knobs.webhooks, webhooks);
   if (sync.missingMapCode !== undefined) knobs.sync.missingMapCode = Number(sync.missingMapCode) as MissingMapCode;
+  if (writeLimits !== undefined) knobs.sync.writeLimits = writeLimits;
   if (messages.firstSequenceNumber !== undefined)
     knobs.messages.firstSequenceNumber = Number(messages.firstSequenceNumber) as 0 | 1;
   if (messages.sdkSidFormat !== undefined) knobs.messages.sdkSidFormat = messages.sdkSidFormat as SdkSidFormat;

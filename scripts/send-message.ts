@@ -36,12 +36,17 @@ async function main() {
       'usage: npm run send-message -- (--call CA… | --identity NAME) \'{"key":"value"}\' [--url URL] [--key IDEMPOTENCY_KEY]',
     );
   }
-  const res = await sendMessage(fn, {
-    callSid: values.call,
-    identity: values.identity,
-    content,
-    idempotencyKey: values.key,
-  });
+  // Retried (same idempotencyKey) after a 503's Retry-After: Sync's write limit on a call frees up within seconds.
+  const res = await sendMessage(
+    fn,
+    {
+      callSid: values.call,
+      identity: values.identity,
+      content,
+      idempotencyKey: values.key,
+    },
+    { budgetMs: 30_000 },
+  );
   console.log(JSON.stringify(res.body, null, 2));
   return res.status < 300;
 }

@@ -46,7 +46,8 @@ export interface TestStack extends Stack {
  * missing Sync Map, SANDBOX_FIRST_SEQUENCE_NUMBER (1, 0) under one first SequenceNumber,
  * SANDBOX_RINGING_SUBSCRIPTIONS (`accepted`, `refused`) under one answer to a subscription at
  * ringing, SANDBOX_CALLS_LAG_MS and SANDBOX_CALL_SUBRESOURCES (`current`, `lagged`) under one lag of
- * the Calls API — unless the test chose its own in `knobs`.
+ * the Calls API, SANDBOX_SYNC_OVER_1KIB (writes/s, or `by-size`) under one reading of Sync's
+ * undocumented limit on writes over 1 KiB — unless the test chose its own in `knobs`.
  */
 export async function startTestStack(options: StackOptions = {}): Promise<TestStack> {
   const variant = process.env.SANDBOX_IDEMPOTENCY_VARIANT as IdempotencyVariant | undefined;
@@ -60,7 +61,15 @@ export async function startTestStack(options: StackOptions = {}): Promise<TestSt
   const lagMs = process.env.SANDBOX_CALLS_LAG_MS ? Number(process.env.SANDBOX_CALLS_LAG_MS) : undefined;
   const subresources = process.env.SANDBOX_CALL_SUBRESOURCES as CallSubresourceView | undefined;
   const idempotency = options.knobs?.idempotency ?? (variant ? { variant } : undefined);
-  const sync = options.knobs?.sync ?? (missingMapCode ? { missingMapCode } : undefined);
+  const over1KiB = process.env.SANDBOX_SYNC_OVER_1KIB;
+  const writeLimits = over1KiB
+    ? { over1KiB: over1KiB === 'by-size' ? ('by-size' as const) : Number(over1KiB) }
+    : undefined;
+  const sync =
+    options.knobs?.sync ??
+    (missingMapCode || writeLimits
+      ? { ...(missingMapCode ? { missingMapCode } : {}), ...(writeLimits ? { writeLimits } : {}) }
+      : undefined);
   const messages =
     options.knobs?.messages ??
     (firstSequenceNumber !== undefined || ringingSubscriptions

@@ -5,7 +5,7 @@ import { baseUrl, type RequestSite } from '../calls/callback-urls';
 import { CallStore } from '../store/call-store';
 import { readConfig, type Config, type Env } from '../platform/config';
 import { apiError, HttpError } from '../shared/error-catalogue';
-import { isRetryable, isTwilioRestError } from '../platform/errors';
+import { isRetryable, isTwilioRestError, retryAfterSeconds } from '../platform/errors';
 import { callSidOf, routeLog, type Log } from '../platform/log';
 import { requireRequestWithinLimit, runtimeHeaders } from './runtime-request';
 import { checkTwilioSignature } from './signature';
@@ -129,9 +129,14 @@ function couldBeInBody(headers: Record<string, unknown>, name: string, value: un
   return Number(length) >= Buffer.byteLength(name) + 1 + Buffer.byteLength(value);
 }
 
-/** An error's answer: `{code, message, ...details}` at the catalogue's status, with its headers. */
+/**
+ * An error's answer: `{code, message, ...details}` at the catalogue's status, with its headers. A 503
+ * can be retried as it is: it always says when (Retry-After, 1 s unless the error chose).
+ */
 function errorAnswer(err: HttpError): RouteResult {
-  return { ...json(err.status, { code: err.code, message: err.message, ...err.details }), headers: err.headers };
+  const headers =
+    err.status === 503 ? { 'Retry-After': String(retryAfterSeconds(undefined)), ...err.headers } : err.headers;
+  return { ...json(err.status, { code: err.code, message: err.message, ...err.details }), headers };
 }
 
 const INTERNAL_ERROR = errorAnswer(apiError('internal-error', 'Something went wrong on our side; retry the request.'));
@@ -183,9 +188,11 @@ function errorResult(err: unknown, log: Log): RouteResult {
       twilioCode,
       cause: (err as { code?: unknown }).code,
     });
+    // Sync's rate limit (54009) answers the same code, with a longer Retry-After.
     return errorAnswer(
       apiError('twilio-unavailable', 'Twilio did not answer in time; retry the request.', {
         details: twilioCode ? { twilioCode } : {},
+        headers: { 'Retry-After': String(retryAfterSeconds(err)) },
       }),
     );
   }

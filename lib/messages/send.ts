@@ -4,7 +4,14 @@ import { randomUUID } from 'node:crypto';
 import type { SendMessageResult } from '../shared/api-types';
 import { apiError, HttpError, type ErrorCode } from '../shared/error-catalogue';
 import type { Config } from '../platform/config';
-import { isNotTaken, isRetryable, isTwilioRestError, twilioCode } from '../platform/errors';
+import {
+  isNotTaken,
+  isRetryable,
+  isSyncRateLimited,
+  isTwilioRestError,
+  retryAfterSeconds,
+  twilioCode,
+} from '../platform/errors';
 import { isCallSid, requireCallSid, requireIdentity } from '../shared/identifiers';
 import type { Log } from '../platform/log';
 import { validateContent } from './content';
@@ -36,6 +43,15 @@ export interface SendMessageInput {
 
 /** Retry-After, in whole seconds (at least 1), for a retry that can succeed `ms` from now. */
 const retryAfter = (ms: number) => ({ 'Retry-After': String(Math.max(1, Math.ceil(ms / 1000))) });
+/**
+ * How long a send keeps retrying its record in Sync before answering 503 with Retry-After (its key
+ * then marked sent, so the retry records it, never sends again). Short on purpose: the caller can
+ * retry, while a message callback has only Twilio's 15 s of retries, so under Sync's per-leg write
+ * limit the callbacks get the room first.
+ */
+const SEND_SYNC_PATIENCE_MS = 500;
+/** A send's record refused for Sync's rate is retried after this long: the leg's callbacks go first. */
+const SEND_RATE_RETRY_AFTER_SECONDS = 5;
 
 /** Longest idempotencyKey accepted (Twilio documents none; this keeps a Sync key and logs small). */
 const MAX_IDEMPOTENCY_KEY_CHARS = 128;
@@ -227,20 +243,30 @@ async function record(ctx: SendDeps, message: OutgoingMessage & { sid: string | 
     );
   const mark = () => store.markSent(callSid, idempotencyKey, { sentAtMs, contentHash }, sid);
   let saved: boolean;
+  let failure: unknown;
+  const failed = (err: unknown) => {
+    failure = err;
+    return false;
+  };
   if (Date.now() + 2 * REQUEST_TIMEOUT_MS <= ctx.deadline) {
-    saved = await save(store.withDeadline(ctx.deadline - REQUEST_TIMEOUT_MS)).then(
+    const patience = Date.now() + SEND_SYNC_PATIENCE_MS + REQUEST_TIMEOUT_MS;
+    saved = await save(store.withDeadline(Math.min(ctx.deadline - REQUEST_TIMEOUT_MS, patience))).then(
       () => true,
-      () => false,
+      failed,
     );
     if (!saved) await mark().catch(() => undefined);
   } else {
     const [saving] = await Promise.allSettled([save(store), mark()]);
-    saved = saving.status === 'fulfilled';
+    saved = saving.status === 'fulfilled' || failed(saving.reason);
   }
   if (!saved) {
     ctx.log.forCall(callSid).info({ messageSid: sid, recorded: false });
+    // Sync's rate limit (a long message's parts are its most limited writes) frees room within seconds.
     throw apiError('record-failed', 'The message was sent but not recorded; retry with the same idempotencyKey.', {
       details: { sid, idempotencyKey },
+      headers: {
+        'Retry-After': String(isSyncRateLimited(failure) ? SEND_RATE_RETRY_AFTER_SECONDS : retryAfterSeconds(failure)),
+      },
     });
   }
 }

@@ -53,3 +53,13 @@ export function isNotTaken(err: unknown): boolean {
   }
   return err.status === 429 || err.status === 503;
 }
+/** Sync refusing a write for its per-object rate (429 / 54009): room comes back within its 10 s window. */
+export function isSyncRateLimited(err: unknown): boolean {
+  return isTwilioRestError(err) && err.status === 429 && err.code === 54009;
+}
+
+/**
+ * The Retry-After (seconds) of a 503 we answer: Sync's rate limit frees room as writes leave its
+ * window (10 KiB payloads: 2 writes/s), so a retry waits a little longer than after other failures.
+ */
+export const retryAfterSeconds = (cause: unknown): number => (isSyncRateLimited(cause) ? 2 : 1);

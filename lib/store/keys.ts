@@ -5,7 +5,7 @@
 //   state                    the leg's state, with its subscription record
 //   to-sdk-r.<inv>.<h>       a message to the SDK, newest first: inv = MAX_TIME_MS − its send time
 //                            (h: hash of its idempotency key)
-//   <key>~<n>                continuation parts of a message whose item would exceed 16 KB
+//   <key>~<n>                continuation parts of a message whose item would reach 10 KiB
 //   ~send.<h>                the claim of a send's idempotency key (exactly-once sends)
 // so `from-sdk.*` < `state` < `to-sdk-r.*` < `~send.*`. The newest messages of both directions
 // meet at `state`: one ascending read from the last message seen returns what is new both ways and
@@ -13,8 +13,15 @@
 import { createHash } from 'node:crypto';
 import { isMessageSid } from '../shared/identifiers';
 
-/** Serialized Sync item data may not exceed 16 KB; parts stay well under it, with room for metadata. */
-const MAX_PART_BYTES = 12_000;
+/**
+ * Serialized Sync item data may not exceed 16 KB, and Sync's strictest write limit (2/s per object)
+ * applies from 10 KiB: a message is split so that each of its writes stays under 10 KiB, its head
+ * (the first part with the message's fields, room kept for them) and each continuation part
+ * (`{"part":…}`), at the cost of one more write for a message past about 9.5 KB.
+ */
+const MAX_PART_BYTES = 10_200;
+/** The first part's share of the head item, whose fields (Sids, times, key) take a few hundred bytes more. */
+export const MAX_HEAD_PART_BYTES = 9_700;
 
 export const legMapName = (callSid: string) => `cme.call.${callSid.toLowerCase()}`;
 /**
@@ -62,14 +69,17 @@ export const FROM_SDK_KEY_PATTERN = /^from-sdk\.\d{10}\.KX[0-9a-f]{32}$/;
 export const TO_SDK_KEY_PATTERN = /^to-sdk-r\.\d{13}\.[0-9a-f]{24}$/;
 export const sendClaimKey = (idempotencyKey: string) => `${SEND_CLAIM}${shortHash(idempotencyKey)}`;
 
-/** Splits text into pieces whose JSON string form is at most `maxBytes` UTF-8 bytes, never inside a code point. */
-export function splitForSync(text: string, maxBytes = MAX_PART_BYTES): string[] {
+/**
+ * Splits text into pieces whose JSON string form is at most `maxBytes` UTF-8 bytes (the first:
+ * `firstMaxBytes`), never inside a code point.
+ */
+export function splitForSync(text: string, maxBytes = MAX_PART_BYTES, firstMaxBytes = maxBytes): string[] {
   const parts: string[] = [];
   let current = '';
   let size = 2; // the quotes
   for (const char of text) {
     const bytes = Buffer.byteLength(JSON.stringify(char)) - 2;
-    if (size + bytes > maxBytes && current) {
+    if (size + bytes > (parts.length === 0 ? firstMaxBytes : maxBytes) && current) {
       parts.push(current);
       current = '';
       size = 2;

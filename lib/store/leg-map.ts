@@ -2,7 +2,7 @@
 // created if absent and read, a message stored and read in parts. CallStore (lib/store/call-store.ts)
 // builds the leg's state, history and send claims on it.
 import type { Config } from '../platform/config';
-import { legMapName, splitForSync, STATE_KEY } from './keys';
+import { legMapName, MAX_HEAD_PART_BYTES, splitForSync, STATE_KEY } from './keys';
 import { logUnreadable, parseLegState, parseMessageHead, parsePartText } from './records';
 import type { StoredLegState, StoredMessage } from './records';
 import { SyncAccess, type SyncItem } from './sync';
@@ -60,7 +60,7 @@ export class LegMap extends SyncAccess {
 
   /** Stores a message at `key` (continuation parts first, then its head): a redelivery is a no-op. */
   protected async saveAt(key: string, message: StoredMessage): Promise<'stored' | 'duplicate'> {
-    const [first = '', ...rest] = splitForSync(message.content);
+    const [first = '', ...rest] = splitForSync(message.content, undefined, MAX_HEAD_PART_BYTES);
     for (const [i, part] of rest.entries()) {
       // A part that exists already came from an earlier delivery of the same message: same content.
       await this.createItem(message.callSid, `${key}~${i + 1}`, { part });

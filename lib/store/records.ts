@@ -182,7 +182,7 @@ export interface StoredMessageHead extends StoredMessage {
 
 /**
  * More parts than any message this code writes has (MAX_CALLBACK_CONTENT_CHARS, 20,000 characters
- * of at most 6 bytes once escaped, in 12,000-byte parts: 10 at most). A head claiming more was not
+ * of at most 6 bytes once escaped, in parts of at least 9,700 bytes: 13 at most). A head claiming more was not
  * written here, and reading it must not cost unbounded requests.
  */
 const MAX_PARTS = 64;

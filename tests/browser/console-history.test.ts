@@ -6,7 +6,7 @@ import type { RequestRecord } from '../../sandbox/app';
 import { callMessages } from '../../client';
 import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
-import { fillLeg, filledMessageSid, sandboxStore } from '../../testing/fill';
+import { fillLeg, filledMessageSid, sandboxStore, withoutWriteLimits } from '../../testing/fill';
 import { waitFor } from '../../testing/stack';
 import { useTestStack } from '../support/stack';
 import { launchBrowser, openPage, type WatchedPage } from '../../testing/browser';
@@ -92,7 +92,9 @@ describeWithChromium('the operator console on a long history', () => {
     await waitFor(async () => (await stack.control.call(leg)).subscriptions.length > 0, 'the subscription', 15_000);
     // In the past, so that the messages written later follow it.
     fill = { firstSequence: 1, startMs: Date.now() - 400_000 };
-    await fillLeg(sandboxStore(stack.sandbox), leg, { ...fill, count: FILLED, concurrency: 16 });
+    await withoutWriteLimits(stack.control, () =>
+      fillLeg(sandboxStore(stack.sandbox), leg, { ...fill, count: FILLED, concurrency: 16 }),
+    );
 
     operator = await openPage(browser, stack.functionsUrl, `${stack.functionsUrl}/console.html`);
     await operator.page.locator('#operator-secret').fill(SANDBOX_DEFAULTS.operatorSecret);

@@ -4,7 +4,7 @@
 import { callMessages, signedPost } from '../../client';
 import type { CallMessagePageItem } from '../../lib/shared/api-types';
 import { legMapName } from '../../lib/store/call-store';
-import { fillLeg, filledMessageSid, sandboxStore } from '../../testing/fill';
+import { fillLeg, filledMessageSid, sandboxStore, withoutWriteLimits } from '../../testing/fill';
 import { waitFor } from '../../testing/stack';
 import { useTestStack } from '../support/stack';
 import { defined, withoutFragment } from '../support/narrow';
@@ -63,7 +63,9 @@ beforeAll(async () => {
   // The rest, straight into Sync: no REST latency while filling (the realistic profile's 20-150 ms).
   await ctl.knobs({ faults: { latency: null } });
   fill = { firstSequence: (real.sequence ?? 1) + 1, startMs: Date.parse(real.timestamp) + 1000 };
-  await fillLeg(sandboxStore(stack.sandbox), leg, { ...fill, count: LENGTH - 1, concurrency: 16 });
+  await withoutWriteLimits(ctl, () =>
+    fillLeg(sandboxStore(stack.sandbox), leg, { ...fill, count: LENGTH - 1, concurrency: 16 }),
+  );
   await ctl.knobs({ faults: { latency: knobs.faults.latency ?? null } });
   await ctl.idle();
 

@@ -115,6 +115,10 @@ describe('knobs through the control API', () => {
       { faults: { latency: { minMs: 10, maxMs: 5 } } },
       { webhooks: { statusCallbackOrder: 'random' } },
       { profile: 'chaos', sync: { missingMapCode: 54300 } },
+      { sync: { writeLimits: { from10KiB: 0 } } },
+      { sync: { writeLimits: { over1KiB: 'fast' } } },
+      { sync: { writeLimits: { windowSeconds: 0 } } },
+      { sync: { writeLimits: { perSecond: 0.05 } } },
     ]) {
       await expect(ctl.knobs(bad as never)).rejects.toMatchObject({ status: 400, body: { code: 20001 } });
     }
@@ -138,6 +142,45 @@ describe('knobs through the control API', () => {
       const res = await rest('GET', `/sync/v1/Services/default${path}`);
       expect([res.status, res.body.code]).toEqual([404, code]);
     }
+  });
+
+  it("plays Sync's write limits by payload size by default; each tier changes, and all switch off", async () => {
+    expect((await ctl.getKnobs()).sync.writeLimits).toEqual({
+      perSecond: 20,
+      over1KiB: 10,
+      from10KiB: 2,
+      windowSeconds: 10,
+    });
+    // A 1 s window and 1 write/s from 10 KiB: one 11 KB write per Document per second.
+    const narrowed = await ctl.knobs({ sync: { writeLimits: { windowSeconds: 1, from10KiB: 1 } } });
+    expect(narrowed.sync.writeLimits).toEqual({ perSecond: 20, over1KiB: 10, from10KiB: 1, windowSeconds: 1 });
+    const big = JSON.stringify({ pad: 'x'.repeat(11_000) });
+    const docs = '/sync/v1/Services/default/Documents';
+    expect((await rest('POST', docs, { UniqueName: 'size-limited', Data: big })).status).toBe(201);
+    const refused = await fetch(`${sandbox.url}${docs}/size-limited`, {
+      method: 'POST',
+      headers: { Authorization: auth(), 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ Data: big }),
+    });
+    expect([refused.status, ((await refused.json()) as { code: number }).code]).toEqual([429, 54009]);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    // Another object has its own window.
+    expect((await rest('POST', docs, { UniqueName: 'other', Data: big })).status).toBe(201);
+    // over1KiB's readings; then off altogether.
+    expect((await ctl.knobs({ sync: { writeLimits: { over1KiB: 'by-size' } } })).sync.writeLimits?.over1KiB).toBe(
+      'by-size',
+    );
+    await ctl.knobs({ sync: { writeLimits: null } });
+    expect((await ctl.getKnobs()).sync.writeLimits).toBeNull();
+    expect((await rest('POST', `${docs}/size-limited`, { Data: big })).status).toBe(200);
+    expect((await rest('POST', `${docs}/size-limited`, { Data: big })).status).toBe(200);
+    // A setting over "off" starts from Twilio's limits.
+    expect((await ctl.knobs({ sync: { writeLimits: { over1KiB: 2 } } })).sync.writeLimits).toEqual({
+      perSecond: 20,
+      over1KiB: 2,
+      from10KiB: 2,
+      windowSeconds: 10,
+    });
   });
 
   it('adds jittered latency to every REST and Sync request', async () => {

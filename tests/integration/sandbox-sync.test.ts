@@ -6,7 +6,12 @@ import twilio from 'twilio';
 import { SandboxClock } from '../../sandbox/clock';
 import { basicAuth, twilioErrorHandler } from '../../sandbox/http';
 import { createSyncRouter } from '../../sandbox/rest/sync';
-import type { MissingMapCode } from '../../sandbox/rest/sync/state';
+import {
+  TWILIO_WRITE_LIMITS,
+  writeCost,
+  type MissingMapCode,
+  type SyncWriteLimits,
+} from '../../sandbox/rest/sync/state';
 import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
 import { defined } from '../support/narrow';
 import { sid, accountSid } from '../../testing/sids';
@@ -18,12 +23,14 @@ let server: http.Server;
 let baseUrl: string;
 let client: twilio.Twilio;
 let rateLimit: number | undefined;
+let writeLimits: SyncWriteLimits | undefined;
 let missingMapCode: MissingMapCode | undefined;
 const clock = new SandboxClock();
 const sync = createSyncRouter({
   accountSid: ACCOUNT_SID,
   clock,
   writeRateLimit: () => rateLimit,
+  writeLimits: () => writeLimits,
   missingMapCode: () => missingMapCode,
 });
 
@@ -451,5 +458,85 @@ describe('write-rate limit', () => {
         .syncMaps('free')
         .syncMapItems.create({ key: `k${i}`, data: {} });
     expect(sync.stats().writesByObject.free).toHaveLength(31);
+  });
+});
+
+describe('write limits by payload size', () => {
+  afterEach(() => {
+    writeLimits = undefined;
+  });
+
+  it("gives each write its size's share of the object's window: 1/20 s, 1/10 s over 1 KiB, 1/2 s from 10 KiB", () => {
+    const twilio = TWILIO_WRITE_LIMITS;
+    expect([writeCost(twilio, 0), writeCost(twilio, 1024)]).toEqual([0.05, 0.05]);
+    expect([writeCost(twilio, 1025), writeCost(twilio, 10 * 1024 - 1)]).toEqual([0.1, 0.1]);
+    expect([writeCost(twilio, 10 * 1024), writeCost(twilio, 16_000)]).toEqual([0.5, 0.5]);
+    // The readings of "more aggressively" over 1 KiB: in proportion to size, or as strict as 10 KiB.
+    expect(writeCost({ ...twilio, over1KiB: 'by-size' }, 5 * 1024)).toBeCloseTo(0.25);
+    expect(writeCost({ ...twilio, over1KiB: 2 }, 2048)).toBe(0.5);
+    // A tier switched off falls back to the one below; small writes off: not limited at all.
+    expect(writeCost({ ...twilio, from10KiB: null }, 12_000)).toBe(0.1);
+    expect(writeCost({ ...twilio, over1KiB: null, from10KiB: null }, 12_000)).toBe(0.05);
+    expect(writeCost({ ...twilio, perSecond: null }, 100)).toBe(0);
+  });
+
+  it("refuses a Map's 20th 10 KiB item in a burst (its own creation took a share), with Retry-After", async () => {
+    writeLimits = { ...TWILIO_WRITE_LIMITS };
+    const big = { pad: 'x'.repeat(10_300) };
+    await svc().syncMaps.create({ uniqueName: 'sized' }); // 1/20 s of the window
+    for (let i = 0; i < 19; i++)
+      await svc()
+        .syncMaps('sized')
+        .syncMapItems.create({ key: `k${i}`, data: big }); // 1/2 s each: 9.55 s of 10
+    const err = await failure(svc().syncMaps('sized').syncMapItems.create({ key: 'over', data: big }));
+    expect([err.status, err.code]).toEqual([429, 54009]);
+    const raw = await fetch(`${baseUrl}/sync/v1/Services/default/Maps/sized/Items`, {
+      method: 'POST',
+      headers: {
+        authorization: 'Basic ' + Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64'),
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ Key: 'raw', Data: JSON.stringify(big) }).toString(),
+    });
+    expect(raw.status).toBe(429);
+    // Room for it comes back when the Map's creation leaves the 10 s window.
+    expect(Number(raw.headers.get('retry-after'))).toBeGreaterThanOrEqual(9);
+    // Smaller writes still fit in what is left (0.45 s): one small (1/20 s), one of 2 KB (1/10 s).
+    await svc()
+      .syncMaps('sized')
+      .syncMapItems.create({ key: 'small', data: { s: 1 } });
+    await svc()
+      .syncMaps('sized')
+      .syncMapItems.create({ key: 'middle', data: { pad: 'x'.repeat(2000) } });
+    expect((await failure(svc().syncMaps('sized').syncMapItems.create({ key: 'big', data: big }))).status).toBe(429);
+    // Another object is not held back; after the window, the Map takes big writes again.
+    await svc().documents.create({ uniqueName: 'sized-doc', data: big });
+    clock.advance(10_001);
+    await svc().syncMaps('sized').syncMapItems.create({ key: 'later', data: big });
+  });
+
+  it('sustains 2 writes/s of 10 KiB on one object: 20 at once, then 20 more each time the window moves on', async () => {
+    writeLimits = { ...TWILIO_WRITE_LIMITS, perSecond: null }; // only the big writes take room here
+    const big = { pad: 'x'.repeat(10_300) };
+    await svc().syncMaps.create({ uniqueName: 'steady' });
+    const statuses: number[] = [];
+    // 25 s of the sandbox's clock, one attempt every 100 ms: bursts at 0, 10 and 20 s (its real
+    // time passing too moves the clock on a little, never past the next window at 30 s).
+    for (let step = 0; step < 250; step++) {
+      statuses.push(
+        await svc()
+          .syncMaps('steady')
+          .syncMapItems.create({ key: `s${step}`, data: big })
+          .then(
+            () => 201,
+            (err: { status: number }) => err.status,
+          ),
+      );
+      clock.advance(100);
+    }
+    expect(statuses.filter((s) => s !== 201 && s !== 429)).toEqual([]);
+    const accepted = statuses.filter((s) => s === 201).length;
+    expect(accepted).toBeGreaterThanOrEqual(59);
+    expect(accepted).toBeLessThanOrEqual(61);
   });
 });

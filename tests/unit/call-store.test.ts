@@ -470,6 +470,25 @@ describe('saveInbound / readHistory', () => {
     expect(page?.messages[0]?.message).not.toHaveProperty('parts');
   });
 
+  it.each([
+    ['ASCII', 'x'],
+    ['3-byte', '漢'],
+    ['4-byte', '😀'],
+    ['escaped', '\\"'],
+  ])(
+    "keeps each write of a 10,000-character %s message under 10 KiB (Sync's strictest limit starts there)",
+    async (_script, char) => {
+      const head = '{"t":"';
+      const content = `${head}${char.repeat(Math.floor((10_000 - head.length - 2) / char.length))}"}`;
+      const message = inbound(5, { content });
+      await store.saveInbound(message);
+      const items = await map(PARENT).syncMapItems.list();
+      for (const item of items) expect(Buffer.byteLength(JSON.stringify(item.data))).toBeLessThan(10 * 1024);
+      const page = await store.readHistory(PARENT, { order: 'asc' }, 10);
+      expect(page?.messages.map((m) => m.message.content)).toEqual([content]);
+    },
+  );
+
   it('keeps a 10,000-character message of emoji whole, both ways', async () => {
     const content = JSON.stringify({ t: '😀'.repeat(4996) });
     await store.saveInbound(inbound(1, { content }));

@@ -117,6 +117,27 @@ describe('twilioFunction', () => {
     expect(res.body).toEqual({ code: 'call-ambiguous', message: 'Two calls.', callSids: ['CA1'] });
   });
 
+  it('says when to retry a 503: after 2 s when Sync refused for its rate limit, 1 s otherwise', async () => {
+    const rest = (status: number, code: number) => Object.assign(new Error('x'), { status, code });
+    const answer = (err: unknown) =>
+      invoke(
+        fn(async () => {
+          throw err;
+        }),
+        makeContext('/x'),
+        eventFor(`${LOCAL_BASE}/x`),
+      );
+    const syncLimited = await answer(rest(429, 54009));
+    expectError(syncLimited, 503, 'twilio-unavailable');
+    expect(syncLimited.headers['Retry-After']).toBe('2');
+    expect((await answer(rest(503, 20503))).headers['Retry-After']).toBe('1');
+    // A 503 of the catalogue says it too; one that chose its own keeps it.
+    expect((await answer(apiError('record-failed', 'x'))).headers['Retry-After']).toBe('1');
+    const chosen = await answer(apiError('record-failed', 'x', { headers: { 'Retry-After': '5' } }));
+    expect(chosen.headers['Retry-After']).toBe('5');
+    expect((await answer(apiError('call-not-active', 'x'))).headers['Retry-After']).toBeUndefined();
+  });
+
   it('answers 503 for a retryable Twilio error and 502 for a refusal', async () => {
     const rest = (status: number, code: number) => Object.assign(new Error('x'), { status, code });
     const busy = await invoke(

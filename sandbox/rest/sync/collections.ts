@@ -47,9 +47,9 @@ export function registerCollection(router: express.Router, state: SyncState, kin
       items: new Map(),
       nextIndex: 0,
     };
-    state.checkRate(res, rateKey(c));
+    const cost = state.checkRate(res, rateKey(c));
     colls.set(c.sid, c);
-    state.recordWrite(rateKey(c));
+    state.recordWrite(rateKey(c), cost);
     res.status(201).json(collectionJson(state, svc, kind, c));
   });
 
@@ -63,21 +63,21 @@ export function registerCollection(router: express.Router, state: SyncState, kin
     const c = state.collectionOf(svc, kind, String(req.params.Sid));
     const ttl = ttlOf(bodyOf(req), 'CollectionTtl', 'Ttl');
     if (ttl === undefined) throw new TwilioApiError(400, 54010, 'No parameters specified: send Ttl or CollectionTtl');
-    state.checkRate(res, rateKey(c));
+    const cost = state.checkRate(res, rateKey(c));
     const now = state.now();
     c.expires = state.trackExpiry(ttl, now);
     c.revision++;
     c.updated = now;
-    state.recordWrite(rateKey(c));
+    state.recordWrite(rateKey(c), cost);
     res.json(collectionJson(state, svc, kind, c));
   });
 
   router.delete(`${base}/:Sid`, (req, res) => {
     const svc = state.serviceOf(req);
     const c = state.collectionOf(svc, kind, String(req.params.Sid));
-    state.checkRate(res, rateKey(c));
+    const cost = state.checkRate(res, rateKey(c));
     state.collectionsOf(svc, kind).delete(c.sid);
-    state.recordWrite(rateKey(c));
+    state.recordWrite(rateKey(c), cost);
     res.status(204).end();
   });
 }

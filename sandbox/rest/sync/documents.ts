@@ -5,7 +5,7 @@ import { TwilioApiError, newSid } from '../../http';
 import { documentJson, serviceUrl } from './json';
 import { ascending, paginate, parsePaging } from './paging';
 import { bodyOf, checkRevision, param, parseData, parseUniqueName, ttlOf } from './params';
-import { assertUniqueName, findIn, rateKey, type Doc, type Service, type SyncState } from './state';
+import { assertUniqueName, findIn, payloadBytes, rateKey, type Doc, type Service, type SyncState } from './state';
 
 function documentOf(svc: Service, req: Request): Doc {
   const id = String(req.params.Sid);
@@ -43,9 +43,9 @@ export function registerDocuments(router: express.Router, state: SyncState): voi
       seq: state.nextSeq(),
       data,
     };
-    state.checkRate(res, rateKey(d));
+    const cost = state.checkRate(res, rateKey(d), payloadBytes(rawData));
     svc.documents.set(d.sid, d);
-    state.recordWrite(rateKey(d));
+    state.recordWrite(rateKey(d), cost);
     res
       .status(201)
       .set('ETag', String(d.revision))
@@ -68,24 +68,24 @@ export function registerDocuments(router: express.Router, state: SyncState): voi
     if (data === undefined && ttl === undefined) {
       throw new TwilioApiError(400, 54010, 'No parameters specified: send Data and/or Ttl');
     }
-    state.checkRate(res, rateKey(d));
+    const cost = state.checkRate(res, rateKey(d), payloadBytes(rawData));
     checkRevision(req, d.revision, 54103, 'Document');
     const now = state.now();
     if (data !== undefined) d.data = data;
     if (ttl !== undefined) d.expires = state.trackExpiry(ttl, now);
     d.revision++;
     d.updated = now;
-    state.recordWrite(rateKey(d));
+    state.recordWrite(rateKey(d), cost);
     res.set('ETag', String(d.revision)).json(documentJson(state, svc, d));
   });
 
   router.delete('/Services/:ServiceSid/Documents/:Sid', (req, res) => {
     const svc = state.serviceOf(req);
     const d = documentOf(svc, req);
-    state.checkRate(res, rateKey(d));
+    const cost = state.checkRate(res, rateKey(d));
     checkRevision(req, d.revision, 54103, 'Document');
     svc.documents.delete(d.sid);
-    state.recordWrite(rateKey(d));
+    state.recordWrite(rateKey(d), cost);
     res.status(204).end();
   });
 }

@@ -9,6 +9,7 @@ import { bodyOf, checkRevision, MAX_KEY, param, parseData, required, ttlOf, type
 import {
   LIST_KIND,
   MAP_KIND,
+  payloadBytes,
   rateKey,
   type Collection,
   type CollectionKind,
@@ -89,13 +90,14 @@ export function registerItems(router: express.Router, state: SyncState, kind: Co
         throw new TwilioApiError(400, 54209, `Invalid Map Item key: longer than ${MAX_KEY} characters`);
       }
     }
-    const data = parseData(required(body, 'Data'), kind.itemInvalidData, what);
+    const rawData = required(body, 'Data');
+    const data = parseData(rawData, kind.itemInvalidData, what);
     const itemTtl = ttlOf(body, 'ItemTtl', 'Ttl');
     const collectionTtl = ttlOf(body, 'CollectionTtl');
     if (key !== undefined && c.items.has(key)) {
       throw new TwilioApiError(409, 54208, `Map Item with key ${key} already exists`);
     }
-    state.checkRate(res, rateKey(c));
+    const cost = state.checkRate(res, rateKey(c), payloadBytes(rawData));
     const now = state.now();
     const id = key ?? c.nextIndex++;
     const it: Item<string | number> = {
@@ -108,7 +110,7 @@ export function registerItems(router: express.Router, state: SyncState, kind: Co
     };
     c.items.set(id, it);
     touchParent(c, collectionTtl, now);
-    state.recordWrite(rateKey(c));
+    state.recordWrite(rateKey(c), cost);
     res
       .status(201)
       .set('ETag', String(it.revision))
@@ -140,7 +142,7 @@ export function registerItems(router: express.Router, state: SyncState, kind: Co
           : 'CollectionTtl can only be used when Data or Ttl is updated in the same request',
       );
     }
-    state.checkRate(res, rateKey(c));
+    const cost = state.checkRate(res, rateKey(c), payloadBytes(rawData));
     checkRevision(req, it.revision, kind.itemRevisionMismatch, what);
     const now = state.now();
     if (data !== undefined) it.data = data;
@@ -148,7 +150,7 @@ export function registerItems(router: express.Router, state: SyncState, kind: Co
     it.revision++;
     it.updated = now;
     touchParent(c, collectionTtl, now);
-    state.recordWrite(rateKey(c));
+    state.recordWrite(rateKey(c), cost);
     res.set('ETag', String(it.revision)).json(itemJson(state, svc, kind, c, it));
   });
 
@@ -156,11 +158,11 @@ export function registerItems(router: express.Router, state: SyncState, kind: Co
     const svc = state.serviceOf(req);
     const c = parentOf(svc, req);
     const it = itemOf(c, itemIdOf(req));
-    state.checkRate(res, rateKey(c));
+    const cost = state.checkRate(res, rateKey(c));
     checkRevision(req, it.revision, kind.itemRevisionMismatch, what);
     c.items.delete(it.id);
     touchParent(c, undefined, state.now());
-    state.recordWrite(rateKey(c));
+    state.recordWrite(rateKey(c), cost);
     res.status(204).end();
   });
 }

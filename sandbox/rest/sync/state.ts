@@ -10,12 +10,61 @@ import { expiryFrom, param, type Body } from './params';
 export type MissingMapCode = 20404 | 54200 | 54300;
 export const MISSING_MAP_CODES: readonly MissingMapCode[] = [20404, 54200, 54300];
 
+/**
+ * Sync's write limits by payload size (its Limits page): up to 20 writes/s per object over a 10 s
+ * burst window, an item write counting toward its Map or List; objects over 1 KiB "rate-limited more
+ * aggressively" (how much is undocumented: `over1KiB`); payloads of 10 KiB and more 2 writes/s
+ * sustained. Each write takes 1/rate of a second of its object's window, the rate being its size's
+ * tier: writes of one size alone go at their tier's rate, mixed sizes share the object's window.
+ */
+export interface SyncWriteLimits {
+  /** Writes/s per object of payloads up to 1 KiB (Twilio: 20); null = those writes are not limited. */
+  perSecond: number | null;
+  /**
+   * Payloads over 1 KiB and under 10 KiB (undocumented): writes/s, `by-size` (perSecond scaled down by
+   * the size in KiB: 20/s at 1 KiB to 2/s at 10 KiB), or null = as small writes.
+   */
+  over1KiB: number | 'by-size' | null;
+  /** Writes/s of payloads of 10 KiB and more (Twilio: 2); null = as the tier below. */
+  from10KiB: number | null;
+  /** The burst window, in seconds (Twilio: 10). */
+  windowSeconds: number;
+}
+
+export const TWILIO_WRITE_LIMITS: Readonly<SyncWriteLimits> = {
+  perSecond: 20,
+  over1KiB: 10,
+  from10KiB: 2,
+  windowSeconds: 10,
+};
+
+const KIB = 1024;
+
+/** The seconds of its object's window a write of `bytes` takes under `limits` (0: not limited). */
+export function writeCost(limits: SyncWriteLimits, bytes: number): number {
+  const small = limits.perSecond === null ? 0 : 1 / limits.perSecond;
+  if (bytes <= KIB) return small;
+  const { over1KiB } = limits;
+  const middle =
+    over1KiB === null
+      ? small
+      : over1KiB === 'by-size'
+        ? limits.perSecond === null
+          ? 0
+          : bytes / KIB / limits.perSecond
+        : 1 / over1KiB;
+  if (bytes < 10 * KIB) return middle;
+  return limits.from10KiB === null ? middle : 1 / limits.from10KiB;
+}
+
 export interface SyncOptions {
   accountSid: string;
   clock: SandboxClock;
-  /** writes/s allowed per object (Map/List/Document incl. their items) over a 10 s window; undefined = no limit */
+  /** Sync's write limits by payload size; undefined or null = none (the unit tests' in-process Sync). */
+  writeLimits?: () => SyncWriteLimits | null | undefined;
+  /** An extra flat limit, writes/s per object whatever their size (a fault); undefined = none. */
   writeRateLimit?: () => number | undefined;
-  /** Length of the window the rate is averaged over (Twilio: a 10 s burst window). */
+  /** Length of the window that flat rate is averaged over (default 10 s). */
   writeRateWindowSeconds?: () => number | undefined;
   /** The code of the 404 for a missing Map, also for its items: 20404 (the default), 54200 or 54300. */
   missingMapCode?: () => MissingMapCode | undefined;
@@ -105,6 +154,9 @@ export const LIST_KIND: CollectionKind = {
   itemInvalidData: 54156,
 };
 
+/** The size of a write's payload: its Data as sent (UTF-8 bytes); none for a delete or a TTL change. */
+export const payloadBytes = (rawData: string | undefined) => (rawData === undefined ? 0 : Buffer.byteLength(rawData));
+
 /** The key writes to an object are counted under. */
 export const rateKey = (o: SyncObject) => o.uniqueName ?? o.sid;
 
@@ -154,7 +206,7 @@ export class SyncState {
   readonly services = new Map<string, Service>();
   /** The earliest expiry anything may have: sweeping before then finds nothing, so it is skipped. */
   private nextExpiry = Infinity;
-  private readonly writes = new Map<string, number[]>();
+  private readonly writes = new Map<string, { at: number; cost: number }[]>();
   private readonly defaultServiceSid = newSid('IS');
   private seq = 0;
 
@@ -214,35 +266,53 @@ export class SyncState {
 
   // --- write-rate accounting ---------------------------------------------------------------
 
-  /** Throws 429/54009 when one more write to `objectKey` would exceed the configured rate. */
-  checkRate(res: Response, objectKey: string): void {
-    const limit = this.opts.writeRateLimit?.();
-    if (limit === undefined) return;
-    const windowMs = (this.opts.writeRateWindowSeconds?.() ?? RATE_WINDOW_MS / 1000) * 1000;
+  /**
+   * Throws 429/54009 (with Retry-After: when the write would fit) if one more write of `bytes` to
+   * `objectKey` would exceed its limit by size, or the flat write-rate fault. Returns the write's cost,
+   * for recordWrite.
+   */
+  checkRate(res: Response, objectKey: string, bytes = 0): number {
     const now = this.now();
     const log = this.writes.get(objectKey) ?? [];
-    let recent = 0;
-    for (let i = log.length - 1; i >= 0; i--) {
-      const at = log[i];
-      if (at === undefined || at <= now - windowMs) break;
-      recent++;
+    const limits = this.opts.writeLimits?.() ?? undefined;
+    const cost = limits ? writeCost(limits, bytes) : 0;
+    let waitMs = 0;
+    if (limits && cost > 0) {
+      const windowMs = limits.windowSeconds * 1000;
+      const recent = log.filter((w) => w.at > now - windowMs);
+      let used = recent.reduce((sum, w) => sum + w.cost, 0);
+      // Room comes back as the oldest writes leave the window.
+      for (const w of recent) {
+        if (used + cost <= limits.windowSeconds + 1e-9) break;
+        used -= w.cost;
+        waitMs = w.at + windowMs - now;
+      }
+      if (used + cost > limits.windowSeconds + 1e-9) waitMs = windowMs;
     }
-    if (recent + 1 > limit * (windowMs / 1000)) {
-      res.set('Retry-After', '1');
+    // The flat fault answers as it always has: Retry-After 1.
+    const flat = this.opts.writeRateLimit?.();
+    let flatExceeded = false;
+    if (flat !== undefined) {
+      const windowMs = (this.opts.writeRateWindowSeconds?.() ?? RATE_WINDOW_MS / 1000) * 1000;
+      flatExceeded = log.filter((w) => w.at > now - windowMs).length + 1 > flat * (windowMs / 1000);
+    }
+    if (waitMs > 0 || flatExceeded) {
+      res.set('Retry-After', String(Math.max(1, Math.ceil(waitMs / 1000))));
       throw new TwilioApiError(429, 54009, `Rate limit exceeded for Sync object ${objectKey}`);
     }
+    return cost;
   }
 
-  recordWrite(objectKey: string): void {
+  recordWrite(objectKey: string, cost = 0): void {
     let log = this.writes.get(objectKey);
     if (!log) this.writes.set(objectKey, (log = []));
-    log.push(this.now());
+    log.push({ at: this.now(), cost });
     if (log.length > MAX_WRITE_LOG) log.splice(0, log.length - MAX_WRITE_LOG);
   }
 
   stats(): { writesByObject: Record<string, number[]> } {
     const writesByObject: Record<string, number[]> = {};
-    for (const [k, v] of this.writes) writesByObject[k] = [...v];
+    for (const [k, v] of this.writes) writesByObject[k] = v.map((w) => w.at);
     return { writesByObject };
   }
 

@@ -301,6 +301,20 @@ describe('/send-message (stub Calls API)', () => {
     expect(page?.messages.map((m) => m.message.sid)).toEqual([messageSid(1)]);
   });
 
+  it('answers 503 with Retry-After when Sync refuses the record for its rate, and the retry records it, never resends', async () => {
+    const rateLimited = Object.assign(new Error('Rate limit exceeded'), { status: 429, code: 54009 });
+    jest.spyOn(CallStore.prototype, 'saveOutbound').mockRejectedValueOnce(rateLimited);
+    const body = { callSid: BOB_CHILD, content: '{"a":2}', idempotencyKey: 'k-rate' };
+    const first = await send(body);
+    expectError(first, 503, 'record-failed');
+    // Later than after other failures: the leg's message callbacks, which cannot wait, get Sync's room first.
+    expect(first.headers['Retry-After']).toBe('5');
+    const retry = await send(body);
+    expect(retry.statusCode).toBe(200);
+    expect(retry.body).toMatchObject({ sid: messageSid(1), outcome: 'already-sent' });
+    expect(sent).toHaveLength(1);
+  });
+
   it('after a send Twilio did not answer, marks its claim ended (keeping only what it was claimed with) and sends the retry', async () => {
     createError = Object.assign(new Error('unavailable'), { status: 503, code: 20503 });
     deadlineInMs = 2 * REQUEST_TIMEOUT_MS + 300; // a few tries of the send, then the 503
