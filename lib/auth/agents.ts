@@ -6,6 +6,7 @@
 // resetting its password stops new tokens at once.
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { apiError } from '../shared/error-catalogue';
+import { routeLog } from '../platform/log';
 import { AGENT_IDENTITY, AGENT_IDENTITY_RULE } from '../shared/limits';
 import { readSession, sessionKey, signSession } from './sessions';
 import { logUnreadable, parseAgentRecord, type AgentRecord, type PasswordHash } from '../store/records';
@@ -28,8 +29,12 @@ export const AGENT_SESSION_TTL_SECONDS = 8 * 3600;
 /** Agents the console lists (and the Map may hold): one list request of 100 per page. */
 export const MAX_AGENTS = 1000;
 
-// scrypt cost: N=2^14, r=8 (16 MiB, ~50 ms), the parameters node's docs and OWASP's minimum use.
-const SCRYPT = { N: 16_384, r: 8, p: 1, keyLength: 32 } as const;
+// scrypt cost: N=2^15, r=8, p=3, a row of OWASP's Password Storage Cheat Sheet that it counts as
+// equal to its minimum (N=2^17, r=8, p=1, which needs 128 MiB). 32 MiB (128·N·r bytes), within a
+// Function's 256 MB; about 230 ms on one core. Hashes written with other parameters are verified
+// with their own and rewritten at these on the owner's next sign-in (`needsRehash`).
+const SCRYPT = { N: 32_768, r: 8, p: 3, keyLength: 32 } as const;
+/** No hash may ask scrypt for more memory than this (a stored hash carries its own parameters). */
 const SCRYPT_MAXMEM = 64 * 1024 * 1024;
 
 /** What the operator console sees of an agent (never the hash). */
@@ -114,17 +119,31 @@ const DECOY: PasswordHash = {
   hash: Buffer.alloc(SCRYPT.keyLength).toString('base64'),
 };
 
+/** True when `stored` was not made with today's parameters: the next successful sign-in rewrites it. */
+export const needsRehash = (stored: PasswordHash): boolean =>
+  stored.N !== SCRYPT.N || stored.r !== SCRYPT.r || stored.p !== SCRYPT.p;
+
 /** True when `password` is the one `stored` was made from; the same work whether or not there is a record. */
 export async function verifyPassword(password: string, stored: PasswordHash | undefined): Promise<boolean> {
   const target = stored?.scheme === 'scrypt' ? stored : DECOY;
+  // A hash stored at other (older, cheaper) parameters is checked alongside the decoy, so that it
+  // takes at least today's time: an agent whose hash predates a change answers no faster than a
+  // wrong password or an identity that does not exist.
+  const padding =
+    target !== DECOY && needsRehash(target)
+      ? scryptAsync(password, Buffer.from(DECOY.salt, 'base64'), DECOY).catch(() => undefined)
+      : undefined;
   const expected = Buffer.from(target.hash, 'base64');
-  let actual: Buffer;
+  let actual: Buffer | undefined;
   try {
     actual = await scryptAsync(password, Buffer.from(target.salt, 'base64'), target);
   } catch {
-    return false; // parameters scrypt refuses: not a hash this code wrote
+    actual = undefined; // parameters scrypt refuses: not a hash this code wrote
   }
-  return stored === target && actual.length === expected.length && timingSafeEqual(actual, expected);
+  await padding;
+  return (
+    stored === target && actual !== undefined && actual.length === expected.length && timingSafeEqual(actual, expected)
+  );
 }
 
 // ---- agent sessions ------------------------------------------------------------------------------
@@ -225,6 +244,24 @@ export class AgentStore extends SyncAccess {
       }
     }
     throw apiError('record-failed', `Could not change agent ${identity}; retry.`);
+  }
+}
+
+/**
+ * Stores an agent's password again at today's scrypt cost, after its owner proved it (lazy rehash).
+ * The credential id stays: it is the same password, so sessions already issued stay valid. Skipped
+ * when the password was changed meanwhile; best effort (the old hash still verifies).
+ */
+export async function upgradePasswordHash(store: AgentStore, verified: AgentRecord, password: string): Promise<void> {
+  const upgraded = await hashPassword(password);
+  const unchanged = (current: AgentRecord) =>
+    current.credentialId === verified.credentialId && current.password.hash === verified.password.hash;
+  try {
+    await store.update(verified.identity, (current) =>
+      unchanged(current) ? { ...current, password: upgraded } : current,
+    );
+  } catch {
+    routeLog('agents').info({ identity: verified.identity, error: 'rehash-failed' });
   }
 }
 

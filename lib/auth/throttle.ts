@@ -1,13 +1,20 @@
-// Sign-in throttling (agents and the operator): failed attempts counted per identity and per source
-// in Sync, each counter its own Document (`cme.throttle.<kind>.<digest>`) with a TTL, so counters
-// never share Sync's per-object write rate and vanish on their own.
+// Sign-in throttling (agents and the operator), per account only. A Function never learns the
+// client's address (Twilio strips X-Forwarded-For and X-Real-IP: TWILIO-FACTS §9), so nothing here
+// is counted per client: a counter that every stranger shared would let anyone lock everyone out.
 //
-// An attempt is counted *before* the credential is checked and given back when it succeeds: a
-// burst of parallel guesses is counted as it arrives, not after every guess has been answered.
-// Revision checks (If-Match) make concurrent attempts count one by one. A counter's window starts
-// at its first attempt and is not extended; past the limit every attempt (right or wrong) gets 429
-// with Retry-After until the window ends. A counter that does not parse (lib/store/records.ts)
-// counts as none: the next attempt starts a fresh window over it.
+// Each account that exists (an agent identity, or `operator`) has at most one counter, a Sync
+// Document `cme.throttle.identity.<digest>`: its failures since the last success and the lock the
+// last failure set. The first SIGN_IN_SLOWING.freeFailures failures lock nothing; each one after
+// locks the account for twice as long as the one before, from firstLockSeconds up to
+// maxLockSeconds. While locked, every attempt (the right credential too) gets 429 with Retry-After
+// and is not counted; the lock never lasts longer than maxLockSeconds past the last failure.
+// Failures are forgotten after forgetAfterSeconds without one, or at the next success.
+//
+// An attempt is counted *before* its credential is known (the route checks it meanwhile) and
+// given back when it succeeds: a burst of parallel guesses is counted as it arrives, each write
+// checked against the revision it read (If-Match), so no more attempts get an answer than the
+// counter allows. Identities that do not exist get no counter at all (the route checks first): a
+// stranger's guesses at made-up identities cost no Sync write and lock no one out.
 import { createHash } from 'node:crypto';
 import type { Config } from '../platform/config';
 import { apiError, HttpError } from '../shared/error-catalogue';
@@ -16,45 +23,32 @@ import type { TwilioClient } from '../platform/twilio-client';
 import { logUnreadable, parseThrottleCounter, type ThrottleCounter } from '../store/records';
 import { isDocumentRevisionMismatch, isNameTaken, isNotFound, SyncAccess } from '../store/sync';
 
-export interface ThrottleLimit {
-  /** Attempts allowed in one window (failed ones; a successful one is given back). */
-  attempts: number;
-  windowSeconds: number;
+export const SIGN_IN_SLOWING = {
+  /** Failures in a row that lock nothing (typos, a forgotten caps lock). */
+  freeFailures: 5,
+  /** The lock after the first failure past the free ones; each further failure doubles it... */
+  firstLockSeconds: 60,
+  /** ...up to this: how long a stranger's last wrong guess can keep the owner out. */
+  maxLockSeconds: 900,
+  /** A day without a failure forgets the failures. */
+  forgetAfterSeconds: 86_400,
+} as const;
+
+/** How long the account is locked once `failures` failures in a row have been counted. */
+export function lockSecondsAfter(failures: number): number {
+  const { freeFailures, firstLockSeconds, maxLockSeconds } = SIGN_IN_SLOWING;
+  if (failures < freeFailures) return 0;
+  // The exponent is capped so that the power stays finite whatever the count.
+  return Math.min(maxLockSeconds, firstLockSeconds * 2 ** Math.min(failures - freeFailures, 30));
 }
 
-export const THROTTLE_LIMITS = {
-  /** One account (an agent identity, or the operator). */
-  identity: { attempts: 5, windowSeconds: 900 },
-  /** One source address: several agents behind one office NAT must still be able to mistype. */
-  source: { attempts: 20, windowSeconds: 900 },
-} as const satisfies Record<string, ThrottleLimit>;
-
-const DOCUMENT_PREFIX = 'cme.throttle';
+const DOCUMENT_PREFIX = 'cme.throttle.identity';
 /** Revision races to retry before refusing (only a burst on one counter gets this far). */
 const MAX_RACES = 5;
 
-/** A counter as one attempt left it: its data and the revision that write produced. */
-interface Written {
-  data: ThrottleCounter;
-  revision: string;
-}
-
-/**
- * The client address: the first hop of X-Forwarded-For (what the client's side of the proxy saw).
- * A client can forge that header, so per-source counting is best effort; per-identity counting
- * does not depend on it.
- */
-export function requestSource(headers: Record<string, unknown>): string {
-  const forwarded = headers['x-forwarded-for'];
-  const header = Array.isArray(forwarded) ? String(forwarded[0]) : typeof forwarded === 'string' ? forwarded : '';
-  // split always yields at least one part, so the default is never used.
-  const first = (header.split(',')[0] ?? '').trim().toLowerCase();
-  return /^[0-9a-f.:[\]]{2,64}$/.test(first) ? first : 'unknown';
-}
-
-/** A counter's Sync Document name: a digest, so any identity or address makes a short, valid unique name. */
-export function counterName(kind: 'identity' | 'source', value: string): string {
-  return `${DOCUMENT_PREFIX}.${kind}.${createHash('sha256').update(value).digest('hex').slice(0, 40)}`;
+/** An account's counter Document name: a digest, so any account makes a short, valid unique name. */
+export function counterName(account: string): string {
+  return `${DOCUMENT_PREFIX}.${createHash('sha256').update(account).digest('hex').slice(0, 40)}`;
 }
 
 function throttled(retryAfterSeconds: number): HttpError {
@@ -65,7 +59,19 @@ function throttled(retryAfterSeconds: number): HttpError {
   });
 }
 
-/** One counted attempt: `succeeded()` gives it back (and clears the identity's failures). */
+/** A counter as read: its data (undefined when it does not parse) and revision; undefined when there is none. */
+interface Stored {
+  counter: ThrottleCounter | undefined;
+  revision: string;
+}
+
+/** An account's counter as read by `read()`, not locked at that moment. */
+export interface CounterRead {
+  readonly account: string;
+  readonly stored: Stored | undefined;
+}
+
+/** One counted attempt: `succeeded()` clears the account's failures. */
 export interface SignInAttempt {
   succeeded(): Promise<void>;
 }
@@ -80,119 +86,84 @@ export class SignInThrottle extends SyncAccess {
     super(client, config, deadline);
   }
 
-  /** A counter's data; undefined (and logged) when it does not parse. */
-  private parsed(name: string, data: unknown): ThrottleCounter | undefined {
-    const counter = parseThrottleCounter(data);
-    if (!counter) logUnreadable(name);
-    return counter;
+  /** Reads an account's counter (one Sync read, no write); throws 429 while the account is locked. */
+  async read(account: string): Promise<CounterRead> {
+    const stored = await this.load(counterName(account));
+    this.refuseIfLocked(stored);
+    return { account, stored };
   }
 
   /**
-   * Counts an attempt to sign in as `identity` (e.g. `agent.alice`, `operator`) from `source`.
-   * Throws 429 (with Retry-After) when either counter is past its limit.
+   * Counts one attempt on the account read by `read()` (one write, more only when parallel attempts
+   * race), before its credential is known; throws 429 when the account has been locked meanwhile.
    */
-  async begin(identity: string, source: string): Promise<SignInAttempt> {
-    const identityName = counterName('identity', identity);
-    const sourceName = counterName('source', source);
-    const [byIdentity, bySource] = await Promise.allSettled([
-      this.count(identityName, THROTTLE_LIMITS.identity),
-      this.count(sourceName, THROTTLE_LIMITS.source),
-    ]);
-    const refusals = [byIdentity, bySource].filter((r) => r.status === 'rejected').map((r) => r.reason as unknown);
-    if (refusals.length) {
-      // The longest wait wins; a Sync failure (not a refusal) is passed on as it is.
-      const isThrottled = (e: unknown): e is HttpError => e instanceof HttpError && e.code === 'sign-in-throttled';
-      const waits = refusals.filter(isThrottled);
-      if (waits.length < refusals.length) throw refusals.find((e) => !isThrottled(e));
-      const [longest] = waits.sort((a, b) => Number(b.details?.retryAfter) - Number(a.details?.retryAfter));
-      if (longest === undefined) throw new Error('every refusal is a 429 here, and there is at least one');
-      throw longest;
-    }
-    const sourceWritten = (bySource as PromiseFulfilledResult<Written>).value;
-    return {
-      succeeded: async () => {
-        // Best effort: the sign-in has succeeded, a counter left behind only expires later.
-        const results = await Promise.allSettled([this.clear(identityName), this.giveBack(sourceName, sourceWritten)]);
-        for (const r of results) if (r.status === 'rejected') routeLog('throttle').info({ error: 'release-failed' });
-      },
-    };
-  }
-
-  /**
-   * Adds one attempt to a counter, or throws 429 when it is already at its limit. Creating comes
-   * first (no counter yet is the common case: one request); an existing one is read and updated.
-   * Returns what was written, so giving the attempt back needs no read unless something changed.
-   */
-  private async count(name: string, limit: ThrottleLimit): Promise<Written> {
+  async count(read: CounterRead): Promise<SignInAttempt> {
+    const name = counterName(read.account);
     const documents = this.documents();
-    const fresh = (): ThrottleCounter => ({
-      count: 1,
-      until: new Date(this.now() + limit.windowSeconds * 1000).toISOString(),
-    });
+    const { forgetAfterSeconds } = SIGN_IN_SLOWING;
+    let stored = read.stored;
     for (let race = 0; race < MAX_RACES; race++) {
-      const data = fresh();
+      this.refuseIfLocked(stored);
+      const failures = this.failures(stored) + 1;
+      const now = this.now();
+      const next: ThrottleCounter = {
+        count: failures,
+        lockedUntil: new Date(now + lockSecondsAfter(failures) * 1000).toISOString(),
+        forgetAt: new Date(now + forgetAfterSeconds * 1000).toISOString(),
+      };
       try {
-        const doc = await this.retry(() => documents.create({ uniqueName: name, data, ttl: limit.windowSeconds }));
-        return { data, revision: doc.revision };
+        if (stored) {
+          const { revision } = stored;
+          await this.retry(() => documents(name).update({ data: next, ifMatch: revision, ttl: forgetAfterSeconds }));
+        } else {
+          await this.retry(() => documents.create({ uniqueName: name, data: next, ttl: forgetAfterSeconds }));
+        }
+        return { succeeded: () => this.clear(name) };
       } catch (err) {
-        if (!isNameTaken(err)) throw err;
+        const raced = stored ? isDocumentRevisionMismatch(err) || isNotFound(err) : isNameTaken(err);
+        if (!raced) throw err;
       }
-      const doc = await this.fetchDocument(name);
-      if (!doc) continue; // expired meanwhile: create it again
-      const stored = this.parsed(name, doc.data);
-      const until = Date.parse(String(stored?.until));
-      const current = stored && Number.isFinite(until) && until > this.now() ? stored.count : 0;
-      if (current >= limit.attempts) throw throttled((until - this.now()) / 1000);
-      const next = !stored || current === 0 ? fresh() : { count: current + 1, until: stored.until };
-      try {
-        const updated = await this.retry(() =>
-          documents(name).update({
-            data: next,
-            ifMatch: doc.revision,
-            // A new window gets a new expiry; a running one keeps its own.
-            ...(current === 0 ? { ttl: limit.windowSeconds } : {}),
-          }),
-        );
-        return { data: next, revision: updated.revision };
-      } catch (err) {
-        if (!isDocumentRevisionMismatch(err) && !isNotFound(err)) throw err;
-      }
+      stored = await this.load(name);
     }
     // Only a burst of parallel attempts on one counter loses this many races: refuse this one.
     throw throttled(1);
   }
 
-  /** Forgets an identity's failures (its owner just proved the credential). */
+  /** `read()` then `count()`: for an account that always exists (the operator). */
+  async begin(account: string): Promise<SignInAttempt> {
+    return this.count(await this.read(account));
+  }
+
+  private async load(name: string): Promise<Stored | undefined> {
+    const doc = await this.fetchDocument(name);
+    if (!doc) return undefined;
+    const counter = parseThrottleCounter(doc.data);
+    if (!counter) logUnreadable(name);
+    return { counter, revision: doc.revision };
+  }
+
+  /** Failures still remembered: none when forgotten, or when the counter does not parse. */
+  private failures(stored: Stored | undefined): number {
+    const counter = stored?.counter;
+    if (!counter || !(Date.parse(counter.forgetAt) > this.now())) return 0;
+    return Math.max(0, Math.floor(counter.count));
+  }
+
+  private refuseIfLocked(stored: Stored | undefined): void {
+    if (!this.failures(stored)) return;
+    const lockedUntil = Date.parse(String(stored?.counter?.lockedUntil));
+    const wait = lockedUntil - this.now();
+    // Never longer than the cap, whatever the stored time says (another invocation's clock).
+    if (wait > 0) throw throttled(Math.min(wait / 1000, SIGN_IN_SLOWING.maxLockSeconds));
+  }
+
+  /** Forgets an account's failures (its owner just proved the credential). Best effort. */
   private async clear(name: string): Promise<void> {
     try {
       await this.retry(() => this.documents()(name).remove());
     } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-  }
-
-  /** Takes one attempt back from a source counter (its earlier failures stay counted). */
-  private async giveBack(name: string, written: Written): Promise<void> {
-    const documents = this.documents();
-    // First against what this attempt wrote; re-read only when another attempt changed it since.
-    let known: Written | undefined = written;
-    for (let race = 0; race < MAX_RACES; race++) {
-      if (!known) {
-        const doc = await this.fetchDocument(name);
-        const data = doc && this.parsed(name, doc.data);
-        if (!doc || !data) return; // gone, or unreadable: nothing to give back
-        known = { data, revision: doc.revision };
-      }
-      const { data, revision } = known;
-      if (!(data.count > 0)) return;
-      try {
-        await this.retry(() => documents(name).update({ data: { ...data, count: data.count - 1 }, ifMatch: revision }));
-        return;
-      } catch (err) {
-        if (isNotFound(err)) return;
-        if (!isDocumentRevisionMismatch(err)) throw err;
-        known = undefined;
-      }
+      // A counter left behind only slows its owner's next mistakes; it is forgotten in a day.
+      if (!isNotFound(err)) routeLog('throttle').info({ error: 'release-failed' });
     }
   }
 }

@@ -15,7 +15,7 @@ import { integerParam } from '../shared/identifiers';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
 import type { OperatorCall, OperatorCallsPage } from '../shared/api-types';
 import { ANSWER_BUDGET_BYTES } from '../shared/limits';
-import { requestSource, SignInThrottle } from '../auth/throttle';
+import { SignInThrottle } from '../auth/throttle';
 import { apiLegState } from '../store/records';
 
 const DEFAULT_CALLS = 20;
@@ -39,11 +39,15 @@ export function requireOperator({ config, headers }: RouteContext): void {
   }
 }
 
-/** `/operator-session`: OPERATOR_SECRET → a session token for one hour. Attempts are throttled (lib/auth/throttle.ts). */
+/**
+ * `/operator-session`: OPERATOR_SECRET → a session token for one hour. Attempts are counted as the
+ * account `operator` (lib/auth/throttle.ts): a stranger's wrong guesses can refuse the right secret
+ * too, but never for longer than SIGN_IN_SLOWING.maxLockSeconds after the last of them.
+ */
 export async function createOperatorSession(ctx: RouteContext, input: { secret?: unknown }): Promise<RouteResult> {
   const secret = operatorSecret(ctx.config);
   const throttle = new SignInThrottle(ctx.client(), ctx.config, ctx.deadline);
-  const attempt = await throttle.begin('operator', requestSource(ctx.headers));
+  const attempt = await throttle.begin('operator');
   if (!secretsMatch(input.secret, secret)) {
     ctx.log.info({ refused: true });
     throw apiError('operator-secret-invalid', 'That is not the operator secret.');

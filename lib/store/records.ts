@@ -319,17 +319,20 @@ export function parseAgentRecord(data: unknown): AgentRecord | undefined {
   return { identity, displayName, enabled, password, credentialId, createdAt, updatedAt };
 }
 
-// ---- a sign-in counter (Document `cme.throttle.<kind>.<digest>`) ---------------------------------
+// ---- a sign-in counter (Document `cme.throttle.identity.<digest>`) ------------------------------
 
 export interface ThrottleCounter {
+  /** Failed attempts since the last success (an attempt is counted before its credential is checked). */
   count: number;
-  /** ISO 8601: the end of this counter's window (kept in the data: Sync's TTL is approximate). */
-  until: string;
+  /** ISO 8601: no attempt is checked before this time (the lock the last failure set). */
+  lockedUntil: string;
+  /** ISO 8601: the failures are forgotten after this (kept in the data: Sync's TTL is approximate). */
+  forgetAt: string;
 }
 
 export function parseThrottleCounter(data: unknown): ThrottleCounter | undefined {
   if (!isFields(data)) return undefined;
-  const { count, until } = data;
-  if (!isFiniteNumber(count) || !isString(until)) return undefined;
-  return { count, until };
+  const { count, lockedUntil, forgetAt } = data;
+  if (!isFiniteNumber(count) || !isString(lockedUntil) || !isString(forgetAt)) return undefined;
+  return { count, lockedUntil, forgetAt };
 }

@@ -53,7 +53,8 @@ describe('parsers', () => {
     });
     const agent = await newAgentRecord('alice', 'Alice', 'a long enough password');
     expect(parseAgentRecord(agent)).toStrictEqual(agent);
-    expect(parseThrottleCounter({ count: 2, until: 'x' })).toStrictEqual({ count: 2, until: 'x' });
+    const counter = { count: 2, lockedUntil: 'x', forgetAt: 'y' };
+    expect(parseThrottleCounter(counter)).toStrictEqual(counter);
   });
 
   it('refuse data missing a field the code relies on', () => {
@@ -68,7 +69,8 @@ describe('parsers', () => {
       expect(parseMessageHead(data)).toBeUndefined();
     }
     expect(parseSendClaim({ sentAtMs: '5' })).toBeUndefined();
-    expect(parseThrottleCounter({ count: 'many', until: 'x' })).toBeUndefined();
+    expect(parseThrottleCounter({ count: 'many', lockedUntil: 'x', forgetAt: 'y' })).toBeUndefined();
+    expect(parseThrottleCounter({ count: 2, until: 'x' })).toBeUndefined();
     expect(parseAgentRecord({ identity: 'alice' })).toBeUndefined();
   });
 
@@ -150,9 +152,9 @@ describe('an unreadable item in Sync', () => {
     expect((await agents.list()).map((a) => a.identity)).toEqual(['alice']);
     expect(await agents.get('mallory')).toBeUndefined();
 
-    const name = counterName('identity', 'operator');
+    const name = counterName('operator');
     await service().documents.create({ uniqueName: name, data: { count: 'lots' } });
-    await new SignInThrottle(sandbox.client, { syncServiceSid: 'default' }).begin('operator', 'src');
+    await new SignInThrottle(sandbox.client, { syncServiceSid: 'default' }).begin('operator');
     expect((await service().documents(name).fetch()).data.count).toBe(1);
   });
 });
