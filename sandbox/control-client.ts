@@ -1,6 +1,7 @@
 // A typed client for the sandbox's control API (documented in sandbox/README.md).
 import { compactJson } from '../lib/shared/json-text';
 import type { KnobSettings } from './knobs';
+import type { FunctionsKnobs, GatewayRecord } from './functions-gateway';
 
 export type { KnobSettings, SandboxProfile, IdempotencyVariant } from './knobs';
 export interface PhoneCallView {
@@ -36,6 +37,7 @@ export interface KnobsView {
   sync: { missingMapCode: number };
   messages: { firstSequenceNumber: number };
   idempotency: { variant: string };
+  functions: FunctionsKnobs;
 }
 
 export class SandboxControlError extends Error {
@@ -143,6 +145,10 @@ export class SandboxControl {
   }
   getKnobs() {
     return this.request<KnobsView>('GET', '/knobs');
+  }
+  /** The Functions gateway: its URLs and the last requests through it (newest last). */
+  functionsGateway() {
+    return this.request<{ url: string; upstream: string; requests: GatewayRecord[] }>('GET', '/functions-gateway');
   }
   advanceClock(seconds: number) {
     return this.request('POST', '/clock', { advanceSeconds: seconds });

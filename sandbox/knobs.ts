@@ -5,6 +5,7 @@
 import { TwilioApiError } from './http';
 import { MISSING_MAP_CODES, type MissingMapCode } from './rest/sync/state';
 import type { WebhookKnobs } from './webhooks';
+import { checkFunctionsKnobs, defaultFunctionsKnobs, type FunctionsKnobs } from './functions-gateway';
 
 export interface RestFaults {
   /** Probability (0-1) that a REST request to a product in `products` fails. */
@@ -67,6 +68,8 @@ export interface KnobSettings {
   sync?: Partial<SyncKnobs>;
   messages?: Partial<MessageKnobs>;
   idempotency?: Partial<IdempotencyKnobs>;
+  /** The Functions gateway's limits and readings (sandbox/functions-gateway.ts). */
+  functions?: Partial<Record<keyof FunctionsKnobs, unknown>>;
 }
 
 export const defaultSyncKnobs = (): SyncKnobs => ({ missingMapCode: 20404 });
@@ -115,6 +118,7 @@ export interface Knobs {
   sync: SyncKnobs;
   messages: MessageKnobs;
   idempotency: IdempotencyKnobs;
+  functions: FunctionsKnobs;
   /** The profile last applied (null: none since start). */
   profile: SandboxProfile | null;
 }
@@ -152,6 +156,7 @@ export function applyKnobs(knobs: Knobs, settings: KnobSettings): void {
   const sync = section(body.sync, 'sync');
   const messages = section(body.messages, 'messages');
   const idempotency = section(body.idempotency, 'idempotency');
+  const functions = checkFunctionsKnobs(section(body.functions, 'functions'));
   if ('latency' in faults) faults.latency = latencyOf(faults.latency);
   if (sync.missingMapCode !== undefined && !MISSING_MAP_CODES.includes(Number(sync.missingMapCode) as MissingMapCode))
     throw invalid(`sync.missingMapCode must be one of ${MISSING_MAP_CODES.join(', ')}`);
@@ -178,15 +183,17 @@ export function applyKnobs(knobs: Knobs, settings: KnobSettings): void {
   if (messages.firstSequenceNumber !== undefined)
     knobs.messages.firstSequenceNumber = Number(messages.firstSequenceNumber) as 0 | 1;
   if (idempotency.variant !== undefined) knobs.idempotency.variant = idempotency.variant as IdempotencyVariant;
+  Object.assign(knobs.functions, functions);
 }
 
-/** Faults, Sync, message and idempotency knobs back to their defaults (webhook knobs stay as they are). */
+/** Faults, Sync, message, idempotency and functions knobs back to their defaults (webhook knobs stay as they are). */
 export function resetKnobs(knobs: Knobs): void {
   for (const k of Object.keys(knobs.faults)) delete (knobs.faults as unknown as Record<string, unknown>)[k];
   Object.assign(knobs.faults, noFaults());
   Object.assign(knobs.sync, defaultSyncKnobs());
   Object.assign(knobs.messages, defaultMessageKnobs());
   Object.assign(knobs.idempotency, defaultIdempotencyKnobs());
+  Object.assign(knobs.functions, defaultFunctionsKnobs());
   knobs.profile = null;
 }
 
@@ -199,5 +206,6 @@ export function knobsJson(knobs: Knobs) {
     sync: knobs.sync,
     messages: knobs.messages,
     idempotency: knobs.idempotency,
+    functions: knobs.functions,
   };
 }

@@ -108,6 +108,11 @@ describe('knobs through the control API', () => {
       { faults: { latency: { minMs: 10, maxMs: 5 } } },
       { webhooks: { statusCallbackOrder: 'random' } },
       { profile: 'chaos', sync: { missingMapCode: 54300 } },
+      { functions: { timeoutMs: 0 } },
+      { functions: { oversizeAnswerStatus: 413 } },
+      { functions: { sharedKeySignatures: 'maybe' } },
+      { functions: { requestMaxBytes: '1mb' } },
+      { functions: { answerLimit: 1 } },
     ]) {
       await expect(ctl.knobs(bad as never)).rejects.toMatchObject({ status: 400, body: { code: 20001 } });
     }
