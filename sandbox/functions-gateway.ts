@@ -215,9 +215,22 @@ function formParams(body: string): Record<string, string | string[]> {
 }
 
 /**
+ * A JSON body without bodySHA256 signs as its parsed top-level keys, as twilio-node's
+ * validateIncomingRequest takes `request.body`; anything but an object signs as no parameters.
+ */
+function jsonParams(body: string): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? { ...parsed } : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
  * X-Twilio-Signature as Twilio's gateway checks it, over the public URL the caller used: form
  * bodies with `validateRequest`, a JSON body with `bodySHA256` in the URL with
- * `validateRequestWithBody`, anything else over the URL alone.
+ * `validateRequestWithBody` (without it, over its top-level keys), anything else over the URL alone.
  */
 export function signatureIsValid(
   req: Pick<IncomingMessage, 'headers' | 'url'>,
@@ -250,7 +263,11 @@ export function signatureIsValid(
   const text = body.toString('utf8');
   try {
     const bodyHashed = contentType.startsWith('application/json') && new URL(url).searchParams.has('bodySHA256');
-    const params = contentType.startsWith('application/x-www-form-urlencoded') ? formParams(text) : {};
+    const params = contentType.startsWith('application/x-www-form-urlencoded')
+      ? formParams(text)
+      : contentType.startsWith('application/json') && !bodyHashed
+        ? jsonParams(text)
+        : {};
     return urls.some((signed) =>
       bodyHashed
         ? twilio.validateRequestWithBody(key.secret, signature, signed, text, key.algorithm)

@@ -106,6 +106,16 @@ describe('the signature check', () => {
     expect(signatureIsValid(request(path, headers), Buffer.from('{"CallSid":"CA2"}'), knobs())).toBe(false);
   });
 
+  it('takes a JSON body without bodySHA256 signed over its top-level keys (as validateIncomingRequest does)', () => {
+    const body = { callSid: 'CA1', content: '{"a":1}' };
+    const signature = twilio.getExpectedTwilioSignature(TOKEN, `http://${HOST}/send-message`, body);
+    const headers = { 'content-type': 'application/json', 'x-twilio-signature': signature };
+    expect(signatureIsValid(request('/send-message', headers), Buffer.from(JSON.stringify(body)), knobs())).toBe(true);
+    const tampered = Buffer.from(JSON.stringify({ ...body, content: '{"a":2}' }));
+    expect(signatureIsValid(request('/send-message', headers), tampered, knobs())).toBe(false);
+    expect(signatureIsValid(request('/send-message', headers), Buffer.from('not json'), knobs())).toBe(false);
+  });
+
   it('takes a GET signed over its URL and query', () => {
     const path = '/call-messages?callSid=CA1&pageSize=5';
     const signature = twilio.getExpectedTwilioSignature(TOKEN, `http://${HOST}${path}`, {});
