@@ -7,6 +7,7 @@ import { SandboxClock } from './clock';
 import { CallEngine } from './engine';
 import { basicAuth, TwilioApiError, twilioErrorHandler } from './http';
 import { startGateway, type SignalingGateway } from './gateway';
+import { defaultFunctionsKnobs, startFunctionsGateway, type FunctionsGateway } from './functions-gateway';
 import { createApiRouter } from './rest/api';
 import { createSyncRouter } from './rest/sync';
 import { WebhookSender } from './webhooks';
@@ -42,6 +43,8 @@ export interface SandboxOptions {
   recordExchanges?: boolean;
   /** Start the Voice SDK signaling gateway (wss://localhost:<port>/signal) on this port; 0 = any free port. */
   gatewayPort?: number;
+  /** Start the Functions gateway on the functions' public `port`, in front of twilio-run at `upstream`. */
+  functionsGateway?: { port: number; upstream: string };
   /** A named set of knobs to start with (sandbox/README.md): `deterministic` (the defaults) or `realistic`. */
   profile?: SandboxProfile | undefined;
   /** Knobs to start with, over the profile (as `POST /sandbox/knobs` takes them). `reset()` comes back to these. */
@@ -85,6 +88,8 @@ export interface Sandbox {
   engine: CallEngine;
   /** The Voice SDK signaling gateway, when started (`gatewayPort`). */
   gateway?: SignalingGateway | undefined;
+  /** The Functions gateway in front of twilio-run, when started (`functionsGateway`). */
+  functionsGateway?: FunctionsGateway | undefined;
   webhooks: WebhookSender;
   clock: SandboxClock;
   faults: RestFaults;
@@ -115,6 +120,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     messages: defaultMessageKnobs(),
     idempotency: defaultIdempotencyKnobs(),
     calls: defaultCallKnobs(),
+    functions: defaultFunctionsKnobs(),
     profile: null,
   };
   const startProfile = options.profile ?? options.knobs?.profile;
@@ -251,6 +257,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           throw err;
         });
 
+  const functionsGateway =
+    options.functionsGateway === undefined
+      ? undefined
+      : await startFunctionsGateway({ ...options.functionsGateway, knobs, authToken }).catch(async (err: Error) => {
+          await gateway?.close();
+          httpServer.close();
+          throw err;
+        });
+
   const sandbox: Sandbox = {
     url: `http://127.0.0.1:${port}`,
     port,
@@ -262,6 +277,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     applicationSid: app.sid,
     engine,
     gateway,
+    functionsGateway,
     webhooks,
     clock,
     faults,
@@ -288,6 +304,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     close: async () => {
       webhooks.statusOrder.reset();
       await gateway?.close();
+      await functionsGateway?.close();
       await new Promise<void>((resolve) => {
         engine.reset();
         httpServer.closeAllConnections();

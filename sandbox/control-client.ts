@@ -2,6 +2,7 @@
 import type { SyncWriteLimits } from './rest/sync/state';
 import { compactJson } from '../lib/shared/json-text';
 import type { KnobSettings } from './knobs';
+import type { FunctionsKnobs, GatewayRecord } from './functions-gateway';
 
 export type {
   KnobSettings,
@@ -47,6 +48,7 @@ export interface KnobsView {
   messages: { firstSequenceNumber: number; sdkSidFormat: 'js' | 'uuid'; ringingSubscriptions: string };
   idempotency: { variant: string };
   calls: { lagMs: number; subresources: string };
+  functions: FunctionsKnobs;
 }
 
 export class SandboxControlError extends Error {
@@ -154,6 +156,10 @@ export class SandboxControl {
   }
   getKnobs() {
     return this.request<KnobsView>('GET', '/knobs');
+  }
+  /** The Functions gateway: its URLs and the last requests through it (newest last). */
+  functionsGateway() {
+    return this.request<{ url: string; upstream: string; requests: GatewayRecord[] }>('GET', '/functions-gateway');
   }
   advanceClock(seconds: number) {
     return this.request('POST', '/clock', { advanceSeconds: seconds });

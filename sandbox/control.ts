@@ -77,6 +77,16 @@ export function createControlRouter(sandbox: Sandbox, extra: { phoneNumberSid: s
       frames: gateway.frames.slice(-200),
     });
   });
+  r.get('/functions-gateway', (_req, res) => {
+    const functions = sandbox.functionsGateway;
+    if (!functions)
+      throw new TwilioApiError(
+        404,
+        20404,
+        'The Functions gateway is not running (start the sandbox with functionsGateway)',
+      );
+    res.json({ url: functions.url, upstream: functions.upstream, requests: functions.records.slice(-200) });
+  });
   r.post('/phones', (req, res) => {
     const identity = text(body(req).identity, 'identity');
     res

@@ -5,6 +5,7 @@
 import { TwilioApiError } from './http';
 import { MISSING_MAP_CODES, TWILIO_WRITE_LIMITS, type MissingMapCode, type SyncWriteLimits } from './rest/sync/state';
 import type { WebhookKnobs } from './webhooks';
+import { checkFunctionsKnobs, defaultFunctionsKnobs, type FunctionsKnobs } from './functions-gateway';
 
 export interface RestFaults {
   /** Probability (0-1) that a REST request to a product in `products` fails. */
@@ -112,6 +113,8 @@ export interface KnobSettings {
   messages?: Partial<MessageKnobs>;
   idempotency?: Partial<IdempotencyKnobs>;
   calls?: Partial<Record<keyof CallKnobs, unknown>>;
+  /** The Functions gateway's limits and readings (sandbox/functions-gateway.ts). */
+  functions?: Partial<Record<keyof FunctionsKnobs, unknown>>;
 }
 
 export const defaultSyncKnobs = (): SyncKnobs => ({ missingMapCode: 20404, writeLimits: { ...TWILIO_WRITE_LIMITS } });
@@ -169,6 +172,7 @@ export interface Knobs {
   messages: MessageKnobs;
   idempotency: IdempotencyKnobs;
   calls: CallKnobs;
+  functions: FunctionsKnobs;
   /** The profile last applied (null: none since start). */
   profile: SandboxProfile | null;
 }
@@ -228,6 +232,7 @@ export function applyKnobs(knobs: Knobs, settings: KnobSettings): void {
   const messages = section(body.messages, 'messages');
   const idempotency = section(body.idempotency, 'idempotency');
   const calls = section(body.calls, 'calls');
+  const functions = checkFunctionsKnobs(section(body.functions, 'functions'));
   if ('latency' in faults) faults.latency = latencyOf(faults.latency);
   if (sync.missingMapCode !== undefined && !MISSING_MAP_CODES.includes(Number(sync.missingMapCode) as MissingMapCode))
     throw invalid(`sync.missingMapCode must be one of ${MISSING_MAP_CODES.join(', ')}`);
@@ -278,9 +283,10 @@ export function applyKnobs(knobs: Knobs, settings: KnobSettings): void {
   if (typeof calls.lagMs === 'number') knobs.calls.lagMs = calls.lagMs;
   if (calls.subresources !== undefined) knobs.calls.subresources = calls.subresources as CallSubresourceView;
   if (idempotency.variant !== undefined) knobs.idempotency.variant = idempotency.variant as IdempotencyVariant;
+  Object.assign(knobs.functions, functions);
 }
 
-/** Faults, Sync, message, idempotency and call knobs back to their defaults (webhook knobs stay as they are). */
+/** Faults, Sync, message, idempotency, call and functions knobs back to their defaults (webhook knobs stay as they are). */
 export function resetKnobs(knobs: Knobs): void {
   for (const k of Object.keys(knobs.faults)) delete (knobs.faults as unknown as Record<string, unknown>)[k];
   Object.assign(knobs.faults, noFaults());
@@ -288,6 +294,7 @@ export function resetKnobs(knobs: Knobs): void {
   Object.assign(knobs.messages, defaultMessageKnobs());
   Object.assign(knobs.idempotency, defaultIdempotencyKnobs());
   Object.assign(knobs.calls, defaultCallKnobs());
+  Object.assign(knobs.functions, defaultFunctionsKnobs());
   knobs.profile = null;
 }
 
@@ -301,5 +308,6 @@ export function knobsJson(knobs: Knobs) {
     messages: knobs.messages,
     idempotency: knobs.idempotency,
     calls: knobs.calls,
+    functions: knobs.functions,
   };
 }

@@ -2,14 +2,17 @@
 // dist/), wired to each other. Used by `npm start`, the integration tests and the benchmarks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { startSandbox, type Sandbox, type SandboxOptions } from './app';
 import { seedAgents, type SeedAgent } from './agents-seed';
 import { SANDBOX_DEFAULTS } from './defaults';
 import { SANDBOX_SHARED_KEY } from './webhooks';
 
 export interface StackOptions extends SandboxOptions {
+  /** The functions' public port: the Functions gateway's (sandbox/functions-gateway.ts); twilio-run gets a loopback port of its own. */
   functionsPort?: number;
   /** twilio-run forks a process per request by default (as production isolates); off = faster. */
   forkProcess?: boolean;
@@ -24,7 +27,10 @@ export interface StackOptions extends SandboxOptions {
 
 export interface Stack {
   sandbox: Sandbox;
+  /** Where callers reach the functions: the Functions gateway. */
   functionsUrl: string;
+  /** twilio-run itself, on loopback behind the gateway (only to measure the gateway against). */
+  twilioRunUrl: string;
   env: Record<string, string>;
   /** The functions' output, when `captureOutput` is set. */
   output: string[];
@@ -58,6 +64,19 @@ export function sandboxEnv(
   };
 }
 
+/** A port free on loopback now (twilio-run's, behind the gateway). */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -75,9 +94,16 @@ async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number):
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const functionsPort = options.functionsPort ?? 3000;
   const functionsUrl = `http://localhost:${functionsPort}`;
+  const twilioRunPort = await freeLoopbackPort();
+  const twilioRunUrl = `http://127.0.0.1:${twilioRunPort}`;
   // The Voice SDK gateway always runs with the stack (any free port unless one is given), so the
-  // softphone works against every stack.
-  const sandbox = await startSandbox({ ...options, gatewayPort: options.gatewayPort ?? 0, functionsUrl });
+  // softphone works against every stack; the Functions gateway takes the functions' public port.
+  const sandbox = await startSandbox({
+    ...options,
+    gatewayPort: options.gatewayPort ?? 0,
+    functionsUrl,
+    functionsGateway: { port: functionsPort, upstream: twilioRunUrl },
+  });
   const env = sandboxEnv(sandbox, options.env);
   // twilio-run reads variables from a file; this one lives outside the project so deploy never sees it.
   const envFile = join(mkdtempSync(join(tmpdir(), 'cme-stack-')), '.env');
@@ -88,7 +114,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       .join('\n') + '\n',
   );
   // --no-live: keep modules cached between requests, as a warm Function container does.
+  // twilio-run is told the public port (its context.DOMAIN_NAME) and listens on loopback at its own.
   const args = [
+    '--import',
+    pathToFileURL(join(__dirname, 'loopback-listen.mjs')).href,
     require.resolve('twilio-run/bin/twilio-run.js'),
     'start',
     '--env',
@@ -114,13 +143,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const child = spawn(process.execPath, args, {
     cwd: root,
     stdio: ['ignore', stdout, options.captureOutput ? 'pipe' : 'inherit'],
-    env: { ...process.env, FORCE_COLOR: '0' },
+    env: {
+      ...process.env,
+      FORCE_COLOR: '0',
+      CME_FUNCTIONS_PUBLIC_PORT: String(functionsPort),
+      CME_FUNCTIONS_LOOPBACK_PORT: String(twilioRunPort),
+    },
   });
   const output: string[] = [];
   child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   try {
-    await waitForHttp(`${functionsUrl}/client-config`, child, 30_000);
+    await waitForHttp(`${twilioRunUrl}/client-config`, child, 30_000);
     await seedAgents(functionsUrl, env.OPERATOR_SECRET, options.agents ?? SANDBOX_DEFAULTS.agents);
   } catch (err) {
     child.kill();
@@ -130,6 +164,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   return {
     sandbox,
     functionsUrl,
+    twilioRunUrl,
     env,
     output,
     async stop() {

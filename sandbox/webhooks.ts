@@ -3,6 +3,7 @@
 // carrying bodySHA256 with no params (JSON bodies). Knobs let tests duplicate, delay (and so
 // reorder) and retry deliveries.
 import twilio from 'twilio';
+import { SIGNED_FRAGMENT_HEADER } from './functions-gateway';
 import { seededRandom, StatusCallbackOrder } from './status-order';
 
 export type WebhookKind = 'voice' | 'status' | 'message';
@@ -246,6 +247,8 @@ export class WebhookSender {
     const hash = req.url.indexOf('#');
     const fragment = hash === -1 ? '' : req.url.slice(hash);
     const requested = new URL(hash === -1 ? req.url : req.url.slice(0, hash));
+    // The Functions gateway checks signatures as this sender makes them (it is Twilio too).
+    if (signFragment && fragment) headers[SIGNED_FRAGMENT_HEADER] = fragment;
     const sign = (url: string, params: Record<string, string>) =>
       twilio.getExpectedTwilioSignature(
         shared ? sharedKey.secret : this.authToken,

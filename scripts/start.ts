@@ -52,7 +52,8 @@ async function main() {
   console.log(`
 Call Message Events — local sandbox (no Twilio account needed)
 
-  Functions (twilio-run):   ${stack.functionsUrl}
+  Functions:                ${stack.functionsUrl}   (the Functions gateway: Twilio's limits and checks, sandbox/README.md)
+  twilio-run:               ${stack.twilioRunUrl}   (loopback only, behind the gateway)
   Softphone:                ${stack.functionsUrl}/index.html   (sign in: ${SANDBOX_DEFAULTS.agents.map((a) => `${a.identity} / ${a.password}`).join(', ')})
   Operator console:         ${stack.functionsUrl}/console.html   (operator secret: ${SANDBOX_DEFAULTS.operatorSecret})
   Voice SDK gateway:        ${s.gateway?.url}   (self-signed: open ${s.gateway?.httpsUrl} once and accept it)

@@ -5,6 +5,7 @@ import { legMapName } from '../../lib/store/call-store';
 import { checkExchanges, loadContract } from '../support/openapi-contract';
 import { waitFor } from '../../testing/stack';
 import { useTestStack } from '../support/stack';
+import { gatewayLog } from '../support/functions-gateway';
 import { defined } from '../support/narrow';
 import { callSid } from '../../testing/sids';
 
@@ -192,18 +193,27 @@ describe('SDK client → SDK client (both legs)', () => {
 });
 
 describe('refusals', () => {
+  // Twilio's Functions gateway refuses these with 400 before the function runs (sandbox's Functions
+  // gateway); the functions' own check (403 signature-invalid) is covered by the unit tests.
   it('refuses unsigned and wrongly signed requests to every protected route', async () => {
+    const gateway = gatewayLog(ctl);
     for (const path of ['/voice', '/call-status', '/message-callback', '/send-message', '/call-messages']) {
+      const mark = await gateway.mark();
       const unsigned = await fetch(`${stack.functionsUrl}${path}`, {
         method: 'POST',
         body: new URLSearchParams({ CallSid: callSid(0) }),
       });
-      expect(unsigned.status).toBe(403);
-      expect(await unsigned.json()).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+      expect(unsigned.status).toBe(400);
+      expect(await unsigned.json()).toMatchObject({ code: expect.any(Number), message: expect.any(String) });
       const forged = await signedPost({ baseUrl: stack.functionsUrl, authToken: 'not-the-token' }, path, {
         CallSid: callSid(0),
       });
-      expect(forged.status).toBe(403);
+      expect(forged.status).toBe(400);
+      // Neither reached twilio-run.
+      expect((await gateway.since(mark, path)).filter((r) => !r.forwarded)).toMatchObject([
+        { refused: 'signature-invalid' },
+        { refused: 'signature-invalid' },
+      ]);
     }
   });
 

@@ -119,6 +119,11 @@ describe('knobs through the control API', () => {
       { sync: { writeLimits: { over1KiB: 'fast' } } },
       { sync: { writeLimits: { windowSeconds: 0 } } },
       { sync: { writeLimits: { perSecond: 0.05 } } },
+      { functions: { timeoutMs: 0 } },
+      { functions: { oversizeAnswerStatus: 413 } },
+      { functions: { sharedKeySignatures: 'maybe' } },
+      { functions: { requestMaxBytes: '1mb' } },
+      { functions: { answerLimit: 1 } },
     ]) {
       await expect(ctl.knobs(bad as never)).rejects.toMatchObject({ status: 400, body: { code: 20001 } });
     }

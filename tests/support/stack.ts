@@ -28,6 +28,9 @@ export function useTestStack(options: StackOptions | (() => StackOptions) = {}):
     get functionsUrl() {
       return stack().functionsUrl;
     },
+    get twilioRunUrl() {
+      return stack().twilioRunUrl;
+    },
     get env() {
       return stack().env;
     },

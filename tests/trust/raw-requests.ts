@@ -18,11 +18,13 @@ export function rawRequests(functionsUrl: () => string) {
     const method = opts.method ?? 'POST';
     const body = opts.body ?? {};
     const headers: Record<string, string> = { ...opts.headers };
+    // As Twilio signs: a GET, and a JSON body whose hash the URL carries (bodySHA256), over the URL alone.
+    const urlOnly = method === 'GET' || (opts.json === true && opts.query?.bodySHA256 !== undefined);
     if (opts.sign)
       headers['X-Twilio-Signature'] = twilio.getExpectedTwilioSignature(
         opts.sign.token,
         opts.sign.url ?? url,
-        opts.sign.params ?? (method === 'GET' ? {} : body),
+        opts.sign.params ?? (urlOnly ? {} : body),
       );
     let payload: string | undefined;
     if (method !== 'GET') {
