@@ -6,7 +6,7 @@ import { callMessages } from '../../client';
 import type { CallMessagePageItem } from '../../lib/shared/api-types';
 import { ANSWER_BUDGET_BYTES, MAX_ANSWER_BYTES, MAX_REQUEST_BYTES } from '../../lib/shared/limits';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
-import { fillLeg, sandboxStore } from '../../testing/fill';
+import { fillLeg, sandboxStore, withoutWriteLimits } from '../../testing/fill';
 import { largeContent } from '../../testing/large-history';
 import { randomCallSid } from '../../testing/sids';
 import { useTestStack } from '../support/stack';
@@ -18,13 +18,16 @@ let ids: string[];
 
 beforeAll(async () => {
   leg = randomCallSid();
-  ids = await fillLeg(sandboxStore(stack.sandbox), leg, {
-    count: COUNT,
-    firstSequence: 1,
-    startMs: Date.now() - 60_000,
-    content: largeContent,
-    concurrency: 4,
-  });
+  // Seeded straight into Sync: what this suite reads back, not how fast Sync takes writes.
+  ids = await withoutWriteLimits(stack.control, () =>
+    fillLeg(sandboxStore(stack.sandbox), leg, {
+      count: COUNT,
+      firstSequence: 1,
+      startMs: Date.now() - 60_000,
+      content: largeContent,
+      concurrency: 4,
+    }),
+  );
 }, 120_000);
 
 const idOf = (m: CallMessagePageItem) => (m.direction === 'from-sdk' ? m.sid : m.idempotencyKey);
@@ -95,13 +98,18 @@ describe('a request over 1 MB', () => {
     expect(text.length).toBeLessThan(1000);
   });
 
-  it('is refused as a JSON body too', async () => {
-    const res = await fetch(`${stack.functionsUrl}/client-config`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ filler: 'x'.repeat(MAX_REQUEST_BYTES + 1) }),
-    });
-    expect(res.status).toBe(413);
-    expect(((await res.json()) as { code: string }).code).toBe('request-too-large');
+  it('is refused as a JSON body too, by the gateway and by the function itself', async () => {
+    const post = (base: string) =>
+      fetch(`${base}/client-config`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ filler: 'x'.repeat(MAX_REQUEST_BYTES + 1) }),
+      });
+    // The Functions gateway refuses it first, as Twilio's platform does (its own code: 20413).
+    expect((await post(stack.functionsUrl)).status).toBe(413);
+    // The function's own check, for a platform that let it through.
+    const direct = await post(stack.twilioRunUrl);
+    expect(direct.status).toBe(413);
+    expect(((await direct.json()) as { code: string }).code).toBe('request-too-large');
   });
 });
