@@ -86,8 +86,13 @@ it('forwards a message signed (verifiable with verifyForwardedRequest), keyed on
   });
   expect(backend.stats.refused).toBe(0);
   expect((await history()).find((m) => m.sid === key)).toMatchObject({ forwarded: true });
-  // The leg's start went to the backend too, keyed <CallSid>:call.started.
-  expect(backend.stats.events.find((e) => e.key === `${leg}:call.started`)?.body).toMatchObject({
+  // The leg's start went to the backend too, keyed <CallSid>:call.started. /call-status forwards it
+  // after recording the subscription, which can finish after the subscription exists at Twilio.
+  const started = await waitFor(
+    async () => backend.stats.events.find((e) => e.key === `${leg}:call.started`),
+    "the leg's call.started event",
+  );
+  expect(started.body).toMatchObject({
     type: 'call.started',
     callSid: leg,
     identity: 'alice',
