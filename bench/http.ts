@@ -22,7 +22,10 @@ export async function post(
 ): Promise<{ status: number; text: string }> {
   const url = `${target.baseUrl}${path}`;
   const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', ...opts.headers };
-  if (opts.signed) headers['X-Twilio-Signature'] = twilio.getExpectedTwilioSignature(target.authToken, url, params);
+  // Twilio signs a callback URL without its fragment (connection overrides `#rc=…` are not signed).
+  const signedUrl = url.split('#')[0] ?? url;
+  if (opts.signed)
+    headers['X-Twilio-Signature'] = twilio.getExpectedTwilioSignature(target.authToken, signedUrl, params);
   const res = await fetch(url, { method: 'POST', headers, body: new URLSearchParams(params).toString() });
   return { status: res.status, text: await res.text() };
 }
