@@ -1,6 +1,5 @@
 // lib/auth/agents.ts and lib/auth/throttle.ts on their own: password hashing, agent sessions, and the sign-in
 // counters against the sandbox's Sync (parallel bursts, the growing lock and its cap, Sync's approximate TTL).
-import { randomBytes, scryptSync } from 'node:crypto';
 import {
   hashPassword,
   issueAgentSession,
@@ -14,6 +13,7 @@ import { issueSession, verifySession } from '../../lib/auth/sessions';
 import { counterName, lockSecondsAfter, SIGN_IN_SLOWING, SignInThrottle } from '../../lib/auth/throttle';
 import { startSyncSandbox, type SyncSandbox } from '../support/sync-sandbox';
 import { defined } from '../support/narrow';
+import { legacyPasswordHash } from '../support/legacy-password';
 
 describe('passwords', () => {
   it('hashes with a fresh salt each time and verifies only the same password', async () => {
@@ -58,15 +58,7 @@ describe('password hashing parameters', () => {
     const today = await hashPassword('a long enough password');
     expect(needsRehash(today)).toBe(false);
     // What earlier versions wrote: N=2^14, r=8, p=1.
-    const salt = randomBytes(16);
-    const old = {
-      scheme: 'scrypt' as const,
-      N: 16_384,
-      r: 8,
-      p: 1,
-      salt: salt.toString('base64'),
-      hash: scryptSync('a long enough password', salt, 32, { N: 16_384, r: 8, p: 1 }).toString('base64'),
-    };
+    const old = legacyPasswordHash('a long enough password');
     expect(await verifyPassword('a long enough password', old)).toBe(true);
     expect(await verifyPassword('another long password', old)).toBe(false);
     expect(needsRehash(old)).toBe(true);

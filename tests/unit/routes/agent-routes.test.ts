@@ -7,7 +7,6 @@ import { handler as updateHandler } from '../../../functions/operator-agents-upd
 import { handler as operatorSessionHandler } from '../../../functions/operator-session';
 import { handler as signInHandler } from '../../../functions/agent-session';
 import { handler as tokenHandler } from '../../../functions/token';
-import { randomBytes, scryptSync } from 'node:crypto';
 import { AGENTS_MAP, needsRehash, type AgentRecord } from '../../../lib/auth/agents';
 import { SIGN_IN_SLOWING } from '../../../lib/auth/throttle';
 import {
@@ -21,6 +20,7 @@ import {
 } from '../../support/function-harness';
 import { startSyncSandbox, type SyncSandbox } from '../../support/sync-sandbox';
 import { defined } from '../../support/narrow';
+import { legacyPasswordHash } from '../../support/legacy-password';
 import { sid } from '../../../testing/sids';
 
 const OPERATOR_SECRET = 'operator-secret-for-unit-tests-0001';
@@ -386,15 +386,7 @@ describe('a password hash from older parameters', () => {
     const items = sandbox.client.sync.v1.services('default').syncMaps(AGENTS_MAP).syncMapItems;
     const before = (await items('alice').fetch()).data as AgentRecord;
     // What earlier versions wrote: N=2^14, r=8, p=1.
-    const salt = randomBytes(16);
-    const old = {
-      scheme: 'scrypt' as const,
-      N: 16_384,
-      r: 8,
-      p: 1,
-      salt: salt.toString('base64'),
-      hash: scryptSync(ALICE_PASSWORD, salt, 32, { N: 16_384, r: 8, p: 1 }).toString('base64'),
-    };
+    const old = legacyPasswordHash(ALICE_PASSWORD);
     await items('alice').update({ data: { ...before, password: old } });
     const session = await sessionOf('alice', ALICE_PASSWORD);
     const after = (await items('alice').fetch()).data as AgentRecord;
