@@ -264,9 +264,9 @@ async function record(ctx: SendDeps, message: OutgoingMessage & { sid: string | 
     // Sync's rate limit (a long message's parts are its most limited writes) frees room within seconds.
     throw apiError('record-failed', 'The message was sent but not recorded; retry with the same idempotencyKey.', {
       details: { sid, idempotencyKey },
-      headers: {
-        'Retry-After': String(isSyncRateLimited(failure) ? SEND_RATE_RETRY_AFTER_SECONDS : retryAfterSeconds(failure)),
-      },
+      headers: retryAfter(
+        1000 * (isSyncRateLimited(failure) ? SEND_RATE_RETRY_AFTER_SECONDS : retryAfterSeconds(failure)),
+      ),
     });
   }
 }
