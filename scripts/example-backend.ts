@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkForwardedRequest } from '../client';
+import { checkForwardedRequest } from '../client/src';
 
 /** The demo's shared secret (not a secret: it only signs requests between two local processes). */
 export const EXAMPLE_BACKEND_SECRET = 'example-backend-secret-of-32-chars-0';

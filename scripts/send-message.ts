@@ -4,7 +4,7 @@
 // FUNCTIONS_URL (default http://localhost:$PORT or :3000) and AUTH_TOKEN come from the environment
 // or .env; with neither, the sandbox's documented token (what `npm start` uses).
 import { parseArgs } from 'node:util';
-import { callMessages, sendMessage } from '../client';
+import { callMessages, sendMessage } from '../client/src';
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
 import { readDotEnv } from './dotenv';
 

@@ -1,6 +1,6 @@
 // Whole calls through HTTP only: the sandbox plays Twilio and the SDK phones, the real functions
 // run under real twilio-run, and the real `twilio` client reads what they stored.
-import { callMessages, sendMessage, signedPost } from '../../client';
+import { callMessages, sendMessage, signedPost } from '../../client/src';
 import { legMapName } from '../../lib/store/call-store';
 import { checkExchanges, loadContract } from '../support/openapi-contract';
 import { waitFor } from '../../testing/stack';

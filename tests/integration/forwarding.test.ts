@@ -3,7 +3,7 @@
 // acknowledged delivery per message under redelivered and reordered callbacks and under a backend
 // that fails or stalls first attempts (Twilio's retries, asked for by the callback URL's fragment),
 // replies back on the SDK phone, message schemas both ways, and call.started / call.ended for the leg.
-import { callMessages, sendMessage } from '../../client';
+import { callMessages, sendMessage } from '../../client/src';
 import type { CallMessagePageItem } from '../../lib/shared/api-types';
 import { verifyForwardedRequest } from '../../lib/forwarding/webhook';
 import { replyKey } from '../../lib/forwarding/messages';

@@ -6,7 +6,7 @@
 // is verified by re-serialising it, for each way the sandbox can write JSON.
 import fc from 'fast-check';
 import twilio from 'twilio';
-import { sendMessage } from '../../client';
+import { sendMessage } from '../../client/src';
 import { jsonDepth } from '../../lib/shared/json-text';
 import { MAX_PARSED_DEPTH } from '../../lib/shared/limits';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import twilio from 'twilio';
 import { handler } from '../../functions/message-callback.protected';
-import { verifyForwardedRequest as clientVerify } from '../../client';
+import { verifyForwardedRequest as clientVerify } from '../../client/src';
 import { inboundKey, legMapName } from '../../lib/store/call-store';
 import { TO_SDK } from '../../lib/store/keys';
 import { messageCallbackUrl } from '../../lib/calls/callback-urls';

@@ -2,7 +2,7 @@
 // so no backend hand-rolls signatures. Import it, or use `npm run send-message`.
 import { randomUUID } from 'node:crypto';
 import twilio from 'twilio';
-import type { CallMessagesPage, SendMessageResult } from '../lib/shared/api-types';
+import type { CallMessagesPage, SendMessageResult } from '../../lib/shared/api-types';
 
 export interface FunctionsClientOptions {
   /** Where the functions are: https://<service>-1234-dev.twil.io, or http://localhost:3000. */
@@ -145,5 +145,5 @@ export function callMessages(
 }
 
 // Forwarded events (APP_WEBHOOK_URL): check X-CME-Signature over the raw body before trusting one.
-export { checkForwardedRequest, verifyForwardedRequest } from '../lib/forwarding/webhook';
-export type { ForwardedEventType, LegEvent } from '../lib/forwarding/webhook';
+export { checkForwardedRequest, verifyForwardedRequest } from '../../lib/forwarding/webhook';
+export type { ForwardedEventType, LegEvent } from '../../lib/forwarding/webhook';
