@@ -155,6 +155,8 @@ export const ROUTE_CONTRACTS: readonly RouteContract[] = [
       required('cme_leg'),
       required('cme_issued'),
       required('cme_token'),
+      optional('cme_parent'),
+      optional('cme_identity'),
       required('CallSid'),
       required('AccountSid'),
       required('Sid'),

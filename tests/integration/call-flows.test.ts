@@ -42,7 +42,10 @@ describe('incoming phone call → SDK client (child leg)', () => {
     expect(leg.parentCallSid).toBe(parentSid);
     expect(leg.direction).toBe('outbound-dial');
     expect(defined(leg.subscriptions[0]).callback).toMatch(
-      new RegExp(`/message-callback\\?cme_leg=${legSid}&cme_issued=\\d+&cme_token=[\\w-]{32}#rc=`),
+      new RegExp(
+        `/message-callback\\?cme_leg=${legSid}&cme_issued=\\d+&cme_token=[\\w-]{32}` +
+          `&cme_parent=${parentSid}&cme_identity=alice#rc=`,
+      ),
     );
     await ctl().idle();
     expect((await ctl().call(legSid)).subscriptionsCreated).toBe(1);
