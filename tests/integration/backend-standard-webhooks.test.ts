@@ -41,6 +41,20 @@ beforeAll(async () => {
   await waitFor(async () => (await ctl.call(leg)).subscriptions.length > 0, 'the subscription', 15_000);
 }, 60_000);
 
+it('a message, the first of its leg, costs 1 Sync read + 1 Sync write + the delivery', async () => {
+  await stack.control.idle();
+  const before = stack.sandbox.requests.length;
+  const sent = await stack.control.sendFromPhone('alice', leg, { first: 'of its leg' });
+  await stack.control.idle();
+  const sync = stack.sandbox.requests.slice(before).filter((r) => r.product === 'sync');
+  expect({
+    reads: sync.filter((r) => r.method === 'GET').length,
+    writes: sync.filter((r) => r.method !== 'GET').length,
+    other: stack.sandbox.requests.slice(before).filter((r) => r.product !== 'sync').length,
+  }).toEqual({ reads: 1, writes: 1, other: 0 });
+  expect(backend.stats.delivered[sent.voiceEventSid]).toBe(1);
+});
+
 it('a message: webhook-id is its Sid, one v1 signature per secret, each accepted by the npm verifier alone', async () => {
   const sent = await stack.control.sendFromPhone('alice', leg, { hello: 'standard webhooks' });
   const request = await eventWithId(sent.voiceEventSid);
