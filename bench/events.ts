@@ -262,14 +262,14 @@ export async function countEvents(b: BenchStack, samples: number): Promise<Event
   add(
     E.send,
     await run((i) => sendMessageRequest(b, { callSid: nth(legs, i), content: NOTE, idempotencyKey: key(i) }), [201]),
-    'claim + send + record = 3',
-    3,
+    'claim + the leg state + send + record = 4',
+    4,
   );
   add(
     '/send-message again, same idempotencyKey',
     await run((i) => sendMessageRequest(b, { callSid: nth(legs, i), content: NOTE, idempotencyKey: key(i) })),
-    'claim (409) + 2 reads, no send = 3',
-    3,
+    'claim (409) + the leg state + 2 reads, no send = 4',
+    4,
   );
   // By identity: the identity must have exactly one active call: one held, subscribed leg each.
   for (let i = 0; i < samples; i++) {

@@ -28,6 +28,11 @@ export interface SizeRateRow {
   refused: number;
   /** Messages not in the history exactly once (both ways), or not received once by the SDK. */
   lost: number;
+  /**
+   * Messages whose sender was told they failed: a callback that never answered 200 within Twilio's
+   * retries, or a send that did not end 2xx within the client's budget (each may still be stored).
+   */
+  failed: number;
 }
 
 export interface SizeRateOptions {
@@ -65,6 +70,7 @@ async function measureOne(
   identity: string,
   size: { chars: number; messagesEachWay: number },
   inFlight: number,
+  log: (s: string) => void,
 ): Promise<SizeRateRow> {
   const ctl = b.control;
   const before = new Set((await ctl.phone(identity)).calls.map((c) => c.callSid));
@@ -79,6 +85,8 @@ async function measureOne(
   const outbound = Array.from({ length: n }, (_, i) => content('out', i, size.chars));
   const done: { at: number; way: 'in' | 'out' }[] = [];
   let failures = 0;
+  /** What went wrong with each message that did not arrive once, for the log. */
+  const why: string[] = [];
   const started = Date.now();
   const requestsBefore = b.sandbox.requests.length;
 
@@ -87,7 +95,10 @@ async function measureOne(
     for (let i = nextIn++; i < n; i = nextIn++) {
       const sent = await ctl.sendFromPhone(identity, leg, inbound[i]);
       if (sent.deliveries.every((d) => d.status === 200)) done.push({ at: Date.now(), way: 'in' });
-      else failures++;
+      else {
+        failures++;
+        why.push(`from the SDK #${i}: callback ${sent.deliveries.map((d) => d.status ?? 'no answer').join(', ')}`);
+      }
     }
   };
   let nextOut = 0;
@@ -99,7 +110,10 @@ async function measureOne(
         { budgetMs: 120_000 },
       );
       if (res.status === 201 || res.status === 200) done.push({ at: Date.now(), way: 'out' });
-      else failures++;
+      else {
+        failures++;
+        why.push(`to the SDK #${i}: send ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
+      }
     }
   };
   await Promise.all([...Array.from({ length: inFlight }, phone), ...Array.from({ length: inFlight }, backend)]);
@@ -116,25 +130,31 @@ async function measureOne(
   const seconds = Math.max(0.001, (last - from) / 1000);
 
   const stored = await history(b, leg);
-  const once = (list: string[], want: string[]) => {
+  /** Which of `want` are not in `list` exactly once, with how many times they are. */
+  const notOnce = (list: string[], want: string[], what: string) => {
     const counts = new Map<string, number>();
     for (const c of list) counts.set(c, (counts.get(c) ?? 0) + 1);
-    return want.filter((c) => counts.get(c) !== 1).length;
+    return want.flatMap((c, i) => (counts.get(c) === 1 ? [] : [`${what} #${i}: ${counts.get(c) ?? 0} times`]));
   };
   const received = (await ctl.phone(identity)).calls.find((c) => c.callSid === leg)?.received ?? [];
-  const lost =
-    once(
+  const lostOnes = [
+    ...notOnce(
       stored.filter((m) => m.direction === 'from-sdk').map((m) => m.content),
       inbound,
-    ) +
-    once(
+      'from the SDK, in the history',
+    ),
+    ...notOnce(
       stored.filter((m) => m.direction === 'to-sdk').map((m) => m.content),
       outbound,
-    ) +
-    once(
+      'to the SDK, in the history',
+    ),
+    ...notOnce(
       received.map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content))),
       outbound,
-    );
+      'to the SDK, received by the phone',
+    ),
+  ];
+  for (const line of [...lostOnes, ...why]) log(`   ${size.chars} characters: ${line}`);
   const item = stored.find((m) => m.direction === 'from-sdk');
   await ctl.hangupCall(parent);
   return {
@@ -146,7 +166,8 @@ async function measureOne(
     toSdkPerSecond: after.filter((d) => d.way === 'out').length / seconds,
     totalSeconds: (last - started) / 1000,
     refused: refusals.length,
-    lost: lost + failures,
+    lost: lostOnes.length,
+    failed: failures,
   };
 }
 
@@ -160,7 +181,7 @@ export async function measureSizeRates(
   const rows: SizeRateRow[] = [];
   for (const size of opts.sizes) {
     log(`10. ${size.chars} characters, ${size.messagesEachWay} each way`);
-    rows.push(await measureOne(b, identity, size, opts.inFlight));
+    rows.push(await measureOne(b, identity, size, opts.inFlight, log));
   }
   return rows;
 }

@@ -332,6 +332,7 @@ export function sizeRateTable(rows: SizeRateRow[]): string {
       'sustained messages/s per leg, both ways (from SDK + to SDK)',
       'all done in (s)',
       'Sync writes refused (429)',
+      'sender told it failed',
       'lost',
     ],
     rows.map((r) => [
@@ -341,6 +342,7 @@ export function sizeRateTable(rows: SizeRateRow[]): string {
       `${r.sustainedPerSecond.toFixed(1)} (${r.fromSdkPerSecond.toFixed(1)} + ${r.toSdkPerSecond.toFixed(1)})`,
       r.totalSeconds.toFixed(1),
       int(r.refused),
+      `${r.failed} ${mark(r.failed === 0)}`,
       `${r.lost} ${mark(r.lost === 0)}`,
     ]),
   );

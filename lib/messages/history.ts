@@ -21,6 +21,8 @@ export interface CallMessagesInput {
 /** What a read needs from its invocation: the store, made only once the input is valid. */
 export interface HistoryDeps {
   store: () => CallStore;
+  /** Bytes a page's messages may take (default ANSWER_BUDGET_BYTES); a smaller one only in tests. */
+  answerBudgetBytes?: number;
 }
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -78,10 +80,13 @@ function parsePaging(input: CallMessagesInput): { pageSize: number; cursor: Hist
  * One page of a leg's history — two Sync requests per page at any history length (one for a
  * catch-up `after` a cursor). The state comes with the page that starts the history. Throws 404
  * call-not-found when Sync holds nothing for the call. A page ends at pageSize messages or before
- * the message that would take its list past ANSWER_BUDGET_BYTES, whichever comes first; its
+ * the message that would take its list past the answer budget (ANSWER_BUDGET_BYTES), whichever comes first; its
  * nextPageToken then resumes right after its last message.
  */
-export async function readCallHistory({ store }: HistoryDeps, input: CallMessagesInput): Promise<CallMessagesPage> {
+export async function readCallHistory(
+  { store, answerBudgetBytes = ANSWER_BUDGET_BYTES }: HistoryDeps,
+  input: CallMessagesInput,
+): Promise<CallMessagesPage> {
   const callSid = requireCallSid(input.callSid);
   const { pageSize, cursor, catchUp } = parsePaging(input);
   const page = await store().readHistory(callSid, cursor, pageSize, { catchUp });
@@ -92,7 +97,7 @@ export async function readCallHistory({ store }: HistoryDeps, input: CallMessage
     const item = { ...apiMessage(message), ...contentForAnswer(message.content), cursor: encodeCursor(after) };
     // `data` nests at most MAX_PARSED_DEPTH levels: serialising it here cannot exhaust the stack.
     const size = jsonBytes(item) + 1;
-    if (messages.length > 0 && bytes + size > ANSWER_BUDGET_BYTES) break;
+    if (messages.length > 0 && bytes + size > answerBudgetBytes) break;
     messages.push(item);
     bytes += size;
   }

@@ -44,10 +44,11 @@ export interface SendMessageInput {
 /** Retry-After, in whole seconds (at least 1), for a retry that can succeed `ms` from now. */
 const retryAfter = (ms: number) => ({ 'Retry-After': String(Math.max(1, Math.ceil(ms / 1000))) });
 /**
- * How long a send keeps retrying its record in Sync before answering 503 with Retry-After (its key
- * then marked sent, so the retry records it, never sends again). Short on purpose: the caller can
- * retry, while a message callback has only Twilio's 15 s of retries, so under Sync's per-leg write
- * limit the callbacks get the room first.
+ * How long a send keeps retrying its claim and its record in Sync before answering 503 with
+ * Retry-After (a refused claim: nothing sent yet; a refused record: its key marked sent, so the
+ * retry records it, never sends again). Short on purpose: the caller can retry, while a message
+ * callback has only Twilio's 15 s of retries, so under Sync's per-leg write limit the callbacks
+ * get the room first.
  */
 const SEND_SYNC_PATIENCE_MS = 500;
 /** A send's record refused for Sync's rate is retried after this long: the leg's callbacks go first. */
@@ -106,14 +107,35 @@ export async function sendMessage(ctx: SendDeps, input: SendMessageInput): Promi
 
   const store = ctx.store();
   const contentHash = shortHash(content);
+  // By callSid, the leg's recorded state is read beside the claim (1 read, no added wait): once its
+  // callbacks reported the end, a new send is refused even while Twilio still takes one (its
+  // Calls API and perhaps its message creates lag behind the call, TWILIO-FACTS §9).
+  const recorded = target.live ? undefined : store.readState(callSid).catch(() => undefined);
   // A call we hold no record of is first asked of Twilio, so a refused send writes nothing to Sync.
-  const claim = await store.claimSend(callSid, idempotencyKey, new Date(), {
-    contentHash,
-    beforeNewLeg: async () => {
-      await requireLiveCall(ctx, callSid);
-      target.live = true;
-    },
-  });
+  // The claim gives way to the leg's message callbacks when Sync is at its rate (nothing sent yet).
+  const claim = await store
+    .yieldingOnRateLimit(SEND_SYNC_PATIENCE_MS)
+    .claimSend(callSid, idempotencyKey, new Date(), {
+      contentHash,
+      beforeNewLeg: async () => {
+        await requireLiveCall(ctx, callSid);
+        target.live = true;
+      },
+    })
+    .catch((err: unknown) => {
+      if (!isSyncRateLimited(err)) throw err;
+      throw apiError(
+        'twilio-unavailable',
+        "Sync is at its rate for this call's messages: nothing was sent. Retry with the same idempotencyKey after Retry-After seconds.",
+        { details: { idempotencyKey }, headers: retryAfter(1000 * SEND_RATE_RETRY_AFTER_SECONDS) },
+      );
+    });
+  const state = await recorded;
+  if (state && isFinalStatus(state.status) && claim.outcome === 'claimed') {
+    await store.releaseSend(callSid, idempotencyKey);
+    throw apiError(...NOT_ACTIVE);
+  }
+  if (state && isLiveLeg(state)) target.live = true;
   if (claim.outcome === 'already-sent') {
     return result(claim.message.sid, callSid, idempotencyKey, 'already-sent');
   }

@@ -21,7 +21,7 @@ import {
   type StoredSendClaim,
   type StoredSubscription,
 } from './records';
-import { isItemRevisionMismatch, isNotFound } from './sync';
+import { isItemRevisionMismatch, isNotFound, type RetryTuning } from './sync';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
 
 export type { StoredLegState, StoredMessage, StoredSubscription } from './records';
@@ -75,7 +75,22 @@ type SendClaim =
 export class CallStore extends LegMap {
   /** The same store, its retries bounded by an earlier deadline (to leave time for what follows). */
   withDeadline(deadline: number): CallStore {
-    return new CallStore(this.client, this.config, deadline);
+    return this.tuned({}, deadline);
+  }
+
+  /**
+   * The same store, retrying a write Sync refused for its rate (429 / 54009) for at most
+   * `patienceMs`: a send, which its caller can retry, gives the leg's Map to the message callbacks,
+   * which have only Twilio's 15 s of retries.
+   */
+  yieldingOnRateLimit(patienceMs: number): CallStore {
+    return this.tuned({ rateLimitPatienceMs: patienceMs });
+  }
+
+  private tuned(tuning: RetryTuning, deadline = this.deadline): CallStore {
+    const store = new CallStore(this.client, this.config, deadline);
+    store.retryTuning = { ...this.retryTuning, ...tuning };
+    return store;
   }
 
   /**

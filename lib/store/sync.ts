@@ -2,7 +2,7 @@
 // one set of predicates for what Sync's errors mean. The leg store (lib/store/leg-map.ts), the
 // agent store (lib/auth/agents.ts) and the sign-in throttle (lib/auth/throttle.ts) build on it.
 import type { Config } from '../platform/config';
-import { isTwilioRestError } from '../platform/errors';
+import { isRetryable, isSyncRateLimited, isTwilioRestError } from '../platform/errors';
 import { withRetry } from '../platform/retry';
 import type { TwilioClient } from '../platform/twilio-client';
 
@@ -36,6 +36,15 @@ export interface SyncDocument {
   revision: string;
 }
 
+/** How a store's requests are retried when not as withRetry's defaults (SyncAccess.retryTuning). */
+export interface RetryTuning {
+  /**
+   * How long a request refused for Sync's per-object rate (429 / 54009) is retried, when shorter
+   * than the deadline allows: a writer that can come back later gives way to one that cannot.
+   */
+  rateLimitPatienceMs?: number;
+}
+
 export class SyncAccess {
   constructor(
     protected readonly client: TwilioClient,
@@ -44,9 +53,17 @@ export class SyncAccess {
     protected readonly deadline?: number,
   ) {}
 
+  protected retryTuning: RetryTuning = {};
+
   /** Runs one Sync request, retried on 429/5xx and network errors within the deadline. */
   protected retry<T>(op: () => Promise<T>): Promise<T> {
-    return withRetry(op, { deadline: this.deadline });
+    const patience = this.retryTuning.rateLimitPatienceMs;
+    if (patience === undefined) return withRetry(op, { deadline: this.deadline });
+    const until = Date.now() + patience;
+    return withRetry(op, {
+      deadline: this.deadline,
+      retryIf: (err) => isRetryable(err) && !(isSyncRateLimited(err) && Date.now() >= until),
+    });
   }
 
   protected service() {

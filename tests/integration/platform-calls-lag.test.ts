@@ -118,6 +118,28 @@ describe('the Calls API 2 s behind the call', () => {
       await hangUp('alice', leg);
     });
   }, 30_000);
+
+  it('subresources lagged: a send by callSid right after the reported end is refused (409), nothing sent', async () => {
+    await stack.withKnobs({ calls: { subresources: 'lagged' } }, async () => {
+      const leg = await callAlice('+15552010004');
+      await reported(leg, 'in-progress');
+      await ctl().hangup('alice', leg);
+      await reported(leg, 'completed');
+      const before = stack.sandbox.requests.length;
+      const res = await sendMessage(stack.fn, { callSid: leg, content: { after: 'the end' } });
+      expect([res.status, (res.body as { code?: string }).code]).toEqual([409, 'call-not-active']);
+      // Twilio (2 s behind under this reading) was never asked: the callbacks' record of the end decided.
+      const creates = stack.sandbox.requests
+        .slice(before)
+        .filter((r) => r.product === 'api' && r.route.includes('UserDefinedMessages'));
+      expect(creates).toEqual([]);
+      expect(defined((await ctl().phone('alice')).calls.find((c) => c.callSid === leg)).received).toEqual([]);
+      // The key is free again: the refusal left no claim behind.
+      const history = await callMessages(stack.fn, leg);
+      expect(history.body.messages).toEqual([]);
+      await ctl().idle();
+    });
+  }, 30_000);
 });
 
 describe('subscriptions refused at ringing (31211)', () => {

@@ -662,6 +662,10 @@ describe.each(IDEMPOTENCY_VARIANTS)('3–4 under IdempotencyKey variant %s', (va
     await ctl().registerPhone('dup-caller');
     const sdkLegs: string[] = [];
     const calls = CALLS_PER_VARIANT;
+    // What is asserted is counts, not speed: 25 calls at once, each status callback up to 5 times,
+    // go as fast as the machine runs twilio-run, so each wait has the test's time, not its own.
+    const waitsEnd = Date.now() + 200_000;
+    const timeLeft = () => Math.max(1000, waitsEnd - Date.now());
     await stack.withKnobs({ webhooks: { duplicateRate: 1, maxCopies: 5, maxDelayMs: 150 } }, async () => {
       const kinds = ['pstn-in', 'to-pstn', 'client-client'] as const;
       for (let batch = 0; batch < calls; batch += 25) {
@@ -686,7 +690,7 @@ describe.each(IDEMPOTENCY_VARIANTS)('3–4 under IdempotencyKey variant %s', (va
                 return kind === 'pstn-in' ? [child.sid] : kind === 'to-pstn' ? [parent] : [parent, child.sid];
               },
               'the call to connect',
-              20_000,
+              timeLeft(),
             );
             sdkLegs.push(...legs);
             // Let every copy of the in-progress callback land before the call ends.
@@ -696,7 +700,7 @@ describe.each(IDEMPOTENCY_VARIANTS)('3–4 under IdempotencyKey variant %s', (va
                 return true;
               },
               'subscriptions',
-              20_000,
+              timeLeft(),
             );
             await new Promise((r) => setTimeout(r, 200));
             await ctl().hangupCall(parent);

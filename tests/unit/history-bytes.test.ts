@@ -47,6 +47,56 @@ async function readAll(order: 'asc' | 'desc') {
   return pages;
 }
 
+describe('the byte cut, with a budget of its own', () => {
+  // 30 messages of ~2.3 KB each way, read with a 10 KB budget: pages end for their bytes long
+  // before pageSize (100) in both orders, whatever a Sync range read returns.
+  const SMALL_LEG = callSid(0x4c);
+  const BUDGET = 10_000;
+  let smallIds: string[];
+  beforeAll(async () => {
+    smallIds = await fillLeg(store, SMALL_LEG, {
+      count: 30,
+      firstSequence: 1,
+      startMs: Date.now() - 60_000,
+      content: (i) => JSON.stringify({ i, pad: 'é'.repeat(1000) }),
+    });
+  });
+
+  it.each(['asc', 'desc'] as const)(
+    'ends each page before the message that would pass the budget, and loses none (%s)',
+    async (order) => {
+      const pages: CallMessagePageItem[][] = [];
+      let pageToken: string | undefined;
+      do {
+        const page = await readCallHistory(
+          { store: () => store, answerBudgetBytes: BUDGET },
+          { callSid: SMALL_LEG, pageSize: '100', order, ...(pageToken ? { pageToken } : {}) },
+        );
+        pages.push(page.messages);
+        pageToken = page.nextPageToken ?? undefined;
+      } while (pageToken && pages.length < 40);
+      const sizes = pages.map((messages) => messages.reduce((sum, m) => sum + jsonBytes(m) + 1, 0));
+      for (const size of sizes) expect(size).toBeLessThanOrEqual(BUDGET);
+      // Every page but the last was full: its next page's first message would not have fitted.
+      pages.slice(0, -1).forEach((messages, i) => {
+        const next = pages[i + 1]?.[0];
+        expect(next && (sizes[i] ?? 0) + jsonBytes(next) + 1).toBeGreaterThan(BUDGET);
+      });
+      expect(pages.length).toBeGreaterThan(5);
+      expect(pages.flat().map(idOf)).toEqual(order === 'asc' ? smallIds : [...smallIds].reverse());
+    },
+  );
+
+  it('still answers a message larger than the whole budget, alone on its page', async () => {
+    const page = await readCallHistory(
+      { store: () => store, answerBudgetBytes: 100 },
+      { callSid: SMALL_LEG, pageSize: '100' },
+    );
+    expect(page.messages).toHaveLength(1);
+    expect(page.nextPageToken).not.toBeNull();
+  });
+});
+
 describe('a history of the largest messages', () => {
   // Read newest first, the two directions' reads reach the budget before Sync's 100-item reads end:
   // a page ends for its bytes. (Oldest first, messages stored in ~10 KB parts fill a range read's
