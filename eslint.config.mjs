@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 import { layerRules } from './eslint.layers.mjs';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'coverage/', 'test-results/', 'tmp/'] },
+  { ignores: ['node_modules/', 'dist/', 'client/dist/', 'coverage/', 'test-results/', 'tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -57,6 +57,16 @@ export const layerRules = [
     ['lib/http/**/*.ts'],
     [OUTSIDE_LIB, { regex: '^\\.\\./routes(/|$)', message: 'lib/http never imports lib/routes.' }],
   ),
+  // The client is a package of its own (client/package.json): Node's built-ins and its own files only.
+  restrict(
+    ['client/**/*.ts'],
+    [
+      {
+        regex: '^(?!node:|\\./)',
+        message: 'client/ imports only node: built-ins and its own files: it is installed without this repository.',
+      },
+    ],
+  ),
   // The sandbox is a stand-in for Twilio: it may use lib/shared's helpers, never the functions' core.
   restrict(
     ['sandbox/**/*.ts'],

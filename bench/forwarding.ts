@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { startExampleBackend } from '../scripts/example-backend';
 import { childLeg, heldSdkLegs, messageCallback, startBenchStack, statusCallback, type BenchStack } from './stack';
+import type { LegNames } from '../lib/calls/callback-urls';
 import { markdownTable, ms, nth, percentile } from './stats';
 import { randomCallSid, randomMessageSid } from '../testing/sids';
 
@@ -22,10 +23,17 @@ export interface ForwardingRow {
 const NOTE = '{"bench":"forwarding"}';
 const PING = '{"ping":"bench"}';
 
+/** Each leg's parent and identity, as /call-status writes them into its message callback URL. */
+const names = new Map<string, LegNames>();
+/** A message callback to `leg` at the URL /call-status issued for it (which names the leg). */
+const messageTo = (b: BenchStack, leg: string, sid: string, sequence: number, content: string) =>
+  messageCallback(b, leg, sid, sequence, content, names.get(leg));
+
 async function legsWithState(b: BenchStack, identity: string, count: number): Promise<string[]> {
   const legs = await heldSdkLegs(b, identity, count);
   for (const sid of legs) {
     const leg = childLeg(sid, randomCallSid(), identity);
+    names.set(sid, { parentCallSid: leg.parentCallSid, identity });
     for (const status of ['initiated', 'ringing', 'in-progress'] as const) await statusCallback(b, leg, status);
   }
   return legs;
@@ -74,7 +82,7 @@ export async function measureForwarding(samples: number): Promise<ForwardingRow[
     const legs = await legsWithState(off, 'fwd-off', 1);
     rows.push(
       await measure(off, '/message-callback, forwarding off', samples, (i) =>
-        messageCallback(off, nth(legs, 0), randomMessageSid(), i + 1, NOTE),
+        messageTo(off, nth(legs, 0), randomMessageSid(), i + 1, NOTE),
       ),
     );
   } finally {
@@ -83,29 +91,27 @@ export async function measureForwarding(samples: number): Promise<ForwardingRow[
   const backend = await startExampleBackend();
   const on = await startBenchStack(false, backend.env);
   try {
-    // One message per leg: each is the first its (warm) container sees, so it reads the leg's state too.
+    // One message per leg, each the first its (warm) container sees: its URL names the leg, so no state read.
     const firsts = await legsWithState(on, 'fwd-first', samples);
     rows.push(
       await measure(on, '/message-callback, forwarded: first message of a leg', samples, (i) =>
-        messageCallback(on, nth(firsts, i), randomMessageSid(), 1, NOTE),
+        messageTo(on, nth(firsts, i), randomMessageSid(), 1, NOTE),
       ),
     );
     const leg = nth(await legsWithState(on, 'fwd-on', 1), 0);
-    await messageCallback(on, leg, randomMessageSid(), 1, NOTE);
+    await messageTo(on, leg, randomMessageSid(), 1, NOTE);
     const sids = Array.from({ length: samples }, () => randomMessageSid());
     rows.push(
-      await measure(on, '/message-callback, forwarded', samples, (i) =>
-        messageCallback(on, leg, nth(sids, i), i + 2, NOTE),
-      ),
+      await measure(on, '/message-callback, forwarded', samples, (i) => messageTo(on, leg, nth(sids, i), i + 2, NOTE)),
     );
     rows.push(
       await measure(on, '/message-callback, delivered again (forwarded already)', samples, (i) =>
-        messageCallback(on, leg, nth(sids, i), i + 2, NOTE),
+        messageTo(on, leg, nth(sids, i), i + 2, NOTE),
       ),
     );
     rows.push(
       await measure(on, '/message-callback, forwarded, backend answers {"reply": …}', samples, (i) =>
-        messageCallback(on, leg, randomMessageSid(), samples + i + 2, PING),
+        messageTo(on, leg, randomMessageSid(), samples + i + 2, PING),
       ),
     );
   } finally {

@@ -3,7 +3,7 @@
 // every page once (order and completeness), then the first, a middle and the last page again and
 // again for their latency and the Sync requests the sandbox served for each.
 import { performance } from 'node:perf_hooks';
-import { callMessages } from '../client';
+import { callMessages } from '../client/src';
 import { legMapName } from '../lib/store/call-store';
 import { fillLeg, sandboxStore, withoutWriteLimits } from '../testing/fill';
 import { mean, percentile } from './stats';

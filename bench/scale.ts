@@ -3,7 +3,7 @@
 // the sandbox's SDK phone, server → SDK through /send-message), checks what was stored, hangs up.
 import { performance } from 'node:perf_hooks';
 import twilio from 'twilio';
-import { callMessages, sendMessage } from '../client';
+import { callMessages, sendMessage } from '../client/src';
 import { legMapName } from '../lib/store/call-store';
 import { SandboxRequestClient } from '../lib/platform/sandbox-request-client';
 import { maxInWindow, mean } from './stats';

@@ -6,7 +6,7 @@
 // the bundled client (which retries a 503 after its Retry-After, same key). Sustained = messages
 // completed after Sync first refused a write to the leg's Map (the burst window spent), over the
 // time from then to the last one. Then every message is looked for in the leg's history: 0 lost.
-import { callMessages, sendMessage } from '../client';
+import { callMessages, sendMessage } from '../client/src';
 import type { CallMessagePageItem } from '../lib/shared/api-types';
 import { legMapName } from '../lib/store/call-store';
 import { waitFor } from '../testing/stack';

@@ -5,7 +5,7 @@ import type { Sandbox } from '../sandbox/app';
 import { SandboxControl } from '../sandbox/control-client';
 import { startStack, type Stack } from '../sandbox/stack';
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
-import { callStatusUrl, messageCallbackUrl, type SdkLegs } from '../lib/calls/callback-urls';
+import { callStatusUrl, messageCallbackUrl, type LegNames, type SdkLegs } from '../lib/calls/callback-urls';
 import { freePort, waitFor } from '../testing/stack';
 import { post, type FunctionsTarget } from './http';
 
@@ -95,9 +95,19 @@ export const childLeg = (callSid: string, parentCallSid: string, identity: strin
   sdk: { child: identity },
 });
 
-/** A signed subscription callback: a message the SDK on `callSid` sent. */
-export function messageCallback(b: BenchStack, callSid: string, sid: string, sequence: number, content: string) {
-  const url = messageCallbackUrl(b.fn.baseUrl, b.sandbox.authToken, callSid);
+/**
+ * A signed subscription callback: a message the SDK on `callSid` sent. With `names` (the leg's
+ * parent and identity), its URL is the one /call-status issues; without, one issued before it named them.
+ */
+export function messageCallback(
+  b: BenchStack,
+  callSid: string,
+  sid: string,
+  sequence: number,
+  content: string,
+  names?: LegNames,
+) {
+  const url = messageCallbackUrl(b.fn.baseUrl, b.sandbox.authToken, callSid, new Date(), names);
   const params = {
     ContentType: 'application/json',
     Content: content,

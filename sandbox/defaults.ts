@@ -9,6 +9,8 @@ export const SANDBOX_DEFAULTS = {
   // ≥ 32 characters, as the functions require of every shared secret.
   tokenSecret: 'sandbox-token-secret-of-32-chars',
   operatorSecret: 'sandbox-operator-secret-32-chars',
+  // The backend key (BACKEND_API_KEYS, scope send+read) `npm run send-message` and the example use.
+  backendKey: 'sandbox.sandbox-backend-key-secret-of-32-chars',
   // The agents every sandbox stack starts with (added through the operator API; never on real Twilio).
   agents: [
     { identity: 'alice', displayName: 'Alice', password: 'alice-sandbox-password' },

@@ -55,6 +55,8 @@ export function sandboxEnv(
     TWIML_APP_SID: sandbox.applicationSid,
     TOKEN_SECRET: SANDBOX_DEFAULTS.tokenSecret,
     OPERATOR_SECRET: SANDBOX_DEFAULTS.operatorSecret,
+    // Your backend's key (lib/auth/backend-keys.ts): what the CLIs and the examples call /backend-* with.
+    BACKEND_API_KEYS: `send+read:${SANDBOX_DEFAULTS.backendKey}`,
     // Verifies webhooks the sandbox signs with its SharedKey (knob webhooks.signWith = 'shared-key').
     WEBHOOK_SHARED_KEY_SECRET: SANDBOX_SHARED_KEY.secret,
     SYNC_SERVICE_SID: 'default',

@@ -1,16 +1,20 @@
 // An example app backend for forwarding (APP_WEBHOOK_URL): what an app built on this project runs
-// to be told about call messages. It checks X-CME-Signature over the raw body, drops a repeated
-// Idempotency-Key (answering as it did the first time), logs each event, and answers
-// {"reply": {"pong": …}} to a message {"ping": …}, which the functions send back to the caller.
+// to be told about call messages. It checks the Standard Webhooks signature over the raw body with
+// the client package's verifier, drops a repeated webhook-id (answering as it did the first time),
+// logs each event, and answers {"reply": {"pong": …}} to a message {"ping": …}, which the functions
+// send back to the caller. Any content an SDK can send is handled: JSON is written back without
+// recursion (compactJson), so a message nesting thousands of levels is answered like any other, and
+// nothing a request does can throw out of a handler (that would end the process).
 // `npm start` runs it on EXAMPLE_BACKEND_PORT (3003); alone: `APP_WEBHOOK_SECRET=… tsx scripts/example-backend.ts`.
 // Knobs (POST /knobs) make it fail or slow down, so the retry path can be watched.
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkForwardedRequest } from '../client';
+import { checkForwardedRequest } from '../client/src';
+import { compactJson } from '../lib/shared/json-text';
 
 /** The demo's shared secret (not a secret: it only signs requests between two local processes). */
-export const EXAMPLE_BACKEND_SECRET = 'example-backend-secret-of-32-chars-0';
+export const EXAMPLE_BACKEND_SECRET = `whsec_${Buffer.from('example-backend-key-of-32-bytes!').toString('base64')}`;
 export const EXAMPLE_BACKEND_PATH = '/cme-events';
 
 export interface BackendKnobs {
@@ -30,9 +34,9 @@ export interface BackendStats {
   received: number;
   /** Requests refused for their signature. */
   refused: number;
-  /** Per Idempotency-Key: answers of 2xx that reached the sender (the response was written in full). */
+  /** Per webhook-id: answers of 2xx that reached the sender (the response was written in full). */
   delivered: Record<string, number>;
-  /** Per Idempotency-Key: how many times it arrived at all (first attempts and redeliveries). */
+  /** Per webhook-id: how many times it arrived at all (first attempts and redeliveries). */
   attempts: Record<string, number>;
   /** The events, once each (first 2xx), in the order they were handled. */
   events: { key: string; type: string; body: Record<string, unknown> }[];
@@ -47,6 +51,9 @@ export interface ExampleBackend {
   stats: BackendStats;
   close(): Promise<void>;
 }
+
+/** Largest request read (4 MB): far past any event the functions send. */
+const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
 /** A stable draw in [0, 1) per key and purpose: the same key fails (or is slow) the same way every run. */
 const draw = (key: string, salt: string) =>
@@ -77,8 +84,9 @@ export async function startExampleBackend(
       return sendJson(res, 400, { error: check.reason });
     }
     stats.received++;
-    const key = String(req.headers['idempotency-key'] ?? '');
+    const key = check.id;
     const attempt = (stats.attempts[key] = (stats.attempts[key] ?? 0) + 1);
+    // Signed by the functions, so JSON; JSON.parse does not recurse, whatever the depth.
     const event = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
     const first = attempt === 1;
     if ((first && draw(key, 'fail') < knobs.failFirstRate) || Math.random() < knobs.failRate) {
@@ -101,20 +109,35 @@ export async function startExampleBackend(
     else answer();
   };
 
+  const route = (raw: Buffer, req: http.IncomingMessage, res: http.ServerResponse) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method === 'POST' && path === EXAMPLE_BACKEND_PATH) return handleEvent(raw, req, res);
+    if (path === '/knobs' && req.method === 'GET') return sendJson(res, 200, knobs);
+    if (path === '/knobs' && req.method === 'POST') {
+      const changed = setKnobs(knobs, raw.toString('utf8'));
+      return changed ? sendJson(res, 200, knobs) : sendJson(res, 400, { error: 'knobs: numbers, rates 0-1' });
+    }
+    if (path === '/stats' && req.method === 'GET') return sendJson(res, 200, stats);
+    sendJson(res, 404, { error: 'not found' });
+  };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      // The functions never send more than a message's few hundred KB; anything far larger is not theirs.
+      if (size > MAX_REQUEST_BYTES) req.destroy();
+      else chunks.push(c);
+    });
+    req.on('error', () => undefined);
     req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      const path = (req.url ?? '').split('?')[0];
-      if (req.method === 'POST' && path === EXAMPLE_BACKEND_PATH) return handleEvent(raw, req, res);
-      if (path === '/knobs' && req.method === 'GET') return sendJson(res, 200, knobs);
-      if (path === '/knobs' && req.method === 'POST') {
-        const changed = setKnobs(knobs, raw.toString('utf8'));
-        return changed ? sendJson(res, 200, knobs) : sendJson(res, 400, { error: 'knobs: numbers, rates 0-1' });
+      // Nothing a request holds may throw out of here: an uncaught exception would end the process.
+      try {
+        route(Buffer.concat(chunks), req, res);
+      } catch (err) {
+        log(`error: ${(err as Error)?.name ?? 'unknown'}`);
+        sendJson(res, 500, { error: 'the example backend failed on this request' });
       }
-      if (path === '/stats' && req.method === 'GET') return sendJson(res, 200, stats);
-      sendJson(res, 404, { error: 'not found' });
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -169,10 +192,12 @@ function setKnobs(knobs: BackendKnobs, text: string): boolean {
   return true;
 }
 
+/** Writes `body` as JSON without recursion (compactJson): an SDK's deepest content is written like any other. */
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  if (res.destroyed) return;
+  if (res.destroyed || res.headersSent) return;
+  const text = compactJson(body);
   res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
+  res.end(text);
 }
 
 if (require.main === module) {

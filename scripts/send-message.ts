@@ -1,10 +1,11 @@
 // npm run send-message -- --call CA… '{"k":"v"}'      (or --identity alice)
 // npm run call-messages -- CA…                         (a leg's state and messages)
-// Calls the protected functions, signed, so no backend hand-rolls signatures.
-// FUNCTIONS_URL (default http://localhost:$PORT or :3000) and AUTH_TOKEN come from the environment
-// or .env; with neither, the sandbox's documented token (what `npm start` uses).
+// Calls /backend-send and /backend-messages with a backend key: BACKEND_API_KEY (one key of
+// BACKEND_API_KEYS, `<id>.<secret>`) from the environment or .env. Without one, AUTH_TOKEN signs
+// /send-message and /call-messages as Twilio does; with neither, the sandbox's documented key (what
+// `npm start` uses). FUNCTIONS_URL: default http://localhost:$PORT or :3000.
 import { parseArgs } from 'node:util';
-import { callMessages, sendMessage } from '../client';
+import { callMessages, sendMessage } from '../client/src';
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
 import { readDotEnv } from './dotenv';
 
@@ -20,10 +21,10 @@ async function main() {
     },
   });
   const env = { ...readDotEnv('.env'), ...process.env };
-  const fn = {
-    baseUrl: values.url ?? env.FUNCTIONS_URL ?? `http://localhost:${env.PORT ?? 3000}`,
-    authToken: env.AUTH_TOKEN ?? env.TWILIO_AUTH_TOKEN ?? SANDBOX_DEFAULTS.authToken,
-  };
+  const baseUrl = values.url ?? env.FUNCTIONS_URL ?? `http://localhost:${env.PORT ?? 3000}`;
+  const authToken = env.AUTH_TOKEN ?? env.TWILIO_AUTH_TOKEN;
+  const apiKey = env.BACKEND_API_KEY ?? (authToken ? undefined : SANDBOX_DEFAULTS.backendKey);
+  const fn = apiKey !== undefined ? { baseUrl, apiKey } : { baseUrl, authToken: authToken ?? '' };
   if (values.history) {
     if (!positionals[0]) throw new Error('usage: npm run call-messages -- CA… [--url URL]');
     const res = await callMessages(fn, positionals[0], { pageSize: 100 });

@@ -61,6 +61,8 @@ Call Message Events — local sandbox (no Twilio account needed)
   Sandbox control API:      ${sb}/sandbox   (docs: sandbox/README.md)
   Example app backend:      ${backend ? `${backend.url}   (knobs: POST ${new URL('/knobs', backend.url).href} {"failFirstRate":0.3,"slowFirstRate":0.2,"slowMs":4000})` : 'off (EXAMPLE_BACKEND=0)'}
   Credentials:              ACCOUNT_SID=${s.accountSid}  AUTH_TOKEN=${s.authToken}
+  Backend key:              ${SANDBOX_DEFAULTS.backendKey}   (send+read: Authorization: Bearer … on /backend-send, /backend-messages)
+  Backend API (OpenAPI):    ${stack.functionsUrl}/openapi.json
   Our number:               ${s.phoneNumber} → ${stack.functionsUrl}/voice ; TwiML App ${s.applicationSid}
 
 Try it (a caller rings ${SANDBOX_DEFAULTS.clientIdentity}, whose simulated phone answers; she sends a message):

@@ -129,6 +129,15 @@ export class SignInThrottle extends SyncAccess {
     throw throttled(1);
   }
 
+  /**
+   * For a credential checked without counting first (a backend key: a constant-time compare, no
+   * scrypt to overlap): forgets the account's failures once its credential is proved. A write only
+   * when it has a counter.
+   */
+  async forgive(read: CounterRead): Promise<void> {
+    if (read.stored) await this.clear(counterName(read.account));
+  }
+
   /** `read()` then `count()`: for an account that always exists (the operator). */
   async begin(account: string): Promise<SignInAttempt> {
     return this.count(await this.read(account));

@@ -4,6 +4,7 @@
 import { createHmac } from 'node:crypto';
 import { isLocalDomain } from '../platform/config';
 import { secretsMatch } from '../platform/secrets';
+import { isCallSid, isIdentity } from '../shared/identifiers';
 
 export interface RequestSite {
   /** `context.DOMAIN_NAME`: `example-1234.twil.io`, or `localhost:3000` under twilio-run. */
@@ -23,7 +24,9 @@ export function baseUrl(site: Pick<RequestSite, 'domainName' | 'publicBaseUrl'>)
 export const ROUTE_QUERY_KEYS: Record<string, readonly string[]> = {
   '/call-status': ['cme_sdk', 'cme_parent', 'cme_child'],
   // bodySHA256 is appended by Twilio to URLs that receive JSON bodies.
-  '/message-callback': ['cme_leg', 'cme_issued', 'cme_token', 'bodySHA256'],
+  // cme_parent and cme_identity name the leg's parent and SDK identity, so forwarding a message
+  // never reads the leg's state for them (URLs issued before they existed lack both).
+  '/message-callback': ['cme_leg', 'cme_issued', 'cme_token', 'cme_parent', 'cme_identity', 'bodySHA256'],
 };
 
 /**
@@ -91,14 +94,40 @@ export function messageCallbackQuery(
   return { cme_leg: legSid, cme_issued: issued, cme_token: legToken(authToken, legSid, issued) };
 }
 
-export function messageCallbackUrl(base: string, authToken: string, legSid: string, issuedAt = new Date()): string {
+/** Who a leg is, written into its message callback URL (the parent CallSid and the SDK identity). */
+export interface LegNames {
+  parentCallSid: string;
+  identity: string;
+}
+
+/**
+ * A leg's message callback URL. With `names`, the URL also carries the leg's parent and identity
+ * (`cme_parent`, `cme_identity`): Twilio signs the URL with its query, so they arrive as
+ * authenticated as the token, and a forwarded message names them without a Sync read.
+ */
+export function messageCallbackUrl(
+  base: string,
+  authToken: string,
+  legSid: string,
+  issuedAt = new Date(),
+  names?: LegNames,
+): string {
   const query = messageCallbackQuery(authToken, legSid, issuedAt);
   const url = withQuery(`${base}/message-callback`, [
     ['cme_leg', query.cme_leg],
     ['cme_issued', query.cme_issued],
     ['cme_token', query.cme_token],
+    ['cme_parent', names?.parentCallSid],
+    ['cme_identity', names?.identity],
   ]);
   return `${url}#${RETRY_FRAGMENT}`;
+}
+
+/** The leg's names its callback URL carried (`cme_parent`, `cme_identity`), if it carried both, well formed. */
+export function legNamesOf(event: Record<string, unknown>): LegNames | undefined {
+  const { cme_parent: parentCallSid, cme_identity: identity } = event;
+  if (!isCallSid(parentCallSid) || !isIdentity(identity)) return undefined;
+  return { parentCallSid, identity };
 }
 
 /**

@@ -39,8 +39,9 @@ export interface ForwardOutcome {
 }
 
 /**
- * Each leg's parent and identity never change, so a warm container reads them (the leg's state)
- * once per leg: the payload names them, the message callback does not carry them.
+ * Each leg's parent and identity never change. Callback URLs issued since they carry both
+ * (`cme_parent`, `cme_identity`); for a URL issued before, a warm container reads the leg's state
+ * once per leg.
  */
 const legIdentities = new LegCache<LegIdentity>();
 
@@ -54,7 +55,8 @@ async function legIdentity(store: CallStore, callSid: string): Promise<LegIdenti
 }
 
 /**
- * Forwards a message from the SDK and stores it, in this order:
+ * Forwards a message from the SDK and stores it, in this order (`names`: the leg's parent and
+ * identity from its callback URL; without them, read from the leg's state):
  * 1. read its head item (is it stored, and was it forwarded?): forwarded → a duplicate, no delivery;
  * 2. deliver it (at most DELIVERY_TIMEOUT_MS, leaving time for one Sync write);
  * 3. not stored yet: store it with the outcome (the one write of the happy path); stored but not
@@ -65,11 +67,12 @@ export async function forwardInbound(
   ctx: SendDeps,
   settings: ForwardingSettings,
   message: InboundMessage,
+  names?: LegIdentity,
 ): Promise<ForwardOutcome> {
   const store = ctx.store();
   const [stored, leg] = await Promise.all([
     store.readInbound(message.callSid, message.sequence, message.sid),
-    legIdentity(store, message.callSid),
+    names ?? legIdentity(store, message.callSid),
   ]);
   // Stored while forwarding was off (undefined) or delivered already (true): nothing to deliver.
   if (stored && stored.forwarded !== false) return { outcome: 'duplicate', forwarded: stored.forwarded === true };

@@ -1,52 +1,82 @@
 // Forwarding to the app's own backend (APP_WEBHOOK_URL): the signed POST, its payloads, and the
-// check the app runs on what it receives. Signed the way Stripe signs webhooks, so app developers
-// know it: `X-CME-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`.
-// Plain module (node:crypto and fetch only): client/ re-exports the verifier from here.
+// signing. Signed as the Standard Webhooks specification says (standardwebhooks.com), so a backend
+// in any language checks it with that specification's own verifier (`standardwebhooks` on npm,
+// PyPI, NuGet…): `webhook-id`, `webhook-timestamp` (Unix seconds) and `webhook-signature:
+// v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>">`, one `v1,` entry per secret, with the
+// key the base64 after `whsec_`. The client's verifier (client/src) is written apart from this
+// signer, and tests check both against the specification's npm package.
 import { createHmac } from 'node:crypto';
 import type { StoredMessage } from '../store/records';
 import { isLocalDomain, type Config } from '../platform/config';
 import { apiError } from '../shared/error-catalogue';
 import { parseJson } from '../shared/json-text';
-import { secretsMatch } from '../platform/secrets';
 
-export const SIGNATURE_HEADER = 'X-CME-Signature';
+export const WEBHOOK_ID_HEADER = 'webhook-id';
+export const WEBHOOK_TIMESTAMP_HEADER = 'webhook-timestamp';
+export const WEBHOOK_SIGNATURE_HEADER = 'webhook-signature';
+/** Still sent, with the webhook-id's value: backends that deduplicated on it keep working. */
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
-/** How old (or how far in the future) a signature's `t` may be by default: Stripe's five minutes. */
-export const DEFAULT_TOLERANCE_SECONDS = 300;
 /** Longest one delivery may take: a slow or dead backend never pushes the invocation past its deadline. */
 export const DELIVERY_TIMEOUT_MS = 3000;
 /** Below this, a delivery is not even tried (it could not get an answer): the callback answers 503. */
 export const MIN_DELIVERY_MS = 250;
 /** Most of the backend's answer that is read (enough for a reply of 10,000 three-byte characters). */
 export const MAX_ANSWER_BYTES = 64 * 1024;
-/** APP_WEBHOOK_SECRET is a shared secret like the others: at least this long. */
-export const MIN_WEBHOOK_SECRET_CHARS = 32;
+/** A signing key (the base64 after `whsec_`) is at least this many bytes: a key like the other shared secrets. */
+export const MIN_WEBHOOK_KEY_BYTES = 32;
+/** Most secrets APP_WEBHOOK_SECRET may list: the current one and the ones being rotated out. */
+export const MAX_WEBHOOK_SECRETS = 3;
+/** The prefix of a Standard Webhooks secret. */
+export const WEBHOOK_SECRET_PREFIX = 'whsec_';
 
 export type ForwardedEventType = 'call.message' | 'call.started' | 'call.ended';
 
 export interface ForwardingSettings {
   url: string;
-  secret: string;
+  /** The signing keys (decoded), one `v1,` signature each: during a rotation, the new and the old. */
+  keys: Buffer[];
 }
 
 const configurationInvalid = (message: string) => apiError('configuration-invalid', message);
 
 /**
+ * The keys of a Standard Webhooks secret list: `whsec_<base64>` entries separated by spaces or
+ * commas. Undefined when one is malformed or shorter than MIN_WEBHOOK_KEY_BYTES.
+ */
+export function webhookKeys(secrets: string): Buffer[] | undefined {
+  const entries = secrets.split(/[\s,]+/).filter(Boolean);
+  if (entries.length === 0 || entries.length > MAX_WEBHOOK_SECRETS) return undefined;
+  const keys: Buffer[] = [];
+  for (const entry of entries) {
+    if (!entry.startsWith(WEBHOOK_SECRET_PREFIX)) return undefined;
+    const text = entry.slice(WEBHOOK_SECRET_PREFIX.length);
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
+    const key = Buffer.from(text, 'base64');
+    if (key.length < MIN_WEBHOOK_KEY_BYTES) return undefined;
+    keys.push(key);
+  }
+  return keys;
+}
+
+/**
  * APP_WEBHOOK_URL + APP_WEBHOOK_SECRET, or undefined (forwarding off) when neither is set. One
- * without the other, a short secret, or a URL that is not http(s) is refused (500
- * configuration-invalid naming the variable): a half-configured forwarding must not silently drop
- * what the app expects. A deployed Function forwards over https only (the body carries the content).
+ * without the other, a secret that is not `whsec_<base64 of ≥ 32 bytes>` (up to three, for a
+ * rotation), or a URL that is not http(s) is refused (500 configuration-invalid naming the
+ * variable): a half-configured forwarding must not silently drop what the app expects. A deployed
+ * Function forwards over https only (the body carries the content).
  */
 export function forwardingSettings(config: Pick<Config, 'raw'>): ForwardingSettings | undefined {
   const url = (config.raw.APP_WEBHOOK_URL ?? '').trim();
-  const secret = config.raw.APP_WEBHOOK_SECRET ?? '';
+  const secret = (config.raw.APP_WEBHOOK_SECRET ?? '').trim();
   if (!url && !secret) return undefined;
   if (!url) throw configurationInvalid('APP_WEBHOOK_SECRET is set but APP_WEBHOOK_URL is not: set both, or neither.');
   if (!secret)
     throw configurationInvalid('APP_WEBHOOK_URL is set but APP_WEBHOOK_SECRET is not: set both, or neither.');
-  if (secret.length < MIN_WEBHOOK_SECRET_CHARS) {
+  const keys = webhookKeys(secret);
+  if (!keys) {
     throw configurationInvalid(
-      `APP_WEBHOOK_SECRET must be at least ${MIN_WEBHOOK_SECRET_CHARS} characters (openssl rand -base64 32).`,
+      `APP_WEBHOOK_SECRET must be a Standard Webhooks secret, whsec_<base64 of at least ${MIN_WEBHOOK_KEY_BYTES} bytes> ` +
+        `(echo "whsec_$(openssl rand -base64 32)"); up to ${MAX_WEBHOOK_SECRETS}, space-separated, while rotating.`,
     );
   }
   let parsed: URL;
@@ -59,78 +89,21 @@ export function forwardingSettings(config: Pick<Config, 'raw'>): ForwardingSetti
   if (parsed.protocol !== 'https:' && !(local && parsed.protocol === 'http:')) {
     throw configurationInvalid('APP_WEBHOOK_URL must be an https URL in a deployed Function.');
   }
-  return { url, secret };
+  return { url, keys };
 }
 
-/** The signature over `<t>.<raw body>`: hex HMAC-SHA256 with the shared secret. */
-export function signatureOf(secret: string, timestamp: number, rawBody: string | Uint8Array): string {
-  return createHmac('sha256', secret)
-    .update(`${timestamp}.`)
-    .update(typeof rawBody === 'string' ? Buffer.from(rawBody, 'utf8') : rawBody)
-    .digest('hex');
+/** One Standard Webhooks signature: base64 HMAC-SHA256 of `<id>.<timestamp>.<raw body>`. */
+export function webhookSignature(key: Buffer, id: string, timestamp: number, rawBody: string): string {
+  return createHmac('sha256', key).update(`${id}.${timestamp}.`).update(Buffer.from(rawBody, 'utf8')).digest('base64');
 }
 
-/** The X-CME-Signature header value for a body sent at `timestamp` (Unix seconds). */
-export function signatureHeader(secret: string, rawBody: string, timestamp: number): string {
-  return `t=${timestamp},v1=${signatureOf(secret, timestamp, rawBody)}`;
-}
-
-/** Request headers as Node (IncomingHttpHeaders), Express, or fetch (`Headers`) give them. */
-export type HeadersLike = { get(name: string): string | null } | Record<string, string | string[] | undefined>;
-
-function headerValue(headers: HeadersLike, name: string): string | undefined {
-  if (typeof (headers as { get?: unknown }).get === 'function') {
-    return (headers as { get(name: string): string | null }).get(name) ?? undefined;
-  }
-  const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(headers as Record<string, string | string[] | undefined>)) {
-    if (key.toLowerCase() === wanted) return Array.isArray(value) ? value[0] : value;
-  }
-  return undefined;
-}
-
-export type VerifyFailure =
-  'header-missing' | 'header-malformed' | 'timestamp-outside-tolerance' | 'signature-mismatch';
-
-/**
- * Checks a forwarded request as the app receives it. `rawBody` must be the bytes as received
- * (Express: `express.raw({ type: 'application/json' })`), not a re-serialised parse. Any `v1`
- * entry may match (more than one lets a secret be rotated). `now` is for tests.
- */
-export function checkForwardedRequest(
-  rawBody: string | Uint8Array,
-  headers: HeadersLike,
-  secret: string,
-  toleranceSeconds = DEFAULT_TOLERANCE_SECONDS,
-  now = Date.now(),
-): { valid: true; timestamp: number } | { valid: false; reason: VerifyFailure } {
-  const header = headerValue(headers, SIGNATURE_HEADER);
-  if (!header) return { valid: false, reason: 'header-missing' };
-  let timestamp: number | undefined;
-  const signatures: string[] = [];
-  for (const part of header.split(',')) {
-    const eq = part.indexOf('=');
-    const key = part.slice(0, eq).trim();
-    const value = part.slice(eq + 1).trim();
-    if (key === 't' && /^\d{1,12}$/.test(value)) timestamp = Number(value);
-    else if (key === 'v1' && /^[0-9a-f]{64}$/.test(value)) signatures.push(value);
-  }
-  if (timestamp === undefined || signatures.length === 0) return { valid: false, reason: 'header-malformed' };
-  if (Math.abs(now / 1000 - timestamp) > toleranceSeconds)
-    return { valid: false, reason: 'timestamp-outside-tolerance' };
-  const expected = signatureOf(secret, timestamp, rawBody);
-  const matches = signatures.some((given) => secretsMatch(given, expected));
-  return matches ? { valid: true, timestamp } : { valid: false, reason: 'signature-mismatch' };
-}
-
-/** True when `rawBody` carries a valid X-CME-Signature made with `secret` within `toleranceSeconds`. */
-export function verifyForwardedRequest(
-  rawBody: string | Uint8Array,
-  headers: HeadersLike,
-  secret: string,
-  toleranceSeconds = DEFAULT_TOLERANCE_SECONDS,
-): boolean {
-  return checkForwardedRequest(rawBody, headers, secret, toleranceSeconds).valid;
+/** The three Standard Webhooks headers for a body sent at `timestamp` (Unix seconds): one `v1,` entry per key. */
+export function webhookHeaders(keys: readonly Buffer[], id: string, rawBody: string, timestamp: number) {
+  return {
+    [WEBHOOK_ID_HEADER]: id,
+    [WEBHOOK_TIMESTAMP_HEADER]: String(timestamp),
+    [WEBHOOK_SIGNATURE_HEADER]: keys.map((key) => `v1,${webhookSignature(key, id, timestamp, rawBody)}`).join(' '),
+  };
 }
 
 /** What the leg's state tells about the SDK leg a message or event belongs to. */
@@ -200,7 +173,8 @@ export function deliveryTimeout(deadline: number, reserveMs: number, now = Date.
 }
 
 /**
- * POSTs one event to the backend, signed, with its Idempotency-Key, and waits at most `timeoutMs`.
+ * POSTs one event to the backend, signed, its `webhook-id` (and Idempotency-Key) the event's stable
+ * key, and waits at most `timeoutMs`.
  * Never throws: a failure is a Delivery with ok false. No redirects are followed (a signed body
  * goes only where APP_WEBHOOK_URL says).
  */
@@ -215,9 +189,9 @@ export async function deliver(
   if (timeoutMs < MIN_DELIVERY_MS) return { ok: false, failure: 'no-time', ms: 0 };
   const headers = {
     'Content-Type': 'application/json',
-    'User-Agent': 'call-message-events-forwarder/1',
+    'User-Agent': 'call-message-events-forwarder/2',
     [IDEMPOTENCY_HEADER]: idempotencyKey,
-    [SIGNATURE_HEADER]: signatureHeader(settings.secret, body, Math.floor(started / 1000)),
+    ...webhookHeaders(settings.keys, idempotencyKey, body, Math.floor(started / 1000)),
   };
   const signal = AbortSignal.timeout(timeoutMs);
   try {

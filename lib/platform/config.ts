@@ -1,7 +1,7 @@
 // The settings every route needs, read and checked here once per request (readConfig), with errors
 // that name the variable. A setting only one module uses is read from `raw` where it is used
 // (requireVariable names it when it must be set): e.g. /voice's CLIENT_IDENTITY and DIAL_ALLOWED,
-// /token's API key, OPERATOR_SECRET, forwarding's APP_WEBHOOK_URL and APP_WEBHOOK_SECRET.
+// /token's API key, OPERATOR_SECRET, forwarding's APP_WEBHOOK_URL and APP_WEBHOOK_SECRET, the backend keys' BACKEND_API_KEYS.
 import { apiError, type HttpError } from '../shared/error-catalogue';
 
 /** twilio-run serves `localhost:<port>`; a deployed Function's DOMAIN_NAME is its twil.io host. */

@@ -147,7 +147,7 @@ async function subscribe(ctx: RouteContext, leg: SdkLeg, claimed: ClaimedState, 
         .client()
         .calls(leg.callSid)
         .userDefinedMessageSubscriptions.create({
-          callback: messageCallbackUrl(ctx.base, ctx.config.authToken, leg.callSid),
+          callback: messageCallbackUrl(ctx.base, ctx.config.authToken, leg.callSid, new Date(), leg),
           // One key per claim: it only guards this request's own retries (a reused key's fate is undocumented).
           idempotencyKey: `cme-subscribe-${leg.callSid}-${claimed.revision}`,
           method: 'POST',

@@ -1,5 +1,5 @@
 import { isFinalStatus } from '../calls/legs';
-import { legTokenMatches } from '../calls/callback-urls';
+import { legNamesOf, legTokenMatches } from '../calls/callback-urls';
 import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { MAX_SEQUENCE_NUMBER } from '../store/keys';
@@ -85,7 +85,7 @@ export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult
   // Forwarding to the app's backend (APP_WEBHOOK_URL) on: delivered, then stored with the outcome.
   const forwarding = forwardingOf(ctx);
   const { outcome, ...forwarded } = forwarding
-    ? await forwardInbound(ctx, forwarding, message)
+    ? await forwardInbound(ctx, forwarding, message, legNamesOf(event))
     : { outcome: await store().saveInbound(message) };
   const checked = violation ? { valid: false, rule: violation.rule } : {};
   ctx.log.info({

@@ -39,6 +39,7 @@ export const ERROR_CATALOGUE = {
   // 401: who is asking is not known; sign in (again).
   'sign-in-invalid': { status: 401, description: 'Wrong agent identity or password (the same answer for both).' },
   'operator-session-invalid': { status: 401, description: 'No valid operator session in the Authorization header.' },
+  'backend-key-invalid': { status: 401, description: 'No key of BACKEND_API_KEYS in the Authorization header.' },
   // 403: known or not, this request is not allowed.
   'signature-invalid': { status: 403, description: 'A signed route got no valid X-Twilio-Signature.' },
   'agent-disabled': { status: 403, description: 'The agent is disabled by the operator.' },
@@ -50,6 +51,7 @@ export const ERROR_CATALOGUE = {
   'token-auth-invalid': { status: 403, description: '/token without an agent session or the server secret.' },
   'identity-not-yours': { status: 403, description: 'A signed-in agent asked for a token for another identity.' },
   'operator-secret-invalid': { status: 403, description: 'That is not the operator secret.' },
+  'backend-key-scope': { status: 403, description: 'The backend key is not allowed this operation (its scope).' },
   // 404: what the request names does not exist.
   'agent-not-found': { status: 404, description: 'There is no agent with that identity.' },
   'call-not-found': { status: 404, description: 'Twilio does not know the call, or Sync holds nothing for it.' },
@@ -65,7 +67,10 @@ export const ERROR_CATALOGUE = {
   // 413: the request is larger than a Function takes.
   'request-too-large': { status: 413, description: 'The request is over 1 MB, the most a Twilio Function takes.' },
   // 429: too many attempts; the answer carries Retry-After.
-  'sign-in-throttled': { status: 429, description: 'Too many failed sign-ins; retry after Retry-After seconds.' },
+  'sign-in-throttled': {
+    status: 429,
+    description: 'Too many failed sign-ins (or wrong secrets for a backend key id); retry after Retry-After seconds.',
+  },
   // 500: this deployment is misconfigured, or something failed on our side.
   'configuration-missing': { status: 500, description: 'An environment variable the route needs is not set.' },
   'configuration-invalid': { status: 500, description: 'An environment variable (or the schemas asset) is malformed.' },

@@ -6,13 +6,15 @@ import type { ErrorCode } from './error-catalogue';
 
 /**
  * Who may call a route: Twilio (or your backend) signing with X-Twilio-Signature (`.protected`);
- * a bearer agent session (/agent-session) or operator session (/operator-session); anyone.
+ * your backend with a key of BACKEND_API_KEYS (`Authorization: Bearer <key>`); a bearer agent
+ * session (/agent-session) or operator session (/operator-session); anyone.
  */
-export type RouteAccess = 'twilio-signed' | 'agent-session' | 'operator-session' | 'public';
+export type RouteAccess = 'twilio-signed' | 'backend-key' | 'agent-session' | 'operator-session' | 'public';
 
 /** How each access reads in the README's route table. */
 export const ACCESS_LABELS: Record<RouteAccess, string> = {
   'twilio-signed': 'Twilio-signed',
+  'backend-key': 'backend key',
   'agent-session': 'agent session',
   'operator-session': 'operator session',
   public: 'public',
@@ -69,6 +71,12 @@ export const COMMON_ERRORS: readonly ErrorCode[] = [
 ];
 /** What a Twilio-signed route may also answer. */
 export const SIGNED_ERRORS: readonly ErrorCode[] = ['signature-invalid'];
+/** What a backend-key route may also answer: no key (or a wrong one), a key without the scope, a locked key id. */
+export const BACKEND_KEY_ERRORS: readonly ErrorCode[] = [
+  'backend-key-invalid',
+  'backend-key-scope',
+  'sign-in-throttled',
+];
 
 const required = (name: string, bodyOnly = false): RouteInput => ({
   name,
@@ -155,6 +163,8 @@ export const ROUTE_CONTRACTS: readonly RouteContract[] = [
       required('cme_leg'),
       required('cme_issued'),
       required('cme_token'),
+      optional('cme_parent'),
+      optional('cme_identity'),
       required('CallSid'),
       required('AccountSid'),
       required('Sid'),
@@ -192,6 +202,24 @@ export const ROUTE_CONTRACTS: readonly RouteContract[] = [
     inputs: HISTORY_INPUTS,
     answers: { 200: 'CallMessagesPage' },
     errors: HISTORY_ERRORS,
+  },
+  {
+    path: '/backend-send',
+    methods: ['POST'],
+    access: 'backend-key',
+    summary: 'What /send-message does, for your backend with a key that may send (no Auth Token).',
+    inputs: SEND_INPUTS,
+    answers: { 201: 'SendMessageResult', 200: 'SendMessageResult' },
+    errors: [...BACKEND_KEY_ERRORS, ...SEND_ERRORS],
+  },
+  {
+    path: '/backend-messages',
+    methods: ['GET', 'POST'],
+    access: 'backend-key',
+    summary: 'What /call-messages answers, for your backend with a key that may read (no Auth Token).',
+    inputs: HISTORY_INPUTS,
+    answers: { 200: 'CallMessagesPage' },
+    errors: [...BACKEND_KEY_ERRORS, ...HISTORY_ERRORS],
   },
   {
     path: '/agent-session',

@@ -3,7 +3,7 @@
 // write); the console (Chromium, the real bundle, the real functions) opens it, then refreshes.
 import type { Browser, Route } from 'playwright-core';
 import type { RequestRecord } from '../../sandbox/app';
-import { callMessages } from '../../client';
+import { callMessages } from '../../client/src';
 import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { fillLeg, filledMessageSid, sandboxStore, withoutWriteLimits } from '../../testing/fill';

@@ -2,7 +2,7 @@
 // protocol (no browser needed), plus the operator and client-config functions over HTTP.
 import { createHmac } from 'node:crypto';
 import { WebSocket } from 'ws';
-import { callMessages, sendMessage } from '../../client';
+import { callMessages, sendMessage } from '../../client/src';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { issueSession, verifySession } from '../../lib/auth/sessions';
 import { clientConfig } from '../../lib/routes/client-config';

@@ -4,7 +4,7 @@
 // phone network. Screenshots land in test-results/.
 import type { Browser, Page } from 'playwright-core';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
-import { callMessages } from '../../client';
+import { callMessages } from '../../client/src';
 import { waitFor } from '../../testing/stack';
 import { useTestStack } from '../support/stack';
 import { contrastProblems, launchBrowser, offMachine, openPage, type WatchedPage } from '../../testing/browser';

@@ -1,6 +1,6 @@
 // Whole calls through HTTP only: the sandbox plays Twilio and the SDK phones, the real functions
 // run under real twilio-run, and the real `twilio` client reads what they stored.
-import { callMessages, sendMessage, signedPost } from '../../client';
+import { callMessages, sendMessage, signedPost } from '../../client/src';
 import { legMapName } from '../../lib/store/call-store';
 import { checkExchanges, loadContract } from '../support/openapi-contract';
 import { waitFor } from '../../testing/stack';
@@ -42,7 +42,10 @@ describe('incoming phone call → SDK client (child leg)', () => {
     expect(leg.parentCallSid).toBe(parentSid);
     expect(leg.direction).toBe('outbound-dial');
     expect(defined(leg.subscriptions[0]).callback).toMatch(
-      new RegExp(`/message-callback\\?cme_leg=${legSid}&cme_issued=\\d+&cme_token=[\\w-]{32}#rc=`),
+      new RegExp(
+        `/message-callback\\?cme_leg=${legSid}&cme_issued=\\d+&cme_token=[\\w-]{32}` +
+          `&cme_parent=${parentSid}&cme_identity=alice#rc=`,
+      ),
     );
     await ctl().idle();
     expect((await ctl().call(legSid)).subscriptionsCreated).toBe(1);

@@ -47,6 +47,9 @@ const rc = JSON.parse(readFileSync(join(ROOT, '.twilioserverlessrc'), 'utf8')) a
 const INTENDED = [
   // Agents sign in here (throttled); the session it gives is what /token asks for.
   { path: '/agent-session', access: 'public' },
+  // Your backend's key routes check `Authorization: Bearer <key>` themselves (BACKEND_API_KEYS).
+  { path: '/backend-messages', access: 'public' },
+  { path: '/backend-send', access: 'public' },
   { path: '/call-messages', access: 'protected' },
   { path: '/call-status', access: 'protected' },
   // The browser's routes are public: /client-config says nothing secret; /operator-* check a session.

@@ -1,7 +1,7 @@
 // Issue #13: a long history pages at a flat cost. A live SDK leg in the sandbox gets one real message
 // from its phone (delivered twice), then 4,999 more written straight into Sync through the store
 // (testing/fill.ts: the same keys the functions write), and is read back through real twilio-run.
-import { callMessages, signedPost } from '../../client';
+import { callMessages, signedPost } from '../../client/src';
 import type { CallMessagePageItem } from '../../lib/shared/api-types';
 import { legMapName } from '../../lib/store/call-store';
 import { fillLeg, filledMessageSid, sandboxStore, withoutWriteLimits } from '../../testing/fill';

@@ -2,7 +2,7 @@
 // production code sees it, 54200, 54300 in Twilio's Sync SDK tests). Every route that meets one —
 // a leg never seen, or one whose Map expired mid-call — stores (creating the Map), or answers 4xx:
 // never a 5xx. Run once per code, over real twilio-run and the sandbox.
-import { callMessages, sendMessage, signedPost } from '../../client';
+import { callMessages, sendMessage, signedPost } from '../../client/src';
 import { messageCallbackQuery } from '../../lib/calls/callback-urls';
 import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';

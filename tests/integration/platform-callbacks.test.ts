@@ -2,7 +2,7 @@
 // sandbox: on a real call's subscription, signed as Twilio signs, a message with a Sid of another
 // format, non-JSON Content or another ContentType is stored, flagged and read back; a redelivery
 // stays one message; only a forged one is refused.
-import { callMessages, signedPost } from '../../client';
+import { callMessages, signedPost } from '../../client/src';
 import { waitFor } from '../../testing/stack';
 import { useTestStack } from '../support/stack';
 import { withoutFragment } from '../support/narrow';

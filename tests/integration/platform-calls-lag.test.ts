@@ -3,7 +3,7 @@
 // send right after the status callbacks reported a leg live must not depend on the Calls API; and a
 // subscription may be refused while a leg rings (31211), so in-progress subscribes it, once. Real
 // twilio-run and the sandbox under the realistic profile, the Calls API 2 s behind.
-import { callMessages, sendMessage } from '../../client';
+import { callMessages, sendMessage } from '../../client/src';
 import { waitFor } from '../../testing/stack';
 import { useTestStack } from '../support/stack';
 import { defined } from '../support/narrow';

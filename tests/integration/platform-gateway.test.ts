@@ -5,7 +5,7 @@
 // loopback only, and everything that calls the functions goes through it.
 import { networkInterfaces } from 'node:os';
 import twilio from 'twilio';
-import { callMessages, sendMessage, signedPost } from '../../client';
+import { callMessages, sendMessage, signedPost } from '../../client/src';
 import type { GatewayRecord } from '../../sandbox/functions-gateway';
 import { SANDBOX_SHARED_KEY } from '../../sandbox/webhooks';
 import { waitFor } from '../../testing/stack';

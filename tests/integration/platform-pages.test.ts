@@ -2,7 +2,7 @@
 // a history of the largest messages, written into Sync with the functions' own store
 // (testing/fill.ts), read back through /call-messages and /operator-messages in pages that each stay
 // under 4 MB, every message once, in order; a request over 1 MB is refused with 413.
-import { callMessages } from '../../client';
+import { callMessages } from '../../client/src';
 import type { CallMessagePageItem } from '../../lib/shared/api-types';
 import { ANSWER_BUDGET_BYTES, MAX_ANSWER_BYTES, MAX_REQUEST_BYTES } from '../../lib/shared/limits';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';

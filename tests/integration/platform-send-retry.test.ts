@@ -2,7 +2,7 @@
 // the answer asks: the retry goes on (at once, or after the Retry-After the answers carry, which the
 // bundled client honours) and the SDK gets the message once, whatever a reused IdempotencyKey does at
 // Twilio (undocumented: the sandbox's `idempotency.variant` plays each reading).
-import { callMessages, sendMessage } from '../../client';
+import { callMessages, sendMessage } from '../../client/src';
 import { IDEMPOTENCY_VARIANTS } from '../../sandbox/knobs';
 import { waitFor } from '../../testing/stack';
 import { useTestStack } from '../support/stack';

@@ -6,7 +6,7 @@
 // the sandbox's Twilio retries them as the callback URL's fragment asks; the backend's sends answer
 // 503 with Retry-After and the bundled client retries them with the same key. What the SDK side sent and received is then
 // counted against the leg's history: every message exactly once, none lost.
-import { callMessages, sendMessage } from '../../client';
+import { callMessages, sendMessage } from '../../client/src';
 import type { CallMessagePageItem } from '../../lib/shared/api-types';
 import { MAX_CONTENT_CHARS } from '../../lib/shared/limits';
 import { legMapName } from '../../lib/store/call-store';

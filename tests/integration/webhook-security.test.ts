@@ -3,7 +3,7 @@
 // unsigned; a nesting bomb in and out of every history route; callback URLs that cannot outlive
 // their call; response headers; secrets refused in URLs.
 import twilio from 'twilio';
-import { callMessages, sendMessage, signedPost, type FunctionsClientOptions } from '../../client';
+import { callMessages, sendMessage, signedPost, type FunctionsClientOptions } from '../../client/src';
 import { messageCallbackQuery } from '../../lib/calls/callback-urls';
 import { legMapName } from '../../lib/store/call-store';
 import { CALLBACK_URL_GRACE_SECONDS, MAX_CALL_SECONDS } from '../../lib/shared/limits';

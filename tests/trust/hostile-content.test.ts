@@ -1,12 +1,13 @@
 // Trust suite, hostile content (issue #12): nesting bombs, very wide objects, lone surrogates,
 // `__proto__`/`constructor` keys and 10,000-character multi-byte content, through every route that
-// accepts content (SDK → server callbacks in every encoding, /send-message, /operator-send) and back
-// out through every route that returns it (/call-messages, /operator-messages). Rules: no crash,
+// accepts content (SDK → server callbacks in every encoding, /send-message, /operator-send,
+// /backend-send) and back out through every route that returns it (/call-messages,
+// /operator-messages, /backend-messages). Rules: no crash,
 // no 5xx, content read back exactly as it arrived. Also measured: how often a JSON callback's body
 // is verified by re-serialising it, for each way the sandbox can write JSON.
 import fc from 'fast-check';
 import twilio from 'twilio';
-import { sendMessage } from '../../client';
+import { sendMessage } from '../../client/src';
 import { jsonDepth } from '../../lib/shared/json-text';
 import { MAX_PARSED_DEPTH } from '../../lib/shared/limits';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
@@ -29,6 +30,8 @@ afterAll(() => {
 });
 
 const ctl = () => stack.control;
+/** The sandbox's backend key (BACKEND_API_KEYS, send+read): /backend-send and /backend-messages. */
+const backendKey = () => ({ baseUrl: stack.functionsUrl, apiKey: SANDBOX_DEFAULTS.backendKey });
 const kx = (n: number) => messageSid(0xc0de0000 + n);
 
 /** Text as it arrives through a form, a query or a UTF-8 body: lone surrogates become U+FFFD. */
@@ -136,7 +139,7 @@ interface HistoryMessage {
 
 /** Every message of a leg, through /call-messages (signed) or /operator-messages (session), `pageSize` at a time. */
 async function readAll(
-  route: 'call-messages' | 'operator-messages',
+  route: 'call-messages' | 'operator-messages' | 'backend-messages',
   leg: string,
   pageSize: number,
   session?: string,
@@ -151,7 +154,7 @@ async function readAll(
     const headers: Record<string, string> =
       route === 'call-messages'
         ? signatureHeaders(url, params, page % 2 ? 'shared-key' : 'auth-token')
-        : { Authorization: `Bearer ${session}` };
+        : { Authorization: `Bearer ${route === 'backend-messages' ? SANDBOX_DEFAULTS.backendKey : session}` };
     const res = await request(url, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
@@ -231,7 +234,10 @@ describe('hostile content through every route that takes or returns it', () => {
         body: new URLSearchParams({ callSid: leg, content: content.text }).toString(),
       });
       count(`${content.name} / operator-send`, viaConsole, (s) => s === 201);
-      for (const res of [{ status: viaApi.status, body: viaApi.body as unknown }, viaConsole]) {
+      const viaKey = await sendMessage(backendKey(), { callSid: leg, content: content.text });
+      count(`${content.name} / backend-send`, { status: viaKey.status, body: viaKey.body }, (s) => s === 201);
+      const answers = [{ status: viaApi.status, body: viaApi.body as unknown }, viaConsole];
+      for (const res of [...answers, { status: viaKey.status, body: viaKey.body as unknown }]) {
         if (content.object && res.status !== 201) failures.push({ what: `${content.name} refused`, res });
         if (!content.object && res.status !== 400) failures.push({ what: `${content.name} not refused`, res });
         if (res.status === 201) sent.set((res.body as { sid: string }).sid, wellFormed(content.text));
@@ -247,12 +253,14 @@ describe('hostile content through every route that takes or returns it', () => {
     expect(tally.crashes + tally.fiveXX + tally.badShape).toBe(0);
   });
 
-  it('gives every stored message back, as the text it arrived as, from /call-messages and /operator-messages', async () => {
+  it('gives every stored message back, as the text it arrived as, from /call-messages, /operator-messages and /backend-messages', async () => {
     const reads = [
       await readAll('call-messages', leg, 100),
       await readAll('call-messages', leg, 7),
       await readAll('operator-messages', leg, 100, session),
       await readAll('operator-messages', leg, 3, session),
+      await readAll('backend-messages', leg, 100),
+      await readAll('backend-messages', leg, 5),
     ];
     const crashes = reads.filter((r) => r.crashed).length;
     const fiveXX = reads.flatMap((r) => r.statuses).filter((s) => s >= 500).length;
@@ -268,9 +276,9 @@ describe('hostile content through every route that takes or returns it', () => {
       }
     }
     expect(await alive()).toBe(true);
-    figures.add('hostile content', 'history pages read (4 ways) / 5xx', `${pages} / ${fiveXX}`, '0 5xx', fiveXX === 0);
+    figures.add('hostile content', 'history pages read (6 ways) / 5xx', `${pages} / ${fiveXX}`, '0 5xx', fiveXX === 0);
     figures.add('hostile content', 'crashes while reading history', crashes, '= 0', crashes === 0);
-    figures.add('hostile content', 'messages stored (each read 4 ways)', sent.size, '-', true);
+    figures.add('hostile content', 'messages stored (each read 6 ways)', sent.size, '-', true);
     figures.add('hostile content', 'read back not exactly as they arrived', mismatched, '= 0', mismatched === 0);
     figures.add('hostile content', 'parsed copies deeper than 64', dataBeyondDepth, '= 0', dataBeyondDepth === 0);
     expect({ crashes, fiveXX, mismatched, dataBeyondDepth }).toEqual({

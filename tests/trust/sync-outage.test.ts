@@ -3,7 +3,7 @@
 // 503; the retry fragment on the subscription's Callback URL (#rc=3&rp=5xx,ct,rt&rt=10000&tt=15000)
 // makes Twilio deliver them again, and the redelivery stores them. Rules: 0 SDK messages lost, 0
 // stored twice.
-import { callMessages } from '../../client';
+import { callMessages } from '../../client/src';
 import { waitFor } from '../../testing/stack';
 import { useTestStack } from '../support/stack';
 import { Figures } from './figures';

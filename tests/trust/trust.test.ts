@@ -3,7 +3,7 @@
 // Each section records figures; the table is printed at the end and every rule is asserted.
 import fc from 'fast-check';
 import twilio from 'twilio';
-import { callMessages, sendMessage, signedPost } from '../../client';
+import { callMessages, sendMessage, signedPost } from '../../client/src';
 import { messageCallbackQuery } from '../../lib/calls/callback-urls';
 import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';

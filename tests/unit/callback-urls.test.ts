@@ -3,6 +3,7 @@ import {
   baseUrl,
   callStatusUrl,
   legToken,
+  legNamesOf,
   legTokenMatches,
   messageCallbackQuery,
   messageCallbackUrl,
@@ -142,6 +143,28 @@ describe('messageCallbackUrl', () => {
   it('is issued now by default', () => {
     const issued = Number(new URL(messageCallbackUrl('https://h.example', TOKEN, LEG)).searchParams.get('cme_issued'));
     expect(Math.abs(issued - Date.now() / 1000)).toBeLessThan(5);
+  });
+
+  it("names the leg's parent and identity after the token, so forwarding needs no read of the leg", () => {
+    const names = { parentCallSid: OTHER_LEG, identity: 'alice_1' };
+    const url = new URL(messageCallbackUrl('https://h.example', TOKEN, LEG, new Date(), names));
+    expect([...url.searchParams.keys()]).toEqual(['cme_leg', 'cme_issued', 'cme_token', 'cme_parent', 'cme_identity']);
+    expect(legNamesOf(Object.fromEntries(url.searchParams))).toEqual(names);
+    // Rebuilt exactly as it was signed, from event = query ∪ body.
+    const event = { ...Object.fromEntries(url.searchParams), CallSid: LEG };
+    const site = { domainName: 'h.example', path: '/message-callback' };
+    expect(rebuildSignedRequest(site, event)).toEqual({
+      url: withoutFragment(url.toString()),
+      params: { CallSid: LEG },
+    });
+  });
+
+  it('takes names only when both are there and well formed', () => {
+    expect(legNamesOf({ cme_parent: OTHER_LEG })).toBeUndefined();
+    expect(legNamesOf({ cme_identity: 'alice' })).toBeUndefined();
+    expect(legNamesOf({ cme_parent: 'CAnope', cme_identity: 'alice' })).toBeUndefined();
+    expect(legNamesOf({ cme_parent: OTHER_LEG, cme_identity: 'a b' })).toBeUndefined();
+    expect(legNamesOf({ cme_parent: OTHER_LEG, cme_identity: ['alice'] })).toBeUndefined();
   });
 });
 

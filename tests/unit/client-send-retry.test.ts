@@ -2,7 +2,7 @@
 // Retry-After says, with the same idempotencyKey, a bounded number of times.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sendMessage } from '../../client';
+import { sendMessage } from '../../client/src';
 import { callSid } from '../../testing/sids';
 
 interface Answer {

@@ -6,19 +6,18 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import twilio from 'twilio';
 import { handler } from '../../functions/message-callback.protected';
-import { verifyForwardedRequest as clientVerify } from '../../client';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import { checkForwardedRequest as clientCheck, verifyForwardedRequest as clientVerify } from '../../client/src';
 import { inboundKey, legMapName } from '../../lib/store/call-store';
 import { TO_SDK } from '../../lib/store/keys';
 import { messageCallbackUrl } from '../../lib/calls/callback-urls';
 import {
-  checkForwardedRequest,
   deliver,
   DELIVERY_TIMEOUT_MS,
   forwardingSettings,
   messageEventBody,
   replyOf,
-  signatureHeader,
-  verifyForwardedRequest,
+  webhookHeaders,
   type InboundMessage,
 } from '../../lib/forwarding/webhook';
 import { replyKey } from '../../lib/forwarding/messages';
@@ -34,82 +33,116 @@ import { startSyncSandbox, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type SyncSandbox }
 import { defined, withoutFragment } from '../support/narrow';
 import { callSid, messageSid } from '../../testing/sids';
 
-const SECRET = 'forwarding-unit-test-secret-0123456789';
+const KEY = Buffer.alloc(32, 7);
+const SECRET = `whsec_${KEY.toString('base64')}`;
+const OLD_KEY = Buffer.alloc(32, 9);
+const OLD_SECRET = `whsec_${OLD_KEY.toString('base64')}`;
+const SETTINGS = (url: string) => ({ url, keys: [KEY] });
 
-describe('signature', () => {
+describe('Standard Webhooks signature', () => {
   const body = '{"type":"call.message","content":{"a":1}}';
   const now = Date.parse('2025-01-01T00:00:00Z');
   const t = now / 1000;
+  const id = messageSid(3);
+  const signed = (at = t, keys = [KEY], b = body) => webhookHeaders(keys, id, b, at);
 
-  it('verifies what was signed, with Node headers, fetch Headers, and a Buffer body', () => {
-    const header = signatureHeader(SECRET, body, t);
-    expect(header).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
-    expect(checkForwardedRequest(body, { 'x-cme-signature': header }, SECRET, 300, now)).toEqual({
-      valid: true,
-      timestamp: t,
-    });
-    expect(
-      checkForwardedRequest(Buffer.from(body), new Headers({ 'X-CME-Signature': header }), SECRET, 300, now),
-    ).toMatchObject({ valid: true });
-    expect(checkForwardedRequest(body, { 'X-Cme-Signature': [header] }, SECRET, 300, now)).toMatchObject({
-      valid: true,
+  it('writes webhook-id, webhook-timestamp and v1,<base64 HMAC-SHA256 of "id.t.body"> with the key after whsec_', () => {
+    const { createHmac } = jest.requireActual<typeof import('node:crypto')>('node:crypto');
+    const expected = createHmac('sha256', KEY).update(`${id}.${t}.${body}`).digest('base64');
+    expect(signed()).toEqual({
+      'webhook-id': id,
+      'webhook-timestamp': String(t),
+      'webhook-signature': `v1,${expected}`,
     });
   });
 
-  it('is the HMAC-SHA256 of "<t>.<raw body>", hex, as the README says', () => {
-    const { createHmac } = jest.requireActual<typeof import('node:crypto')>('node:crypto');
-    const expected = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
-    expect(signatureHeader(SECRET, body, t)).toBe(`t=${t},v1=${expected}`);
+  it("is accepted by the specification's own npm verifier (standardwebhooks), and a tampered body is not", () => {
+    const headers = signed(Math.floor(Date.now() / 1000));
+    expect(new Webhook(SECRET).verify(body, headers)).toEqual(JSON.parse(body));
+    expect(() => new Webhook(SECRET).verify(body.replace('1', '2'), headers)).toThrow(WebhookVerificationError);
+    expect(() => new Webhook(OLD_SECRET).verify(body, headers)).toThrow(WebhookVerificationError);
+  });
+
+  it('signs with every secret while rotating: each verifies alone', () => {
+    const headers = signed(Math.floor(Date.now() / 1000), [KEY, OLD_KEY]);
+    expect(headers['webhook-signature'].split(' ')).toHaveLength(2);
+    expect(new Webhook(SECRET).verify(body, headers)).toBeTruthy();
+    expect(new Webhook(OLD_SECRET).verify(body, headers)).toBeTruthy();
+    expect(clientCheck(body, headers, OLD_SECRET, { now: Date.now() })).toMatchObject({ valid: true, id });
+  });
+
+  it('the client verifies it with Node headers, fetch Headers and a Buffer body', () => {
+    expect(clientCheck(body, signed(), SECRET, { now })).toEqual({ valid: true, id, timestamp: t });
+    expect(clientCheck(Buffer.from(body), new Headers(signed()), SECRET, { now })).toMatchObject({ valid: true });
+    const upper = Object.fromEntries(Object.entries(signed()).map(([k, v]) => [k.toUpperCase(), [v]]));
+    expect(clientCheck(body, upper, SECRET, { now })).toMatchObject({ valid: true });
+    expect(clientCheck(body, signed(), [OLD_SECRET, SECRET], { now })).toMatchObject({ valid: true });
+    expect(clientCheck(body, signed(), `${OLD_SECRET} ${SECRET}`, { now })).toMatchObject({ valid: true });
   });
 
   it.each([
-    ['another secret', (h: string) => ({ h, b: body, s: SECRET + 'x' }), 'signature-mismatch'],
-    ['a changed body', (h: string) => ({ h, b: body.replace('1', '2'), s: SECRET }), 'signature-mismatch'],
+    ['another secret', () => ({ h: signed(), b: body, s: OLD_SECRET }), 'signature-mismatch'],
+    ['a changed body', () => ({ h: signed(), b: body.replace('1', '2'), s: SECRET }), 'signature-mismatch'],
     [
       'a re-serialised body',
-      (h: string) => ({ h, b: JSON.stringify(JSON.parse(body), null, 1), s: SECRET }),
+      () => ({ h: signed(), b: JSON.stringify(JSON.parse(body), null, 1), s: SECRET }),
       'signature-mismatch',
     ],
-    ['another t', (h: string) => ({ h: h.replace(`t=${t}`, `t=${t + 1}`), b: body, s: SECRET }), 'signature-mismatch'],
-    ['no header', () => ({ h: undefined, b: body, s: SECRET }), 'header-missing'],
-    ['no v1', (h: string) => ({ h: h.split(',')[0], b: body, s: SECRET }), 'header-malformed'],
-    ['a short v1', (h: string) => ({ h: h.slice(0, -2), b: body, s: SECRET }), 'header-malformed'],
-    ['garbage', () => ({ h: 'nonsense', b: body, s: SECRET }), 'header-malformed'],
-  ])('refuses %s', (_name, make, reason) => {
-    const { h, b, s } = make(signatureHeader(SECRET, body, t));
-    const headers = h === undefined ? {} : { 'x-cme-signature': h };
-    expect(checkForwardedRequest(b, headers, s, 300, now)).toEqual({ valid: false, reason });
+    [
+      'another timestamp',
+      () => ({ h: { ...signed(), 'webhook-timestamp': String(t + 1) }, b: body, s: SECRET }),
+      'signature-mismatch',
+    ],
+    ['another id', () => ({ h: { ...signed(), 'webhook-id': 'KXother' }, b: body, s: SECRET }), 'signature-mismatch'],
+    ['no headers', () => ({ h: {}, b: body, s: SECRET }), 'header-missing'],
+    ['no signature', () => ({ h: { ...signed(), 'webhook-signature': '' }, b: body, s: SECRET }), 'header-missing'],
+    [
+      'a v2 signature only',
+      () => ({ h: { ...signed(), 'webhook-signature': 'v2,abc' }, b: body, s: SECRET }),
+      'header-malformed',
+    ],
+    [
+      'a timestamp that is not a number',
+      () => ({ h: { ...signed(), 'webhook-timestamp': 'NaN' }, b: body, s: SECRET }),
+      'header-malformed',
+    ],
+  ])('the client refuses %s', (_name, make, reason) => {
+    const { h, b, s } = make();
+    expect(clientCheck(b, h, s, { now })).toEqual({ valid: false, reason });
   });
 
-  it('refuses a signature older or newer than the tolerance, and accepts one just inside it', () => {
-    const header = (at: number) => ({ 'x-cme-signature': signatureHeader(SECRET, body, at) });
-    expect(checkForwardedRequest(body, header(t - 301), SECRET, 300, now)).toMatchObject({
+  it('refuses a timestamp older or newer than the tolerance, and accepts one just inside it', () => {
+    expect(clientCheck(body, signed(t - 301), SECRET, { now })).toMatchObject({
       reason: 'timestamp-outside-tolerance',
     });
-    expect(checkForwardedRequest(body, header(t + 301), SECRET, 300, now)).toMatchObject({
+    expect(clientCheck(body, signed(t + 301), SECRET, { now })).toMatchObject({
       reason: 'timestamp-outside-tolerance',
     });
-    expect(checkForwardedRequest(body, header(t - 299), SECRET, 300, now)).toMatchObject({ valid: true });
-    expect(checkForwardedRequest(body, header(t - 20), SECRET, 10, now)).toMatchObject({
+    expect(clientCheck(body, signed(t - 299), SECRET, { now })).toMatchObject({ valid: true });
+    expect(clientCheck(body, signed(t - 20), SECRET, { now, toleranceSeconds: 10 })).toMatchObject({
       reason: 'timestamp-outside-tolerance',
     });
+    const fresh = signed(Math.floor(Date.now() / 1000));
+    expect(clientVerify(body, fresh, SECRET)).toBe(true);
+    expect(clientVerify(body, signed(Math.floor(Date.now() / 1000) - 400), SECRET)).toBe(false);
+    expect(clientVerify(body, signed(Math.floor(Date.now() / 1000) - 400), SECRET, { toleranceSeconds: 500 })).toBe(
+      true,
+    );
   });
 
-  it('accepts any of several v1 signatures (secret rotation)', () => {
-    const old = signatureHeader('old-secret-old-secret-old-secret-00', body, t);
-    const both = `${signatureHeader(SECRET, body, t)},v1=${old.split('v1=')[1]}`;
-    expect(
-      checkForwardedRequest(body, { 'x-cme-signature': both }, 'old-secret-old-secret-old-secret-00', 300, now),
-    ).toMatchObject({ valid: true });
+  it.each([
+    ['an empty secret', ''],
+    ['a one-character secret', 'x'],
+    ['a secret without whsec_', KEY.toString('base64')],
+    ['a key of 31 bytes', `whsec_${Buffer.alloc(31, 1).toString('base64')}`],
+    ['a key that is not base64', 'whsec_not*base64*at*all*not*base64*at*all*not*base64*'],
+    ['no secret at all', []],
+  ])('the client will not verify with %s', (_name, secret: string | string[]) => {
+    expect(() => clientVerify(body, signed(), secret)).toThrow(TypeError);
   });
 
-  it('client/ exports the same verifier (default tolerance 300 s, against the clock)', () => {
-    const header = { 'x-cme-signature': signatureHeader(SECRET, body, Math.floor(Date.now() / 1000)) };
-    expect(clientVerify(body, header, SECRET)).toBe(true);
-    expect(verifyForwardedRequest(body, header, SECRET)).toBe(true);
-    const stale = { 'x-cme-signature': signatureHeader(SECRET, body, Math.floor(Date.now() / 1000) - 400) };
-    expect(clientVerify(body, stale, SECRET)).toBe(false);
-    expect(clientVerify(body, stale, SECRET, 500)).toBe(true);
+  it.each([NaN, Infinity, -1, 0])('the client will not verify with a tolerance of %s', (toleranceSeconds) => {
+    expect(() => clientVerify(body, signed(), SECRET, { toleranceSeconds })).toThrow(TypeError);
   });
 });
 
@@ -187,18 +220,33 @@ describe('payloads and settings', () => {
     expect(settings({})).toBeUndefined();
     invalid({ APP_WEBHOOK_URL: 'https://app.example.com/hook' }, /APP_WEBHOOK_SECRET/);
     invalid({ APP_WEBHOOK_SECRET: SECRET }, /APP_WEBHOOK_URL/);
-    invalid({ APP_WEBHOOK_URL: 'https://app.example.com/hook', APP_WEBHOOK_SECRET: 'short' }, /32 characters/);
+    for (const weak of [
+      'short',
+      'x',
+      'forwarding-unit-test-secret-0123456789',
+      `whsec_${Buffer.alloc(31).toString('base64')}`,
+      'whsec_***',
+    ])
+      invalid({ APP_WEBHOOK_URL: 'https://app.example.com/hook', APP_WEBHOOK_SECRET: weak }, /whsec_.*32 bytes/);
+    const four = [SECRET, OLD_SECRET, SECRET, OLD_SECRET].join(' ');
+    invalid({ APP_WEBHOOK_URL: 'https://app.example.com/hook', APP_WEBHOOK_SECRET: four }, /up to 3/);
     invalid({ APP_WEBHOOK_URL: 'not a url', APP_WEBHOOK_SECRET: SECRET }, /absolute/);
     invalid({ APP_WEBHOOK_URL: 'ftp://app.example.com/', APP_WEBHOOK_SECRET: SECRET }, /https/);
   });
 
   it('takes http only under twilio-run (localhost), https everywhere', () => {
     const http = { APP_WEBHOOK_URL: 'http://127.0.0.1:3003/hook', APP_WEBHOOK_SECRET: SECRET };
-    expect(settings({ ...http, DOMAIN_NAME: 'localhost:3000' })).toEqual({ url: http.APP_WEBHOOK_URL, secret: SECRET });
+    expect(settings({ ...http, DOMAIN_NAME: 'localhost:3000' })).toEqual({ url: http.APP_WEBHOOK_URL, keys: [KEY] });
+    const rotating = settings({
+      ...http,
+      DOMAIN_NAME: 'localhost:3000',
+      APP_WEBHOOK_SECRET: `${SECRET} ${OLD_SECRET}`,
+    });
+    expect(rotating?.keys).toEqual([KEY, OLD_KEY]);
     invalid({ ...http, DOMAIN_NAME: 'cme-1234-dev.twil.io' }, /https/);
     expect(
       settings({ APP_WEBHOOK_URL: 'https://app.example.com/h', APP_WEBHOOK_SECRET: SECRET, DOMAIN_NAME: 'x.twil.io' }),
-    ).toEqual({ url: 'https://app.example.com/h', secret: SECRET });
+    ).toEqual({ url: 'https://app.example.com/h', keys: [KEY] });
   });
 
   it('reads a reply only from a JSON object answer', () => {
@@ -258,17 +306,19 @@ describe('deliver', () => {
 
   it('POSTs the body signed, with the Idempotency-Key, and reads a reply', async () => {
     backend.plan.push({ status: 200, json: { reply: { pong: 1 } } });
-    const d = await deliver({ url: backend.url, secret: SECRET }, '{"x":1}', 'KEY-1', 1000);
+    const d = await deliver(SETTINGS(backend.url), '{"x":1}', 'KEY-1', 1000);
     expect(d).toMatchObject({ ok: true, status: 200, reply: { pong: 1 } });
     const got = defined(backend.received[0]);
     expect(got.headers['idempotency-key']).toBe('KEY-1');
+    expect(got.headers['webhook-id']).toBe('KEY-1');
+    expect(got.headers['x-cme-signature']).toBeUndefined();
     expect(got.headers['content-type']).toBe('application/json');
-    expect(verifyForwardedRequest(got.body, got.headers, SECRET)).toBe(true);
+    expect(clientVerify(got.body, got.headers, SECRET)).toBe(true);
   });
 
   it('fails on a non-2xx, a redirect (not followed), a refused connection, and no time left', async () => {
     backend.plan.push({ status: 500 }, { status: 302, headers: { location: 'https://elsewhere.example/' } });
-    const s = { url: backend.url, secret: SECRET };
+    const s = SETTINGS(backend.url);
     expect(await deliver(s, '{}', 'k', 1000)).toMatchObject({ ok: false, status: 500, failure: 'status' });
     expect(await deliver(s, '{}', 'k', 1000)).toMatchObject({ ok: false, status: 302, failure: 'status' });
     expect(backend.received).toHaveLength(2);
@@ -281,7 +331,7 @@ describe('deliver', () => {
   it('gives up on a slow backend at its timeout', async () => {
     backend.plan.push({ status: 200, delayMs: 2000 });
     const started = Date.now();
-    const d = await deliver({ url: backend.url, secret: SECRET }, '{}', 'k', 400);
+    const d = await deliver(SETTINGS(backend.url), '{}', 'k', 400);
     expect(d).toMatchObject({ ok: false, failure: 'timeout' });
     expect(Date.now() - started).toBeLessThan(1500);
   });
@@ -289,11 +339,11 @@ describe('deliver', () => {
   it('ignores a reply in an answer too big to hold one', async () => {
     backend.plan.push({ status: 200, raw: JSON.stringify({ reply: { a: 'x'.repeat(70_000) } }) });
     backend.plan.push({ status: 200, raw: JSON.stringify({ reply: { a: 'x'.repeat(60_000) } }) });
-    const big = await deliver({ url: backend.url, secret: SECRET }, '{}', 'k', 1000);
+    const big = await deliver(SETTINGS(backend.url), '{}', 'k', 1000);
     expect(big).toMatchObject({ ok: true, status: 200 });
     expect(big.reply).toBeUndefined();
     // Just under the limit, it is read.
-    const fits = await deliver({ url: backend.url, secret: SECRET }, '{}', 'k', 1000);
+    const fits = await deliver(SETTINGS(backend.url), '{}', 'k', 1000);
     expect(fits.reply).toEqual({ a: 'x'.repeat(60_000) });
   });
 });
@@ -363,8 +413,10 @@ describe('/message-callback with forwarding on', () => {
     APP_WEBHOOK_URL: backend.url,
     APP_WEBHOOK_SECRET: SECRET,
   });
-  const callback = (n: number, content = `{"n":${n}}`) => {
-    const url = withoutFragment(messageCallbackUrl(LOCAL_BASE, TEST_AUTH_TOKEN, leg));
+  // The leg's names in its URL, as /call-status writes it; `legacy`: a URL issued before they were.
+  const callback = (n: number, content = `{"n":${n}}`, legacy = false) => {
+    const names = legacy ? undefined : { parentCallSid: callSid(1), identity: 'alice' };
+    const url = withoutFragment(messageCallbackUrl(LOCAL_BASE, TEST_AUTH_TOKEN, leg, new Date(), names));
     const body = {
       ContentType: 'application/json',
       Content: content,
@@ -376,8 +428,8 @@ describe('/message-callback with forwarding on', () => {
     };
     return eventFor(url, body, { 'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, url, body) });
   };
-  const post = (n: number, envOver: Record<string, string> = {}, content?: string) =>
-    invoke(handler, makeContext('/message-callback', { ...env(), ...envOver }), callback(n, content));
+  const post = (n: number, envOver: Record<string, string> = {}, content?: string, legacy = false) =>
+    invoke(handler, makeContext('/message-callback', { ...env(), ...envOver }), callback(n, content, legacy));
   const stored = async (n: number) =>
     (
       await sandbox.client.sync.v1
@@ -395,7 +447,7 @@ describe('/message-callback with forwarding on', () => {
     expect(res.body).toMatchObject({ sid: messageSid(1), outcome: 'stored', forwarded: true });
     expect(backend.received).toHaveLength(1);
     const got = defined(backend.received[0]);
-    expect(verifyForwardedRequest(got.body, got.headers, SECRET)).toBe(true);
+    expect(clientVerify(got.body, got.headers, SECRET)).toBe(true);
     expect(got.headers['idempotency-key']).toBe(messageSid(1));
     expect(JSON.parse(got.body)).toMatchObject({
       type: 'call.message',
@@ -406,9 +458,8 @@ describe('/message-callback with forwarding on', () => {
       sequence: 1,
       content: { n: 1 },
     });
-    expect(writes()).toHaveLength(1);
-    // Reads: is it stored (the message's head item), and the leg's parent and identity (once per leg).
-    expect(reads()).toHaveLength(2);
+    // 1 write and 1 read (is it stored?): the leg's parent and identity come from its callback URL.
+    expect({ writes: writes().length, reads: reads().length }).toEqual({ writes: 1, reads: 1 });
     expect(await stored(1)).toMatchObject({ forwarded: true, content: '{"n":1}' });
     syncRequests = [];
     expect((await post(11)).body).toMatchObject({ outcome: 'stored', forwarded: true });
@@ -420,6 +471,18 @@ describe('/message-callback with forwarding on', () => {
     expect(again.body).toMatchObject({ outcome: 'duplicate', forwarded: true });
     expect(backend.received).toHaveLength(2);
     expect(writes()).toHaveLength(0);
+  });
+
+  it("reads the leg's state for its names once per leg when its URL was issued without them", async () => {
+    expect((await post(21, {}, undefined, true)).body).toMatchObject({ outcome: 'stored', forwarded: true });
+    expect(JSON.parse(defined(backend.received[0]).body)).toMatchObject({
+      parentCallSid: callSid(1),
+      identity: 'alice',
+    });
+    expect({ writes: writes().length, reads: reads().length }).toEqual({ writes: 1, reads: 2 });
+    syncRequests = [];
+    expect((await post(22, {}, undefined, true)).body).toMatchObject({ outcome: 'stored', forwarded: true });
+    expect({ writes: writes().length, reads: reads().length }).toEqual({ writes: 1, reads: 1 });
   });
 
   it('answers 503 when the backend fails, and the redelivery delivers it (same key) and marks it', async () => {

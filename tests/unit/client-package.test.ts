@@ -1,0 +1,45 @@
+// The client package (client/) imports nothing of this repository, so it carries its own copy of
+// two things defined elsewhere: X-Twilio-Signature (twilio-node's getExpectedTwilioSignature) and
+// the API's answer types (lib/shared/api-types.ts). These tests hold each copy to its original.
+import fc from 'fast-check';
+import twilio from 'twilio';
+import * as client from '../../client/src';
+import type * as shared from '../../lib/shared/api-types';
+import type { LegEvent } from '../../lib/forwarding/webhook';
+
+describe("the client's X-Twilio-Signature", () => {
+  const params = fc.dictionary(fc.string({ maxLength: 12 }), fc.string({ maxLength: 40 }), { maxKeys: 8 });
+  const url = fc.webUrl({ withQueryParameters: true });
+
+  it("is twilio-node's, with the Auth Token (HMAC-SHA1), for any URL and parameters", () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 40 }), url, params, (token, u, p) => {
+        expect(client.twilioSignature(token, u, p)).toBe(twilio.getExpectedTwilioSignature(token, u, p));
+      }),
+    );
+  });
+
+  it("is twilio-node's with a SharedKey (HMAC-SHA256)", () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 40 }), url, params, (key, u, p) => {
+        expect(client.twilioSignature(key, u, p, 'sha256')).toBe(
+          twilio.getExpectedTwilioSignature(key, u, p, twilio.HMAC_SHA256),
+        );
+      }),
+    );
+  });
+});
+
+/** Compiles only when A and B are assignable both ways (checked by `npm run typecheck`). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const agree = <T extends true>(value: T) => value;
+
+describe("the client's answer types", () => {
+  it('are the shapes lib/shared/api-types.ts defines', () => {
+    expect(agree<Same<client.SendMessageResult, shared.SendMessageResult>>(true)).toBe(true);
+    expect(agree<Same<client.CallMessagesPage, shared.CallMessagesPage>>(true)).toBe(true);
+    expect(agree<Same<client.CallMessagePageItem, shared.CallMessagePageItem>>(true)).toBe(true);
+    expect(agree<Same<client.LegState, shared.LegState>>(true)).toBe(true);
+    expect(agree<Same<client.LegEvent, LegEvent>>(true)).toBe(true);
+  });
+});
