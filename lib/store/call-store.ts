@@ -21,7 +21,8 @@ import {
   type StoredSendClaim,
   type StoredSubscription,
 } from './records';
-import { isItemRevisionMismatch, isNotFound } from './sync';
+import { isAlreadyExists, isItemRevisionMismatch, isNotFound } from './sync';
+import { CONSOLE_INDEX_MAP } from '../shared/sync-names';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
 
 export type { StoredLegState, StoredMessage, StoredSubscription } from './records';
@@ -225,6 +226,41 @@ export class CallStore extends LegMap {
   async removeIdentityLeg(identity: string, callSid: string): Promise<void> {
     try {
       await this.retry(() => this.mapItems(identityMapName(identity))(callSid).remove());
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  // The console's index of live legs (lib/shared/sync-names.ts): what an open console subscribes
+  // to, so a new or ended call reaches it as a Sync event rather than by polling.
+
+  /**
+   * Adds a leg to the console's index (made when missing): one write, with the active-call TTL as a
+   * safety net for an end never reported. Already there: nothing changes.
+   */
+  async indexLeg(leg: SdkLeg, at: Date): Promise<void> {
+    const data = { identity: leg.identity, role: leg.role, at: at.toISOString() };
+    const create = async () => {
+      try {
+        await this.retry(() =>
+          this.mapItems(CONSOLE_INDEX_MAP).create({ key: leg.callSid, data, itemTtl: this.config.activeCallTtl }),
+        );
+        return true;
+      } catch (err) {
+        if (isAlreadyExists(err)) return true;
+        if (isNotFound(err)) return false;
+        throw err;
+      }
+    };
+    if (await create()) return;
+    await this.ensureMap(CONSOLE_INDEX_MAP);
+    await create();
+  }
+
+  /** Takes an ended leg out of the console's index (gone already: nothing to do). */
+  async unindexLeg(callSid: string): Promise<void> {
+    try {
+      await this.retry(() => this.mapItems(CONSOLE_INDEX_MAP)(callSid).remove());
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
