@@ -111,6 +111,13 @@ export interface OperatorCall {
   /** Ringing or in progress, as the Calls API reports it now. */
   active: boolean;
   state: LegState | null;
+  /**
+   * Past the active-call TTL (SYNC_ACTIVE_CALL_TTL_SECONDS) without a final status: its end was never
+   * reported, so it is not shown as active.
+   */
+  endUnknown?: true;
+  /** Named in the request's `final` (a final state the caller holds): not read again, `state` null. */
+  unchanged?: true;
 }
 
 /** `/operator-calls` answer. */
@@ -121,6 +128,16 @@ export interface OperatorCallsPage {
    * next leg would have taken the answer past its byte budget: the newest come first.
    */
   partial?: true;
+}
+
+/** `/operator-sync-token` answer: a Sync access token for the console's live channel. */
+export interface OperatorSyncToken {
+  identity: string;
+  token: string;
+  /** Seconds: at most the operator session's remaining time. */
+  ttl: number;
+  /** Only in the sandbox: where the `twilio-sync` SDK connects instead of Twilio (its `twilsock.uri` and `cdsUri`). */
+  sandbox?: { twilsock: string; cds: string };
 }
 
 /** `/send-message` answer. */
