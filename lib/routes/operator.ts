@@ -100,7 +100,8 @@ export async function createOperatorSession(ctx: RouteContext, input: { secret?:
 
 /**
  * `/operator-calls`: recent Voice SDK legs with their state. Found through the Calls API (newest
- * first; `client:` on the SDK's side), then each leg's state read from its own Sync map: a few
+ * first; `client:` on the SDK's side) and the console's index of live legs (one Sync read: what the
+ * Calls API does not list yet), then each leg's state read from its own Sync map: a few
  * bounded reads, whatever else the Sync service holds. `partial` when time ran short, or when the
  * next call would take the list past ANSWER_BUDGET_BYTES (50 states within Sync's 16 KB item
  * limit never do: the cut is for states written by anything else holding the credentials).
@@ -123,11 +124,21 @@ export async function listOperatorCalls(
     fallback: DEFAULT_CALLS,
   });
   const client = ctx.client();
-  const recent = await withRetry(() => client.calls.list({ limit: limit * CALLS_LISTED_PER_LEG }), {
-    deadline: ctx.deadline,
-  });
-  const legs = recent.filter((call) => sdkIdentityOfCall(call) !== undefined).slice(0, limit);
   const store = ctx.store();
+  const [recent, indexed] = await Promise.all([
+    withRetry(() => client.calls.list({ limit: limit * CALLS_LISTED_PER_LEG }), { deadline: ctx.deadline }),
+    store.indexedLegs(MAX_CALLS),
+  ]);
+  // The Calls API runs behind the status callbacks (TWILIO-FACTS §9): a live leg the console's index
+  // holds and the list does not show yet is listed too, from the index.
+  const listed: { sid: string; status: string; dateCreated: Date }[] = recent.filter(
+    (call) => sdkIdentityOfCall(call) !== undefined,
+  );
+  const seen = new Set(listed.map((leg) => leg.sid));
+  for (const leg of indexed) {
+    if (!seen.has(leg.callSid)) listed.push({ sid: leg.callSid, status: 'ringing', dateCreated: new Date(leg.at) });
+  }
+  const legs = listed.sort((a, b) => b.dateCreated.getTime() - a.dateCreated.getTime()).slice(0, limit);
   const page: OperatorCallsPage = { calls: [] };
   let bytes = 0;
   for (let i = 0; i < legs.length && !page.partial; i += STATE_READS_AT_ONCE) {
@@ -162,7 +173,7 @@ export async function listOperatorCalls(
         callSid: leg.sid,
         createdAt: createdAt.toISOString(),
         status: state?.status ?? leg.status,
-        active: isActiveStatus(leg.status) && !endUnknown,
+        active: isActiveStatus(leg.status) && !isFinalStatus(state?.status) && !endUnknown,
         state,
         ...(endUnknown ? { endUnknown: true as const } : {}),
       };

@@ -108,7 +108,7 @@ export interface OperatorCall {
   createdAt: string;
   /** The state's status where Sync has one, else the Calls API's. */
   status: string;
-  /** Ringing or in progress, as the Calls API reports it now. */
+  /** Ringing or in progress, as the Calls API reports it now, unless its state in Sync is final already. */
   active: boolean;
   state: LegState | null;
   /**

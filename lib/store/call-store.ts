@@ -239,7 +239,13 @@ export class CallStore extends LegMap {
    * safety net for an end never reported. Already there: nothing changes.
    */
   async indexLeg(leg: SdkLeg, at: Date): Promise<void> {
-    const data = { identity: leg.identity, role: leg.role, at: at.toISOString() };
+    // An identity Map's item (StoredIdentityLeg), with the identity: one parser reads both.
+    const data: StoredIdentityLeg & { identity: string } = {
+      callSid: leg.callSid,
+      role: leg.role,
+      at: at.toISOString(),
+      identity: leg.identity,
+    };
     const create = async () => {
       try {
         await this.retry(() =>
@@ -255,6 +261,24 @@ export class CallStore extends LegMap {
     if (await create()) return;
     await this.ensureMap(CONSOLE_INDEX_MAP);
     await create();
+  }
+
+  /** The legs the console's index holds (one read): their CallSids and when they were added. */
+  async indexedLegs(limit: number): Promise<{ callSid: string; at: string }[]> {
+    let items: { key: string; data: unknown }[];
+    try {
+      items = await this.retry(() => this.mapItems(CONSOLE_INDEX_MAP).list({ pageSize: limit, limit }));
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+    return items.flatMap((item) => {
+      const leg = parseIdentityLeg(item.data);
+      if (!leg) logUnreadable(item.key);
+      return leg && leg.callSid === item.key && !Number.isNaN(Date.parse(leg.at))
+        ? [{ callSid: leg.callSid, at: leg.at }]
+        : [];
+    });
   }
 
   /** Takes an ended leg out of the console's index (gone already: nothing to do). */
