@@ -139,7 +139,7 @@ export async function listOperatorCalls(
     if (!seen.has(leg.callSid)) listed.push({ sid: leg.callSid, status: 'ringing', dateCreated: new Date(leg.at) });
   }
   const legs = listed.sort((a, b) => b.dateCreated.getTime() - a.dateCreated.getTime()).slice(0, limit);
-  const page: OperatorCallsPage = { calls: [] };
+  const page: OperatorCallsPage = { calls: [], activeTtlSeconds: ctx.config.activeCallTtl };
   let bytes = 0;
   for (let i = 0; i < legs.length && !page.partial; i += STATE_READS_AT_ONCE) {
     // Answer what was read rather than run out of time: another batch must fit a request's timeout.

@@ -124,6 +124,11 @@ export interface OperatorCall {
 export interface OperatorCallsPage {
   calls: OperatorCall[];
   /**
+   * SYNC_ACTIVE_CALL_TTL_SECONDS: a leg past it with no end reported is `endUnknown` (a page open
+   * that long can tell so itself, without asking again).
+   */
+  activeTtlSeconds: number;
+  /**
    * True when the invocation ran short of time before every listed leg's state was read, or the
    * next leg would have taken the answer past its byte budget: the newest come first.
    */

@@ -39,7 +39,8 @@ export const ANSWER_SHAPES = {
   ClientConfig: '{sandbox: false} or {sandbox: true, chunderw, certificateUrl, sounds}',
   OperatorSession: '{session, expiresAt}',
   OperatorSyncToken: '{identity, token, ttl, sandbox?: {twilsock, cds}}',
-  OperatorCallsPage: '{calls: [{callSid, createdAt, status, active, state, endUnknown?, unchanged?}], partial?}',
+  OperatorCallsPage:
+    '{calls: [{callSid, createdAt, status, active, state, endUnknown?, unchanged?}], activeTtlSeconds, partial?}',
   AgentList: '{agents: [{identity, displayName, enabled, createdAt, updatedAt}]}',
   AgentAnswer: '{agent, password?} (password only when generated, shown once)',
 } as const;

@@ -51,7 +51,7 @@ function announcePassword(identity: string, password?: string) {
   agentStatus(`New password for ${identity}: ${password} (shown once: give it to the agent now).`, 'ok');
   shownPassword = password;
   agentEl.passwordText.textContent = `Password for ${identity}:`;
-  agentEl.passwordCopy.setAttribute('aria-label', `Copy the new password of ${identity}`);
+  agentEl.passwordCopy.setAttribute('aria-label', `Copy password of ${identity}`);
   agentEl.passwordBox.hidden = false;
 }
 
@@ -90,7 +90,7 @@ function renderAgents(agents: AgentRow[]) {
       reset.type = 'button';
       reset.className = 'secondary';
       reset.textContent = 'Reset password';
-      reset.setAttribute('aria-label', `Reset the password of ${a.identity}`);
+      reset.setAttribute('aria-label', `Reset password of ${a.identity}`);
       reset.addEventListener('click', () => void changeAgent(a.identity, 'reset-password'));
       const rename = document.createElement('button');
       rename.type = 'button';

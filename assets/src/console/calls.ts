@@ -38,8 +38,18 @@ function coalesced(job: () => Promise<void>): () => Promise<void> {
 }
 
 const groupKeyOf = (c: CallRow) => c.state?.parentCallSid || c.callSid;
+/** The last list read, and SYNC_ACTIVE_CALL_TTL_SECONDS: a live leg passing it is re-rendered without a request. */
+let lastCalls: CallRow[] = [];
+let activeTtlMs = Infinity;
 
-function groupCalls(calls: CallRow[]): CallGroup[] {
+/** A leg past the active-call TTL with no final state: its end was never reported (as the server says it). */
+function pastTtl(c: CallRow): CallRow {
+  if (c.endUnknown || !c.active || Date.now() - Date.parse(c.createdAt) <= activeTtlMs) return c;
+  return { ...c, active: false, endUnknown: true };
+}
+
+function groupCalls(rows: CallRow[]): CallGroup[] {
+  const calls = rows.map(pastTtl);
   const groups = new Map<string, CallRow[]>();
   for (const c of calls) {
     const key = groupKeyOf(c);
@@ -170,6 +180,10 @@ function renderCalls(groups: CallGroup[]) {
 
 /** Durations of live calls tick on screen (no request). */
 export function tickDurations() {
+  if (lastCalls.some((c) => pastTtl(c) !== c)) {
+    renderCalls(groupCalls(lastCalls));
+    if (state.selectedCall) showSelected();
+  }
   for (const tr of el.calls.querySelectorAll<HTMLTableRowElement>('tr[data-live="true"]')) {
     const g = state.groups.get(tr.dataset.call ?? '');
     const td = tr.querySelector('td.duration');
@@ -188,11 +202,13 @@ export const refreshCalls = coalesced(async () => {
   if (!state.session) return;
   try {
     const final = [...finalLegs.keys()].slice(0, 50).join(',');
-    const { calls, partial } = await api<OperatorCallsPage>('operator-calls', {
+    const { calls, partial, activeTtlSeconds } = await api<OperatorCallsPage>('operator-calls', {
       params: { limit: LIMIT, ...(final ? { final } : {}) },
     });
     const merged = calls.map((c) => (c.unchanged ? (finalLegs.get(c.callSid) ?? c) : c));
     for (const c of merged) if (c.state && isFinalStatus(c.state.status) && !c.active) finalLegs.set(c.callSid, c);
+    activeTtlMs = activeTtlSeconds * 1000;
+    lastCalls = merged;
     renderCalls(groupCalls(merged));
     // The server ran short of time before reading every call's state: the newest are shown.
     if (partial) el.callsStatus.textContent = 'Showing the newest calls only; the rest on the next change.';
@@ -297,6 +313,7 @@ export function wireCalls() {
 /** On logout: nothing of the calls is kept. */
 export function clearCalls() {
   finalLegs.clear();
+  lastCalls = [];
   open = undefined;
   state.groups.clear();
   state.counts.clear();

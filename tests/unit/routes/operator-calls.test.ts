@@ -128,7 +128,7 @@ describe('/operator-calls', () => {
     // The Calls list starts in time and answers 1.1 s later: no 3 s request fits in what is left.
     const res = await listOperatorCalls(context(Date.now() + REQUEST_TIMEOUT_MS + 1_000, 1_100), { limit: '10' });
     expect(res.status).toBe(200);
-    expect((res as { json: OperatorCallsPage }).json).toEqual({ calls: [], partial: true });
+    expect((res as { json: OperatorCallsPage }).json).toEqual({ calls: [], activeTtlSeconds: 172_800, partial: true });
     // No state read: the one Sync request is the console's index, read alongside the Calls list.
     expect(sandbox.requestCount()).toBe(before + 1);
   });
