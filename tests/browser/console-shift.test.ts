@@ -205,6 +205,25 @@ describeWithChromium('the operator console for a shift', () => {
     expect(await axeViolations(wide)).toEqual([]);
   });
 
+  it('falls back to a slow refresh, and says so, when the live channel cannot be had', async () => {
+    const p = await openPage(browser, stack.functionsUrl, `${stack.functionsUrl}/console.html`);
+    pages.push(p);
+    await p.page.route('**/operator-sync-token', (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: '{"code":"twilio-unavailable","message":"x"}',
+      }),
+    );
+    await p.page.locator('#operator-secret').fill(SANDBOX_DEFAULTS.operatorSecret);
+    await p.page.keyboard.press('Enter');
+    await p.page.waitForFunction(() => document.body.dataset.live === 'polling');
+    expect(await p.page.locator('#live-status').textContent()).toBe(
+      'Live updates unavailable: refreshing every minute.',
+    );
+    await row(p.page, aliceLeg).waitFor();
+  });
+
   it.each([
     ['console.html', '#operator-secret', SANDBOX_DEFAULTS.operatorSecret],
     ['index.html', '#password', 'a-password-typed-before-the-script'],
