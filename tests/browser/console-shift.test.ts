@@ -15,10 +15,11 @@ jest.setTimeout(60_000);
 
 /**
  * Issue #23 wants a new call on screen within 2 s and a message within 1 s (p95: bench/console-live.ts
- * measures them); a test on a shared machine allows twice that before failing.
+ * measures them, table 11). A test on a shared, loaded machine only proves they come live (no
+ * poll is left to bring them), allowing a few times that before failing.
  */
-const NEW_CALL_MS = 4000;
-const MESSAGE_MS = 2000;
+const NEW_CALL_MS = 6000;
+const MESSAGE_MS = 5000;
 const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 const stack = useTestStack();
