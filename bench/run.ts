@@ -12,12 +12,15 @@
 //   9. the operator console in Chromium: render time and Sync reads per refresh (issue #13)
 //  10. sustained messages/s per leg by message size under Sync's write limits by size (issue #20;
 //      alone: `npx tsx bench/size-rates-run.ts` after `npm run build`)
+//  11. the operator console per idle hour and store → screen, live over Sync (issue #23; alone:
+//      `npx tsx bench/console-live.ts` after `npm run build`)
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { measureColdStart } from './coldstart';
+import { consoleLiveTable, measureConsoleLive } from './console-live';
 import { consoleRenderTable, measureConsoleRender } from './console-render';
 import { countEvents, E, wholeCalls, type EventRow } from './events';
 import { forwardingTable, measureForwarding } from './forwarding';
@@ -46,6 +49,7 @@ const SETTINGS = {
   history: { lengths: [10, 100, 1000, 5000], pageSize: 100, samples: 30 },
   forwarding: { samples: 30 },
   console: { repeats: 5 },
+  consoleLive: { legs: 20, idleSeconds: 60, messages: 20, calls: 10 },
   sizeRates: {
     inFlight: 4,
     sizes: [
@@ -140,6 +144,9 @@ async function main() {
   log("10. messages/s per leg by size, under Sync's write limits by size");
   const sizeRates = await withStack(false, (b) => measureSizeRates(b, SETTINGS.sizeRates, log));
 
+  log('11. the operator console, live over Sync');
+  const consoleLive = await withStack(false, (b) => measureConsoleLive(b, SETTINGS.consoleLive));
+
   log('8. forwarding to the app backend');
   const forwarding = await measureForwarding(SETTINGS.forwarding.samples);
 
@@ -221,6 +228,10 @@ async function main() {
     [
       `10. Sustained messages/s on one leg by message size, under Sync's write limits by size (${SETTINGS.sizeRates.inFlight} in flight each way)`,
       T.sizeRateTable(sizeRates),
+    ],
+    [
+      `11. The operator console per idle console-hour (${SETTINGS.consoleLive.legs} calls listed, ${SETTINGS.consoleLive.idleSeconds} s idle measured) and store → screen`,
+      consoleLiveTable(consoleLive),
     ],
   ];
   const text = sections.map(([title, table]) => `### ${title}\n\n${table}\n`).join('\n');

@@ -10,6 +10,7 @@ import { startGateway, type SignalingGateway } from './gateway';
 import { defaultFunctionsKnobs, startFunctionsGateway, type FunctionsGateway } from './functions-gateway';
 import { createApiRouter } from './rest/api';
 import { createSyncRouter } from './rest/sync';
+import { attachTwilsock, type TwilsockServer } from './twilsock';
 import { WebhookSender } from './webhooks';
 import { createControlRouter } from './control';
 import { SANDBOX_DEFAULTS } from './defaults';
@@ -98,6 +99,8 @@ export interface Sandbox {
   requests: RequestRecord[];
   exchanges: Exchange[];
   syncStats(): { writesByObject: Record<string, number[]> };
+  /** The Sync client channel (ws://127.0.0.1:<port>/v3/wsconnect) the twilio-sync SDK talks to: its counters. */
+  twilsock: TwilsockServer;
   setFunctionsUrl(url: string): void;
   reset(): void;
   close(): Promise<void>;
@@ -243,6 +246,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const s = server.listen(options.port ?? 0, '127.0.0.1', () => resolve(s));
   });
   const port = (httpServer.address() as AddressInfo).port;
+  // The Sync client channel (Twilsock) on the same port: ws://127.0.0.1:<port>/v3/wsconnect.
+  const twilsock = attachTwilsock(httpServer, {
+    state: sync.state,
+    accountSid,
+    apiKeySid,
+    apiKeySecret,
+    record: (r) => requests.push({ ...r, product: 'sync-client' }),
+  });
   const gateway =
     options.gatewayPort === undefined
       ? undefined
@@ -285,6 +296,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     requests,
     exchanges,
     syncStats: () => sync.stats(),
+    twilsock,
     setFunctionsUrl(url: string) {
       const voiceUrl = `${url.replace(/\/+$/, '')}/voice`;
       number.voiceUrl = voiceUrl;
@@ -293,6 +305,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     reset() {
       engine.reset();
       sync.reset();
+      twilsock.reset();
       requests.length = 0;
       exchanges.length = 0;
       webhooks.log.length = 0;
@@ -303,6 +316,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     close: async () => {
       webhooks.statusOrder.reset();
+      twilsock.close();
       await gateway?.close();
       await functionsGateway?.close();
       await new Promise<void>((resolve) => {

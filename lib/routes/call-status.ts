@@ -42,7 +42,12 @@ export async function handleCallStatus(ctx: RouteContext): Promise<RouteResult> 
         const leaving = store.removeIdentityLeg(leg.identity, leg.callSid).catch((err: unknown) => {
           ctx.log.forCall(leg.callSid).info({ identityLegRemoved: false, error: String(err) });
         });
-        await Promise.all([store.markFinished(leg, status, new Date(), seconds), leaving]);
+        // And the console's index: an open console sees the end as an event (best effort: a console
+        // still shows the leg's state, and the item's TTL ends it).
+        const unindexed = store.unindexLeg(leg.callSid).catch((err: unknown) => {
+          ctx.log.forCall(leg.callSid).info({ consoleIndexRemoved: false, error: String(err) });
+        });
+        await Promise.all([store.markFinished(leg, status, new Date(), seconds), leaving, unindexed]);
       });
       return status;
     };
@@ -111,9 +116,15 @@ async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStatus): Pr
     });
   // The leg joins its identity's Map as it is claimed, alongside the subscription (best effort: a
   // send by identity that finds nothing there asks the Calls API, as before).
-  const joining = store.addIdentityLeg(leg, new Date()).catch((err: unknown) => {
-    ctx.log.forCall(leg.callSid).info({ identityLegAdded: false, error: String(err) });
-  });
+  const joining = Promise.all([
+    store.addIdentityLeg(leg, new Date()).catch((err: unknown) => {
+      ctx.log.forCall(leg.callSid).info({ identityLegAdded: false, error: String(err) });
+    }),
+    // And the console's index: an open console sees the new call as an event (best effort).
+    store.indexLeg(leg, new Date()).catch((err: unknown) => {
+      ctx.log.forCall(leg.callSid).info({ consoleIndexAdded: false, error: String(err) });
+    }),
+  ]);
   let sid: string;
   try {
     [sid] = await Promise.all([subscribe(ctx, leg, claim.claimed, status), joining]);

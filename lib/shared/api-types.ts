@@ -108,19 +108,41 @@ export interface OperatorCall {
   createdAt: string;
   /** The state's status where Sync has one, else the Calls API's. */
   status: string;
-  /** Ringing or in progress, as the Calls API reports it now. */
+  /** Ringing or in progress, as the Calls API reports it now, unless its state in Sync is final already. */
   active: boolean;
   state: LegState | null;
+  /**
+   * Past the active-call TTL (SYNC_ACTIVE_CALL_TTL_SECONDS) without a final status: its end was never
+   * reported, so it is not shown as active.
+   */
+  endUnknown?: true;
+  /** Named in the request's `final` (a final state the caller holds): not read again, `state` null. */
+  unchanged?: true;
 }
 
 /** `/operator-calls` answer. */
 export interface OperatorCallsPage {
   calls: OperatorCall[];
   /**
+   * SYNC_ACTIVE_CALL_TTL_SECONDS: a leg past it with no end reported is `endUnknown` (a page open
+   * that long can tell so itself, without asking again).
+   */
+  activeTtlSeconds: number;
+  /**
    * True when the invocation ran short of time before every listed leg's state was read, or the
    * next leg would have taken the answer past its byte budget: the newest come first.
    */
   partial?: true;
+}
+
+/** `/operator-sync-token` answer: a Sync access token for the console's live channel. */
+export interface OperatorSyncToken {
+  identity: string;
+  token: string;
+  /** Seconds: at most the operator session's remaining time. */
+  ttl: number;
+  /** Only in the sandbox: where the `twilio-sync` SDK connects instead of Twilio (its `twilsock.uri` and `cdsUri`). */
+  sandbox?: { twilsock: string; cds: string };
 }
 
 /** `/send-message` answer. */

@@ -40,7 +40,9 @@ export const ANSWER_SHAPES = {
   VoiceToken: '{identity, token, ttl}',
   ClientConfig: '{sandbox: false} or {sandbox: true, chunderw, certificateUrl, sounds}',
   OperatorSession: '{session, expiresAt}',
-  OperatorCallsPage: '{calls: [{callSid, createdAt, status, active, state}], partial?}',
+  OperatorSyncToken: '{identity, token, ttl, sandbox?: {twilsock, cds}}',
+  OperatorCallsPage:
+    '{calls: [{callSid, createdAt, status, active, state, endUnknown?, unchanged?}], activeTtlSeconds, partial?}',
   AgentList: '{agents: [{identity, displayName, enabled, createdAt, updatedAt}]}',
   AgentAnswer: '{agent, password?} (password only when generated, shown once)',
 } as const;
@@ -270,9 +272,18 @@ export const ROUTE_CONTRACTS: readonly RouteContract[] = [
     methods: ['GET'],
     access: 'operator-session',
     summary: 'Recent Voice SDK legs, newest first, with their state.',
-    inputs: [optional('limit')],
+    inputs: [optional('limit'), optional('final')],
     answers: { 200: 'OperatorCallsPage' },
     errors: ['operator-session-invalid', 'limit-invalid'],
+  },
+  {
+    path: '/operator-sync-token',
+    methods: ['GET'],
+    access: 'operator-session',
+    summary: "A Sync access token for the console's live channel, as long as the session lasts.",
+    inputs: [],
+    answers: { 200: 'OperatorSyncToken' },
+    errors: ['operator-session-invalid'],
   },
   {
     path: '/operator-messages',

@@ -21,7 +21,8 @@ import {
   type StoredSendClaim,
   type StoredSubscription,
 } from './records';
-import { isItemRevisionMismatch, isNotFound, type RetryTuning } from './sync';
+import { isAlreadyExists, isItemRevisionMismatch, isNotFound, type RetryTuning } from './sync';
+import { CONSOLE_INDEX_MAP } from '../shared/sync-names';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
 
 export type { StoredLegState, StoredMessage, StoredSubscription } from './records';
@@ -240,6 +241,65 @@ export class CallStore extends LegMap {
   async removeIdentityLeg(identity: string, callSid: string): Promise<void> {
     try {
       await this.retry(() => this.mapItems(identityMapName(identity))(callSid).remove());
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  // The console's index of live legs (lib/shared/sync-names.ts): what an open console subscribes
+  // to, so a new or ended call reaches it as a Sync event rather than by polling.
+
+  /**
+   * Adds a leg to the console's index (made when missing): one write, with the active-call TTL as a
+   * safety net for an end never reported. Already there: nothing changes.
+   */
+  async indexLeg(leg: SdkLeg, at: Date): Promise<void> {
+    // An identity Map's item (StoredIdentityLeg), with the identity: one parser reads both.
+    const data: StoredIdentityLeg & { identity: string } = {
+      callSid: leg.callSid,
+      role: leg.role,
+      at: at.toISOString(),
+      identity: leg.identity,
+    };
+    const create = async () => {
+      try {
+        await this.retry(() =>
+          this.mapItems(CONSOLE_INDEX_MAP).create({ key: leg.callSid, data, itemTtl: this.config.activeCallTtl }),
+        );
+        return true;
+      } catch (err) {
+        if (isAlreadyExists(err)) return true;
+        if (isNotFound(err)) return false;
+        throw err;
+      }
+    };
+    if (await create()) return;
+    await this.ensureMap(CONSOLE_INDEX_MAP);
+    await create();
+  }
+
+  /** The legs the console's index holds (one read): their CallSids and when they were added. */
+  async indexedLegs(limit: number): Promise<{ callSid: string; at: string }[]> {
+    let items: { key: string; data: unknown }[];
+    try {
+      items = await this.retry(() => this.mapItems(CONSOLE_INDEX_MAP).list({ pageSize: limit, limit }));
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+    return items.flatMap((item) => {
+      const leg = parseIdentityLeg(item.data);
+      if (!leg) logUnreadable(item.key);
+      return leg && leg.callSid === item.key && !Number.isNaN(Date.parse(leg.at))
+        ? [{ callSid: leg.callSid, at: leg.at }]
+        : [];
+    });
+  }
+
+  /** Takes an ended leg out of the console's index (gone already: nothing to do). */
+  async unindexLeg(callSid: string): Promise<void> {
+    try {
+      await this.retry(() => this.mapItems(CONSOLE_INDEX_MAP)(callSid).remove());
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

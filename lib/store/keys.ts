@@ -12,6 +12,9 @@
 // the state (a console's refresh), and a page of history is at most two range reads.
 import { createHash } from 'node:crypto';
 import { isMessageSid } from '../shared/identifiers';
+import { legMapName } from '../shared/sync-names';
+
+export { legMapName };
 
 /**
  * Serialized Sync item data may not exceed 16 KB, and Sync's strictest write limit (2/s per object)
@@ -23,7 +26,6 @@ const MAX_PART_BYTES = 10_200;
 /** The first part's share of the head item, whose fields (Sids, times, key) take a few hundred bytes more. */
 export const MAX_HEAD_PART_BYTES = 9_700;
 
-export const legMapName = (callSid: string) => `cme.call.${callSid.toLowerCase()}`;
 /**
  * An identity's own Map (`cme.identity.<identity>`): an item per leg of that identity the status
  * callbacks reported, keyed by its CallSid, from the leg's first claim to its end. Per identity, so

@@ -64,6 +64,8 @@ describeWithChromium('agents: sign-in, calls between two agents, disabling', () 
     const { page } = operator;
     await page.locator('#operator-secret').fill(SANDBOX_DEFAULTS.operatorSecret);
     await page.keyboard.press('Enter');
+    // The agents have their own tab (issue #23): the calls come first.
+    await page.getByRole('tab', { name: 'Agents' }).click();
     await page.locator('#agents tr[data-identity="alice"]').waitFor();
     await page.locator('#agents tr[data-identity="bob"]').waitFor();
     // The form says which identities every Voice SDK takes, and refuses the others before sending.
@@ -137,6 +139,8 @@ describeWithChromium('agents: sign-in, calls between two agents, disabling', () 
   it('the operator disables dave: no new token for him, carol is unaffected', async () => {
     const { page } = operator;
     await page.locator('#agents tr[data-identity="dave"]').getByRole('button', { name: 'Disable dave' }).click();
+    // Disabling asks first (issue #23).
+    await page.locator('#confirm-dialog').getByRole('button', { name: 'Disable' }).click();
     await expectText(page, 'agents-status', /dave disabled/);
     await page.locator('#agents tr[data-identity="dave"][data-enabled="false"]').waitFor();
 

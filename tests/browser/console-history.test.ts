@@ -1,8 +1,8 @@
 // Issue #13: the operator console keeps up with a long history without reading it whole. A live SDK
 // leg in the sandbox gets 299 messages straight into Sync (testing/fill.ts: the keys the functions
-// write); the console (Chromium, the real bundle, the real functions) opens it, then refreshes.
-import type { Browser, Route } from 'playwright-core';
-import type { RequestRecord } from '../../sandbox/app';
+// write); the console (Chromium, the real bundle, the real functions) opens it, then hears of each
+// new one on Sync's live channel (issue #23) and reads only what came after what it holds.
+import type { Browser } from 'playwright-core';
 import { callMessages } from '../../client/src';
 import { legMapName } from '../../lib/store/call-store';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
@@ -15,8 +15,13 @@ import { describeWithChromium } from '../support/chromium';
 jest.setTimeout(60_000);
 
 const FILLED = 299;
-/** How often the console refreshes (assets/src/console.ts). */
-const POLL_MS = 2000;
+/**
+ * Issue #23 wants a stored message on screen within 1 s (p95, measured by bench/console-live.ts);
+ * a test on a shared, loaded machine allows five times that before failing.
+ */
+const LIVE_MS = 5000;
+/** How long an idle console is watched for requests. */
+const IDLE_WATCH_MS = 8000;
 
 const stack = useTestStack();
 let browser: Browser;
@@ -42,40 +47,20 @@ const consoleOrder = () =>
 /** Writes message i of the fill (odd i: to the SDK, sent at startMs + i s). */
 const write = (i: number) => fillLeg(sandboxStore(stack.sandbox), leg, { ...fill, count: 1, firstIndex: i });
 
-/**
- * The sandbox's requests during each of the console's next `count` refreshes. A refresh starts with
- * the page asking for /operator-calls, and the console never starts one before the last is over
- * (assets/src/console/calls.ts): that request is held (page.route) while the sandbox's count is
- * taken, so every request of a refresh falls between its start and the next one's, whatever the
- * timing. (Counting over a wall-clock window cut a refresh in two at the window's edges.)
- */
-async function sandboxRequestsPerRefresh(count: number): Promise<RequestRecord[][]> {
-  const starts: number[] = [];
-  let seen: () => void = () => undefined;
-  const allSeen = new Promise<void>((resolve) => (seen = resolve));
-  const hold = async (route: Route) => {
-    starts.push(stack.sandbox.requests.length);
-    if (starts.length === count + 1) seen();
-    await route.continue();
+/** The function requests the console makes from now until `until` settles. */
+async function functionRequestsDuring(until: () => Promise<void>): Promise<string[]> {
+  const seen: string[] = [];
+  const listener = (request: { url(): string }) => {
+    const path = new URL(request.url()).pathname;
+    if (!path.endsWith('.js') && !path.endsWith('.css') && !path.endsWith('.html')) seen.push(path);
   };
-  const operatorCalls = '**/operator-calls?*';
-  await operator.page.route(operatorCalls, hold);
-  let timer: NodeJS.Timeout | undefined;
+  operator.page.on('request', listener);
   try {
-    await Promise.race([
-      allSeen,
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`saw ${Math.max(0, starts.length - 1)} of ${count} refreshes`)),
-          (count + 2) * POLL_MS + 10_000,
-        );
-      }),
-    ]);
+    await until();
   } finally {
-    clearTimeout(timer);
-    await operator.page.unroute(operatorCalls, hold);
+    operator.page.off('request', listener);
   }
-  return starts.slice(0, count).map((from, i) => stack.sandbox.requests.slice(from, starts[i + 1]));
+  return seen;
 }
 
 describeWithChromium('the operator console on a long history', () => {
@@ -112,31 +97,52 @@ describeWithChromium('the operator console on a long history', () => {
     expect(await consoleOrder()).toEqual(await apiOrder());
   });
 
-  it('refreshes an idle open call with one Sync read of its history', async () => {
-    const items = `${legMapName(leg)}/Items`;
-    const refreshes = await sandboxRequestsPerRefresh(3);
-    for (const requests of refreshes) {
-      const sync = requests.filter((r) => r.product === 'sync');
-      // The calls list reads each call's state once a refresh; the open call's history is one read.
-      expect(sync.filter((r) => r.route.endsWith(`${items}/state`))).toHaveLength(1);
-      expect(sync.filter((r) => r.route.endsWith(items))).toHaveLength(1);
-    }
+  it('makes no request while nothing is stored (live channel, no polling)', async () => {
+    await operator.page.waitForFunction(() => document.body.dataset.live === 'connected');
+    const before = stack.sandbox.requests.length;
+    // Four of the former 2 s polls: the old console made 8 function requests and 2 Sync reads a poll.
+    const seen = await functionRequestsDuring(() => new Promise((resolve) => setTimeout(resolve, IDLE_WATCH_MS)));
+    expect(seen).toEqual([]);
+    // Nor does the Sync SDK ask anything through its socket (the functions', if any, are not the page's).
+    expect(stack.sandbox.requests.slice(before).filter((r) => r.product === 'sync-client')).toEqual([]);
   });
 
-  it('shows a new message within one refresh, and one stored late (after a later one) in its place', async () => {
+  it('reads only what came after the last few messages when one is stored: one Sync read of the history', async () => {
+    const before = stack.sandbox.requests.length;
+    await write(FILLED + 1); // from the SDK
+    await operator.page
+      .locator(`#history li[data-id="from-sdk:${filledMessageSid(FILLED + 1, leg)}"]`)
+      .waitFor({ timeout: LIVE_MS });
+    await operator.page.waitForFunction((n) => document.querySelectorAll('#history li').length === n, FILLED + 1);
+    const items = `${legMapName(leg)}/Items`;
+    await waitFor(
+      async () =>
+        stack.sandbox.requests
+          .slice(before)
+          .some((r) => r.product === 'sync' && r.route.endsWith(items) && r.method === 'GET'),
+      'the catch-up read',
+    );
+    const reads = stack.sandbox.requests
+      .slice(before)
+      .filter((r) => r.product === 'sync' && r.method === 'GET' && r.route.endsWith(items));
+    expect(reads).toHaveLength(1);
+  });
+
+  it('shows a new message as it is stored, and one stored late (after a later one) in its place', async () => {
     await write(FILLED + 2); // to the SDK, sent at +301 s
     await operator.page
       .locator(`#history li[data-id="to-sdk:${filledMessageSid(FILLED + 2, leg)}"]`)
-      .waitFor({ timeout: POLL_MS + 2000 });
+      .waitFor({ timeout: LIVE_MS });
     await write(FILLED); // to the SDK, sent at +299 s: before the one shown, stored after it
     await operator.page
       .locator(`#history li[data-id="to-sdk:${filledMessageSid(FILLED, leg)}"]`)
-      .waitFor({ timeout: POLL_MS + 2000 });
+      .waitFor({ timeout: LIVE_MS });
     const order = await consoleOrder();
-    expect(order).toHaveLength(FILLED + 2);
+    expect(order).toHaveLength(FILLED + 3);
     expect(order).toEqual(await apiOrder());
-    expect(order.slice(-2)).toEqual([
+    expect(order.slice(-3)).toEqual([
       `to-sdk:${filledMessageSid(FILLED, leg)}`,
+      `from-sdk:${filledMessageSid(FILLED + 1, leg)}`,
       `to-sdk:${filledMessageSid(FILLED + 2, leg)}`,
     ]);
   });

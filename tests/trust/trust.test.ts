@@ -935,8 +935,22 @@ describe('5. limits', () => {
     expect(rejected).toBeGreaterThan(0);
   }, 60_000);
 
-  it('no object is written account-wide: every Sync write targets a per-call or per-identity object', async () => {
+  it('no object is written account-wide on every event: per-call and per-identity objects, and the console index at most twice a leg', async () => {
     const writes = stack.sandbox.requests.filter((r) => r.product === 'sync' && r.method !== 'GET');
+    // The operator console's index of live legs (cme.calls, issue #23) is the one account-wide
+    // object: written as an SDK leg is claimed and at its end, never for a message or a send.
+    const consoleIndex = /\/Maps\/cme\.calls\/Items(\/\{Sid\})?$/;
+    // Writes that took (a remove of an item already gone, from a copy of a final callback, is a 404).
+    const indexWrites = writes.filter((r) => consoleIndex.test(r.route) && r.status < 300).length;
+    const legs = new Set(writes.flatMap((r) => /\/Maps\/cme\.call\.(ca[0-9a-f]{32})/.exec(r.route)?.[1] ?? [])).size;
+    figures.add(
+      'limits',
+      'console index (cme.calls) writes per SDK leg',
+      (indexWrites / Math.max(legs, 1)).toFixed(2),
+      '≤ 2',
+      indexWrites <= 2 * legs,
+    );
+    expect(indexWrites).toBeLessThanOrEqual(2 * legs);
     // Besides per-call maps, each identity's own Map of its legs (an item per leg: lib/store/keys.ts),
     // and sign-in state: the agent directory (written by operator actions, never by a call event)
     // and sign-in counters (one Document per identity or source; lib/auth/throttle.ts).
@@ -944,6 +958,7 @@ describe('5. limits', () => {
     const perIdentity = /\/Maps(\/cme\.identity\.[\w.-]+(\/Items(\/ca[0-9a-f]{32}|\/\{Sid\})?)?)?$/i;
     const shared = writes.filter(
       (r) =>
+        !consoleIndex.test(r.route) &&
         !/\/Maps(\/cme\.call\.ca[0-9a-f]{32}(\/Items(\/.*)?)?)?$/.test(r.route) &&
         !signIn.test(r.route) &&
         !perIdentity.test(r.route),

@@ -298,6 +298,31 @@ describe("an identity's legs (its own Map)", () => {
   });
 });
 
+describe("the console's index of live legs (cme.calls)", () => {
+  const index = () => sandbox.client.sync.v1.services('default').syncMaps('cme.calls');
+
+  it('adds a leg once (the Map made when missing), lists it, and takes it out at its end', async () => {
+    const at = new Date();
+    await store.indexLeg(leg, at);
+    await store.indexLeg(leg, new Date(at.getTime() + 1000)); // again (a copy of the callback): no change
+    expect(await store.indexedLegs(50)).toEqual([{ callSid: PARENT, at: at.toISOString() }]);
+    const [item] = await index().syncMapItems.list();
+    expect(item?.data).toEqual({ callSid: PARENT, role: 'parent', at: at.toISOString(), identity: 'alice' });
+    // Each item ends with the active-call TTL: a leg whose end is never reported leaves by itself.
+    expect((item!.dateExpires.getTime() - sandbox.clock.now()) / 1000).toBeCloseTo(ACTIVE_TTL, -1);
+    await store.unindexLeg(PARENT);
+    await store.unindexLeg(PARENT); // gone already: fine
+    expect(await store.indexedLegs(50)).toEqual([]);
+  });
+
+  it('reads nothing from an index that does not exist yet', async () => {
+    await index()
+      .remove()
+      .catch(() => undefined);
+    expect(await store.indexedLegs(50)).toEqual([]);
+  });
+});
+
 describe('markFinished', () => {
   it('records the final status and shortens the Map TTL to the finished-call TTL', async () => {
     await store.claimSubscription(leg, 'in-progress', new Date('2024-05-01T10:00:00Z'));

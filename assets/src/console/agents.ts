@@ -1,9 +1,10 @@
-// The agents who may sign in to the softphone: list, add, disable/enable, reset a password.
+// The agents who may sign in to the softphone: list, add, rename, disable/enable, reset a password
+// (the last two after a confirmation); a generated password is shown once, with a copy button.
 
 import { AGENT_IDENTITY } from '../../../lib/shared/limits';
 import { $ } from '../shared/dom';
 import { api } from './api';
-import { cell } from './elements';
+import { cell, confirmAction } from './elements';
 import { state } from './state';
 
 interface AgentRow {
@@ -19,7 +20,12 @@ const agentEl = {
   identity: $<HTMLInputElement>('agent-identity'),
   name: $<HTMLInputElement>('agent-name'),
   password: $<HTMLInputElement>('agent-password'),
+  passwordBox: $<HTMLParagraphElement>('agent-password-box'),
+  passwordText: $<HTMLSpanElement>('agent-password-text'),
+  passwordCopy: $<HTMLButtonElement>('agent-password-copy'),
 };
+
+let shownPassword = '';
 
 function agentStatus(text: string, tone: '' | 'ok' | 'bad' = '') {
   agentEl.status.textContent = text;
@@ -30,11 +36,32 @@ function agentStatus(text: string, tone: '' | 'ok' | 'bad' = '') {
 export function clearAgents() {
   agentEl.rows.replaceChildren();
   agentStatus('');
+  hidePassword();
 }
 
-/** A generated password is shown once, here; only its hash is stored. */
+function hidePassword() {
+  shownPassword = '';
+  agentEl.passwordBox.hidden = true;
+  agentEl.passwordText.textContent = '';
+}
+
+/** A generated password is shown once, here, with a copy button; only its hash is stored. */
 function announcePassword(identity: string, password?: string) {
-  if (password) agentStatus(`New password for ${identity}: ${password} (shown once: give it to the agent now).`, 'ok');
+  if (!password) return;
+  agentStatus(`New password for ${identity}: ${password} (shown once: give it to the agent now).`, 'ok');
+  shownPassword = password;
+  agentEl.passwordText.textContent = `Password for ${identity}:`;
+  agentEl.passwordCopy.setAttribute('aria-label', `Copy password of ${identity}`);
+  agentEl.passwordBox.hidden = false;
+}
+
+async function copyPassword() {
+  try {
+    await navigator.clipboard.writeText(shownPassword);
+    agentStatus('Password copied to the clipboard.', 'ok');
+  } catch {
+    agentStatus('Could not copy: select the password in the message above and copy it.', 'bad');
+  }
 }
 
 export async function loadAgents() {
@@ -63,9 +90,15 @@ function renderAgents(agents: AgentRow[]) {
       reset.type = 'button';
       reset.className = 'secondary';
       reset.textContent = 'Reset password';
-      reset.setAttribute('aria-label', `Reset the password of ${a.identity}`);
+      reset.setAttribute('aria-label', `Reset password of ${a.identity}`);
       reset.addEventListener('click', () => void changeAgent(a.identity, 'reset-password'));
-      actions.append(toggle, ' ', reset);
+      const rename = document.createElement('button');
+      rename.type = 'button';
+      rename.className = 'secondary';
+      rename.textContent = 'Rename';
+      rename.setAttribute('aria-label', `Rename ${a.identity}`);
+      rename.addEventListener('click', () => void renameAgent(a));
+      actions.append(toggle, ' ', reset, ' ', rename);
       tr.append(
         cell(a.identity, 'mono'),
         cell(a.displayName),
@@ -78,7 +111,37 @@ function renderAgents(agents: AgentRow[]) {
   if (!agents.length) agentStatus('No agents yet: add one below.');
 }
 
+const CONFIRM: Record<'disable' | 'reset-password', (identity: string) => [string, string]> = {
+  disable: (identity) => [`Disable ${identity}? They are signed out of the softphone at their next token.`, 'Disable'],
+  'reset-password': (identity) => [
+    `Reset the password of ${identity}? Their current password stops working.`,
+    'Reset password',
+  ],
+};
+
+async function renameAgent(a: AgentRow) {
+  const name = await confirmAction(`Rename ${a.identity}`, 'Rename', a.displayName);
+  if (name === undefined || name === a.displayName) return;
+  try {
+    await api('operator-agents-update', {
+      method: 'POST',
+      params: { identity: a.identity, action: 'rename', displayName: name },
+    });
+    agentStatus(`${a.identity} renamed to ${name || '(no name)'}.`, 'ok');
+  } catch (err) {
+    agentStatus(`Could not rename ${a.identity}: ${(err as Error).message}`, 'bad');
+  }
+  await loadAgents();
+}
+
 async function changeAgent(identity: string, action: 'disable' | 'enable' | 'reset-password') {
+  if (action !== 'enable') {
+    const [question, ok] = CONFIRM[action](identity);
+    if ((await confirmAction(question, ok)) === undefined) {
+      agentStatus(`Nothing changed for ${identity}.`);
+      return;
+    }
+  }
   try {
     const res = await api<{ agent: AgentRow; password?: string }>('operator-agents-update', {
       method: 'POST',
@@ -112,6 +175,7 @@ async function addAgent(event: SubmitEvent) {
       params: { identity, displayName: agentEl.name.value.trim(), password },
     });
     agentEl.form.reset();
+    hidePassword();
     agentStatus(`Added ${identity}.`, 'ok');
     announcePassword(identity, res.password);
   } catch (err) {
@@ -122,4 +186,5 @@ async function addAgent(event: SubmitEvent) {
 
 export function wireAgents() {
   agentEl.form.addEventListener('submit', addAgent);
+  agentEl.passwordCopy.addEventListener('click', () => void copyPassword());
 }

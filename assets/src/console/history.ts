@@ -1,7 +1,6 @@
 // One call's messages both ways: read page by page from /operator-messages and rendered as a list.
 
 import { displayJson } from '../../../lib/shared/json-text';
-import type { LegState } from '../../../lib/shared/api-types';
 import { MAX_PARSED_DEPTH } from '../../../lib/shared/limits';
 import { ApiError, api } from './api';
 import { el, time } from './elements';
@@ -88,13 +87,14 @@ function messageItem(m: Message): HTMLLIElement {
 }
 
 /**
- * Shows the history. Only what changed is rendered: the list on screen is kept up to the first
- * message that differs (at most the few a refresh re-reads), so a refresh stays cheap however long
- * the history. Each render is measured (`cme.console.render`, User Timing) for the benchmark.
+ * Shows the history, oldest first (the softphone's order too). Only what changed is rendered: the
+ * list on screen is kept up to the first message that differs (at most the few a read re-reads), so
+ * an update stays cheap however long the history. New messages after the first read are announced
+ * (a polite live region). Each render is measured (`cme.console.render`, User Timing) for the benchmark.
  */
-export function renderHistory(history: OpenHistory, state: LegState | null | undefined) {
+export function renderHistory(history: OpenHistory, before: number | undefined) {
   performance.mark('cme.console.render.start');
-  const s = state ?? history.state;
+  const s = history.state;
   el.callSummary.textContent = s
     ? `${s.identity} (${s.role === 'parent' ? 'placed the call' : 'took the call'}) with ${s.peer || 'unknown'} · ${s.status}${s.endedAt ? ` · ended ${time(s.endedAt)}` : ''}`
     : 'The call is ringing; its state appears when it is answered.';
@@ -111,6 +111,13 @@ export function renderHistory(history: OpenHistory, state: LegState | null | und
   el.historyStatus.textContent = history.messages.length
     ? `${history.messages.length} message(s).`
     : 'No messages yet.';
+  const added = before === undefined ? 0 : history.messages.length - before;
+  if (added > 0) {
+    const last = history.messages[history.messages.length - 1];
+    el.historyAnnounce.textContent = `${added} new message${added > 1 ? 's' : ''}${
+      last ? `, the last ${last.direction === 'from-sdk' ? 'from' : 'to'} the softphone` : ''
+    }.`;
+  }
   void el.history.offsetHeight; // the layout the next paint would do anyway: the measure includes it
   // Only the latest is kept: a console stays open for hours.
   performance.clearMeasures('cme.console.render');

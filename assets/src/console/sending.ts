@@ -1,9 +1,13 @@
-// The box that sends a message server → SDK on the open call (/operator-send).
+// The box that sends a message server → SDK on the open leg (/operator-send): disabled, with the
+// reason beside it, when that leg has ended.
 
 import { checkJsonObject, MAX_CONTENT_TEXT } from '../shared/json-draft';
 import { type ApiError, api } from './api';
 import { el } from './elements';
 import { state } from './state';
+
+let legLive = false;
+let sending = false;
 
 function draft(): { ok: true; text: string } | { ok: false; error: string; size: number } {
   const d = checkJsonObject(el.sendContent.value.trim(), 'The message must be a JSON object.');
@@ -18,10 +22,22 @@ export function updateSendSize() {
   el.sendContent.setAttribute('aria-invalid', String(!d.ok));
 }
 
-/** Sends the box's content to the open call; `refresh` (the poll) runs once an attempt is over. */
+/** Whether the open leg can take a message: Send is disabled with its reason when not. */
+export function updateSendState(live: boolean, endUnknown = false) {
+  legLive = live;
+  el.send.disabled = sending || !live;
+  el.sendDisabledReason.textContent = live
+    ? ''
+    : endUnknown
+      ? 'Send is off: this call’s end was never reported and it is past its time to live.'
+      : 'Send is off: this call has ended, so the softphone can no longer receive messages.';
+  updateSendSize();
+}
+
+/** Sends the box's content to the open leg; `refresh` (reading its messages) runs once an attempt is over. */
 export async function send(event: SubmitEvent, refresh: () => Promise<void>) {
   event.preventDefault();
-  if (!state.selected) return;
+  if (!state.selected || !legLive) return;
   const d = draft();
   updateSendSize();
   if (!d.ok) {
@@ -29,6 +45,7 @@ export async function send(event: SubmitEvent, refresh: () => Promise<void>) {
     el.sendResult.className = 'bad';
     return;
   }
+  sending = true;
   el.send.disabled = true;
   el.sendResult.textContent = 'Sending…';
   el.sendResult.className = '';
@@ -44,7 +61,8 @@ export async function send(event: SubmitEvent, refresh: () => Promise<void>) {
     el.sendResult.textContent = `Not sent (${e.status ?? ''} ${e.code ?? ''}): ${e.message}`;
     el.sendResult.className = 'bad';
   } finally {
-    el.send.disabled = false;
+    sending = false;
+    el.send.disabled = !legLive;
     void refresh();
   }
 }

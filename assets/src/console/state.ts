@@ -1,4 +1,5 @@
-// What the operator console holds across its modules: the session and the call whose messages are open.
+// What the operator console holds across its modules: the session, the calls listed and the call
+// (and leg) whose messages are open.
 
 import type { CallMessagePageItem, CallMessagesPage, LegState, OperatorCall } from '../../../lib/shared/api-types';
 
@@ -6,7 +7,7 @@ export type CallRow = OperatorCall;
 export type Message = CallMessagePageItem & { data?: unknown };
 export type CallHistory = CallMessagesPage & { messages: Message[] };
 
-/** The open call's history as read so far: later polls ask only for what came after its last few messages. */
+/** The open leg's history as read so far: later reads ask only for what came after its last few messages. */
 export interface OpenHistory {
   callSid: string;
   state?: LegState | null;
@@ -18,4 +19,29 @@ export interface Session {
   expiresAt: string;
 }
 
-export const state: { session?: Session | undefined; selected?: string | undefined } = {};
+/** One call as the console lists it: its SDK legs grouped (a client → client call has two). */
+export interface CallGroup {
+  /** The parent call's Sid (what the legs share), or the leg's own while its state is unknown. */
+  key: string;
+  legs: CallRow[];
+  caller: string;
+  callee: string;
+  live: boolean;
+  /** Every leg past the active-call TTL with no end reported. */
+  endUnknown: boolean;
+  status: string;
+  startedAt: number;
+  /** Seconds, when every leg has ended; undefined while live. */
+  durationSeconds?: number | undefined;
+}
+
+export const state: {
+  session?: Session | undefined;
+  /** The open call's key (CallGroup.key). */
+  selectedCall?: string | undefined;
+  /** The open leg (messages shown and sent to). */
+  selected?: string | undefined;
+  groups: Map<string, CallGroup>;
+  /** Messages counted per leg, where its history has been read. */
+  counts: Map<string, number>;
+} = { groups: new Map(), counts: new Map() };

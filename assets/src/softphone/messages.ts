@@ -63,7 +63,7 @@ export function addMessage(m: { direction: 'in' | 'out'; voiceEventSid: string; 
   // What the SDK hands over is already parsed and may nest thousands of levels: serialised without recursion.
   pre.textContent = displayJson(compactJson(m.content), MAX_PARSED_DEPTH);
   li.append(head, pre);
-  el.messages.prepend(li);
+  el.messages.append(li);
   markMessage(li, m.status);
   return li;
 }

@@ -20,6 +20,8 @@ export function createSyncRouter(opts: SyncOptions): {
   router: express.Router;
   reset(): void;
   stats(): { writesByObject: Record<string, number[]> };
+  /** The state itself, for the sandbox's Sync client channel (sandbox/twilsock.ts). */
+  state: SyncState;
 } {
   const state = new SyncState(opts);
   const router = express.Router();
@@ -29,5 +31,5 @@ export function createSyncRouter(opts: SyncOptions): {
   registerCollection(router, state, LIST_KIND);
   registerItems(router, state, MAP_KIND);
   registerItems(router, state, LIST_KIND);
-  return { router, reset: () => state.reset(), stats: () => state.stats() };
+  return { router, reset: () => state.reset(), stats: () => state.stats(), state };
 }

@@ -111,6 +111,7 @@ export function registerItems(router: express.Router, state: SyncState, kind: Co
     c.items.set(id, it);
     touchParent(c, collectionTtl, now);
     state.recordWrite(rateKey(c), cost);
+    state.itemChanged({ svc, kind, collection: c, item: it, type: 'added', eventId: c.revision });
     res
       .status(201)
       .set('ETag', String(it.revision))
@@ -151,6 +152,8 @@ export function registerItems(router: express.Router, state: SyncState, kind: Co
     it.updated = now;
     touchParent(c, collectionTtl, now);
     state.recordWrite(rateKey(c), cost);
+    if (data !== undefined)
+      state.itemChanged({ svc, kind, collection: c, item: it, type: 'updated', eventId: c.revision });
     res.set('ETag', String(it.revision)).json(itemJson(state, svc, kind, c, it));
   });
 
@@ -163,6 +166,7 @@ export function registerItems(router: express.Router, state: SyncState, kind: Co
     c.items.delete(it.id);
     touchParent(c, undefined, state.now());
     state.recordWrite(rateKey(c), cost);
+    state.itemChanged({ svc, kind, collection: c, item: it, type: 'removed', eventId: c.revision });
     res.status(204).end();
   });
 }

@@ -202,6 +202,20 @@ export function applyServiceParams(svc: Service, body: Body): void {
 
 const expired = (expires: number | null, now: number) => expires !== null && expires <= now;
 
+/**
+ * An item written through the REST API: what the sandbox's Sync client channel (sandbox/twilsock.ts)
+ * turns into an event for the subscribers of its Map or List. `eventId` is the parent's revision
+ * after the write: it grows with every write to the object (Sync's per-object event order).
+ */
+export interface ItemChange {
+  svc: Service;
+  kind: CollectionKind;
+  collection: Collection<string | number>;
+  item: Item<string | number>;
+  type: 'added' | 'updated' | 'removed';
+  eventId: number;
+}
+
 export class SyncState {
   readonly services = new Map<string, Service>();
   /** The earliest expiry anything may have: sweeping before then finds nothing, so it is skipped. */
@@ -209,6 +223,8 @@ export class SyncState {
   private readonly writes = new Map<string, { at: number; cost: number }[]>();
   private readonly defaultServiceSid = newSid('IS');
   private seq = 0;
+  /** Who hears of item writes (the sandbox's Sync client channel). */
+  readonly itemListeners = new Set<(change: ItemChange) => void>();
 
   constructor(private readonly opts: SyncOptions) {
     this.reset();
@@ -301,6 +317,11 @@ export class SyncState {
       throw new TwilioApiError(429, 54009, `Rate limit exceeded for Sync object ${objectKey}`);
     }
     return cost;
+  }
+
+  /** Tells the listeners an item was written (after the write, so they read its new state). */
+  itemChanged(change: ItemChange): void {
+    for (const listener of this.itemListeners) listener(change);
   }
 
   recordWrite(objectKey: string, cost = 0): void {

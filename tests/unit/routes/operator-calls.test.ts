@@ -21,7 +21,8 @@ const legs = Array.from({ length: 12 }, (_, i) => ({
   to: '+15557770000',
   direction: 'inbound',
   status: 'in-progress',
-  dateCreated: new Date(Date.UTC(2026, 0, 1, 0, i)),
+  // Within the active-call TTL (48 h by default), newest first as the Calls API lists them.
+  dateCreated: new Date(Date.now() - (i + 1) * 60_000),
 }));
 
 let sandbox: SyncSandbox;
@@ -34,11 +35,12 @@ beforeAll(async () => {
 afterAll(() => sandbox.close());
 afterEach(() => jest.restoreAllMocks());
 
-function context(deadline: number, listMs = 0): RouteContext {
+function context(deadline: number, listMs = 0, env: Record<string, string> = {}): RouteContext {
   const config = readConfig({
     ACCOUNT_SID: TEST_ACCOUNT_SID,
     AUTH_TOKEN: TEST_AUTH_TOKEN,
     OPERATOR_SECRET,
+    ...env,
   });
   const { session } = issueSession(TEST_AUTH_TOKEN, OPERATOR_SECRET);
   const list = async () => {
@@ -65,6 +67,29 @@ describe('/operator-calls', () => {
     expect(page.partial).toBeUndefined();
     expect(page.calls.map((c) => c.callSid)).toEqual(legs.slice(0, 10).map((l) => l.sid));
     expect(page.calls[0]).toMatchObject({ status: 'in-progress', active: true, state: null });
+  });
+
+  it('shows a leg past the active-call TTL with no end reported as endUnknown, not active', async () => {
+    // Legs 1 and 2 are 1 and 2 minutes old: with a 90 s TTL, the second is past it.
+    const res = await listOperatorCalls(context(Date.now() + 9_000, 0, { SYNC_ACTIVE_CALL_TTL_SECONDS: '90' }), {
+      limit: '2',
+    });
+    const [young, old] = (res as { json: OperatorCallsPage }).json.calls;
+    expect(young).toMatchObject({ active: true });
+    expect(young?.endUnknown).toBeUndefined();
+    expect(old).toMatchObject({ active: false, endUnknown: true });
+  });
+
+  it('does not read again the state of a leg named in `final`', async () => {
+    const read = jest.spyOn(store, 'readState');
+    const res = await listOperatorCalls(context(Date.now() + 9_000), {
+      limit: '3',
+      final: `${legs[1]!.sid},not-a-sid`,
+    });
+    const calls = (res as { json: OperatorCallsPage }).json.calls;
+    expect(calls.map((c) => c.callSid)).toEqual(legs.slice(0, 3).map((l) => l.sid));
+    expect(calls[1]).toMatchObject({ unchanged: true, state: null, active: false });
+    expect(read.mock.calls.map(([callSid]) => callSid)).toEqual([legs[0]!.sid, legs[2]!.sid]);
   });
 
   it('reads a batch of states, then answers what it read, marked partial, when another would not fit', async () => {
@@ -103,7 +128,8 @@ describe('/operator-calls', () => {
     // The Calls list starts in time and answers 1.1 s later: no 3 s request fits in what is left.
     const res = await listOperatorCalls(context(Date.now() + REQUEST_TIMEOUT_MS + 1_000, 1_100), { limit: '10' });
     expect(res.status).toBe(200);
-    expect((res as { json: OperatorCallsPage }).json).toEqual({ calls: [], partial: true });
-    expect(sandbox.requestCount()).toBe(before);
+    expect((res as { json: OperatorCallsPage }).json).toEqual({ calls: [], activeTtlSeconds: 172_800, partial: true });
+    // No state read: the one Sync request is the console's index, read alongside the Calls list.
+    expect(sandbox.requestCount()).toBe(before + 1);
   });
 });
