@@ -53,7 +53,8 @@ export function parseBackendKeys(text: string): BackendKey[] {
   const keys: BackendKey[] = [];
   for (const [i, entry] of entries.entries()) {
     const match = ENTRY.exec(entry);
-    const scopes = match ? SCOPES[match[1] ?? ''] : undefined;
+    // Own keys only: `constructor:` must not find Object's prototype.
+    const scopes = match && Object.hasOwn(SCOPES, match[1] ?? '') ? SCOPES[match[1] ?? ''] : undefined;
     if (!match || !scopes) {
       throw invalidConfig(
         `entry ${i + 1} is not a key with a scope, or its secret has fewer than ${MIN_BACKEND_KEY_SECRET_CHARS} characters.`,

@@ -65,6 +65,7 @@ describe('BACKEND_API_KEYS', () => {
   it.each([
     ['a key without a scope', FULL],
     ['an unknown scope', `admin:${FULL}`],
+    ['a scope named after an Object property', `constructor:${FULL}`],
     ['a secret one character short', `read:short.${'x'.repeat(MIN_BACKEND_KEY_SECRET_CHARS - 1)}`],
     ['a key without an id', `read:${'x'.repeat(40)}`],
     ['an id listed twice', `read:${READER},send:${READER}`],
