@@ -125,7 +125,8 @@ describe('the key routes', () => {
     let offsetMs = 0;
     const realNow = Date.now.bind(Date);
     jest.spyOn(Date, 'now').mockImplementation(() => realNow() + offsetMs);
-    const wrong = `sender.${'w'.repeat(40)}`;
+    // As long as SENDER's secret: a guess that could have been right.
+    const wrong = `sender.${'w'.repeat(SENDER.length - 'sender.'.length)}`;
     const writes = sandbox.writeCount();
     for (let i = 0; i < SIGN_IN_SLOWING.freeFailures; i++) {
       expectError(await send(wrong), 401, 'backend-key-invalid');
@@ -145,6 +146,18 @@ describe('the key routes', () => {
     for (let i = 0; i < SIGN_IN_SLOWING.freeFailures - 1; i++) {
       expectError(await send(wrong), 401, 'backend-key-invalid');
     }
+    expectError(await send(SENDER), 400, 'content-invalid');
+  });
+
+  it("never count a secret of another length than the key's: 401 with no Sync request, however many", async () => {
+    const before = sandbox.requestCount();
+    for (const secret of ['w'.repeat(31), 'w'.repeat(33), 'w'.repeat(40), 'w'.repeat(512)]) {
+      for (let i = 0; i <= SIGN_IN_SLOWING.freeFailures; i++) {
+        expectError(await send(`sender.${secret}`), 401, 'backend-key-invalid');
+      }
+    }
+    expect(sandbox.requestCount() - before).toBe(0);
+    // The key id was never locked: its owner goes on.
     expectError(await send(SENDER), 400, 'content-invalid');
   });
 });
