@@ -485,6 +485,20 @@ describe('/message-callback with forwarding on', () => {
     expect({ writes: writes().length, reads: reads().length }).toEqual({ writes: 1, reads: 1 });
   });
 
+  it('trusts the names in a URL only as Twilio signed it: another identity or parent is refused, nothing delivered', async () => {
+    const genuine = callback(23);
+    for (const [name, value] of [
+      ['cme_identity', 'mallory'],
+      ['cme_parent', callSid(2)],
+    ] as const) {
+      // The leg's own token, but a name changed: the token does not cover names, Twilio's signature does.
+      const forged = { ...genuine, [name]: value };
+      expectError(await invoke(handler, makeContext('/message-callback', env()), forged), 403, 'signature-invalid');
+    }
+    expect(backend.received).toHaveLength(0);
+    expect(syncRequests).toEqual([]);
+  });
+
   it('answers 503 when the backend fails, and the redelivery delivers it (same key) and marks it', async () => {
     backend.plan.push({ status: 500 });
     expectError(await post(2), 503, 'forwarding-failed');
