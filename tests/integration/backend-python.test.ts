@@ -4,6 +4,7 @@
 // stale or foreign-signed event; it sends a message and reads the history with a backend key; and
 // an SDK message nested 4,500 levels deep (past Python's JSON parser) is acknowledged, not a 5xx.
 import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { webhookHeaders } from '../../lib/forwarding/webhook';
@@ -77,6 +78,30 @@ it('refuses an event tampered with, stale, or signed with another secret (400), 
   expect((await post(body, moved)).status).toBe(400);
   expect((await stats()).refused - before).toBe(4);
   expect((await post(body, webhookHeaders([Buffer.alloc(32, 1), KEY], 'KXpython', body, now))).status).toBe(200);
+});
+
+it("answers a stranger's odd headers with a 4xx, never a dropped connection", async () => {
+  const body = '{}';
+  const now = Math.floor(Date.now() / 1000);
+  const { port } = new URL(eventsUrl);
+  /** One raw request (any header bytes, any Content-Length): the status line of the answer. */
+  const raw = (headers: Record<string, string>, length = String(body.length)) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      let answer = '';
+      socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+      socket.on('end', () => resolve(answer.split('\r\n')[0] ?? ''));
+      socket.on('error', reject);
+      const lines = Object.entries({ ...headers, 'content-length': length }).map(([k, v]) => `${k}: ${v}`);
+      socket.end(Buffer.from(`POST /cme-events HTTP/1.0\r\n${lines.join('\r\n')}\r\n\r\n${body}`, 'latin1'));
+    });
+  const good = webhookHeaders([KEY], 'KXodd', body, now);
+  // compare_digest refuses non-ASCII text; isdigit() takes "²", which int() refuses.
+  expect(await raw({ ...good, 'webhook-signature': 'v1,\u00e9t\u00e9' })).toMatch(/ 400 /);
+  expect(await raw({ ...good, 'webhook-timestamp': '\u00b2' })).toMatch(/ 400 /);
+  expect(await raw(good, 'many')).toMatch(/ 400 /);
+  expect(await raw(good, '-1')).toMatch(/ 400 /);
+  expect(await raw(good)).toMatch(/ 200 /);
 });
 
 it('sends a message and reads the history with a backend key (urllib)', async () => {
