@@ -144,6 +144,10 @@ describe('Standard Webhooks signature', () => {
   it.each([NaN, Infinity, -1, 0])('the client will not verify with a tolerance of %s', (toleranceSeconds) => {
     expect(() => clientVerify(body, signed(), SECRET, { toleranceSeconds })).toThrow(TypeError);
   });
+
+  it.each([NaN, Infinity])('the client will not verify with a `now` of %s (no timestamp check)', (now) => {
+    expect(() => clientVerify(body, signed(), SECRET, { now })).toThrow(TypeError);
+  });
 });
 
 describe('payloads and settings', () => {
