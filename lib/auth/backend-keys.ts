@@ -14,7 +14,7 @@
 // refused (401) without a Sync request, so a stray or garbled key cannot lock the backend out, and
 // a stranger must know a key's id and its secret's length to. (A length is no secret: the secret's
 // strength is in its ≥ 32 random characters.)
-import type { Config } from '../platform/config';
+import { MIN_SECRET_CHARS, type Config } from '../platform/config';
 import { apiError } from '../shared/error-catalogue';
 import { bearerToken, secretsMatch } from '../platform/secrets';
 import type { TwilioClient } from '../platform/twilio-client';
@@ -30,7 +30,7 @@ export interface BackendKey {
 }
 
 /** The shortest secret part of a key: as long as the project's other shared secrets. */
-export const MIN_BACKEND_KEY_SECRET_CHARS = 32;
+export const MIN_BACKEND_KEY_SECRET_CHARS = MIN_SECRET_CHARS;
 /** Most keys BACKEND_API_KEYS may list. */
 export const MAX_BACKEND_KEYS = 20;
 
