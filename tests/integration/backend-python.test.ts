@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { webhookHeaders } from '../../lib/forwarding/webhook';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { waitFor } from '../../testing/stack';
-import { useTestStack } from '../support/stack';
+import { answeredLeg, useTestStack } from '../support/stack';
 import { HOSTILE_CONTENTS } from '../trust/hostile-contents';
 
 const run = promisify(execFile);
@@ -46,12 +46,7 @@ const python3 = (...args: string[]) =>
 let leg: string;
 beforeAll(async () => {
   const ctl = stack.control;
-  await ctl.registerPhone('alice', { autoAnswer: true });
-  await ctl.callIn('+15551239051');
-  leg = (
-    await waitFor(async () => (await ctl.phone('alice')).calls.find((c) => c.state === 'open'), "alice's leg to open")
-  ).callSid;
-  await waitFor(async () => (await ctl.call(leg)).subscriptions.length > 0, 'the subscription', 15_000);
+  leg = await answeredLeg(ctl, 'alice', '+15551239051');
 }, 60_000);
 
 const received = async () => (await stack.control.phone('alice')).calls.find((c) => c.callSid === leg)?.received ?? [];
