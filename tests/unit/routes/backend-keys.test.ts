@@ -106,6 +106,13 @@ describe('the key routes', () => {
     );
     expectError(basic, 401, 'backend-key-invalid');
     expect(sandbox.requestCount() - before).toBe(0);
+    // The scheme is case-insensitive (RFC 7235): a library that writes `bearer` is let in.
+    const lower = await invoke(
+      messagesHandler,
+      makeContext('/backend-messages', { ...env, BACKEND_API_KEYS: KEYS }),
+      eventFor(`${LOCAL_BASE}/backend-messages`, { callSid: callSid(77) }, { authorization: `bearer  ${FULL}` }),
+    );
+    expectError(lower, 404, 'call-not-found');
   });
 
   it('refuse a revoked key (no longer listed) and a rotated-out secret of a listed id', async () => {
