@@ -105,8 +105,22 @@ export async function startExampleBackend(
       log(`${String(event.type)} ${key}${known ? ' (repeat: answered as before)' : ''} ${describe(event)}`);
       sendJson(res, 200, body);
     };
-    if (first && draw(key, 'slow') < knobs.slowFirstRate) setTimeout(answer, knobs.slowMs);
-    else answer();
+    if (first && draw(key, 'slow') < knobs.slowFirstRate) {
+      // Later, outside the request's try (route's caller): this one catches for itself.
+      setTimeout(() => {
+        try {
+          answer();
+        } catch (err) {
+          failed(res, err);
+        }
+      }, knobs.slowMs);
+    } else answer();
+  };
+
+  /** A request that threw: logged and answered 500, never thrown on (that would end the process). */
+  const failed = (res: http.ServerResponse, err: unknown) => {
+    log(`error: ${(err as Error)?.name ?? 'unknown'}`);
+    sendJson(res, 500, { error: 'the example backend failed on this request' });
   };
 
   const route = (raw: Buffer, req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -135,8 +149,7 @@ export async function startExampleBackend(
       try {
         route(Buffer.concat(chunks), req, res);
       } catch (err) {
-        log(`error: ${(err as Error)?.name ?? 'unknown'}`);
-        sendJson(res, 500, { error: 'the example backend failed on this request' });
+        failed(res, err);
       }
     });
   });

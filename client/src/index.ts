@@ -327,7 +327,7 @@ export type VerifyFailure =
 export interface VerifyOptions {
   /** Seconds `webhook-timestamp` may be from now, either way (default 300): a finite number above 0. */
   toleranceSeconds?: number;
-  /** Now, in ms since the epoch (for tests). */
+  /** Now, in ms since the epoch (for tests): a finite number. */
   now?: number;
 }
 
@@ -335,7 +335,8 @@ export interface VerifyOptions {
  * Checks a forwarded request as the backend receives it, as the Standard Webhooks specification
  * says: `rawBody` must be the bytes as received (Express: `express.raw({ type: 'application/json' })`),
  * not a re-serialised parse. Any `v1,` signature may match any secret (rotation). Throws TypeError
- * for a malformed or short secret, or a tolerance that is not a finite positive number.
+ * for a malformed or short secret, a tolerance that is not a finite positive number, or a `now`
+ * that is not finite.
  */
 export function checkForwardedRequest(
   rawBody: string | Uint8Array,
@@ -348,6 +349,9 @@ export function checkForwardedRequest(
   if (typeof tolerance !== 'number' || !Number.isFinite(tolerance) || tolerance <= 0) {
     throw new TypeError('toleranceSeconds must be a finite number above 0.');
   }
+  const nowMs = options.now ?? Date.now();
+  // A NaN `now` would turn the timestamp check off, as a NaN tolerance did.
+  if (typeof nowMs !== 'number' || !Number.isFinite(nowMs)) throw new TypeError('now must be a finite number.');
   const id = headerValue(headers, 'webhook-id');
   const stamp = headerValue(headers, 'webhook-timestamp');
   const signature = headerValue(headers, 'webhook-signature');
@@ -359,7 +363,7 @@ export function checkForwardedRequest(
     .map((part) => Buffer.from(part.slice(3), 'base64'));
   if (given.length === 0) return { valid: false, reason: 'header-malformed' };
   const timestamp = Number(stamp);
-  if (Math.abs((options.now ?? Date.now()) / 1000 - timestamp) > tolerance) {
+  if (Math.abs(nowMs / 1000 - timestamp) > tolerance) {
     return { valid: false, reason: 'timestamp-outside-tolerance' };
   }
   const body = typeof rawBody === 'string' ? Buffer.from(rawBody, 'utf8') : rawBody;

@@ -53,13 +53,15 @@ def verify(keys, headers, body, now=None):
     msg_id = headers.get("webhook-id")
     stamp = headers.get("webhook-timestamp")
     signatures = headers.get("webhook-signature")
-    if not msg_id or not stamp or not signatures or not stamp.isdigit() or len(stamp) > 12:
+    # isascii: str.isdigit() also takes digits such as "²" that int() refuses.
+    if not msg_id or not stamp or not signatures or not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12:
         return False
     if abs((time.time() if now is None else now) - int(stamp)) > TOLERANCE_SECONDS:
         return False
     signed = msg_id.encode() + b"." + stamp.encode() + b"." + body
-    expected = [base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode() for key in keys]
-    given = [part[3:] for part in signatures.split(" ") if part.startswith("v1,")]
+    expected = [base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()) for key in keys]
+    # As bytes: compare_digest raises TypeError for a str with non-ASCII characters (a stranger's header).
+    given = [part[3:].encode() for part in signatures.split(" ") if part.startswith("v1,")]
     return any(hmac.compare_digest(g, e) for g in given for e in expected)
 
 
@@ -87,9 +89,12 @@ class Events(BaseHTTPRequestHandler):
             return self.answer(200, {"received": sorted(Events.answered), "refused": Events.refused})
 
     def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        if self.path != "/cme-events" or length > MAX_BODY_BYTES:
-            return self.answer(404 if self.path != "/cme-events" else 413, {"error": "no"})
+        if self.path != "/cme-events":
+            return self.answer(404, {"error": "not found"})
+        length = self.headers.get("Content-Length") or "0"
+        if not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY_BYTES:
+            return self.answer(413 if length.isascii() and length.isdigit() else 400, {"error": "length"})
+        length = int(length)
         body = self.rfile.read(length)
         headers = {name.lower(): value for name, value in self.headers.items()}
         if not verify(Events.keys, headers, body):

@@ -10,7 +10,11 @@
 // sign-ins are (lib/auth/throttle.ts), per key id: a key id that exists is an account, so a wrong
 // secret for it is counted (5 free, then a lock of 1, 2, 4, 8, at most 15 minutes during which the
 // right secret is refused too), while a key id that does not exist costs no Sync request at all.
-import type { Config } from '../platform/config';
+// Only a guess that could be right is counted: a secret of another length than the key's is
+// refused (401) without a Sync request, so a stray or garbled key cannot lock the backend out, and
+// a stranger must know a key's id and its secret's length to. (A length is no secret: the secret's
+// strength is in its ≥ 32 random characters.)
+import { MIN_SECRET_CHARS, type Config } from '../platform/config';
 import { apiError } from '../shared/error-catalogue';
 import { bearerToken, secretsMatch } from '../platform/secrets';
 import type { TwilioClient } from '../platform/twilio-client';
@@ -26,7 +30,7 @@ export interface BackendKey {
 }
 
 /** The shortest secret part of a key: as long as the project's other shared secrets. */
-export const MIN_BACKEND_KEY_SECRET_CHARS = 32;
+export const MIN_BACKEND_KEY_SECRET_CHARS = MIN_SECRET_CHARS;
 /** Most keys BACKEND_API_KEYS may list. */
 export const MAX_BACKEND_KEYS = 20;
 
@@ -53,7 +57,8 @@ export function parseBackendKeys(text: string): BackendKey[] {
   const keys: BackendKey[] = [];
   for (const [i, entry] of entries.entries()) {
     const match = ENTRY.exec(entry);
-    const scopes = match ? SCOPES[match[1] ?? ''] : undefined;
+    // Own keys only: `constructor:` must not find Object's prototype.
+    const scopes = match && Object.hasOwn(SCOPES, match[1] ?? '') ? SCOPES[match[1] ?? ''] : undefined;
     if (!match || !scopes) {
       throw invalidConfig(
         `entry ${i + 1} is not a key with a scope, or its secret has fewer than ${MIN_BACKEND_KEY_SECRET_CHARS} characters.`,
@@ -91,15 +96,18 @@ export interface BackendKeyDeps {
 
 /**
  * The key the request's `Authorization: Bearer` carries, if it is listed and allowed `scope`:
- * 401 backend-key-invalid otherwise (no Sync request for an unknown key id), 429 sign-in-throttled
- * while the key id is locked, 403 backend-key-scope for a key without the scope. Costs 1 Sync read
- * (the key's counter), +1 write for a wrong secret, +1 for the first right one after failures.
+ * 401 backend-key-invalid otherwise (no Sync request for an unknown key id or a secret of the
+ * wrong length), 429 sign-in-throttled while the key id is locked, 403 backend-key-scope for a key
+ * without the scope. Costs 1 Sync read (the key's counter), +1 write for a wrong secret of the
+ * right length, +1 for the first right one after failures.
  */
 export async function requireBackendKey(ctx: BackendKeyDeps, scope: BackendScope): Promise<BackendKey> {
   const keys = backendKeys(ctx.config);
   const presented = PRESENTED.exec(bearerToken(ctx.headers) ?? '');
   const key = presented ? keys.find((k) => k.id === presented[1]) : undefined;
   if (!presented || !key) throw refused();
+  // A secret of another length can never be the key's: not a guess worth counting (see above).
+  if (presented[0].length !== key.key.length) throw refused();
   const throttle = new SignInThrottle(ctx.client(), ctx.config, ctx.deadline);
   const counter = await throttle.read(`backend-key.${key.id}`);
   if (!secretsMatch(presented[0], key.key)) {

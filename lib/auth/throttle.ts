@@ -1,10 +1,11 @@
-// Sign-in throttling (agents and the operator), per account only. A Function never learns the
-// client's address (Twilio strips X-Forwarded-For and X-Real-IP: TWILIO-FACTS §9), so nothing here
-// is counted per client: a counter that every stranger shared would let anyone lock everyone out.
+// Sign-in throttling (agents, the operator, and backend keys), per account only. A Function never
+// learns the client's address (Twilio strips X-Forwarded-For and X-Real-IP: TWILIO-FACTS §9), so
+// nothing here is counted per client: a counter that every stranger shared would let anyone lock
+// everyone out.
 //
-// Each account that exists (an agent identity, or `operator`) has at most one counter, a Sync
-// Document `cme.throttle.identity.<digest>`: its failures since the last success and the lock the
-// last failure set. The first SIGN_IN_SLOWING.freeFailures failures lock nothing; each one after
+// Each account that exists (`agent.<identity>`, `operator`, `backend-key.<id>`) has at most one
+// counter, a Sync Document `cme.throttle.identity.<digest>`: its failures since the last success
+// and the lock the last failure set. The first SIGN_IN_SLOWING.freeFailures failures lock nothing; each one after
 // locks the account for twice as long as the one before, from firstLockSeconds up to
 // maxLockSeconds. While locked, every attempt (the right credential too) gets 429 with Retry-After
 // and is not counted; the lock never lasts longer than maxLockSeconds past the last failure.

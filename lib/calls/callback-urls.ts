@@ -102,8 +102,9 @@ export interface LegNames {
 
 /**
  * A leg's message callback URL. With `names`, the URL also carries the leg's parent and identity
- * (`cme_parent`, `cme_identity`): Twilio signs the URL with its query, so they arrive as
- * authenticated as the token, and a forwarded message names them without a Sync read.
+ * (`cme_parent`, `cme_identity`): Twilio signs the URL with its query, and /message-callback
+ * always checks that signature, so they are as trusted as the URL (the per-leg token does not
+ * cover them: the signature does), and a forwarded message names them without a Sync read.
  */
 export function messageCallbackUrl(
   base: string,

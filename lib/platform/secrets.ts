@@ -7,8 +7,13 @@ export function secretsMatch(given: unknown, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-/** The token of an `Authorization: Bearer <token>` header, if there is one. */
+/**
+ * The token of an `Authorization: Bearer <token>` header, if there is one. The scheme is
+ * case-insensitive and may be followed by several spaces (RFC 7235 §2.1): `bearer <token>`, as
+ * some HTTP libraries write it, is the same header.
+ */
 export function bearerToken(headers: Record<string, unknown>): string | undefined {
   const authorization = headers.authorization;
-  return typeof authorization === 'string' && authorization.startsWith('Bearer ') ? authorization.slice(7) : undefined;
+  if (typeof authorization !== 'string') return undefined;
+  return /^bearer +(.*)$/is.exec(authorization)?.[1];
 }

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { startExampleBackend, type ExampleBackend } from '../../scripts/example-backend';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { waitFor } from '../../testing/stack';
-import { useTestStack } from '../support/stack';
+import { answeredLeg, useTestStack } from '../support/stack';
 
 const run = promisify(execFile);
 const CLIENT = join(__dirname, '..', '..', 'client');
@@ -51,12 +51,7 @@ it('is a package of its own: no dependencies, ES module with types, importing on
 
 it('sends and reads with a backend key, and verifies a forwarded event, from a scratch project', async () => {
   const ctl = stack.control;
-  await ctl.registerPhone('alice', { autoAnswer: true });
-  await ctl.callIn('+15551239031');
-  const leg = (
-    await waitFor(async () => (await ctl.phone('alice')).calls.find((c) => c.state === 'open'), "alice's leg to open")
-  ).callSid;
-  await waitFor(async () => (await ctl.call(leg)).subscriptions.length > 0, 'the subscription', 15_000);
+  const leg = await answeredLeg(ctl, 'alice', '+15551239031');
   const sent = await ctl.sendFromPhone('alice', leg, { from: 'the sdk' });
   const event = await waitFor(
     async () => requests.find((r) => r.headers['webhook-id'] === sent.voiceEventSid),

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { callMessages } from '../../client/src';
 import { EXAMPLE_BACKEND_PATH, EXAMPLE_BACKEND_SECRET, type BackendStats } from '../../scripts/example-backend';
 import { freePort, waitFor } from '../../testing/stack';
-import { useTestStack } from '../support/stack';
+import { answeredLeg, useTestStack } from '../support/stack';
 import { HOSTILE_CONTENTS } from '../trust/hostile-contents';
 
 const ROOT = join(__dirname, '..', '..');
@@ -43,12 +43,7 @@ const stats = async () => (await (await fetch(`${base}/stats`)).json()) as Backe
 
 it('delivers every hostile message once to the example backend, which answers 2xx to each and lives on', async () => {
   const ctl = stack.control;
-  await ctl.registerPhone('alice', { autoAnswer: true });
-  await ctl.callIn('+15551239061');
-  const leg = (
-    await waitFor(async () => (await ctl.phone('alice')).calls.find((c) => c.state === 'open'), "alice's leg to open")
-  ).callSid;
-  await waitFor(async () => (await ctl.call(leg)).subscriptions.length > 0, 'the subscription', 15_000);
+  const leg = await answeredLeg(ctl, 'alice', '+15551239061');
 
   const texts = HOSTILE_CONTENTS.flatMap(({ name, text }) => [
     { name, text },

@@ -7,7 +7,7 @@
 import { callMessages, keyPost, sendMessage } from '../../client/src';
 import { SIGN_IN_SLOWING } from '../../lib/auth/throttle';
 import { waitFor } from '../../testing/stack';
-import { useTestStack } from '../support/stack';
+import { answeredLeg, useTestStack } from '../support/stack';
 
 const FULL = `full.${'f'.repeat(40)}`;
 const READER = `reader.${'r'.repeat(40)}`;
@@ -21,12 +21,7 @@ let leg: string;
 
 beforeAll(async () => {
   const ctl = stack.control;
-  await ctl.registerPhone('alice', { autoAnswer: true });
-  await ctl.callIn('+15551239022');
-  leg = (
-    await waitFor(async () => (await ctl.phone('alice')).calls.find((c) => c.state === 'open'), "alice's leg to open")
-  ).callSid;
-  await waitFor(async () => (await ctl.call(leg)).subscriptions.length > 0, 'the subscription', 15_000);
+  leg = await answeredLeg(ctl, 'alice', '+15551239022');
 }, 60_000);
 
 const received = async () => (await stack.control.phone('alice')).calls.find((c) => c.callSid === leg)?.received ?? [];

@@ -8,8 +8,7 @@ import { callMessages, keyPost, sendMessage, signedPost, type FunctionsResponse 
 import { SIGN_IN_SLOWING } from '../../lib/auth/throttle';
 import { BACKEND_ROUTES } from '../../lib/shared/openapi';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
-import { waitFor } from '../../testing/stack';
-import { useTestStack } from '../support/stack';
+import { answeredLeg, useTestStack } from '../support/stack';
 import { callSid } from '../../testing/sids';
 
 const READER = `reader.${'r'.repeat(40)}`;
@@ -54,12 +53,7 @@ beforeAll(async () => {
   addFormats(ajv);
   ajv.addSchema(doc, 'openapi.json');
   const ctl = stack.control;
-  await ctl.registerPhone('alice', { autoAnswer: true });
-  await ctl.callIn('+15551239071');
-  leg = (
-    await waitFor(async () => (await ctl.phone('alice')).calls.find((c) => c.state === 'open'), "alice's leg to open")
-  ).callSid;
-  await waitFor(async () => (await ctl.call(leg)).subscriptions.length > 0, 'the subscription', 15_000);
+  leg = await answeredLeg(ctl, 'alice', '+15551239071');
   await ctl.sendFromPhone('alice', leg, { from: 'sdk', n: [1, 2, 3] });
 }, 60_000);
 

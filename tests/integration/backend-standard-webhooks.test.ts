@@ -5,7 +5,7 @@
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { startExampleBackend, type ExampleBackend } from '../../scripts/example-backend';
 import { waitFor } from '../../testing/stack';
-import { useTestStack } from '../support/stack';
+import { answeredLeg, useTestStack } from '../support/stack';
 
 const NEW = `whsec_${Buffer.alloc(32, 0x4e).toString('base64')}`;
 const OLD = `whsec_${Buffer.alloc(48, 0x4f).toString('base64')}`;
@@ -33,12 +33,7 @@ const eventWithId = (id: string) =>
 let leg: string;
 beforeAll(async () => {
   const ctl = stack.control;
-  await ctl.registerPhone('alice', { autoAnswer: true });
-  await ctl.callIn('+15551239041');
-  leg = (
-    await waitFor(async () => (await ctl.phone('alice')).calls.find((c) => c.state === 'open'), "alice's leg to open")
-  ).callSid;
-  await waitFor(async () => (await ctl.call(leg)).subscriptions.length > 0, 'the subscription', 15_000);
+  leg = await answeredLeg(ctl, 'alice', '+15551239041');
 }, 60_000);
 
 it('a message, the first of its leg, costs 1 Sync read + 1 Sync write + the delivery', async () => {

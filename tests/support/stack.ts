@@ -1,7 +1,7 @@
 // The stack an integration, trust or browser suite runs against (testing/stack.ts), started before
 // the suite's tests and stopped after them.
 import type { StackOptions } from '../../sandbox/stack';
-import { startTestStack, type TestStack } from '../../testing/stack';
+import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
 
 /**
  * Starts a test stack before the tests of the block it is called in (a file or a describe) and
@@ -49,4 +49,21 @@ export function useTestStack(options: StackOptions | (() => StackOptions) = {}):
     stop: () => stack().stop(),
     withKnobs: (settings, fn) => stack().withKnobs(settings, fn),
   };
+}
+
+/**
+ * Registers `identity`'s simulated phone (auto-answer), calls our number from `from`, and waits
+ * until the leg is open and subscribed to call messages: its CallSid.
+ */
+export async function answeredLeg(ctl: TestStack['control'], identity: string, from: string): Promise<string> {
+  await ctl.registerPhone(identity, { autoAnswer: true });
+  await ctl.callIn(from);
+  const leg = (
+    await waitFor(
+      async () => (await ctl.phone(identity)).calls.find((c) => c.state === 'open'),
+      `${identity}'s leg to open`,
+    )
+  ).callSid;
+  await waitFor(async () => (await ctl.call(leg)).subscriptions.length > 0, 'the subscription', 15_000);
+  return leg;
 }

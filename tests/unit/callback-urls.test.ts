@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import twilio from 'twilio';
 import {
   baseUrl,
   callStatusUrl,
@@ -266,6 +267,24 @@ describe('rebuildSignedRequest', () => {
         );
         expect(rebuilt.url).toBe(withoutFragment(url));
         expect(rebuilt.params).toEqual(statusBody);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("validates a message callback naming any valid identity: Twilio's signature over the URL as issued (property)", () => {
+    const identity = fc.stringMatching(/^[A-Za-z0-9_.-]{1,121}$/);
+    const body = { CallSid: LEG, Sid: messageSid(1), Content: '{"a":1}' };
+    fc.assert(
+      fc.property(identity, (name) => {
+        const names = { parentCallSid: OTHER_LEG, identity: name };
+        const url = messageCallbackUrl('https://h.example', TOKEN, LEG, new Date(), names);
+        // Twilio signs the URL it was given (without the fragment it never sends).
+        const signature = twilio.getExpectedTwilioSignature(TOKEN, withoutFragment(url), body);
+        const event = eventFor(url, body);
+        const rebuilt = rebuildSignedRequest({ domainName: 'h.example', path: '/message-callback' }, event);
+        expect(twilio.validateRequest(TOKEN, signature, rebuilt.url, rebuilt.params)).toBe(true);
+        expect(legNamesOf(event)).toEqual(names);
       }),
       { numRuns: 200 },
     );

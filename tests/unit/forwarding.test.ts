@@ -144,6 +144,10 @@ describe('Standard Webhooks signature', () => {
   it.each([NaN, Infinity, -1, 0])('the client will not verify with a tolerance of %s', (toleranceSeconds) => {
     expect(() => clientVerify(body, signed(), SECRET, { toleranceSeconds })).toThrow(TypeError);
   });
+
+  it.each([NaN, Infinity])('the client will not verify with a `now` of %s (no timestamp check)', (now) => {
+    expect(() => clientVerify(body, signed(), SECRET, { now })).toThrow(TypeError);
+  });
 });
 
 describe('payloads and settings', () => {
@@ -483,6 +487,20 @@ describe('/message-callback with forwarding on', () => {
     syncRequests = [];
     expect((await post(22, {}, undefined, true)).body).toMatchObject({ outcome: 'stored', forwarded: true });
     expect({ writes: writes().length, reads: reads().length }).toEqual({ writes: 1, reads: 1 });
+  });
+
+  it('trusts the names in a URL only as Twilio signed it: another identity or parent is refused, nothing delivered', async () => {
+    const genuine = callback(23);
+    for (const [name, value] of [
+      ['cme_identity', 'mallory'],
+      ['cme_parent', callSid(2)],
+    ] as const) {
+      // The leg's own token, but a name changed: the token does not cover names, Twilio's signature does.
+      const forged = { ...genuine, [name]: value };
+      expectError(await invoke(handler, makeContext('/message-callback', env()), forged), 403, 'signature-invalid');
+    }
+    expect(backend.received).toHaveLength(0);
+    expect(syncRequests).toEqual([]);
   });
 
   it('answers 503 when the backend fails, and the redelivery delivers it (same key) and marks it', async () => {

@@ -65,6 +65,7 @@ describe('BACKEND_API_KEYS', () => {
   it.each([
     ['a key without a scope', FULL],
     ['an unknown scope', `admin:${FULL}`],
+    ['a scope named after an Object property', `constructor:${FULL}`],
     ['a secret one character short', `read:short.${'x'.repeat(MIN_BACKEND_KEY_SECRET_CHARS - 1)}`],
     ['a key without an id', `read:${'x'.repeat(40)}`],
     ['an id listed twice', `read:${READER},send:${READER}`],
@@ -105,6 +106,13 @@ describe('the key routes', () => {
     );
     expectError(basic, 401, 'backend-key-invalid');
     expect(sandbox.requestCount() - before).toBe(0);
+    // The scheme is case-insensitive (RFC 7235): a library that writes `bearer` is let in.
+    const lower = await invoke(
+      messagesHandler,
+      makeContext('/backend-messages', { ...env, BACKEND_API_KEYS: KEYS }),
+      eventFor(`${LOCAL_BASE}/backend-messages`, { callSid: callSid(77) }, { authorization: `bearer  ${FULL}` }),
+    );
+    expectError(lower, 404, 'call-not-found');
   });
 
   it('refuse a revoked key (no longer listed) and a rotated-out secret of a listed id', async () => {
@@ -124,7 +132,8 @@ describe('the key routes', () => {
     let offsetMs = 0;
     const realNow = Date.now.bind(Date);
     jest.spyOn(Date, 'now').mockImplementation(() => realNow() + offsetMs);
-    const wrong = `sender.${'w'.repeat(40)}`;
+    // As long as SENDER's secret: a guess that could have been right.
+    const wrong = `sender.${'w'.repeat(SENDER.length - 'sender.'.length)}`;
     const writes = sandbox.writeCount();
     for (let i = 0; i < SIGN_IN_SLOWING.freeFailures; i++) {
       expectError(await send(wrong), 401, 'backend-key-invalid');
@@ -144,6 +153,18 @@ describe('the key routes', () => {
     for (let i = 0; i < SIGN_IN_SLOWING.freeFailures - 1; i++) {
       expectError(await send(wrong), 401, 'backend-key-invalid');
     }
+    expectError(await send(SENDER), 400, 'content-invalid');
+  });
+
+  it("never count a secret of another length than the key's: 401 with no Sync request, however many", async () => {
+    const before = sandbox.requestCount();
+    for (const secret of ['w'.repeat(31), 'w'.repeat(33), 'w'.repeat(40), 'w'.repeat(512)]) {
+      for (let i = 0; i <= SIGN_IN_SLOWING.freeFailures; i++) {
+        expectError(await send(`sender.${secret}`), 401, 'backend-key-invalid');
+      }
+    }
+    expect(sandbox.requestCount() - before).toBe(0);
+    // The key id was never locked: its owner goes on.
     expectError(await send(SENDER), 400, 'content-invalid');
   });
 });
