@@ -255,7 +255,7 @@ export class CallEngine {
 
   /** Rings the destination of an outbound leg; resolves true once answered. */
   /** @internal (twiml.ts) */
-  async ring(leg: Call, timeoutSeconds = 30): Promise<boolean> {
+  async ring(leg: Call, timeoutSeconds = 30, customParameters: Record<string, string> = {}): Promise<boolean> {
     this.setStatus(leg, 'ringing');
     this.reportStatus(leg, 'ringing', 'ringing');
     const identity = leg.to.startsWith('client:') ? leg.to.slice(7) : undefined;
@@ -272,7 +272,7 @@ export class CallEngine {
         direction: 'incoming',
         state: 'ringing',
         peer: parent?.from ?? leg.from,
-        customParameters: {},
+        customParameters,
         received: [],
       };
       phone.calls.set(leg.sid, phoneCall);

@@ -218,10 +218,19 @@ describeWithChromium('softphone, console and the sandbox signaling gateway', () 
 
     it('rings bob with alice as the caller; bob accepts; both are open', async () => {
       await alice.page.locator('#to').fill('bob');
-      await alice.page.locator('#params').fill('reason=demo');
+      // A name /voice would not pass on (Twilio's own are PascalCase) is refused before calling.
+      await alice.page.locator('#params').fill('To=+15550000000');
+      await alice.page.locator('#call-button').click();
+      await expectText(alice.page, 'params-error', /Line 1: the name must be a lower-case letter/);
+      await alice.page.locator('#params').fill('reason=demo <&> "quoted"\nticket_id=T-42');
       await alice.page.locator('#call-button').click();
       await bob.page.locator('#incoming').waitFor({ state: 'visible' });
       expect(await statusText(bob.page, 'incoming-text')).toBe('Incoming call from client:alice');
+      // alice's custom parameters reached bob's SDK (/voice's <Parameter> nouns → call.customParameters).
+      const shown = await bob.page.$$eval('#incoming-params dt, #incoming-params dd', (els) =>
+        els.map((e) => e.textContent),
+      );
+      expect(shown).toEqual(['reason', 'demo <&> "quoted"', 'ticket_id', 'T-42']);
       // Keyboard: the Accept button has focus.
       expect(await bob.page.evaluate(() => document.activeElement?.id)).toBe('accept');
       await bob.page.keyboard.press('Enter');
