@@ -5,7 +5,22 @@
 import { build } from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { FUNCTION_BUNDLE_OPTIONS } from './function-bundle.mjs';
+
+// Plain JavaScript (it runs before anything is built), so scripts/cli.ts's helper is written out here.
+const USAGE = `Usage: npm run build
+Writes dist/: one bundle per function in dist/functions, the pages and the browser bundles in
+dist/assets. What twilio-run serves and deploys (.twilioserverlessrc).`;
+try {
+  if (parseArgs({ options: { help: { type: 'boolean', short: 'h' } } }).values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+} catch (err) {
+  console.error(`${err.message}\n\n${USAGE}`);
+  process.exit(1);
+}
 
 const root = new URL('..', import.meta.url).pathname;
 const out = join(root, 'dist');

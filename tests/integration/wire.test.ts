@@ -480,7 +480,7 @@ describe('npm run wire (CLI)', () => {
   it('exits 1 with a clear message on a bad flag or missing credentials', async () => {
     const bad = await cli(['--frobnicate']);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('unknown argument --frobnicate');
+    expect(bad.stderr).toContain("Unknown option '--frobnicate'");
     expect(bad.stderr).toContain('Usage: npm run wire');
 
     const anonymous = await cli(['--base-url', BASE], { TWILIO_SANDBOX_URL: sandbox.url });
