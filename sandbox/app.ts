@@ -260,7 +260,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const functionsGateway =
     options.functionsGateway === undefined
       ? undefined
-      : await startFunctionsGateway({ ...options.functionsGateway, knobs, authToken }).catch(async (err: Error) => {
+      : await startFunctionsGateway({
+          ...options.functionsGateway,
+          knobs,
+          authToken,
+          // The pages reach the signaling gateway (wss) and its certificate page (https): sandbox only.
+          pageConnectSources: gateway ? [`wss://localhost:${gateway.port}`, `https://localhost:${gateway.port}`] : [],
+        }).catch(async (err: Error) => {
           await gateway?.close();
           httpServer.close();
           throw err;

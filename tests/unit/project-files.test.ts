@@ -45,4 +45,13 @@ describe('project files', () => {
     expect(pkg.engines.node).toBe('>=20.12');
     expect(major > 20 || (major === 20 && minor >= 12)).toBe(true);
   });
+
+  it.each(['assets/index.html', 'assets/console.html'])(
+    '%s (deployed as it is) lets the page connect to no local host',
+    (page) => {
+      const csp = /http-equiv="Content-Security-Policy"\s+content="([^"]*)"/.exec(read(page))?.[1];
+      expect(csp).toMatch(/connect-src 'self' https:\/\/\*\.twilio\.com/);
+      expect(csp).not.toMatch(/localhost|127\.0\.0\.1|\[::1\]/);
+    },
+  );
 });
