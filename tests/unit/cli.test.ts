@@ -31,6 +31,7 @@ const COMMANDS: [string, string[]][] = [
   ['npm run openapi', [TSX, 'scripts/openapi.ts']],
   ['tsx scripts/example-backend.ts', [TSX, 'scripts/example-backend.ts']],
   ['npm run build', ['scripts/build.mjs']],
+  ['npm run map-stack', [TSX, 'scripts/map-stack.ts']],
 ];
 
 describe('the scripts’ command lines', () => {
