@@ -277,7 +277,9 @@ export class CallEngine {
       };
       phone.calls.set(leg.sid, phoneCall);
       for (const l of phone.listeners) l.incoming?.(phoneCall);
-      if (phone.autoAnswer) leg.timers.push(setTimeout(() => this.answerLeg(leg), 5));
+      // A simulated phone answers only while no Voice SDK (a browser, through the gateway) is
+      // registered as the same identity: a person's Device is never answered for them.
+      if (phone.autoAnswer && phone.listeners.size === 0) leg.timers.push(setTimeout(() => this.answerLeg(leg), 5));
     } else {
       const behaviour = this.pstn.get(leg.to) ?? { answer: 'answer', answerDelayMs: 10 };
       leg.timers.push(

@@ -266,6 +266,9 @@ describeWithChromium('softphone, console and the sandbox signaling gateway', () 
 
   describe('a phone caller rings alice (CLIENT_IDENTITY)', () => {
     it('shows the incoming call; alice rejects it and the caller gets busy', async () => {
+      // What npm start's scenario does: a simulated, auto-answering alice. It must not answer the
+      // call of the browser registered as alice.
+      await stack.control.registerPhone('alice', { autoAnswer: true });
       const { callSid: parent } = await stack.control.callIn('+15551230002');
       await alice.page.locator('#incoming').waitFor({ state: 'visible' });
       expect(await statusText(alice.page, 'incoming-text')).toBe('Incoming call from +15551230002');
