@@ -309,6 +309,31 @@ describeWithChromium('softphone, console and the sandbox signaling gateway', () 
     });
   });
 
+  it("checks the gateway's certificate before signing in, and says what to do", async () => {
+    // A browser that never accepted the self-signed certificate (no ignoreHTTPSErrors).
+    const context = await browser.newContext();
+    try {
+      await context.grantPermissions(['microphone'], { origin: origin() });
+      const page = await context.newPage();
+      const sockets: string[] = [];
+      page.on('websocket', (ws) => sockets.push(ws.url()));
+      await page.goto(`${origin()}/index.html`);
+      await page.waitForSelector('body[data-ready="true"]');
+      await page.locator('#identity').fill('bob');
+      await page.locator('#password').fill(SANDBOX_DEFAULTS.agents.find((a) => a.identity === 'bob')!.password);
+      await page.locator('#register').click();
+      await expectText(page, 'device-status', /accept its certificate, then sign in again/);
+      expect(await page.locator('#certificate-hint').isVisible()).toBe(true);
+      expect(await page.locator('#certificate-link').getAttribute('href')).toBe(
+        `https://localhost:${stack.sandbox.gateway!.port}/`,
+      );
+      // Nothing was tried: no signaling connection, so no flood of errors.
+      expect(sockets).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('fits a phone-width screen', async () => {
     const phone = await open('index.html', { width: 360, height: 740 });
     const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
