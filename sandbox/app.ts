@@ -271,7 +271,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const functionsGateway =
     options.functionsGateway === undefined
       ? undefined
-      : await startFunctionsGateway({ ...options.functionsGateway, knobs, authToken }).catch(async (err: Error) => {
+      : await startFunctionsGateway({
+          ...options.functionsGateway,
+          knobs,
+          authToken,
+          // The pages reach the signaling gateway (wss) and its certificate page (https): sandbox only;
+          // and the Sync client channel (ws) on this server's port: the console's live channel.
+          pageConnectSources: [
+            ...(gateway ? [`wss://localhost:${gateway.port}`, `https://localhost:${gateway.port}`] : []),
+            `ws://127.0.0.1:${port}`,
+            `ws://localhost:${port}`,
+          ],
+        }).catch(async (err: Error) => {
           await gateway?.close();
           httpServer.close();
           throw err;

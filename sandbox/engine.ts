@@ -255,7 +255,7 @@ export class CallEngine {
 
   /** Rings the destination of an outbound leg; resolves true once answered. */
   /** @internal (twiml.ts) */
-  async ring(leg: Call, timeoutSeconds = 30): Promise<boolean> {
+  async ring(leg: Call, timeoutSeconds = 30, customParameters: Record<string, string> = {}): Promise<boolean> {
     this.setStatus(leg, 'ringing');
     this.reportStatus(leg, 'ringing', 'ringing');
     const identity = leg.to.startsWith('client:') ? leg.to.slice(7) : undefined;
@@ -272,12 +272,14 @@ export class CallEngine {
         direction: 'incoming',
         state: 'ringing',
         peer: parent?.from ?? leg.from,
-        customParameters: {},
+        customParameters,
         received: [],
       };
       phone.calls.set(leg.sid, phoneCall);
       for (const l of phone.listeners) l.incoming?.(phoneCall);
-      if (phone.autoAnswer) leg.timers.push(setTimeout(() => this.answerLeg(leg), 5));
+      // A simulated phone answers only while no Voice SDK (a browser, through the gateway) is
+      // registered as the same identity: a person's Device is never answered for them.
+      if (phone.autoAnswer && phone.listeners.size === 0) leg.timers.push(setTimeout(() => this.answerLeg(leg), 5));
     } else {
       const behaviour = this.pstn.get(leg.to) ?? { answer: 'answer', answerDelayMs: 10 };
       leg.timers.push(

@@ -7,6 +7,10 @@
 //     or wrong: the function never runs),
 //   - strips the headers a Function never sees;
 // then it ends the invocation at 10 s (504) and turns an answer over 4 MB into an error answer.
+// It listens on loopback only: the functions it fronts answer to the sandbox's published
+// credentials. One sandbox-only change to what it passes on: a page's Content-Security-Policy gets
+// the sandbox's signaling gateway (localhost) added to its connect-src, which the deployed pages
+// never allow (sandboxPageCsp).
 import {
   createServer,
   request as httpRequest,
@@ -169,8 +173,10 @@ export interface FunctionsGateway {
 }
 
 export interface FunctionsGatewayOptions {
-  /** The public port (all interfaces, as twilio-run listened before); 0 = any free port. */
+  /** The public port, on 127.0.0.1 only; 0 = any free port. */
   port: number;
+  /** Origins the pages may connect to in the sandbox besides their own (the signaling gateway). */
+  pageConnectSources?: readonly string[];
   /** twilio-run's loopback URL, e.g. `http://127.0.0.1:41234`. */
   upstream: string;
   /** Live knobs: read on every request, so POST /sandbox/knobs takes effect at once. */
@@ -280,6 +286,18 @@ export function signatureIsValid(
 }
 
 /** Starts the gateway on `options.port`, in front of twilio-run at `options.upstream`. */
+/**
+ * A page as the sandbox serves it: the production CSP (`connect-src 'self' https://*.twilio.com …`)
+ * with `sources` added, so the real Voice SDK may reach the local gateway. Anything else unchanged.
+ */
+export function sandboxPageCsp(html: string, sources: readonly string[]): string {
+  if (sources.length === 0) return html;
+  return html.replace(
+    /(http-equiv="Content-Security-Policy"\s+content="[^"]*connect-src 'self')/,
+    `$1 ${sources.join(' ')}`,
+  );
+}
+
 export async function startFunctionsGateway(options: FunctionsGatewayOptions): Promise<FunctionsGateway> {
   const upstream = new URL(options.upstream);
   const records: GatewayRecord[] = [];
@@ -421,7 +439,12 @@ export async function startFunctionsGateway(options: FunctionsGatewayOptions): P
             continue;
           answerHeaders[name] = value.length === 1 ? (value[0] ?? '') : value;
         }
-        answer(upstreamRes.statusCode ?? 502, Buffer.concat(chunks), answerHeaders);
+        let answerBody = Buffer.concat(chunks);
+        const type = String(answerHeaders['content-type'] ?? '');
+        if (!invocation && type.startsWith('text/html') && options.pageConnectSources?.length) {
+          answerBody = Buffer.from(sandboxPageCsp(answerBody.toString('utf8'), options.pageConnectSources));
+        }
+        answer(upstreamRes.statusCode ?? 502, answerBody, answerHeaders);
       });
     });
     upstreamReq.end(body);
@@ -436,7 +459,7 @@ export async function startFunctionsGateway(options: FunctionsGatewayOptions): P
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, () => resolve());
+    server.listen(options.port, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   return {

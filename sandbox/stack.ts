@@ -117,7 +117,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   );
   // --no-live: keep modules cached between requests, as a warm Function container does.
   // twilio-run is told the public port (its context.DOMAIN_NAME) and listens on loopback at its own.
+  // --enable-source-maps: the functions' errors name TypeScript lines (dist/sourcemaps, from the build).
   const args = [
+    '--enable-source-maps',
     '--import',
     pathToFileURL(join(__dirname, 'loopback-listen.mjs')).href,
     require.resolve('twilio-run/bin/twilio-run.js'),

@@ -1,6 +1,7 @@
 // The sandbox's TwiML runner: fetches a call's TwiML (voice webhook, or inline) and plays the subset
 // the project uses: <Dial> with <Client>/<Number> (answerOnBridge, callerId, timeout, statusCallback,
-// statusCallbackEvent, statusCallbackMethod) or a bare number, <Say>, <Play>, <Pause>, <Hangup>,
+// statusCallbackEvent, statusCallbackMethod; a <Client>'s <Identity> and <Parameter name value>
+// nouns, which reach the called SDK as its call's customParameters) or a bare number, <Say>, <Play>, <Pause>, <Hangup>,
 // <Reject>. Anything else is noted in the debugger (12200) and skipped. Redirects (REST Url/Twiml
 // updates) restart it with the new TwiML.
 import { XMLParser } from 'fast-xml-parser';
@@ -140,7 +141,15 @@ export class TwimlRunner {
     const kind = 'Client' in noun ? 'Client' : 'Number';
     const target = nounText(noun[kind] as Verb[]);
     const nounAttrs = (noun[':@'] ?? {}) as Record<string, string>;
-    await this.dialLeg(parent, attrs, kind === 'Client' ? `client:${target}` : target, nounAttrs);
+    const parameters: Record<string, string> = {};
+    if (kind === 'Client') {
+      for (const child of noun.Client as Verb[]) {
+        if (!('Parameter' in child)) continue;
+        const { name, value } = (child[':@'] ?? {}) as Record<string, string | undefined>;
+        if (name) parameters[name] = value ?? '';
+      }
+    }
+    await this.dialLeg(parent, attrs, kind === 'Client' ? `client:${target}` : target, nounAttrs, parameters);
   }
 
   private async dialLeg(
@@ -148,6 +157,7 @@ export class TwimlRunner {
     dialAttrs: Record<string, string>,
     to: string,
     nounAttrs: Record<string, string>,
+    customParameters: Record<string, string> = {},
   ) {
     const from = dialAttrs.callerId || parent.from;
     const leg = this.engine.newCall({
@@ -169,7 +179,7 @@ export class TwimlRunner {
     this.engine.setStatus(leg, 'initiated');
     this.engine.reportStatus(leg, 'initiated', 'initiated');
     const timeout = Number(dialAttrs.timeout) > 0 ? Number(dialAttrs.timeout) : 30;
-    const answered = await this.engine.ring(leg, timeout);
+    const answered = await this.engine.ring(leg, timeout, customParameters);
     if (answered) {
       this.engine.answerCall(parent);
       await Promise.race([leg.ended, parent.ended]);

@@ -1,44 +1,19 @@
 // Reads a .env file (KEY=value lines) for the scripts that run outside Functions: wire, start, send-message.
 import { readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
 
 export type Env = Record<string, string | undefined>;
 
 /**
- * Parses the simple `.env` format: `KEY=value` lines, `#` comments, optional `export `, values in
- * single or double quotes (double quotes understand \n, \" and \\), ` #` starting a comment after an
- * unquoted value. Lines that are not assignments are ignored.
+ * A `.env` file's variables, read by Node's own parser (`util.parseEnv`: `KEY=value`, `#` comments,
+ * `export `, quotes, `\n` in double quotes). twilio-run reads the file it deploys with `dotenv` 6,
+ * which ignores `export ` lines and keeps a ` # comment` after an unquoted value: keep `.env`
+ * to plain `KEY=value` lines and both read it the same.
  */
 export function parseDotEnv(text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const rawLine of text.replace(/^\uFEFF/, '').split(/\r?\n/)) {
-    const line = rawLine.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    // Both groups are set exactly when the line is an assignment (the value's may be empty).
-    const [, key, rest] = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/.exec(line) ?? [];
-    if (key === undefined || rest === undefined) continue;
-    let value: string;
-    const quote = rest[0];
-    if ((quote === '"' || quote === "'") && rest.indexOf(quote, 1) > 0) {
-      const end = quote === '"' ? closingDoubleQuote(rest) : rest.indexOf(quote, 1);
-      value = rest.slice(1, end);
-      if (quote === '"')
-        value = value.replace(/\\(.)/g, (_s, c: string) =>
-          c === 'n' ? '\n' : c === 'r' ? '\r' : c === 't' ? '\t' : c,
-        );
-    } else {
-      value = rest.replace(/\s+#.*$/, '').trim();
-    }
-    out[key] = value;
-  }
+  for (const [key, value] of Object.entries(parseEnv(text))) if (value !== undefined) out[key] = value;
   return out;
-}
-
-function closingDoubleQuote(s: string): number {
-  for (let i = 1; i < s.length; i++) {
-    if (s[i] === '\\') i++;
-    else if (s[i] === '"') return i;
-  }
-  return s.length;
 }
 
 /** `.env` at `path` parsed, or {} when there is none. */

@@ -12,6 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { checkForwardedRequest } from '../client/src';
 import { compactJson } from '../lib/shared/json-text';
+import { parseCommandLine } from './cli';
 
 /** The demo's shared secret (not a secret: it only signs requests between two local processes). */
 export const EXAMPLE_BACKEND_SECRET = `whsec_${Buffer.from('example-backend-key-of-32-bytes!').toString('base64')}`;
@@ -214,6 +215,13 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 }
 
 if (require.main === module) {
+  parseCommandLine(
+    `Usage: tsx scripts/example-backend.ts   (npm start runs it for you)
+An example app backend for forwarding: checks each event's Standard Webhooks signature, logs it,
+answers {"reply": {"pong": …}} to {"ping": …}. Knobs: POST /knobs, GET /stats.
+Environment: EXAMPLE_BACKEND_PORT (3003), APP_WEBHOOK_SECRET (default: the demo's whsec_ secret).`,
+    {},
+  );
   const secret = process.env.APP_WEBHOOK_SECRET || EXAMPLE_BACKEND_SECRET;
   startExampleBackend({ port: Number(process.env.EXAMPLE_BACKEND_PORT ?? 3003), secret, log: console.log })
     .then((b) => console.log(`example backend: APP_WEBHOOK_URL=${b.url}`))

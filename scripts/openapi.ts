@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openApiDocument } from '../lib/shared/openapi';
+import { parseCommandLine } from './cli';
 
 export const OPENAPI_FILE = join(__dirname, '..', 'assets', 'openapi.json');
 
@@ -14,6 +15,12 @@ export function openApiText(): string {
 }
 
 if (require.main === module) {
+  parseCommandLine(
+    `Usage: npm run openapi
+Writes the backend API's OpenAPI 3.1 document, generated from lib/shared/route-contracts.ts, to
+${OPENAPI_FILE} (served as /openapi.json). Run it after changing a route contract.`,
+    {},
+  );
   writeFileSync(OPENAPI_FILE, openApiText());
   console.log(`wrote ${OPENAPI_FILE}`);
 }

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
 import { startStack, type StackOptions } from '../sandbox/stack';
+import { parseCommandLine } from './cli';
 import { readDotEnv } from './dotenv';
 import { startExampleBackend } from './example-backend';
 
@@ -12,7 +13,16 @@ function envFileHasCredentials(): boolean {
   return /^AC[0-9a-f]{32}$/.test(env.ACCOUNT_SID ?? '') && /^\S/.test(env.AUTH_TOKEN ?? '');
 }
 
+const USAGE = `Usage: npm start
+Builds, then runs the local sandbox (a Twilio stand-in), the functions under twilio-run behind the
+sandbox's Functions gateway, and the example app backend; prints the URLs, passwords and a scenario.
+With ACCOUNT_SID and AUTH_TOKEN in .env (and SANDBOX unset), plain twilio-run against real Twilio.
+Environment: PORT (functions, 3000), SANDBOX_PORT (3001), GATEWAY_PORT (3002),
+  EXAMPLE_BACKEND_PORT (3003), EXAMPLE_BACKEND=0 (none), SANDBOX=1|0 (force the sandbox on/off),
+  SANDBOX_PROFILE (realistic|deterministic), QUIET=1.`;
+
 async function main() {
+  parseCommandLine(USAGE, {});
   const port = Number(process.env.PORT ?? 3000);
   const sandboxPort = Number(process.env.SANDBOX_PORT ?? 3001);
   const gatewayPort = Number(process.env.GATEWAY_PORT ?? SANDBOX_DEFAULTS.gatewayPort);

@@ -3,6 +3,7 @@
 // Exit codes: 0 done (or nothing to do), 1 error, 2 refused (a number answers somewhere else; use --force).
 import { join, resolve } from 'node:path';
 import { twilioClient } from '../lib/platform/twilio-client';
+import { parseCommandLine } from './cli';
 import { CredentialsError, readCredentials, readDotEnv } from './dotenv';
 import { BaseUrlError } from './wire/base-url';
 import { loadServiceConfig, SERVICE_CONFIG_FILE, ServiceConfigError } from './wire/service-config';
@@ -16,71 +17,17 @@ const USAGE = `Usage: npm run wire -- [--dry-run] [--force] [--base-url URL] [--
 Credentials: ACCOUNT_SID and AUTH_TOKEN (or TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN) from the environment or .env;
 TWILIO_SANDBOX_URL=http://127.0.0.1:PORT talks to the local sandbox instead of Twilio.`;
 
-class UsageError extends Error {}
-
-interface Args {
-  dryRun: boolean;
-  force: boolean;
-  baseUrl?: string;
-  config: string;
-  help: boolean;
-}
-
-function parseArgs(argv: string[]): Args {
-  const args: Args = { dryRun: false, force: false, config: SERVICE_CONFIG_FILE, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === undefined) throw new Error('i < argv.length, so argv[i] is set');
-    const [flag, inline] =
-      arg.startsWith('--') && arg.includes('=')
-        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
-        : [arg, undefined];
-    const value = () => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === '' || (inline === undefined && v.startsWith('--')))
-        throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
-    const noValue = () => {
-      if (inline !== undefined) throw new UsageError(`${flag} takes no value`);
-    };
-    switch (flag) {
-      case '--dry-run':
-        noValue();
-        args.dryRun = true;
-        break;
-      case '--force':
-        noValue();
-        args.force = true;
-        break;
-      case '--base-url':
-        args.baseUrl = value();
-        break;
-      case '--config':
-        args.config = value();
-        break;
-      case '--help':
-      case '-h':
-        args.help = true;
-        break;
-      default:
-        throw new UsageError(`unknown argument ${arg}`);
-    }
-  }
-  return args;
-}
-
 async function main(): Promise<number> {
-  let args: Args;
-  try {
-    args = parseArgs(process.argv.slice(2));
-  } catch (err) {
-    console.error(`wire: ${(err as Error).message}\n${USAGE}`);
+  const { values } = parseCommandLine(USAGE, {
+    'dry-run': { type: 'boolean', default: false },
+    force: { type: 'boolean', default: false },
+    'base-url': { type: 'string' },
+    config: { type: 'string', default: SERVICE_CONFIG_FILE },
+  });
+  const args = { dryRun: values['dry-run'], force: values.force, baseUrl: values['base-url'], config: values.config };
+  if (args.baseUrl === '' || args.config === '') {
+    console.error(`wire: --${args.baseUrl === '' ? 'base-url' : 'config'} needs a value\n${USAGE}`);
     return 1;
-  }
-  if (args.help) {
-    console.log(USAGE);
-    return 0;
   }
   const cwd = process.cwd();
   try {

@@ -116,12 +116,32 @@ export function twilioSignature(
   return createHmac(hash, key).update(Buffer.from(data, 'utf8')).digest('base64');
 }
 
+/** Why a request never got an answer, in a line that names the URL (fetch says only "fetch failed"). */
+export class UnreachableError extends Error {
+  override name = 'UnreachableError';
+  constructor(
+    readonly url: string,
+    cause: unknown,
+  ) {
+    const inner = (cause as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+    const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    const why =
+      text(inner?.code) ?? text(inner?.message) ?? text((cause as { message?: unknown })?.message) ?? 'no answer';
+    super(`Could not reach ${url} (${why})`, { cause });
+  }
+}
+
 async function postForm<T>(url: string, headers: Record<string, string>, params: Record<string, string>) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
-    body: new URLSearchParams(params).toString(),
-  });
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(params).toString(),
+    });
+  } catch (err) {
+    throw new UnreachableError(url, err);
+  }
   const text = await res.text();
   let body: unknown = text;
   try {

@@ -1,11 +1,16 @@
 import twilio from 'twilio';
 import type { VoiceRoute } from './legs';
 import { callStatusUrl } from './callback-urls';
+import type { CustomParameter } from './custom-parameters';
 
 const STATUS_EVENTS = ['initiated', 'ringing', 'answered', 'completed'] as const;
 
-/** TwiML for a routed call: every dialed noun reports its progress to `/call-status`. */
-export function voiceTwiml(route: VoiceRoute, base: string): string {
+/**
+ * TwiML for a routed call: every dialed noun reports its progress to `/call-status`. A called client
+ * receives `parameters` as <Parameter> nouns (its SDK's `customParameters`), which need the identity
+ * in an <Identity> noun beside them; a <Number> has no parameters.
+ */
+export function voiceTwiml(route: VoiceRoute, base: string, parameters: readonly CustomParameter[] = []): string {
   const response = new twilio.twiml.VoiceResponse();
   if (route.kind === 'refuse') {
     response.say(route.say);
@@ -20,7 +25,14 @@ export function voiceTwiml(route: VoiceRoute, base: string): string {
   if (route.kind === 'number') {
     response.dial({ callerId: route.callerId, answerOnBridge: true }).number(statusCallback, route.number);
   } else {
-    response.dial({ answerOnBridge: true }).client(statusCallback, route.identity);
+    const dial = response.dial({ answerOnBridge: true });
+    if (parameters.length === 0) {
+      dial.client(statusCallback, route.identity);
+    } else {
+      const client = dial.client(statusCallback);
+      client.identity(route.identity);
+      for (const { name, value } of parameters) client.parameter({ name, value });
+    }
   }
   return response.toString();
 }

@@ -2,6 +2,7 @@ import { routeVoiceCall, type VoiceRoute } from '../calls/legs';
 import { countryCode, dialAllowed, isDialAllowed } from '../calls/dial-allowed';
 import { twimlResult, type RouteContext, type RouteResult } from '../http/function-handler';
 import { voiceTwiml } from '../calls/voice-twiml';
+import { customParametersOf } from '../calls/custom-parameters';
 
 /** What a caller hears when DIAL_ALLOWED does not cover the number. */
 export const DIAL_REFUSED_SAY = 'Sorry, calls to that number are not allowed.';
@@ -25,5 +26,9 @@ export function answerVoiceCall({ event, config, base, log }: RouteContext): Rou
   log.info(
     route.kind === 'refuse' ? { refused: route.reason } : { dial: route.kind, sdkLegs: Object.keys(route.sdkLegs) },
   );
-  return twimlResult(voiceTwiml(route, base));
+  if (route.kind !== 'client') return twimlResult(voiceTwiml(route, base));
+  // The caller's own parameters reach the callee; one over the bounds is dropped (logged), never the call.
+  const { passed, dropped } = customParametersOf(event);
+  if (dropped.length > 0) log.info({ droppedParameters: dropped });
+  return twimlResult(voiceTwiml(route, base, passed));
 }

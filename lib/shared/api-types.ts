@@ -153,3 +153,12 @@ export interface SendMessageResult {
   /** `sent` = sent now; `already-sent` = an earlier request with this idempotencyKey sent it. */
   outcome: 'sent' | 'already-sent';
 }
+
+/**
+ * Where a `/token` caller runs (its `platform` input): `web` (the default: the JS SDK, no push),
+ * or a mobile SDK, whose token carries that platform's push credential so it can be woken for an
+ * incoming call (iOS: an APNs VoIP credential; Android: an FCM one). React Native asks for the
+ * platform it runs on.
+ */
+export const TOKEN_PLATFORMS = ['web', 'ios', 'android'] as const;
+export type TokenPlatform = (typeof TOKEN_PLATFORMS)[number];

@@ -35,6 +35,7 @@ export const ERROR_CATALOGUE = {
   'legs-unknown': { status: 400, description: 'A status callback names no SDK leg (no cme_* keys from /voice).' },
   'call-status-invalid': { status: 400, description: "A status callback's CallStatus is not a Twilio call status." },
   'idempotency-key-invalid': { status: 400, description: 'idempotencyKey is not a short enough string.' },
+  'platform-invalid': { status: 400, description: "/token's platform is not web, ios or android." },
   'target-invalid': { status: 400, description: 'Not exactly one of callSid or identity was given.' },
   // 401: who is asking is not known; sign in (again).
   'sign-in-invalid': { status: 401, description: 'Wrong agent identity or password (the same answer for both).' },

@@ -50,3 +50,34 @@ export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
  * pass this budget (never before its first message), with a next page.
  */
 export const ANSWER_BUDGET_BYTES = 3_000_000;
+
+/**
+ * Custom parameters (`device.connect({params})`) that `/voice` passes on to a called client as
+ * `<Parameter>`: the app's own names only. Twilio's own request parameters are all PascalCase
+ * (`To`, `From`, `CallSid`, `AccountSid`, `ApiVersion`, `Direction`, `Caller`, `Called`,
+ * `ApplicationSid`, …), so an app's name starts with a lower-case letter and can never be mistaken
+ * for one of them; `request` is the Functions runtime's own key. Twilio documents a cap on the
+ * parameters' length (error 31103, "MAX_PARAM_LENGTH") without its value: these bounds are ours,
+ * well inside any reading of it.
+ */
+export const CUSTOM_PARAMETER_NAME = /^[a-z][A-Za-z0-9_]{0,63}$/;
+export const CUSTOM_PARAMETER_NAME_RULE =
+  'a lower-case letter, then letters, digits or _ (at most 64 characters); not "request"';
+export const RESERVED_CUSTOM_PARAMETER_NAMES: readonly string[] = ['request'];
+export const MAX_CUSTOM_PARAMETERS = 10;
+export const MAX_CUSTOM_PARAMETER_VALUE_CHARS = 256;
+
+/** Why a custom parameter is not passed on, or undefined when it is one (names and values as limited above). */
+export function customParameterProblem(name: string, value: unknown): string | undefined {
+  if (!CUSTOM_PARAMETER_NAME.test(name) || RESERVED_CUSTOM_PARAMETER_NAMES.includes(name)) {
+    return `the name must be ${CUSTOM_PARAMETER_NAME_RULE}`;
+  }
+  if (typeof value !== 'string') return 'the value must be text';
+  if (value.length > MAX_CUSTOM_PARAMETER_VALUE_CHARS) {
+    return `the value is longer than ${MAX_CUSTOM_PARAMETER_VALUE_CHARS} characters`;
+  }
+  // XML 1.0 cannot carry most control characters, even escaped: TwiML with one would not parse.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/.test(value)) return 'the value holds a control character';
+  return undefined;
+}

@@ -245,9 +245,9 @@ export const ROUTE_CONTRACTS: readonly RouteContract[] = [
     access: 'agent-session',
     summary:
       'A Voice access token for the signed-in agent (or, server to server with Bearer TOKEN_SECRET, any identity).',
-    inputs: [optional('identity')],
+    inputs: [optional('identity'), optional('platform')],
     answers: { 200: 'VoiceToken' },
-    errors: ['token-auth-invalid', 'identity-not-yours', 'agent-disabled', 'identity-invalid'],
+    errors: ['token-auth-invalid', 'identity-not-yours', 'agent-disabled', 'identity-invalid', 'platform-invalid'],
   },
   {
     path: '/client-config',

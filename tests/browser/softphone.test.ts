@@ -218,10 +218,19 @@ describeWithChromium('softphone, console and the sandbox signaling gateway', () 
 
     it('rings bob with alice as the caller; bob accepts; both are open', async () => {
       await alice.page.locator('#to').fill('bob');
-      await alice.page.locator('#params').fill('reason=demo');
+      // A name /voice would not pass on (Twilio's own are PascalCase) is refused before calling.
+      await alice.page.locator('#params').fill('To=+15550000000');
+      await alice.page.locator('#call-button').click();
+      await expectText(alice.page, 'params-error', /Line 1: the name must be a lower-case letter/);
+      await alice.page.locator('#params').fill('reason=demo <&> "quoted"\nticket_id=T-42');
       await alice.page.locator('#call-button').click();
       await bob.page.locator('#incoming').waitFor({ state: 'visible' });
       expect(await statusText(bob.page, 'incoming-text')).toBe('Incoming call from client:alice');
+      // alice's custom parameters reached bob's SDK (/voice's <Parameter> nouns → call.customParameters).
+      const shown = await bob.page.$$eval('#incoming-params dt, #incoming-params dd', (els) =>
+        els.map((e) => e.textContent),
+      );
+      expect(shown).toEqual(['reason', 'demo <&> "quoted"', 'ticket_id', 'T-42']);
       // Keyboard: the Accept button has focus.
       expect(await bob.page.evaluate(() => document.activeElement?.id)).toBe('accept');
       await bob.page.keyboard.press('Enter');
@@ -257,6 +266,9 @@ describeWithChromium('softphone, console and the sandbox signaling gateway', () 
 
   describe('a phone caller rings alice (CLIENT_IDENTITY)', () => {
     it('shows the incoming call; alice rejects it and the caller gets busy', async () => {
+      // What npm start's scenario does: a simulated, auto-answering alice. It must not answer the
+      // call of the browser registered as alice.
+      await stack.control.registerPhone('alice', { autoAnswer: true });
       const { callSid: parent } = await stack.control.callIn('+15551230002');
       await alice.page.locator('#incoming').waitFor({ state: 'visible' });
       expect(await statusText(alice.page, 'incoming-text')).toBe('Incoming call from +15551230002');
@@ -295,6 +307,31 @@ describeWithChromium('softphone, console and the sandbox signaling gateway', () 
       await alice.page.locator('#incoming').waitFor({ state: 'hidden' });
       await expectText(alice.page, 'call-status', /Missed call from \+15551230003/);
     });
+  });
+
+  it("checks the gateway's certificate before signing in, and says what to do", async () => {
+    // A browser that never accepted the self-signed certificate (no ignoreHTTPSErrors).
+    const context = await browser.newContext();
+    try {
+      await context.grantPermissions(['microphone'], { origin: origin() });
+      const page = await context.newPage();
+      const sockets: string[] = [];
+      page.on('websocket', (ws) => sockets.push(ws.url()));
+      await page.goto(`${origin()}/index.html`);
+      await page.waitForSelector('body[data-ready="true"]');
+      await page.locator('#identity').fill('bob');
+      await page.locator('#password').fill(SANDBOX_DEFAULTS.agents.find((a) => a.identity === 'bob')!.password);
+      await page.locator('#register').click();
+      await expectText(page, 'device-status', /accept its certificate, then sign in again/);
+      expect(await page.locator('#certificate-hint').isVisible()).toBe(true);
+      expect(await page.locator('#certificate-link').getAttribute('href')).toBe(
+        `https://localhost:${stack.sandbox.gateway!.port}/`,
+      );
+      // Nothing was tried: no signaling connection, so no flood of errors.
+      expect(sockets).toEqual([]);
+    } finally {
+      await context.close();
+    }
   });
 
   it('fits a phone-width screen', async () => {

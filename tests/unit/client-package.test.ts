@@ -43,3 +43,22 @@ describe("the client's answer types", () => {
     expect(agree<Same<client.LegEvent, LegEvent>>(true)).toBe(true);
   });
 });
+
+describe("the client's network errors", () => {
+  it('name the URL that could not be reached (fetch alone says "fetch failed")', async () => {
+    const { createServer } = await import('node:net');
+    // A port that was just free: nothing listens on it.
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const err = (await client.callMessages({ baseUrl, apiKey: 'k.s' }, 'CA' + '0'.repeat(32)).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as client.UnreachableError;
+    expect(err).toBeInstanceOf(client.UnreachableError);
+    expect(err.url).toBe(`${baseUrl}/backend-messages`);
+    expect(err.message).toBe(`Could not reach ${baseUrl}/backend-messages (ECONNREFUSED)`);
+  });
+});

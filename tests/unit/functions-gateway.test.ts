@@ -1,7 +1,7 @@
 // The sandbox's Functions gateway, in-process: the headers it strips agree with
 // @twilio/runtime-handler's, it protects exactly the `.protected` functions, and it checks
 // X-Twilio-Signature as Twilio signs (form, JSON with bodySHA256, GET; Auth Token or SharedKey).
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import twilio from 'twilio';
@@ -10,6 +10,8 @@ import {
   FUNCTION_PATHS,
   PROTECTED_PATHS,
   reachesFunction,
+  sandboxPageCsp,
+  startFunctionsGateway,
   RESTRICTED_HEADER_PREFIXES,
   RESTRICTED_HEADERS,
   SIGNED_FRAGMENT_HEADER,
@@ -156,5 +158,55 @@ describe('the signature check', () => {
       true,
     );
     expect(signatureIsValid(request('/call-status', headers), formBody(), knobs())).toBe(false);
+  });
+});
+
+describe("a page's CSP in the sandbox", () => {
+  const page = readFileSync(join(__dirname, '../../assets/index.html'), 'utf8');
+  const cspOf = (html: string) => /http-equiv="Content-Security-Policy"\s+content="([^"]*)"/.exec(html)?.[1] ?? '';
+
+  it('gets the signaling gateway added to connect-src, and nothing else changes', () => {
+    const served = sandboxPageCsp(page, ['wss://localhost:3002', 'https://localhost:3002']);
+    expect(cspOf(served)).toContain(
+      "connect-src 'self' wss://localhost:3002 https://localhost:3002 https://*.twilio.com",
+    );
+    expect(served.replace(' wss://localhost:3002 https://localhost:3002', '')).toBe(page);
+  });
+
+  it('is left alone with no sources, or with no CSP to change', () => {
+    expect(sandboxPageCsp(page, [])).toBe(page);
+    expect(sandboxPageCsp("<p>connect-src 'self'</p>", ['wss://localhost:1'])).toBe("<p>connect-src 'self'</p>");
+  });
+});
+
+describe('where the gateway listens', () => {
+  it('on loopback only: the functions behind it answer to the sandbox’s published credentials', async () => {
+    const { connect } = await import('node:net');
+    const { networkInterfaces } = await import('node:os');
+    const gateway = await startFunctionsGateway({
+      port: 0,
+      upstream: 'http://127.0.0.1:9',
+      knobs: { functions: defaultFunctionsKnobs(), webhooks: defaultWebhookKnobs() },
+      authToken: TOKEN,
+    });
+    const reaches = (host: string) =>
+      new Promise<boolean>((resolve) => {
+        const socket = connect({ host, port: gateway.port });
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      });
+    try {
+      expect(await reaches('127.0.0.1')).toBe(true);
+      const external = Object.values(networkInterfaces())
+        .flat()
+        .filter((i) => i && !i.internal && i.family === 'IPv4')
+        .map((i) => i!.address);
+      for (const address of external) expect([address, await reaches(address)]).toEqual([address, false]);
+    } finally {
+      await gateway.close();
+    }
   });
 });

@@ -86,6 +86,31 @@ describe('voiceTwiml', () => {
     expect(xml).toContain('cme_sdk=both&amp;cme_parent=alice');
   });
 
+  it('passes custom parameters to a client as <Parameter> beside an <Identity>, escaped', () => {
+    const xml = voiceTwiml(
+      { kind: 'client', identity: 'bob', sdkLegs: { parent: 'alice', child: 'bob' } },
+      'https://x.example',
+      [
+        { name: 'topic', value: 'billing & <refunds> "now"' },
+        { name: 'ticket_id', value: '' },
+      ],
+    );
+    const { noun } = dialed(xml, 'Client');
+    expect(noun['#text']).toBeUndefined();
+    expect(noun.Identity).toBe('bob');
+    expect(noun.Parameter).toEqual([
+      { '@name': 'topic', '@value': 'billing & <refunds> "now"' },
+      { '@name': 'ticket_id', '@value': '' },
+    ]);
+    expect(statusCallbackOf(noun).pathname).toBe('/call-status');
+  });
+
+  it('keeps the bare <Client>identity</Client> when there are no parameters', () => {
+    const xml = voiceTwiml({ kind: 'client', identity: 'bob', sdkLegs: { child: 'bob' } }, 'https://x.example', []);
+    expect(xml).toContain('>bob</Client>');
+    expect(xml).not.toContain('<Parameter');
+  });
+
   it('says why and hangs up for a refused call, without dialing', () => {
     const response = parse(
       voiceTwiml(

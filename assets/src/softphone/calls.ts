@@ -4,7 +4,12 @@ import { Call } from '@twilio/voice-sdk';
 import { el, log, setStatus } from './elements';
 import { addMessage, findMessage, markMessage, refreshControls } from './messages';
 import { state } from './state';
+import { customParameterProblem, MAX_CUSTOM_PARAMETERS } from '../../../lib/shared/limits';
 
+/**
+ * `key=value` lines, checked as /voice checks them (lib/shared/limits.ts) so nothing typed here is
+ * dropped on the way to the callee without the caller knowing.
+ */
 function parseCustomParams(text: string): Record<string, string> {
   const params: Record<string, string> = {};
   for (const [i, raw] of text.split('\n').entries()) {
@@ -13,8 +18,13 @@ function parseCustomParams(text: string): Record<string, string> {
     const at = line.indexOf('=');
     if (at < 1) throw new Error(`Line ${i + 1}: write key=value.`);
     const key = line.slice(0, at).trim();
-    if (key === 'To') throw new Error(`Line ${i + 1}: To is set by the field above.`);
-    params[key] = line.slice(at + 1).trim();
+    const value = line.slice(at + 1).trim();
+    const problem = customParameterProblem(key, value);
+    if (problem) throw new Error(`Line ${i + 1}: ${problem}.`);
+    params[key] = value;
+  }
+  if (Object.keys(params).length > MAX_CUSTOM_PARAMETERS) {
+    throw new Error(`At most ${MAX_CUSTOM_PARAMETERS} parameters.`);
   }
   return params;
 }

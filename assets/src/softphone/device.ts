@@ -55,6 +55,19 @@ function deviceOptions(): Device.Options {
   return options;
 }
 
+/**
+ * In the sandbox: whether this browser accepts the signaling gateway's self-signed certificate. A
+ * request the page cannot read (no-cors) still fails on an untrusted certificate, and only then.
+ */
+async function certificateAccepted(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { mode: 'no-cors', cache: 'no-store' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function register(event: SubmitEvent) {
   event.preventDefault();
   const identity = el.identity.value.trim();
@@ -70,6 +83,19 @@ export async function register(event: SubmitEvent) {
     return;
   }
   el.register.disabled = true;
+  const { config } = state;
+  if (config.sandbox && !(await certificateAccepted(config.certificateUrl))) {
+    // Registering now would end in a flood of signaling errors (31000/31005): say what to do instead.
+    el.certLink.href = config.certificateUrl;
+    el.certHint.hidden = false;
+    setStatus(
+      el.deviceStatus,
+      'Not signed in: first open the gateway link below and accept its certificate, then sign in again.',
+      'bad',
+    );
+    el.register.disabled = false;
+    return;
+  }
   setStatus(el.deviceStatus, `Signing in as ${identity}…`);
   try {
     const agent = await signIn(identity, password);

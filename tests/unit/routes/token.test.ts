@@ -83,6 +83,48 @@ describe('/token', () => {
     expect(createHmac('sha256', ENV.API_KEY_SECRET).update(`${header}.${payload}`).digest('base64url')).toBe(signature);
   });
 
+  describe('platform: the push credential of a mobile app', () => {
+    const PUSH = { PUSH_CREDENTIAL_SID_IOS: sid('CR', 7), PUSH_CREDENTIAL_SID_ANDROID: sid('CR', 8) };
+    const voiceGrant = (res: { body: unknown }) =>
+      decode(defined((res.body as { token: string }).token.split('.')[1])).grants.voice;
+
+    it.each([
+      ['ios', PUSH.PUSH_CREDENTIAL_SID_IOS],
+      ['android', PUSH.PUSH_CREDENTIAL_SID_ANDROID],
+    ])('puts the %s credential in the VoiceGrant', async (platform, credential) => {
+      const res = await call({ identity: 'alice', platform }, bearer(), { ...ENV, ...PUSH });
+      expect(res.statusCode).toBe(200);
+      expect(voiceGrant(res)).toMatchObject({ push_credential_sid: credential, incoming: { allow: true } });
+    });
+
+    it.each([[{}], [{ platform: '' }], [{ platform: 'web' }]])('gives a browser (%p) none', async (extra) => {
+      const res = await call({ identity: 'alice', ...extra }, bearer(), { ...ENV, ...PUSH });
+      expect(res.statusCode).toBe(200);
+      expect(voiceGrant(res)).not.toHaveProperty('push_credential_sid');
+    });
+
+    it.each(['IOS', 'windows', 'ios '])('refuses platform %p with 400', async (platform) => {
+      expectError(await call({ identity: 'alice', platform }, bearer(), { ...ENV, ...PUSH }), 400, 'platform-invalid');
+    });
+
+    it('checks who is asking before the platform', async () => {
+      expectError(await call({ identity: 'alice', platform: 'nope' }, {}), 403, 'token-auth-invalid');
+    });
+
+    it('names the variable a mobile platform needs, unset or malformed', async () => {
+      const missing = await call({ identity: 'alice', platform: 'android' }, bearer(), {
+        ...ENV,
+        PUSH_CREDENTIAL_SID_IOS: PUSH.PUSH_CREDENTIAL_SID_IOS,
+      });
+      expect(expectError(missing, 500, 'configuration-missing').message).toContain('PUSH_CREDENTIAL_SID_ANDROID');
+      const malformed = await call({ identity: 'alice', platform: 'ios' }, bearer(), {
+        ...ENV,
+        PUSH_CREDENTIAL_SID_IOS: 'AP' + '0'.repeat(32),
+      });
+      expect(expectError(malformed, 500, 'configuration-invalid').message).toContain('PUSH_CREDENTIAL_SID_IOS');
+    });
+  });
+
   it.each([['API_KEY_SID'], ['API_KEY_SECRET'], ['TWIML_APP_SID']])(
     'names a missing %s with a 500 {code, message}',
     async (name) => {

@@ -12,6 +12,7 @@ import {
   type FakeResponse,
 } from '../../support/function-harness';
 import { accountSid, callSid } from '../../../testing/sids';
+import { MAX_CUSTOM_PARAMETER_VALUE_CHARS, MAX_CUSTOM_PARAMETERS } from '../../../lib/shared/limits';
 
 const ENV = { CLIENT_IDENTITY: 'bob', CALLER_ID: '+15550001111' };
 const VOICE_URL = `${LOCAL_BASE}/voice`;
@@ -89,6 +90,58 @@ describe('/voice', () => {
     expect(response.Dial.Client['@statusCallback']).toBe(
       `${LOCAL_BASE}/call-status?cme_sdk=both&cme_parent=alice&cme_child=bob#${RETRY_FRAGMENT}`,
     );
+  });
+
+  it("passes the caller's own parameters (lower-case names) to the client, never Twilio's", async () => {
+    const event = signedEvent(
+      VOICE_URL,
+      request({
+        From: 'client:alice',
+        Caller: 'client:alice',
+        To: 'client:bob',
+        ApplicationSid: 'AP' + '0'.repeat(32),
+        topic: 'billing',
+        ticket_id: 'T-42',
+      }),
+    );
+    const response = twimlOf(await invoke(handler, makeContext('/voice', ENV), event));
+    expect(response.Dial.Client.Identity).toBe('bob');
+    expect(response.Dial.Client.Parameter).toEqual([
+      { '@name': 'topic', '@value': 'billing' },
+      { '@name': 'ticket_id', '@value': 'T-42' },
+    ]);
+  });
+
+  it('drops a parameter over the bounds with a log line, and still dials', async () => {
+    const lines: string[] = [];
+    jest.spyOn(console, 'log').mockImplementation((line: string) => lines.push(line));
+    const many = Object.fromEntries(Array.from({ length: MAX_CUSTOM_PARAMETERS + 1 }, (_, i) => [`p${i}`, 'v']));
+    const event = signedEvent(
+      VOICE_URL,
+      request({
+        From: 'client:alice',
+        To: 'client:bob',
+        ...many,
+        long: 'x'.repeat(MAX_CUSTOM_PARAMETER_VALUE_CHARS + 1),
+        ['n'.repeat(65)]: 'v',
+      }),
+    );
+    const response = twimlOf(await invoke(handler, makeContext('/voice', ENV), event));
+    const passed = [response.Dial.Client.Parameter].flat().map((p: Node) => p['@name']);
+    expect(passed).toEqual(Object.keys(many).slice(0, MAX_CUSTOM_PARAMETERS));
+    const logged = lines.map((l) => JSON.parse(l)).find((l) => l.droppedParameters);
+    expect(logged.droppedParameters.map((d: { name: string }) => d.name)).toEqual([
+      `p${MAX_CUSTOM_PARAMETERS}`,
+      'long',
+      'n'.repeat(64),
+    ]);
+  });
+
+  it('passes no parameters to a number', async () => {
+    const event = signedEvent(VOICE_URL, request({ From: 'client:alice', To: '+15551230000', topic: 'billing' }));
+    const response = twimlOf(await invoke(handler, makeContext('/voice', ENV), event));
+    expect(response.Dial.Number['#text']).toBe('+15551230000');
+    expect(JSON.stringify(response)).not.toContain('billing');
   });
 
   it('says and hangs up when CALLER_ID is missing for a call to a number', async () => {
