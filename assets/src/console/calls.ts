@@ -111,11 +111,13 @@ function messageCount(g: CallGroup): string {
 const isSettled = (c: CallRow) => !c.active || c.endUnknown === true;
 
 /**
- * The live channel says a listed leg changed: a message added is counted again; its Map just
+ * The live channel says a listed leg (or the open one) changed: a message added is counted again; its Map just
  * opened (no change) is counted now, so no message stored between the count and the subscription
  * is missed. A settled leg already counted is not asked again, unless a message is added to it.
  */
 export function legChanged(callSid: string, change?: { key: string; added: boolean }) {
+  // The open leg's history, read to its end, counts it (refreshMessages): no request more.
+  if (callSid === state.selected && open?.callSid === callSid && open.complete) return;
   if (change) {
     if (!change.added || !isMessageKey(change.key)) return;
     finalCounts.delete(callSid);
@@ -301,6 +303,10 @@ export const refreshMessages = coalesced(async () => {
     const history = await refreshHistory(callSid, open);
     if (state.selected !== callSid) return;
     open = history;
+    if (history.complete) {
+      state.counts.set(callSid, { count: history.messages.length });
+      renderCounts();
+    }
     renderHistory(history, before);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404)

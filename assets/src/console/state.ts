@@ -12,6 +12,8 @@ export interface OpenHistory {
   callSid: string;
   state?: LegState | null;
   messages: Message[];
+  /** The last read reached the history's end: `messages` is all of it (its length, the leg's count). */
+  complete?: boolean;
 }
 
 export interface Session {
