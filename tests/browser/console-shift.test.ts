@@ -5,7 +5,10 @@
 // put a secret in a URL; keyboard use and axe-core's rules.
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
+import twilio from 'twilio';
 import { sendMessage } from '../../client/src';
+import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
+import { legMapName } from '../../lib/shared/sync-names';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { waitFor } from '../../testing/stack';
 import { useTestStack } from '../support/stack';
@@ -130,6 +133,11 @@ describeWithChromium('the operator console for a shift', () => {
     // To alice's SDK, long enough to be stored in parts (18 KB of UTF-8); from bob's SDK, on the other leg.
     const sent = await sendMessage(stack.fn, { callSid: aliceLeg, content: { long: 'é'.repeat(9_000) } });
     expect(sent.status).toBe(201);
+    const { accountSid, authToken, url } = stack.sandbox;
+    const sync = twilio(accountSid, authToken, { lazyLoading: true, httpClient: new SandboxRequestClient(url) }).sync
+      .v1;
+    const keys = (await sync.services('default').syncMaps(legMapName(aliceLeg)).syncMapItems.list()).map((i) => i.key);
+    expect(keys.filter((k) => /^to-sdk-r\.[^~]+~1$/.test(k))).toHaveLength(1); // stored in parts
     await count.filter({ hasText: /^2$/ }).waitFor({ timeout: MESSAGE_MS });
     await stack.control.sendFromPhone('bob', bobLeg, { from: 'bob' });
     await count.filter({ hasText: /^3$/ }).waitFor({ timeout: MESSAGE_MS });
