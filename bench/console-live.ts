@@ -101,10 +101,17 @@ export async function measureConsoleLive(
     await page.waitForFunction((n) => document.querySelectorAll('#calls tr').length >= n, opts.legs);
     await page.locator(`#calls tr[data-legs~="${legs[0]!}"]`).getByRole('button').click();
     await page.locator('#history-status', { hasText: 'No messages yet.' }).waitFor();
-    // Settled: nothing in flight (cme.calls and the open leg's Map subscribed, its reads done).
+    // Settled: nothing in flight (cme.calls and every listed live leg's Map subscribed, the reads
+    // done, every row's message count shown).
     await waitFor(
-      async () => (b.sandbox.twilsock.stats().upstream['POST /v4/Subscriptions'] ?? 0) >= 2,
-      'both subscriptions',
+      // One subscription answer per object (the SDK batches its requests): cme.calls and each leg.
+      async () => b.sandbox.twilsock.stats().notifications - zero.notifications >= opts.legs + 1,
+      'the subscriptions',
+    );
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('#calls tr')].every((tr) =>
+        /^\d+\+?$/.test(tr.children.item(4)?.textContent ?? ''),
+      ),
     );
     await page.locator('#history-status', { hasText: 'No messages yet.' }).waitFor();
     const ready = counts();

@@ -3,5 +3,5 @@ import { twilioFunction } from '../lib/http/function-handler';
 import { listOperatorCalls } from '../lib/routes/operator';
 
 export const handler = twilioFunction({ signed: false }, async (ctx) =>
-  listOperatorCalls(ctx, { limit: ctx.event.limit, final: ctx.event.final }),
+  listOperatorCalls(ctx, { limit: ctx.event.limit, final: ctx.event.final, count: ctx.event.count }),
 );

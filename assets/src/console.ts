@@ -10,7 +10,15 @@
 import { refuseFraming } from './frame-guard';
 import { clearAgents, loadAgents, wireAgents } from './console/agents';
 import { api, onSessionExpired } from './console/api';
-import { clearCalls, refreshAll, refreshCalls, refreshMessages, tickDurations, wireCalls } from './console/calls';
+import {
+  clearCalls,
+  legChanged,
+  refreshAll,
+  refreshCalls,
+  refreshMessages,
+  tickDurations,
+  wireCalls,
+} from './console/calls';
 import { el, time } from './console/elements';
 import { startLive, stopLive } from './console/live';
 import { send, updateSendSize } from './console/sending';
@@ -78,8 +86,9 @@ function showConsole() {
   // The live channel first (its subscriptions replay what is written after they open), then one read.
   void startLive({
     calls: () => void refreshCalls(),
-    messages: (legSid) => {
+    messages: (legSid, change) => {
       if (legSid === state.selected) void refreshMessages();
+      legChanged(legSid, change);
     },
     resync: refreshAll,
   });

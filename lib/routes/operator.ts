@@ -14,7 +14,7 @@ import { bearerToken, secretsMatch } from '../platform/secrets';
 import { isActiveStatus, isFinalStatus, sdkIdentityOfCall } from '../calls/legs';
 import { integerParam, isCallSid } from '../shared/identifiers';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
-import type { OperatorCall, OperatorCallsPage, OperatorSyncToken } from '../shared/api-types';
+import type { OperatorCall, OperatorCallsPage, OperatorMessageCount, OperatorSyncToken } from '../shared/api-types';
 import { ANSWER_BUDGET_BYTES } from '../shared/limits';
 import { SignInThrottle } from '../auth/throttle';
 import { apiLegState } from '../store/records';
@@ -23,6 +23,8 @@ const DEFAULT_CALLS = 20;
 const MAX_CALLS = 50;
 /** Calls listed per leg wanted: most recent calls are SDK legs, but phone-network legs are in the list too. */
 const CALLS_LISTED_PER_LEG = 3;
+/** Legs counted in one request at most (a page of calls): each count is one Sync read per 100 items. */
+export const MAX_COUNTED = 20;
 /** State reads in flight at once: polite to Sync's rate limits, still quick for a page of calls. */
 const STATE_READS_AT_ONCE = 5;
 
@@ -105,26 +107,53 @@ export async function createOperatorSession(ctx: RouteContext, input: { secret?:
  * bounded reads, whatever else the Sync service holds. `partial` when time ran short, or when the
  * next call would take the list past ANSWER_BUDGET_BYTES (50 states within Sync's 16 KB item
  * limit never do: the cut is for states written by anything else holding the credentials).
+ * `count=` (CallSids, at most MAX_COUNTED) also answers those legs' message counts (`limit=0`:
+ * only them, no list), counted after the list within the time left.
  */
 export async function listOperatorCalls(
   ctx: RouteContext,
-  input: { limit?: unknown; final?: unknown },
+  input: { limit?: unknown; final?: unknown; count?: unknown },
 ): Promise<RouteResult> {
   requireOperator(ctx);
+  const counted = commaSids(input.count).slice(0, MAX_COUNTED);
   // Legs the caller already holds in a final state: a final state never changes, so it is not read again.
   const known = new Set(
     (typeof input.final === 'string' ? input.final.split(',') : []).filter(isCallSid).slice(0, MAX_CALLS),
   );
-  const ttlMs = ctx.config.activeCallTtl * 1000;
   const limit = integerParam(input.limit, {
     name: 'limit',
     code: 'limit-invalid',
-    min: 1,
+    min: 0,
     max: MAX_CALLS,
     fallback: DEFAULT_CALLS,
   });
+  const page: OperatorCallsPage = limit
+    ? await listCalls(ctx, limit, known)
+    : { calls: [], activeTtlSeconds: ctx.config.activeCallTtl };
+  if (counted.length) page.counts = await countMessages(ctx, counted);
+  return json(200, page);
+}
+
+const commaSids = (value: unknown) => [...new Set(typeof value === 'string' ? value.split(',') : [])].filter(isCallSid);
+
+/** The legs' message counts, a few at a time, while a read still fits before the deadline. */
+async function countMessages(ctx: RouteContext, callSids: string[]): Promise<OperatorMessageCount[]> {
+  const store = ctx.store();
+  const counts: OperatorMessageCount[] = [];
+  for (let i = 0; i < callSids.length; i += STATE_READS_AT_ONCE) {
+    if (Date.now() + REQUEST_TIMEOUT_MS > ctx.deadline) break;
+    const batch = callSids.slice(i, i + STATE_READS_AT_ONCE);
+    const results = await Promise.all(batch.map((sid) => store.countMessages(sid)));
+    for (const [j, { count, complete }] of results.entries())
+      counts.push({ callSid: batch[j]!, count, ...(complete ? {} : { atLeast: true as const }) });
+  }
+  return counts;
+}
+
+async function listCalls(ctx: RouteContext, limit: number, known: Set<string>): Promise<OperatorCallsPage> {
   const client = ctx.client();
   const store = ctx.store();
+  const ttlMs = ctx.config.activeCallTtl * 1000;
   const [recent, indexed] = await Promise.all([
     withRetry(() => client.calls.list({ limit: limit * CALLS_LISTED_PER_LEG }), { deadline: ctx.deadline }),
     store.indexedLegs(MAX_CALLS),
@@ -186,7 +215,7 @@ export async function listOperatorCalls(
       bytes += size;
     }
   }
-  return json(200, page);
+  return page;
 }
 
 /** `/operator-messages`: what `/call-messages` answers, for the operator. */

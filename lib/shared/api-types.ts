@@ -120,9 +120,19 @@ export interface OperatorCall {
   unchanged?: true;
 }
 
+/** A leg's message count in `/operator-calls` (asked with `count=`): both ways, each message once. */
+export interface OperatorMessageCount {
+  callSid: string;
+  count: number;
+  /** Time ran short before every item was read: at least `count`. */
+  atLeast?: true;
+}
+
 /** `/operator-calls` answer. */
 export interface OperatorCallsPage {
   calls: OperatorCall[];
+  /** The message counts of the legs named in `count=`, as far as time allowed (a leg left out: ask again). */
+  counts?: OperatorMessageCount[];
   /**
    * SYNC_ACTIVE_CALL_TTL_SECONDS: a leg past it with no end reported is `endUnknown` (a page open
    * that long can tell so itself, without asking again).

@@ -272,7 +272,7 @@ export const ROUTE_CONTRACTS: readonly RouteContract[] = [
     methods: ['GET'],
     access: 'operator-session',
     summary: 'Recent Voice SDK legs, newest first, with their state.',
-    inputs: [optional('limit'), optional('final')],
+    inputs: [optional('limit'), optional('final'), optional('count')],
     answers: { 200: 'OperatorCallsPage' },
     errors: ['operator-session-invalid', 'limit-invalid'],
   },

@@ -13,4 +13,6 @@ export const legMapName = (callSid: string) => `cme.call.${callSid.toLowerCase()
 export const CONSOLE_INDEX_MAP = 'cme.calls';
 
 /** Keys of a leg's Map the console reacts to: its state and messages (never send claims or parts). */
-export const isLiveKey = (key: string) => key === 'state' || (/^(from-sdk|to-sdk-r)\./.test(key) && !key.includes('~'));
+export const isLiveKey = (key: string) => key === 'state' || isMessageKey(key);
+/** A message's head item (one per message, either direction): what a message count counts. */
+export const isMessageKey = (key: string) => /^(from-sdk|to-sdk-r)\./.test(key) && !key.includes('~');

@@ -3,7 +3,15 @@
 // object is written account-wide on every event and each leg has Sync's 20 writes/s per object
 // to itself. The item keys and their order: lib/store/keys.ts.
 import { isFinalStatus, isLiveLeg, sdkLegFields, statusRank, type FinalStatus, type SdkLeg } from '../calls/legs';
-import { identityMapName, inboundKey, legacyOutboundKey, outboundKey, sendClaimKey, STATE_KEY } from './keys';
+import {
+  identityMapName,
+  inboundKey,
+  isMessageHeadKey,
+  legacyOutboundKey,
+  outboundKey,
+  sendClaimKey,
+  STATE_KEY,
+} from './keys';
 import { apiError } from '../shared/error-catalogue';
 import type { HistoryCursor, HistoryPage } from './history-range';
 import { readCatchUp, readPage, type ReadRange } from './history-read';
@@ -50,6 +58,8 @@ const SEND_MARK_GRACE_MS = 500;
 const MAX_AWAIT_DELAY_MS = 1000;
 /** Legs of one identity read from its Map at most (one page; a leg leaves it when it ends). */
 export const MAX_IDENTITY_LEGS = 20;
+/** Sync's largest page of Map items: a count reads a leg's items this many at a time. */
+const COUNT_PAGE_SIZE = 100;
 /** Conditional (If-Match) updates that lose a race re-read and try again this many times. */
 const MAX_CONDITIONAL_ATTEMPTS = 4;
 
@@ -491,6 +501,39 @@ export class CallStore extends LegMap {
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
+    }
+  }
+
+  /**
+   * How many messages a leg holds, both ways, each once (its head item; continuation parts, the
+   * state and send claims are not counted): its Map's items read in key order, 100 a read (a
+   * typical call: one read). `complete` false when the deadline left no time for the next read:
+   * `count` is then what was counted so far (at least that many). No Map: none.
+   */
+  async countMessages(callSid: string): Promise<{ count: number; complete: boolean }> {
+    let count = 0;
+    let after: string | undefined;
+    for (;;) {
+      if (this.deadline !== undefined && Date.now() + REQUEST_TIMEOUT_MS > this.deadline) {
+        return { count, complete: false };
+      }
+      const from = after;
+      let page;
+      try {
+        page = await this.retry(() =>
+          this.items(callSid).page({
+            order: 'asc',
+            pageSize: COUNT_PAGE_SIZE,
+            ...(from !== undefined ? { from, bounds: 'exclusive' as const } : {}),
+          }),
+        );
+      } catch (err) {
+        if (isNotFound(err)) return { count, complete: true };
+        throw err;
+      }
+      for (const item of page.instances) if (isMessageHeadKey(item.key)) count++;
+      after = page.instances[page.instances.length - 1]?.key;
+      if (!page.nextPageUrl || after === undefined) return { count, complete: true };
     }
   }
 

@@ -69,6 +69,8 @@ export const legacyOutboundKey = (sentAtMs: number, idempotencyKey: string) =>
 /** What a message key of each direction looks like (a history cursor holds nothing else). */
 export const FROM_SDK_KEY_PATTERN = /^from-sdk\.\d{10}\.KX[0-9a-f]{32}$/;
 export const TO_SDK_KEY_PATTERN = /^to-sdk-r\.\d{13}\.[0-9a-f]{24}$/;
+/** A message's head item (one per message, either direction): not a continuation part, the state or a claim. */
+export const isMessageHeadKey = (key: string) => FROM_SDK_KEY_PATTERN.test(key) || TO_SDK_KEY_PATTERN.test(key);
 export const sendClaimKey = (idempotencyKey: string) => `${SEND_CLAIM}${shortHash(idempotencyKey)}`;
 
 /**

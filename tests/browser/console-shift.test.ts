@@ -5,6 +5,10 @@
 // put a secret in a URL; keyboard use and axe-core's rules.
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
+import twilio from 'twilio';
+import { sendMessage } from '../../client/src';
+import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
+import { legMapName } from '../../lib/shared/sync-names';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { waitFor } from '../../testing/stack';
 import { useTestStack } from '../support/stack';
@@ -91,7 +95,8 @@ describeWithChromium('the operator console for a shift', () => {
     expect(cells[1]).toMatch(/^(ringing|in-progress) \(live\)$/);
     expect(cells[2]).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
     expect(cells[3]).toMatch(/^\d+:\d{2}$/);
-    expect(cells[4]).toBe('—'); // not counted until its messages are read
+    // Counted once its legs' Maps are open on the live channel (no message yet).
+    await call.locator('td').nth(4).filter({ hasText: /^0$/ }).waitFor({ timeout: MESSAGE_MS });
     console.log(`new call on screen after ${shownMs} ms`);
   });
 
@@ -119,6 +124,26 @@ describeWithChromium('the operator console for a shift', () => {
     await wide.locator('#leg-select').selectOption(bobLeg);
     await wide.locator('#history-status', { hasText: 'No messages yet.' }).waitFor();
     await call.locator('td').nth(4).filter({ hasText: /^1$/ }).waitFor();
+  });
+
+  it("counts a listed call's messages both ways, each once, live on a console that has not opened it", async () => {
+    const watcher = await consolePage({ width: 1280, height: 900 });
+    const count = row(watcher, aliceLeg).locator('td').nth(4);
+    await count.filter({ hasText: /^1$/ }).waitFor({ timeout: MESSAGE_MS }); // alice's one, read at login
+    // To alice's SDK, long enough to be stored in parts (18 KB of UTF-8); from bob's SDK, on the other leg.
+    const sent = await sendMessage(stack.fn, { callSid: aliceLeg, content: { long: 'é'.repeat(9_000) } });
+    expect(sent.status).toBe(201);
+    const { accountSid, authToken, url } = stack.sandbox;
+    const sync = twilio(accountSid, authToken, { lazyLoading: true, httpClient: new SandboxRequestClient(url) }).sync
+      .v1;
+    const keys = (await sync.services('default').syncMaps(legMapName(aliceLeg)).syncMapItems.list()).map((i) => i.key);
+    expect(keys.filter((k) => /^to-sdk-r\.[^~]+~1$/.test(k))).toHaveLength(1); // stored in parts
+    await count.filter({ hasText: /^2$/ }).waitFor({ timeout: MESSAGE_MS });
+    await stack.control.sendFromPhone('bob', bobLeg, { from: 'bob' });
+    await count.filter({ hasText: /^3$/ }).waitFor({ timeout: MESSAGE_MS });
+    expect(await watcher.locator('#call-detail').isHidden()).toBe(true);
+    // The open console counts the same.
+    await row(wide, aliceLeg).locator('td').nth(4).filter({ hasText: /^3$/ }).waitFor({ timeout: MESSAGE_MS });
   });
 
   it('has no axe-core violations with a call open', async () => {

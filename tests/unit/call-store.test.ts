@@ -739,3 +739,59 @@ describe('splitForSync', () => {
     );
   });
 });
+
+describe('countMessages', () => {
+  it('counts each message once, both ways: a long one in parts once, the state and send claims not', async () => {
+    await store.claimSubscription(leg, 'initiated', new Date());
+    await store.saveInbound(inbound(1));
+    await store.saveInbound(inbound(2, { content: JSON.stringify({ long: 'x'.repeat(25_000) }) }));
+    await saveOutbound(1, 10);
+    await saveOutbound(2, 11, JSON.stringify({ long: 'é'.repeat(12_000) }));
+    // A claim whose message was never recorded is no message.
+    await store.claimSend(PARENT, 'never-recorded', new Date());
+    const keys = (await map(PARENT).syncMapItems.list()).map((i) => i.key);
+    expect(keys.filter((k) => k.includes('~') && !k.startsWith('~')).length).toBeGreaterThanOrEqual(3);
+    expect(keys.filter((k) => k.startsWith('~send.')).length).toBe(3);
+    const before = sandbox.requestCount();
+    expect(await store.countMessages(PARENT)).toEqual({ count: 4, complete: true });
+    expect(sandbox.requestCount() - before).toBe(1);
+  });
+
+  it('reads past 100 items, 100 a read', async () => {
+    for (let seq = 1; seq <= 130; seq++) await store.saveInbound(inbound(seq));
+    const before = sandbox.requestCount();
+    expect(await store.countMessages(PARENT)).toEqual({ count: 130, complete: true });
+    expect(sandbox.requestCount() - before).toBe(2);
+  });
+
+  it('counts none on a leg with no Map', async () => {
+    expect(await store.countMessages(CHILD)).toEqual({ count: 0, complete: true });
+  });
+
+  it('answers what it counted so far when the deadline leaves no time for the next read', async () => {
+    for (let seq = 1; seq <= 130; seq++) await store.saveInbound(inbound(seq));
+    const late = new CallStore(
+      sandbox.client,
+      { syncServiceSid: 'default', finishedCallTtl: FINISHED_TTL, activeCallTtl: ACTIVE_TTL },
+      Date.now() + REQUEST_TIMEOUT_MS - 1,
+    );
+    expect(await late.countMessages(PARENT)).toEqual({ count: 0, complete: false });
+    // Time for one read, not two: the clock jumps past the deadline once the first read is answered.
+    const start = Date.now();
+    const before = sandbox.requestCount();
+    const spy = jest
+      .spyOn(Date, 'now')
+      .mockImplementation(() => start + (sandbox.requestCount() > before ? 10_000 : 0));
+    try {
+      const timed = new CallStore(
+        sandbox.client,
+        { syncServiceSid: 'default', finishedCallTtl: FINISHED_TTL, activeCallTtl: ACTIVE_TTL },
+        start + REQUEST_TIMEOUT_MS + 1,
+      );
+      expect(await timed.countMessages(PARENT)).toEqual({ count: 100, complete: false });
+      expect(sandbox.requestCount() - before).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});

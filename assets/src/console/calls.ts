@@ -8,12 +8,19 @@ import { ApiError, api } from './api';
 import { cell, dateTime, duration, el } from './elements';
 import { refreshHistory, renderHistory } from './history';
 import { updateSendState } from './sending';
-import { watchLegs } from './live';
+import { isLive, watchLegs } from './live';
+import { isMessageKey } from '../../../lib/shared/sync-names';
 import { state, type CallGroup, type CallRow, type OpenHistory } from './state';
 
 const LIMIT = '20';
 /** Legs held in a final state: never read again (/operator-calls `final`). */
 const finalLegs = new Map<string, CallRow>();
+/** Legs whose count was read while final: it never changes, so it is never asked again. */
+const finalCounts = new Set<string>();
+/** Legs whose message count is to be read (again). */
+const countsWanted = new Set<string>();
+/** Legs counted in one request (the route's bound). */
+const COUNTS_PER_REQUEST = 20;
 let open: OpenHistory | undefined;
 let filter: 'all' | 'live' | 'ended' = 'all';
 
@@ -90,12 +97,77 @@ const callName = (g: CallGroup) => `${who(g.caller)} → ${who(g.callee)}`;
 
 function messageCount(g: CallGroup): string {
   let total = 0;
+  let atLeast = false;
   for (const l of g.legs) {
     const n = state.counts.get(l.callSid);
     if (n === undefined) return '—';
-    total += n;
+    total += n.count;
+    atLeast ||= n.atLeast === true;
   }
-  return String(total);
+  return atLeast ? `${total}+` : String(total);
+}
+
+/** A leg that will not change any more (ended, or its end never reported): counted once. */
+const isSettled = (c: CallRow) => !c.active || c.endUnknown === true;
+
+/**
+ * The live channel says a listed leg (or the open one) changed: a message added is counted again; its Map just
+ * opened (no change) is counted now, so no message stored between the count and the subscription
+ * is missed. A settled leg already counted is not asked again, unless a message is added to it.
+ */
+export function legChanged(callSid: string, change?: { key: string; added: boolean }) {
+  // The open leg's history, read to its end, counts it (refreshMessages): no request more.
+  if (callSid === state.selected && open?.callSid === callSid && open.complete) return;
+  if (change) {
+    if (!change.added || !isMessageKey(change.key)) return;
+    finalCounts.delete(callSid);
+  } else if (finalCounts.has(callSid)) return;
+  countsWanted.add(callSid);
+  void refreshCounts();
+}
+
+/** The count cells, from state.counts (no request). */
+function renderCounts() {
+  for (const tr of el.calls.querySelectorAll<HTMLTableRowElement>('tr')) {
+    const g = state.groups.get(tr.dataset.call ?? '');
+    const td = tr.children.item(4);
+    if (g && td) td.textContent = messageCount(g);
+  }
+}
+
+/** Reads the counts wanted, 20 legs a request, and shows them. */
+export const refreshCounts = coalesced(async () => {
+  for (let round = 0; round < 3 && countsWanted.size && state.session; round++) {
+    const asked = [...countsWanted].slice(0, COUNTS_PER_REQUEST);
+    for (const sid of asked) countsWanted.delete(sid);
+    // Settled when asked: a count read after the leg ended is its last.
+    const settled = new Set(lastCalls.filter((c) => isSettled(c) && asked.includes(c.callSid)).map((c) => c.callSid));
+    try {
+      const { counts = [] } = await api<OperatorCallsPage>('operator-calls', {
+        params: { limit: '0', count: asked.join(',') },
+      });
+      const answered = new Set<string>();
+      for (const { callSid, count, atLeast } of counts) {
+        answered.add(callSid);
+        state.counts.set(callSid, { count, atLeast });
+        if (settled.has(callSid) && !atLeast) finalCounts.add(callSid);
+      }
+      // Left out (time ran short): asked again in the next round.
+      for (const sid of asked) if (!answered.has(sid)) countsWanted.add(sid);
+    } catch {
+      for (const sid of asked) countsWanted.add(sid); // asked again on the next change
+      break;
+    } finally {
+      renderCounts();
+    }
+  }
+});
+
+/** Watches the open call's legs and the listed live ones (their Maps' events keep counts live). */
+function rewatch() {
+  const g = state.selectedCall ? state.groups.get(state.selectedCall) : undefined;
+  const live = lastCalls.filter((c) => !isSettled(c)).map((c) => c.callSid);
+  watchLegs([...new Set([...(g?.legs.map((l) => l.callSid) ?? []), ...live])]);
 }
 
 function durationText(g: CallGroup): string {
@@ -210,6 +282,10 @@ export const refreshCalls = coalesced(async () => {
     activeTtlMs = activeTtlSeconds * 1000;
     lastCalls = merged;
     renderCalls(groupCalls(merged));
+    // Settled legs are counted once; live ones when their Map is open (legChanged), or here without the live channel.
+    for (const c of merged) if (isSettled(c) ? !finalCounts.has(c.callSid) : !isLive()) countsWanted.add(c.callSid);
+    rewatch();
+    void refreshCounts();
     // The server ran short of time before reading every call's state: the newest are shown.
     if (partial) el.callsStatus.textContent = 'Showing the newest calls only; the rest on the next change.';
     if (state.selectedCall) showSelected();
@@ -227,14 +303,11 @@ export const refreshMessages = coalesced(async () => {
     const history = await refreshHistory(callSid, open);
     if (state.selected !== callSid) return;
     open = history;
-    state.counts.set(callSid, history.messages.length);
-    renderHistory(history, before);
-    const g = state.selectedCall ? state.groups.get(state.selectedCall) : undefined;
-    if (g) {
-      const tr = el.calls.querySelector<HTMLTableRowElement>(`tr[data-call="${CSS.escape(g.key)}"]`);
-      const td = tr?.children.item(4);
-      if (td) td.textContent = messageCount(g);
+    if (history.complete) {
+      state.counts.set(callSid, { count: history.messages.length });
+      renderCounts();
     }
+    renderHistory(history, before);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404)
       el.historyStatus.textContent = 'No messages stored for this call yet.';
@@ -271,7 +344,7 @@ function showSelected() {
   el.legSelect.disabled = g.legs.length < 2;
   const leg = g.legs.find((l) => l.callSid === state.selected);
   updateSendState(leg ? leg.active : g.live, g.endUnknown);
-  watchLegs(g.legs.map((l) => l.callSid));
+  rewatch();
 }
 
 function openLeg(callSid: string) {
@@ -313,6 +386,8 @@ export function wireCalls() {
 /** On logout: nothing of the calls is kept. */
 export function clearCalls() {
   finalLegs.clear();
+  finalCounts.clear();
+  countsWanted.clear();
   lastCalls = [];
   open = undefined;
   state.groups.clear();

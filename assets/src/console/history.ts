@@ -56,6 +56,8 @@ async function readAfter(callSid: string, open: OpenHistory | undefined): Promis
   // A message held but not read again (the page limit cut the read short) stays, after what was read.
   const unread = known.messages.slice(kept).filter((m) => !reread.has(messageId(m)));
   known.messages = [...known.messages.slice(0, kept), ...read, ...unread];
+  // Each read runs from the start or from a cursor in what is held, so a read to the end holds it all.
+  known.complete = !token;
   return known;
 }
 

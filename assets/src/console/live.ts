@@ -17,8 +17,11 @@ export const FALLBACK_POLL_MS = 60_000;
 export interface LiveHandlers {
   /** Something changed in the calls: read the list again. */
   calls(): void;
-  /** Something was stored on this leg: read its new messages. */
-  messages(legSid: string): void;
+  /**
+   * Something was stored on this leg (`added`: a new item at `key`), or its Map was just opened
+   * (no key: read once more): read its new messages, and its count when a message was added.
+   */
+  messages(legSid: string, change?: { key: string; added: boolean }): void;
   /** The channel (re)connected after a gap: read everything once. */
   resync(): void;
 }
@@ -29,6 +32,8 @@ const keyOf = (e: ItemEvent) => ('item' in e ? e.item.key : e.key);
 let client: SyncClient | undefined;
 let index: SyncMap | undefined;
 const legMaps = new Map<string, SyncMap>();
+/** The legs last asked to be watched: watched once the client exists, if it did not yet. */
+let wanted: string[] = [];
 let fallbackTimer: number | undefined;
 let handlers: LiveHandlers | undefined;
 let generation = 0;
@@ -97,6 +102,7 @@ export async function startLive(h: LiveHandlers): Promise<void> {
     const map = await c.map({ id: CONSOLE_INDEX_MAP, mode: 'open_or_create' });
     if (mine !== generation) return;
     index = map;
+    watchLegs(wanted);
     const changed = () => h.calls();
     map.on('itemAdded', changed);
     map.on('itemUpdated', changed);
@@ -106,8 +112,9 @@ export async function startLive(h: LiveHandlers): Promise<void> {
   }
 }
 
-/** Subscribes to exactly these legs' Maps (the open call's), dropping the others. */
+/** Subscribes to exactly these legs' Maps (the open call's and the listed live ones), dropping the others. */
 export function watchLegs(legSids: string[]): void {
+  wanted = legSids;
   const c = client;
   for (const [sid, map] of legMaps) {
     if (!legSids.includes(sid)) {
@@ -128,18 +135,21 @@ export function watchLegs(legSids: string[]): void {
           return;
         }
         legMaps.set(sid, map);
-        const stored = (e: ItemEvent) => {
+        const stored = (added: boolean) => (e: ItemEvent) => {
           const key = keyOf(e);
           if (!isLiveKey(key)) return;
           if (key === 'state') h.calls();
-          h.messages(sid);
+          h.messages(sid, { key, added });
         };
-        map.on('itemAdded', stored);
-        map.on('itemUpdated', stored);
+        map.on('itemAdded', stored(true));
+        map.on('itemUpdated', stored(false));
         // Opened after the first read: read once more, so nothing stored in between is missed.
         h.messages(sid);
       })
-      .catch(() => undefined); // no Map yet (a leg that never rang): nothing to watch
+      .catch(() => {
+        // No Map yet (a leg that never rang): nothing to watch, and nothing stored to count.
+        if (mine === generation) h.messages(sid);
+      });
   }
 }
 
@@ -151,6 +161,7 @@ export function stopLive(): void {
   stopFallback();
   for (const map of legMaps.values()) map.close();
   legMaps.clear();
+  wanted = [];
   index?.close();
   index = undefined;
   void client?.shutdown().catch(() => undefined);

@@ -12,6 +12,8 @@ export interface OpenHistory {
   callSid: string;
   state?: LegState | null;
   messages: Message[];
+  /** The last read reached the history's end: `messages` is all of it (its length, the leg's count). */
+  complete?: boolean;
 }
 
 export interface Session {
@@ -42,6 +44,6 @@ export const state: {
   /** The open leg (messages shown and sent to). */
   selected?: string | undefined;
   groups: Map<string, CallGroup>;
-  /** Messages counted per leg, where its history has been read. */
-  counts: Map<string, number>;
+  /** Messages counted per leg (/operator-calls `count=`); `atLeast`: the count was cut short. */
+  counts: Map<string, { count: number; atLeast?: true | undefined }>;
 } = { groups: new Map(), counts: new Map() };

@@ -132,4 +132,37 @@ describe('/operator-calls', () => {
     // No state read: the one Sync request is the console's index, read alongside the Calls list.
     expect(sandbox.requestCount()).toBe(before + 1);
   });
+
+  it('answers the message counts of the legs named in `count` (at most 20), and only them with limit=0', async () => {
+    const [a, b] = [legs[0]!.sid, legs[1]!.sid];
+    const at = new Date().toISOString();
+    for (let seq = 1; seq <= 3; seq++) {
+      const message = { sid: sid('KX', seq), callSid: a, direction: 'from-sdk' as const, sequence: seq };
+      await store.saveInbound({ ...message, contentType: 'application/json', content: '{}', timestamp: at });
+    }
+    const listCalls = jest.fn();
+    const ctx = context(Date.now() + 9_000);
+    const res = await listOperatorCalls(
+      { ...ctx, client: () => ({ calls: { list: listCalls } }) as unknown as TwilioClient },
+      { limit: '0', count: `${a},${b},${a},not-a-sid` },
+    );
+    const page = (res as { json: OperatorCallsPage }).json;
+    expect(listCalls).not.toHaveBeenCalled();
+    expect(page.calls).toEqual([]);
+    expect(page.counts).toEqual([
+      { callSid: a, count: 3 },
+      { callSid: b, count: 0 },
+    ]);
+    const many = Array.from({ length: 30 }, (_, i) => sid('CA', 100 + i)).join(',');
+    const bounded = await listOperatorCalls(ctx, { limit: '0', count: many });
+    expect((bounded as { json: OperatorCallsPage }).json.counts).toHaveLength(20);
+  });
+
+  it('leaves out the counts that would not fit the deadline (the page asks again)', async () => {
+    const res = await listOperatorCalls(context(Date.now() + REQUEST_TIMEOUT_MS - 1), {
+      limit: '0',
+      count: legs[0]!.sid,
+    });
+    expect((res as { json: OperatorCallsPage }).json.counts).toEqual([]);
+  });
 });
