@@ -133,7 +133,8 @@ export async function benchRoutes(
     },
     {
       route: '/send-message',
-      k: 3,
+      // claim + the leg's state + send + record (bench/events.ts)
+      k: 4,
       request: (i) =>
         sendMessageRequest(b, {
           callSid: nth(live, i % live.length),
