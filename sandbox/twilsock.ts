@@ -333,19 +333,8 @@ export function attachTwilsock(server: Server, opts: TwilsockOptions): TwilsockS
         const uniqueName = typeof body.unique_name === 'string' ? body.unique_name : null;
         if (uniqueName !== null && findIn(svc.maps, uniqueName))
           throw new UpstreamError(409, 54301, `Unique name already exists: ${uniqueName}`);
-        const now = state.now();
         const ttl = typeof body.ttl === 'number' && body.ttl > 0 ? body.ttl : undefined;
-        const c: Collection<string> = {
-          sid: newSid('MP'),
-          uniqueName,
-          revision: 0,
-          created: now,
-          updated: now,
-          expires: ttl === undefined ? null : state.trackExpiry(ttl, now),
-          seq: state.nextSeq(),
-          items: new Map(),
-          nextIndex: 0,
-        };
+        const c = state.newCollection<string>('MP', uniqueName, ttl);
         svc.maps.set(c.sid, c);
         return { status: 201, body: this.mapJson(svc, c) };
       }

@@ -1,18 +1,10 @@
 // Sync v1 Maps and Lists (the collections themselves; their items are in items.ts).
 import type express from 'express';
-import { TwilioApiError, newSid } from '../../http';
+import { TwilioApiError } from '../../http';
 import { collectionJson, serviceUrl } from './json';
 import { ascending, paginate, parsePaging } from './paging';
 import { bodyOf, parseUniqueName, ttlOf } from './params';
-import {
-  assertUniqueName,
-  MAP_KIND,
-  rateKey,
-  type Collection,
-  type CollectionKind,
-  type SyncObject,
-  type SyncState,
-} from './state';
+import { assertUniqueName, MAP_KIND, rateKey, type CollectionKind, type SyncObject, type SyncState } from './state';
 
 /** The routes of one kind of collection: `/Services/:ServiceSid/Maps` or `/Lists`. */
 export function registerCollection(router: express.Router, state: SyncState, kind: CollectionKind): void {
@@ -35,18 +27,7 @@ export function registerCollection(router: express.Router, state: SyncState, kin
     const ttl = ttlOf(body, 'CollectionTtl', 'Ttl');
     const colls = state.collectionsOf(svc, kind);
     assertUniqueName(colls, uniqueName);
-    const now = state.now();
-    const c: Collection<string | number> = {
-      sid: newSid(kind.prefix),
-      uniqueName,
-      revision: 0,
-      created: now,
-      updated: now,
-      expires: ttl === undefined ? null : state.trackExpiry(ttl, now),
-      seq: state.nextSeq(),
-      items: new Map(),
-      nextIndex: 0,
-    };
+    const c = state.newCollection<string | number>(kind.prefix, uniqueName, ttl);
     const cost = state.checkRate(res, rateKey(c));
     colls.set(c.sid, c);
     state.recordWrite(rateKey(c), cost);

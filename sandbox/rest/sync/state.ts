@@ -243,6 +243,23 @@ export class SyncState {
     return this.seq++;
   }
 
+  /** A new, empty Map or List (not yet added to its service): the REST route's and the Sync client channel's. */
+  newCollection<K extends string | number>(prefix: CollectionKind['prefix'], uniqueName: string | null, ttl?: number) {
+    const now = this.now();
+    const c: Collection<K> = {
+      sid: newSid(prefix),
+      uniqueName,
+      revision: 0,
+      created: now,
+      updated: now,
+      expires: ttl === undefined ? null : this.trackExpiry(ttl, now),
+      seq: this.nextSeq(),
+      items: new Map(),
+      nextIndex: 0,
+    };
+    return c;
+  }
+
   /** The expiry for a TTL given now, remembered so the sweep knows when it is next due. */
   trackExpiry(ttl: number, now: number): number | null {
     const at = expiryFrom(ttl, now);
