@@ -4,6 +4,7 @@
 // then left idle; then messages are stored on the open call and new calls placed, each timed from
 // its Sync write (the sandbox's answer to it) to its element on the page (a MutationObserver's
 // clock: same machine, same epoch).
+import { CONSOLE_INDEX_SHARDS } from '../lib/shared/sync-names';
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
 import { hasChromium, launchBrowser, openPage } from '../testing/browser';
 import { waitFor } from '../testing/stack';
@@ -101,11 +102,11 @@ export async function measureConsoleLive(
     await page.waitForFunction((n) => document.querySelectorAll('#calls tr').length >= n, opts.legs);
     await page.locator(`#calls tr[data-legs~="${legs[0]!}"]`).getByRole('button').click();
     await page.locator('#history-status', { hasText: 'No messages yet.' }).waitFor();
-    // Settled: nothing in flight (cme.calls and every listed live leg's Map subscribed, the reads
+    // Settled: nothing in flight (every cme.calls.<n> shard and every listed live leg's Map subscribed, the reads
     // done, every row's message count shown).
     await waitFor(
-      // One subscription answer per object (the SDK batches its requests): cme.calls and each leg.
-      async () => b.sandbox.twilsock.stats().notifications - zero.notifications >= opts.legs + 1,
+      // One subscription answer per object (the SDK batches its requests): each index shard and each leg.
+      async () => b.sandbox.twilsock.stats().notifications - zero.notifications >= opts.legs + CONSOLE_INDEX_SHARDS,
       'the subscriptions',
     );
     await page.waitForFunction(() =>
@@ -134,7 +135,7 @@ export async function measureConsoleLive(
       messageMs.push(shown - (write.at + write.ms));
     }
 
-    // A new call: from the end of its index write (cme.calls) to its row.
+    // A new call: from the end of its index write (its cme.calls.<n> shard) to its row.
     const callMs: number[] = [];
     for (let i = 0; i < opts.calls; i++) {
       const before = b.sandbox.requests.length;
@@ -144,7 +145,9 @@ export async function measureConsoleLive(
         () =>
           b.sandbox.requests
             .slice(before)
-            .find((r) => r.product === 'sync' && r.method === 'POST' && r.route.includes('/Maps/cme.calls/Items')),
+            .find(
+              (r) => r.product === 'sync' && r.method === 'POST' && /\/Maps\/cme\.calls\.\d+\/Items$/.test(r.route),
+            ),
         'the index write',
       );
       callMs.push(shown - (write.at + write.ms));

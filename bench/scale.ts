@@ -6,6 +6,7 @@ import twilio from 'twilio';
 import { callMessages, sendMessage } from '../client/src';
 import { legMapName } from '../lib/store/call-store';
 import { SandboxRequestClient } from '../lib/platform/sandbox-request-client';
+import { CONSOLE_INDEX_MAPS } from '../lib/shared/sync-names';
 import { maxInWindow, mean } from './stats';
 import type { BenchStack } from './stack';
 
@@ -61,6 +62,8 @@ export interface ScaleResult {
   sequenceGaps: number;
   busiestObject: string;
   busiestWritesPerSecond: number;
+  /** The console index's busiest shard (cme.calls.<n>): most writes in any 1 s. */
+  busiestIndexShardWritesPerSecond: number;
   syncWrites: number;
   sync429: number;
   /** Mean time the sandbox spent on a Sync request in the first and the last tenth of the run. */
@@ -131,6 +134,7 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     sequenceGaps: 0,
     busiestObject: '',
     busiestWritesPerSecond: 0,
+    busiestIndexShardWritesPerSecond: 0,
     syncWrites: 0,
     sync429: 0,
     syncMsFirstTenth: 0,
@@ -297,6 +301,8 @@ export async function runScale(b: BenchStack, opts: ScaleOptions): Promise<Scale
     if (otherLegs.has(name)) continue;
     r.syncWrites += times.length;
     const busiest = maxInWindow(times, 1000);
+    if (CONSOLE_INDEX_MAPS.includes(name))
+      r.busiestIndexShardWritesPerSecond = Math.max(r.busiestIndexShardWritesPerSecond, busiest);
     if (busiest > r.busiestWritesPerSecond) {
       r.busiestWritesPerSecond = busiest;
       r.busiestObject = name;

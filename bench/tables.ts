@@ -8,6 +8,7 @@ import type { RouteRow } from './routes';
 import type { ScaleResult } from './scale';
 import type { SizeRateRow } from './size-rates';
 import { int, markdownTable, mark, ms, percentile, ratio } from './stats';
+import { CONSOLE_INDEX_SHARDS } from '../lib/shared/sync-names';
 
 export const P50_TARGET = 1.5;
 export const P99_TARGET = 3;
@@ -224,6 +225,12 @@ export function scaleTable(s: ScaleResult, expectedPerCall: number, budgetMs: nu
       `${s.busiestWritesPerSecond} (${s.busiestObject})`,
       '≤ 20',
       mark(s.busiestWritesPerSecond <= 20),
+    ],
+    [
+      `the console index's busiest shard (${CONSOLE_INDEX_SHARDS} Maps): most writes in any 1 s`,
+      int(s.busiestIndexShardWritesPerSecond),
+      '≤ 20',
+      mark(s.busiestIndexShardWritesPerSecond <= 20),
     ],
     ['Sync 429s (limit enforced: 20/s per object)', int(s.sync429), '0', mark(s.sync429 === 0)],
     [

@@ -30,7 +30,7 @@ import {
   type StoredSubscription,
 } from './records';
 import { isAlreadyExists, isItemRevisionMismatch, isNotFound, type RetryTuning } from './sync';
-import { CONSOLE_INDEX_MAP } from '../shared/sync-names';
+import { CONSOLE_INDEX_MAPS, consoleIndexMapOf } from '../shared/sync-names';
 import { REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
 
 export type { StoredLegState, StoredMessage, StoredSubscription } from './records';
@@ -271,10 +271,11 @@ export class CallStore extends LegMap {
       at: at.toISOString(),
       identity: leg.identity,
     };
+    const shard = consoleIndexMapOf(leg.callSid);
     const create = async () => {
       try {
         await this.retry(() =>
-          this.mapItems(CONSOLE_INDEX_MAP).create({ key: leg.callSid, data, itemTtl: this.config.activeCallTtl }),
+          this.mapItems(shard).create({ key: leg.callSid, data, itemTtl: this.config.activeCallTtl }),
         );
         return true;
       } catch (err) {
@@ -284,32 +285,42 @@ export class CallStore extends LegMap {
       }
     };
     if (await create()) return;
-    await this.ensureMap(CONSOLE_INDEX_MAP);
+    await this.ensureMap(shard);
     await create();
   }
 
-  /** The legs the console's index holds (one read): their CallSids and when they were added. */
+  /**
+   * The legs the console's index holds, newest first, at most `limit` (one read of each shard, all
+   * at once): their CallSids and when they were added.
+   */
   async indexedLegs(limit: number): Promise<{ callSid: string; at: string }[]> {
-    let items: { key: string; data: unknown }[];
-    try {
-      items = await this.retry(() => this.mapItems(CONSOLE_INDEX_MAP).list({ pageSize: limit, limit }));
-    } catch (err) {
-      if (isNotFound(err)) return [];
-      throw err;
-    }
-    return items.flatMap((item) => {
-      const leg = parseIdentityLeg(item.data);
-      if (!leg) logUnreadable(item.key);
-      return leg && leg.callSid === item.key && !Number.isNaN(Date.parse(leg.at))
-        ? [{ callSid: leg.callSid, at: leg.at }]
-        : [];
-    });
+    const shards = await Promise.all(
+      CONSOLE_INDEX_MAPS.map(async (name) => {
+        try {
+          return await this.retry(() => this.mapItems(name).list({ pageSize: limit, limit }));
+        } catch (err) {
+          if (isNotFound(err)) return [];
+          throw err;
+        }
+      }),
+    );
+    return shards
+      .flat()
+      .flatMap((item) => {
+        const leg = parseIdentityLeg(item.data);
+        if (!leg) logUnreadable(item.key);
+        return leg && leg.callSid === item.key && !Number.isNaN(Date.parse(leg.at))
+          ? [{ callSid: leg.callSid, at: leg.at }]
+          : [];
+      })
+      .sort((a, b) => Date.parse(b.at) - Date.parse(a.at))
+      .slice(0, limit);
   }
 
   /** Takes an ended leg out of the console's index (gone already: nothing to do). */
   async unindexLeg(callSid: string): Promise<void> {
     try {
-      await this.retry(() => this.mapItems(CONSOLE_INDEX_MAP)(callSid).remove());
+      await this.retry(() => this.mapItems(consoleIndexMapOf(callSid))(callSid).remove());
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

@@ -18,7 +18,9 @@ import { REQUEST_TIMEOUT_MS } from '../../lib/platform/retry';
 import { sendClaimKey } from '../../lib/store/keys';
 import { startSyncSandbox, type SyncSandbox } from '../support/sync-sandbox';
 import { defined } from '../support/narrow';
+import { createHash } from 'node:crypto';
 import { callSid, messageSid } from '../../testing/sids';
+import { CONSOLE_INDEX_MAPS, consoleIndexMapOf } from '../../lib/shared/sync-names';
 
 const PARENT = callSid(0xa);
 const CHILD = callSid(0xb);
@@ -298,15 +300,15 @@ describe("an identity's legs (its own Map)", () => {
   });
 });
 
-describe("the console's index of live legs (cme.calls)", () => {
-  const index = () => sandbox.client.sync.v1.services('default').syncMaps('cme.calls');
+describe("the console's index of live legs (cme.calls.<n>)", () => {
+  const shard = (name: string) => sandbox.client.sync.v1.services('default').syncMaps(name);
 
-  it('adds a leg once (the Map made when missing), lists it, and takes it out at its end', async () => {
+  it('adds a leg once (its shard made when missing), lists it, and takes it out at its end', async () => {
     const at = new Date();
     await store.indexLeg(leg, at);
     await store.indexLeg(leg, new Date(at.getTime() + 1000)); // again (a copy of the callback): no change
     expect(await store.indexedLegs(50)).toEqual([{ callSid: PARENT, at: at.toISOString() }]);
-    const [item] = await index().syncMapItems.list();
+    const [item] = await shard(consoleIndexMapOf(PARENT)).syncMapItems.list();
     expect(item?.data).toEqual({ callSid: PARENT, role: 'parent', at: at.toISOString(), identity: 'alice' });
     // Each item ends with the active-call TTL: a leg whose end is never reported leaves by itself.
     expect((item!.dateExpires.getTime() - sandbox.clock.now()) / 1000).toBeCloseTo(ACTIVE_TTL, -1);
@@ -315,11 +317,44 @@ describe("the console's index of live legs (cme.calls)", () => {
     expect(await store.indexedLegs(50)).toEqual([]);
   });
 
-  it('reads nothing from an index that does not exist yet', async () => {
-    await index()
-      .remove()
-      .catch(() => undefined);
+  it('spreads legs over its shards and lists them across all of them, newest first, up to the limit', async () => {
+    const legs = Array.from({ length: 40 }, (_, i) => callSid(0x1d0000 + i));
+    const start = Date.parse('2024-05-01T10:00:00Z');
+    for (const [i, sid] of legs.entries()) await store.indexLeg({ ...leg, callSid: sid }, new Date(start + i * 1000));
+    const used = new Set(legs.map(consoleIndexMapOf));
+    expect(used.size).toBeGreaterThan(4);
+    for (const name of used) expect((await shard(name).syncMapItems.list()).length).toBeGreaterThan(0);
+    const newest = legs.slice(-25).reverse();
+    expect((await store.indexedLegs(25)).map((l) => l.callSid)).toEqual(newest);
+    for (const sid of legs) await store.unindexLeg(sid);
     expect(await store.indexedLegs(50)).toEqual([]);
+  });
+
+  it('reads nothing from shards that do not exist yet', async () => {
+    for (const name of CONSOLE_INDEX_MAPS)
+      await shard(name)
+        .remove()
+        .catch(() => undefined);
+    expect(await store.indexedLegs(50)).toEqual([]);
+  });
+});
+
+describe('consoleIndexMapOf', () => {
+  it('is one of the shards, the same for any case of a CallSid, and even over many calls', () => {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 8000; i++) {
+      // Twilio's CallSids are random hex: a fixed stream of them, the same on every run.
+      const name = consoleIndexMapOf(`CA${createHash('sha256').update(String(i)).digest('hex').slice(0, 32)}`);
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
+    expect([...counts.keys()].sort()).toEqual([...CONSOLE_INDEX_MAPS].sort());
+    // 1,000 expected a shard; a hash this uneven would bring back the hot object it exists to avoid.
+    for (const n of counts.values()) {
+      expect(n).toBeGreaterThan(850);
+      expect(n).toBeLessThan(1150);
+    }
+    expect(consoleIndexMapOf(PARENT.toUpperCase())).toBe(consoleIndexMapOf(PARENT.toLowerCase()));
+    fc.assert(fc.property(fc.string(), (s) => CONSOLE_INDEX_MAPS.includes(consoleIndexMapOf(s))));
   });
 });
 

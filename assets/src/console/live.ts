@@ -1,5 +1,5 @@
 // The console's live channel: Sync's own (the `twilio-sync` SDK with a Sync token from
-// /operator-sync-token), subscribed to the console's index of live legs (`cme.calls`) and to the open
+// /operator-sync-token), subscribed to every shard of the console's index of live legs (`cme.calls.<n>`) and to the open
 // call's leg Maps. An event only says "look again": the console then reads through the
 // /operator-* functions as before, so what it shows is what the API answers. An idle console makes
 // no request at all. When the channel cannot be had, the console falls back to slow polling
@@ -7,7 +7,7 @@
 
 import { SyncClient, type SyncMap } from 'twilio-sync';
 import type { OperatorSyncToken } from '../../../lib/shared/api-types';
-import { CONSOLE_INDEX_MAP, isLiveKey, legMapName } from '../../../lib/shared/sync-names';
+import { CONSOLE_INDEX_MAPS, isLiveKey, legMapName } from '../../../lib/shared/sync-names';
 import { api } from './api';
 import { el } from './elements';
 
@@ -30,7 +30,7 @@ type ItemEvent = { item: { key: string } } | { key: string };
 const keyOf = (e: ItemEvent) => ('item' in e ? e.item.key : e.key);
 
 let client: SyncClient | undefined;
-let index: SyncMap | undefined;
+let indexShards: SyncMap[] = [];
 const legMaps = new Map<string, SyncMap>();
 /** The legs last asked to be watched: watched once the client exists, if it did not yet. */
 let wanted: string[] = [];
@@ -99,14 +99,19 @@ export async function startLive(h: LiveHandlers): Promise<void> {
     };
     c.on('tokenAboutToExpire', () => void renew());
     c.on('tokenExpired', () => void renew());
-    const map = await c.map({ id: CONSOLE_INDEX_MAP, mode: 'open_or_create' });
-    if (mine !== generation) return;
-    index = map;
+    const shards = await Promise.all(CONSOLE_INDEX_MAPS.map((id) => c.map({ id, mode: 'open_or_create' })));
+    if (mine !== generation) {
+      for (const map of shards) map.close();
+      return;
+    }
+    indexShards = shards;
     watchLegs(wanted);
     const changed = () => h.calls();
-    map.on('itemAdded', changed);
-    map.on('itemUpdated', changed);
-    map.on('itemRemoved', changed);
+    for (const map of shards) {
+      map.on('itemAdded', changed);
+      map.on('itemUpdated', changed);
+      map.on('itemRemoved', changed);
+    }
   } catch {
     if (mine === generation) startFallback();
   }
@@ -162,8 +167,8 @@ export function stopLive(): void {
   for (const map of legMaps.values()) map.close();
   legMaps.clear();
   wanted = [];
-  index?.close();
-  index = undefined;
+  for (const map of indexShards) map.close();
+  indexShards = [];
   void client?.shutdown().catch(() => undefined);
   client = undefined;
   handlers = undefined;
