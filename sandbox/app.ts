@@ -9,6 +9,7 @@ import { basicAuth, TwilioApiError, twilioErrorHandler } from './http';
 import { startGateway, type SignalingGateway } from './gateway';
 import { defaultFunctionsKnobs, startFunctionsGateway, type FunctionsGateway } from './functions-gateway';
 import { createApiRouter } from './rest/api';
+import { ApiKeyStore, createKeysRouter, defaultKeyKnobs } from './rest/keys';
 import { createSyncRouter } from './rest/sync';
 import { attachTwilsock, type TwilsockServer } from './twilsock';
 import { WebhookSender } from './webhooks';
@@ -82,8 +83,11 @@ export interface Sandbox {
   port: number;
   accountSid: string;
   authToken: string;
+  /** The published key /token signs with (a Standard key of `keys`). */
   apiKeySid: string;
   apiKeySecret: string;
+  /** The account's API keys (the Keys API): REST, access and Sync tokens are checked against them. */
+  keys: ApiKeyStore;
   phoneNumber: string;
   applicationSid: string;
   engine: CallEngine;
@@ -115,6 +119,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const functionsUrl = (options.functionsUrl ?? 'http://localhost:3000').replace(/\/+$/, '');
 
   const clock = new SandboxClock();
+  const keys = new ApiKeyStore();
+  keys.add('Sandbox (published)', 'standard', { sid: apiKeySid, secret: apiKeySecret });
   const webhooks = new WebhookSender(authToken);
   const knobs: Knobs = {
     faults: noFaults(),
@@ -124,6 +130,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     idempotency: defaultIdempotencyKnobs(),
     calls: defaultCallKnobs(),
     functions: defaultFunctionsKnobs(),
+    keys: defaultKeyKnobs(),
     profile: null,
   };
   const startProfile = options.profile ?? options.knobs?.profile;
@@ -231,8 +238,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     next();
   });
 
-  const auth = basicAuth({ accountSid, authToken, apiKeySid, apiKeySecret });
-  server.use('/api/2010-04-01', auth, createApiRouter(engine, accountSid));
+  const auth = basicAuth({ accountSid, authToken, keys });
+  server.use(
+    '/api/2010-04-01',
+    auth,
+    createKeysRouter(keys, accountSid, knobs.keys),
+    createApiRouter(engine, accountSid),
+  );
   server.use('/sync/v1', auth, sync.router);
   server.use(['/api', '/sync'], (req: Request, _res: Response, next: NextFunction) =>
     next(new TwilioApiError(404, 20404, `The requested resource ${req.originalUrl.split('?')[0]} was not found`)),
@@ -250,8 +262,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const twilsock = attachTwilsock(httpServer, {
     state: sync.state,
     accountSid,
-    apiKeySid,
-    apiKeySecret,
+    keys,
     record: (r) => requests.push({ ...r, product: 'sync-client' }),
   });
   const gateway =
@@ -260,8 +271,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       : await startGateway({
           engine,
           accountSid,
-          apiKeySid,
-          apiKeySecret,
+          keys,
           port: options.gatewayPort,
         }).catch(async (err: Error) => {
           httpServer.close();
@@ -295,6 +305,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     authToken,
     apiKeySid,
     apiKeySecret,
+    keys,
     phoneNumber: number.phoneNumber,
     applicationSid: app.sid,
     engine,
@@ -317,6 +328,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       engine.reset();
       sync.reset();
       twilsock.reset();
+      for (const key of keys.list()) if (key.sid !== apiKeySid) keys.remove(key.sid); // the published key stays
       requests.length = 0;
       exchanges.length = 0;
       webhooks.log.length = 0;

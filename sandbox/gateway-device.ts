@@ -5,7 +5,7 @@ import { WebSocket } from 'ws';
 import { compactJson } from '../lib/shared/json-text';
 import { isActive, isFinal, type CallEngine, type PhoneCall, type PhoneListener } from './engine';
 import { answerFromOffer, incomingCallOffer } from './gateway-sdp';
-import { readAccessToken, TokenError, type TokenClaims } from './gateway-token';
+import { readAccessToken, TokenError, type KeySecrets, type TokenClaims } from './gateway-token';
 
 const VERSION = '1.6';
 const MAX_CONTENT_CHARS = 10_000;
@@ -41,8 +41,8 @@ export interface GatewayFrame {
 export interface DeviceContext {
   engine: CallEngine;
   accountSid: string;
-  apiKeySid: string;
-  apiKeySecret: string;
+  /** The account's API keys: tokens are checked against the key they name. */
+  keys: KeySecrets;
   heartbeatMs: number;
   /** The gateway's Devices (a Device answering an incoming call cancels it on its other tabs). */
   devices: Set<Device>;

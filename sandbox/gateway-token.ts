@@ -19,10 +19,15 @@ export class TokenError extends Error {
   }
 }
 
+/** The account's API keys, by SID: what a token's signature is checked with. */
+export interface KeySecrets {
+  secretOf(sid: string): string | undefined;
+}
+
 /** Reads (and checks) a Voice access token as `/token` issues it: HS256 JWT, grants.identity. */
 export function readAccessToken(
   token: unknown,
-  opts: { accountSid: string; apiKeySid: string; apiKeySecret: string },
+  opts: { accountSid: string; keys: KeySecrets },
   nowMs = Date.now(),
 ): TokenClaims {
   if (typeof token !== 'string') throw new TokenError(31204, 'Invalid access token: not a JWT');
@@ -37,13 +42,21 @@ export function readAccessToken(
   } catch {
     throw new TokenError(31204, 'Invalid access token: not a JWT');
   }
-  const expected = createHmac('sha256', opts.apiKeySecret).update(`${head}.${body}`).digest();
+  // Signed with the secret of the key it names (iss): any key of the account that still exists.
+  const secret = typeof claims.iss === 'string' ? opts.keys.secretOf(claims.iss) : undefined;
+  const expected = createHmac('sha256', secret ?? '')
+    .update(`${head}.${body}`)
+    .digest();
   const given = Buffer.from(signature, 'base64url');
-  if (header.alg !== 'HS256' || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+  if (
+    secret === undefined ||
+    header.alg !== 'HS256' ||
+    given.length !== expected.length ||
+    !timingSafeEqual(given, expected)
+  ) {
     throw new TokenError(31202, 'Access token signature validation failed');
   }
-  if (claims.iss !== opts.apiKeySid || claims.sub !== opts.accountSid)
-    throw new TokenError(31204, 'Access token is not for this account');
+  if (claims.sub !== opts.accountSid) throw new TokenError(31204, 'Access token is not for this account');
   const exp = Number(claims.exp);
   if (!Number.isFinite(exp) || exp * 1000 <= nowMs) throw new TokenError(31205, 'Access token expired');
   const grants = (claims.grants ?? {}) as { identity?: unknown; voice?: { outgoing?: { application_sid?: unknown } } };

@@ -26,13 +26,13 @@ import { Device, type DeviceContext, type GatewayFrame } from './gateway-device'
 
 export type { GatewayFrame } from './gateway-device';
 export { readAccessToken } from './gateway-token';
+import type { KeySecrets } from './gateway-token';
 
 export interface GatewayOptions {
   engine: CallEngine;
   accountSid: string;
-  /** The API key /token signs access tokens with: tokens are checked against it. */
-  apiKeySid: string;
-  apiKeySecret: string;
+  /** The account's API keys: a token is checked against the key it names (the one /token signs with). */
+  keys: KeySecrets;
   /** On 127.0.0.1 only; 0 = any free port. */
   port?: number;
   heartbeatMs?: number;
@@ -77,8 +77,7 @@ export async function startGateway(opts: GatewayOptions): Promise<SignalingGatew
   const ctx: DeviceContext = {
     engine,
     accountSid: opts.accountSid,
-    apiKeySid: opts.apiKeySid,
-    apiKeySecret: opts.apiKeySecret,
+    keys: opts.keys,
     heartbeatMs: opts.heartbeatMs ?? 10_000,
     devices,
     createdPhones: new Set<string>(),

@@ -51,23 +51,25 @@ export function iso8601(ms: number): string {
 export interface Credentials {
   accountSid: string;
   authToken: string;
-  apiKeySid?: string;
-  apiKeySecret?: string;
+  /** The account's API keys (sandbox/rest/keys.ts); none: the account's own credentials only. */
+  keys?: { secretOf(sid: string): string | undefined };
 }
 
 /**
- * Basic auth as Twilio does it: the account SID + Auth Token, or an API key (SK…) + secret.
+ * Basic auth as Twilio does it: the account SID + Auth Token, or an API key (SK…) of the account + its secret.
  * Anything else → 401 / 20003.
  */
 export function basicAuth(creds: Credentials) {
-  return (req: Request, _res: Response, next: NextFunction): void => {
+  return (req: Request, res: Response, next: NextFunction): void => {
     const header = req.headers.authorization ?? '';
     const encoded = /^Basic (.+)$/i.exec(header)?.[1];
     const [user, pass] = encoded !== undefined ? Buffer.from(encoded, 'base64').toString('utf8').split(/:(.*)/s) : [];
-    const ok =
-      (user === creds.accountSid && pass === creds.authToken) ||
-      (!!creds.apiKeySid && user === creds.apiKeySid && pass === creds.apiKeySecret);
-    if (!ok) return next(new TwilioApiError(401, 20003, 'Authenticate'));
+    if (user === creds.accountSid && pass === creds.authToken) return next();
+    const secret = user?.startsWith('SK') ? creds.keys?.secretOf(user) : undefined;
+    if (user === undefined || secret === undefined || pass !== secret)
+      return next(new TwilioApiError(401, 20003, 'Authenticate'));
+    // Which key asked: a Standard key may not manage keys (sandbox/rest/keys.ts).
+    (res.locals as { apiKeySid?: string }).apiKeySid = user;
     next();
   };
 }

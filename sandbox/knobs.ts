@@ -6,6 +6,7 @@ import { TwilioApiError } from './http';
 import { MISSING_MAP_CODES, TWILIO_WRITE_LIMITS, type MissingMapCode, type SyncWriteLimits } from './rest/sync/state';
 import type { WebhookKnobs } from './webhooks';
 import { checkFunctionsKnobs, defaultFunctionsKnobs, type FunctionsKnobs } from './functions-gateway';
+import { defaultKeyKnobs, type KeyKnobs } from './rest/keys';
 
 export interface RestFaults {
   /** Probability (0-1) that a REST request to a product in `products` fails. */
@@ -115,6 +116,8 @@ export interface KnobSettings {
   calls?: Partial<Record<keyof CallKnobs, unknown>>;
   /** The Functions gateway's limits and readings (sandbox/functions-gateway.ts). */
   functions?: Partial<Record<keyof FunctionsKnobs, unknown>>;
+  /** How a Standard API key is refused on /Keys (sandbox/rest/keys.ts). */
+  keys?: Partial<Record<keyof KeyKnobs, unknown>>;
 }
 
 export const defaultSyncKnobs = (): SyncKnobs => ({ missingMapCode: 20404, writeLimits: { ...TWILIO_WRITE_LIMITS } });
@@ -173,6 +176,7 @@ export interface Knobs {
   idempotency: IdempotencyKnobs;
   calls: CallKnobs;
   functions: FunctionsKnobs;
+  keys: KeyKnobs;
   /** The profile last applied (null: none since start). */
   profile: SandboxProfile | null;
 }
@@ -233,6 +237,9 @@ export function applyKnobs(knobs: Knobs, settings: KnobSettings): void {
   const idempotency = section(body.idempotency, 'idempotency');
   const calls = section(body.calls, 'calls');
   const functions = checkFunctionsKnobs(section(body.functions, 'functions'));
+  const keys = section(body.keys, 'keys');
+  if (keys.standardRefusal !== undefined && keys.standardRefusal !== 401 && keys.standardRefusal !== 403)
+    throw invalid('keys.standardRefusal must be 401 or 403');
   if ('latency' in faults) faults.latency = latencyOf(faults.latency);
   if (sync.missingMapCode !== undefined && !MISSING_MAP_CODES.includes(Number(sync.missingMapCode) as MissingMapCode))
     throw invalid(`sync.missingMapCode must be one of ${MISSING_MAP_CODES.join(', ')}`);
@@ -284,6 +291,7 @@ export function applyKnobs(knobs: Knobs, settings: KnobSettings): void {
   if (calls.subresources !== undefined) knobs.calls.subresources = calls.subresources as CallSubresourceView;
   if (idempotency.variant !== undefined) knobs.idempotency.variant = idempotency.variant as IdempotencyVariant;
   Object.assign(knobs.functions, functions);
+  if (keys.standardRefusal !== undefined) knobs.keys.standardRefusal = keys.standardRefusal;
 }
 
 /** Faults, Sync, message, idempotency, call and functions knobs back to their defaults (webhook knobs stay as they are). */
@@ -295,6 +303,7 @@ export function resetKnobs(knobs: Knobs): void {
   Object.assign(knobs.idempotency, defaultIdempotencyKnobs());
   Object.assign(knobs.calls, defaultCallKnobs());
   Object.assign(knobs.functions, defaultFunctionsKnobs());
+  Object.assign(knobs.keys, defaultKeyKnobs());
   knobs.profile = null;
 }
 

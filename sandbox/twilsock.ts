@@ -26,7 +26,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { newSid } from './http';
-import { readAccessToken, TokenError } from './gateway-token';
+import { readAccessToken, TokenError, type KeySecrets } from './gateway-token';
 import { collectionJson } from './rest/sync/json';
 import { MAP_KIND, findIn, type Collection, type ItemChange, type Service, type SyncState } from './rest/sync/state';
 
@@ -61,8 +61,8 @@ export interface TwilsockStats {
 export interface TwilsockOptions {
   state: SyncState;
   accountSid: string;
-  apiKeySid: string;
-  apiKeySecret: string;
+  /** The account's API keys: a Sync token is checked against the key it names. */
+  keys: KeySecrets;
   /** Each upstream request, as the REST requests are logged (product `sync-client`). */
   record?: (request: { at: number; method: string; route: string; status: number; ms: number }) => void;
 }
@@ -220,7 +220,7 @@ export function attachTwilsock(server: Server, opts: TwilsockOptions): TwilsockS
       if (this.subscribed.has(mapSid)) this.notify({ event_type: event.type, event: event.event });
     }
 
-    /** Checks a token (HS256 with the sandbox API key, a data_sync grant): its service, or an error status. */
+    /** Checks a token (HS256 with one of the account's API keys, a data_sync grant): its service, or an error status. */
     authorise(token: unknown): { ok: true; service: string | undefined } | { ok: false; status: Json } {
       try {
         readAccessToken(token, opts);

@@ -15,6 +15,28 @@ function list(value: unknown): string[] {
   return (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(/\s+/)).filter(Boolean);
 }
 
+/** One page of a 2010-04-01 list, with its paging fields. */
+export function page<T>(req: Request, key: string, all: T[], toJson: (t: T) => unknown, path: string) {
+  const { pageSize, page } = pageParams(req.query);
+  const start = page * pageSize;
+  const items = all.slice(start, start + pageSize);
+  const filters = new URLSearchParams(
+    Object.entries(req.query).filter(([k]) => !['Page', 'PageSize', 'PageToken'].includes(k)) as [string, string][],
+  );
+  const uri = (p: number) =>
+    `${path}?${new URLSearchParams([...filters, ['PageSize', String(pageSize)], ['Page', String(p)]]).toString()}`;
+  return {
+    [key]: items.map(toJson),
+    end: start + Math.max(items.length - 1, 0),
+    first_page_uri: uri(0),
+    next_page_uri: start + pageSize < all.length ? uri(page + 1) : null,
+    page,
+    page_size: pageSize,
+    previous_page_uri: page > 0 ? uri(page - 1) : null,
+    start,
+    uri: uri(page),
+  };
+}
 export function createApiRouter(engine: CallEngine, accountSid: string): express.Router {
   const router = express.Router({ mergeParams: true });
   const base = `${API}/Accounts/${accountSid}`;
@@ -59,28 +81,6 @@ export function createApiRouter(engine: CallEngine, accountSid: string): express
       user_defined_message_subscriptions: `${base}/Calls/${c.sid}/UserDefinedMessageSubscriptions.json`,
     },
   });
-
-  function page<T>(req: Request, key: string, all: T[], toJson: (t: T) => unknown, path: string) {
-    const { pageSize, page } = pageParams(req.query);
-    const start = page * pageSize;
-    const items = all.slice(start, start + pageSize);
-    const filters = new URLSearchParams(
-      Object.entries(req.query).filter(([k]) => !['Page', 'PageSize', 'PageToken'].includes(k)) as [string, string][],
-    );
-    const uri = (p: number) =>
-      `${path}?${new URLSearchParams([...filters, ['PageSize', String(pageSize)], ['Page', String(p)]]).toString()}`;
-    return {
-      [key]: items.map(toJson),
-      end: start + Math.max(items.length - 1, 0),
-      first_page_uri: uri(0),
-      next_page_uri: start + pageSize < all.length ? uri(page + 1) : null,
-      page,
-      page_size: pageSize,
-      previous_page_uri: page > 0 ? uri(page - 1) : null,
-      start,
-      uri: uri(page),
-    };
-  }
 
   router.get('/Accounts/:AccountSid/Calls.json', (req, res) => {
     const q = req.query as Record<string, string>;

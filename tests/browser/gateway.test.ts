@@ -169,8 +169,7 @@ describe('access tokens', () => {
     const gw = await startGateway({
       engine: sandbox.engine,
       accountSid: sandbox.accountSid,
-      apiKeySid: sandbox.apiKeySid,
-      apiKeySecret: sandbox.apiKeySecret,
+      keys: sandbox.keys,
       heartbeatMs: 50,
     });
     const sdk = await SdkSocket.open(gw.url);
