@@ -62,6 +62,8 @@ const INTENDED = [
   { path: '/operator-messages', access: 'public' },
   { path: '/operator-send', access: 'public' },
   { path: '/operator-session', access: 'public' },
+  // The status page's report: checks the operator's session like the other /operator-* routes.
+  { path: '/operator-status', access: 'public' },
   // The console's Sync token: checks the operator's session like the other /operator-* routes.
   { path: '/operator-sync-token', access: 'public' },
   { path: '/send-message', access: 'protected' },
