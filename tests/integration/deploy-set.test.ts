@@ -143,6 +143,13 @@ describe('deploy set', () => {
     }
   });
 
+  it('uploads the landing page where / finds it, and the pages as public assets', () => {
+    // twilio-run (runtime/server.js) answers / with the asset at /assets/index.html, as Twilio does.
+    const byPath = new Map(assets.map((a) => [a.path, a.access]));
+    for (const page of ['/assets/index.html', '/index.html', '/console.html', '/status.html'])
+      expect([page, byPath.get(page)]).toEqual([page, 'public']);
+  });
+
   it('uploads exactly the files of dist/assets, and no sources, maps, tests, sandbox or lib files', () => {
     const assetsDir = join(work, rc.assetsFolder);
     const expected = filesUnder(assetsDir)
