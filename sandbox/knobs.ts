@@ -1,5 +1,5 @@
 // The sandbox's knobs: how it fails (faults), how it delivers webhooks, and which of Twilio's
-// undocumented or variable behaviours it plays (the README's "What is not verified" table). Set at start (SandboxOptions
+// undocumented or variable behaviours it plays (the "What is not verified" table, docs/LIMITS.md). Set at start (SandboxOptions
 // `profile` and `knobs`), through `POST /sandbox/knobs`, or the typed control client. A profile is a
 // named set of knobs: `deterministic` (the defaults) or `realistic` (Twilio's freedoms, on).
 import { TwilioApiError } from './http';

@@ -1,4 +1,4 @@
-// The browser side: bundles the softphone and the operator console (with @twilio/voice-sdk from
+// The browser side: bundles the softphone, the operator console, the status and landing pages (with @twilio/voice-sdk from
 // npm, no CDN) into dist/assets, and writes the silent sound the sandbox gives the SDK instead of
 // Twilio's sound CDN. Called by scripts/build.mjs on every build.
 import { build } from 'esbuild';
@@ -31,7 +31,12 @@ export async function buildBrowser(outDir) {
   const assets = join(outDir, 'assets');
   mkdirSync(join(assets, 'sounds'), { recursive: true });
   await build({
-    entryPoints: { softphone: join(root, 'assets/src/softphone.ts'), console: join(root, 'assets/src/console.ts') },
+    entryPoints: {
+      softphone: join(root, 'assets/src/softphone.ts'),
+      console: join(root, 'assets/src/console.ts'),
+      status: join(root, 'assets/src/status.ts'),
+      landing: join(root, 'assets/src/landing.ts'),
+    },
     outdir: assets,
     bundle: true,
     platform: 'browser',

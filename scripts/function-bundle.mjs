@@ -23,13 +23,23 @@ export const SOURCE_MAP_DIR = 'sourcemaps/functions';
  */
 export async function buildFunctions(entryPoints, dist, options = FUNCTION_BUNDLE_OPTIONS) {
   const { build } = await import('esbuild');
-  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const { mkdirSync, readFileSync, writeFileSync } = await import('node:fs');
   const { basename, dirname, join, relative, resolve } = await import('node:path');
   const outDir = join(dist, 'functions');
   const mapDir = join(dist, SOURCE_MAP_DIR);
   mkdirSync(outDir, { recursive: true });
   mkdirSync(mapDir, { recursive: true });
-  const result = await build({ entryPoints, outdir: outDir, ...options, sourcemap: 'external', write: false });
+  // package.json's version, baked in: what /operator-status reports as deployed (lib/platform/version.ts).
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  const define = { ...options.define, __CME_VERSION__: JSON.stringify(version) };
+  const result = await build({
+    entryPoints,
+    outdir: outDir,
+    ...options,
+    define,
+    sourcemap: 'external',
+    write: false,
+  });
   for (const file of result.outputFiles) {
     const name = basename(file.path);
     if (name.endsWith('.map')) {

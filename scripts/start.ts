@@ -66,6 +66,7 @@ Call Message Events — local sandbox (no Twilio account needed)
   twilio-run:               ${stack.twilioRunUrl}   (loopback only, behind the gateway)
   Softphone:                ${stack.functionsUrl}/index.html   (sign in: ${SANDBOX_DEFAULTS.agents.map((a) => `${a.identity} / ${a.password}`).join(', ')})
   Operator console:         ${stack.functionsUrl}/console.html   (operator secret: ${SANDBOX_DEFAULTS.operatorSecret})
+  Status page:              ${stack.functionsUrl}/status.html   (the same secret; ${stack.functionsUrl}/ links every page)
   Voice SDK gateway:        ${s.gateway?.url}   (self-signed: open ${s.gateway?.httpsUrl} once and accept it)
   Sandbox REST (Twilio):    ${sb}/api/2010-04-01 , ${sb}/sync/v1
   Sandbox control API:      ${sb}/sandbox   (docs: sandbox/README.md)
@@ -74,6 +75,9 @@ Call Message Events — local sandbox (no Twilio account needed)
   Backend key:              ${SANDBOX_DEFAULTS.backendKey}   (send+read: Authorization: Bearer … on /backend-send, /backend-messages)
   Backend API (OpenAPI):    ${stack.functionsUrl}/openapi.json
   Our number:               ${s.phoneNumber} → ${stack.functionsUrl}/voice ; TwiML App ${s.applicationSid}
+
+In a second terminal, for README's "Try it in five minutes" (npm run send-message reads FUNCTIONS_URL):
+  export FUNCTIONS_URL=${stack.functionsUrl} CONTROL_URL=${sb}/sandbox${backend ? ` BACKEND_URL=${new URL(backend.url).origin}` : ''}
 
 Try it (a caller rings ${SANDBOX_DEFAULTS.clientIdentity}, whose simulated phone answers; she sends a message):
   curl -s -XPOST ${sb}/sandbox/phones -H 'content-type: application/json' -d '{"identity":"alice","autoAnswer":true}'

@@ -155,6 +155,54 @@ export interface OperatorSyncToken {
   sandbox?: { twilsock: string; cds: string };
 }
 
+/** How one check of `/operator-status` came out: `ok`, worth a look (`warn`), or broken (`error`). */
+export type StatusLevel = 'ok' | 'warn' | 'error';
+
+/** One environment variable as `/operator-status` reports it: whether it is set, never its value. */
+export interface VariableStatus {
+  name: string;
+  set: boolean;
+  /** `required`: the deployment does not work without it; `feature`: one feature needs it; `optional`. */
+  need: 'required' | 'feature' | 'optional';
+  /** What it is for (the feature that needs it). */
+  purpose: string;
+  /** Set but unusable (a SID of the wrong kind, a secret too short): what to fix. Never the value. */
+  problem?: string;
+}
+
+/** A phone number of the account, as `/operator-status` compares it with this deployment. */
+export interface NumberStatus {
+  phoneNumber: string;
+  sid: string;
+  /** Its voice URL (empty when a TwiML App answers it instead). */
+  voiceUrl: string;
+  /** The TwiML App (AP…) that answers it, when one does. */
+  voiceApplicationSid: string | null;
+  /** Whether a call to it reaches this deployment's /voice (directly, or through a TwiML App that does). */
+  pointsHere: boolean;
+}
+
+/** `/operator-status` answer: whether this deployment is configured and wired, for the status page. */
+export interface OperatorStatus {
+  /** package.json's version, baked in at build time (`unbuilt` when run from the sources). */
+  version: string;
+  checkedAt: string;
+  /** This deployment's /voice: what the TwiML App and the numbers should point at. */
+  voiceUrl: string;
+  configuration: { level: StatusLevel; complete: boolean; detail: string; variables: VariableStatus[] };
+  sync: { level: StatusLevel; service: string; detail: string; twilioCode?: number };
+  twimlApp: {
+    level: StatusLevel;
+    detail: string;
+    sid?: string;
+    friendlyName?: string;
+    voiceUrl?: string;
+    pointsHere?: boolean;
+    twilioCode?: number;
+  };
+  numbers: { level: StatusLevel; detail: string; numbers: NumberStatus[]; more?: boolean; twilioCode?: number };
+}
+
 /** `/send-message` answer. */
 export interface SendMessageResult {
   sid: string | null;

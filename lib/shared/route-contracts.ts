@@ -41,6 +41,7 @@ export const ANSWER_SHAPES = {
   ClientConfig: '{sandbox: false} or {sandbox: true, chunderw, certificateUrl, sounds}',
   OperatorSession: '{session, expiresAt}',
   OperatorSyncToken: '{identity, token, ttl, sandbox?: {twilsock, cds}}',
+  OperatorStatus: '{version, checkedAt, voiceUrl, configuration, sync, twimlApp, numbers} (each check with its level)',
   OperatorCallsPage:
     '{calls: [{callSid, createdAt, status, active, state, endUnknown?, unchanged?}], activeTtlSeconds, partial?}',
   AgentList: '{agents: [{identity, displayName, enabled, createdAt, updatedAt}]}',
@@ -283,6 +284,16 @@ export const ROUTE_CONTRACTS: readonly RouteContract[] = [
     summary: "A Sync access token for the console's live channel, as long as the session lasts.",
     inputs: [],
     answers: { 200: 'OperatorSyncToken' },
+    errors: ['operator-session-invalid'],
+  },
+  {
+    path: '/operator-status',
+    methods: ['GET'],
+    access: 'operator-session',
+    summary:
+      'The status page: variables set or missing (never values), Sync, the TwiML App and numbers pointing here, the version.',
+    inputs: [],
+    answers: { 200: 'OperatorStatus' },
     errors: ['operator-session-invalid'],
   },
   {

@@ -22,16 +22,16 @@ describeWithChromium('pages: Content-Security-Policy and frame refusal', () => {
     await browser?.close();
   });
 
-  const PAGES = ['index.html', 'console.html'];
+  const PAGES = ['index.html', 'console.html', 'status.html', 'assets/index.html'];
   const policyOf = async (path: string) => {
     const html = await (await fetch(`${stack.functionsUrl}/${path}`)).text();
     return /<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1];
   };
 
-  it('both pages carry the same strict policy: own scripts and styles only, no plugins, no base, no inline code', async () => {
+  it('every page carries the same strict policy: own scripts and styles only, no plugins, no base, no inline code', async () => {
     const policies = await Promise.all(PAGES.map(policyOf));
     expect(policies[0]).toBeDefined();
-    expect(policies[1]).toBe(policies[0]);
+    for (const policy of policies.slice(1)) expect(policy).toBe(policies[0]);
     const directives = Object.fromEntries(
       policies[0]!.split(';').map((d) => {
         const [name, ...values] = d.trim().split(/\s+/);

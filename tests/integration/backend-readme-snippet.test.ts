@@ -1,4 +1,5 @@
-// Issue 22, Must 6: the README's Express backend (section "Forwarding to your backend"), run as it
+// Issue 22, Must 6: the documented Express backend (docs/FORWARDING.md, moved there from the
+// README's section "Forwarding to your backend" in issue 21), run as it
 // is written, never crashes or answers 5xx on any content an SDK can send: every hostile content of
 // the trust corpus, as it is and inside {"ping": …}, signed as the functions sign a call.message,
 // gets a 2xx; a repeat is answered as the first time; a tampered one is refused with 400.
@@ -19,12 +20,12 @@ let server: ChildProcessWithoutNullStreams;
 let output = '';
 let url = '';
 
-/** The README's Express snippet: the first ```ts block of "Forwarding to your backend" that imports express. */
+/** The documented Express snippet: the first ```ts block of docs/FORWARDING.md that imports express. */
 function readmeSnippet(): string {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Forwarding to your backend'));
+  const doc = readFileSync(join(ROOT, 'docs', 'FORWARDING.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('# Forwarding to your backend'));
   const block = /```ts\n(import express from 'express';[\s\S]*?)```/.exec(section)?.[1];
-  if (!block) throw new Error("README: no Express snippet under 'Forwarding to your backend'");
+  if (!block) throw new Error("docs/FORWARDING.md: no Express snippet under 'Forwarding to your backend'");
   return block;
 }
 

@@ -62,6 +62,8 @@ const INTENDED = [
   { path: '/operator-messages', access: 'public' },
   { path: '/operator-send', access: 'public' },
   { path: '/operator-session', access: 'public' },
+  // The status page's report: checks the operator's session like the other /operator-* routes.
+  { path: '/operator-status', access: 'public' },
   // The console's Sync token: checks the operator's session like the other /operator-* routes.
   { path: '/operator-sync-token', access: 'public' },
   { path: '/send-message', access: 'protected' },
@@ -139,6 +141,13 @@ describe('deploy set', () => {
       // Relative requires do not survive deployment; only twilio (installed by the runtime) and Node built-ins may remain.
       expect(requires.filter((r) => !(r === 'twilio' || r.startsWith('twilio/') || r.startsWith('node:')))).toEqual([]);
     }
+  });
+
+  it('uploads the landing page where / finds it, and the pages as public assets', () => {
+    // twilio-run (runtime/server.js) answers / with the asset at /assets/index.html, as Twilio does.
+    const byPath = new Map(assets.map((a) => [a.path, a.access]));
+    for (const page of ['/assets/index.html', '/index.html', '/console.html', '/status.html'])
+      expect([page, byPath.get(page)]).toEqual([page, 'public']);
   });
 
   it('uploads exactly the files of dist/assets, and no sources, maps, tests, sandbox or lib files', () => {

@@ -46,7 +46,7 @@ describe('project files', () => {
     expect(major > 20 || (major === 20 && minor >= 12)).toBe(true);
   });
 
-  it.each(['assets/index.html', 'assets/console.html'])(
+  it.each(['assets/index.html', 'assets/console.html', 'assets/status.html', 'assets/assets/index.html'])(
     '%s (deployed as it is) lets the page connect to no local host',
     (page) => {
       const csp = /http-equiv="Content-Security-Policy"\s+content="([^"]*)"/.exec(read(page))?.[1];

@@ -2,7 +2,7 @@
 // Mounted by the caller at /sync/v1 after urlencoded body parsing and Basic auth; the caller
 // adds twilioErrorHandler after it. Contract: the OAI spec
 // twilio_sync_v1.json (field names, params, response shapes) and, where it is silent, the readings
-// in the README's "What is not verified against live Twilio" (e.g. a missing Map's 404 codes).
+// in docs/LIMITS.md's "What is not verified against live Twilio" (e.g. a missing Map's 404 codes).
 //   state.ts        services and objects, TTL expiry, per-object write rates, lookups
 //   params.ts       form parameters (TTL, Data, UniqueName, If-Match); paging.ts: pages and cursors
 //   json.ts         resources as JSON

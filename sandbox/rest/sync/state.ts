@@ -6,7 +6,7 @@ import { TwilioApiError, formBool, newSid } from '../../http';
 import type { SandboxClock } from '../../clock';
 import { expiryFrom, param, type Body } from './params';
 
-/** The codes Twilio has been seen to give a 404 for a Map that does not exist (README: "What is not verified"). */
+/** The codes Twilio has been seen to give a 404 for a Map that does not exist (docs/LIMITS.md: "What is not verified"). */
 export type MissingMapCode = 20404 | 54200 | 54300;
 export const MISSING_MAP_CODES: readonly MissingMapCode[] = [20404, 54200, 54300];
 
