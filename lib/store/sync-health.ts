@@ -1,6 +1,6 @@
 // Whether Sync answers this deployment, for the operator's status page: one read (the named
-// service, or the default service's console index Map). Nothing is written.
-import { CONSOLE_INDEX_MAP } from '../shared/sync-names';
+// service, or the default service's first console index shard). Nothing is written.
+import { CONSOLE_INDEX_MAPS } from '../shared/sync-names';
 import type { StatusLevel } from '../shared/api-types';
 import { isTwilioRestError } from '../platform/errors';
 import { isNotFound, SyncAccess } from './sync';
@@ -19,7 +19,7 @@ export class SyncProbe extends SyncAccess {
     try {
       if (service === 'default') {
         // The default service always exists; a Map that does not exist yet is an answer too.
-        await this.retry(() => this.service().syncMaps(CONSOLE_INDEX_MAP).fetch());
+        await this.retry(() => this.service().syncMaps(CONSOLE_INDEX_MAPS[0]!).fetch());
       } else {
         await this.retry(() => this.service().fetch());
       }
