@@ -170,3 +170,193 @@ describe('Variables', () => {
     ]);
   });
 });
+
+describe('Functions, Assets and their Versions', () => {
+  const auth = () => `Basic ${Buffer.from(`${sandbox.accountSid}:${sandbox.authToken}`).toString('base64')}`;
+
+  /** The upload @twilio-labs/serverless-api makes: multipart to serverless-upload.twilio.com. */
+  async function upload(
+    serviceSid: string,
+    kind: 'Functions' | 'Assets',
+    sid: string,
+    fields: { Path?: string; Visibility?: string; content?: string; type?: string },
+  ) {
+    const form = new FormData();
+    if (fields.Path !== undefined) form.append('Path', fields.Path);
+    if (fields.Visibility !== undefined) form.append('Visibility', fields.Visibility);
+    if (fields.content !== undefined)
+      form.append('Content', new Blob([fields.content], { type: fields.type ?? 'application/javascript' }), 'file');
+    const res = await fetch(`${sandbox.url}/serverless-upload/v1/Services/${serviceSid}/${kind}/${sid}/Versions`, {
+      method: 'POST',
+      headers: { authorization: auth() },
+      body: form,
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  it('uploads a function version, lists it and gives its content back', async () => {
+    const svc = await serverless().services.create({ uniqueName: 'cme', friendlyName: 'cme' });
+    const fn = await serverless().services(svc.sid).functions.create({ friendlyName: '/voice' });
+    expect(fn.sid).toMatch(/^ZH[0-9a-f]{32}$/);
+    const code = 'exports.handler = (c, e, cb) => cb(null, "ok");';
+    const up = await upload(svc.sid, 'Functions', fn.sid, { Path: '/voice', Visibility: 'protected', content: code });
+    expect(up.status).toBe(201);
+    expect(up.body).toMatchObject({ path: '/voice', visibility: 'protected', function_sid: fn.sid });
+    const versions = await serverless().services(svc.sid).functions(fn.sid).functionVersions.list();
+    expect(versions.map((v) => [v.sid, v.path, v.visibility])).toEqual([[up.body.sid, '/voice', 'protected']]);
+    const content = await serverless()
+      .services(svc.sid)
+      .functions(fn.sid)
+      .functionVersions(String(up.body.sid))
+      .functionVersionContent()
+      .fetch();
+    expect(content.content).toBe(code);
+    expect((await serverless().services(svc.sid).functions.list()).map((f) => f.friendlyName)).toEqual(['/voice']);
+  });
+
+  it('uploads an asset version', async () => {
+    const svc = await serverless().services.create({ uniqueName: 'cme', friendlyName: 'cme' });
+    const asset = await serverless().services(svc.sid).assets.create({ friendlyName: '/index.html' });
+    const up = await upload(svc.sid, 'Assets', asset.sid, {
+      Path: '/index.html',
+      Visibility: 'public',
+      content: '<!doctype html>',
+      type: 'text/html',
+    });
+    expect(up.status).toBe(201);
+    const [version] = await serverless().services(svc.sid).assets(asset.sid).assetVersions.list();
+    expect([version?.path, version?.visibility, version?.assetSid]).toEqual(['/index.html', 'public', asset.sid]);
+    expect(sandbox.serverless.state.versions.get(String(up.body.sid))?.contentType).toBe('text/html');
+  });
+
+  it('refuses a bad upload with a Twilio-shaped 4xx', async () => {
+    const svc = await serverless().services.create({ uniqueName: 'cme', friendlyName: 'cme' });
+    const fn = await serverless().services(svc.sid).functions.create({ friendlyName: 'f' });
+    const bad = [
+      { Visibility: 'public', content: 'x' },
+      { Path: 'no-slash', Visibility: 'public', content: 'x' },
+      { Path: `/${'p'.repeat(255)}`, Visibility: 'public', content: 'x' },
+      { Path: '/f', Visibility: 'secret', content: 'x' },
+      { Path: '/f', Visibility: 'public' },
+    ];
+    for (const fields of bad) {
+      const res = await upload(svc.sid, 'Functions', fn.sid, fields);
+      expect([res.status, res.body.code, res.body.status]).toEqual([400, 20001, 400]);
+    }
+    const notMultipart = await fetch(
+      `${sandbox.url}/serverless-upload/v1/Services/${svc.sid}/Functions/${fn.sid}/Versions`,
+      {
+        method: 'POST',
+        headers: { authorization: auth(), 'content-type': 'multipart/form-data; boundary=x' },
+        body: 'junk',
+      },
+    );
+    expect(notMultipart.status).toBe(400);
+    const elsewhere = await upload(svc.sid, 'Assets', fn.sid, { Path: '/f', Visibility: 'public', content: 'x' });
+    expect([elsewhere.status, elsewhere.body.code]).toEqual([404, 20404]);
+  });
+});
+
+describe('Builds, Deployments and Logs', () => {
+  async function uploaded() {
+    const svc = await serverless().services.create({ uniqueName: 'cme', friendlyName: 'cme' });
+    const fn = await serverless().services(svc.sid).functions.create({ friendlyName: '/voice' });
+    const form = new FormData();
+    form.append('Path', '/voice');
+    form.append('Visibility', 'protected');
+    form.append('Content', new Blob(['exports.handler = () => {};']), 'voice');
+    const res = await fetch(`${sandbox.url}/serverless-upload/v1/Services/${svc.sid}/Functions/${fn.sid}/Versions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${sandbox.accountSid}:${sandbox.authToken}`).toString('base64')}`,
+      },
+      body: form,
+    });
+    const version = (await res.json()) as { sid: string };
+    const env = await serverless().services(svc.sid).environments.create({ uniqueName: 'dev', domainSuffix: 'dev' });
+    return { svc, fn, version, env };
+  }
+
+  it('builds (building, then completed), deploys and reads the deployed build back', async () => {
+    sandbox.serverless.settings.buildMs = 150;
+    const { svc, fn, version, env } = await uploaded();
+    const build = await serverless()
+      .services(svc.sid)
+      .builds.create({
+        functionVersions: [version.sid],
+        dependencies: JSON.stringify([{ name: 'twilio', version: '^6.3.1' }]),
+        runtime: 'node22',
+      });
+    expect([build.status, build.runtime]).toEqual(['building', 'node22']);
+    expect(build.dependencies).toEqual([{ name: 'twilio', version: '^6.3.1' }]);
+    expect(build.functionVersions).toEqual([
+      expect.objectContaining({ sid: version.sid, path: '/voice', function_sid: fn.sid }),
+    ]);
+    // A building build is not deployed.
+    expect(
+      await failure(serverless().services(svc.sid).environments(env.sid).deployments.create({ buildSid: build.sid })),
+    ).toMatchObject({ status: 400 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await serverless().services(svc.sid).builds(build.sid).buildStatus().fetch()).status).toBe('completed');
+    const deployment = await serverless()
+      .services(svc.sid)
+      .environments(env.sid)
+      .deployments.create({ buildSid: build.sid });
+    expect(deployment.sid).toMatch(/^ZD[0-9a-f]{32}$/);
+    expect((await serverless().services(svc.sid).environments(env.sid).fetch()).buildSid).toBe(build.sid);
+    expect(
+      (await serverless().services(svc.sid).environments(env.sid).deployments.list()).map((d) => d.buildSid),
+    ).toEqual([build.sid]);
+    // A deployed build stays.
+    expect(await failure(serverless().services(svc.sid).builds(build.sid).remove())).toMatchObject({ status: 409 });
+
+    const log = sandbox.serverless.state.addLog(env.sid, { functionSid: fn.sid, level: 'error', message: 'boom' });
+    const logs = await serverless().services(svc.sid).environments(env.sid).logs.list({ functionSid: fn.sid });
+    expect(logs.map((l) => [l.sid, l.level, l.message, l.deploymentSid])).toEqual([
+      [log.sid, 'error', 'boom', deployment.sid],
+    ]);
+    expect(
+      await serverless()
+        .services(svc.sid)
+        .environments(env.sid)
+        .logs.list({ startDate: new Date(Date.now() + 60_000) }),
+    ).toEqual([]);
+  });
+
+  it('takes the dependencies as @twilio-labs/serverless-api wraps them, and plays a failed build', async () => {
+    sandbox.serverless.settings.buildMs = 0;
+    sandbox.serverless.settings.buildOutcome = 'failed';
+    const { svc, version } = await uploaded();
+    const build = await serverless()
+      .services(svc.sid)
+      .builds.create({
+        functionVersions: [version.sid],
+        dependencies: `"${JSON.stringify([{ name: 'a', version: '1' }])}"`,
+      });
+    expect(build.dependencies).toEqual([{ name: 'a', version: '1' }]);
+    expect((await serverless().services(svc.sid).builds(build.sid).buildStatus().fetch()).status).toBe('failed');
+  });
+
+  it('refuses unknown versions, a path twice, a bad runtime or bad dependencies', async () => {
+    const { svc, version } = await uploaded();
+    const builds = serverless().services(svc.sid).builds;
+    for (const params of [
+      { functionVersions: ['ZN00000000000000000000000000000000'] },
+      { functionVersions: [version.sid, version.sid] },
+      { assetVersions: [version.sid] },
+      { functionVersions: [version.sid], runtime: 'node99' },
+      { functionVersions: [version.sid], dependencies: '{"not": "a list"}' },
+      { functionVersions: [version.sid], dependencies: '[{"name": 1}]' },
+    ])
+      expect(await failure(builds.create(params))).toMatchObject({ status: 400, code: 20001 });
+    const logs = await fetch(
+      `${sandbox.url}/serverless/v1/Services/${svc.sid}/Environments/ZE00000000000000000000000000000000/Logs`,
+      {
+        headers: {
+          authorization: `Basic ${Buffer.from(`${sandbox.accountSid}:${sandbox.authToken}`).toString('base64')}`,
+        },
+      },
+    );
+    expect(logs.status).toBe(404);
+  });
+});

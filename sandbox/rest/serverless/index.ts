@@ -6,7 +6,10 @@
 // @twilio-labs/serverless-api sends and reads (sandbox/README.md, "Serverless").
 //   state.ts     the resources; json.ts: as JSON; paging.ts: list pages
 //   services.ts  Services, Environments, Variables
+//   resources.ts Functions, Assets, their Versions (and the upload); builds.ts: Builds, Deployments, Logs
 import express from 'express';
+import { registerBuilds } from './builds';
+import { registerResources } from './resources';
 import { registerServices } from './services';
 import { ServerlessState, type ServerlessOptions } from './state';
 
@@ -21,7 +24,9 @@ export function createServerlessRouter(opts: ServerlessOptions): {
 } {
   const state = new ServerlessState(opts);
   const router = express.Router();
-  registerServices(router, state);
   const uploadRouter = express.Router();
+  registerServices(router, state);
+  registerResources(router, uploadRouter, state);
+  registerBuilds(router, state);
   return { router, uploadRouter, state, reset: () => state.reset() };
 }
