@@ -13,6 +13,7 @@ import { createApiRouter } from './rest/api';
 import { createSyncRouter } from './rest/sync';
 import { createServerlessRouter, type ServerlessState } from './rest/serverless';
 import { attachTwilsock, type TwilsockServer } from './twilsock';
+import { startTwilioProxy, type TwilioProxy } from './twilio-proxy';
 import { WebhookSender } from './webhooks';
 import { createControlRouter } from './control';
 import { SANDBOX_DEFAULTS } from './defaults';
@@ -54,6 +55,8 @@ export interface SandboxOptions {
   knobs?: KnobSettings;
   /** The Serverless API's Builds: how long one stays `building` (ms, default 500) and how it ends. */
   serverless?: Partial<ServerlessSettings>;
+  /** The port of the proxy that serves Twilio's hostnames (sandbox/twilio-proxy.ts); 0 (default) = any free port. */
+  twilioProxyPort?: number;
 }
 
 /** How the sandbox's Serverless API plays Builds (live: change `sandbox.serverless.settings`). */
@@ -113,6 +116,8 @@ export interface Sandbox {
   twilsock: TwilsockServer;
   /** The Serverless API: what was deployed (Services, Builds, Variables…) and how Builds go. */
   serverless: { state: ServerlessState; settings: ServerlessSettings };
+  /** Twilio's hostnames (api., sync., serverless., serverless-upload.twilio.com) over HTTPS: HTTP_PROXY + NODE_EXTRA_CA_CERTS. */
+  twilioProxy: TwilioProxy;
   setFunctionsUrl(url: string): void;
   reset(): void;
   close(): Promise<void>;
@@ -276,6 +281,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     apiKeySecret,
     record: (r) => requests.push({ ...r, product: 'sync-client' }),
   });
+  const twilioProxy = await startTwilioProxy({
+    target: `http://127.0.0.1:${port}`,
+    port: options.twilioProxyPort ?? 0,
+  }).catch((err: Error) => {
+    httpServer.close();
+    throw err;
+  });
   const gateway =
     options.gatewayPort === undefined
       ? undefined
@@ -286,6 +298,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           apiKeySecret,
           port: options.gatewayPort,
         }).catch(async (err: Error) => {
+          await twilioProxy.close();
           httpServer.close();
           throw err;
         });
@@ -306,6 +319,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           ],
         }).catch(async (err: Error) => {
           await gateway?.close();
+          await twilioProxy.close();
           httpServer.close();
           throw err;
         });
@@ -331,6 +345,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     syncStats: () => sync.stats(),
     twilsock,
     serverless: { state: serverless.state, settings: serverlessSettings },
+    twilioProxy,
     setFunctionsUrl(url: string) {
       const voiceUrl = `${url.replace(/\/+$/, '')}/voice`;
       number.voiceUrl = voiceUrl;
@@ -355,6 +370,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       twilsock.close();
       await gateway?.close();
       await functionsGateway?.close();
+      await twilioProxy.close();
       await new Promise<void>((resolve) => {
         engine.reset();
         httpServer.closeAllConnections();
