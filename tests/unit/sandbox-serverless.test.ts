@@ -252,6 +252,21 @@ describe('Functions, Assets and their Versions', () => {
       },
     );
     expect(notMultipart.status).toBe(400);
+    // Bodies the parser cannot read: an encoding it does not know (415), a gzip body that is not gzip (400).
+    for (const encoding of ['x-unknown', 'gzip']) {
+      const res = await fetch(`${sandbox.url}/serverless-upload/v1/Services/${svc.sid}/Functions/${fn.sid}/Versions`, {
+        method: 'POST',
+        headers: {
+          authorization: auth(),
+          'content-type': 'multipart/form-data; boundary=x',
+          'content-encoding': encoding,
+        },
+        body: 'not compressed',
+      });
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.status).toBeLessThan(500);
+      expect(await res.json()).toMatchObject({ status: res.status });
+    }
     const elsewhere = await upload(svc.sid, 'Assets', fn.sid, { Path: '/f', Visibility: 'public', content: 'x' });
     expect([elsewhere.status, elsewhere.body.code]).toEqual([404, 20404]);
   });
