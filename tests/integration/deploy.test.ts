@@ -18,6 +18,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startSandbox, type Sandbox } from '../../sandbox/app';
+import { loadContract } from '../support/openapi-contract';
 import type { Build, Environment, Service, Version } from '../../sandbox/rest/serverless/state';
 
 interface Resource {
@@ -107,7 +108,7 @@ const versionsOf = (build: Build, kind: 'functionVersions' | 'assetVersions'): V
   });
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ profile: 'deterministic' });
+  sandbox = await startSandbox({ profile: 'deterministic', recordExchanges: true });
   work = realpathSync(mkdtempSync(join(tmpdir(), 'deploy-')));
   cpSync(join(ROOT, 'scripts'), join(work, 'scripts'), { recursive: true });
   for (const d of ['functions', 'lib', 'node_modules'])
@@ -124,6 +125,26 @@ afterAll(async () => {
 });
 
 describe('npm run deploy', () => {
+  afterAll(() => {
+    // Everything twilio-run and the deploy script asked of the Serverless API, and every answer,
+    // as Twilio's spec describes them (the uploads have no operation in it).
+    const contract = loadContract();
+    const serverless = sandbox.exchanges.filter((e) => e.product === 'serverless');
+    const problems = serverless
+      .flatMap((e) => [...contract.checkRequest(e), ...contract.checkResponse(e)])
+      // The one parameter the spec lacks: @twilio-labs/serverless-api sends an Environment a FriendlyName
+      // "for the future" (its own comment: "this property currently doesn't exist"); the sandbox ignores it.
+      .filter(
+        (p) =>
+          !(
+            /\/Environments → 201$/.test(p.exchange) &&
+            p.problem.startsWith('form param FriendlyName: not declared by CreateEnvironment')
+          ),
+      );
+    if (serverless.length === 0 || problems.length)
+      throw new Error(`off Twilio's contract:\n${JSON.stringify(problems, null, 2)}`);
+  });
+
   it('deploys the build: every file with its visibility, the dependencies, node22, and the variables', async () => {
     writeFileSync(envFile, envText(baseEnv()));
     const first = await deploy();
