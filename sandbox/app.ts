@@ -1,5 +1,6 @@
-// The sandbox: a local Twilio. REST under /api/2010-04-01 and /sync/v1 (Twilio's contract, Basic
-// auth), the call engine behind it, and a JSON control API under /sandbox for tests and people.
+// The sandbox: a local Twilio. REST under /api/2010-04-01, /sync/v1 and /serverless/v1 (uploads:
+// /serverless-upload/v1) (Twilio's contract, Basic auth), the call engine behind it, and a JSON
+// control API under /sandbox for tests and people.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -11,7 +12,9 @@ import { defaultFunctionsKnobs, startFunctionsGateway, type FunctionsGateway } f
 import { createApiRouter } from './rest/api';
 import { ApiKeyStore, createKeysRouter, defaultKeyKnobs } from './rest/keys';
 import { createSyncRouter } from './rest/sync';
+import { createServerlessRouter, type ServerlessState } from './rest/serverless';
 import { attachTwilsock, type TwilsockServer } from './twilsock';
+import { startTwilioProxy, type TwilioProxy } from './twilio-proxy';
 import { WebhookSender } from './webhooks';
 import { createControlRouter } from './control';
 import { SANDBOX_DEFAULTS } from './defaults';
@@ -51,11 +54,21 @@ export interface SandboxOptions {
   profile?: SandboxProfile | undefined;
   /** Knobs to start with, over the profile (as `POST /sandbox/knobs` takes them). `reset()` comes back to these. */
   knobs?: KnobSettings;
+  /** The Serverless API's Builds: how long one stays `building` (ms, default 500) and how it ends. */
+  serverless?: Partial<ServerlessSettings>;
+  /** The port of the proxy that serves Twilio's hostnames (sandbox/twilio-proxy.ts); 0 (default) = any free port. */
+  twilioProxyPort?: number;
+}
+
+/** How the sandbox's Serverless API plays Builds (live: change `sandbox.serverless.settings`). */
+export interface ServerlessSettings {
+  buildMs: number;
+  buildOutcome: 'completed' | 'failed';
 }
 
 /** One REST request and its answer, as tests/support/openapi-contract.ts checks them. */
 export interface Exchange {
-  product: 'api' | 'sync';
+  product: 'api' | 'sync' | 'serverless';
   method: string;
   /** Without the product prefix and the query: `/2010-04-01/Accounts/AC…/Calls.json`, `/v1/Services/default/Maps`. */
   path: string;
@@ -105,6 +118,10 @@ export interface Sandbox {
   syncStats(): { writesByObject: Record<string, number[]> };
   /** The Sync client channel (ws://127.0.0.1:<port>/v3/wsconnect) the twilio-sync SDK talks to: its counters. */
   twilsock: TwilsockServer;
+  /** The Serverless API: what was deployed (Services, Builds, Variables…) and how Builds go. */
+  serverless: { state: ServerlessState; settings: ServerlessSettings };
+  /** Twilio's hostnames (api., sync., serverless., serverless-upload.twilio.com) over HTTPS: HTTP_PROXY + NODE_EXTRA_CA_CERTS. */
+  twilioProxy: TwilioProxy;
   setFunctionsUrl(url: string): void;
   reset(): void;
   close(): Promise<void>;
@@ -151,6 +168,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     writeRateWindowSeconds: () => faults.syncWriteWindowSeconds,
     missingMapCode: () => knobs.sync.missingMapCode,
   });
+  const serverlessSettings: ServerlessSettings = { buildMs: 500, buildOutcome: 'completed', ...options.serverless };
+  const serverless = createServerlessRouter({
+    accountSid,
+    buildMs: () => serverlessSettings.buildMs,
+    buildOutcome: () => serverlessSettings.buildOutcome,
+  });
   const requests: RequestRecord[] = [];
   const exchanges: Exchange[] = [];
 
@@ -161,9 +184,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   server.use(express.json({ limit: '1mb' }));
 
   // Request log, counters and exchanges for every REST call.
-  server.use(['/api', '/sync'], (req: Request, res: Response, next: NextFunction) => {
+  const products = ['/api', '/sync', '/serverless', '/serverless-upload'];
+  server.use(products, (req: Request, res: Response, next: NextFunction) => {
     const started = Date.now();
-    const product = req.baseUrl.slice(1) as 'api' | 'sync';
+    const product = req.baseUrl.slice(1) as Exchange['product'] | 'serverless-upload';
     // e.g. /2010-04-01/Accounts/AC…/Calls.json or /v1/Services/default/Maps (without the product);
     // split always yields a first part, so the default is never used.
     const path = (req.originalUrl.split('?')[0] ?? '').slice(req.baseUrl.length);
@@ -190,7 +214,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       });
       // Trimmed in chunks: one splice per 10,000 requests, not one per request.
       if (requests.length > 110_000) requests.splice(0, requests.length - 100_000);
-      if (options.recordExchanges && res.writableFinished) {
+      // Uploads (multipart, to serverless-upload.twilio.com) have no operation in Twilio's spec.
+      if (options.recordExchanges && res.writableFinished && product !== 'serverless-upload') {
         exchanges.push({
           product,
           method: req.method,
@@ -246,7 +271,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     createApiRouter(engine, accountSid),
   );
   server.use('/sync/v1', auth, sync.router);
-  server.use(['/api', '/sync'], (req: Request, _res: Response, next: NextFunction) =>
+  server.use('/serverless/v1', auth, serverless.router);
+  server.use('/serverless-upload/v1', auth, serverless.uploadRouter);
+  server.use(products, (req: Request, _res: Response, next: NextFunction) =>
     next(new TwilioApiError(404, 20404, `The requested resource ${req.originalUrl.split('?')[0]} was not found`)),
   );
   // Mounted now (before the error handler); filled in once the sandbox exists.
@@ -265,6 +292,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     keys,
     record: (r) => requests.push({ ...r, product: 'sync-client' }),
   });
+  const twilioProxy = await startTwilioProxy({
+    target: `http://127.0.0.1:${port}`,
+    port: options.twilioProxyPort ?? 0,
+  }).catch((err: Error) => {
+    httpServer.close();
+    throw err;
+  });
   const gateway =
     options.gatewayPort === undefined
       ? undefined
@@ -274,6 +308,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           keys,
           port: options.gatewayPort,
         }).catch(async (err: Error) => {
+          await twilioProxy.close();
           httpServer.close();
           throw err;
         });
@@ -294,6 +329,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           ],
         }).catch(async (err: Error) => {
           await gateway?.close();
+          await twilioProxy.close();
           httpServer.close();
           throw err;
         });
@@ -319,6 +355,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     exchanges,
     syncStats: () => sync.stats(),
     twilsock,
+    serverless: { state: serverless.state, settings: serverlessSettings },
+    twilioProxy,
     setFunctionsUrl(url: string) {
       const voiceUrl = `${url.replace(/\/+$/, '')}/voice`;
       number.voiceUrl = voiceUrl;
@@ -327,6 +365,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     reset() {
       engine.reset();
       sync.reset();
+      serverless.reset();
+      Object.assign(serverlessSettings, { buildMs: 500, buildOutcome: 'completed' }, options.serverless);
       twilsock.reset();
       for (const key of keys.list()) if (key.sid !== apiKeySid) keys.remove(key.sid); // the published key stays
       requests.length = 0;
@@ -342,6 +382,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       twilsock.close();
       await gateway?.close();
       await functionsGateway?.close();
+      await twilioProxy.close();
       await new Promise<void>((resolve) => {
         engine.reset();
         httpServer.closeAllConnections();

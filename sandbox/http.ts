@@ -25,8 +25,8 @@ export function sendError(res: Response, err: TwilioApiError): void {
 export function twilioErrorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
   if (err instanceof TwilioApiError) return sendError(res, err);
   const status = (err as { status?: number }).status;
-  if (status === 400 || status === 413) {
-    // body-parser failures (bad encoding, too large)
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // body-parser failures: bad encoding (400), too large (413), an unsupported Content-Encoding or charset (415)
     return sendError(res, new TwilioApiError(status, status === 413 ? 20413 : 20001, (err as Error).message));
   }
   console.error('[sandbox] internal error', err);

@@ -33,10 +33,14 @@ await buildFunctions(
   out,
 );
 
-// The pages and styles as they are; assets/src (TypeScript) is bundled by build-browser.mjs instead.
+// The pages and styles as they are; assets/src (TypeScript) is bundled by build-browser.mjs instead,
+// and assets/tsconfig.json only type-checks it: neither is served.
 const assetsDir = join(root, 'assets');
 if (existsSync(assetsDir))
-  cpSync(assetsDir, join(out, 'assets'), { recursive: true, filter: (src) => !src.startsWith(join(assetsDir, 'src')) });
+  cpSync(assetsDir, join(out, 'assets'), {
+    recursive: true,
+    filter: (src) => !src.startsWith(join(assetsDir, 'src')) && src !== join(assetsDir, 'tsconfig.json'),
+  });
 const { buildBrowser } = await import('./build-browser.mjs');
 await buildBrowser(out);
 console.log(`built ${functions.length} functions into dist/functions and the browser bundles into dist/assets`);

@@ -68,8 +68,10 @@ Call Message Events — local sandbox (no Twilio account needed)
   Operator console:         ${stack.functionsUrl}/console.html   (operator secret: ${SANDBOX_DEFAULTS.operatorSecret})
   Status page:              ${stack.functionsUrl}/status.html   (the same secret; ${stack.functionsUrl}/ links every page)
   Voice SDK gateway:        ${s.gateway?.url}   (self-signed: open ${s.gateway?.httpsUrl} once and accept it)
-  Sandbox REST (Twilio):    ${sb}/api/2010-04-01 , ${sb}/sync/v1
+  Sandbox REST (Twilio):    ${sb}/api/2010-04-01 , ${sb}/sync/v1 , ${sb}/serverless/v1
   Sandbox control API:      ${sb}/sandbox   (docs: sandbox/README.md)
+  Twilio's hostnames:       HTTP_PROXY=${s.twilioProxy.url} NODE_EXTRA_CA_CERTS=${s.twilioProxy.caFile}
+                            (any Twilio tool run with these two reaches the sandbox as api., sync., serverless.twilio.com)
   Example app backend:      ${backend ? `${backend.url}   (knobs: POST ${new URL('/knobs', backend.url).href} {"failFirstRate":0.3,"slowFirstRate":0.2,"slowMs":4000})` : 'off (EXAMPLE_BACKEND=0)'}
   Credentials:              ACCOUNT_SID=${s.accountSid}  AUTH_TOKEN=${s.authToken}
   Backend key:              ${SANDBOX_DEFAULTS.backendKey}   (send+read: Authorization: Bearer … on /backend-send, /backend-messages)

@@ -7,7 +7,7 @@
 // signer, and tests check both against the specification's npm package.
 import { createHmac } from 'node:crypto';
 import type { StoredMessage } from '../store/records';
-import { isLocalDomain, type Config } from '../platform/config';
+import { isLocalDomain, removeFromDeployment, type Config } from '../platform/config';
 import { apiError } from '../shared/error-catalogue';
 import { parseJson } from '../shared/json-text';
 
@@ -69,9 +69,10 @@ export function forwardingSettings(config: Pick<Config, 'raw'>): ForwardingSetti
   const url = (config.raw.APP_WEBHOOK_URL ?? '').trim();
   const secret = (config.raw.APP_WEBHOOK_SECRET ?? '').trim();
   if (!url && !secret) return undefined;
-  if (!url) throw configurationInvalid('APP_WEBHOOK_SECRET is set but APP_WEBHOOK_URL is not: set both, or neither.');
-  if (!secret)
-    throw configurationInvalid('APP_WEBHOOK_URL is set but APP_WEBHOOK_SECRET is not: set both, or neither.');
+  // Neither: both removed, which only npm run deploy carries to a deployment.
+  const neither = `set both, or neither: to turn forwarding off, ${removeFromDeployment('both')}`;
+  if (!url) throw configurationInvalid(`APP_WEBHOOK_SECRET is set but APP_WEBHOOK_URL is not: ${neither}`);
+  if (!secret) throw configurationInvalid(`APP_WEBHOOK_URL is set but APP_WEBHOOK_SECRET is not: ${neither}`);
   const keys = webhookKeys(secret);
   if (!keys) {
     throw configurationInvalid(

@@ -30,6 +30,14 @@ export interface Config {
   requireVerifiedJsonCallbacks?: boolean;
 }
 
+/**
+ * How a variable leaves a deployment: twilio-run deploy (and `twilio serverless:deploy`) only adds
+ * and updates variables, so deploying again without one in .env leaves it deployed.
+ */
+export const removeFromDeployment = (what: string): string =>
+  `remove ${what} from .env and run npm run deploy, which deletes from the deployed environment every variable ` +
+  '.env no longer has (twilio-run deploy alone never deletes one).';
+
 export function missingVariable(name: string, why: string): HttpError {
   return apiError('configuration-missing', `Set the environment variable ${name} (${why}).`);
 }
@@ -77,7 +85,7 @@ export function readConfig(env: Env): Config {
   if (sandboxUrl && !isLocalDomain(env.DOMAIN_NAME)) {
     throw apiError(
       'configuration-invalid',
-      'TWILIO_SANDBOX_URL is set in a deployed Function: remove it from .env and deploy again.',
+      `TWILIO_SANDBOX_URL is set in a deployed Function (only the local sandbox uses it): ${removeFromDeployment('it')}`,
     );
   }
   const publicBaseUrl = env.PUBLIC_BASE_URL || undefined;
@@ -85,7 +93,8 @@ export function readConfig(env: Env): Config {
   if (publicBaseUrl && !isLocalDomain(env.DOMAIN_NAME) && !/^https:\/\/(?!localhost|127\.)[^/]+/.test(publicBaseUrl)) {
     throw apiError(
       'configuration-invalid',
-      'PUBLIC_BASE_URL must be an https URL of a public host in a deployed Function.',
+      'PUBLIC_BASE_URL must be an https URL of a public host in a deployed Function. Set one in .env and run ' +
+        `npm run deploy; or, to use this deployment's own domain, ${removeFromDeployment('it')}`,
     );
   }
   checkSecretLengths(env);

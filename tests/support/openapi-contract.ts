@@ -69,6 +69,7 @@ export function acceptsUniqueName(product: Product, template: string, param: str
 const SPEC_FILES: Record<Product, string> = {
   api: 'twilio_api_v2010.json',
   sync: 'twilio_sync_v1.json',
+  serverless: 'twilio_serverless_v1.json',
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ function run(
 const COMMANDS: [string, string[]][] = [
   ['npm run send-message', [TSX, 'scripts/send-message.ts']],
   ['npm run wire', [TSX, 'scripts/wire.ts']],
+  ['npm run deploy', [TSX, 'scripts/deploy.ts']],
   ['npm start', [TSX, 'scripts/start.ts']],
   ['npm run openapi', [TSX, 'scripts/openapi.ts']],
   ['tsx scripts/example-backend.ts', [TSX, 'scripts/example-backend.ts']],

@@ -201,7 +201,10 @@ describe('twilioFunction', () => {
       makeContext('/x', { ...deployed, TWILIO_SANDBOX_URL: 'http://127.0.0.1:3001' }),
       eventFor('https://cme-1234-dev.twil.io/x'),
     );
-    expect(expectError(sandbox, 500, 'configuration-invalid').message).toContain('TWILIO_SANDBOX_URL');
+    const sandboxError = expectError(sandbox, 500, 'configuration-invalid').message;
+    expect(sandboxError).toContain('TWILIO_SANDBOX_URL');
+    // The fix it names is one that removes the variable: deploying again with twilio-run alone would not.
+    expect(sandboxError).toContain('run npm run deploy, which deletes from the deployed environment');
     for (const url of ['http://abc.ngrok.app', 'https://localhost:3000']) {
       const tunnel = await invoke(
         fn(route),
