@@ -25,13 +25,13 @@ Credentials: ACCOUNT_SID and AUTH_TOKEN (or TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN
 or the env file. HTTP_PROXY and NODE_EXTRA_CA_CERTS (what the sandbox's Twilio proxy prints) reach
 the local sandbox instead of Twilio.`;
 
-interface Project {
+export interface Project {
   root: string;
   serviceName: string;
   environment: string;
 }
 
-function readProject(root: string, environment: string | undefined): Project {
+export function readProject(root: string, environment: string | undefined): Project {
   const rc = JSON.parse(readFileSync(join(root, '.twilioserverlessrc'), 'utf8')) as {
     serviceName?: string;
     environment?: string;

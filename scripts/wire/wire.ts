@@ -278,6 +278,33 @@ export function formatVariables(result: WireResult): string[] {
   return lines;
 }
 
+/** Makes the plan's changes, in order; the TwiML App's SID (made now, or as it was). */
+export async function applyWiring(
+  client: TwilioClient,
+  plan: Plan,
+  log: (line: string) => void,
+): Promise<string | undefined> {
+  let applicationSid = plan.applicationSid;
+  for (const c of plan.changes) {
+    if (c.kind === 'create-app') {
+      const created = await client.applications.create({
+        friendlyName: c.friendlyName,
+        voiceUrl: c.voiceUrl,
+        voiceMethod: 'POST',
+      });
+      applicationSid = created.sid;
+      log(`  done: TwiML App ${q(c.friendlyName)} created: ${created.sid}`);
+    } else if (c.kind === 'update-app') {
+      await client.applications(c.sid).update(c.update);
+      log(`  done: TwiML App ${q(c.friendlyName)} (${c.sid}) updated`);
+    } else {
+      await client.incomingPhoneNumbers(c.sid).update(c.update);
+      log(`  done: number ${c.phoneNumber} (${c.sid}) updated`);
+    }
+  }
+  return applicationSid;
+}
+
 /** Plans, prints, refuses or applies. Throws WireRefusal (exit 2) or WireError (exit 1). */
 export async function wire(
   client: TwilioClient,
@@ -289,28 +316,12 @@ export async function wire(
   for (const line of formatPlan(plan, options.force)) log(line);
   if (plan.conflicts.length > 0 && !options.force) throw new WireRefusal(plan.conflicts);
 
-  let applicationSid = plan.applicationSid;
   const applied = !options.dryRun && plan.changes.length > 0;
+  let applicationSid = plan.applicationSid;
   if (options.dryRun) {
     if (plan.changes.length > 0) log('Dry run: nothing was changed.');
   } else {
-    for (const c of plan.changes) {
-      if (c.kind === 'create-app') {
-        const created = await client.applications.create({
-          friendlyName: c.friendlyName,
-          voiceUrl: c.voiceUrl,
-          voiceMethod: 'POST',
-        });
-        applicationSid = created.sid;
-        log(`  done: TwiML App ${q(c.friendlyName)} created: ${created.sid}`);
-      } else if (c.kind === 'update-app') {
-        await client.applications(c.sid).update(c.update);
-        log(`  done: TwiML App ${q(c.friendlyName)} (${c.sid}) updated`);
-      } else {
-        await client.incomingPhoneNumbers(c.sid).update(c.update);
-        log(`  done: number ${c.phoneNumber} (${c.sid}) updated`);
-      }
-    }
+    applicationSid = await applyWiring(client, plan, log);
   }
   const result: WireResult = { plan, applied, variables: wiringVariables(config, applicationSid) };
   for (const line of formatVariables(result)) log(line);
