@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import twilio from 'twilio';
 import { callMessages, sendMessage } from '../client/src';
 import { legMapName } from '../lib/store/call-store';
-import { SandboxRequestClient } from '../lib/platform/sandbox-request-client';
+import { SandboxRequestClient } from '../sandbox/request-client';
 import { CONSOLE_INDEX_MAPS } from '../lib/shared/sync-names';
 import { maxInWindow, mean } from './stats';
 import type { BenchStack } from './stack';

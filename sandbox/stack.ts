@@ -47,7 +47,13 @@ export function sandboxEnv(
   return {
     ACCOUNT_SID: sandbox.accountSid,
     AUTH_TOKEN: sandbox.authToken,
-    TWILIO_SANDBOX_URL: sandbox.url,
+    // The functions reach Twilio's hostnames through the sandbox's proxy (twilio-run makes this file a
+    // Function's process.env). Node reads NODE_EXTRA_CA_CERTS at start: twilio-run gets it in its own
+    // environment; here it is for the processes twilio-run forks per request (forkProcess).
+    HTTP_PROXY: sandbox.twilioProxy.url,
+    NODE_EXTRA_CA_CERTS: sandbox.twilioProxy.caFile,
+    // The console's live channel: the sandbox's Sync client channel (read only on localhost).
+    SANDBOX_TWILSOCK_URL: `ws://127.0.0.1:${sandbox.port}/v3/wsconnect`,
     CLIENT_IDENTITY: SANDBOX_DEFAULTS.clientIdentity,
     CALLER_ID: sandbox.phoneNumber,
     API_KEY_SID: sandbox.apiKeySid,
@@ -149,6 +155,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     stdio: ['ignore', stdout, options.captureOutput ? 'pipe' : 'inherit'],
     env: {
       ...process.env,
+      // Trusted from the start: the CA of the sandbox's proxy, which answers for *.twilio.com.
+      NODE_EXTRA_CA_CERTS: sandbox.twilioProxy.caFile,
       FORCE_COLOR: '0',
       CME_FUNCTIONS_PUBLIC_PORT: String(functionsPort),
       CME_FUNCTIONS_LOOPBACK_PORT: String(twilioRunPort),

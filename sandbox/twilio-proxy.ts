@@ -6,7 +6,7 @@
 // (Node reads it at start: the CA's PEM file). Any other host is refused (403): nothing leaves the
 // machine through it.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,6 +94,8 @@ export async function startTwilioProxy(opts: TwilioProxyOptions): Promise<Twilio
   /** The product each terminated TLS connection was opened for. */
   const productOf = new WeakMap<Socket, string>();
   const open = new Set<Socket>();
+  // One kept-alive pool to the sandbox: a tunnel costs its TLS handshake, not a connection more.
+  const upstreamAgent = new Agent({ keepAlive: true });
 
   // The requests inside the tunnels: to the sandbox, under the product's prefix.
   const inner: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -104,7 +106,14 @@ export async function startTwilioProxy(opts: TwilioProxyOptions): Promise<Twilio
     }
     const headers = { ...req.headers, host: target.host, 'x-forwarded-host': `${product}.twilio.com` };
     const upstream = request(
-      { host: target.hostname, port: target.port, method: req.method, path: `/${product}${req.url ?? '/'}`, headers },
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: `/${product}${req.url ?? '/'}`,
+        headers,
+        agent: upstreamAgent,
+      },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
@@ -167,6 +176,7 @@ export async function startTwilioProxy(opts: TwilioProxyOptions): Promise<Twilio
     async close() {
       for (const s of open) s.destroy();
       inner.closeAllConnections();
+      upstreamAgent.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       rmSync(dir, { recursive: true, force: true });
     },

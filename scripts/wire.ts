@@ -2,7 +2,9 @@
 // Points the numbers and the TwiML App of .twilioserviceconfig at the deployed /voice; see docs/WIRING.md.
 // Exit codes: 0 done (or nothing to do), 1 error, 2 refused (a number answers somewhere else; use --force).
 import { join, resolve } from 'node:path';
+import twilio from 'twilio';
 import { twilioClient } from '../lib/platform/twilio-client';
+import { SandboxRequestClient } from '../sandbox/request-client';
 import { parseCommandLine } from './cli';
 import { CredentialsError, readCredentials, readDotEnv } from './dotenv';
 import { BaseUrlError } from './wire/base-url';
@@ -36,7 +38,11 @@ async function main(): Promise<number> {
     const credentials = readCredentials(process.env, readDotEnv(dotEnvPath), '.env');
     if (credentials.sandboxUrl)
       console.log(`Using the local sandbox at ${credentials.sandboxUrl} (TWILIO_SANDBOX_URL), not Twilio.`);
-    const client = twilioClient(credentials);
+    const client = credentials.sandboxUrl
+      ? twilio(credentials.accountSid, credentials.authToken, {
+          httpClient: new SandboxRequestClient(credentials.sandboxUrl),
+        })
+      : twilioClient(credentials);
     await wire(client, config, {
       dryRun: args.dryRun,
       force: args.force,

@@ -3,7 +3,7 @@
 // and ordering are exactly what /message-callback and /send-message write.
 import twilio from 'twilio';
 import { CallStore } from '../lib/store/call-store';
-import { SandboxRequestClient } from '../lib/platform/sandbox-request-client';
+import { SandboxRequestClient } from '../sandbox/request-client';
 import type { SandboxControl } from '../sandbox/control-client';
 import { sid } from './sids';
 

@@ -10,7 +10,7 @@ import {
 } from '../sandbox/control-client';
 import type { MissingMapCode } from '../sandbox/rest/sync/state';
 import { startStack, type Stack, type StackOptions } from '../sandbox/stack';
-import { SandboxRequestClient } from '../lib/platform/sandbox-request-client';
+import { SandboxRequestClient } from '../sandbox/request-client';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

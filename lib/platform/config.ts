@@ -21,8 +21,14 @@ export interface Config {
   activeCallTtl: number;
   /** https://example.com — overrides the base of every callback URL (tunnels, custom domains). */
   publicBaseUrl?: string | undefined;
-  /** The local Twilio to talk to instead of twilio.com (the sandbox); never set in production. */
-  sandboxUrl?: string | undefined;
+  /**
+   * The local sandbox's own endpoints for the browser pages, read only where twilio-run serves
+   * (localhost), never in a deployed Function: SANDBOX_GATEWAY, the Voice SDK signaling gateway
+   * (`host:port`), and SANDBOX_TWILSOCK_URL, the Sync client channel (`ws://…/v3/wsconnect`). The
+   * functions themselves reach the sandbox as they reach Twilio: `https://<product>.twilio.com`,
+   * through the sandbox's proxy (HTTP_PROXY), which the `twilio` client honours by itself.
+   */
+  sandbox?: { gateway?: string | undefined; twilsockUrl?: string | undefined } | undefined;
   raw: Env;
   /** WEBHOOK_SHARED_KEY_SECRET: verifies webhooks Twilio signs with a SharedKey (Webhooks configuration API). */
   webhookSharedKeySecret?: string | undefined;
@@ -80,17 +86,20 @@ export function readConfig(env: Env): Config {
   const authToken = env.AUTH_TOKEN;
   if (!accountSid) throw missingVariable('ACCOUNT_SID', 'your Twilio Account SID');
   if (!authToken) throw missingVariable('AUTH_TOKEN', 'your Twilio Auth Token');
-  const sandboxUrl = env.TWILIO_SANDBOX_URL || undefined;
-  // The sandbox switch must never reach production: a deployed Function is not on localhost.
-  if (sandboxUrl && !isLocalDomain(env.DOMAIN_NAME)) {
-    throw apiError(
-      'configuration-invalid',
-      `TWILIO_SANDBOX_URL is set in a deployed Function (only the local sandbox uses it): ${removeFromDeployment('it')}`,
-    );
+  const local = isLocalDomain(env.DOMAIN_NAME);
+  // A proxy is how the sandbox stands in for Twilio locally; a deployed Function reaching Twilio
+  // through one (a loopback one, left in .env) would reach nothing.
+  for (const name of ['HTTP_PROXY', 'HTTPS_PROXY'] as const) {
+    if (env[name] && !local) {
+      throw apiError(
+        'configuration-invalid',
+        `${name} is set in a deployed Function (only the local sandbox uses it): ${removeFromDeployment('it')}`,
+      );
+    }
   }
   const publicBaseUrl = env.PUBLIC_BASE_URL || undefined;
   // A tunnel or local URL left in .env would send a deployed service's callbacks there.
-  if (publicBaseUrl && !isLocalDomain(env.DOMAIN_NAME) && !/^https:\/\/(?!localhost|127\.)[^/]+/.test(publicBaseUrl)) {
+  if (publicBaseUrl && !local && !/^https:\/\/(?!localhost|127\.)[^/]+/.test(publicBaseUrl)) {
     throw apiError(
       'configuration-invalid',
       'PUBLIC_BASE_URL must be an https URL of a public host in a deployed Function. Set one in .env and run ' +
@@ -105,7 +114,9 @@ export function readConfig(env: Env): Config {
     finishedCallTtl: positiveInt(env, 'SYNC_TTL_SECONDS', 86_400),
     activeCallTtl: positiveInt(env, 'SYNC_ACTIVE_CALL_TTL_SECONDS', 172_800),
     publicBaseUrl,
-    sandboxUrl,
+    sandbox: local
+      ? { gateway: env.SANDBOX_GATEWAY || undefined, twilsockUrl: env.SANDBOX_TWILSOCK_URL || undefined }
+      : undefined,
     raw: env,
     webhookSharedKeySecret: env.WEBHOOK_SHARED_KEY_SECRET || undefined,
     requireVerifiedJsonCallbacks: flag(env, 'REQUIRE_VERIFIED_JSON_CALLBACKS'),

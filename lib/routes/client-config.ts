@@ -24,12 +24,12 @@ const HOST_PORT = /^[A-Za-z0-9.-]{1,253}:\d{1,5}$/;
 
 /**
  * `/client-config`: how the browser's Device should connect. Against Twilio: `{sandbox: false}` (the
- * SDK's defaults). In the sandbox (TWILIO_SANDBOX_URL and SANDBOX_GATEWAY set, never on Twilio): the
+ * SDK's defaults). In the sandbox (SANDBOX_GATEWAY set, read only on localhost, never on Twilio): the
  * gateway as `chunderw`, local sounds, and no insights publishing, so nothing leaves the machine.
  */
 export function clientConfig({ config }: RouteContext): RouteResult {
-  const gateway = config.raw.SANDBOX_GATEWAY;
-  if (!config.sandboxUrl || !gateway || !HOST_PORT.test(gateway)) return json(200, { sandbox: false });
+  const gateway = config.sandbox?.gateway;
+  if (!gateway || !HOST_PORT.test(gateway)) return json(200, { sandbox: false });
   return json(200, {
     sandbox: true,
     chunderw: gateway,

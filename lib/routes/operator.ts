@@ -56,7 +56,7 @@ const MIN_SYNC_TOKEN_TTL = 60;
  * `/operator-sync-token`: a Sync access token for the console's live channel (the `twilio-sync`
  * SDK subscribes to the Maps the functions write: the console's index and the open call's legs),
  * lasting as long as the session. Against Twilio the SDK's own endpoints are used; in the sandbox
- * (TWILIO_SANDBOX_URL set, never on Twilio) the answer also names the sandbox's Twilsock endpoint,
+ * (SANDBOX_TWILSOCK_URL set, read only on localhost, never on Twilio) the answer also names the sandbox's Twilsock endpoint,
  * so nothing leaves the machine. The default Sync service (SYNC_SERVICE_SID unset) is the grant's
  * own default: no service named.
  */
@@ -73,12 +73,9 @@ export function operatorSyncToken(ctx: RouteContext): RouteResult {
   const service = config.syncServiceSid === 'default' ? {} : { serviceSid: config.syncServiceSid };
   token.addGrant(new twilio.jwt.AccessToken.SyncGrant(service));
   const answer: OperatorSyncToken = { identity: OPERATOR_SYNC_IDENTITY, token: token.toJwt(), ttl };
-  if (config.sandboxUrl) {
-    const sandbox = new URL(config.sandboxUrl);
-    answer.sandbox = {
-      twilsock: `${sandbox.protocol === 'https:' ? 'wss' : 'ws'}://${sandbox.host}/v3/wsconnect`,
-      cds: `https://cds.sandbox.invalid`,
-    };
+  const twilsock = config.sandbox?.twilsockUrl;
+  if (twilsock && /^wss?:\/\/[^/\s]+\/v3\/wsconnect$/.test(twilsock)) {
+    answer.sandbox = { twilsock, cds: `https://cds.sandbox.invalid` };
   }
   return json(200, answer);
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import twilio from 'twilio';
 import { sendMessage } from '../../client/src';
-import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
+import { SandboxRequestClient } from '../../sandbox/request-client';
 import { legMapName } from '../../lib/shared/sync-names';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { waitFor } from '../../testing/stack';

@@ -6,6 +6,7 @@ import { callMessages, sendMessage } from '../../client/src';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { issueSession, verifySession } from '../../lib/auth/sessions';
 import { clientConfig } from '../../lib/routes/client-config';
+import { readConfig } from '../../lib/platform/config';
 import type { RouteContext } from '../../lib/http/function-handler';
 import { startGateway } from '../../sandbox/gateway';
 import { answerFromOffer } from '../../sandbox/gateway-sdp';
@@ -406,19 +407,21 @@ describe('operator and client-config functions', () => {
     });
   });
 
-  it('client-config is {sandbox: false} unless both TWILIO_SANDBOX_URL and SANDBOX_GATEWAY are set', () => {
-    const ctx = (sandboxUrl: string | undefined, raw: Record<string, string>) =>
-      ({ config: { sandboxUrl, raw } }) as unknown as RouteContext;
-    expect(clientConfig(ctx(undefined, { SANDBOX_GATEWAY: 'localhost:3002' }))).toEqual({
+  it('client-config is {sandbox: false} unless SANDBOX_GATEWAY is set where twilio-run serves (localhost)', () => {
+    const ctx = (domain: string, raw: Record<string, string>) =>
+      ({
+        config: readConfig({ ACCOUNT_SID: stack.sandbox.accountSid, AUTH_TOKEN: 'token', DOMAIN_NAME: domain, ...raw }),
+      }) as unknown as RouteContext;
+    expect(clientConfig(ctx('cme-1234-dev.twil.io', { SANDBOX_GATEWAY: 'localhost:3002' }))).toEqual({
       status: 200,
       json: { sandbox: false },
     });
-    expect(clientConfig(ctx('http://127.0.0.1:3001', {}))).toEqual({ status: 200, json: { sandbox: false } });
-    expect(clientConfig(ctx('http://127.0.0.1:3001', { SANDBOX_GATEWAY: 'wss://evil/' }))).toEqual({
+    expect(clientConfig(ctx('localhost:3000', {}))).toEqual({ status: 200, json: { sandbox: false } });
+    expect(clientConfig(ctx('localhost:3000', { SANDBOX_GATEWAY: 'wss://evil/' }))).toEqual({
       status: 200,
       json: { sandbox: false },
     });
-    expect(clientConfig(ctx('http://127.0.0.1:3001', { SANDBOX_GATEWAY: 'localhost:3002' }))).toMatchObject({
+    expect(clientConfig(ctx('localhost:3000', { SANDBOX_GATEWAY: 'localhost:3002' }))).toMatchObject({
       json: { sandbox: true, chunderw: 'localhost:3002' },
     });
   });

@@ -5,7 +5,7 @@ import twilio from 'twilio';
 import { startSandbox, type Sandbox } from '../../sandbox/app';
 import { readAccessToken } from '../../sandbox/gateway-token';
 import { applyKnobs } from '../../sandbox/knobs';
-import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
+import { SandboxRequestClient } from '../../sandbox/request-client';
 
 let sandbox: Sandbox;
 

@@ -12,7 +12,7 @@ import {
   type MissingMapCode,
   type SyncWriteLimits,
 } from '../../sandbox/rest/sync/state';
-import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
+import { SandboxRequestClient } from '../../sandbox/request-client';
 import { defined } from '../support/narrow';
 import { sid, accountSid } from '../../testing/sids';
 

@@ -5,7 +5,7 @@
 // account through the real deploy to a browser agent taking a call, is tests/browser/first-deploy.test.ts.
 import twilio from 'twilio';
 import { startSandbox, type Sandbox } from '../../sandbox/app';
-import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
+import { SandboxRequestClient } from '../../sandbox/request-client';
 import { AgentStore, verifyPassword } from '../../lib/auth/agents';
 import { setup, SetupError, SETUP_VARIABLES, type SetupOptions } from '../../scripts/setup/setup';
 import { WireRefusal } from '../../scripts/wire/wire';

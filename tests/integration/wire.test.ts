@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import twilio from 'twilio';
 import { startSandbox, type Sandbox } from '../../sandbox/app';
-import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
+import { SandboxRequestClient } from '../../sandbox/request-client';
 import type { TwilioClient } from '../../lib/platform/twilio-client';
 import { wire, WireError, WireRefusal, type WireOptions } from '../../scripts/wire/wire';
 import {

@@ -1,6 +1,8 @@
 // The sandbox's Sync v1 REST router mounted in-process (express + Basic auth + Twilio-shaped
 // errors), and the real `twilio` client pointed at it. For unit tests of the Sync store and of the
-// functions (which reach it through TWILIO_SANDBOX_URL).
+// functions: while it runs, every `twilio` client of the test's process sends what it addresses to
+// https://<product>.twilio.com here instead (the functions' own client included, unchanged: on a
+// stack they reach the sandbox through its proxy, which a test process cannot trust after start).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -9,14 +11,14 @@ import { SandboxClock } from '../../sandbox/clock';
 import { basicAuth, twilioErrorHandler } from '../../sandbox/http';
 import { createSyncRouter } from '../../sandbox/rest/sync';
 import { MISSING_MAP_CODES, type MissingMapCode } from '../../sandbox/rest/sync/state';
-import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
+import { rewriteTwilioUrl, SandboxRequestClient } from '../../sandbox/request-client';
 import { accountSid } from '../../testing/sids';
 
 export const TEST_ACCOUNT_SID = accountSid(0x0123456789abcdef0123456789abcdefn);
 export const TEST_AUTH_TOKEN = 'unit-test-auth-token';
 
 export interface SyncSandbox {
-  /** `http://127.0.0.1:<port>`: what TWILIO_SANDBOX_URL is set to. */
+  /** `http://127.0.0.1:<port>`: where the process's `twilio` clients are sent while it runs. */
   url: string;
   /** The real twilio client, talking to this sandbox. */
   client: twilio.Twilio;
@@ -65,6 +67,14 @@ export async function startSyncSandbox(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = twilio(accountSid, authToken, { httpClient: new SandboxRequestClient(url) });
+  // Every RequestClient of this module registry (a test file's): the functions' clients too.
+  const proto = twilio.RequestClient.prototype;
+  // Taken off the prototype to be put back and called with each client as `this`.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const previous = proto.request;
+  proto.request = function <T>(this: twilio.RequestClient, opts: Parameters<typeof previous<T>>[0]) {
+    return previous.call(this, { ...opts, uri: rewriteTwilioUrl(opts.uri, url) }) as ReturnType<typeof previous<T>>;
+  };
   return {
     url,
     client,
@@ -75,6 +85,7 @@ export async function startSyncSandbox(
     reset: () => sync.reset(),
     close: () =>
       new Promise<void>((resolve) => {
+        proto.request = previous;
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -413,7 +413,6 @@ describe('/message-callback with forwarding on', () => {
   });
 
   const env = () => ({
-    TWILIO_SANDBOX_URL: sandbox.url,
     APP_WEBHOOK_URL: backend.url,
     APP_WEBHOOK_SECRET: SECRET,
   });

@@ -196,15 +196,18 @@ describe('twilioFunction', () => {
   it('refuses the sandbox switch and a local PUBLIC_BASE_URL in a deployed Function', async () => {
     const deployed = { DOMAIN_NAME: 'cme-1234-dev.twil.io' };
     const route = jest.fn(async () => json(200, {}));
-    const sandbox = await invoke(
-      fn(route),
-      makeContext('/x', { ...deployed, TWILIO_SANDBOX_URL: 'http://127.0.0.1:3001' }),
-      eventFor('https://cme-1234-dev.twil.io/x'),
-    );
-    const sandboxError = expectError(sandbox, 500, 'configuration-invalid').message;
-    expect(sandboxError).toContain('TWILIO_SANDBOX_URL');
-    // The fix it names is one that removes the variable: deploying again with twilio-run alone would not.
-    expect(sandboxError).toContain('run npm run deploy, which deletes from the deployed environment');
+    // The sandbox's proxy (how the functions reach it locally), left in a deployed environment.
+    for (const name of ['HTTP_PROXY', 'HTTPS_PROXY']) {
+      const sandbox = await invoke(
+        fn(route),
+        makeContext('/x', { ...deployed, [name]: 'http://127.0.0.1:40001' }),
+        eventFor('https://cme-1234-dev.twil.io/x'),
+      );
+      const sandboxError = expectError(sandbox, 500, 'configuration-invalid').message;
+      expect(sandboxError).toContain(name);
+      // The fix it names is one that removes the variable: deploying again with twilio-run alone would not.
+      expect(sandboxError).toContain('run npm run deploy, which deletes from the deployed environment');
+    }
     for (const url of ['http://abc.ngrok.app', 'https://localhost:3000']) {
       const tunnel = await invoke(
         fn(route),
@@ -217,7 +220,7 @@ describe('twilioFunction', () => {
     // Locally (twilio-run on localhost) both are what the sandbox and a tunnel need.
     const local = await invoke(
       fn(route),
-      makeContext('/x', { TWILIO_SANDBOX_URL: 'http://127.0.0.1:3001', PUBLIC_BASE_URL: 'https://abc.ngrok.app' }),
+      makeContext('/x', { HTTP_PROXY: 'http://127.0.0.1:40001', PUBLIC_BASE_URL: 'https://abc.ngrok.app' }),
       eventFor(`${LOCAL_BASE}/x`),
     );
     expect(local.statusCode).toBe(200);

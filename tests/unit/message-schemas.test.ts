@@ -96,7 +96,7 @@ describe('compiling and checking', () => {
 describe('the routes, with schemas on', () => {
   let sandbox: SyncSandbox;
   const LEG = callSid(0xd);
-  const env = () => ({ TWILIO_SANDBOX_URL: sandbox.url, MESSAGE_SCHEMAS_ASSET: ASSET });
+  const env = () => ({ MESSAGE_SCHEMAS_ASSET: ASSET });
 
   beforeAll(async () => {
     installTwilioGlobal();

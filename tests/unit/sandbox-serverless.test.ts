@@ -2,7 +2,7 @@
 // against Twilio's OpenAPI description (twilio_serverless_v1.json).
 import twilio from 'twilio';
 import { startSandbox, type Sandbox } from '../../sandbox/app';
-import { SandboxRequestClient } from '../../lib/platform/sandbox-request-client';
+import { SandboxRequestClient } from '../../sandbox/request-client';
 import { loadContract } from '../support/openapi-contract';
 
 let sandbox: Sandbox;

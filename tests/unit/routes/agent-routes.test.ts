@@ -75,7 +75,7 @@ const tokenIdentity = (res: FakeResponse) => claimsOf((res.body as { token: stri
 beforeAll(async () => {
   installTwilioGlobal();
   sandbox = await startSyncSandbox();
-  env = { ...BASE_ENV, TWILIO_SANDBOX_URL: sandbox.url };
+  env = { ...BASE_ENV };
 });
 afterAll(() => sandbox.close());
 beforeEach(() => {

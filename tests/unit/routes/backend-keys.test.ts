@@ -43,7 +43,7 @@ const send = (key?: string) =>
 beforeAll(async () => {
   installTwilioGlobal();
   sandbox = await startSyncSandbox();
-  env = { TWILIO_SANDBOX_URL: sandbox.url };
+  env = {};
 });
 afterAll(() => sandbox.close());
 beforeEach(() => {

@@ -34,7 +34,7 @@ beforeEach(() => {
 afterEach(() => jest.restoreAllMocks());
 
 const list = (body: Record<string, string>) =>
-  invoke(handler, makeContext('/call-messages', { TWILIO_SANDBOX_URL: sandbox.url }), signedEvent(URL_LIST, body));
+  invoke(handler, makeContext('/call-messages'), signedEvent(URL_LIST, body));
 
 type Page = CallMessagesPage & { messages: { data?: unknown }[] };
 
@@ -85,11 +85,7 @@ async function storeConversation() {
 describe('/call-messages', () => {
   it('refuses an unsigned request with 403', async () => {
     expectError(
-      await invoke(
-        handler,
-        makeContext('/call-messages', { TWILIO_SANDBOX_URL: sandbox.url }),
-        eventFor(URL_LIST, { callSid: CALL }),
-      ),
+      await invoke(handler, makeContext('/call-messages'), eventFor(URL_LIST, { callSid: CALL })),
       403,
       'signature-invalid',
     );
@@ -103,7 +99,7 @@ describe('/call-messages', () => {
       {},
       { 'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, url, {}) },
     );
-    const res = await invoke(handler, makeContext('/call-messages', { TWILIO_SANDBOX_URL: sandbox.url }), event);
+    const res = await invoke(handler, makeContext('/call-messages'), event);
     expect(res.statusCode).toBe(200);
     expect((res.body as Page).messages).toHaveLength(2);
     expect((res.body as Page).nextPageToken).toEqual(expect.any(String));

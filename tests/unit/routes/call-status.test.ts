@@ -48,7 +48,6 @@ beforeAll(async () => {
     }),
   );
   env = {
-    TWILIO_SANDBOX_URL: sandbox.url,
     SYNC_TTL_SECONDS: String(FINISHED_TTL),
     SYNC_ACTIVE_CALL_TTL_SECONDS: '3600',
   };

@@ -38,7 +38,7 @@ beforeAll(async () => {
       next();
     }),
   );
-  env = { TWILIO_SANDBOX_URL: sandbox.url };
+  env = {};
   store = new CallStore(sandbox.client, { syncServiceSid: 'default', finishedCallTtl: 600, activeCallTtl: 3600 });
 });
 afterAll(() => sandbox.close());

@@ -67,14 +67,13 @@ describe('/operator-sync-token', () => {
   it('names the service when SYNC_SERVICE_SID is set, and the sandbox endpoints only in the sandbox', () => {
     const { session } = issueSession(TEST_AUTH_TOKEN, OPERATOR_SECRET);
     const service = `IS${'2'.repeat(32)}`;
-    const res = operatorSyncToken(
-      context(
-        { SYNC_SERVICE_SID: service, TWILIO_SANDBOX_URL: 'http://127.0.0.1:3001', DOMAIN_NAME: 'localhost:3000' },
-        session,
-      ),
-    );
+    const sandboxEnv = { SYNC_SERVICE_SID: service, SANDBOX_TWILSOCK_URL: 'ws://127.0.0.1:3001/v3/wsconnect' };
+    const res = operatorSyncToken(context({ ...sandboxEnv, DOMAIN_NAME: 'localhost:3000' }, session));
     const body = (res as { json: OperatorSyncToken }).json;
     expect(claims(body.token).grants.data_sync).toEqual({ service_sid: service });
     expect(body.sandbox).toEqual({ twilsock: 'ws://127.0.0.1:3001/v3/wsconnect', cds: 'https://cds.sandbox.invalid' });
+    // A deployed Function never names a sandbox, whatever its environment holds.
+    const deployed = operatorSyncToken(context({ ...sandboxEnv, DOMAIN_NAME: 'cme-1234-dev.twil.io' }, session));
+    expect((deployed as { json: OperatorSyncToken }).json.sandbox).toBeUndefined();
   });
 });

@@ -15,7 +15,7 @@ import { callSid, messageSid } from '../../../testing/sids';
 
 const CALL = callSid(0xc);
 const URL_SEND = `${LOCAL_BASE}/send-message`;
-// No TWILIO_SANDBOX_URL: if validation let anything through, the route would try twilio.com and fail differently.
+// No sandbox running: if validation let anything through, the route would try twilio.com and fail differently.
 const context = () => makeContext('/send-message');
 const send = (body: Record<string, string>) => invoke(handler, context(), signedEvent(URL_SEND, body));
 const CONTENT = '{"hello":"sdk"}';

@@ -1,5 +1,7 @@
-// Points the standard `twilio` client at a local Twilio (the project's sandbox) instead of
-// https://<product>.twilio.com. Used only when TWILIO_SANDBOX_URL is set; production never sets it.
+// Points the standard `twilio` client straight at the sandbox's REST server instead of
+// https://<product>.twilio.com, for code outside the functions (tests, the bench, `npm run wire`
+// with TWILIO_SANDBOX_URL) that holds a client of its own. The functions never use it: they reach
+// the sandbox at Twilio's hostnames through its proxy (twilio-proxy.ts).
 import twilio from 'twilio';
 
 type RequestOptions<T> = import('twilio/lib/base/RequestClient').RequestOptions<T>;
