@@ -266,7 +266,7 @@ export function wiringVariables(config: ServiceConfig, applicationSid: string | 
 
 export function formatVariables(result: WireResult): string[] {
   const lines = [
-    'Set these in .env (deploy uploads every .env variable except ACCOUNT_SID/AUTH_TOKEN), then run `npm run deploy` again:',
+    'Set these in .env, then run `npm run deploy` again (`npm run setup` sets them on the deployed environment and in .env, without a second deploy):',
     ...Object.entries(result.variables).map(([k, v]) => `  ${k}=${v}`),
   ];
   if (!result.variables.TWIML_APP_SID) lines.push('  TWIML_APP_SID=<the SID of the TwiML App this run would create>');
