@@ -34,6 +34,11 @@ export interface Stack {
   env: Record<string, string>;
   /** The functions' output, when `captureOutput` is set. */
   output: string[];
+  /**
+   * Runs the functions again with exactly these variables (a new twilio-run on the same ports): a
+   * deployment as Twilio would run it, e.g. with `deployedFunctionEnv`'s variables.
+   */
+  restartFunctions(env: Record<string, string>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -69,6 +74,25 @@ export function sandboxEnv(
     // The browser softphone's Device connects here (chunderw) instead of Twilio: see /client-config.
     ...(sandbox.gateway ? { SANDBOX_GATEWAY: sandbox.gateway.chunderw } : {}),
     ...extra,
+  };
+}
+
+/**
+ * What a deployed Function's `context` holds, as the sandbox plays Twilio's hosting: the account's
+ * credentials (Twilio adds ACCOUNT_SID and AUTH_TOKEN), the environment's variables as deployed
+ * (the Serverless API's Variables), and the sandbox's own reach (its proxy and its page endpoints),
+ * which a real deployment never has.
+ */
+export function deployedFunctionEnv(sandbox: Sandbox, variables: Record<string, string>): Record<string, string> {
+  const reach = sandboxEnv(sandbox);
+  return {
+    ACCOUNT_SID: sandbox.accountSid,
+    AUTH_TOKEN: sandbox.authToken,
+    ...variables,
+    HTTP_PROXY: reach.HTTP_PROXY!,
+    NODE_EXTRA_CA_CERTS: reach.NODE_EXTRA_CA_CERTS!,
+    SANDBOX_TWILSOCK_URL: reach.SANDBOX_TWILSOCK_URL!,
+    ...(reach.SANDBOX_GATEWAY ? { SANDBOX_GATEWAY: reach.SANDBOX_GATEWAY } : {}),
   };
 }
 
@@ -112,15 +136,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     functionsUrl,
     functionsGateway: { port: functionsPort, upstream: twilioRunUrl },
   });
-  const env = sandboxEnv(sandbox, options.env);
+  // One object for the stack's life (restartFunctions changes it in place: copies of the stack see it).
+  const env: Record<string, string> = sandboxEnv(sandbox, options.env);
   // twilio-run reads variables from a file; this one lives outside the project so deploy never sees it.
   const envFile = join(mkdtempSync(join(tmpdir(), 'cme-stack-')), '.env');
-  writeFileSync(
-    envFile,
-    Object.entries(env)
-      .map(([k, v]) => `${k}=${v}`)
-      .join('\n') + '\n',
-  );
+  const writeEnv = () =>
+    writeFileSync(
+      envFile,
+      Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n') + '\n',
+    );
+  writeEnv();
   // --no-live: keep modules cached between requests, as a warm Function container does.
   // twilio-run is told the public port (its context.DOMAIN_NAME) and listens on loopback at its own.
   // --enable-source-maps: the functions' errors name TypeScript lines (dist/sourcemaps, from the build).
@@ -150,24 +177,38 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     );
   if (options.quiet !== false) args.push('--no-logs');
   const stdout = options.captureOutput ? 'pipe' : options.quiet === false ? 'inherit' : 'ignore';
-  const child = spawn(process.execPath, args, {
-    cwd: root,
-    stdio: ['ignore', stdout, options.captureOutput ? 'pipe' : 'inherit'],
-    env: {
-      ...process.env,
-      // Trusted from the start: the CA of the sandbox's proxy, which answers for *.twilio.com.
-      NODE_EXTRA_CA_CERTS: sandbox.twilioProxy.caFile,
-      FORCE_COLOR: '0',
-      CME_FUNCTIONS_PUBLIC_PORT: String(functionsPort),
-      CME_FUNCTIONS_LOOPBACK_PORT: String(twilioRunPort),
-    },
-  });
   const output: string[] = [];
-  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  const spawnFunctions = () => {
+    const started = spawn(process.execPath, args, {
+      cwd: root,
+      stdio: ['ignore', stdout, options.captureOutput ? 'pipe' : 'inherit'],
+      env: {
+        ...process.env,
+        // Trusted from the start: the CA of the sandbox's proxy, which answers for *.twilio.com.
+        NODE_EXTRA_CA_CERTS: sandbox.twilioProxy.caFile,
+        FORCE_COLOR: '0',
+        CME_FUNCTIONS_PUBLIC_PORT: String(functionsPort),
+        CME_FUNCTIONS_LOOPBACK_PORT: String(twilioRunPort),
+      },
+    });
+    started.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    started.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    return started;
+  };
+  let child = spawnFunctions();
+  const stopFunctions = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 3000)))]);
+    clearTimeout(timer);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  };
   try {
     await waitForHttp(`${twilioRunUrl}/client-config`, child, 30_000);
-    await seedAgents(functionsUrl, env.OPERATOR_SECRET, options.agents ?? SANDBOX_DEFAULTS.agents);
+    const agents = options.agents ?? SANDBOX_DEFAULTS.agents;
+    if (agents.length > 0) await seedAgents(functionsUrl, env.OPERATOR_SECRET!, agents);
   } catch (err) {
     child.kill();
     await sandbox.close();
@@ -179,15 +220,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     twilioRunUrl,
     env,
     output,
+    async restartFunctions(next) {
+      await stopFunctions();
+      for (const key of Object.keys(env)) delete env[key];
+      Object.assign(env, next);
+      writeEnv();
+      child = spawnFunctions();
+      await waitForHttp(`${twilioRunUrl}/client-config`, child, 30_000);
+    },
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 3000)))]);
-        clearTimeout(timer);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
+      await stopFunctions();
       await sandbox.close();
     },
   };

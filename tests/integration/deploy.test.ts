@@ -3,22 +3,11 @@
 // (HTTP_PROXY + NODE_EXTRA_CA_CERTS). It runs in a scratch copy of the project root (as
 // deploy-set.test.ts builds) so that its build and .twiliodeployinfo never touch the checkout.
 import { execFile } from 'node:child_process';
-import {
-  copyFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startSandbox, type Sandbox } from '../../sandbox/app';
 import { loadContract } from '../support/openapi-contract';
+import { scratchProject } from '../support/scratch-project';
 import type { Build, Environment, Service, Version } from '../../sandbox/rest/serverless/state';
 
 interface Resource {
@@ -36,7 +25,6 @@ const { fsHelpers } = require('@twilio-labs/serverless-api') as {
   };
 };
 
-const ROOT = resolve(__dirname, '../..');
 const SECRET = 'a-long-operator-secret-of-forty-characters';
 
 let sandbox: Sandbox;
@@ -109,12 +97,7 @@ const versionsOf = (build: Build, kind: 'functionVersions' | 'assetVersions'): V
 
 beforeAll(async () => {
   sandbox = await startSandbox({ profile: 'deterministic', recordExchanges: true });
-  work = realpathSync(mkdtempSync(join(tmpdir(), 'deploy-')));
-  cpSync(join(ROOT, 'scripts'), join(work, 'scripts'), { recursive: true });
-  for (const d of ['functions', 'lib', 'node_modules'])
-    if (existsSync(join(ROOT, d))) symlinkSync(join(ROOT, d), join(work, d), 'dir');
-  if (existsSync(join(ROOT, 'assets'))) cpSync(join(ROOT, 'assets'), join(work, 'assets'), { recursive: true });
-  for (const f of ['package.json', '.twilioserverlessrc']) copyFileSync(join(ROOT, f), join(work, f));
+  work = scratchProject('deploy-');
   mkdirSync(join(work, 'env'));
   envFile = join(work, 'env', '.env');
 });

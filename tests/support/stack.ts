@@ -46,6 +46,7 @@ export function useTestStack(options: StackOptions | (() => StackOptions) = {}):
     get fn() {
       return stack().fn;
     },
+    restartFunctions: (env) => stack().restartFunctions(env),
     stop: () => stack().stop(),
     withKnobs: (settings, fn) => stack().withKnobs(settings, fn),
   };
