@@ -26,6 +26,18 @@ export function readDotEnv(path: string): Record<string, string> {
   }
 }
 
+/** The first non-empty value of these names: the environment's first, then the file's. */
+const picker =
+  (processEnv: Env, dotEnv: Env) =>
+  (...names: string[]): string | undefined => {
+    for (const source of [processEnv, dotEnv])
+      for (const name of names) {
+        const value = source[name]?.trim();
+        if (value) return value;
+      }
+    return undefined;
+  };
+
 export interface Credentials {
   accountSid: string;
   authToken: string;
@@ -42,15 +54,7 @@ export class CredentialsError extends Error {
  * `processEnv`, falling back to `dotEnv` for any that the environment does not set.
  */
 export function readCredentials(processEnv: Env, dotEnv: Env, dotEnvPath = '.env'): Credentials {
-  const pick = (...names: string[]) => {
-    for (const source of [processEnv, dotEnv]) {
-      for (const name of names) {
-        const value = source[name]?.trim();
-        if (value) return value;
-      }
-    }
-    return undefined;
-  };
+  const pick = picker(processEnv, dotEnv);
   const accountSid = pick('ACCOUNT_SID', 'TWILIO_ACCOUNT_SID');
   const authToken = pick('AUTH_TOKEN', 'TWILIO_AUTH_TOKEN');
   const missing = [
@@ -86,14 +90,7 @@ export interface ApiCredentials {
  * environment wins over `dotEnv`, name by name.
  */
 export function readApiCredentials(processEnv: Env, dotEnv: Env, dotEnvPath = '.env'): ApiCredentials {
-  const pick = (...names: string[]) => {
-    for (const source of [processEnv, dotEnv])
-      for (const name of names) {
-        const value = source[name]?.trim();
-        if (value) return value;
-      }
-    return undefined;
-  };
+  const pick = picker(processEnv, dotEnv);
   const accountSid = pick('ACCOUNT_SID', 'TWILIO_ACCOUNT_SID');
   const authToken = pick('AUTH_TOKEN', 'TWILIO_AUTH_TOKEN');
   const apiKey = pick('TWILIO_API_KEY');

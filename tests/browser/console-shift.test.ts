@@ -3,7 +3,6 @@
 // message reach the page without polling. One row per call, a detail beside the list, agents in
 // their own tab, Send off with its reason, confirmations, rename, copy; 390 px; forms that never
 // put a secret in a URL; keyboard use and axe-core's rules.
-import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import twilio from 'twilio';
 import { sendMessage } from '../../client/src';
@@ -12,7 +11,7 @@ import { legMapName } from '../../lib/shared/sync-names';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { waitFor } from '../../testing/stack';
 import { useTestStack } from '../support/stack';
-import { launchBrowser, openPage, type WatchedPage } from '../../testing/browser';
+import { axeViolations, launchBrowser, openPage, type WatchedPage } from '../../testing/browser';
 import { describeWithChromium } from '../support/chromium';
 
 jest.setTimeout(60_000);
@@ -24,7 +23,6 @@ jest.setTimeout(60_000);
  */
 const NEW_CALL_MS = 6000;
 const MESSAGE_MS = 5000;
-const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 const stack = useTestStack();
 let browser: Browser;
@@ -43,25 +41,6 @@ async function consolePage(viewport: { width: number; height: number }): Promise
 }
 
 const row = (page: Page, leg: string) => page.locator(`#calls tr[data-legs~="${leg}"]`);
-
-/** axe-core's WCAG 2.1 A/AA and best-practice rules on the page as it is: the violations, by rule and target. */
-async function axeViolations(page: Page): Promise<string[]> {
-  // Evaluated through the DevTools protocol: the page's own CSP (no inline script) does not apply.
-  await page.evaluate(AXE_SOURCE);
-  return page.evaluate(async () => {
-    const axe = (
-      window as unknown as {
-        axe: {
-          run(ctx: Document, o: object): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }>;
-        };
-      }
-    ).axe;
-    const result = await axe.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-    });
-    return result.violations.flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')}`));
-  });
-}
 
 describeWithChromium('the operator console for a shift', () => {
   beforeAll(async () => {

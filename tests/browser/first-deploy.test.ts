@@ -44,6 +44,10 @@ function npmRun(script: string, ...args: string[]): Promise<{ code: number; stdo
   );
 }
 
+/** `npm run setup` against the sandbox, wiring the number at the local functions. */
+const setup = () =>
+  npmRun('setup', '--env', envFile, '--config', join(work, 'service-config.json'), '--base-url', stack.functionsUrl);
+
 /** The variables of the environment `npm run deploy` made (the Serverless API's own state). */
 function deployedVariables(): Record<string, string> {
   const state = stack.sandbox.serverless.state;
@@ -90,15 +94,7 @@ describeWithChromium('the first deploy: deploy once, setup once, a call reaches 
     expect(deployed.stderr).not.toMatch(/error/i);
     expect(deployed.code).toBe(0);
 
-    const set = await npmRun(
-      'setup',
-      '--env',
-      envFile,
-      '--config',
-      join(work, 'service-config.json'),
-      '--base-url',
-      stack.functionsUrl,
-    );
+    const set = await setup();
     expect(set.stderr).toBe('');
     expect(set.code).toBe(0);
     password = defined(/password, shown this once: (\S+)/.exec(set.stdout)?.[1]);
@@ -112,15 +108,7 @@ describeWithChromium('the first deploy: deploy once, setup once, a call reaches 
     expect(set.stdout).not.toContain(defined(variables.OPERATOR_SECRET));
 
     // A second setup changes nothing; the next deploy keeps every variable (.env holds them now).
-    const again = await npmRun(
-      'setup',
-      '--env',
-      envFile,
-      '--config',
-      join(work, 'service-config.json'),
-      '--base-url',
-      stack.functionsUrl,
-    );
+    const again = await setup();
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/added —; changed —/);
     expect((await npmRun('deploy', '--env', envFile, '--skip-build', '--dry-run')).stdout).toMatch(/removed\s+—/);

@@ -4,38 +4,19 @@
 // a session made in the console serving here too, and axe-core's rules on both pages.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { useTestStack } from '../support/stack';
-import { launchBrowser, offMachine, openPage, type WatchedPage } from '../../testing/browser';
+import { axeViolations, launchBrowser, offMachine, openPage, type WatchedPage } from '../../testing/browser';
 import { describeWithChromium } from '../support/chromium';
 
 jest.setTimeout(60_000);
 
-const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const { version } = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string };
 
 const stack = useTestStack();
 let browser: Browser;
 const pages: WatchedPage[] = [];
-
-async function axeViolations(page: Page): Promise<string[]> {
-  // Evaluated through the DevTools protocol: the page's own CSP (no inline script) does not apply.
-  await page.evaluate(AXE_SOURCE);
-  return page.evaluate(async () => {
-    const axe = (
-      window as unknown as {
-        axe: {
-          run(ctx: Document, o: object): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }>;
-        };
-      }
-    ).axe;
-    const result = await axe.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-    });
-    return result.violations.flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')}`));
-  });
-}
 
 describeWithChromium('the landing page and the status page', () => {
   beforeAll(async () => {
