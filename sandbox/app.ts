@@ -293,7 +293,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     record: (r) => requests.push({ ...r, product: 'sync-client' }),
   });
   const twilioProxy = await startTwilioProxy({
-    target: `http://127.0.0.1:${port}`,
+    handle: server,
     port: options.twilioProxyPort ?? 0,
   }).catch((err: Error) => {
     httpServer.close();

@@ -6,7 +6,7 @@
 // (Node reads it at start: the CA's PEM file). Any other host is refused (403): nothing leaves the
 // machine through it.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,8 +32,13 @@ export interface TwilioProxy {
 }
 
 export interface TwilioProxyOptions {
-  /** The sandbox's REST server (`http://127.0.0.1:<port>`). */
-  target: string;
+  /**
+   * The sandbox's own request handler: the proxy runs in its process and hands each request to it
+   * directly, its URL under the product's prefix (`/api/…`, `/sync/…`). No second HTTP hop: the
+   * sandbox is one thread and every Twilio request of the functions comes through here, and a
+   * client that gives up (its tunnel closed) is seen by the sandbox as it would be directly.
+   */
+  handle: (req: IncomingMessage, res: ServerResponse) => void;
   /** 127.0.0.1 only; 0 = any free port. */
   port?: number;
 }
@@ -89,13 +94,10 @@ export async function startTwilioProxy(opts: TwilioProxyOptions): Promise<Twilio
   })(process.env.NODE_EXTRA_CA_CERTS);
   writeFileSync(caFile, `${pems.ca.trim()}\n${inherited}`);
   const secureContext = createSecureContext({ key: pems.key, cert: pems.cert });
-  const target = new URL(opts.target);
   const connects: TwilioProxy['connects'] = [];
   /** The product each terminated TLS connection was opened for. */
   const productOf = new WeakMap<Socket, string>();
   const open = new Set<Socket>();
-  // One kept-alive pool to the sandbox: a tunnel costs its TLS handshake, not a connection more.
-  const upstreamAgent = new Agent({ keepAlive: true });
 
   // The requests inside the tunnels: to the sandbox, under the product's prefix.
   const inner: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -104,29 +106,9 @@ export async function startTwilioProxy(opts: TwilioProxyOptions): Promise<Twilio
       res.writeHead(400).end();
       return;
     }
-    const headers = { ...req.headers, host: target.host, 'x-forwarded-host': `${product}.twilio.com` };
-    const upstream = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        method: req.method,
-        path: `/${product}${req.url ?? '/'}`,
-        headers,
-        agent: upstreamAgent,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => {
-      if (res.headersSent) res.destroy();
-      else
-        res
-          .writeHead(502, { 'content-type': 'application/json' })
-          .end(JSON.stringify(errorBody(502, 20500, 'The sandbox did not answer')));
-    });
-    req.pipe(upstream);
+    req.url = `/${product}${req.url ?? '/'}`;
+    req.headers['x-forwarded-host'] = `${product}.twilio.com`;
+    opts.handle(req, res);
   });
   inner.on('clientError', (_err, socket) => socket.destroy());
 
@@ -176,7 +158,6 @@ export async function startTwilioProxy(opts: TwilioProxyOptions): Promise<Twilio
     async close() {
       for (const s of open) s.destroy();
       inner.closeAllConnections();
-      upstreamAgent.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       rmSync(dir, { recursive: true, force: true });
     },
