@@ -23,8 +23,8 @@ import { el, time } from './console/elements';
 import { startLive, stopLive } from './console/live';
 import { send, updateSendSize } from './console/sending';
 import { state, type Session } from './console/state';
+import { clearOperatorSession, loadOperatorSession, saveOperatorSession } from './shared/operator-session';
 
-const STORAGE_KEY = 'cme.operator.session';
 /** Live calls' durations tick on screen: no request. */
 const TICK_MS = 1000;
 
@@ -44,7 +44,7 @@ async function login(event: SubmitEvent) {
       method: 'POST',
       params: { secret: el.secret.value },
     });
-    sessionStorage.setItem(STORAGE_KEY, JSON.stringify(state.session));
+    saveOperatorSession(state.session);
     el.secret.value = '';
     showConsole();
   } catch (err) {
@@ -55,7 +55,7 @@ async function login(event: SubmitEvent) {
 
 function logout(reason = 'Logged out.') {
   state.session = undefined;
-  sessionStorage.removeItem(STORAGE_KEY);
+  clearOperatorSession();
   stopLive();
   window.clearInterval(ticker);
   window.clearTimeout(sessionTimer);
@@ -137,15 +137,7 @@ function start() {
   wireCalls();
   wireAgents();
   el.sendContent.addEventListener('input', updateSendSize);
-  const saved = sessionStorage.getItem(STORAGE_KEY);
-  if (saved) {
-    try {
-      const parsed = JSON.parse(saved) as Session;
-      if (Date.parse(parsed.expiresAt) > Date.now()) state.session = parsed;
-    } catch {
-      sessionStorage.removeItem(STORAGE_KEY);
-    }
-  }
+  state.session = loadOperatorSession();
   if (state.session) showConsole();
   document.body.dataset.ready = 'true';
 }

@@ -4,16 +4,13 @@
 // value), Sync, the TwiML App, the numbers, the version. Every failure is shown as text.
 import { refuseFraming } from './frame-guard';
 import { $ } from './shared/dom';
+import {
+  clearOperatorSession,
+  loadOperatorSession,
+  saveOperatorSession,
+  type OperatorSession,
+} from './shared/operator-session';
 import type { OperatorStatus, StatusLevel } from '../../lib/shared/api-types';
-
-/** /operator-session's answer (as the console keeps it). */
-interface OperatorSession {
-  session: string;
-  expiresAt: string;
-}
-
-/** The console's key: a session made there serves here too (same origin, same tab). */
-const STORAGE_KEY = 'cme.operator.session';
 
 const el = {
   sessionStatus: $<HTMLParagraphElement>('session-status'),
@@ -148,7 +145,7 @@ function showReport() {
 
 function logout(reason: string) {
   session = undefined;
-  sessionStorage.removeItem(STORAGE_KEY);
+  clearOperatorSession();
   el.report.hidden = true;
   el.loginCard.hidden = false;
   el.sessionStatus.textContent = reason;
@@ -168,7 +165,7 @@ async function login(event: SubmitEvent) {
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ secret: el.secret.value }).toString(),
     });
-    sessionStorage.setItem(STORAGE_KEY, JSON.stringify(session));
+    saveOperatorSession(session);
     el.secret.value = '';
     showReport();
   } catch (err) {
@@ -180,12 +177,7 @@ async function login(event: SubmitEvent) {
 function start() {
   el.loginForm.addEventListener('submit', (e) => void login(e));
   el.refresh.addEventListener('click', () => void check());
-  try {
-    const saved = JSON.parse(sessionStorage.getItem(STORAGE_KEY) ?? 'null') as OperatorSession | null;
-    if (saved && Date.parse(saved.expiresAt) > Date.now()) session = saved;
-  } catch {
-    sessionStorage.removeItem(STORAGE_KEY);
-  }
+  session = loadOperatorSession();
   showReport();
   document.body.dataset.ready = 'true';
 }

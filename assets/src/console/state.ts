@@ -1,6 +1,7 @@
 // What the operator console holds across its modules: the session, the calls listed and the call
 // (and leg) whose messages are open.
 
+import type { OperatorSession } from '../shared/operator-session';
 import type { CallMessagePageItem, CallMessagesPage, LegState, OperatorCall } from '../../../lib/shared/api-types';
 
 export type CallRow = OperatorCall;
@@ -16,10 +17,8 @@ export interface OpenHistory {
   complete?: boolean;
 }
 
-export interface Session {
-  session: string;
-  expiresAt: string;
-}
+/** The operator's session (kept in the tab, shared with the status page). */
+export type Session = OperatorSession;
 
 /** One call as the console lists it: its SDK legs grouped (a client → client call has two). */
 export interface CallGroup {
