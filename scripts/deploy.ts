@@ -10,6 +10,7 @@ import twilio from 'twilio';
 import { parseCommandLine } from './cli';
 import { CredentialsError, readCredentials, readDotEnv } from './dotenv';
 import { deployEnv, envFileText, planVariables, type VariablePlan } from './deploy/plan';
+import { findDeployment } from './deploy/deployed';
 
 const USAGE = `Usage: npm run deploy -- [--dry-run] [--env FILE] [--environment SUFFIX] [--skip-build]
 Builds, then deploys dist/ to Twilio Functions with twilio-run, so that the deployed environment's
@@ -41,24 +42,6 @@ export function readProject(root: string, environment: string | undefined): Proj
   if (!serviceName) throw new Error('No service name: set serviceName in .twilioserverlessrc');
   // twilio-run's own default for --environment is "dev".
   return { root, serviceName, environment: environment ?? rc.environment ?? 'dev' };
-}
-
-/** The deployed service and environment (undefined before the first deploy) and its variables. */
-async function deployed(client: twilio.Twilio, project: Project) {
-  const service = await client.serverless.v1
-    .services(project.serviceName)
-    .fetch()
-    .catch((err: { status?: number }) => {
-      if (err.status === 404) return undefined;
-      throw err;
-    });
-  if (!service) return { service: undefined, environment: undefined, variables: [] };
-  const environments = await client.serverless.v1.services(service.sid).environments.list();
-  const suffix = project.environment;
-  const environment = environments.find((e) => e.domainSuffix === suffix || (suffix === '' && e.domainSuffix === null));
-  if (!environment) return { service, environment: undefined, variables: [] };
-  const variables = await client.serverless.v1.services(service.sid).environments(environment.sid).variables.list();
-  return { service, environment, variables };
 }
 
 function printPlan(plan: VariablePlan, dropped: ReturnType<typeof deployEnv>['dropped'], where: string): void {
@@ -95,7 +78,7 @@ async function main(): Promise<number> {
   const credentials = readCredentials(process.env, fileEnv, values.env);
   const { env, dropped } = deployEnv(fileEnv);
   const client = twilio(credentials.accountSid, credentials.authToken);
-  const now = await deployed(client, project);
+  const now = await findDeployment(client, project.serviceName, project.environment);
   const plan = planVariables(
     env,
     now.variables.map((v) => ({ key: v.key, value: v.value })),

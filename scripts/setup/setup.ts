@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TwilioClient } from '../../lib/platform/twilio-client';
 import { isTwilioRestError } from '../../lib/platform/errors';
+import { findDeployment } from '../deploy/deployed';
 import { AgentStore, generatePassword, newAgentRecord } from '../../lib/auth/agents';
 import type { ServiceConfig } from '../wire/service-config';
 import { applyWiring, formatPlan, planWiring, WireRefusal, type Plan as WiringPlan } from '../wire/wire';
@@ -64,27 +65,18 @@ export class SetupError extends Error {
   override name = 'SetupError';
 }
 
-async function deployedEnvironment(client: TwilioClient, serviceName: string, suffix: string) {
-  const where = `service ${serviceName}, environment ${suffix || '(production)'}`;
-  const service = await client.serverless.v1
-    .services(serviceName)
-    .fetch()
-    .catch((err: unknown) => {
-      if (isTwilioRestError(err) && err.status === 404) return undefined;
-      throw err;
-    });
-  const environments = service ? await client.serverless.v1.services(service.sid).environments.list() : [];
-  const environment = environments.find((e) => (e.domainSuffix ?? '') === suffix);
-  if (!service || !environment)
-    throw new SetupError(`Nothing is deployed yet (${where}): run \`npm run deploy\` first, then setup.`);
-  return { service, environment, where };
-}
-
 /** Plans and (unless a dry run) applies; every line of the plan goes to `log`, values never (but the password, once). */
 export async function setup(client: TwilioClient, config: ServiceConfig, options: SetupOptions): Promise<SetupResult> {
   const log = options.log ?? (() => {});
   const env = options.dotEnv;
-  const { service, environment, where } = await deployedEnvironment(client, options.serviceName, options.environment);
+  const where = `service ${options.serviceName}, environment ${options.environment || '(production)'}`;
+  const {
+    service,
+    environment,
+    variables: variablesNow,
+  } = await findDeployment(client, options.serviceName, options.environment);
+  if (!service || !environment)
+    throw new SetupError(`Nothing is deployed yet (${where}): run \`npm run deploy\` first, then setup.`);
   const baseUrl = options.baseUrl ?? `https://${environment.domainName}`;
   log(`Setting up ${baseUrl} (${where}).`);
 
@@ -114,7 +106,6 @@ export async function setup(client: TwilioClient, config: ServiceConfig, options
     env.OPERATOR_SECRET && env.OPERATOR_SECRET.length >= OPERATOR_SECRET_MIN
       ? env.OPERATOR_SECRET
       : randomBytes(32).toString('base64url');
-  const variablesNow = await client.serverless.v1.services(service.sid).environments(environment.sid).variables.list();
   // Known before anything is made: which variables change (a new key or App shows as a change).
   const wanted = (keySid: string, keySecret: string, appSid: string): Record<SetupVariable, string> => ({
     API_KEY_SID: keySid,
