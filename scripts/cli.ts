@@ -30,3 +30,29 @@ export function parseCommandLine<O extends Options>(
   }
   return parsed;
 }
+
+/**
+ * Prints why a script failed and answers its exit code: one line for an error of an `expected`
+ * class (its `exitCode` when it has one, else 1) or an answer from Twilio (with `unauthorizedHint`
+ * on a 401), the stack for anything else.
+ */
+export function reportFailure(
+  script: string,
+  err: unknown,
+  expected: readonly (abstract new (...args: never[]) => Error)[],
+  unauthorizedHint?: string,
+): number {
+  if (expected.some((kind) => err instanceof kind)) {
+    console.error(`${script}: ${(err as Error).message}`);
+    const code = (err as { exitCode?: unknown }).exitCode;
+    return typeof code === 'number' ? code : 1;
+  }
+  const e = err as { status?: unknown; code?: number; message?: string };
+  if (typeof e.status === 'number') {
+    const hint = e.status === 401 && unauthorizedHint ? ` (${unauthorizedHint})` : '';
+    console.error(`${script}: Twilio answered ${e.status}${e.code ? ` (error ${e.code})` : ''}: ${e.message}${hint}`);
+    return 1;
+  }
+  console.error(`${script}: ${(err as Error | undefined)?.stack ?? String(err)}`);
+  return 1;
+}

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import twilio from 'twilio';
-import { parseCommandLine } from './cli';
+import { parseCommandLine, reportFailure } from './cli';
 import { CredentialsError, readApiCredentials, readDotEnv, setDotEnvValues } from './dotenv';
 import { readProject } from './deploy';
 import { loadServiceConfig, SERVICE_CONFIG_FILE, ServiceConfigError } from './wire/service-config';
@@ -68,21 +68,7 @@ async function main(): Promise<number> {
     if (result.applied) console.log('Set up. Open the status page (/status.html) to check it.');
     return 0;
   } catch (err) {
-    if (err instanceof WireError) {
-      console.error(`setup: ${err.message}`);
-      return err.exitCode;
-    }
-    if (err instanceof SetupError || err instanceof ServiceConfigError || err instanceof CredentialsError) {
-      console.error(`setup: ${err.message}`);
-      return 1;
-    }
-    const e = err as { status?: number; code?: number; message?: string };
-    if (typeof e.status === 'number') {
-      console.error(`setup: Twilio answered ${e.status}${e.code ? ` (error ${e.code})` : ''}: ${e.message}`);
-      return 1;
-    }
-    console.error(`setup: ${(err as Error)?.stack ?? String(err)}`);
-    return 1;
+    return reportFailure('setup', err, [WireError, SetupError, ServiceConfigError, CredentialsError]);
   }
 }
 

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import twilio from 'twilio';
 import { twilioClient } from '../lib/platform/twilio-client';
 import { SandboxRequestClient } from '../sandbox/request-client';
-import { parseCommandLine } from './cli';
+import { parseCommandLine, reportFailure } from './cli';
 import { CredentialsError, readCredentials, readDotEnv } from './dotenv';
 import { BaseUrlError } from './wire/base-url';
 import { loadServiceConfig, SERVICE_CONFIG_FILE, ServiceConfigError } from './wire/service-config';
@@ -52,22 +52,12 @@ async function main(): Promise<number> {
     });
     return 0;
   } catch (err) {
-    if (err instanceof WireError) {
-      console.error(`wire: ${err.message}`);
-      return err.exitCode;
-    }
-    if (err instanceof ServiceConfigError || err instanceof CredentialsError || err instanceof BaseUrlError) {
-      console.error(`wire: ${err.message}`);
-      return 1;
-    }
-    const e = err as { status?: number; code?: number; message?: string; moreInfo?: string };
-    if (typeof e.status === 'number') {
-      const hint = e.status === 401 ? ' (check ACCOUNT_SID and AUTH_TOKEN)' : '';
-      console.error(`wire: Twilio answered ${e.status}${e.code ? ` (error ${e.code})` : ''}: ${e.message}${hint}`);
-      return 1;
-    }
-    console.error(`wire: ${(err as Error)?.stack ?? String(err)}`);
-    return 1;
+    return reportFailure(
+      'wire',
+      err,
+      [WireError, ServiceConfigError, CredentialsError, BaseUrlError],
+      'check ACCOUNT_SID and AUTH_TOKEN',
+    );
   }
 }
 
