@@ -146,6 +146,8 @@ export interface WebhookRecord {
   status: number | null;
   ms: number;
   attempt: number;
+  /** Status callbacks: the start of what our function answered (for a test to say why a leg is stuck). */
+  answer?: string;
 }
 
 export interface WebhookResponse {
@@ -303,6 +305,7 @@ export class WebhookSender {
       status: result?.status ?? null,
       ms: Date.now() - started,
       attempt,
+      ...(req.kind === 'status' && result ? { answer: result.body.slice(0, 300) } : {}),
     });
     // Trimmed in chunks: one splice per 10,000 webhooks, not one per webhook.
     if (this.log.length > 110_000) this.log.splice(0, this.log.length - 100_000);

@@ -1,6 +1,6 @@
 import type { StoredSubscription } from '../store/records';
 import { isFinalStatus, sdkLegsOfStatusCallback, statusRank, type SdkLeg } from '../calls/legs';
-import type { ClaimedState } from '../store/call-store';
+import { isAbandonedClaim, type ClaimedState } from '../store/call-store';
 import { messageCallbackUrl } from '../calls/callback-urls';
 import { apiError } from '../shared/error-catalogue';
 import { twilioCode } from '../platform/errors';
@@ -98,14 +98,19 @@ async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStatus): Pr
     const until = Math.min(Date.now() + IN_FLIGHT_WAIT_MS + REQUEST_TIMEOUT_MS, ctx.deadline);
     const record = await store.awaitSubscription(leg.callSid, until);
     if (record?.status === 'subscribed') return 'subscribed';
-    // Twilio refused it to an earlier status (a leg that rang: 31211), or its claimant gave up:
-    // this callback takes over, for no later callback may come (in-progress is the last).
+    // Refused to this status or a later one: another copy already saw what this one would.
+    if (record?.status === 'refused' && statusRank(record.by) >= statusRank(status))
+      return status === LAST_CHANCE ? 'call-gone' : 'not-yet-subscribable';
+    // Twilio refused it to an earlier status (a leg that rang: 31211), or its claimant gave up or
+    // was stopped: this callback takes over, for no later callback may come (in-progress is the last).
     const overtaken =
-      record?.status === 'failed' || (record?.status === 'refused' && statusRank(status) > statusRank(record.by));
-    if (!overtaken || round > 0) return 'in-flight';
+      record?.status === 'failed' ||
+      record?.status === 'refused' ||
+      (record !== undefined && isAbandonedClaim(record, new Date()));
+    if (!overtaken || round > 0) return inFlight(leg, status);
     claim = await store.claimSubscription(leg, status, new Date());
   }
-  if (claim.action === 'none' && claim.reason === 'in-flight') return 'in-flight';
+  if (claim.action === 'none' && claim.reason === 'in-flight') return inFlight(leg, status);
   if (claim.action === 'none') return claim.reason === 'ended' ? 'ended-before-start' : claim.reason;
   const record = (outcome: StoredSubscription['status'], sid?: string) =>
     store.recordSubscription(leg, claim.claimed, {
@@ -140,6 +145,23 @@ async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStatus): Pr
   await record('subscribed', sid);
   await forwardLegStarted(ctx, leg, status);
   return 'subscribed';
+}
+
+/** The last status callback before a leg's end: no later one can subscribe the leg. */
+const LAST_CHANCE = 'in-progress';
+
+/**
+ * Another invocation still holds the leg's claim. Before in-progress a later callback will look
+ * again; at in-progress none will, so the answer is 503 and Twilio redelivers (RETRY_FRAGMENT): by
+ * then the claim is subscribed, refused, failed, or stale enough (CLAIM_STALE_MS) to take over.
+ * A claimant stopped before it recorded anything would otherwise leave the leg unsubscribed.
+ */
+function inFlight(leg: SdkLeg, status: StartStatus): string {
+  if (status !== LAST_CHANCE) return 'in-flight';
+  throw apiError(
+    'subscription-in-flight',
+    `Another invocation is still subscribing ${leg.callSid}; Twilio redelivers this callback.`,
+  );
 }
 
 /**

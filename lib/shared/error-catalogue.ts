@@ -84,6 +84,11 @@ export const ERROR_CATALOGUE = {
   },
   'record-failed': { status: 503, description: 'A Sync write did not land; retry (with the same idempotencyKey).' },
   'record-contended': { status: 503, description: "A leg's state kept changing under concurrent callbacks." },
+  'subscription-in-flight': {
+    status: 503,
+    description:
+      "At a leg's last chance, another invocation's subscription of it is not confirmed yet; Twilio redelivers.",
+  },
   'forwarding-failed': { status: 503, description: 'The app backend did not acknowledge a forwarded message.' },
 } as const satisfies Record<string, ErrorEntry>;
 

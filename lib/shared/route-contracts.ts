@@ -155,7 +155,14 @@ export const ROUTE_CONTRACTS: readonly RouteContract[] = [
       optional('cme_child'),
     ],
     answers: { 200: 'CallStatusAnswer' },
-    errors: ['call-status-missing', 'legs-unknown', 'call-status-invalid', 'record-contended', 'record-failed'],
+    errors: [
+      'call-status-missing',
+      'legs-unknown',
+      'call-status-invalid',
+      'record-contended',
+      'record-failed',
+      'subscription-in-flight',
+    ],
   },
   {
     path: '/message-callback',

@@ -108,8 +108,8 @@ export class CallStore extends LegMap {
    * Waits while another invocation's subscription claim is in flight, reading the state after
    * `firstDelayMs`, then less and less often (Sync allows ~20 reads/s per object, shared by every
    * waiting copy), while a read can still end by `until` (ms since epoch). Answers the record as it
-   * ended up; still `claimed`, or undefined, when time ran out or a read failed (the caller then
-   * answers in-flight).
+   * ended up, or a claim as soon as it is abandoned (stale); still `claimed`, or undefined, when
+   * time ran out or a read failed (the caller then answers in-flight).
    */
   async awaitSubscription(callSid: string, until: number, firstDelayMs = 250): Promise<StoredSubscription | undefined> {
     let delay = firstDelayMs;
@@ -121,7 +121,7 @@ export class CallStore extends LegMap {
       } catch {
         return undefined;
       }
-      if (record?.status !== 'claimed') return record;
+      if (record?.status !== 'claimed' || isAbandonedClaim(record, new Date())) return record;
       delay = Math.min(delay * 2, MAX_AWAIT_DELAY_MS);
     }
     return record;
@@ -581,5 +581,5 @@ export interface StoredInbound {
 }
 
 /** A subscription claim left `claimed` for longer than one invocation can run: its claimant is gone. */
-const isAbandonedClaim = (record: StoredSubscription, now: Date) =>
+export const isAbandonedClaim = (record: StoredSubscription, now: Date) =>
   record.status === 'claimed' && now.getTime() - Date.parse(record.at) > CLAIM_STALE_MS;

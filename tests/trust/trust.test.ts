@@ -40,6 +40,27 @@ const gateway = gatewayLog(ctl);
 const syncWrites = () =>
   stack.sandbox.requests.filter((r) => r.product === 'sync' && r.method !== 'GET' && r.status < 300).length;
 
+/** Why legs are still unsubscribed: each one's status callbacks (copies, attempts, answers) and its function log lines. */
+async function stuckLegsReport(legs: readonly string[]): Promise<string> {
+  const lines: string[] = [];
+  for (const leg of legs) {
+    const call = await ctl()
+      .call(leg)
+      .catch(() => undefined);
+    lines.push(`leg ${leg}: status ${call?.status ?? '?'}, ${call?.subscriptions.length ?? '?'} subscriptions`);
+    // A parent leg's callbacks are its <Dial> child's.
+    const children = (await ctl().calls()).calls.filter((c) => c.parentCallSid === leg).map((c) => c.sid);
+    for (const w of stack.sandbox.webhooks.log)
+      if (w.kind === 'status' && w.callSid !== undefined && [leg, ...children].includes(w.callSid))
+        lines.push(
+          `  ${w.at} ${w.callStatus ?? ''} → ${w.status ?? 'no answer'} in ${w.ms} ms (attempt ${w.attempt}) ${w.answer ?? ''}`,
+        );
+    for (const out of stack.output.join('').split('\n'))
+      if (out.includes(leg)) lines.push(`  log: ${out.slice(0, 400)}`);
+  }
+  return lines.join('\n');
+}
+
 // ---------------------------------------------------------------------------------------------
 describe('1. authentication', () => {
   let leg: string;
@@ -702,7 +723,9 @@ describe.each(IDEMPOTENCY_VARIANTS)('3–4 under IdempotencyKey variant %s', (va
               },
               'subscriptions',
               timeLeft(),
-            );
+            ).catch(async (err: unknown) => {
+              throw new Error(`${String(err)}\n${await stuckLegsReport(legs)}`);
+            });
             await new Promise((r) => setTimeout(r, 200));
             await ctl().hangupCall(parent);
           }),

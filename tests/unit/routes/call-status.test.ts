@@ -1,6 +1,6 @@
 import { handler } from '../../../functions/call-status.protected';
 import { callStatusUrl, type SdkLegs } from '../../../lib/calls/callback-urls';
-import { CallStore, legMapName } from '../../../lib/store/call-store';
+import { CallStore, CLAIM_STALE_MS, legMapName } from '../../../lib/store/call-store';
 import {
   eventFor,
   expectError,
@@ -233,6 +233,40 @@ describe('/call-status', () => {
     }
     expect(await store.readState(CHILD)).toMatchObject({ status: 'completed' });
     expect(subscribeAttempts).toEqual([]);
+  });
+
+  describe('a claim whose invocation never recorded what became of it (stopped, or its record refused)', () => {
+    const bob = {
+      callSid: CHILD,
+      role: 'child' as const,
+      identity: 'bob',
+      peer: 'client:alice',
+      parentCallSid: PARENT,
+    };
+
+    it('is taken over at in-progress once it is stale, and the leg subscribed', async () => {
+      subscriptionAnswer = 'accept';
+      // Claimed at ringing 9.5 s ago: stale (CLAIM_STALE_MS) while this callback waits on it.
+      await store.claimSubscription(bob, 'ringing', new Date(Date.now() - CLAIM_STALE_MS + 500));
+      const res = await post({ child: 'bob' }, statusBody('in-progress'));
+      expect(res.body).toEqual({ status: 'in-progress', legs: { [CHILD]: 'subscribed' } });
+      expect(subscribeAttempts).toEqual([CHILD]);
+      expect(await store.readState(CHILD)).toMatchObject({ subscription: { status: 'subscribed', by: 'in-progress' } });
+    });
+
+    it('makes in-progress, the last chance, answer 503 while it is fresh, so Twilio redelivers', async () => {
+      subscriptionAnswer = 'accept';
+      await store.claimSubscription(bob, 'ringing', new Date());
+      const res = await post({ child: 'bob' }, statusBody('in-progress'));
+      expectError(res, 503, 'subscription-in-flight');
+      expect(subscribeAttempts).toEqual([]);
+    }, 15_000);
+
+    it('leaves ringing answering in-flight: in-progress still comes', async () => {
+      await store.claimSubscription(bob, 'initiated', new Date());
+      const res = await post({ child: 'bob' }, statusBody('ringing'));
+      expect(res.body).toEqual({ status: 'ringing', legs: { [CHILD]: 'in-flight' } });
+    }, 15_000);
   });
 
   it('answers in-progress refused by Twilio as call-gone (the end is on its way)', async () => {
