@@ -22,7 +22,9 @@ export function baseUrl(site: Pick<RequestSite, 'domainName' | 'publicBaseUrl'>)
 
 /** The query keys each route's callback URL may carry, in the order they are written. */
 export const ROUTE_QUERY_KEYS: Record<string, readonly string[]> = {
-  '/call-status': ['cme_sdk', 'cme_parent', 'cme_child'],
+  // cme_conf: the conference room of a leg added to one as a participant (cme_sdk=call).
+  '/call-status': ['cme_sdk', 'cme_parent', 'cme_child', 'cme_conf'],
+  '/conference-status': ['cme_conf'],
   // bodySHA256 is appended by Twilio to URLs that receive JSON bodies.
   // cme_parent and cme_identity name the leg's parent and SDK identity, so forwarding a message
   // never reads the leg's state for them (URLs issued before they existed lack both).
@@ -42,7 +44,7 @@ export const ROUTE_QUERY_KEYS: Record<string, readonly string[]> = {
 export const RETRY_FRAGMENT = 'rc=3&rp=5xx,ct,rt&rt=10000&tt=15000';
 
 /** The routes whose URLs carry RETRY_FRAGMENT (the ones Twilio calls back on its own). */
-export const ROUTES_WITH_FRAGMENT: readonly string[] = ['/call-status', '/message-callback'];
+export const ROUTES_WITH_FRAGMENT: readonly string[] = ['/call-status', '/message-callback', '/conference-status'];
 
 function withQuery(url: string, pairs: [string, string | undefined][]): string {
   const query = new URLSearchParams();
@@ -65,6 +67,24 @@ export function callStatusUrl(base: string, legs: SdkLegs): string {
     ['cme_child', legs.child],
   ]);
   return `${url}#${RETRY_FRAGMENT}`;
+}
+
+/**
+ * The status callback of a Voice SDK leg added to a conference as a participant (its own call: no
+ * parent, no <Dial>): `cme_sdk=call`, its identity and its room.
+ */
+export function participantStatusUrl(base: string, identity: string, room: string): string {
+  const url = withQuery(`${base}/call-status`, [
+    ['cme_sdk', 'call'],
+    ['cme_child', identity],
+    ['cme_conf', room],
+  ]);
+  return `${url}#${RETRY_FRAGMENT}`;
+}
+
+/** A room's conference status callback: `cme_conf` names the room it was issued for. */
+export function conferenceStatusUrl(base: string, room: string): string {
+  return `${withQuery(`${base}/conference-status`, [['cme_conf', room]])}#${RETRY_FRAGMENT}`;
 }
 
 /**

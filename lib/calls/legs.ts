@@ -4,6 +4,7 @@
 // Client → client: both legs are SDK legs.
 import type { SdkLegs } from './callback-urls';
 import { clientIdentity, isE164, isCallSid, isIdentity } from '../shared/identifiers';
+import { parseRoom } from './conference';
 
 export type VoiceRoute =
   | { kind: 'client'; identity: string; sdkLegs: SdkLegs }
@@ -71,6 +72,7 @@ export interface SdkLeg {
  * and the callback's CallSid (child) and ParentCallSid (parent).
  */
 export function sdkLegsOfStatusCallback(event: Record<string, unknown>): SdkLeg[] {
+  if (event.cme_sdk === 'call') return conferenceLegOfStatusCallback(event);
   const childSid = event.CallSid;
   const parentSid = event.ParentCallSid;
   if (!isCallSid(childSid) || !isCallSid(parentSid)) return [];
@@ -87,6 +89,48 @@ export function sdkLegsOfStatusCallback(event: Record<string, unknown>): SdkLeg[
     legs.push({ callSid: childSid, role: 'child', identity: childIdentity, peer: from, parentCallSid: parentSid });
   }
   return legs;
+}
+
+/** What a conference leg's state names as its peer: the room it is in. */
+export const conferencePeer = (room: string) => `conference:${room}`;
+
+/**
+ * The SDK leg of a participant's own status callback (`cme_sdk=call`): the call a Voice SDK answered
+ * when added to the room. Its parent is the call that opened the room, as a <Dial> child's is the
+ * call that dialled it.
+ */
+function conferenceLegOfStatusCallback(event: Record<string, unknown>): SdkLeg[] {
+  const room = parseRoom(event.cme_conf);
+  const identity = event.cme_child;
+  if (!isCallSid(event.CallSid) || !room || !isIdentity(identity)) return [];
+  return [
+    {
+      callSid: event.CallSid,
+      role: 'child',
+      identity,
+      peer: conferencePeer(room.room),
+      parentCallSid: room.originCallSid,
+    },
+  ];
+}
+
+/**
+ * The SDK leg a conference participant is, from its label: the call that opened the room is the
+ * SDK caller's own (a parent, as when it dials); any other is a call into the SDK (a child).
+ */
+export function conferenceLeg(
+  room: { room: string; originCallSid: string },
+  callSid: string,
+  identity: string,
+): SdkLeg {
+  const parent = callSid === room.originCallSid;
+  return {
+    callSid,
+    role: parent ? 'parent' : 'child',
+    identity,
+    peer: conferencePeer(room.room),
+    parentCallSid: room.originCallSid,
+  };
 }
 
 // A leg's statuses are part of the API's shapes (lib/shared/api-types.ts); the rules live here.

@@ -1,6 +1,7 @@
 import twilio from 'twilio';
 import type { VoiceRoute } from './legs';
-import { callStatusUrl } from './callback-urls';
+import { callStatusUrl, conferenceStatusUrl } from './callback-urls';
+import { CONFERENCE_EVENTS, type CallerSeat } from './conference';
 import type { CustomParameter } from './custom-parameters';
 
 const STATUS_EVENTS = ['initiated', 'ringing', 'answered', 'completed'] as const;
@@ -34,5 +35,26 @@ export function voiceTwiml(route: VoiceRoute, base: string, parameters: readonly
       for (const { name, value } of parameters) client.parameter({ name, value });
     }
   }
+  return response.toString();
+}
+
+/**
+ * The caller's TwiML in conference mode: it joins its room, which reports every event to
+ * `/conference-status` (the first participant to join sets these; the added party carries the same).
+ */
+export function conferenceTwiml(seat: CallerSeat, base: string): string {
+  const response = new twilio.twiml.VoiceResponse();
+  response.dial().conference(
+    {
+      participantLabel: seat.label,
+      startConferenceOnEnter: true,
+      endConferenceOnExit: true,
+      beep: 'false',
+      statusCallback: conferenceStatusUrl(base, seat.room),
+      statusCallbackEvent: [...CONFERENCE_EVENTS],
+      statusCallbackMethod: 'POST',
+    },
+    seat.room,
+  );
   return response.toString();
 }

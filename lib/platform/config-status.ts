@@ -3,6 +3,7 @@
 // marks `required: true` is required here (tests/unit/config-status.test.ts keeps the two equal).
 import type { StatusLevel, VariableStatus } from '../shared/api-types';
 import { MIN_SECRET_CHARS, SECRET_VARIABLES, type Env } from './config';
+import { CONFERENCE_MODES } from '../shared/api-types';
 
 interface VariableRule {
   name: string;
@@ -59,6 +60,13 @@ const RULES: readonly VariableRule[] = [
   { name: 'BACKEND_API_KEYS', need: 'feature', purpose: "your backend's keys (/backend-send, /backend-messages)" },
   { name: 'OPERATOR_SECRET', need: 'required', purpose: 'the operator console and this page' },
   { name: 'DIAL_ALLOWED', need: 'optional', purpose: 'numbers the softphone may dial' },
+  {
+    name: 'CONFERENCE_MODE',
+    need: 'optional',
+    purpose: 'calls in a conference room instead of bridged',
+    check: (v) =>
+      (CONFERENCE_MODES as readonly string[]).includes(v) ? undefined : `not one of ${CONFERENCE_MODES.join(', ')}`,
+  },
   { name: 'WEBHOOK_SHARED_KEY_SECRET', need: 'optional', purpose: 'webhooks signed with a SharedKey' },
   { name: 'REQUIRE_VERIFIED_JSON_CALLBACKS', need: 'optional', purpose: 'refuse JSON callbacks not fully verified' },
   { name: 'APP_WEBHOOK_URL', need: 'feature', purpose: 'forwarding messages to your backend (with its secret)' },

@@ -220,3 +220,9 @@ export interface SendMessageResult {
  */
 export const TOKEN_PLATFORMS = ['web', 'ios', 'android'] as const;
 export type TokenPlatform = (typeof TOKEN_PLATFORMS)[number];
+
+/** CONFERENCE_MODE: `off` (bridged <Dial>, the default), `always`, or `on-request` (an SDK caller asks). */
+export const CONFERENCE_MODES = ['off', 'always', 'on-request'] as const;
+export type ConferenceMode = (typeof CONFERENCE_MODES)[number];
+/** The custom parameter an SDK caller sets to ask for a room (`device.connect({params: {cmeMode: 'conference'}})`). */
+export const CONFERENCE_MODE_PARAMETER = 'cmeMode';

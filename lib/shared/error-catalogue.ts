@@ -37,6 +37,9 @@ export const ERROR_CATALOGUE = {
   'idempotency-key-invalid': { status: 400, description: 'idempotencyKey is not a short enough string.' },
   'platform-invalid': { status: 400, description: "/token's platform is not web, ios or android." },
   'target-invalid': { status: 400, description: 'Not exactly one of callSid or identity was given.' },
+  'conference-unknown': { status: 400, description: 'A conference callback names no room /voice opened (cme_conf).' },
+  'conference-mismatch': { status: 400, description: "A conference callback's FriendlyName is not its URL's room." },
+  'conference-event-missing': { status: 400, description: 'A conference callback carries no StatusCallbackEvent.' },
   // 401: who is asking is not known; sign in (again).
   'sign-in-invalid': { status: 401, description: 'Wrong agent identity or password (the same answer for both).' },
   'operator-session-invalid': { status: 401, description: 'No valid operator session in the Authorization header.' },

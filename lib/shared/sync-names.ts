@@ -5,6 +5,12 @@
 export const legMapName = (callSid: string) => `cme.call.${callSid.toLowerCase()}`;
 
 /**
+ * A conference room's Map (`cme.conf.<room>`, the room named by lib/calls/conference.ts): its state
+ * and a record per participant (lib/store/conference-store.ts).
+ */
+export const conferenceMapName = (room: string) => `cme.conf.${room.toLowerCase()}`;
+
+/**
  * The console's index of live SDK legs, in shards (`cme.calls.0` … `cme.calls.7`): an item per leg,
  * keyed by its CallSid, in the shard its CallSid hashes to; added as the leg is claimed and removed at
  * its end (each item has the active-call TTL, a safety net for an end never reported). One write at

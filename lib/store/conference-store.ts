@@ -1,0 +1,151 @@
+// A conference's Sync Map (`cme.conf.<room>`): the room's `state` and a `p.<callsid>` record per
+// participant, written by /conference-status from events that repeat and arrive in any order.
+// Each write is create-if-absent or If-Match on what was read, so copies never lose an update.
+import type { Config } from '../platform/config';
+import { apiError } from '../shared/error-catalogue';
+import { conferenceMapName } from '../shared/sync-names';
+import {
+  applyParticipantEvent,
+  parseConferenceState,
+  parseParticipant,
+  type ParticipantEvent,
+  type StoredConferenceState,
+  type StoredParticipant,
+} from './conference-records';
+import { logUnreadable } from './records';
+import { isItemRevisionMismatch, isNotFound, SyncAccess, type SyncItem } from './sync';
+import type { TwilioClient } from '../platform/twilio-client';
+
+const STATE_KEY = 'state';
+const PARTICIPANT_PREFIX = 'p.';
+const participantKey = (callSid: string) => `${PARTICIPANT_PREFIX}${callSid.toLowerCase()}`;
+const MAX_CONDITIONAL_ATTEMPTS = 6;
+/** The most items Sync lists in one page. */
+const SYNC_PAGE_SIZE = 100;
+
+/** What a room event changes: its status (never back from ended), its CF Sid, how it ended. */
+export type RoomUpdate = Partial<Pick<StoredConferenceState, 'status' | 'conferenceSid' | 'endedAt' | 'reason'>>;
+
+const STATUS_RANK = { init: 0, 'in-progress': 1, ended: 2 } as const;
+
+export class ConferenceStore extends SyncAccess {
+  constructor(
+    client: TwilioClient,
+    protected override readonly config: Pick<Config, 'syncServiceSid' | 'finishedCallTtl' | 'activeCallTtl'>,
+    deadline?: number,
+  ) {
+    super(client, config, deadline);
+  }
+
+  private items(room: string) {
+    return this.mapItems(conferenceMapName(room));
+  }
+
+  private create(room: string, key: string, data: object, collectionTtl?: number) {
+    const name = conferenceMapName(room);
+    return this.createMapItem(name, key, data, () => this.ensureMap(name, this.config.activeCallTtl), collectionTtl);
+  }
+
+  private parsed<T>(room: string, item: SyncItem, parse: (data: unknown) => T | undefined): T | undefined {
+    const value = parse(item.data);
+    if (value === undefined) logUnreadable(item.key, room);
+    return value;
+  }
+
+  /** The room's state; undefined when no event recorded it yet (or it is unreadable). */
+  async readRoom(room: string): Promise<StoredConferenceState | undefined> {
+    const item = await this.fetchMapItem(conferenceMapName(room), STATE_KEY);
+    return item && this.parsed(room, item, parseConferenceState);
+  }
+
+  /**
+   * Records a room event: the status only moves forward (an `ended` room stays ended), the CF Sid is
+   * kept once known; an ended room's Map keeps the finished-call TTL from then on.
+   */
+  async recordRoom(room: string, originCallSid: string, update: RoomUpdate): Promise<StoredConferenceState> {
+    const collectionTtl = update.status === 'ended' ? this.config.finishedCallTtl : undefined;
+    for (let attempt = 0; attempt < MAX_CONDITIONAL_ATTEMPTS; attempt++) {
+      const item = await this.fetchMapItem(conferenceMapName(room), STATE_KEY);
+      const current = item && this.parsed(room, item, parseConferenceState);
+      const base: StoredConferenceState = current ?? { room, originCallSid, status: 'init' };
+      const forward = STATUS_RANK[update.status ?? 'init'] > STATUS_RANK[base.status];
+      const next: StoredConferenceState = {
+        ...base,
+        ...(base.conferenceSid || !update.conferenceSid ? {} : { conferenceSid: update.conferenceSid }),
+        ...(forward ? { status: update.status!, ...pick(update, 'endedAt', 'reason') } : {}),
+      };
+      if (current && JSON.stringify(next) === JSON.stringify(current)) return current;
+      try {
+        if (!item) {
+          if (await this.create(room, STATE_KEY, next, collectionTtl)) return next;
+          continue;
+        }
+        await this.retry(() =>
+          this.items(room)(STATE_KEY).update({
+            data: next,
+            ifMatch: item.revision,
+            ...(collectionTtl ? { collectionTtl } : {}),
+          }),
+        );
+        return next;
+      } catch (err) {
+        if (!isItemRevisionMismatch(err) && !isNotFound(err)) throw err;
+      }
+    }
+    throw apiError('record-contended', `The state of ${room} kept changing; retry the callback.`);
+  }
+
+  /** Applies one participant event to its record: `duplicate` when its SequenceNumber was applied. */
+  async applyParticipant(
+    room: string,
+    event: ParticipantEvent,
+  ): Promise<{ outcome: 'applied' | 'duplicate'; participant: StoredParticipant }> {
+    const key = participantKey(event.callSid);
+    for (let attempt = 0; attempt < MAX_CONDITIONAL_ATTEMPTS; attempt++) {
+      const item = await this.fetchMapItem(conferenceMapName(room), key);
+      // An unreadable record is started again: its events are what it would have held.
+      const current = item && this.parsed(room, item, parseParticipant);
+      const next = applyParticipantEvent(current, event);
+      if (next === 'duplicate') return { outcome: 'duplicate', participant: current! };
+      try {
+        if (!item) {
+          if (await this.create(room, key, next)) return { outcome: 'applied', participant: next };
+          continue;
+        }
+        await this.retry(() => this.items(room)(key).update({ data: next, ifMatch: item.revision }));
+        return { outcome: 'applied', participant: next };
+      } catch (err) {
+        if (!isItemRevisionMismatch(err) && !isNotFound(err)) throw err;
+      }
+    }
+    throw apiError('record-contended', `The record of ${event.callSid} in ${room} kept changing; retry the callback.`);
+  }
+
+  /** Every participant the room's events recorded (unreadable records left out, and logged). */
+  async participants(room: string): Promise<StoredParticipant[]> {
+    const items: SyncItem[] = [];
+    // Keys in order: the `p.` records come together, from `p.` on; a room has at most 250.
+    let from = PARTICIPANT_PREFIX;
+    let bounds: 'inclusive' | 'exclusive' = 'inclusive';
+    for (;;) {
+      let page;
+      try {
+        page = await this.retry(() => this.items(room).page({ pageSize: SYNC_PAGE_SIZE, from, bounds, order: 'asc' }));
+      } catch (err) {
+        if (isNotFound(err)) return [];
+        throw err;
+      }
+      const mine = page.instances.filter((i) => i.key.startsWith(PARTICIPANT_PREFIX));
+      items.push(...mine.map((i): SyncItem => ({ key: i.key, data: i.data, revision: i.revision })));
+      const last = mine[mine.length - 1]?.key;
+      if (mine.length < page.instances.length || !page.nextPageUrl || last === undefined) break;
+      from = last;
+      bounds = 'exclusive';
+    }
+    return items.flatMap((i) => this.parsed(room, i, parseParticipant) ?? []);
+  }
+}
+
+function pick<T extends object, K extends keyof T>(o: T, ...keys: K[]): Partial<Pick<T, K>> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as Partial<Pick<T, K>>;
+}
