@@ -29,6 +29,8 @@ export interface CallView {
   direction: string;
   status: string;
   sdkIdentity: string | null;
+  /** The leg its <Dial> called, if it ran one. */
+  dialedLeg: string | null;
   subscriptions: { sid: string; callback: string; method: string; removed: boolean }[];
   subscriptionsCreated: number;
   /** SDK messages delivered to the leg's subscriptions, and those dropped for want of one. */

@@ -49,7 +49,7 @@ async function stuckLegsReport(legs: readonly string[]): Promise<string> {
       .catch(() => undefined);
     lines.push(`leg ${leg}: status ${call?.status ?? '?'}, ${call?.subscriptions.length ?? '?'} subscriptions`);
     // A parent leg's callbacks are its <Dial> child's.
-    const children = (await ctl().calls()).calls.filter((c) => c.parentCallSid === leg).map((c) => c.sid);
+    const children = call?.dialedLeg ? [call.dialedLeg] : [];
     for (const w of stack.sandbox.webhooks.log)
       if (w.kind === 'status' && w.callSid !== undefined && [leg, ...children].includes(w.callSid))
         lines.push(
@@ -705,10 +705,13 @@ describe.each(IDEMPOTENCY_VARIANTS)('3–4 under IdempotencyKey variant %s', (va
                 )
               ).callSid;
             const legs = await waitFor(
+              // One call at a time, never the whole list: 25 waiters polling every call the suite
+              // has made starved the sandbox until Twilio's requests timed out (a CI failure).
               async () => {
-                const all = (await ctl().calls()).calls;
-                const child = all.find((c) => c.parentCallSid === parent && c.status === 'in-progress');
-                if (!child) return undefined;
+                const { dialedLeg } = await ctl().call(parent);
+                if (!dialedLeg) return undefined;
+                const child = await ctl().call(dialedLeg);
+                if (child.status !== 'in-progress') return undefined;
                 return kind === 'pstn-in' ? [child.sid] : kind === 'to-pstn' ? [parent] : [parent, child.sid];
               },
               'the call to connect',
