@@ -21,6 +21,7 @@ import { SANDBOX_DEFAULTS } from './defaults';
 import {
   applyKnobs,
   defaultCallKnobs,
+  defaultConferenceKnobs,
   defaultIdempotencyKnobs,
   defaultMessageKnobs,
   defaultSyncKnobs,
@@ -148,6 +149,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     calls: defaultCallKnobs(),
     functions: defaultFunctionsKnobs(),
     keys: defaultKeyKnobs(),
+    conferences: defaultConferenceKnobs(),
     profile: null,
   };
   const startProfile = options.profile ?? options.knobs?.profile;
