@@ -11,6 +11,7 @@ import { startGateway, type SignalingGateway } from './gateway';
 import { defaultFunctionsKnobs, startFunctionsGateway, type FunctionsGateway } from './functions-gateway';
 import { createApiRouter } from './rest/api';
 import { ApiKeyStore, createKeysRouter, defaultKeyKnobs } from './rest/keys';
+import { createConferencesRouter } from './rest/conferences';
 import { createSyncRouter } from './rest/sync';
 import { createServerlessRouter, type ServerlessState } from './rest/serverless';
 import { attachTwilsock, type TwilsockServer } from './twilsock';
@@ -271,6 +272,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     auth,
     createKeysRouter(keys, accountSid, knobs.keys),
     createApiRouter(engine, accountSid),
+    createConferencesRouter(engine, accountSid),
   );
   server.use('/sync/v1', auth, sync.router);
   server.use('/serverless/v1', auth, serverless.router);
