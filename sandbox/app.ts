@@ -11,6 +11,7 @@ import { startGateway, type SignalingGateway } from './gateway';
 import { defaultFunctionsKnobs, startFunctionsGateway, type FunctionsGateway } from './functions-gateway';
 import { createApiRouter } from './rest/api';
 import { ApiKeyStore, createKeysRouter, defaultKeyKnobs } from './rest/keys';
+import { createConferencesRouter } from './rest/conferences';
 import { createSyncRouter } from './rest/sync';
 import { createServerlessRouter, type ServerlessState } from './rest/serverless';
 import { attachTwilsock, type TwilsockServer } from './twilsock';
@@ -21,6 +22,7 @@ import { SANDBOX_DEFAULTS } from './defaults';
 import {
   applyKnobs,
   defaultCallKnobs,
+  defaultConferenceKnobs,
   defaultIdempotencyKnobs,
   defaultMessageKnobs,
   defaultSyncKnobs,
@@ -148,6 +150,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     calls: defaultCallKnobs(),
     functions: defaultFunctionsKnobs(),
     keys: defaultKeyKnobs(),
+    conferences: defaultConferenceKnobs(),
     profile: null,
   };
   const startProfile = options.profile ?? options.knobs?.profile;
@@ -269,6 +272,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     auth,
     createKeysRouter(keys, accountSid, knobs.keys),
     createApiRouter(engine, accountSid),
+    createConferencesRouter(engine, accountSid),
   );
   server.use('/sync/v1', auth, sync.router);
   server.use('/serverless/v1', auth, serverless.router);

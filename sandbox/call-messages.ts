@@ -69,6 +69,12 @@ export class CallMessages {
     if (!isActive(status)) throw new TwilioApiError(400, 31211, NOT_ACTIVE);
     if (status === 'ringing' && this.engine.knobs.messages.ringingSubscriptions === 'refused')
       throw new TwilioApiError(400, 31211, NOT_ACTIVE);
+    // Undocumented whether a leg in a conference takes subscriptions (CONFERENCES.md section 2).
+    if (
+      this.engine.knobs.conferences.subscriptionsInConference === 'refused' &&
+      this.engine.conferences.isInConference(callSid)
+    )
+      throw new TwilioApiError(400, 31211, NOT_ACTIVE);
     const sub: Subscription = {
       sid: newSid('ZY'),
       callSid,
@@ -114,6 +120,9 @@ export class CallMessages {
       throw new TwilioApiError(400, 32702, 'Invalid Content: only data in JSON format is supported');
     }
     if (!isActive(this.statusSeen(call))) throw new TwilioApiError(400, 31211, NOT_ACTIVE);
+    // Undocumented whether hold lets messages through (CONFERENCES.md section 2: the `hold` knob).
+    if (this.engine.knobs.conferences.hold === 'udm-refused' && this.engine.conferences.isHeld(callSid))
+      throw new TwilioApiError(400, 31211, NOT_ACTIVE);
     const message = { sid: newSid('KX'), dateCreated: this.engine.now() };
     if (input.idempotencyKey && !call.messageKeys.has(input.idempotencyKey))
       call.messageKeys.set(input.idempotencyKey, message);

@@ -1,7 +1,7 @@
 // A typed client for the sandbox's control API (documented in sandbox/README.md).
 import type { SyncWriteLimits } from './rest/sync/state';
 import { compactJson } from '../lib/shared/json-text';
-import type { KnobSettings } from './knobs';
+import type { ConferenceKnobs, KnobSettings } from './knobs';
 import type { FunctionsKnobs, GatewayRecord } from './functions-gateway';
 
 export type {
@@ -10,6 +10,7 @@ export type {
   IdempotencyVariant,
   CallSubresourceView,
   RingingSubscriptions,
+  ConferenceKnobs,
 } from './knobs';
 export interface PhoneCallView {
   callSid: string;
@@ -36,6 +37,29 @@ export interface CallView {
   /** SDK messages delivered to the leg's subscriptions, and those dropped for want of one. */
   messagesSentBySdk: number;
   messagesDropped: number;
+  /** Present while the leg is a conference participant: the room's name and its state there. */
+  conference?: string;
+  hold?: boolean;
+  muted?: boolean;
+}
+
+/** A conference room as `GET /conferences` shows it. */
+export interface ConferenceView {
+  name: string;
+  sid: string;
+  status: 'init' | 'in-progress' | 'completed';
+  reasonEnded: string | null;
+  participants: {
+    callSid: string;
+    label: string | null;
+    status: string;
+    hold: boolean;
+    muted: boolean;
+    coaching: boolean;
+    endConferenceOnExit: boolean;
+  }[];
+  eventsSent: number;
+  sequence: number;
 }
 
 /** Every knob as `GET /knobs` shows it. */
@@ -51,6 +75,7 @@ export interface KnobsView {
   idempotency: { variant: string };
   calls: { lagMs: number; subresources: string };
   functions: FunctionsKnobs;
+  conferences: ConferenceKnobs;
 }
 
 export class SandboxControlError extends Error {
@@ -134,6 +159,21 @@ export class SandboxControl {
   }
   calls() {
     return this.request<{ calls: CallView[] }>('GET', '/calls');
+  }
+  conferences() {
+    return this.request<{ conferences: ConferenceView[] }>('GET', '/conferences');
+  }
+  /** The active conference of that name, else the newest one. */
+  conference(name: string) {
+    return this.request<ConferenceView>('GET', `/conferences/${encodeURIComponent(name)}`);
+  }
+  /** What an operator does in Twilio's console to a participant (by CallSid or label). */
+  participantAction(name: string, callSid: string, action: 'hold' | 'unhold' | 'mute' | 'unmute' | 'remove') {
+    return this.request<ConferenceView>(
+      'POST',
+      `/conferences/${encodeURIComponent(name)}/participants/${encodeURIComponent(callSid)}/${action}`,
+      {},
+    );
   }
   call(callSid: string) {
     return this.request<CallView>('GET', `/calls/${callSid}`);

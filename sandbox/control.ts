@@ -2,6 +2,7 @@
 // control-client.ts): what tests and people use to drive the simulated phones and network.
 import express, { type Request } from 'express';
 import type { Sandbox } from './app';
+import type { Conference } from './conferences';
 import type { Call, CallEngine, Phone } from './engine';
 import { compactJson } from '../lib/shared/json-text';
 import { TwilioApiError } from './http';
@@ -16,7 +17,29 @@ function phoneJson(engine: CallEngine, phone: Phone) {
   };
 }
 
+function conferenceJson(c: Conference) {
+  return {
+    name: c.friendlyName,
+    sid: c.sid,
+    status: c.status,
+    reasonEnded: c.reasonEnded,
+    participants: [...c.participants.values()].map((p) => ({
+      callSid: p.callSid,
+      label: p.label ?? null,
+      status: p.status,
+      hold: p.hold,
+      muted: p.muted,
+      coaching: p.coaching,
+      endConferenceOnExit: p.endConferenceOnExit,
+    })),
+    /** Conference status callbacks sent (duplicates not counted) and the last SequenceNumber given. */
+    eventsSent: c.eventsSent,
+    sequence: c.sequence,
+  };
+}
+
 function callJson(engine: CallEngine, call: Call) {
+  const inRoom = engine.conferences.participantOf(call.sid);
   return {
     sid: call.sid,
     parentCallSid: call.parentCallSid ?? null,
@@ -36,6 +59,14 @@ function callJson(engine: CallEngine, call: Call) {
     /** SDK messages delivered to the leg's subscriptions (each numbered), and those dropped (no subscription). */
     messagesSentBySdk: call.messageSequence,
     messagesDropped: engine.messagesDropped.get(call.sid) ?? 0,
+    /** The conference (room name) the leg is a participant of, and its hold/mute there. */
+    ...(inRoom
+      ? {
+          conference: inRoom.conference.friendlyName,
+          hold: inRoom.participant.hold,
+          muted: inRoom.participant.muted,
+        }
+      : {}),
   };
 }
 
@@ -156,6 +187,28 @@ export function createControlRouter(sandbox: Sandbox, extra: { phoneNumberSid: s
   r.post('/calls/:callSid/hangup', (req, res) => {
     engine.hangup(req.params.callSid);
     res.json(callJson(engine, engine.call(req.params.callSid)));
+  });
+  r.get('/conferences', (_req, res) => {
+    res.json({ conferences: engine.conferences.all.map(conferenceJson) });
+  });
+  const room = (name: string) => {
+    const c = engine.conferences.latestByName(name);
+    if (!c) throw new TwilioApiError(404, 20404, `No conference named ${name}`);
+    return c;
+  };
+  r.get('/conferences/:name', (req, res) => {
+    res.json(conferenceJson(room(req.params.name)));
+  });
+  // What an operator does in Twilio's console: hold, unhold, mute, unmute, remove.
+  r.post('/conferences/:name/participants/:callSid/:action', (req, res) => {
+    const c = room(req.params.name);
+    const p = engine.conferences.findParticipant(c, req.params.callSid);
+    const { action } = req.params;
+    if (action === 'hold' || action === 'unhold') engine.conferences.update(c, p, { hold: action === 'hold' });
+    else if (action === 'mute' || action === 'unmute') engine.conferences.update(c, p, { muted: action === 'mute' });
+    else if (action === 'remove') engine.conferences.kick(p.callSid);
+    else throw new TwilioApiError(404, 20404, `Unknown action ${action}`);
+    res.json(conferenceJson(c));
   });
   r.get('/stats', (_req, res) => {
     const counters: Record<string, number> = {};

@@ -1,7 +1,7 @@
 // The sandbox's telephone network as data: calls and their legs, subscriptions, simulated Voice SDK
 // phones and phone-network parties, numbers and TwiML Apps. The CallEngine (engine.ts) drives them.
 import type { SandboxClock } from './clock';
-import type { CallKnobs, IdempotencyKnobs, MessageKnobs } from './knobs';
+import type { CallKnobs, ConferenceKnobs, IdempotencyKnobs, MessageKnobs } from './knobs';
 import type { WebhookSender } from './webhooks';
 
 export type CallStatus =
@@ -116,6 +116,7 @@ export interface EngineKnobs {
   messages: MessageKnobs;
   idempotency: IdempotencyKnobs;
   calls: CallKnobs;
+  conferences: ConferenceKnobs;
 }
 
 export interface EngineOptions {
@@ -123,6 +124,6 @@ export interface EngineOptions {
   authToken: string;
   clock: SandboxClock;
   webhooks: WebhookSender;
-  /** Live knobs the engine reads (defaults when absent): messages, reused IdempotencyKeys, the Calls API's lag. */
+  /** Live knobs the engine reads (defaults when absent): messages, reused IdempotencyKeys, the Calls API's lag, conferences. */
   knobs?: EngineKnobs;
 }

@@ -3,6 +3,7 @@
 // routers and the control API are views onto this engine. The data types are in engine-types.ts, the
 // TwiML runner in twiml.ts, Call Message Events (subscriptions, messages both ways) in call-messages.ts.
 import { CallMessages } from './call-messages';
+import { Conferences } from './conferences';
 import { newSid, rfc2822, TwilioApiError } from './http';
 import {
   isFinal,
@@ -18,7 +19,7 @@ import {
   type PstnBehaviour,
   type Subscription,
 } from './engine-types';
-import { defaultCallKnobs, defaultIdempotencyKnobs, defaultMessageKnobs } from './knobs';
+import { defaultCallKnobs, defaultConferenceKnobs, defaultIdempotencyKnobs, defaultMessageKnobs } from './knobs';
 import { TwimlRunner, voiceParams } from './twiml';
 
 export * from './engine-types';
@@ -37,6 +38,8 @@ export class CallEngine {
   /** Things that went wrong on the Twilio side (what Twilio's debugger would show). */
   readonly debugger: { at: string; code: number; callSid?: string; message: string }[] = [];
 
+  /** Conference rooms and their participants (conferences.ts). */
+  readonly conferences: Conferences;
   private readonly twiml: TwimlRunner;
   private readonly messages: CallMessages;
 
@@ -45,8 +48,10 @@ export class CallEngine {
       messages: defaultMessageKnobs(),
       idempotency: defaultIdempotencyKnobs(),
       calls: defaultCallKnobs(),
+      conferences: defaultConferenceKnobs(),
     };
     this.twiml = new TwimlRunner(this, opts.webhooks);
+    this.conferences = new Conferences(this, opts.webhooks, opts.accountSid);
     this.messages = new CallMessages(this, opts.webhooks);
   }
 
@@ -253,6 +258,12 @@ export class CallEngine {
     return call;
   }
 
+  /** Runs TwiML on a call that has none running (a conference participant's call, redirected). */
+  /** @internal (conferences.ts) */
+  runTwiml(call: Call, source: { url?: string | undefined; method?: string | undefined; twiml?: string | undefined }) {
+    return this.twiml.run(call, source, {});
+  }
+
   /** Rings the destination of an outbound leg; resolves true once answered. */
   /** @internal (twiml.ts) */
   async ring(leg: Call, timeoutSeconds = 30, customParameters: Record<string, string> = {}): Promise<boolean> {
@@ -345,6 +356,8 @@ export class CallEngine {
       const leg = this.calls.get(call.dialedLeg);
       if (leg) this.end(leg, leg.status === 'in-progress' ? 'completed' : 'canceled');
     }
+    // A participant whose call ended leaves its conference (hung up, or its add failed).
+    this.conferences.callEnded(call);
     call.markEnded();
   }
 
@@ -414,6 +427,7 @@ export class CallEngine {
   /** Resets all calls, phones and counters (numbers and applications stay). */
   reset(): void {
     for (const call of this.calls.values()) for (const t of call.timers) clearTimeout(t);
+    this.conferences.reset();
     this.calls.clear();
     for (const phone of this.phones.values()) phone.calls.clear();
     this.subscriptionsCreated.clear();

@@ -102,6 +102,47 @@ export interface IdempotencyKnobs {
   variant: IdempotencyVariant;
 }
 
+/**
+ * What Twilio leaves undocumented about Conferences (docs/CONFERENCES.md section 2), default first:
+ * - `eventOrder`: conference events delivered `as-sent`, or `reordered` with the call status
+ *   callbacks of the same CallSid (held back as `webhooks.statusCallbackOrder: reordered` does, at
+ *   `webhooks.reorderRate`; `conference-end` has no CallSid and is never held).
+ * - `leaveCallStatus`: `participant-leave` carries `ParticipantCallStatus` and `ReasonParticipantLeft`
+ *   `always` (Twilio's changelog, Oct. 2023) or they are `absent` (an account before it).
+ * - `subscriptionsInConference`: a UserDefinedMessageSubscription on a leg in a conference `work`s as
+ *   on any leg, or is `refused` (400 / 31211).
+ * - `hold`: `none` (hold changes nothing for messages) or `udm-refused` (a UserDefinedMessage to a held
+ *   participant: 400 / 31211).
+ * - `sequence`: `SequenceNumber` per conference from 1, `contiguous` over the events sent, or with
+ *   `gaps` (events nobody subscribed to are counted too).
+ * - `errorStatus`: the HTTP status of 16xxx errors: `400` for all, or `by-code` (404 for 16022, 409
+ *   for 16026, 400 for the others).
+ */
+export interface ConferenceKnobs {
+  eventOrder: 'as-sent' | 'reordered';
+  leaveCallStatus: 'always' | 'absent';
+  subscriptionsInConference: 'work' | 'refused';
+  hold: 'none' | 'udm-refused';
+  sequence: 'contiguous' | 'gaps';
+  errorStatus: '400' | 'by-code';
+}
+export const CONFERENCE_KNOB_VALUES: { [K in keyof ConferenceKnobs]: readonly ConferenceKnobs[K][] } = {
+  eventOrder: ['as-sent', 'reordered'],
+  leaveCallStatus: ['always', 'absent'],
+  subscriptionsInConference: ['work', 'refused'],
+  hold: ['none', 'udm-refused'],
+  sequence: ['contiguous', 'gaps'],
+  errorStatus: ['400', 'by-code'],
+};
+export const defaultConferenceKnobs = (): ConferenceKnobs => ({
+  eventOrder: 'as-sent',
+  leaveCallStatus: 'always',
+  subscriptionsInConference: 'work',
+  hold: 'none',
+  sequence: 'contiguous',
+  errorStatus: '400',
+});
+
 export type SandboxProfile = 'deterministic' | 'realistic';
 export const SANDBOX_PROFILES: readonly SandboxProfile[] = ['deterministic', 'realistic'];
 
@@ -118,6 +159,8 @@ export interface KnobSettings {
   functions?: Partial<Record<keyof FunctionsKnobs, unknown>>;
   /** How a Standard API key is refused on /Keys (sandbox/rest/keys.ts). */
   keys?: Partial<Record<keyof KeyKnobs, unknown>>;
+  /** Conferences' undocumented behaviours (sandbox/conferences.ts). */
+  conferences?: Partial<Record<keyof ConferenceKnobs, unknown>>;
 }
 
 export const defaultSyncKnobs = (): SyncKnobs => ({ missingMapCode: 20404, writeLimits: { ...TWILIO_WRITE_LIMITS } });
@@ -150,6 +193,7 @@ export const PROFILES: Record<SandboxProfile, KnobSettings> = {
     sync: { missingMapCode: 20404 },
     messages: { firstSequenceNumber: 1 },
     calls: { lagMs: 0 },
+    conferences: { eventOrder: 'as-sent' },
   },
   realistic: {
     faults: { latency: { minMs: 20, maxMs: 150 } },
@@ -164,6 +208,8 @@ export const PROFILES: Record<SandboxProfile, KnobSettings> = {
     sync: { missingMapCode: 20404 },
     messages: { firstSequenceNumber: 1 },
     calls: { lagMs: 1000 },
+    // Conference events shuffled together with the legs' call status callbacks (CONFERENCES.md 3.8).
+    conferences: { eventOrder: 'reordered' },
   },
 };
 
@@ -177,6 +223,7 @@ export interface Knobs {
   calls: CallKnobs;
   functions: FunctionsKnobs;
   keys: KeyKnobs;
+  conferences: ConferenceKnobs;
   /** The profile last applied (null: none since start). */
   profile: SandboxProfile | null;
 }
@@ -238,6 +285,12 @@ export function applyKnobs(knobs: Knobs, settings: KnobSettings): void {
   const calls = section(body.calls, 'calls');
   const functions = checkFunctionsKnobs(section(body.functions, 'functions'));
   const keys = section(body.keys, 'keys');
+  const conferences = section(body.conferences, 'conferences');
+  for (const [k, v] of Object.entries(conferences)) {
+    const allowed = (CONFERENCE_KNOB_VALUES as Record<string, readonly unknown[] | undefined>)[k];
+    if (!allowed) throw invalid(`conferences.${k} is not a knob`);
+    if (!allowed.includes(v)) throw invalid(`conferences.${k} must be one of ${allowed.join(', ')}`);
+  }
   if (keys.standardRefusal !== undefined && keys.standardRefusal !== 401 && keys.standardRefusal !== 403)
     throw invalid('keys.standardRefusal must be 401 or 403');
   if ('latency' in faults) faults.latency = latencyOf(faults.latency);
@@ -292,9 +345,10 @@ export function applyKnobs(knobs: Knobs, settings: KnobSettings): void {
   if (idempotency.variant !== undefined) knobs.idempotency.variant = idempotency.variant as IdempotencyVariant;
   Object.assign(knobs.functions, functions);
   if (keys.standardRefusal !== undefined) knobs.keys.standardRefusal = keys.standardRefusal;
+  Object.assign(knobs.conferences, conferences);
 }
 
-/** Faults, Sync, message, idempotency, call and functions knobs back to their defaults (webhook knobs stay as they are). */
+/** Faults, Sync, message, idempotency, call, functions and conference knobs back to their defaults (webhook knobs stay as they are). */
 export function resetKnobs(knobs: Knobs): void {
   for (const k of Object.keys(knobs.faults)) delete (knobs.faults as unknown as Record<string, unknown>)[k];
   Object.assign(knobs.faults, noFaults());
@@ -304,6 +358,7 @@ export function resetKnobs(knobs: Knobs): void {
   Object.assign(knobs.calls, defaultCallKnobs());
   Object.assign(knobs.functions, defaultFunctionsKnobs());
   Object.assign(knobs.keys, defaultKeyKnobs());
+  Object.assign(knobs.conferences, defaultConferenceKnobs());
   knobs.profile = null;
 }
 
@@ -318,5 +373,6 @@ export function knobsJson(knobs: Knobs) {
     idempotency: knobs.idempotency,
     calls: knobs.calls,
     functions: knobs.functions,
+    conferences: knobs.conferences,
   };
 }

@@ -2,11 +2,13 @@
 // the project uses: <Dial> with <Client>/<Number> (answerOnBridge, callerId, timeout, statusCallback,
 // statusCallbackEvent, statusCallbackMethod; a <Client>'s <Identity> and <Parameter name value>
 // nouns, which reach the called SDK as its call's customParameters) or a bare number, <Say>, <Play>, <Pause>, <Hangup>,
-// <Reject>. Anything else is noted in the debugger (12200) and skipped. Redirects (REST Url/Twiml
+// <Reject>, and <Dial><Conference> (conferences.ts: the call itself becomes the participant).
+// Anything else is noted in the debugger (12200) and skipped. Redirects (REST Url/Twiml
 // updates) restart it with the new TwiML.
 import { XMLParser } from 'fast-xml-parser';
 import type { CallEngine } from './engine';
 import { isFinal, type Call } from './engine-types';
+import { TwilioApiError } from './http';
 import type { WebhookSender } from './webhooks';
 
 type Verb = Record<string, unknown>;
@@ -126,6 +128,8 @@ export class TwimlRunner {
   }
 
   private async dial(parent: Call, attrs: Record<string, string>, children: Verb[]) {
+    const room = children.find((c) => 'Conference' in c);
+    if (room) return this.conference(parent, room);
     if (attrs.answerOnBridge !== 'true') this.engine.answerCall(parent);
     const noun = children.find((c) => 'Client' in c || 'Number' in c);
     const nounText = (children: Verb[]) => {
@@ -150,6 +154,56 @@ export class TwimlRunner {
       }
     }
     await this.dialLeg(parent, attrs, kind === 'Client' ? `client:${target}` : target, nounAttrs, parameters);
+  }
+
+  /**
+   * `<Dial><Conference>`: the call executing it is the participant (no child leg). A refused join
+   * (16025 label in use, 16023 invalid, 16020 full) is noted and the call goes on to the next verb;
+   * so does a participant that leaves while its call is up.
+   */
+  private async conference(call: Call, noun: Verb) {
+    const a = (noun[':@'] ?? {}) as Record<string, string>;
+    const name = String(
+      ((noun.Conference as Verb[]).find((c) => '#text' in c)?.['#text'] as string | undefined) ?? '',
+    ).trim();
+    const bool = (v: string | undefined, fallback: boolean) => (v === undefined ? fallback : v === 'true');
+    const conferences = this.engine.conferences;
+    if (a.coach !== undefined && conferences.participantOf(a.coach)?.participant.status !== 'connected') {
+      // TwiML docs: the call fails to the action URL with 13240; the sandbox plays no action URL.
+      this.engine.note(13240, call.sid, `coach ${a.coach} is not connected to an in-progress conference`);
+      return;
+    }
+    const conference = conferences.openByName(name);
+    let participant;
+    try {
+      participant = conferences.admit(
+        conference,
+        call,
+        {
+          label: a.participantLabel,
+          muted: bool(a.muted, false),
+          coaching: a.coach !== undefined,
+          callSidToCoach: a.coach,
+          startConferenceOnEnter: bool(a.startConferenceOnEnter, true),
+          endConferenceOnExit: bool(a.endConferenceOnExit, false),
+          maxParticipants: Number(a.maxParticipants) > 0 ? Number(a.maxParticipants) : undefined,
+          callback: {
+            url: a.statusCallback,
+            method: a.statusCallbackMethod,
+            events: (a.statusCallbackEvent ?? '').split(/\s+/).filter(Boolean),
+          },
+        },
+        false,
+      );
+    } catch (err) {
+      if (!(err instanceof TwilioApiError)) throw err;
+      this.engine.note(err.code, call.sid, err.message);
+      conferences.discardIfEmpty(conference);
+      return;
+    }
+    this.engine.answerCall(call);
+    conferences.join(conference, participant);
+    await Promise.race([participant.left, call.ended]);
   }
 
   private async dialLeg(

@@ -131,6 +131,8 @@ export interface WebhookRequest {
   params: Record<string, string>;
   /** Status callbacks: no ordering guarantee (Twilio gives none). */
   unordered?: boolean;
+  /** Whether it may be held back behind the next callback of its CallSid; unset: `statusCallbackOrder` says. */
+  reorder?: boolean;
   retry?: boolean;
 }
 
@@ -173,7 +175,8 @@ export class WebhookSender {
     for (let i = 0; i < copies; i++) {
       const delay = shaken && (req.unordered || i > 0) ? random() * maxDelayMs : 0;
       const deliver = () => this.deliverLater(req, delay);
-      const reorder = i === 0 && req.kind === 'status' && this.knobs.statusCallbackOrder === 'reordered';
+      const reorder =
+        i === 0 && req.kind === 'status' && (req.reorder ?? this.knobs.statusCallbackOrder === 'reordered');
       const { reorderRate: rate, maxHoldMs } = this.knobs;
       deliveries.push(
         this.track(

@@ -47,7 +47,9 @@ export interface TestStack extends Stack {
  * SANDBOX_RINGING_SUBSCRIPTIONS (`accepted`, `refused`) under one answer to a subscription at
  * ringing, SANDBOX_CALLS_LAG_MS and SANDBOX_CALL_SUBRESOURCES (`current`, `lagged`) under one lag of
  * the Calls API, SANDBOX_SYNC_OVER_1KIB (writes/s, or `by-size`) under one reading of Sync's
- * undocumented limit on writes over 1 KiB — unless the test chose its own in `knobs`.
+ * undocumented limit on writes over 1 KiB, and SANDBOX_CONF_EVENT_ORDER, SANDBOX_CONF_LEAVE_CALL_STATUS,
+ * SANDBOX_CONF_SUBSCRIPTIONS, SANDBOX_CONF_HOLD, SANDBOX_CONF_SEQUENCE, SANDBOX_CONF_ERROR_STATUS under one
+ * reading of each `conferences` knob — unless the test chose its own in `knobs`.
  */
 export async function startTestStack(options: StackOptions = {}): Promise<TestStack> {
   const variant = process.env.SANDBOX_IDEMPOTENCY_VARIANT as IdempotencyVariant | undefined;
@@ -83,6 +85,7 @@ export async function startTestStack(options: StackOptions = {}): Promise<TestSt
     (lagMs !== undefined || subresources
       ? { ...(lagMs !== undefined && { lagMs }), ...(subresources && { subresources }) }
       : undefined);
+  const conferences = options.knobs?.conferences ?? conferenceKnobsFromEnv();
   const stack = await startStack({
     functionsPort: await freePort(),
     forkProcess: false,
@@ -96,6 +99,7 @@ export async function startTestStack(options: StackOptions = {}): Promise<TestSt
       ...(sync && { sync }),
       ...(messages && { messages }),
       ...(calls && { calls }),
+      ...(conferences && { conferences }),
     },
   });
   const control = new SandboxControl(stack.sandbox.url);
@@ -121,6 +125,23 @@ export async function startTestStack(options: StackOptions = {}): Promise<TestSt
     }),
     fn: { baseUrl: stack.functionsUrl, authToken: stack.sandbox.authToken },
   };
+}
+
+/** The `conferences` knobs the SANDBOX_CONF_* variables name (checked by the sandbox), or undefined. */
+export function conferenceKnobsFromEnv(env: NodeJS.ProcessEnv = process.env): KnobSettings['conferences'] {
+  const names: Record<string, string> = {
+    eventOrder: 'SANDBOX_CONF_EVENT_ORDER',
+    leaveCallStatus: 'SANDBOX_CONF_LEAVE_CALL_STATUS',
+    subscriptionsInConference: 'SANDBOX_CONF_SUBSCRIPTIONS',
+    hold: 'SANDBOX_CONF_HOLD',
+    sequence: 'SANDBOX_CONF_SEQUENCE',
+    errorStatus: 'SANDBOX_CONF_ERROR_STATUS',
+  };
+  const set: [string, string][] = Object.entries(names).flatMap(([knob, variable]) => {
+    const value = env[variable];
+    return value ? [[knob, value] as [string, string]] : [];
+  });
+  return set.length ? Object.fromEntries(set) : undefined;
 }
 
 /** Polls until `check` returns a value that is not undefined/false, or fails after `timeoutMs`. */

@@ -142,6 +142,8 @@ export function createApiRouter(engine: CallEngine, accountSid: string): express
         throw new TwilioApiError(400, 21220, 'Call is not in-progress. Cannot redirect.');
       call.redirect = { twiml: str(b.Twiml), url: str(b.Url) };
       if (call.dialedLeg) engine.end(engine.call(call.dialedLeg), 'completed');
+      // "modified to use new TwiML": the participant leaves its conference (Participants page).
+      engine.conferences.leave(call.sid, 'participant_updated_via_api');
     }
     res.json(callJson(call));
   });

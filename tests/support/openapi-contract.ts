@@ -232,6 +232,13 @@ function isObject(v: Json | undefined): v is { [k: string]: Json } {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Enum components the spec references without `nullable`, whose own description says the value is
+ * null at times: `reason_conference_ended` "When a conference is in progress, will be `null`".
+ * A reference to one of these also takes null.
+ */
+export const NULL_BY_DESCRIPTION: readonly string[] = ['conference_enum_reason_conference_ended'];
+
 /** Converts one schema node; component names it references are added to `refs`. */
 function convertSchema(node: Json, refs: Set<string>): Json {
   if (!isObject(node)) return node; // `true` / `false` schemas
@@ -274,7 +281,9 @@ function convertSchema(node: Json, refs: Set<string>): Json {
     delete out.maximum;
   }
 
-  if (node.nullable === true) {
+  const nullByDescription =
+    typeof node.$ref === 'string' && NULL_BY_DESCRIPTION.includes(node.$ref.slice(COMPONENT_REF.length));
+  if (node.nullable === true || nullByDescription) {
     if (typeof out.type === 'string' && out.$ref === undefined) {
       out.type = [out.type, 'null'];
       if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];

@@ -312,3 +312,69 @@ describe('openapi contract', () => {
     expect(acceptsUniqueName('api', '/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json', 'Sid')).toBe(false);
   });
 });
+
+describe('Conferences', () => {
+  const contract = loadContract();
+  const CF = sid('CF', 0x0123456789abcdef0123456789abcdefn);
+  const conference = (reason: string | null): Exchange => ({
+    product: 'api',
+    method: 'GET',
+    path: `/2010-04-01/Accounts/${ACCOUNT}/Conferences/${CF}.json`,
+    query: {},
+    form: {},
+    status: 200,
+    responseBody: {
+      account_sid: ACCOUNT,
+      date_created: 'Wed, 18 Dec 2019 20:02:01 +0000',
+      date_updated: 'Wed, 18 Dec 2019 20:02:01 +0000',
+      api_version: '2010-04-01',
+      friendly_name: 'room',
+      region: 'us1',
+      sid: CF,
+      status: reason === null ? 'in-progress' : 'completed',
+      uri: `/2010-04-01/Accounts/${ACCOUNT}/Conferences/${CF}.json`,
+      subresource_uris: {},
+      reason_conference_ended: reason,
+      call_sid_ending_conference: null,
+    },
+  });
+
+  it('takes a null reason_conference_ended while in progress (the enum says so), and no other value', () => {
+    expect(contract.operationFor(conference(null))).toBe('FetchConference');
+    expect(contract.checkResponse(conference(null))).toEqual([]);
+    expect(contract.checkResponse(conference('last-participant-left'))).toEqual([]);
+    expect(problems(contract.checkResponse(conference('bored')))).not.toEqual([]);
+  });
+
+  it('checks a participant create answer', () => {
+    const e: Exchange = {
+      product: 'api',
+      method: 'POST',
+      path: `/2010-04-01/Accounts/${ACCOUNT}/Conferences/room-1/Participants.json`,
+      query: {},
+      form: { From: '+15005550006', To: 'client:alice', Label: 'agent' },
+      status: 201,
+      responseBody: {
+        account_sid: ACCOUNT,
+        call_sid: CALL,
+        label: 'agent',
+        call_sid_to_coach: null,
+        coaching: false,
+        conference_sid: CF,
+        date_created: 'Wed, 18 Dec 2019 20:02:01 +0000',
+        date_updated: 'Wed, 18 Dec 2019 20:02:01 +0000',
+        end_conference_on_exit: false,
+        muted: false,
+        hold: false,
+        start_conference_on_enter: true,
+        status: 'queued',
+        queue_time: '0',
+        uri: `/2010-04-01/Accounts/${ACCOUNT}/Conferences/${CF}/Participants/${CALL}.json`,
+      },
+    };
+    expect(contract.operationFor(e)).toBe('CreateParticipant');
+    expect(contract.checkRequest(e)).toEqual([]);
+    expect(contract.checkResponse(e)).toEqual([]);
+    expect(problems(contract.checkResponse({ ...e, responseBody: { status: 'waiting' } }))).not.toEqual([]);
+  });
+});
