@@ -28,7 +28,7 @@ const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v.slice(0, 200
  * `/conference-status`: a room's conference events (docs/CONFERENCES.md §3.3). Each SDK participant
  * is subscribed at its join through the same claim as its own status callbacks (so exactly one of
  * them subscribes, whatever the order), never once the room has ended; a leave with a final
- * ParticipantCallStatus closes its leg out. Participants' stints, hold and mute go to the room's
+ * ParticipantCallStatus (or the caller's own leave) closes its leg out. Participants' stints, hold and mute go to the room's
  * Sync Map, each applied once by SequenceNumber, whatever order and copies Twilio sends.
  */
 export async function handleConferenceStatus(ctx: RouteContext): Promise<RouteResult> {
@@ -89,10 +89,13 @@ export async function handleConferenceStatus(ctx: RouteContext): Promise<RouteRe
     if (state.status === 'ended') return answer(applied.outcome, { [callSid]: 'conference-ended' });
     return answer(applied.outcome, { [callSid]: await startLeg(ctx, leg, 'in-progress') });
   }
+  if (kind !== 'leave') return answer(applied.outcome);
+  // The caller's TwiML has nothing after its <Dial><Conference>, and a <Conference> noun has no call
+  // status callback: its leave is its call's end (even when ParticipantCallStatus, sent before the
+  // hang-up, still says in-progress). An added participant's own status callback reports its end.
   const callStatus = event.ParticipantCallStatus;
-  if (kind === 'leave' && isFinalStatus(callStatus)) {
-    await finishLeg(ctx, leg, callStatus);
-    return answer(applied.outcome, { [callSid]: callStatus });
-  }
-  return answer(applied.outcome);
+  const end = isFinalStatus(callStatus) ? callStatus : leg.role === 'parent' ? 'completed' : undefined;
+  if (!end) return answer(applied.outcome, { [callSid]: 'left' });
+  await finishLeg(ctx, leg, end);
+  return answer(applied.outcome, { [callSid]: end });
 }

@@ -240,7 +240,18 @@ describe('/conference-status', () => {
     expect(p!.stints).toEqual([expect.objectContaining({ joinSeq: 3, leaveSeq: 5, callStatus: 'completed' })]);
   });
 
-  it('leaves the leg open at a leave whose call goes on (no final ParticipantCallStatus)', async () => {
+  it("closes the SDK caller's leg at its leave: nothing follows its <Dial><Conference>", async () => {
+    await conferenceEvent('participant-join', 1, { CallSid: ORIGIN, ParticipantLabel: 'sdk.bob' });
+    const left = await conferenceEvent('participant-leave', 2, {
+      CallSid: ORIGIN,
+      ParticipantLabel: 'sdk.bob',
+      ParticipantCallStatus: 'in-progress',
+    });
+    expect(left.body).toMatchObject({ legs: { [ORIGIN]: 'completed' } });
+    expect((await calls.readState(ORIGIN))?.status).toBe('completed');
+  });
+
+  it('leaves an added leg open at a leave whose call goes on (no final ParticipantCallStatus)', async () => {
     await agentEvent('participant-join', 3);
     await agentEvent('participant-leave', 4, { ParticipantCallStatus: 'in-progress' });
     expect((await calls.readState(AGENT))?.status).not.toBe('completed');

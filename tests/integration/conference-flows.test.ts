@@ -1,0 +1,124 @@
+// Conference mode end to end: the sandbox plays Twilio's conferences and the SDK phones, the real
+// functions run under real twilio-run with CONFERENCE_MODE=always, and the real `twilio` client
+// reads what they stored. Each SDK participant is subscribed once, messages go both ways.
+import { callMessages, sendMessage } from '../../client/src';
+import { roomOf } from '../../lib/calls/conference';
+import { conferenceMapName } from '../../lib/shared/sync-names';
+import { waitFor } from '../../testing/stack';
+import { useTestStack } from '../support/stack';
+import { defined } from '../support/narrow';
+
+const stack = useTestStack({ env: { CONFERENCE_MODE: 'always' } });
+const ctl = () => stack.control;
+
+async function subscribed(callSid: string) {
+  return waitFor(async () => {
+    const call = await ctl().call(callSid);
+    return call.subscriptions.length > 0 ? call : undefined;
+  }, `a subscription on ${callSid}`);
+}
+
+async function openCallOf(identity: string) {
+  return waitFor(
+    async () => (await ctl().phone(identity)).calls.find((c) => c.state === 'open'),
+    `${identity} to have an open call`,
+  );
+}
+
+/** The room's participant records, as /conference-status wrote them. */
+async function participantRecords(room: string) {
+  const items = await stack.twilio.sync.v1.services('default').syncMaps(conferenceMapName(room)).syncMapItems.list();
+  return items.filter((i) => i.key.startsWith('p.')).map((i) => i.data as { callSid: string; identity?: string });
+}
+
+describe('a phone call to our number, in conference mode', () => {
+  let callerSid: string;
+  let agentSid: string;
+
+  beforeAll(async () => {
+    await ctl().registerPhone('alice', { autoAnswer: true });
+    callerSid = (await ctl().callIn('+15551240001')).callSid;
+    agentSid = (await openCallOf('alice')).callSid;
+  });
+
+  it('adds CLIENT_IDENTITY to the caller’s room as a participant, and subscribes that leg once', async () => {
+    const agent = await subscribed(agentSid);
+    expect(agent.conference).toBe(roomOf(callerSid));
+    expect(agent.parentCallSid).toBeNull(); // a participant's own call: no <Dial> parent
+    await ctl().idle();
+    expect((await ctl().call(agentSid)).subscriptionsCreated).toBe(1);
+    expect((await ctl().call(callerSid)).subscriptionsCreated).toBe(0);
+    const room = await ctl().conference(roomOf(callerSid));
+    expect(room.participants.map((p) => p.label).sort()).toEqual(['ext.caller', 'sdk.alice']);
+  });
+
+  it('carries messages both ways on the agent’s leg, its parent the caller’s call', async () => {
+    await ctl().sendFromPhone('alice', agentSid, { from: 'agent', n: 1 });
+    const sent = await sendMessage(stack.fn, { callSid: agentSid, content: { to: 'agent' }, idempotencyKey: 'conf-1' });
+    expect(sent.status).toBe(201);
+    await waitFor(
+      async () =>
+        (await ctl().phone('alice')).calls.find((c) => c.callSid === agentSid)?.received.length ? true : undefined,
+      'alice to receive the message',
+    );
+    const history = await callMessages(stack.fn, agentSid);
+    expect(history.body.state).toMatchObject({ role: 'child', parentCallSid: callerSid, identity: 'alice' });
+    expect(history.body.messages.map((m) => m.direction).sort()).toEqual(['from-sdk', 'to-sdk']);
+  });
+
+  it('records who was in the room, and closes the agent’s leg out when the call ends', async () => {
+    await ctl().hangupCall(callerSid);
+    await ctl().idle();
+    const records = await participantRecords(roomOf(callerSid));
+    expect(records.map((r) => r.callSid).sort()).toEqual([callerSid, agentSid].sort());
+    const history = await callMessages(stack.fn, agentSid);
+    expect(history.body.state?.status).toBe('completed');
+  });
+});
+
+describe('an SDK call to a client, in conference mode', () => {
+  let callerSid: string;
+  let calleeSid: string;
+
+  beforeAll(async () => {
+    await ctl().registerPhone('cora', { autoAnswer: true });
+    await ctl().registerPhone('dan');
+    // cmeMode=dial is ignored under CONFERENCE_MODE=always, and never reaches the callee.
+    callerSid = (await ctl().placeCall('dan', 'client:cora', { topic: 'billing', cmeMode: 'dial' })).callSid;
+    calleeSid = (await openCallOf('cora')).callSid;
+  });
+
+  it('subscribes both SDK participants once: the caller at its join, the callee on its own call', async () => {
+    await subscribed(callerSid);
+    await subscribed(calleeSid);
+    await ctl().idle();
+    expect((await ctl().call(callerSid)).subscriptionsCreated).toBe(1);
+    expect((await ctl().call(calleeSid)).subscriptionsCreated).toBe(1);
+  });
+
+  it("passes the caller's custom parameters to the callee, and not cmeMode", async () => {
+    const call = defined((await ctl().phone('cora')).calls.find((c) => c.callSid === calleeSid));
+    expect(call.customParameters).toMatchObject({ topic: 'billing' });
+    expect(call.customParameters).not.toHaveProperty('cmeMode');
+  });
+
+  it('stores what each SDK sends under its own leg', async () => {
+    await ctl().sendFromPhone('dan', callerSid, { from: 'dan' });
+    await ctl().sendFromPhone('cora', calleeSid, { from: 'cora' });
+    await ctl().idle();
+    for (const [leg, who] of [
+      [callerSid, 'dan'],
+      [calleeSid, 'cora'],
+    ] as const) {
+      const history = await callMessages(stack.fn, leg);
+      expect(history.body.messages.map((m) => JSON.parse(m.content) as unknown)).toEqual([{ from: who }]);
+    }
+  });
+
+  it('ends the room when either party hangs up, as a bridged call ends', async () => {
+    await ctl().hangupCall(calleeSid);
+    await ctl().idle();
+    expect((await ctl().call(callerSid)).status).toBe('completed');
+    expect((await callMessages(stack.fn, callerSid)).body.state?.status).toBe('completed');
+  });
+});
