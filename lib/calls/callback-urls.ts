@@ -5,6 +5,7 @@ import { createHmac } from 'node:crypto';
 import { isLocalDomain } from '../platform/config';
 import { secretsMatch } from '../platform/secrets';
 import { isCallSid, isIdentity } from '../shared/identifiers';
+import { parseRoom } from './conference';
 
 export interface RequestSite {
   /** `context.DOMAIN_NAME`: `example-1234.twil.io`, or `localhost:3000` under twilio-run. */
@@ -28,7 +29,8 @@ export const ROUTE_QUERY_KEYS: Record<string, readonly string[]> = {
   // bodySHA256 is appended by Twilio to URLs that receive JSON bodies.
   // cme_parent and cme_identity name the leg's parent and SDK identity, so forwarding a message
   // never reads the leg's state for them (URLs issued before they existed lack both).
-  '/message-callback': ['cme_leg', 'cme_issued', 'cme_token', 'cme_parent', 'cme_identity', 'bodySHA256'],
+  // cme_conf: the room of a conference participant's leg, so its messages join the room's history.
+  '/message-callback': ['cme_leg', 'cme_issued', 'cme_token', 'cme_parent', 'cme_identity', 'cme_conf', 'bodySHA256'],
 };
 
 /**
@@ -118,6 +120,8 @@ export function messageCallbackQuery(
 export interface LegNames {
   parentCallSid: string;
   identity: string;
+  /** The conference room the leg is a participant of (lib/calls/conference.ts). */
+  conference?: string | undefined;
 }
 
 /**
@@ -140,6 +144,7 @@ export function messageCallbackUrl(
     ['cme_token', query.cme_token],
     ['cme_parent', names?.parentCallSid],
     ['cme_identity', names?.identity],
+    ['cme_conf', names?.conference],
   ]);
   return `${url}#${RETRY_FRAGMENT}`;
 }
@@ -148,7 +153,8 @@ export function messageCallbackUrl(
 export function legNamesOf(event: Record<string, unknown>): LegNames | undefined {
   const { cme_parent: parentCallSid, cme_identity: identity } = event;
   if (!isCallSid(parentCallSid) || !isIdentity(identity)) return undefined;
-  return { parentCallSid, identity };
+  const conference = parseRoom(event.cme_conf)?.room;
+  return { parentCallSid, identity, ...(conference ? { conference } : {}) };
 }
 
 /**

@@ -62,9 +62,11 @@ export interface SdkLeg {
   callSid: string;
   role: 'parent' | 'child';
   identity: string;
-  /** The other party: a number or `client:<identity>`. */
+  /** The other party: a number or `client:<identity>` (`conference:<room>` for a participant). */
   peer: string;
   parentCallSid: string;
+  /** The conference room the leg is a participant of. */
+  conference?: string | undefined;
 }
 
 /**
@@ -91,8 +93,12 @@ export function sdkLegsOfStatusCallback(event: Record<string, unknown>): SdkLeg[
   return legs;
 }
 
+const CONFERENCE_PEER = 'conference:';
 /** What a conference leg's state names as its peer: the room it is in. */
-export const conferencePeer = (room: string) => `conference:${room}`;
+export const conferencePeer = (room: string) => `${CONFERENCE_PEER}${room}`;
+/** The room a leg's recorded peer names, if it is a conference participant. */
+export const roomOfPeer = (peer: string | undefined) =>
+  peer?.startsWith(CONFERENCE_PEER) ? parseRoom(peer.slice(CONFERENCE_PEER.length))?.room : undefined;
 
 /**
  * The SDK leg of a participant's own status callback (`cme_sdk=call`): the call a Voice SDK answered
@@ -110,6 +116,7 @@ function conferenceLegOfStatusCallback(event: Record<string, unknown>): SdkLeg[]
       identity,
       peer: conferencePeer(room.room),
       parentCallSid: room.originCallSid,
+      conference: room.room,
     },
   ];
 }
@@ -130,6 +137,7 @@ export function conferenceLeg(
     identity,
     peer: conferencePeer(room.room),
     parentCallSid: room.originCallSid,
+    conference: room.room,
   };
 }
 

@@ -17,8 +17,10 @@ import type { Log } from '../platform/log';
 import { validateContent } from './content';
 import { requireSchemaValid } from './schemas';
 import { CALL_LAG_WAIT_MS, REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
-import { isActiveStatus, isFinalStatus, isLiveLeg, sdkIdentityOfCall } from '../calls/legs';
-import { shortHash, type CallStore } from '../store/call-store';
+import { isActiveStatus, isFinalStatus, isLiveLeg, roomOfPeer, sdkIdentityOfCall } from '../calls/legs';
+import { CONFERENCE_INLINE_BYTES } from '../shared/limits';
+import { outboundKey } from '../store/keys';
+import { shortHash, type CallStore, type StoredLegState } from '../store/call-store';
 import type { TwilioClient } from '../platform/twilio-client';
 
 /** What a send needs from its invocation (a route's context has all of it). */
@@ -84,7 +86,12 @@ function refusalOf(err: unknown): HttpError | undefined {
  * the key is claimed in Sync before the send, so a retry (or a concurrent duplicate) never sends
  * again, whatever Twilio does with a reused IdempotencyKey. A refusal throws its catalogue error.
  */
-export async function sendMessage(ctx: SendDeps, input: SendMessageInput): Promise<SendOutcome> {
+export async function sendMessage(
+  ctx: SendDeps,
+  input: SendMessageInput,
+  /** roomHistory false: a broadcast writes one history entry for all its legs itself. */
+  options: { roomHistory?: boolean } = {},
+): Promise<SendOutcome> {
   const content = validateContent(input.content);
   // Message schemas on (MESSAGE_SCHEMAS_ASSET): content that violates them is refused (400).
   requireSchemaValid(ctx.config, content);
@@ -136,7 +143,14 @@ export async function sendMessage(ctx: SendDeps, input: SendMessageInput): Promi
     throw apiError(...NOT_ACTIVE);
   }
   if (state && isLiveLeg(state)) target.live = true;
+  // A conference participant's leg: each message to it joins its room's history too.
+  const room = options.roomHistory === false ? undefined : roomOfPeer((state ?? target.state)?.peer);
+  const inRoom = async (sid: string | null, sentAtMs: number) => {
+    if (room) await indexInRoom(ctx, room, { sid, callSid, content, idempotencyKey, sentAtMs }, state ?? target.state);
+  };
   if (claim.outcome === 'already-sent') {
+    // Its history entry is written again (a no-op if there): the first request may have failed after sending.
+    await inRoom(claim.message.sid, Date.parse(claim.message.timestamp));
     return result(claim.message.sid, callSid, idempotencyKey, 'already-sent');
   }
   if (claim.outcome === 'in-flight') {
@@ -157,10 +171,12 @@ export async function sendMessage(ctx: SendDeps, input: SendMessageInput): Promi
   const outgoing = { callSid, content, contentHash, idempotencyKey, sentAtMs: claim.sentAtMs };
   if (claim.outcome === 'sent-unrecorded') {
     await record(ctx, { ...outgoing, sid: claim.sid });
+    await inRoom(claim.sid, claim.sentAtMs);
     return result(claim.sid, callSid, idempotencyKey, 'already-sent');
   }
   const sid = await sendOnce(ctx, outgoing, target.live);
   await record(ctx, { ...outgoing, sid });
+  await inRoom(sid, claim.sentAtMs);
   ctx.log.forCall(callSid).info({ messageSid: sid });
   return result(sid, callSid, idempotencyKey, 'sent');
 }
@@ -169,6 +185,33 @@ export async function sendMessage(ctx: SendDeps, input: SendMessageInput): Promi
 interface Target {
   callSid: string;
   live: boolean;
+  /** Its recorded state, when finding the leg read it (a send by identity). */
+  state?: StoredLegState | undefined;
+}
+
+/**
+ * Adds a message sent to a participant's leg to its room's history (create-if-absent on a key fixed
+ * by the send's key): inline when short, else pointing at the leg's own copy.
+ */
+async function indexInRoom(
+  ctx: SendDeps,
+  room: string,
+  message: { sid: string | null; callSid: string; content: string; idempotencyKey: string; sentAtMs: number },
+  state: StoredLegState | undefined,
+): Promise<void> {
+  const inline = Buffer.byteLength(message.content, 'utf8') <= CONFERENCE_INLINE_BYTES;
+  await ctx
+    .store()
+    .conferences()
+    .indexMessage(room, {
+      direction: 'to-sdk',
+      callSid: message.callSid,
+      ...(state ? { identity: state.identity } : {}),
+      ...(message.sid ? { sid: message.sid } : {}),
+      idempotencyKey: message.idempotencyKey,
+      timestamp: new Date(message.sentAtMs).toISOString(),
+      ...(inline ? { content: message.content } : { legKey: outboundKey(message.sentAtMs, message.idempotencyKey) }),
+    });
 }
 
 interface OutgoingMessage {
@@ -361,10 +404,12 @@ async function requireLiveCall(ctx: SendDeps, callSid: string): Promise<void> {
  * or To, not both, and by one status — of the newest calls each way, active ones picked here.
  */
 async function activeLegOf(ctx: SendDeps, identity: string): Promise<Target> {
-  let recorded = (await ctx.store().liveLegsOf(identity)).map((state) => state.callSid);
+  const states = await ctx.store().liveLegsOf(identity);
+  let recorded = states.map((state) => state.callSid);
   if (recorded.length > 1) recorded = await notShownEnded(ctx, recorded);
   const [only, ...others] = recorded;
-  if (only !== undefined && others.length === 0) return { callSid: only, live: true };
+  if (only !== undefined && others.length === 0)
+    return { callSid: only, live: true, state: states.find((s) => s.callSid === only) };
   if (only !== undefined) throw ambiguous(identity, recorded);
   return { callSid: await activeLegByCallsApi(ctx.client(), identity, ctx.deadline), live: false };
 }

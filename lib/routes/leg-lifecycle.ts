@@ -4,7 +4,6 @@
 import type { StoredSubscription } from '../store/records';
 import { statusRank, type FinalStatus, type SdkLeg } from '../calls/legs';
 import { isAbandonedClaim, type ClaimedState } from '../store/call-store';
-import { ConferenceStore } from '../store/conference-store';
 import { messageCallbackUrl } from '../calls/callback-urls';
 import { apiError } from '../shared/error-catalogue';
 import { twilioCode } from '../platform/errors';
@@ -20,8 +19,7 @@ const IN_FLIGHT_WAIT_MS = 3000;
 type StartStatus = 'initiated' | 'ringing' | 'in-progress';
 
 /** A conference's Map, with the invocation's deadline (lib/store/conference-store.ts). */
-export const conferenceStore = (ctx: Pick<RouteContext, 'client' | 'config' | 'deadline'>) =>
-  new ConferenceStore(ctx.client(), ctx.config, ctx.deadline);
+export const conferenceStore = (ctx: Pick<RouteContext, 'store'>) => ctx.store().conferences();
 
 /**
  * Closes out a leg at its final status: its state final (and kept SYNC_TTL_SECONDS), out of its

@@ -2,11 +2,17 @@ import { isFinalStatus } from '../calls/legs';
 import { legNamesOf, legTokenMatches } from '../calls/callback-urls';
 import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
-import { MAX_SEQUENCE_NUMBER } from '../store/keys';
+import { inboundKey, MAX_SEQUENCE_NUMBER } from '../store/keys';
+import type { StoredConferenceMessage } from '../store/conference-records';
 import { LegCache } from '../store/leg-cache';
 import { integerParam, isCallSid, isMessageSid } from '../shared/identifiers';
 import type { MessageIrregularity } from '../shared/api-types';
-import { CALLBACK_URL_GRACE_SECONDS, FINISHED_LEG_GRACE_SECONDS, MAX_CALL_SECONDS } from '../shared/limits';
+import {
+  CALLBACK_URL_GRACE_SECONDS,
+  CONFERENCE_INLINE_BYTES,
+  FINISHED_LEG_GRACE_SECONDS,
+  MAX_CALL_SECONDS,
+} from '../shared/limits';
 import { callbackContentAsSent } from '../messages/content';
 import { isJsonBody } from '../http/signature';
 import type { InboundMessage } from '../forwarding/webhook';
@@ -87,6 +93,10 @@ export async function receiveCallMessage(ctx: RouteContext): Promise<RouteResult
   const { outcome, ...forwarded } = forwarding
     ? await forwardInbound(ctx, forwarding, message, legNamesOf(event))
     : { outcome: await store().saveInbound(message) };
+  // A conference participant's message joins its room's history too, once (create-if-absent on a
+  // key fixed by the message); a failure answers 503, and Twilio's redelivery stores it there.
+  const names = legNamesOf(event);
+  if (names?.conference) await store().conferences().indexMessage(names.conference, roomEntry(message, names.identity));
   const checked = violation ? { valid: false, rule: violation.rule } : {};
   ctx.log.info({
     messageSid: sid,
@@ -129,4 +139,18 @@ async function requireLegNotEnded(ctx: RouteContext, leg: string, issuedAt: numb
   if (Number.isNaN(endedAt) || now - endedAt > graceMs) {
     throw apiError('call-ended', 'This call ended; its message callbacks are no longer accepted.');
   }
+}
+
+/** A message from a participant's SDK as its room's history holds it: inline when short. */
+function roomEntry(message: InboundMessage, identity: string): StoredConferenceMessage {
+  const inline = Buffer.byteLength(message.content, 'utf8') <= CONFERENCE_INLINE_BYTES;
+  return {
+    direction: 'from-sdk',
+    callSid: message.callSid,
+    identity,
+    sid: message.sid,
+    sequence: message.sequence,
+    timestamp: message.timestamp,
+    ...(inline ? { content: message.content } : { legKey: inboundKey(message.sequence, message.sid) }),
+  };
 }

@@ -226,3 +226,38 @@ export const CONFERENCE_MODES = ['off', 'always', 'on-request'] as const;
 export type ConferenceMode = (typeof CONFERENCE_MODES)[number];
 /** The custom parameter an SDK caller sets to ask for a room (`device.connect({params: {cmeMode: 'conference'}})`). */
 export const CONFERENCE_MODE_PARAMETER = 'cmeMode';
+
+/** What became of one leg's share of a broadcast (`not-active`: the leg was gone; `failed`: retry). */
+export type BroadcastLegOutcome = 'sent' | 'already-sent' | 'not-active' | 'failed';
+
+/** `/conference-send`'s answer: each SDK participant's leg the broadcast went to, and how. */
+export interface BroadcastAnswer {
+  conference: string;
+  idempotencyKey: string;
+  legs: Record<string, BroadcastLegOutcome>;
+}
+
+/** One message of a room's history (`/conference-messages`). */
+export interface ConferenceMessage {
+  direction: 'from-sdk' | 'to-sdk';
+  /** The participant's leg; `broadcast` for a message sent to every SDK participant. */
+  callSid: string;
+  identity?: string;
+  sid?: string;
+  sequence?: number;
+  timestamp: string;
+  /** The content as sent (JSON text); null when it could no longer be read from its leg. */
+  content: string | null;
+  /** A broadcast's key and the legs it went to. */
+  idempotencyKey?: string;
+  legs?: string[];
+  /** Pass as `after` to read on from this message. */
+  cursor: string;
+}
+
+export interface ConferenceMessagesPage {
+  conference: string;
+  messages: ConferenceMessage[];
+  /** Present when more follow: pass as `after`. */
+  next?: string;
+}

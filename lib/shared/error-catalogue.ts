@@ -59,6 +59,7 @@ export const ERROR_CATALOGUE = {
   // 404: what the request names does not exist.
   'agent-not-found': { status: 404, description: 'There is no agent with that identity.' },
   'call-not-found': { status: 404, description: 'Twilio does not know the call, or Sync holds nothing for it.' },
+  'conference-not-found': { status: 404, description: 'No events of that conference room were recorded.' },
   // 409: the request conflicts with the state of things.
   'agent-exists': { status: 409, description: 'There is already an agent with that identity.' },
   'send-in-progress': {
@@ -67,6 +68,7 @@ export const ERROR_CATALOGUE = {
   },
   'idempotency-key-reused': { status: 409, description: 'The idempotencyKey was used for other content on the call.' },
   'call-not-active': { status: 409, description: 'The call is not ringing or in progress (or the identity has none).' },
+  'conference-ended': { status: 409, description: 'The conference room has ended: nobody is left to send to.' },
   'call-ambiguous': { status: 409, description: 'The identity has more than one active call: pass callSid.' },
   // 413: the request is larger than a Function takes.
   'request-too-large': { status: 413, description: 'The request is over 1 MB, the most a Twilio Function takes.' },

@@ -81,3 +81,10 @@ export function customParameterProblem(name: string, value: unknown): string | u
   if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/.test(value)) return 'the value holds a control character';
   return undefined;
 }
+
+/**
+ * Longest message (UTF-8 bytes) a conference's history repeats inline: its item then stays under
+ * 1 KiB, Sync's cheaper write tier (a room's Map takes every participant's messages). A longer one
+ * is read from its leg's Map when a history page is read.
+ */
+export const CONFERENCE_INLINE_BYTES = 700;

@@ -10,7 +10,14 @@ import { errorsOf, ROUTE_CONTRACTS, type AnswerShape, type RouteContract } from 
 import { MESSAGE_IRREGULARITIES, FINAL_STATUSES } from './api-types';
 
 /** The routes a backend calls: by key, or signed with the Auth Token. */
-export const BACKEND_ROUTES = ['/backend-send', '/backend-messages', '/send-message', '/call-messages'] as const;
+export const BACKEND_ROUTES = [
+  '/backend-send',
+  '/backend-messages',
+  '/send-message',
+  '/call-messages',
+  '/conference-send',
+  '/conference-messages',
+] as const;
 
 type Schema = Record<string, unknown>;
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
@@ -92,6 +99,47 @@ const SCHEMAS: Record<string, Schema> = {
     },
     additionalProperties: false,
   },
+  BroadcastAnswer: {
+    type: 'object',
+    required: ['conference', 'idempotencyKey', 'legs'],
+    properties: {
+      conference: TEXT,
+      idempotencyKey: TEXT,
+      legs: {
+        type: 'object',
+        propertyNames: CALL_SID,
+        additionalProperties: { enum: ['sent', 'already-sent', 'not-active', 'failed'] },
+      },
+    },
+    additionalProperties: false,
+  },
+  ConferenceMessage: {
+    type: 'object',
+    required: ['direction', 'callSid', 'timestamp', 'content', 'cursor'],
+    properties: {
+      direction: { enum: ['from-sdk', 'to-sdk'] },
+      callSid: { ...TEXT, description: "The participant's leg, or `broadcast`." },
+      identity: TEXT,
+      sid: TEXT,
+      sequence: { type: 'integer', minimum: 0 },
+      timestamp: TIME,
+      content: { ...NULLABLE_TEXT, description: 'The JSON text as sent; null when its leg no longer holds it.' },
+      idempotencyKey: TEXT,
+      legs: { type: 'array', items: CALL_SID },
+      cursor: TEXT,
+    },
+    additionalProperties: false,
+  },
+  ConferenceMessagesPage: {
+    type: 'object',
+    required: ['conference', 'messages'],
+    properties: {
+      conference: TEXT,
+      messages: { type: 'array', items: ref('ConferenceMessage') },
+      next: TEXT,
+    },
+    additionalProperties: false,
+  },
   Error: {
     type: 'object',
     required: ['code', 'message'],
@@ -152,6 +200,8 @@ const SCHEMAS: Record<string, Schema> = {
 const SHAPE_SCHEMAS: Partial<Record<AnswerShape, string>> = {
   SendMessageResult: 'SendMessageResult',
   CallMessagesPage: 'CallMessagesPage',
+  BroadcastAnswer: 'BroadcastAnswer',
+  ConferenceMessagesPage: 'ConferenceMessagesPage',
 };
 
 const ACCESS_SECURITY = { 'backend-key': [{ backendKey: [] }], 'twilio-signed': [{ twilioSignature: [] }] };

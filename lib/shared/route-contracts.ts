@@ -32,6 +32,9 @@ export interface RouteInput {
 export const ANSWER_SHAPES = {
   TwiML: '<Response> XML: <Dial> to a client or number, or <Say> + <Hangup>',
   CallStatusAnswer: '{status, legs: {<CallSid>: outcome}}',
+  BroadcastAnswer: '{conference, idempotencyKey, legs: {<CallSid>: sent|already-sent|not-active|failed}}',
+  ConferenceMessagesPage:
+    '{conference, messages: [{direction, callSid, identity?, sid?, sequence?, timestamp, content, legs?, cursor}], next?}',
   ConferenceStatusAnswer: '{event, conference, outcome: applied|duplicate|ignored, legs?: {<CallSid>: outcome}}',
   MessageCallbackAnswer:
     '{sid, outcome: stored|duplicate, verification, forwarded?, reply?, valid?, rule?, irregular?}',
@@ -244,6 +247,37 @@ export const ROUTE_CONTRACTS: readonly RouteContract[] = [
     inputs: HISTORY_INPUTS,
     answers: { 200: 'CallMessagesPage' },
     errors: HISTORY_ERRORS,
+  },
+  {
+    path: '/conference-send',
+    methods: ['POST'],
+    access: 'twilio-signed',
+    summary:
+      'Server → every SDK participant of a conference room: one message per leg, exactly once per idempotencyKey.',
+    inputs: [required('conference'), required('content'), required('idempotencyKey')],
+    answers: { 201: 'BroadcastAnswer' },
+    errors: [
+      'conference-unknown',
+      'conference-not-found',
+      'conference-ended',
+      'content-missing',
+      'content-invalid',
+      'content-too-long',
+      'content-schema-invalid',
+      'idempotency-key-invalid',
+      'idempotency-key-reused',
+      'record-contended',
+      'twilio-unavailable',
+    ],
+  },
+  {
+    path: '/conference-messages',
+    methods: ['POST'],
+    access: 'twilio-signed',
+    summary: "A conference room's history: its participants' messages both ways and its broadcasts, oldest first.",
+    inputs: [required('conference'), optional('pageSize'), optional('after')],
+    answers: { 200: 'ConferenceMessagesPage' },
+    errors: ['conference-unknown', 'conference-not-found', 'page-size-invalid', 'after-invalid'],
   },
   {
     path: '/backend-send',

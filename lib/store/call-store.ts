@@ -16,6 +16,7 @@ import { apiError } from '../shared/error-catalogue';
 import type { HistoryCursor, HistoryPage } from './history-range';
 import { readCatchUp, readPage, type ReadRange } from './history-read';
 import { LegMap } from './leg-map';
+import { ConferenceStore } from './conference-store';
 import {
   logUnreadable,
   parseIdentityLeg,
@@ -84,6 +85,16 @@ type SendClaim =
   | { outcome: 'in-flight'; retryAfterMs: number };
 
 export class CallStore extends LegMap {
+  /** The conference rooms' Maps, on the same client and deadline (lib/store/conference-store.ts). */
+  conferences(): ConferenceStore {
+    return new ConferenceStore(this.client, this.config, this.deadline);
+  }
+
+  /** One whole message of a leg, by its key in the leg's Map (a room's history points there). */
+  readLegMessage(callSid: string, key: string): Promise<StoredMessage | undefined> {
+    return this.readMessage(callSid, key);
+  }
+
   /** The same store, its retries bounded by an earlier deadline (to leave time for what follows). */
   withDeadline(deadline: number): CallStore {
     return this.tuned({}, deadline);
@@ -419,6 +430,13 @@ export class CallStore extends LegMap {
       throw err;
     }
     return { outcome: 'claimed', sentAtMs: claimedAt };
+  }
+
+  /** The message a send key sent to the leg, as recorded (its claim, then the message: 2 reads). */
+  async readSentMessage(callSid: string, idempotencyKey: string): Promise<StoredMessage | undefined> {
+    const item = await this.fetchItem(callSid, sendClaimKey(idempotencyKey));
+    const claim = item && this.parsed(callSid, item, parseSendClaim);
+    return claim && this.readMessage(callSid, outboundKey(claim.sentAtMs, idempotencyKey));
   }
 
   /** Marks a key sent whose message could not be recorded: a retry records it instead of sending again. */

@@ -186,3 +186,67 @@ export const isPresent = (p: StoredParticipant) => {
   const last = p.stints[p.stints.length - 1];
   return last !== undefined && last.joinSeq !== undefined && last.leaveSeq === undefined;
 };
+
+/**
+ * One message in a room's history (`log.*` items): what a participant's SDK sent, what was sent to
+ * one, or a broadcast to every SDK participant. The message itself is stored once, under its leg;
+ * a short one is repeated here so a history page needs no more reads.
+ */
+export interface StoredConferenceMessage {
+  direction: 'from-sdk' | 'to-sdk';
+  /** The leg, or for a broadcast `broadcast`. */
+  callSid: string;
+  identity?: string;
+  /** KX… / the UserDefinedMessage's Sid, when known. */
+  sid?: string;
+  sequence?: number;
+  /** ISO 8601. */
+  timestamp: string;
+  /** The content, when short enough (CONFERENCE_INLINE_BYTES). */
+  content?: string;
+  /**
+   * Where its content is, when not inline: its key in its leg's Map; for a broadcast, the send key
+   * of its first leg (`legs[0]`).
+   */
+  legKey?: string;
+  /** A broadcast's key and the legs it went to. */
+  idempotencyKey?: string;
+  legs?: string[];
+}
+
+export function parseConferenceMessage(data: unknown): StoredConferenceMessage | undefined {
+  if (!isFields(data)) return undefined;
+  const { direction, callSid, timestamp } = data;
+  if ((direction !== 'from-sdk' && direction !== 'to-sdk') || typeof callSid !== 'string') return undefined;
+  if (typeof timestamp !== 'string') return undefined;
+  const legs =
+    Array.isArray(data.legs) && data.legs.every((l): l is string => typeof l === 'string') ? data.legs : undefined;
+  const message = only<StoredConferenceMessage>({
+    direction,
+    callSid,
+    timestamp,
+    identity: str(data.identity),
+    sid: str(data.sid),
+    sequence: seqNumber(data.sequence),
+    content: str(data.content),
+    legKey: str(data.legKey),
+    idempotencyKey: str(data.idempotencyKey),
+    legs,
+  });
+  return message.content === undefined && message.legKey === undefined ? undefined : message;
+}
+
+/** A broadcast's claim: the content it was first sent with and the legs it goes to, fixed then. */
+export interface BroadcastClaim {
+  contentHash: string;
+  targets: string[];
+  at: string;
+}
+
+export function parseBroadcastClaim(data: unknown): BroadcastClaim | undefined {
+  if (!isFields(data)) return undefined;
+  const { contentHash, targets, at } = data;
+  if (typeof contentHash !== 'string' || typeof at !== 'string') return undefined;
+  if (!Array.isArray(targets) || !targets.every((t): t is string => typeof t === 'string')) return undefined;
+  return { contentHash, targets, at };
+}

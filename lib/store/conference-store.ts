@@ -6,12 +6,17 @@ import { apiError } from '../shared/error-catalogue';
 import { conferenceMapName } from '../shared/sync-names';
 import {
   applyParticipantEvent,
+  parseBroadcastClaim,
+  parseConferenceMessage,
+  type BroadcastClaim,
   parseConferenceState,
   parseParticipant,
   type ParticipantEvent,
+  type StoredConferenceMessage,
   type StoredConferenceState,
   type StoredParticipant,
 } from './conference-records';
+import { shortHash } from './keys';
 import { logUnreadable } from './records';
 import { isItemRevisionMismatch, isNotFound, SyncAccess, type SyncItem } from './sync';
 import type { TwilioClient } from '../platform/twilio-client';
@@ -19,6 +24,27 @@ import type { TwilioClient } from '../platform/twilio-client';
 const STATE_KEY = 'state';
 const PARTICIPANT_PREFIX = 'p.';
 const participantKey = (callSid: string) => `${PARTICIPANT_PREFIX}${callSid.toLowerCase()}`;
+const LOG_PREFIX = 'log.';
+const BROADCAST_PREFIX = '~bcast.';
+
+/**
+ * A message's key in the room's history: its second, then its leg (or `bcast`), then `i`/`o` and
+ * its SequenceNumber or its send key's hash. Fixed by the message, so a redelivery or a retried
+ * send lands on the same key (create-if-absent), and key order is history order.
+ */
+export function conferenceLogKey(message: StoredConferenceMessage): string {
+  const second = String(Math.floor(Date.parse(message.timestamp) / 1000)).padStart(10, '0');
+  const who = message.callSid === BROADCAST ? 'bcast' : message.callSid.toLowerCase();
+  const tail =
+    message.direction === 'from-sdk'
+      ? `i.${String(message.sequence ?? 0).padStart(10, '0')}`
+      : `o.${shortHash(message.idempotencyKey ?? message.sid ?? '')}`;
+  return `${LOG_PREFIX}${second}.${who}.${tail}`;
+}
+
+/** The callSid of a broadcast's history item. */
+export const BROADCAST = 'broadcast';
+
 const MAX_CONDITIONAL_ATTEMPTS = 6;
 /** The most items Sync lists in one page. */
 const SYNC_PAGE_SIZE = 100;
@@ -119,6 +145,60 @@ export class ConferenceStore extends SyncAccess {
       }
     }
     throw apiError('record-contended', `The record of ${event.callSid} in ${room} kept changing; retry the callback.`);
+  }
+
+  /** Adds a message to the room's history; a copy (same key) is a no-op. */
+  async indexMessage(room: string, message: StoredConferenceMessage): Promise<'stored' | 'duplicate'> {
+    return (await this.create(room, conferenceLogKey(message), message)) ? 'stored' : 'duplicate';
+  }
+
+  /** One page of the room's history in key (time) order, after `after` (a key from an earlier page). */
+  async readLog(
+    room: string,
+    pageSize: number,
+    after?: string,
+  ): Promise<{ messages: (StoredConferenceMessage & { cursor: string })[]; next?: string }> {
+    let page;
+    try {
+      page = await this.retry(() =>
+        this.items(room).page({
+          pageSize,
+          from: after ?? LOG_PREFIX,
+          bounds: after ? 'exclusive' : 'inclusive',
+          order: 'asc',
+        }),
+      );
+    } catch (err) {
+      if (isNotFound(err)) return { messages: [] };
+      throw err;
+    }
+    const mine = page.instances.filter((i) => i.key.startsWith(LOG_PREFIX));
+    const messages = mine.flatMap((i) => {
+      const message = this.parsed(room, { key: i.key, data: i.data, revision: i.revision }, parseConferenceMessage);
+      return message ? [{ ...message, cursor: i.key }] : [];
+    });
+    const last = mine[mine.length - 1]?.key;
+    const more = mine.length === page.instances.length && page.instances.length === pageSize && page.nextPageUrl;
+    return { messages, ...(more && last ? { next: last } : {}) };
+  }
+
+  /**
+   * Claims a broadcast's key: the first claim fixes its content and targets; a later one gets them
+   * back (`existing`), so a retry never adds a leg that joined since.
+   */
+  async claimBroadcast(
+    room: string,
+    idempotencyKey: string,
+    claim: BroadcastClaim,
+  ): Promise<{ claim: BroadcastClaim; existing: boolean }> {
+    const key = `${BROADCAST_PREFIX}${shortHash(idempotencyKey)}`;
+    for (let attempt = 0; attempt < MAX_CONDITIONAL_ATTEMPTS; attempt++) {
+      if (await this.create(room, key, claim)) return { claim, existing: false };
+      const item = await this.fetchMapItem(conferenceMapName(room), key);
+      const found = item && this.parsed(room, item, parseBroadcastClaim);
+      if (found) return { claim: found, existing: true };
+    }
+    throw apiError('record-contended', `The broadcast ${idempotencyKey.slice(0, 40)} could not be claimed; retry.`);
   }
 
   /** Every participant the room's events recorded (unreadable records left out, and logged). */

@@ -125,7 +125,14 @@ describe('a participant status callback (cme_sdk=call)', () => {
       cme_conf: roomOf(ORIGIN),
     });
     expect(legs).toEqual([
-      { callSid: LEG, role: 'child', identity: 'alice', peer: `conference:${roomOf(ORIGIN)}`, parentCallSid: ORIGIN },
+      {
+        callSid: LEG,
+        role: 'child',
+        identity: 'alice',
+        peer: `conference:${roomOf(ORIGIN)}`,
+        parentCallSid: ORIGIN,
+        conference: roomOf(ORIGIN),
+      },
     ]);
   });
 
