@@ -96,7 +96,10 @@ async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStatus): Pr
     // Another copy of a callback is subscribing the leg: answer once it has, so an answered early
     // callback means a subscribed leg (a message sent after it is not dropped).
     const until = Math.min(Date.now() + IN_FLIGHT_WAIT_MS + REQUEST_TIMEOUT_MS, ctx.deadline);
-    const record = await store.awaitSubscription(leg.callSid, until);
+    const state = await store.awaitSubscription(leg.callSid, until);
+    // The leg ended while this callback waited: nothing left to subscribe.
+    if (state && isFinalStatus(state.status)) return 'ended-before-start';
+    const record = state?.subscription;
     if (record?.status === 'subscribed') return 'subscribed';
     // Refused to this status or a later one: another copy already saw what this one would.
     if (record?.status === 'refused' && statusRank(record.by) >= statusRank(status))
