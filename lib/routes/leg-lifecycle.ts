@@ -2,7 +2,7 @@
 // the first chance Twilio allows (a <Dial> noun's status callback, or a conference participant's
 // join), and closed out at its end. /call-status and /conference-status both act through here.
 import type { StoredSubscription } from '../store/records';
-import { statusRank, type FinalStatus, type SdkLeg } from '../calls/legs';
+import { isFinalStatus, statusRank, type FinalStatus, type SdkLeg } from '../calls/legs';
 import { isAbandonedClaim, type ClaimedState } from '../store/call-store';
 import { messageCallbackUrl } from '../calls/callback-urls';
 import { apiError } from '../shared/error-catalogue';
@@ -63,7 +63,10 @@ export async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStat
     // Another copy of a callback is subscribing the leg: answer once it has, so an answered early
     // callback means a subscribed leg (a message sent after it is not dropped).
     const until = Math.min(Date.now() + IN_FLIGHT_WAIT_MS + REQUEST_TIMEOUT_MS, ctx.deadline);
-    const record = await store.awaitSubscription(leg.callSid, until);
+    const state = await store.awaitSubscription(leg.callSid, until);
+    // The leg ended while this callback waited: nothing left to subscribe.
+    if (state && isFinalStatus(state.status)) return 'ended-before-start';
+    const record = state?.subscription;
     if (record?.status === 'subscribed') return 'subscribed';
     // Refused to this status or a later one: another copy already saw what this one would.
     if (record?.status === 'refused' && statusRank(record.by) >= statusRank(status))

@@ -118,24 +118,27 @@ export class CallStore extends LegMap {
   /**
    * Waits while another invocation's subscription claim is in flight, reading the state after
    * `firstDelayMs`, then less and less often (Sync allows ~20 reads/s per object, shared by every
-   * waiting copy), while a read can still end by `until` (ms since epoch). Answers the record as it
-   * ended up, or a claim as soon as it is abandoned (stale); still `claimed`, or undefined, when
-   * time ran out or a read failed (the caller then answers in-flight).
+   * waiting copy), while a read can still end by `until` (ms since epoch). Answers the leg's state
+   * once its claim is settled, abandoned (stale) or the leg has ended; as last read (claim still
+   * `claimed`) when time ran out; undefined when there is none or a read failed (the caller then
+   * answers in-flight).
    */
-  async awaitSubscription(callSid: string, until: number, firstDelayMs = 250): Promise<StoredSubscription | undefined> {
+  async awaitSubscription(callSid: string, until: number, firstDelayMs = 250): Promise<StoredLegState | undefined> {
     let delay = firstDelayMs;
-    let record: StoredSubscription | undefined;
+    let state: StoredLegState | undefined;
     while (Date.now() + delay + REQUEST_TIMEOUT_MS <= until) {
       await new Promise((resolve) => setTimeout(resolve, delay));
       try {
-        record = (await this.readState(callSid))?.subscription;
+        state = await this.readState(callSid);
       } catch {
         return undefined;
       }
-      if (record?.status !== 'claimed' || isAbandonedClaim(record, new Date())) return record;
+      const record = state?.subscription;
+      if (!state || isFinalStatus(state.status) || record?.status !== 'claimed' || isAbandonedClaim(record, new Date()))
+        return state;
       delay = Math.min(delay * 2, MAX_AWAIT_DELAY_MS);
     }
-    return record;
+    return state;
   }
 
   /**

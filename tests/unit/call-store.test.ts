@@ -225,11 +225,24 @@ describe('claimSubscription', () => {
     expect(await store.awaitSubscription(PARENT, Date.now() + REQUEST_TIMEOUT_MS, 50)).toBeUndefined();
     expect(sandbox.requestCount()).toBe(before);
     // Time for a few reads, and the claim still in flight: it says so.
-    expect((await store.awaitSubscription(PARENT, Date.now() + REQUEST_TIMEOUT_MS + 300, 50))?.status).toBe('claimed');
+    expect(
+      (await store.awaitSubscription(PARENT, Date.now() + REQUEST_TIMEOUT_MS + 300, 50))?.subscription?.status,
+    ).toBe('claimed');
     const waiting = store.awaitSubscription(PARENT, Date.now() + REQUEST_TIMEOUT_MS + 5_000, 50);
     await new Promise((resolve) => setTimeout(resolve, 150));
     await store.recordSubscription(leg, claim.claimed, { status: 'subscribed', at: '', by: 'ringing', sid: 'ZY1' });
-    expect(await waiting).toMatchObject({ status: 'subscribed', sid: 'ZY1' });
+    expect((await waiting)?.subscription).toMatchObject({ status: 'subscribed', sid: 'ZY1' });
+  });
+
+  it('stops waiting on a claim once the leg has ended', async () => {
+    const claim = await store.claimSubscription(leg, 'ringing', new Date());
+    if (claim.action !== 'subscribe') throw new Error('expected a claim');
+    const waiting = store.awaitSubscription(PARENT, Date.now() + REQUEST_TIMEOUT_MS + 5_000, 50);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const started = Date.now();
+    await store.markFinished(leg, 'completed', new Date());
+    expect((await waiting)?.status).toBe('completed');
+    expect(Date.now() - started).toBeLessThan(2_000);
   });
 
   it('lets a later callback take over a refused or failed claim, but not a fresh one in flight', async () => {

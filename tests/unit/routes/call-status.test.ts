@@ -262,6 +262,14 @@ describe('/call-status', () => {
       expect(subscribeAttempts).toEqual([]);
     }, 15_000);
 
+    it('answers in-progress as ended when the leg ends while it waits (never 503 for a call that is over)', async () => {
+      await store.claimSubscription(bob, 'ringing', new Date());
+      const answered = post({ child: 'bob' }, statusBody('in-progress'));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await store.markFinished(bob, 'completed', new Date());
+      expect((await answered).body).toEqual({ status: 'in-progress', legs: { [CHILD]: 'ended-before-start' } });
+    }, 15_000);
+
     it('leaves ringing answering in-flight: in-progress still comes', async () => {
       await store.claimSubscription(bob, 'initiated', new Date());
       const res = await post({ child: 'bob' }, statusBody('ringing'));
