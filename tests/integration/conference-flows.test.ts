@@ -1,7 +1,8 @@
 // Conference mode end to end: the sandbox plays Twilio's conferences and the SDK phones, the real
 // functions run under real twilio-run with CONFERENCE_MODE=always, and the real `twilio` client
 // reads what they stored. Each SDK participant is subscribed once, messages go both ways.
-import { callMessages, sendMessage } from '../../client/src';
+import { callMessages, sendMessage, signedPost } from '../../client/src';
+import type { BroadcastAnswer, ConferenceMessagesPage } from '../../lib/shared/api-types';
 import { roomOf } from '../../lib/calls/conference';
 import { conferenceMapName } from '../../lib/shared/sync-names';
 import { waitFor } from '../../testing/stack';
@@ -64,6 +65,13 @@ describe('a phone call to our number, in conference mode', () => {
     const history = await callMessages(stack.fn, agentSid);
     expect(history.body.state).toMatchObject({ role: 'child', parentCallSid: callerSid, identity: 'alice' });
     expect(history.body.messages.map((m) => m.direction).sort()).toEqual(['from-sdk', 'to-sdk']);
+    // The room's history holds both too: a send to a participant's leg joins it.
+    const room = (await signedPost(stack.fn, '/conference-messages', { conference: roomOf(callerSid) }))
+      .body as ConferenceMessagesPage;
+    expect(room.messages.map((m) => [m.direction, m.callSid]).sort()).toEqual([
+      ['from-sdk', agentSid],
+      ['to-sdk', agentSid],
+    ]);
   });
 
   it('records who was in the room, and closes the agent’s leg out when the call ends', async () => {
@@ -113,6 +121,42 @@ describe('an SDK call to a client, in conference mode', () => {
       const history = await callMessages(stack.fn, leg);
       expect(history.body.messages.map((m) => JSON.parse(m.content) as unknown)).toEqual([{ from: who }]);
     }
+  });
+
+  it("keeps the room's history: each participant's messages once, in order", async () => {
+    const page = await signedPost(stack.fn, '/conference-messages', { conference: roomOf(callerSid) });
+    expect(page.status).toBe(200);
+    const { messages } = page.body as ConferenceMessagesPage;
+    expect(messages.map((m) => [m.direction, m.callSid, m.identity, JSON.parse(m.content ?? 'null')])).toEqual(
+      expect.arrayContaining([
+        ['from-sdk', callerSid, 'dan', { from: 'dan' }],
+        ['from-sdk', calleeSid, 'cora', { from: 'cora' }],
+      ]),
+    );
+    expect(messages).toHaveLength(2);
+  });
+
+  it('broadcasts to every SDK participant once, a retry sending nothing twice', async () => {
+    const body = { conference: roomOf(callerSid), content: JSON.stringify({ to: 'all' }), idempotencyKey: 'b-1' };
+    const first = await signedPost(stack.fn, '/conference-send', body);
+    expect(first.status).toBe(201);
+    expect((first.body as BroadcastAnswer).legs).toEqual({ [callerSid]: 'sent', [calleeSid]: 'sent' });
+    const again = await signedPost(stack.fn, '/conference-send', body);
+    expect((again.body as BroadcastAnswer).legs).toEqual({ [callerSid]: 'already-sent', [calleeSid]: 'already-sent' });
+    const reused = await signedPost(stack.fn, '/conference-send', { ...body, content: '{"other":1}' });
+    expect(reused.status).toBe(409);
+    for (const [identity, leg] of [
+      ['dan', callerSid],
+      ['cora', calleeSid],
+    ] as const) {
+      const call = defined((await ctl().phone(identity)).calls.find((c) => c.callSid === leg));
+      expect(call.received.map((r) => r.content)).toEqual([{ to: 'all' }]);
+    }
+    const { messages } = (await signedPost(stack.fn, '/conference-messages', { conference: roomOf(callerSid) }))
+      .body as ConferenceMessagesPage;
+    const broadcasts = messages.filter((m) => m.callSid === 'broadcast');
+    expect(broadcasts).toHaveLength(1);
+    expect(broadcasts[0]).toMatchObject({ direction: 'to-sdk', idempotencyKey: 'b-1', content: '{"to":"all"}' });
   });
 
   it('ends the room when either party hangs up, as a bridged call ends', async () => {

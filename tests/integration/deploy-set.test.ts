@@ -54,6 +54,10 @@ const INTENDED = [
   { path: '/call-status', access: 'protected' },
   // The browser's routes are public: /client-config says nothing secret; /operator-* check a session.
   { path: '/client-config', access: 'public' },
+  // Conference mode: Twilio's conference events, and your backend's broadcast and room history (signed).
+  { path: '/conference-messages', access: 'protected' },
+  { path: '/conference-send', access: 'protected' },
+  { path: '/conference-status', access: 'protected' },
   { path: '/message-callback', access: 'protected' },
   { path: '/operator-agents', access: 'public' },
   { path: '/operator-agents-add', access: 'public' },
