@@ -3,6 +3,6 @@ import { twilioFunction } from '../lib/http/function-handler';
 import { listConferenceMessages } from '../lib/routes/conference-messages';
 
 export const handler = twilioFunction({ signed: true }, async (ctx) => {
-  const { conference, pageSize, after } = ctx.event;
-  return listConferenceMessages(ctx, { conference, pageSize, after });
+  const { conference, pageSize, after, as } = ctx.event;
+  return listConferenceMessages(ctx, { conference, pageSize, after, as });
 });

@@ -3,10 +3,10 @@
 // own item; a longer one is read from its leg's Map (1–2 reads each).
 import { parseRoom } from '../calls/conference';
 import { apiError } from '../shared/error-catalogue';
-import { integerParam } from '../shared/identifiers';
+import { integerParam, requireIdentity } from '../shared/identifiers';
 import type { ConferenceMessage, ConferenceMessagesPage } from '../shared/api-types';
 import { BROADCAST } from '../store/conference-store';
-import type { StoredConferenceMessage } from '../store/conference-records';
+import type { StoredConferenceMessage, StoredParticipant } from '../store/conference-records';
 import type { CallStore } from '../store/call-store';
 
 /** A room's history page size: at most Sync's own page. */
@@ -15,9 +15,17 @@ const DEFAULT_PAGE_SIZE = 50;
 /** A cursor is a key of the room's history: `log.` and at most a few dozen characters. */
 const CURSOR = /^log\.[0-9a-z.]{1,120}$/;
 
+export interface ConferenceMessagesInput {
+  conference?: unknown;
+  pageSize?: unknown;
+  after?: unknown;
+  /** An SDK identity: only what it may see (its stints in the room, and its own legs). */
+  as?: unknown;
+}
+
 export async function readConferenceHistory(
   deps: { store: () => CallStore },
-  input: { conference?: unknown; pageSize?: unknown; after?: unknown },
+  input: ConferenceMessagesInput,
 ): Promise<ConferenceMessagesPage> {
   const room = parseRoom(input.conference)?.room;
   if (!room) throw apiError('conference-unknown', 'conference must name a room /voice opened (cme-<CallSid>).');
@@ -36,7 +44,10 @@ export async function readConferenceHistory(
   const [state, page] = await Promise.all([rooms.readRoom(room), rooms.readLog(room, pageSize, after)]);
   if (!state && page.messages.length === 0)
     throw apiError('conference-not-found', `No events of ${room} were recorded.`);
-  const messages = await Promise.all(page.messages.map((m) => withContent(store, m)));
+  const as = input.as === undefined || input.as === '' ? undefined : requireIdentity(input.as);
+  const visible =
+    as === undefined ? page.messages : page.messages.filter(visibleTo(await rooms.participants(room), as));
+  const messages = await Promise.all(visible.map((m) => withContent(store, m)));
   return { conference: room, messages, ...(page.next ? { next: page.next } : {}) };
 }
 
@@ -52,4 +63,28 @@ async function withContent(
       ? first && (await store.readSentMessage(first, legKey))
       : await store.readLegMessage(message.callSid, legKey);
   return { ...rest, content: stored ? stored.content : null };
+}
+
+const secondOf = (iso: string | undefined) => (iso === undefined ? NaN : Math.floor(Date.parse(iso) / 1000));
+
+/**
+ * The visibility rule (docs/CONFERENCES.md §3.5): an SDK identity sees what happened in the room
+ * while one of its legs was in it, from its join to its leave (Twilio's clock, to the second, both
+ * inclusive; an open stint runs on), what its own legs sent and received, and the broadcasts that
+ * reached it. A stint whose join was never recorded shows nothing by time.
+ */
+function visibleTo(participants: StoredParticipant[], identity: string) {
+  const mine = participants.filter((p) => p.identity === identity);
+  const legs = new Set(mine.map((p) => p.callSid));
+  const stints = mine.flatMap((p) =>
+    p.stints
+      .filter((s) => s.joinAt !== undefined)
+      .map((s) => [secondOf(s.joinAt), s.leaveAt === undefined ? Infinity : secondOf(s.leaveAt)] as const),
+  );
+  return (m: StoredConferenceMessage) => {
+    if (m.callSid === BROADCAST) return (m.legs ?? []).some((l) => legs.has(l));
+    if (legs.has(m.callSid)) return true;
+    const at = secondOf(m.timestamp);
+    return stints.some(([from, to]) => at >= from && at <= to);
+  };
 }

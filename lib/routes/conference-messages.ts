@@ -1,7 +1,10 @@
 import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { broadcastMessage } from '../messages/broadcast';
-import { readConferenceHistory } from '../messages/conference-history';
+import { readConferenceHistory, type ConferenceMessagesInput } from '../messages/conference-history';
+import { controlParticipant, type ParticipantRequest } from '../calls/conference-control';
+import { requireBackendKey } from '../auth/backend-keys';
+import { requireOperator } from './operator';
 
 /**
  * `/conference-send` (its contract: lib/shared/route-contracts.ts): one message to every SDK
@@ -20,10 +23,37 @@ export async function sendToConference(
   });
 }
 
-/** `/conference-messages`: one page of a room's history, oldest first. */
-export async function listConferenceMessages(
-  ctx: RouteContext,
-  input: { conference?: unknown; pageSize?: unknown; after?: unknown },
-): Promise<RouteResult> {
+/** `/conference-messages`: one page of a room's history, oldest first (with `as`, one agent's view). */
+export async function listConferenceMessages(ctx: RouteContext, input: ConferenceMessagesInput): Promise<RouteResult> {
   return json(200, await readConferenceHistory(ctx, input));
+}
+
+/** `/conference-participant`: hold, mute, add or remove a room's participant (a warm transfer's steps). */
+export async function conferenceParticipant(ctx: RouteContext, input: ParticipantRequest): Promise<RouteResult> {
+  const done = await controlParticipant(ctx, input);
+  ctx.log.info({ ...done });
+  return json(done.action === 'add' ? 201 : 200, done);
+}
+
+/** Everything a room offers, by `action`: `send`, `messages`, or a participant action. */
+export type ConferenceRequest = ParticipantRequest &
+  ConferenceMessagesInput & { content?: unknown; idempotencyKey?: unknown };
+
+async function conferenceAction(ctx: RouteContext, input: ConferenceRequest): Promise<RouteResult> {
+  if (input.action === 'send') return sendToConference(ctx, input);
+  if (input.action === 'messages') return listConferenceMessages(ctx, input);
+  return conferenceParticipant(ctx, input);
+}
+
+/** `/backend-conference`: the conference routes for a key of BACKEND_API_KEYS (`messages` needs read, the rest send). */
+export async function backendConference(ctx: RouteContext, input: ConferenceRequest): Promise<RouteResult> {
+  const key = await requireBackendKey(ctx, input.action === 'messages' ? 'read' : 'send');
+  ctx.log.info({ backendKey: key.id });
+  return conferenceAction(ctx, input);
+}
+
+/** `/operator-conference`: the conference routes for the operator's console. */
+export async function operatorConference(ctx: RouteContext, input: ConferenceRequest): Promise<RouteResult> {
+  requireOperator(ctx);
+  return conferenceAction(ctx, input);
 }

@@ -261,3 +261,7 @@ export interface ConferenceMessagesPage {
   /** Present when more follow: pass as `after`. */
   next?: string;
 }
+
+/** What /conference-participant (and the conference routes' participant actions) can do. */
+export const PARTICIPANT_ACTIONS = ['add', 'hold', 'unhold', 'mute', 'unmute', 'remove'] as const;
+export type ParticipantAction = (typeof PARTICIPANT_ACTIONS)[number];

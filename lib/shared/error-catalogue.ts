@@ -30,7 +30,10 @@ export const ERROR_CATALOGUE = {
   'order-invalid': { status: 400, description: 'order is not asc or desc, or does not match the cursor.' },
   'after-invalid': { status: 400, description: "after is not a message's cursor." },
   'page-token-invalid': { status: 400, description: 'pageToken is not a token from nextPageToken.' },
-  'action-invalid': { status: 400, description: 'An agent update names an unknown action.' },
+  'action-invalid': {
+    status: 400,
+    description: 'An agent update or a conference participant request names an unknown action.',
+  },
   'call-status-missing': { status: 400, description: 'A status callback carries no CallStatus.' },
   'legs-unknown': { status: 400, description: 'A status callback names no SDK leg (no cme_* keys from /voice).' },
   'call-status-invalid': { status: 400, description: "A status callback's CallStatus is not a Twilio call status." },
@@ -60,6 +63,10 @@ export const ERROR_CATALOGUE = {
   'agent-not-found': { status: 404, description: 'There is no agent with that identity.' },
   'call-not-found': { status: 404, description: 'Twilio does not know the call, or Sync holds nothing for it.' },
   'conference-not-found': { status: 404, description: 'No events of that conference room were recorded.' },
+  'participant-not-found': {
+    status: 404,
+    description: 'The conference room has no such participant (left, or never in).',
+  },
   // 409: the request conflicts with the state of things.
   'agent-exists': { status: 409, description: 'There is already an agent with that identity.' },
   'send-in-progress': {

@@ -7,7 +7,7 @@
 // Pure data (no Node): the schemas are JSON Schema 2020-12, which OpenAPI 3.1 uses as it is.
 import { ERROR_CATALOGUE, type ErrorCode } from './error-catalogue';
 import { errorsOf, ROUTE_CONTRACTS, type AnswerShape, type RouteContract } from './route-contracts';
-import { MESSAGE_IRREGULARITIES, FINAL_STATUSES } from './api-types';
+import { MESSAGE_IRREGULARITIES, FINAL_STATUSES, PARTICIPANT_ACTIONS } from './api-types';
 
 /** The routes a backend calls: by key, or signed with the Auth Token. */
 export const BACKEND_ROUTES = [
@@ -17,6 +17,8 @@ export const BACKEND_ROUTES = [
   '/call-messages',
   '/conference-send',
   '/conference-messages',
+  '/conference-participant',
+  '/backend-conference',
 ] as const;
 
 type Schema = Record<string, unknown>;
@@ -113,6 +115,21 @@ const SCHEMAS: Record<string, Schema> = {
     },
     additionalProperties: false,
   },
+  ParticipantAnswer: {
+    type: 'object',
+    required: ['conference', 'action', 'callSid'],
+    properties: {
+      conference: TEXT,
+      action: { enum: [...PARTICIPANT_ACTIONS] },
+      callSid: CALL_SID,
+    },
+    additionalProperties: false,
+  },
+  ConferenceAnswer: {
+    description:
+      'By action: send → BroadcastAnswer, messages → ConferenceMessagesPage, the others → ParticipantAnswer.',
+    oneOf: [ref('BroadcastAnswer'), ref('ConferenceMessagesPage'), ref('ParticipantAnswer')],
+  },
   ConferenceMessage: {
     type: 'object',
     required: ['direction', 'callSid', 'timestamp', 'content', 'cursor'],
@@ -202,6 +219,8 @@ const SHAPE_SCHEMAS: Partial<Record<AnswerShape, string>> = {
   CallMessagesPage: 'CallMessagesPage',
   BroadcastAnswer: 'BroadcastAnswer',
   ConferenceMessagesPage: 'ConferenceMessagesPage',
+  ParticipantAnswer: 'ParticipantAnswer',
+  ConferenceAnswer: 'ConferenceAnswer',
 };
 
 const ACCESS_SECURITY = { 'backend-key': [{ backendKey: [] }], 'twilio-signed': [{ twilioSignature: [] }] };

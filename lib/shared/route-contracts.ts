@@ -35,6 +35,9 @@ export const ANSWER_SHAPES = {
   BroadcastAnswer: '{conference, idempotencyKey, legs: {<CallSid>: sent|already-sent|not-active|failed}}',
   ConferenceMessagesPage:
     '{conference, messages: [{direction, callSid, identity?, sid?, sequence?, timestamp, content, legs?, cursor}], next?}',
+  ParticipantAnswer: '{conference, action, callSid}',
+  ConferenceAnswer:
+    'by action: send → BroadcastAnswer (201), messages → ConferenceMessagesPage, others → ParticipantAnswer',
   ConferenceStatusAnswer: '{event, conference, outcome: applied|duplicate|ignored, legs?: {<CallSid>: outcome}}',
   MessageCallbackAnswer:
     '{sid, outcome: stored|duplicate, verification, forwarded?, reply?, valid?, rule?, irregular?}',
@@ -130,6 +133,61 @@ const SEND_ERRORS: readonly ErrorCode[] = [
   'send-in-progress',
   'idempotency-key-reused',
   'record-failed',
+];
+
+// A conference room's history; `as` narrows it to what one SDK identity may see.
+const CONFERENCE_HISTORY_INPUTS = [required('conference'), optional('pageSize'), optional('after'), optional('as')];
+const CONFERENCE_HISTORY_ERRORS: readonly ErrorCode[] = [
+  'conference-unknown',
+  'conference-not-found',
+  'page-size-invalid',
+  'after-invalid',
+  'identity-invalid',
+];
+const CONFERENCE_SEND_ERRORS: readonly ErrorCode[] = [
+  'conference-unknown',
+  'conference-not-found',
+  'conference-ended',
+  'content-missing',
+  'content-invalid',
+  'content-too-long',
+  'content-schema-invalid',
+  'idempotency-key-invalid',
+  'idempotency-key-reused',
+  'record-contended',
+  'twilio-unavailable',
+];
+// `action`: add (with `to`, an SDK identity), hold, unhold, mute, unmute, remove (with callSid or identity).
+const PARTICIPANT_INPUTS = [
+  required('conference'),
+  required('action'),
+  optional('callSid'),
+  optional('identity'),
+  optional('to'),
+];
+const PARTICIPANT_ERRORS: readonly ErrorCode[] = [
+  'conference-unknown',
+  'conference-not-found',
+  'conference-ended',
+  'action-invalid',
+  'target-invalid',
+  'call-sid-invalid',
+  'identity-invalid',
+  'participant-not-found',
+  'twilio-error',
+  'twilio-unavailable',
+];
+// One route per role for everything a room offers: `action` is send, messages, or a participant action.
+const CONFERENCE_ACTION_INPUTS = [
+  ...PARTICIPANT_INPUTS,
+  optional('content'),
+  optional('idempotencyKey'),
+  optional('pageSize'),
+  optional('after'),
+  optional('as'),
+];
+const CONFERENCE_ACTION_ERRORS: readonly ErrorCode[] = [
+  ...new Set([...PARTICIPANT_ERRORS, ...CONFERENCE_SEND_ERRORS, ...CONFERENCE_HISTORY_ERRORS]),
 ];
 
 export const ROUTE_CONTRACTS: readonly RouteContract[] = [
@@ -256,28 +314,25 @@ export const ROUTE_CONTRACTS: readonly RouteContract[] = [
       'Server → every SDK participant of a conference room: one message per leg, exactly once per idempotencyKey.',
     inputs: [required('conference'), required('content'), required('idempotencyKey')],
     answers: { 201: 'BroadcastAnswer' },
-    errors: [
-      'conference-unknown',
-      'conference-not-found',
-      'conference-ended',
-      'content-missing',
-      'content-invalid',
-      'content-too-long',
-      'content-schema-invalid',
-      'idempotency-key-invalid',
-      'idempotency-key-reused',
-      'record-contended',
-      'twilio-unavailable',
-    ],
+    errors: CONFERENCE_SEND_ERRORS,
   },
   {
     path: '/conference-messages',
     methods: ['POST'],
     access: 'twilio-signed',
     summary: "A conference room's history: its participants' messages both ways and its broadcasts, oldest first.",
-    inputs: [required('conference'), optional('pageSize'), optional('after')],
+    inputs: CONFERENCE_HISTORY_INPUTS,
     answers: { 200: 'ConferenceMessagesPage' },
-    errors: ['conference-unknown', 'conference-not-found', 'page-size-invalid', 'after-invalid'],
+    errors: CONFERENCE_HISTORY_ERRORS,
+  },
+  {
+    path: '/conference-participant',
+    methods: ['POST'],
+    access: 'twilio-signed',
+    summary: "Hold, unhold, mute, unmute, add (an SDK identity) or remove a room's participant: a warm transfer.",
+    inputs: PARTICIPANT_INPUTS,
+    answers: { 201: 'ParticipantAnswer', 200: 'ParticipantAnswer' },
+    errors: PARTICIPANT_ERRORS,
   },
   {
     path: '/backend-send',
@@ -296,6 +351,16 @@ export const ROUTE_CONTRACTS: readonly RouteContract[] = [
     inputs: HISTORY_INPUTS,
     answers: { 200: 'CallMessagesPage' },
     errors: [...BACKEND_KEY_ERRORS, ...HISTORY_ERRORS],
+  },
+  {
+    path: '/backend-conference',
+    methods: ['POST'],
+    access: 'backend-key',
+    summary:
+      'Conference rooms for your backend with a key: action send (/conference-send), messages (read scope), or a participant action.',
+    inputs: CONFERENCE_ACTION_INPUTS,
+    answers: { 201: 'ConferenceAnswer', 200: 'ConferenceAnswer' },
+    errors: [...BACKEND_KEY_ERRORS, ...CONFERENCE_ACTION_ERRORS],
   },
   {
     path: '/agent-session',
@@ -386,6 +451,16 @@ export const ROUTE_CONTRACTS: readonly RouteContract[] = [
     inputs: SEND_INPUTS,
     answers: { 201: 'SendMessageResult', 200: 'SendMessageResult' },
     errors: ['operator-session-invalid', ...SEND_ERRORS],
+  },
+  {
+    path: '/operator-conference',
+    methods: ['POST'],
+    access: 'operator-session',
+    summary:
+      'What /backend-conference does, for the operator: broadcast, read a room (as an agent), hold, add, remove.',
+    inputs: CONFERENCE_ACTION_INPUTS,
+    answers: { 201: 'ConferenceAnswer', 200: 'ConferenceAnswer' },
+    errors: ['operator-session-invalid', ...CONFERENCE_ACTION_ERRORS],
   },
   {
     path: '/operator-agents',

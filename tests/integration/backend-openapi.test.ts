@@ -10,10 +10,13 @@ import { BACKEND_ROUTES } from '../../lib/shared/openapi';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { answeredLeg, useTestStack } from '../support/stack';
 import { callSid } from '../../testing/sids';
+import { roomOf } from '../../lib/calls/conference';
+import { waitFor } from '../../testing/stack';
 
 const READER = `reader.${'r'.repeat(40)}`;
 const stack = useTestStack({
-  env: { BACKEND_API_KEYS: `send+read:${SANDBOX_DEFAULTS.backendKey} read:${READER}` },
+  // Conference mode on request: the phone call below stays bridged; the conference test asks for a room.
+  env: { BACKEND_API_KEYS: `send+read:${SANDBOX_DEFAULTS.backendKey} read:${READER}`, CONFERENCE_MODE: 'on-request' },
 });
 const key = () => ({ baseUrl: stack.functionsUrl, apiKey: SANDBOX_DEFAULTS.backendKey });
 
@@ -118,6 +121,59 @@ it('/send-message and /call-messages (Twilio-signed): their answers too', async 
   const missing = await callMessages(stack.fn, callSid(0xfeed));
   expect(missing.status).toBe(404);
   expectConforms('/call-messages', 'post', missing);
+});
+
+it('the conference routes (Twilio-signed and by key): their answers too', async () => {
+  const ctl = stack.control;
+  await ctl.registerPhone('oa-caller');
+  await ctl.registerPhone('oa-callee', { autoAnswer: true });
+  const caller = (await ctl.placeCall('oa-caller', 'client:oa-callee', { cmeMode: 'conference' })).callSid;
+  const conference = roomOf(caller);
+  await waitFor(async () => (await ctl.call(caller)).subscriptions.length > 0 || undefined, 'the caller subscribed');
+  await ctl.idle();
+  const sent = await signedPost(stack.fn, '/conference-send', {
+    conference,
+    content: '{"all":1}',
+    idempotencyKey: 'oa',
+  });
+  expect(sent.status).toBe(201);
+  expectConforms('/conference-send', 'post', sent);
+  const unkeyed = await signedPost(stack.fn, '/conference-send', { conference, content: '{"all":1}' });
+  expect(unkeyed.status).toBe(400);
+  expectConforms('/conference-send', 'post', unkeyed);
+  const page = await signedPost(stack.fn, '/conference-messages', { conference, as: 'oa-caller' });
+  expect(page.status).toBe(200);
+  expectConforms('/conference-messages', 'post', page);
+  const missing = await signedPost(stack.fn, '/conference-messages', { conference: roomOf(callSid(0xfeed)) });
+  expect(missing.status).toBe(404);
+  expectConforms('/conference-messages', 'post', missing);
+  const held = await signedPost(stack.fn, '/conference-participant', {
+    conference,
+    action: 'hold',
+    identity: 'oa-callee',
+  });
+  expect(held.status).toBe(200);
+  expectConforms('/conference-participant', 'post', held);
+  const unknown = await signedPost(stack.fn, '/conference-participant', {
+    conference,
+    action: 'kick',
+    callSid: caller,
+  });
+  expect(unknown.status).toBe(400);
+  expectConforms('/conference-participant', 'post', unknown);
+  for (const body of [
+    { conference, action: 'messages' },
+    { conference, action: 'unhold', identity: 'oa-callee' },
+    { conference, action: 'send', content: '{"key":1}', idempotencyKey: 'oa-key' },
+  ]) {
+    const res = await keyPost(key(), '/backend-conference', body);
+    expect(res.status).toBeLessThan(300);
+    expectConforms('/backend-conference', 'post', res);
+  }
+  const unknownRoom = await keyPost(key(), '/backend-conference', { conference: 'no-room', action: 'messages' });
+  expect(unknownRoom.status).toBe(400);
+  expectConforms('/backend-conference', 'post', unknownRoom);
+  await ctl.hangupCall(caller);
 });
 
 it('held every backend route of the document to it, with a success and an error each', () => {

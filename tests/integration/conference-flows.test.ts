@@ -166,3 +166,69 @@ describe('an SDK call to a client, in conference mode', () => {
     expect((await callMessages(stack.fn, callerSid)).body.state?.status).toBe('completed');
   });
 });
+
+describe('a warm transfer: hold the customer, add a second agent, the first one leaves', () => {
+  let customer: string;
+  let agentOne: string;
+  let agentTwo: string;
+  let room: string;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 1100)); // the next second, Twilio's clock
+  const participant = (body: Record<string, string>) =>
+    signedPost(stack.fn, '/conference-participant', { conference: room, ...body });
+  const seenBy = async (as: string) => {
+    const page = (await signedPost(stack.fn, '/conference-messages', { conference: room, as }))
+      .body as ConferenceMessagesPage;
+    return page.messages.map((m) => (JSON.parse(m.content ?? 'null') as { n: number }).n).sort();
+  };
+
+  beforeAll(async () => {
+    await ctl().registerPhone('alice', { autoAnswer: true });
+    await ctl().registerPhone('wt-bob', { autoAnswer: true });
+    customer = (await ctl().callIn('+15551240002')).callSid;
+    room = roomOf(customer);
+    agentOne = (await openCallOf('alice')).callSid;
+    await subscribed(agentOne);
+  });
+
+  it('holds the customer, adds the second agent (subscribed once), then lets the first leave', async () => {
+    await ctl().sendFromPhone('alice', agentOne, { n: 1 });
+    await pause();
+    expect((await participant({ action: 'hold', callSid: customer })).status).toBe(200);
+    await waitFor(async () => (await ctl().call(customer)).hold === true || undefined, 'the customer on hold');
+    const add = await participant({ action: 'add', to: 'wt-bob' });
+    expect(add.status).toBe(201);
+    agentTwo = (add.body as { callSid: string }).callSid;
+    await subscribed(agentTwo);
+    await ctl().sendFromPhone('wt-bob', agentTwo, { n: 2 });
+    await ctl().sendFromPhone('alice', agentOne, { n: 3 });
+    expect((await participant({ action: 'unhold', callSid: customer })).status).toBe(200);
+    await pause();
+    expect((await participant({ action: 'remove', identity: 'alice' })).status).toBe(200);
+    await ctl().idle();
+    // The room goes on without agent one: the customer and agent two are still in it.
+    expect((await ctl().call(customer)).status).toBe('in-progress');
+    expect((await ctl().call(agentTwo)).status).toBe('in-progress');
+    expect((await callMessages(stack.fn, agentOne)).body.state?.status).toBe('completed');
+    expect((await ctl().call(agentTwo)).subscriptionsCreated).toBe(1);
+  });
+
+  it('keeps messages flowing to whoever is in the room, and each agent sees only its own time in it', async () => {
+    await pause();
+    await ctl().sendFromPhone('wt-bob', agentTwo, { n: 4 });
+    const broadcast = await signedPost(stack.fn, '/conference-send', {
+      conference: room,
+      content: JSON.stringify({ n: 5 }),
+      idempotencyKey: 'after-transfer',
+    });
+    expect((broadcast.body as BroadcastAnswer).legs).toEqual({ [agentTwo]: 'sent' });
+    await ctl().idle();
+    expect(await seenBy('alice')).toEqual([1, 2, 3]);
+    expect(await seenBy('wt-bob')).toEqual([2, 3, 4, 5]);
+  });
+
+  it('ends with the customer: the room and the second agent’s leg close', async () => {
+    await ctl().hangupCall(customer);
+    await ctl().idle();
+    expect((await callMessages(stack.fn, agentTwo)).body.state?.status).toBe('completed');
+  });
+});

@@ -48,6 +48,7 @@ const INTENDED = [
   // Agents sign in here (throttled); the session it gives is what /token asks for.
   { path: '/agent-session', access: 'public' },
   // Your backend's key routes check `Authorization: Bearer <key>` themselves (BACKEND_API_KEYS).
+  { path: '/backend-conference', access: 'public' },
   { path: '/backend-messages', access: 'public' },
   { path: '/backend-send', access: 'public' },
   { path: '/call-messages', access: 'protected' },
@@ -56,6 +57,7 @@ const INTENDED = [
   { path: '/client-config', access: 'public' },
   // Conference mode: Twilio's conference events, and your backend's broadcast and room history (signed).
   { path: '/conference-messages', access: 'protected' },
+  { path: '/conference-participant', access: 'protected' },
   { path: '/conference-send', access: 'protected' },
   { path: '/conference-status', access: 'protected' },
   { path: '/message-callback', access: 'protected' },
@@ -63,6 +65,7 @@ const INTENDED = [
   { path: '/operator-agents-add', access: 'public' },
   { path: '/operator-agents-update', access: 'public' },
   { path: '/operator-calls', access: 'public' },
+  { path: '/operator-conference', access: 'public' },
   { path: '/operator-messages', access: 'public' },
   { path: '/operator-send', access: 'public' },
   { path: '/operator-session', access: 'public' },

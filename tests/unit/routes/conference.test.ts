@@ -1,10 +1,13 @@
 // Conference mode through the functions themselves: /voice opening a room and adding the other
 // party, /conference-status and /call-status subscribing each SDK participant once in any order,
 // never after the room ended, and closing a leg out at its leave.
+import type express from 'express';
 import { XMLParser } from 'fast-xml-parser';
 import { handler as voice } from '../../../functions/voice.protected';
 import { handler as conferenceStatus } from '../../../functions/conference-status.protected';
 import { handler as callStatus } from '../../../functions/call-status.protected';
+import { handler as participantRoute } from '../../../functions/conference-participant.protected';
+import { handler as historyRoute } from '../../../functions/conference-messages.protected';
 import { conferenceStatusUrl, participantStatusUrl, RETRY_FRAGMENT } from '../../../lib/calls/callback-urls';
 import { roomOf } from '../../../lib/calls/conference';
 import { CallStore } from '../../../lib/store/call-store';
@@ -30,6 +33,10 @@ let sandbox: SyncSandbox;
 let added: Record<string, string>[] = [];
 let addAnswer: { status: number; code?: number } = { status: 201 };
 let subscribed: string[] = [];
+let updates: Record<string, string>[] = [];
+let fetched: string[] = [];
+let removed: string[] = [];
+let participantAnswer = 200;
 let calls: CallStore;
 let rooms: ConferenceStore;
 
@@ -52,6 +59,31 @@ beforeAll(async () => {
         status: 'queued',
       });
     });
+    const participant = (req: express.Request) => ({
+      account_sid: req.params.account,
+      conference_sid: req.params.room,
+      call_sid: String(req.params.who).startsWith('CA') ? req.params.who : AGENT,
+      label: String(req.params.who).startsWith('CA') ? null : req.params.who,
+      status: 'connected',
+    });
+    app.post('/api/2010-04-01/Accounts/:account/Conferences/:room/Participants/:who.json', (req, res) => {
+      updates.push({ who: String(req.params.who), ...(req.body as Record<string, string>) });
+      if (participantAnswer !== 200) {
+        res
+          .status(participantAnswer)
+          .json({ code: participantAnswer === 404 ? 20404 : 16022, message: 'x', status: participantAnswer });
+        return;
+      }
+      res.json(participant(req));
+    });
+    app.get('/api/2010-04-01/Accounts/:account/Conferences/:room/Participants/:who.json', (req, res) => {
+      fetched.push(String(req.params.who));
+      res.json(participant(req));
+    });
+    app.delete('/api/2010-04-01/Accounts/:account/Conferences/:room/Participants/:who.json', (req, res) => {
+      removed.push(String(req.params.who));
+      res.status(204).end();
+    });
     app.post('/api/2010-04-01/Accounts/:account/Calls/:call/UserDefinedMessageSubscriptions.json', (req, res) => {
       subscribed.push(req.params.call);
       res.status(201).json({
@@ -72,6 +104,10 @@ beforeEach(() => {
   sandbox.reset();
   added = [];
   subscribed = [];
+  updates = [];
+  fetched = [];
+  removed = [];
+  participantAnswer = 200;
   addAnswer = { status: 201 };
   jest.spyOn(console, 'log').mockImplementation(() => {});
 });
@@ -286,5 +322,132 @@ describe('ConferenceStore', () => {
       await rooms.applyParticipant(ROOM, { kind: 'join', seq: i + 1, at: new Date().toISOString(), callSid: s });
     const listed = await rooms.participants(ROOM);
     expect(listed.map((p) => p.callSid).sort()).toEqual([...sids].sort());
+  });
+});
+
+const participantRequest = (body: Record<string, string>) =>
+  invoke(
+    participantRoute,
+    makeContext('/conference-participant', ENV),
+    signedEvent(`${LOCAL_BASE}/conference-participant`, { conference: ROOM, ...body }),
+  );
+
+describe('/conference-participant', () => {
+  beforeEach(() => conferenceEvent('conference-start', 1));
+
+  it('holds and unholds a participant by CallSid, and mutes one by identity (its label)', async () => {
+    expect((await participantRequest({ action: 'hold', callSid: ORIGIN })).body).toEqual({
+      conference: ROOM,
+      action: 'hold',
+      callSid: ORIGIN,
+    });
+    await participantRequest({ action: 'unhold', callSid: ORIGIN });
+    await participantRequest({ action: 'mute', identity: 'alice' });
+    expect(updates).toEqual([
+      { who: ORIGIN, Hold: 'true' },
+      { who: ORIGIN, Hold: 'false' },
+      { who: 'sdk.alice', Muted: 'true' },
+    ]);
+  });
+
+  it('removes a participant so the room goes on without it: EndConferenceOnExit off first', async () => {
+    const res = await participantRequest({ action: 'remove', identity: 'alice' });
+    expect(res.body).toMatchObject({ action: 'remove', callSid: AGENT });
+    expect(updates).toEqual([{ who: 'sdk.alice', EndConferenceOnExit: 'false' }]);
+    expect(removed).toEqual(['sdk.alice']);
+  });
+
+  it('adds an SDK identity with its own status callback, and takes a label in use as already there', async () => {
+    const res = await participantRequest({ action: 'add', to: 'bob' });
+    expect(res.statusCode).toBe(201);
+    expect(added[0]).toMatchObject({
+      room: CONF_SID,
+      To: 'client:bob',
+      Label: 'sdk.bob',
+      StatusCallback: participantStatusUrl(LOCAL_BASE, 'bob', ROOM),
+    });
+    addAnswer = { status: 400, code: 16026 };
+    expect((await participantRequest({ action: 'add', to: 'bob' })).statusCode).toBe(201);
+    expect(fetched).toEqual(['sdk.bob']);
+  });
+
+  it('answers 409 for a room Twilio says has ended, 404 for a participant not there', async () => {
+    participantAnswer = 400;
+    expectError(await participantRequest({ action: 'hold', callSid: ORIGIN }), 409, 'conference-ended');
+    participantAnswer = 404;
+    expectError(await participantRequest({ action: 'hold', callSid: ORIGIN }), 404, 'participant-not-found');
+  });
+
+  it('refuses what it cannot do with a 4xx JSON error', async () => {
+    expectError(await participantRequest({ action: 'kick', callSid: ORIGIN }), 400, 'action-invalid');
+    expectError(await participantRequest({ action: 'hold' }), 400, 'target-invalid');
+    expectError(
+      await participantRequest({ action: 'hold', callSid: ORIGIN, identity: 'alice' }),
+      400,
+      'target-invalid',
+    );
+    expectError(await participantRequest({ action: 'add', to: 'not an identity' }), 400, 'identity-invalid');
+    expectError(
+      await invoke(
+        participantRoute,
+        makeContext('/conference-participant', ENV),
+        signedEvent(`${LOCAL_BASE}/conference-participant`, {
+          conference: roomOf(AGENT),
+          action: 'hold',
+          callSid: ORIGIN,
+        }),
+      ),
+      404,
+      'conference-not-found',
+    );
+  });
+});
+
+describe('/conference-messages with as: one agent sees its own stints', () => {
+  const at = (second: number) => new Date(Date.UTC(2026, 11, 6, 1, 0, second)).toUTCString();
+  const BOB = callSid(0xc4);
+
+  it('shows an agent what happened between its join and leave, its own legs, and broadcasts that reached it', async () => {
+    // alice (AGENT) in from second 3 to 20; bob joins at 10 (a warm transfer).
+    await agentEvent('participant-join', 3, { Timestamp: at(3) });
+    await conferenceEvent('participant-join', 5, { CallSid: BOB, ParticipantLabel: 'sdk.bob', Timestamp: at(10) });
+    await agentEvent('participant-leave', 9, { Timestamp: at(20), ParticipantCallStatus: 'completed' });
+    const log = rooms;
+    const entry = (callSid: string, second: number, n: number, direction: 'from-sdk' | 'to-sdk' = 'from-sdk') =>
+      log.indexMessage(ROOM, {
+        direction,
+        callSid,
+        sequence: n,
+        idempotencyKey: `k${n}`,
+        timestamp: new Date(Date.UTC(2026, 11, 6, 1, 0, second)).toISOString(),
+        content: JSON.stringify({ n }),
+      });
+    await entry(AGENT, 5, 1); // alice, before bob
+    await entry(ORIGIN, 8, 2); // the customer, before bob
+    await entry(BOB, 12, 3); // bob, both in
+    await entry(ORIGIN, 25, 4); // the customer, after alice left
+    await entry(BOB, 26, 5, 'to-sdk'); // to bob, after alice left
+    await log.indexMessage(ROOM, {
+      direction: 'to-sdk',
+      callSid: 'broadcast',
+      idempotencyKey: 'b',
+      legs: [BOB],
+      timestamp: new Date(Date.UTC(2026, 11, 6, 1, 0, 15)).toISOString(),
+      content: '{"n":6}',
+    });
+    const seen = async (as?: string) => {
+      const res = await invoke(
+        historyRoute,
+        makeContext('/conference-messages', ENV),
+        signedEvent(`${LOCAL_BASE}/conference-messages`, { conference: ROOM, ...(as ? { as } : {}) }),
+      );
+      return (res.body as { messages: { content: string }[] }).messages.map(
+        (m) => (JSON.parse(m.content) as { n: number }).n,
+      );
+    };
+    expect(await seen()).toEqual([1, 2, 3, 6, 4, 5]);
+    expect(await seen('alice')).toEqual([1, 2, 3]);
+    expect(await seen('bob')).toEqual([3, 6, 4, 5]);
+    expect(await seen('nobody')).toEqual([]);
   });
 });
