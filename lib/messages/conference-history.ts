@@ -4,9 +4,9 @@
 import { parseRoom } from '../calls/conference';
 import { apiError } from '../shared/error-catalogue';
 import { integerParam, requireIdentity } from '../shared/identifiers';
-import type { ConferenceMessage, ConferenceMessagesPage } from '../shared/api-types';
+import type { ConferenceMessage, ConferenceMessagesPage, ConferenceRoom } from '../shared/api-types';
 import { BROADCAST } from '../store/conference-store';
-import type { StoredConferenceMessage, StoredParticipant } from '../store/conference-records';
+import { isPresent, type StoredConferenceMessage, type StoredParticipant } from '../store/conference-records';
 import type { CallStore } from '../store/call-store';
 
 /** A room's history page size: at most Sync's own page. */
@@ -86,5 +86,34 @@ function visibleTo(participants: StoredParticipant[], identity: string) {
     if (legs.has(m.callSid)) return true;
     const at = secondOf(m.timestamp);
     return stints.some(([from, to]) => at >= from && at <= to);
+  };
+}
+
+/** A room's state and participants, as its events recorded them (`action: room`). */
+export async function readConferenceRoom(
+  deps: { store: () => CallStore },
+  input: { conference?: unknown },
+): Promise<ConferenceRoom> {
+  const room = parseRoom(input.conference)?.room;
+  if (!room) throw apiError('conference-unknown', 'conference must name a room /voice opened (cme-<CallSid>).');
+  const rooms = deps.store().conferences();
+  const [state, participants] = await Promise.all([rooms.readRoom(room), rooms.participants(room)]);
+  if (!state) throw apiError('conference-not-found', `No events of ${room} were recorded.`);
+  return {
+    conference: room,
+    status: state.status,
+    ...(state.conferenceSid ? { conferenceSid: state.conferenceSid } : {}),
+    participants: participants.map((p) => ({
+      callSid: p.callSid,
+      ...(p.identity ? { identity: p.identity } : {}),
+      ...(p.label ? { label: p.label } : {}),
+      present: state.status !== 'ended' && isPresent(p),
+      hold: p.hold?.value ?? false,
+      muted: p.muted?.value ?? false,
+      stints: p.stints.map((s) => ({
+        ...(s.joinAt ? { joinedAt: s.joinAt } : {}),
+        ...(s.leaveAt ? { leftAt: s.leaveAt } : {}),
+      })),
+    })),
   };
 }

@@ -1,7 +1,11 @@
 import { apiError } from '../shared/error-catalogue';
 import { json, type RouteContext, type RouteResult } from '../http/function-handler';
 import { broadcastMessage } from '../messages/broadcast';
-import { readConferenceHistory, type ConferenceMessagesInput } from '../messages/conference-history';
+import {
+  readConferenceHistory,
+  readConferenceRoom,
+  type ConferenceMessagesInput,
+} from '../messages/conference-history';
 import { controlParticipant, type ParticipantRequest } from '../calls/conference-control';
 import { requireBackendKey } from '../auth/backend-keys';
 import { requireOperator } from './operator';
@@ -35,19 +39,21 @@ export async function conferenceParticipant(ctx: RouteContext, input: Participan
   return json(done.action === 'add' ? 201 : 200, done);
 }
 
-/** Everything a room offers, by `action`: `send`, `messages`, or a participant action. */
+/** Everything a room offers, by `action`: `send`, `messages`, `room`, or a participant action. */
 export type ConferenceRequest = ParticipantRequest &
   ConferenceMessagesInput & { content?: unknown; idempotencyKey?: unknown };
 
 async function conferenceAction(ctx: RouteContext, input: ConferenceRequest): Promise<RouteResult> {
   if (input.action === 'send') return sendToConference(ctx, input);
   if (input.action === 'messages') return listConferenceMessages(ctx, input);
+  if (input.action === 'room') return json(200, await readConferenceRoom(ctx, input));
   return conferenceParticipant(ctx, input);
 }
 
-/** `/backend-conference`: the conference routes for a key of BACKEND_API_KEYS (`messages` needs read, the rest send). */
+/** `/backend-conference`: the conference routes for a key of BACKEND_API_KEYS (`messages` and `room` need read, the rest send). */
 export async function backendConference(ctx: RouteContext, input: ConferenceRequest): Promise<RouteResult> {
-  const key = await requireBackendKey(ctx, input.action === 'messages' ? 'read' : 'send');
+  const reads = input.action === 'messages' || input.action === 'room';
+  const key = await requireBackendKey(ctx, reads ? 'read' : 'send');
   ctx.log.info({ backendKey: key.id });
   return conferenceAction(ctx, input);
 }

@@ -265,3 +265,23 @@ export interface ConferenceMessagesPage {
 /** What /conference-participant (and the conference routes' participant actions) can do. */
 export const PARTICIPANT_ACTIONS = ['add', 'hold', 'unhold', 'mute', 'unmute', 'remove'] as const;
 export type ParticipantAction = (typeof PARTICIPANT_ACTIONS)[number];
+
+/** A room as its conference events recorded it (`action: room`): who is and was in it. */
+export interface ConferenceRoom {
+  conference: string;
+  status: 'init' | 'in-progress' | 'ended';
+  /** CF…, once Twilio's first event named it. */
+  conferenceSid?: string;
+  participants: {
+    callSid: string;
+    /** The SDK identity; none for a phone. */
+    identity?: string;
+    label?: string;
+    /** In the room now (its last stint has a join and no leave). */
+    present: boolean;
+    hold: boolean;
+    muted: boolean;
+    /** Each time in the room (ISO 8601, Twilio's clock). */
+    stints: { joinedAt?: string; leftAt?: string }[];
+  }[];
+}

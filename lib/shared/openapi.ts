@@ -125,10 +125,40 @@ const SCHEMAS: Record<string, Schema> = {
     },
     additionalProperties: false,
   },
+  ConferenceRoom: {
+    type: 'object',
+    required: ['conference', 'status', 'participants'],
+    properties: {
+      conference: TEXT,
+      status: { enum: ['init', 'in-progress', 'ended'] },
+      conferenceSid: TEXT,
+      participants: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['callSid', 'present', 'hold', 'muted', 'stints'],
+          properties: {
+            callSid: CALL_SID,
+            identity: TEXT,
+            label: TEXT,
+            present: { type: 'boolean' },
+            hold: { type: 'boolean' },
+            muted: { type: 'boolean' },
+            stints: {
+              type: 'array',
+              items: { type: 'object', properties: { joinedAt: TIME, leftAt: TIME }, additionalProperties: false },
+            },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    additionalProperties: false,
+  },
   ConferenceAnswer: {
     description:
-      'By action: send → BroadcastAnswer, messages → ConferenceMessagesPage, the others → ParticipantAnswer.',
-    oneOf: [ref('BroadcastAnswer'), ref('ConferenceMessagesPage'), ref('ParticipantAnswer')],
+      'By action: send → BroadcastAnswer, messages → ConferenceMessagesPage, room → ConferenceRoom, the others → ParticipantAnswer.',
+    oneOf: [ref('BroadcastAnswer'), ref('ConferenceMessagesPage'), ref('ConferenceRoom'), ref('ParticipantAnswer')],
   },
   ConferenceMessage: {
     type: 'object',

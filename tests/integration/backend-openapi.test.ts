@@ -163,6 +163,7 @@ it('the conference routes (Twilio-signed and by key): their answers too', async 
   expectConforms('/conference-participant', 'post', unknown);
   for (const body of [
     { conference, action: 'messages' },
+    { conference, action: 'room' },
     { conference, action: 'unhold', identity: 'oa-callee' },
     { conference, action: 'send', content: '{"key":1}', idempotencyKey: 'oa-key' },
   ]) {

@@ -2,11 +2,11 @@
 // functions run under real twilio-run with CONFERENCE_MODE=always, and the real `twilio` client
 // reads what they stored. Each SDK participant is subscribed once, messages go both ways.
 import { callMessages, sendMessage, signedPost } from '../../client/src';
-import type { BroadcastAnswer, ConferenceMessagesPage } from '../../lib/shared/api-types';
+import type { BroadcastAnswer, ConferenceMessagesPage, ConferenceRoom } from '../../lib/shared/api-types';
 import { roomOf } from '../../lib/calls/conference';
 import { conferenceMapName } from '../../lib/shared/sync-names';
 import { waitFor } from '../../testing/stack';
-import { useTestStack } from '../support/stack';
+import { operatorSession, useTestStack } from '../support/stack';
 import { defined } from '../support/narrow';
 
 const stack = useTestStack({ env: { CONFERENCE_MODE: 'always' } });
@@ -210,6 +210,19 @@ describe('a warm transfer: hold the customer, add a second agent, the first one 
     expect((await ctl().call(agentTwo)).status).toBe('in-progress');
     expect((await callMessages(stack.fn, agentOne)).body.state?.status).toBe('completed');
     expect((await ctl().call(agentTwo)).subscriptionsCreated).toBe(1);
+    // The room as its events recorded it: the customer and agent two in it, agent one gone.
+    const operator = await operatorSession(stack);
+    const seen = await fetch(`${stack.functionsUrl}/operator-conference`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${operator}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ conference: room, action: 'room' }),
+    });
+    const recorded = (await seen.json()) as ConferenceRoom;
+    expect(Object.fromEntries(recorded.participants.map((p) => [p.callSid, p.present]))).toEqual({
+      [customer]: true,
+      [agentOne]: false,
+      [agentTwo]: true,
+    });
   });
 
   it('keeps messages flowing to whoever is in the room, and each agent sees only its own time in it', async () => {

@@ -7,20 +7,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OperatorStatus } from '../../lib/shared/api-types';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
-import { useTestStack } from '../support/stack';
+import { operatorSession, useTestStack } from '../support/stack';
 import type { TestStack } from '../../testing/stack';
 
 const { version } = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string };
-
-async function operatorSession(stack: TestStack): Promise<string> {
-  const res = await fetch(`${stack.functionsUrl}/operator-session`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ secret: SANDBOX_DEFAULTS.operatorSecret }).toString(),
-  });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { session: string }).session;
-}
 
 async function status(stack: TestStack, session?: string) {
   const res = await fetch(`${stack.functionsUrl}/operator-status`, {

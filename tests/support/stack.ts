@@ -2,6 +2,7 @@
 // the suite's tests and stopped after them.
 import type { StackOptions } from '../../sandbox/stack';
 import { startTestStack, waitFor, type TestStack } from '../../testing/stack';
+import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 
 /**
  * Starts a test stack before the tests of the block it is called in (a file or a describe) and
@@ -67,4 +68,15 @@ export async function answeredLeg(ctl: TestStack['control'], identity: string, f
   ).callSid;
   await waitFor(async () => (await ctl.call(leg)).subscriptions.length > 0, 'the subscription', 15_000);
   return leg;
+}
+
+/** An operator session on the stack (the sandbox's OPERATOR_SECRET): what the console's routes take. */
+export async function operatorSession(stack: Pick<TestStack, 'functionsUrl'>): Promise<string> {
+  const res = await fetch(`${stack.functionsUrl}/operator-session`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ secret: SANDBOX_DEFAULTS.operatorSecret }).toString(),
+  });
+  if (res.status !== 200) throw new Error(`/operator-session answered ${res.status}`);
+  return ((await res.json()) as { session: string }).session;
 }
