@@ -1,19 +1,7 @@
 // /operator-conference: its contract (access, inputs, answers) is in lib/shared/route-contracts.ts.
 import { twilioFunction } from '../lib/http/function-handler';
-import { operatorConference } from '../lib/routes/conference-messages';
+import { conferenceRequestOf, operatorConference } from '../lib/routes/conference-messages';
 
-export const handler = twilioFunction({ signed: false }, async (ctx) => {
-  const { conference, action, callSid, identity, to, content, idempotencyKey, pageSize, after, as } = ctx.event;
-  return operatorConference(ctx, {
-    conference,
-    action,
-    callSid,
-    identity,
-    to,
-    content,
-    idempotencyKey,
-    pageSize,
-    after,
-    as,
-  });
-});
+export const handler = twilioFunction({ signed: false }, async (ctx) =>
+  operatorConference(ctx, conferenceRequestOf(ctx.event)),
+);

@@ -43,6 +43,12 @@ export async function conferenceParticipant(ctx: RouteContext, input: Participan
 export type ConferenceRequest = ParticipantRequest &
   ConferenceMessagesInput & { content?: unknown; idempotencyKey?: unknown };
 
+/** The request fields of a conference route, picked from a Function's event (never the whole event). */
+export function conferenceRequestOf(event: Record<string, unknown>): ConferenceRequest {
+  const { conference, action, callSid, identity, to, content, idempotencyKey, pageSize, after, as } = event;
+  return { conference, action, callSid, identity, to, content, idempotencyKey, pageSize, after, as };
+}
+
 async function conferenceAction(ctx: RouteContext, input: ConferenceRequest): Promise<RouteResult> {
   if (input.action === 'send') return sendToConference(ctx, input);
   if (input.action === 'messages') return listConferenceMessages(ctx, input);
