@@ -6,6 +6,7 @@ import twilio from 'twilio';
 import { callMessages, sendMessage, signedPost } from '../../client/src';
 import { messageCallbackQuery } from '../../lib/calls/callback-urls';
 import { legMapName } from '../../lib/store/call-store';
+import { roomOf } from '../../lib/calls/conference';
 import { SANDBOX_DEFAULTS } from '../../sandbox/defaults';
 import { IDEMPOTENCY_VARIANTS } from '../../sandbox/knobs';
 import { waitFor } from '../../testing/stack';
@@ -418,9 +419,10 @@ describe('2. hostile input corpus', () => {
 
   it('/call-status', async () => {
     const arb = fc.record({
-      cme_sdk: maybe(fc.oneof(junk, fc.constantFrom('parent', 'child', 'both'))),
+      cme_sdk: maybe(fc.oneof(junk, fc.constantFrom('parent', 'child', 'both', 'call'))),
       cme_parent: maybe(fc.oneof(junk, fc.constant('hana'))),
       cme_child: maybe(fc.oneof(junk, fc.constant('hana'))),
+      cme_conf: maybe(fc.oneof(junk, fc.constant('ROOM'))),
       CallSid: maybe(fc.oneof(junk, fc.constant('RANDOM'))),
       ParentCallSid: maybe(fc.oneof(junk, fc.constant('RANDOM'))),
       CallStatus: maybe(
@@ -443,8 +445,13 @@ describe('2. hostile input corpus', () => {
     });
     await expectCorpusSafe(
       '/call-status',
-      arb.map(({ cme_sdk, cme_parent, cme_child, ...s }) => ({
-        query: defined({ cme_sdk, cme_parent, cme_child }),
+      arb.map(({ cme_sdk, cme_parent, cme_child, cme_conf, ...s }) => ({
+        query: defined({
+          cme_sdk,
+          cme_parent,
+          cme_child,
+          cme_conf: cme_conf === 'ROOM' ? roomOf(fakeSid('CA')) : cme_conf,
+        }),
         body: defined({
           ...s,
           CallSid: s.CallSid === 'RANDOM' ? fakeSid('CA') : s.CallSid,
@@ -452,6 +459,75 @@ describe('2. hostile input corpus', () => {
         }),
       })),
       (status) => status === 200,
+    );
+  });
+
+  it('/conference-status', async () => {
+    const room = roomOf(fakeSid('CA'));
+    const arb = fc.record({
+      cme_conf: maybe(fc.oneof(junk, fc.constant('ROOM'))),
+      FriendlyName: maybe(fc.oneof(junk, fc.constant('ROOM'))),
+      StatusCallbackEvent: maybe(
+        fc.oneof(
+          junk,
+          fc.constantFrom(
+            'conference-start',
+            'conference-end',
+            'participant-join',
+            'participant-leave',
+            'participant-hold',
+            'participant-unhold',
+            'participant-mute',
+            'participant-modify',
+            'participant-speech-start',
+          ),
+        ),
+      ),
+      SequenceNumber: maybe(fc.oneof(junk, fc.nat({ max: 50 }).map(String))),
+      Timestamp: maybe(junk),
+      CallSid: maybe(fc.oneof(junk, fc.constant('RANDOM'))),
+      ParticipantLabel: maybe(fc.oneof(junk, fc.constantFrom('sdk.hana', 'ext.caller', 'sdk.ünïcødé'))),
+      ParticipantCallStatus: maybe(fc.oneof(junk, fc.constantFrom('completed', 'in-progress'))),
+      ConferenceSid: maybe(junk),
+    });
+    await expectCorpusSafe(
+      '/conference-status',
+      arb.map(({ cme_conf, ...s }) => ({
+        query: defined({ cme_conf: cme_conf === 'ROOM' ? room : cme_conf }),
+        body: defined({
+          ...s,
+          FriendlyName: s.FriendlyName === 'ROOM' ? room : s.FriendlyName,
+          CallSid: s.CallSid === 'RANDOM' ? fakeSid('CA') : s.CallSid,
+        }),
+      })),
+      (status) => status === 200,
+    );
+  });
+
+  // A room no call opened: each input is checked, then the room is not found (nothing written).
+  it.each(['/conference-send', '/conference-participant', '/conference-messages'])('%s', async (route) => {
+    const arb = fc.record({
+      conference: maybe(fc.oneof(junk, fc.constant('ROOM'))),
+      action: maybe(fc.oneof(junk, fc.constantFrom('add', 'hold', 'unhold', 'mute', 'unmute', 'remove'))),
+      callSid: maybe(fc.oneof(junk, fc.constant('RANDOM'))),
+      identity: maybe(fc.oneof(junk, fc.constantFrom('hana', 'ünïcødé'))),
+      to: maybe(fc.oneof(junk, fc.constant('hana'))),
+      content: maybe(contentArb),
+      idempotencyKey: maybe(fc.oneof(junk, fc.string({ minLength: 81, maxLength: 200 }))),
+      pageSize: maybe(junk),
+      after: maybe(junk),
+      as: maybe(fc.oneof(junk, fc.constant('hana'))),
+    });
+    await expectCorpusSafe(
+      route,
+      arb.map((s) => ({
+        body: defined({
+          ...s,
+          conference: s.conference === 'ROOM' ? roomOf(fakeSid('CA')) : s.conference,
+          callSid: s.callSid === 'RANDOM' ? fakeSid('CA') : s.callSid,
+        }),
+      })),
+      (status) => status < 300,
     );
   });
 
