@@ -40,10 +40,55 @@ export interface ParticipantAnswer {
   callSid: string;
 }
 
+/** A party to add to a room: who, from where, its label, and the SDK identity to subscribe if it is one. */
+export interface RoomParty {
+  to: string;
+  from: string;
+  label: string;
+  identity?: string | undefined;
+}
+
+/**
+ * The Participants create that adds a party to a room, by its name (/voice: the room may not exist
+ * yet) or its CF Sid (later adds: a late add never reopens an ended room). Every add carries the
+ * room's conference callbacks (only the first participant's count), an SDK party its own call's
+ * status callback (its leg is subscribed by it, or by its join), and ends the room on leaving (a
+ * two-party room ends as a bridged call does; `remove` turns that off first).
+ */
+export function addToRoom(
+  deps: Pick<ControlDeps, 'client' | 'base'>,
+  room: string,
+  roomSidOrName: string,
+  party: RoomParty,
+) {
+  return deps
+    .client()
+    .conferences(roomSidOrName)
+    .participants.create({
+      from: party.from,
+      to: party.to,
+      label: party.label,
+      beep: 'false',
+      startConferenceOnEnter: true,
+      endConferenceOnExit: true,
+      ...(party.identity
+        ? {
+            statusCallback: participantStatusUrl(deps.base, party.identity, room),
+            statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
+            statusCallbackMethod: 'POST',
+          }
+        : {}),
+      conferenceStatusCallback: conferenceStatusUrl(deps.base, room),
+      conferenceStatusCallbackEvent: [...CONFERENCE_EVENTS],
+      conferenceStatusCallbackMethod: 'POST',
+    });
+}
+
 // Twilio's codes: 16022 a conference not in progress; 20404 a participant not there.
 const ROOM_GONE = 16022;
 const NOT_FOUND = 20404;
-const LABEL_IN_USE = 16026;
+/** A label in use: the party is in the room already (an earlier attempt of the same add landed). */
+export const LABEL_IN_USE = 16026;
 
 /**
  * One action on a room's participant. `add` calls an SDK identity into the room (its leg then
@@ -72,19 +117,11 @@ export async function controlParticipant(deps: ControlDeps, input: ParticipantRe
     const identity = requireIdentity(input.to);
     const label = sdkLabel(identity);
     const added = await call(() =>
-      participants.create({
+      addToRoom(deps, room, state.conferenceSid!, {
         from: `client:${room}`,
         to: `client:${identity}`,
         label,
-        beep: 'false',
-        startConferenceOnEnter: true,
-        endConferenceOnExit: true,
-        statusCallback: participantStatusUrl(deps.base, identity, room),
-        statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
-        statusCallbackMethod: 'POST',
-        conferenceStatusCallback: conferenceStatusUrl(deps.base, room),
-        conferenceStatusCallbackEvent: [...CONFERENCE_EVENTS],
-        conferenceStatusCallbackMethod: 'POST',
+        identity,
       }),
     ).catch(async (err: unknown) => {
       // The label is in use: this identity is in the room already (or an earlier add of it landed).

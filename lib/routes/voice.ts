@@ -4,14 +4,15 @@ import { twimlResult, type RouteContext, type RouteResult } from '../http/functi
 import { conferenceTwiml, voiceTwiml } from '../calls/voice-twiml';
 import { customParametersOf, type CustomParameter } from '../calls/custom-parameters';
 import {
-  CONFERENCE_EVENTS,
   CONFERENCE_MODE_PARAMETER,
   conferenceModeOf,
   conferencePlan,
   roomOf,
   usesConference,
 } from '../calls/conference';
-import { conferenceStatusUrl, participantStatusUrl } from '../calls/callback-urls';
+import { addToRoom, LABEL_IN_USE } from '../calls/conference-control';
+import { conferenceLeg } from '../calls/legs';
+import { startLeg } from './leg-lifecycle';
 import { isCallSid } from '../shared/identifiers';
 import { twilioCode } from '../platform/errors';
 import { withRetry } from '../platform/retry';
@@ -55,13 +56,12 @@ export async function answerVoiceCall(ctx: RouteContext): Promise<RouteResult> {
 export const CONFERENCE_ADD_FAILED_SAY = 'Sorry, the call could not be connected.';
 /** The add is retried within this time: the caller waits in silence for /voice's answer. */
 const ADD_BUDGET_MS = 5000;
-/** A label in use (16026): an earlier attempt of this same add landed (labels are unique per room). */
-const LABEL_IN_USE = 16026;
 
 /**
  * Conference mode: the dialled party is added to the call's room (one Participants create, by the
- * room's name: whichever joins first creates it), and the caller joins it by TwiML. A retried add is
- * safe: the label is unique in the room, so a second one is refused (16026).
+ * room's name: whichever joins first creates it), and the caller joins it by TwiML; an SDK caller's
+ * leg is subscribed alongside. A retried add is safe: the label is unique in the room, so a second
+ * one is refused (16026).
  */
 async function answerInConference(
   ctx: RouteContext,
@@ -71,49 +71,30 @@ async function answerInConference(
   const { event, base, log } = ctx;
   const origin = event.CallSid;
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  const plan = isCallSid(origin)
-    ? conferencePlan(route, roomOf(origin), str(event.To), str(event.From), parameters)
-    : undefined;
-  if (!plan) {
+  const plan = isCallSid(origin) && conferencePlan(route, roomOf(origin), str(event.To), str(event.From), parameters);
+  if (!plan || !isCallSid(origin)) {
     log.info({ refused: 'conference mode needs the CallSid and a From for the added party' });
     return voiceTwiml({ kind: 'refuse', reason: 'conference-unplanned', say: CONFERENCE_ADD_FAILED_SAY }, base);
   }
   const { seat, party } = plan;
-  const conferenceEvents = {
-    conferenceStatusCallback: conferenceStatusUrl(base, seat.room),
-    conferenceStatusCallbackEvent: [...CONFERENCE_EVENTS],
-    conferenceStatusCallbackMethod: 'POST',
-  };
-  const ownCallbacks = party.identity
-    ? {
-        statusCallback: participantStatusUrl(base, party.identity, seat.room),
-        statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
-        statusCallbackMethod: 'POST',
-      }
-    : {};
-  try {
-    await withRetry(
-      () =>
-        ctx
-          .client()
-          .conferences(seat.room)
-          .participants.create({
-            from: party.from,
-            to: party.to,
-            label: party.label,
-            beep: 'false',
-            startConferenceOnEnter: true,
-            endConferenceOnExit: true,
-            ...ownCallbacks,
-            ...conferenceEvents,
-          }),
-      { deadline: Math.min(ctx.deadline, Date.now() + ADD_BUDGET_MS) },
-    );
-  } catch (err) {
-    if (twilioCode(err) !== LABEL_IN_USE) {
-      log.info({ conference: seat.room, added: false, error: String(err).slice(0, 300) });
-      return voiceTwiml({ kind: 'refuse', reason: 'conference-add-failed', say: CONFERENCE_ADD_FAILED_SAY }, base);
-    }
+  // An SDK caller's own leg rings while /voice runs: subscribed now, so a message it sends the moment
+  // the room opens is not lost (a refusal is recorded; its participant-join then subscribes it).
+  const caller = route.sdkLegs.parent;
+  const callerLeg = caller && conferenceLeg({ room: seat.room, originCallSid: origin }, origin, caller);
+  const subscribing = callerLeg
+    ? startLeg(ctx, callerLeg, 'ringing').catch((err: unknown) => `failed: ${String(err).slice(0, 200)}`)
+    : Promise.resolve(undefined);
+  const adding = withRetry(() => addToRoom(ctx, seat.room, seat.room, party), {
+    deadline: Math.min(ctx.deadline, Date.now() + ADD_BUDGET_MS),
+  }).then(
+    () => undefined,
+    (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+  );
+  const [failed, subscribed] = await Promise.all([adding, subscribing]);
+  if (subscribed !== undefined) log.info({ conference: seat.room, callerLeg: subscribed });
+  if (failed && twilioCode(failed) !== LABEL_IN_USE) {
+    log.info({ conference: seat.room, added: false, error: failed.message.slice(0, 300) });
+    return voiceTwiml({ kind: 'refuse', reason: 'conference-add-failed', say: CONFERENCE_ADD_FAILED_SAY }, base);
   }
   log.info({ conference: seat.room, added: party.label });
   return conferenceTwiml(seat, base);

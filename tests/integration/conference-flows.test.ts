@@ -96,7 +96,7 @@ describe('an SDK call to a client, in conference mode', () => {
     calleeSid = (await openCallOf('cora')).callSid;
   });
 
-  it('subscribes both SDK participants once: the caller at its join, the callee on its own call', async () => {
+  it('subscribes both SDK participants once: the caller in /voice, the callee on its own call', async () => {
     await subscribed(callerSid);
     await subscribed(calleeSid);
     await ctl().idle();

@@ -191,6 +191,19 @@ describe('/voice in conference mode', () => {
     expect(added.map((a) => a.To)).toEqual(['client:carol?topic=x']);
   });
 
+  it("subscribes an SDK caller's own leg while /voice runs, so its join finds it subscribed", async () => {
+    await voiceRequest({ From: 'client:bob', To: '+15557778888' });
+    expect(subscribed).toEqual([ORIGIN]);
+    expect(await calls.readState(ORIGIN)).toMatchObject({
+      role: 'parent',
+      identity: 'bob',
+      subscription: { status: 'subscribed', by: 'ringing' },
+    });
+    const joined = await conferenceEvent('participant-join', 1, { CallSid: ORIGIN, ParticipantLabel: 'sdk.bob' });
+    expect(joined.body).toMatchObject({ legs: { [ORIGIN]: 'subscribed' } });
+    expect(subscribed).toEqual([ORIGIN]);
+  });
+
   it('tells the caller the call failed when the other party cannot be added', async () => {
     addAnswer = { status: 400, code: 16022 };
     const twiml = parser.parse(String((await voiceRequest({ From: 'client:bob', To: '+15557778888' })).body)).Response;
