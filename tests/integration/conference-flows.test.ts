@@ -159,6 +159,24 @@ describe('an SDK call to a client, in conference mode', () => {
     expect(broadcasts[0]).toMatchObject({ direction: 'to-sdk', idempotencyKey: 'b-1', content: '{"to":"all"}' });
   });
 
+  it("reads a long message or broadcast from its leg's copy (the room keeps only short ones inline)", async () => {
+    const long = { text: 'é'.repeat(1500) }; // 3,000 bytes of UTF-8: over the inline limit
+    await ctl().sendFromPhone('dan', callerSid, long);
+    const body = { conference: roomOf(callerSid), content: JSON.stringify(long), idempotencyKey: 'b-long' };
+    expect((await signedPost(stack.fn, '/conference-send', body)).status).toBe(201);
+    await ctl().idle();
+    const { messages } = (await signedPost(stack.fn, '/conference-messages', { conference: roomOf(callerSid) }))
+      .body as ConferenceMessagesPage;
+    const longOnes = messages.filter((m) => m.content !== null && m.content.length > 1000);
+    expect(longOnes.map((m) => [m.direction, m.callSid === 'broadcast'])).toEqual(
+      expect.arrayContaining([
+        ['from-sdk', false],
+        ['to-sdk', true],
+      ]),
+    );
+    for (const m of longOnes) expect(JSON.parse(m.content!)).toEqual(long);
+  });
+
   it('ends the room when either party hangs up, as a bridged call ends', async () => {
     await ctl().hangupCall(calleeSid);
     await ctl().idle();
