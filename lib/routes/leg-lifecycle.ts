@@ -3,10 +3,10 @@
 // join), and closed out at its end. /call-status and /conference-status both act through here.
 import type { StoredSubscription } from '../store/records';
 import { isFinalStatus, statusRank, type FinalStatus, type SdkLeg } from '../calls/legs';
-import { isAbandonedClaim, type ClaimedState } from '../store/call-store';
+import { isAbandonedClaim } from '../store/call-store';
 import { messageCallbackUrl } from '../calls/callback-urls';
 import { apiError } from '../shared/error-catalogue';
-import { twilioCode } from '../platform/errors';
+import { isTwilioRestError, twilioCode } from '../platform/errors';
 import type { RouteContext } from '../http/function-handler';
 import { CALL_LAG_WAIT_MS, REQUEST_TIMEOUT_MS, withRetry } from '../platform/retry';
 import { finishLegAndForward, forwardLegStarted } from '../forwarding/leg-events';
@@ -82,12 +82,14 @@ export async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStat
   }
   if (claim.action === 'none' && claim.reason === 'in-flight') return inFlight(leg, status);
   if (claim.action === 'none') return claim.reason === 'ended' ? 'ended-before-start' : claim.reason;
+  const key = claim.claimed.state.subscription?.key ?? `cme-subscribe-${leg.callSid}-${claim.claimed.revision}`;
   const record = (outcome: StoredSubscription['status'], sid?: string) =>
     store.recordSubscription(leg, claim.claimed, {
       status: outcome,
       at: new Date().toISOString(),
       by: status,
       ...(sid ? { sid } : {}),
+      ...(outcome === 'failed' ? { key } : {}),
     });
   // The leg joins its identity's Map as it is claimed, alongside the subscription (best effort: a
   // send by identity that finds nothing there asks the Calls API, as before).
@@ -102,8 +104,14 @@ export async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStat
   ]);
   let sid: string;
   try {
-    [sid] = await Promise.all([subscribe(ctx, leg, claim.claimed, status), joining]);
+    [sid] = await Promise.all([subscribe(ctx, leg, key, status), joining]);
   } catch (err) {
+    if (claim.claimed.state.subscription?.key && isTwilioRestError(err) && err.status === 409) {
+      // The failed attempt's key, refused as reused: that attempt did make the subscription.
+      await record('subscribed');
+      await forwardLegStarted(ctx, leg, status);
+      return 'subscribed';
+    }
     if (CALL_NOT_ACTIVE.has(twilioCode(err) ?? 0)) {
       await record('refused');
       return status === 'in-progress' ? 'call-gone' : 'not-yet-subscribable';
@@ -139,7 +147,7 @@ function inFlight(leg: SdkLeg, status: StartStatus): string {
  * (TWILIO-FACTS §9): a 20404 for the very call this callback is about, or at in-progress any "not
  * active" refusal, is asked again for up to CALL_LAG_WAIT_MS (a refusal creates nothing).
  */
-async function subscribe(ctx: RouteContext, leg: SdkLeg, claimed: ClaimedState, status: StartStatus): Promise<string> {
+async function subscribe(ctx: RouteContext, leg: SdkLeg, key: string, status: StartStatus): Promise<string> {
   const notYet = (err: unknown) => {
     const code = twilioCode(err);
     return code === 20404 || (status === 'in-progress' && CALL_NOT_ACTIVE.has(code ?? 0));
@@ -151,8 +159,9 @@ async function subscribe(ctx: RouteContext, leg: SdkLeg, claimed: ClaimedState, 
         .calls(leg.callSid)
         .userDefinedMessageSubscriptions.create({
           callback: messageCallbackUrl(ctx.base, ctx.config.authToken, leg.callSid, new Date(), leg),
-          // One key per claim: it only guards this request's own retries (a reused key's fate is undocumented).
-          idempotencyKey: `cme-subscribe-${leg.callSid}-${claimed.revision}`,
+          // One key per claim (a failed attempt's key carried over): Sync's claim, not the key, keeps
+          // the subscription single; the key only spares a retry of a lost answer a second one.
+          idempotencyKey: key,
           method: 'POST',
         }),
     { deadline: ctx.deadline, alsoRetry: { when: notYet, forMs: CALL_LAG_WAIT_MS } },

@@ -174,11 +174,13 @@ export class CallStore extends LegMap {
       const record = state?.subscription;
       const takeOver =
         !record || record.status === 'refused' || record.status === 'failed' || isAbandonedClaim(record, at);
+      // A failed attempt's key goes on with the claim that takes it over (StoredSubscription.key).
+      const carried = record?.status === 'failed' && record.key ? { ...claim, key: record.key } : claim;
       const next: StoredLegState = state
         ? {
             ...state,
             ...(statusRank(status) > statusRank(state.status) ? { status, updatedAt: at.toISOString() } : {}),
-            ...(takeOver ? { subscription: claim } : {}),
+            ...(takeOver ? { subscription: carried } : {}),
           }
         : fresh;
       if (state && !takeOver && next.status === state.status) {

@@ -50,6 +50,12 @@ export interface StoredSubscription {
   by: string;
   /** ZY…: the subscription's Sid, once subscribed. */
   sid?: string;
+  /**
+   * The IdempotencyKey of an attempt that failed without a known outcome (Twilio may have made the
+   * subscription, its answer lost): the claim that takes over sends the same key, so under Twilio's
+   * likely readings the first subscription is found, not doubled.
+   */
+  key?: string;
 }
 
 export interface StoredLegState {
@@ -73,9 +79,9 @@ const isLegStatus = (v: unknown): v is LegStatus =>
 
 function parseSubscription(data: unknown): StoredSubscription | undefined {
   if (!isFields(data)) return undefined;
-  const { status, at, by, sid } = data;
+  const { status, at, by, sid, key } = data;
   if (!isSubscriptionStatus(status) || !isString(at) || !isString(by)) return undefined;
-  return { status, at, by, ...(isString(sid) ? { sid } : {}) };
+  return { status, at, by, ...(isString(sid) ? { sid } : {}), ...(isString(key) ? { key } : {}) };
 }
 
 /** A leg's state; a subscription record that does not parse counts as none (a later callback claims again). */

@@ -22,7 +22,9 @@ let subscribeAttempts: string[] = [];
 /** How the stub Calls API answers a subscription: Twilio refuses one on a leg that is not active. */
 let subscriptionAnswer: 'accept' | 'refuse' = 'refuse';
 /** Answers to the next subscription attempts (each after its delay), before `subscriptionAnswer` applies. */
-let nextAnswers: { answer: 'accept' | 'refuse'; delayMs: number }[] = [];
+let nextAnswers: { answer: 'accept' | 'refuse' | 'lost' | 'reused'; delayMs: number }[] = [];
+/** The IdempotencyKey of each subscription attempt. */
+let subscribeKeys: string[] = [];
 let env: Record<string, string>;
 let store: CallStore;
 
@@ -31,8 +33,18 @@ beforeAll(async () => {
   sandbox = await startSyncSandbox({}, (app) =>
     app.post('/api/2010-04-01/Accounts/:account/Calls/:call/UserDefinedMessageSubscriptions.json', async (req, res) => {
       subscribeAttempts.push(req.params.call);
+      subscribeKeys.push(String((req.body as Record<string, unknown>).IdempotencyKey));
       const next = nextAnswers.shift();
       if (next) await new Promise((resolve) => setTimeout(resolve, next.delayMs));
+      // `lost`: Twilio made it but the answer is an error the claimant cannot read as either outcome.
+      if (next?.answer === 'lost') {
+        res.status(400).json({ code: 20001, message: 'Bad request', more_info: '', status: 400 });
+        return;
+      }
+      if (next?.answer === 'reused') {
+        res.status(409).json({ code: 20409, message: 'IdempotencyKey already used', more_info: '', status: 409 });
+        return;
+      }
       if ((next?.answer ?? subscriptionAnswer) === 'refuse') {
         res.status(400).json({ code: 31211, message: 'Call is not in the expected state', more_info: '', status: 400 });
         return;
@@ -61,6 +73,7 @@ afterAll(() => sandbox.close());
 beforeEach(() => {
   sandbox.reset();
   subscribeAttempts = [];
+  subscribeKeys = [];
   subscriptionAnswer = 'refuse';
   nextAnswers = [];
   jest.spyOn(console, 'log').mockImplementation(() => {});
@@ -275,6 +288,31 @@ describe('/call-status', () => {
       const res = await post({ child: 'bob' }, statusBody('ringing'));
       expect(res.body).toEqual({ status: 'ringing', legs: { [CHILD]: 'in-flight' } });
     }, 15_000);
+  });
+
+  describe("a failed attempt's IdempotencyKey goes on with the claim that takes it over", () => {
+    it('sends the same key again, so Twilio can give back what the failed attempt made', async () => {
+      nextAnswers = [{ answer: 'lost', delayMs: 0 }];
+      subscriptionAnswer = 'accept';
+      expect((await post({ child: 'bob' }, statusBody('ringing'))).statusCode).toBeGreaterThanOrEqual(400);
+      expect(await store.readState(CHILD)).toMatchObject({ subscription: { status: 'failed' } });
+      const answered = await post({ child: 'bob' }, statusBody('in-progress'));
+      expect(answered.body).toEqual({ status: 'in-progress', legs: { [CHILD]: 'subscribed' } });
+      expect(subscribeKeys).toHaveLength(2);
+      expect(subscribeKeys[1]).toBe(subscribeKeys[0]);
+    });
+
+    it('takes a 409 for that key (Twilio refusing a reused key) as the leg subscribed by it', async () => {
+      nextAnswers = [
+        { answer: 'lost', delayMs: 0 },
+        { answer: 'reused', delayMs: 0 },
+      ];
+      await post({ child: 'bob' }, statusBody('ringing'));
+      const answered = await post({ child: 'bob' }, statusBody('in-progress'));
+      expect(answered.body).toEqual({ status: 'in-progress', legs: { [CHILD]: 'subscribed' } });
+      expect(await store.readState(CHILD)).toMatchObject({ subscription: { status: 'subscribed' } });
+      expect(subscribeAttempts).toHaveLength(2);
+    });
   });
 
   it('answers in-progress refused by Twilio as call-gone (the end is on its way)', async () => {
