@@ -82,6 +82,7 @@ export async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStat
   }
   if (claim.action === 'none' && claim.reason === 'in-flight') return inFlight(leg, status);
   if (claim.action === 'none') return claim.reason === 'ended' ? 'ended-before-start' : claim.reason;
+  const carried = claim.claimed.carriedKey;
   const key = claim.claimed.state.subscription?.key ?? `cme-subscribe-${leg.callSid}-${claim.claimed.revision}`;
   const record = (outcome: StoredSubscription['status'], sid?: string) =>
     store.recordSubscription(leg, claim.claimed, {
@@ -106,7 +107,7 @@ export async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStat
   try {
     [sid] = await Promise.all([subscribe(ctx, leg, key, status), joining]);
   } catch (err) {
-    if (claim.claimed.state.subscription?.key && isTwilioRestError(err) && err.status === 409) {
+    if (carried && isTwilioRestError(err) && err.status === 409) {
       // The failed attempt's key, refused as reused: that attempt did make the subscription.
       await record('subscribed');
       await forwardLegStarted(ctx, leg, status);

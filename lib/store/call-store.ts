@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 // Call state and message history in Twilio Sync: one Map per Voice SDK call leg, named after the
 // leg (`cme.call.<callsid in lower case>`: a unique name may not look like a SID), so no Sync
 // object is written account-wide on every event and each leg has Sync's 20 writes/s per object
@@ -68,6 +69,8 @@ const MAX_CONDITIONAL_ATTEMPTS = 4;
 export interface ClaimedState {
   revision: string;
   state: StoredLegState;
+  /** The claim sends an earlier attempt's IdempotencyKey (that attempt may have made the subscription). */
+  carriedKey?: boolean;
 }
 
 /** What a status callback should do about a leg's subscription. */
@@ -153,7 +156,13 @@ export class CallStore extends LegMap {
     status: 'initiated' | 'ringing' | 'in-progress',
     at: Date,
   ): Promise<SubscriptionClaim> {
-    const claim: StoredSubscription = { status: 'claimed', at: at.toISOString(), by: status };
+    // The claim names the IdempotencyKey its subscribe sends (StoredSubscription.key).
+    const claim: StoredSubscription = {
+      status: 'claimed',
+      at: at.toISOString(),
+      by: status,
+      key: `cme-subscribe-${leg.callSid}-${randomUUID().slice(0, 8)}`,
+    };
     const fresh: StoredLegState = { ...sdkLegFields(leg), status, updatedAt: at.toISOString(), subscription: claim };
     // `initiated` is a leg's first callback: its Map is made first rather than found missing by the claim.
     if (status === 'initiated') await this.ensureLegMap(leg.callSid);
@@ -174,8 +183,9 @@ export class CallStore extends LegMap {
       const record = state?.subscription;
       const takeOver =
         !record || record.status === 'refused' || record.status === 'failed' || isAbandonedClaim(record, at);
-      // A failed attempt's key goes on with the claim that takes it over (StoredSubscription.key).
-      const carried = record?.status === 'failed' && record.key ? { ...claim, key: record.key } : claim;
+      // A failed or abandoned attempt's key goes on with the claim that takes it over: Twilio may have
+      // made that subscription. A refused one made nothing, so its claim gets a key of its own.
+      const carried = record?.status !== 'refused' && record?.key ? { ...claim, key: record.key } : claim;
       const next: StoredLegState = state
         ? {
             ...state,
@@ -190,7 +200,11 @@ export class CallStore extends LegMap {
         const updated = await this.retry(() =>
           this.items(leg.callSid)(STATE_KEY).update({ data: next, ifMatch: item.revision }),
         );
-        if (takeOver) return { action: 'subscribe', claimed: { revision: updated.revision, state: next } };
+        if (takeOver)
+          return {
+            action: 'subscribe',
+            claimed: { revision: updated.revision, state: next, ...(carried !== claim ? { carriedKey: true } : {}) },
+          };
         return { action: 'none', reason: record?.status === 'subscribed' ? 'subscribed' : 'in-flight' };
       } catch (err) {
         if (!isItemRevisionMismatch(err) && !isNotFound(err)) throw err;

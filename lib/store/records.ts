@@ -51,9 +51,9 @@ export interface StoredSubscription {
   /** ZY…: the subscription's Sid, once subscribed. */
   sid?: string;
   /**
-   * The IdempotencyKey of an attempt that failed without a known outcome (Twilio may have made the
-   * subscription, its answer lost): the claim that takes over sends the same key, so under Twilio's
-   * likely readings the first subscription is found, not doubled.
+   * The IdempotencyKey the claim's subscribe sends. A claim taken over after its attempt failed
+   * without a known outcome, or was abandoned, keeps it (Twilio may have made that subscription, its
+   * answer lost): under Twilio's likely readings the first subscription is then found, not doubled.
    */
   key?: string;
 }

@@ -260,10 +260,12 @@ describe('/call-status', () => {
     it('is taken over at in-progress once it is stale, and the leg subscribed', async () => {
       subscriptionAnswer = 'accept';
       // Claimed at ringing 9.5 s ago: stale (CLAIM_STALE_MS) while this callback waits on it.
-      await store.claimSubscription(bob, 'ringing', new Date(Date.now() - CLAIM_STALE_MS + 500));
+      const stale = await store.claimSubscription(bob, 'ringing', new Date(Date.now() - CLAIM_STALE_MS + 500));
       const res = await post({ child: 'bob' }, statusBody('in-progress'));
       expect(res.body).toEqual({ status: 'in-progress', legs: { [CHILD]: 'subscribed' } });
       expect(subscribeAttempts).toEqual([CHILD]);
+      // With the abandoned claim's key: had its claimant made the subscription, Twilio could give it back.
+      expect(stale.action === 'subscribe' && stale.claimed.state.subscription?.key).toBe(subscribeKeys[0]);
       expect(await store.readState(CHILD)).toMatchObject({ subscription: { status: 'subscribed', by: 'in-progress' } });
     });
 
