@@ -81,6 +81,11 @@ export async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStat
     claim = await store.claimSubscription(leg, status, new Date());
   }
   if (claim.action === 'none' && claim.reason === 'in-flight') return inFlight(leg, status);
+  if (claim.action === 'none' && claim.reason === 'subscribed') {
+    // A copy of a callback whose first delivery may have failed after subscribing, before its note.
+    await noteInRoom(ctx, leg);
+    return 'subscribed';
+  }
   if (claim.action === 'none') return claim.reason === 'ended' ? 'ended-before-start' : claim.reason;
   const carried = claim.claimed.carriedKey;
   const key = claim.claimed.state.subscription?.key ?? `cme-subscribe-${leg.callSid}-${claim.claimed.revision}`;
@@ -110,7 +115,7 @@ export async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStat
     if (carried && isTwilioRestError(err) && err.status === 409) {
       // The failed attempt's key, refused as reused: that attempt did make the subscription.
       await record('subscribed');
-      await forwardLegStarted(ctx, leg, status);
+      await Promise.all([forwardLegStarted(ctx, leg, status), noteInRoom(ctx, leg)]);
       return 'subscribed';
     }
     if (CALL_NOT_ACTIVE.has(twilioCode(err) ?? 0)) {
@@ -122,8 +127,22 @@ export async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStat
     throw err;
   }
   await record('subscribed', sid);
-  await forwardLegStarted(ctx, leg, status);
+  await Promise.all([forwardLegStarted(ctx, leg, status), noteInRoom(ctx, leg)]);
   return 'subscribed';
+}
+
+/**
+ * A conference participant's leg, once subscribed, is in its room's record: a broadcast reaches it
+ * even while Twilio has not sent its participant-join yet (Twilio promises no order). A failure
+ * fails the callback, so Twilio's redelivery notes it.
+ */
+async function noteInRoom(ctx: RouteContext, leg: SdkLeg): Promise<void> {
+  if (leg.conference)
+    await conferenceStore(ctx).noteSubscribed(
+      leg.conference,
+      { callSid: leg.callSid, identity: leg.identity },
+      new Date(),
+    );
 }
 
 /** The last status callback before a leg's end: no later one can subscribe the leg. */

@@ -43,6 +43,11 @@ export interface StoredParticipant {
   stints: Stint[];
   hold?: Versioned<boolean>;
   muted?: Versioned<boolean>;
+  /**
+   * ISO 8601: when its leg was subscribed as this room's participant. Twilio may send its
+   * participant-join late; until a join or leave is recorded, this is what says it is in the room.
+   */
+  subscribedAt?: string;
   /** The SequenceNumbers applied (the latest MAX_SEEN): a copy of one is a duplicate. */
   seen: number[];
 }
@@ -119,6 +124,7 @@ export function parseParticipant(data: unknown): StoredParticipant | undefined {
     stints: stints as Stint[],
     hold: parseVersioned(data.hold),
     muted: parseVersioned(data.muted),
+    subscribedAt: str(data.subscribedAt),
     seen: seen as number[],
   });
 }
@@ -181,10 +187,14 @@ export function applyParticipantEvent(
   return p;
 }
 
-/** Whether the participant is in the room now: its latest stint has a join and no leave. */
+/**
+ * Whether the participant is in the room now: its latest stint has a join and no leave; or, before
+ * any of its events arrived, its leg was subscribed as the room's participant (a join comes late).
+ */
 export const isPresent = (p: StoredParticipant) => {
   const last = p.stints[p.stints.length - 1];
-  return last !== undefined && last.joinSeq !== undefined && last.leaveSeq === undefined;
+  if (last === undefined) return p.subscribedAt !== undefined;
+  return last.joinSeq !== undefined && last.leaveSeq === undefined;
 };
 
 /**

@@ -121,6 +121,32 @@ export class ConferenceStore extends SyncAccess {
     throw apiError('record-contended', `The state of ${room} kept changing; retry the callback.`);
   }
 
+  /** Notes a leg subscribed as the room's participant (once; its events may not have arrived yet). */
+  async noteSubscribed(room: string, participant: { callSid: string; identity: string }, at: Date): Promise<void> {
+    const key = participantKey(participant.callSid);
+    for (let attempt = 0; attempt < MAX_CONDITIONAL_ATTEMPTS; attempt++) {
+      const item = await this.fetchMapItem(conferenceMapName(room), key);
+      const current = item && this.parsed(room, item, parseParticipant);
+      if (current?.subscribedAt) return;
+      const next: StoredParticipant = {
+        ...(current ?? { callSid: participant.callSid, stints: [], seen: [] }),
+        identity: current?.identity ?? participant.identity,
+        subscribedAt: at.toISOString(),
+      };
+      try {
+        if (!item) {
+          if (await this.create(room, key, next)) return;
+          continue;
+        }
+        await this.retry(() => this.items(room)(key).update({ data: next, ifMatch: item.revision }));
+        return;
+      } catch (err) {
+        if (!isItemRevisionMismatch(err) && !isNotFound(err)) throw err;
+      }
+    }
+    throw apiError('record-contended', `The record of ${participant.callSid} in ${room} kept changing.`);
+  }
+
   /** Applies one participant event to its record: `duplicate` when its SequenceNumber was applied. */
   async applyParticipant(
     room: string,

@@ -8,6 +8,7 @@ import { handler as conferenceStatus } from '../../../functions/conference-statu
 import { handler as callStatus } from '../../../functions/call-status.protected';
 import { handler as participantRoute } from '../../../functions/conference-participant.protected';
 import { handler as historyRoute } from '../../../functions/conference-messages.protected';
+import { handler as broadcastRoute } from '../../../functions/conference-send.protected';
 import { conferenceStatusUrl, participantStatusUrl, RETRY_FRAGMENT } from '../../../lib/calls/callback-urls';
 import { roomOf } from '../../../lib/calls/conference';
 import { CallStore } from '../../../lib/store/call-store';
@@ -33,6 +34,7 @@ let sandbox: SyncSandbox;
 let added: Record<string, string>[] = [];
 let addAnswer: { status: number; code?: number } = { status: 201 };
 let subscribed: string[] = [];
+let delivered: string[] = [];
 let updates: Record<string, string>[] = [];
 let fetched: string[] = [];
 let removed: string[] = [];
@@ -84,6 +86,12 @@ beforeAll(async () => {
       removed.push(String(req.params.who));
       res.status(204).end();
     });
+    app.post('/api/2010-04-01/Accounts/:account/Calls/:call/UserDefinedMessages.json', (req, res) => {
+      delivered.push(req.params.call);
+      res
+        .status(201)
+        .json({ account_sid: req.params.account, call_sid: req.params.call, sid: sid('KX', delivered.length) });
+    });
     app.post('/api/2010-04-01/Accounts/:account/Calls/:call/UserDefinedMessageSubscriptions.json', (req, res) => {
       subscribed.push(req.params.call);
       res.status(201).json({
@@ -104,6 +112,7 @@ beforeEach(() => {
   sandbox.reset();
   added = [];
   subscribed = [];
+  delivered = [];
   updates = [];
   fetched = [];
   removed = [];
@@ -462,5 +471,33 @@ describe('/conference-messages with as: one agent sees its own stints', () => {
     expect(await seen('alice')).toEqual([1, 2, 3]);
     expect(await seen('bob')).toEqual([3, 6, 4, 5]);
     expect(await seen('nobody')).toEqual([]);
+  });
+});
+
+describe('/conference-send', () => {
+  const broadcast = (idempotencyKey: string) =>
+    invoke(
+      broadcastRoute,
+      makeContext('/conference-send', ENV),
+      signedEvent(`${LOCAL_BASE}/conference-send`, { conference: ROOM, content: '{"to":"all"}', idempotencyKey }),
+    );
+
+  it('reaches a participant subscribed on its own call whose participant-join has not arrived yet', async () => {
+    await conferenceEvent('conference-start', 1);
+    expect((await agentCallback('in-progress')).body).toEqual({
+      status: 'in-progress',
+      legs: { [AGENT]: 'subscribed' },
+    });
+    const res = await broadcast('early');
+    expect(res.body).toEqual({ conference: ROOM, idempotencyKey: 'early', legs: { [AGENT]: 'sent' } });
+    expect(delivered).toEqual([AGENT]);
+  });
+
+  it('leaves out a participant that has left the room', async () => {
+    await conferenceEvent('conference-start', 1);
+    await agentEvent('participant-join', 2);
+    await agentEvent('participant-leave', 3, { ParticipantCallStatus: 'completed' });
+    expect((await broadcast('late')).body).toMatchObject({ legs: {} });
+    expect(delivered).toEqual([]);
   });
 });
