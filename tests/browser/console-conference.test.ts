@@ -155,6 +155,11 @@ describeWithChromium('the console’s conference panel', () => {
     expect(await shown('bob')).toEqual([2, 4, 10]);
     expect(await shown('')).toEqual([1, 2, 4, 10]);
     await operator.screenshot('console-conference');
+    // A phone-width screen: the panel fits (a CallSid breaks within its cell).
+    await page.setViewportSize({ width: 360, height: 740 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+    await page.locator('#conference-panel').scrollIntoViewIfNeeded();
+    await operator.screenshot('console-conference-360');
     expect(await axeViolations(page)).toEqual([]);
     expect(offMachine(operator.requests)).toEqual([]);
     expect(operator.errors).toEqual([]);
