@@ -19,6 +19,7 @@ import {
   tickDurations,
   wireCalls,
 } from './console/calls';
+import { conferenceShown, refreshConference, wireConference } from './console/conference';
 import { el, time } from './console/elements';
 import { startLive, stopLive } from './console/live';
 import { send, updateSendSize } from './console/sending';
@@ -88,6 +89,8 @@ function showConsole() {
     calls: () => void refreshCalls(),
     messages: (legSid, change) => {
       if (legSid === state.selected) void refreshMessages();
+      const open = state.selectedCall ? state.groups.get(state.selectedCall) : undefined;
+      if (conferenceShown() && open?.legs.some((l) => l.callSid === legSid)) void refreshConference();
       legChanged(legSid, change);
     },
     resync: refreshAll,
@@ -136,6 +139,7 @@ function start() {
   wireTabs();
   wireCalls();
   wireAgents();
+  wireConference();
   el.sendContent.addEventListener('input', updateSendSize);
   state.session = loadOperatorSession();
   if (state.session) showConsole();

@@ -8,6 +8,7 @@ import { ApiError, api } from './api';
 import { cell, dateTime, duration, el } from './elements';
 import { refreshHistory, renderHistory } from './history';
 import { updateSendState } from './sending';
+import { clearConference, roomOfPeer, showConference } from './conference';
 import { isLive, watchLegs } from './live';
 import { isMessageKey } from '../../../lib/shared/sync-names';
 import { state, type CallGroup, type CallRow, type OpenHistory } from './state';
@@ -344,6 +345,8 @@ function showSelected() {
   el.legSelect.disabled = g.legs.length < 2;
   const leg = g.legs.find((l) => l.callSid === state.selected);
   updateSendState(leg ? leg.active : g.live, g.endUnknown);
+  // The open leg's room, else any leg's: a conference call's panel shows whichever agent is chosen.
+  showConference(roomOfPeer(leg?.state?.peer) ?? g.legs.map((l) => roomOfPeer(l.state?.peer)).find(Boolean));
   rewatch();
 }
 
@@ -396,6 +399,7 @@ export function clearCalls() {
   state.selectedCall = undefined;
   el.calls.replaceChildren();
   el.history.replaceChildren();
+  clearConference();
   el.callDetail.hidden = true;
   el.callPlaceholder.hidden = false;
   el.callHeading.textContent = 'Call';
