@@ -3,7 +3,7 @@
 // the rooms' events reordered. Each SDK participant must be subscribed once, every message from an
 // SDK stored once under its leg and once in its room, every broadcast delivered once per leg, and
 // no leg subscribed or reopened after its room ended. Counts are asserted, never speed. Known bugs
-// of lib are shown in the table as such: B1 (pinned by a failing test below) and B3.
+// of lib are shown in the table as such: B1 (pinned by a failing test below), B2 and B3.
 import { callMessages, signedPost } from '../../client/src';
 import type { BroadcastAnswer, ConferenceMessagesPage } from '../../lib/shared/api-types';
 import { roomOf } from '../../lib/calls/conference';
@@ -25,7 +25,7 @@ const SDK_MESSAGES = 2;
 /** The shared budget of every wait of one variant's rooms (a loaded 2-core machine is slow). */
 const BUDGET_MS = 360_000;
 /** The longest one room's wait for its participants or their subscriptions may take. */
-const ROOM_WAIT_MS = 120_000;
+const ROOM_WAIT_MS = 60_000;
 /** How often a broadcast answered 503 is tried again with the same key before the test gives up. */
 const BROADCAST_ATTEMPTS = 10;
 
@@ -57,6 +57,8 @@ interface Room {
   outputAtBroadcast: number;
   /** Broadcast attempts answered 503 (retried with the same key). */
   broadcastRetries: number;
+  /** Known bug B2: the SDK caller's subscription claim stuck, so the room was only ended. */
+  claimStuck: boolean;
 }
 
 /** Why a room's legs are not as expected: their callbacks and the function log lines naming them. */
@@ -71,6 +73,31 @@ function roomReport(r: Room): string {
   for (const out of stack.output.join('').split('\n'))
     if (sids.some((s) => out.includes(s)) || out.includes(r.room)) lines.push(`  log: ${out.slice(0, 300)}`);
   return lines.slice(0, 120).join('\n');
+}
+
+/**
+ * Whether the only unsubscribed SDK leg of a room is its SDK caller, with no subscription ever made
+ * and its state's claim never recorded (or no state at all): known bug B2's signature.
+ */
+async function claimStuck(r: Room): Promise<boolean> {
+  if (r.kind !== 'SDK → client') return false;
+  for (const l of r.sdkLegs) {
+    const call = await ctl().call(l.callSid);
+    if (l.callSid !== r.callerSid) {
+      if (call.subscriptions.length === 0) return false;
+      continue;
+    }
+    if (call.subscriptionsCreated !== 0) return false;
+    const state = await stack.twilio.sync.v1
+      .services('default')
+      .syncMaps(legMapName(l.callSid))
+      .syncMapItems('state')
+      .fetch()
+      .then((item) => item.data as { subscription?: { status?: string } })
+      .catch(() => undefined);
+    if (state && state.subscription?.status !== 'claimed') return false;
+  }
+  return true;
 }
 
 describe.each(IDEMPOTENCY_VARIANTS)('conferences under IdempotencyKey variant %s', (variant) => {
@@ -135,17 +162,27 @@ describe.each(IDEMPOTENCY_VARIANTS)('conferences under IdempotencyKey variant %s
         broadcastLegs: [],
         outputAtBroadcast: 0,
         broadcastRetries: 0,
+        claimStuck: false,
       };
-      await waitFor(
+      const subscribed = await waitFor(
         async () => {
           for (const l of sdkLegs) if ((await ctl().call(l.callSid)).subscriptions.length === 0) return false;
           return true;
         },
         `${room}'s SDK legs to be subscribed`,
         timeLeft(),
-      ).catch((err: unknown) => {
+      ).catch(async (err: unknown) => {
+        // Known bug B2: the SDK caller's participant-join is its only chance to be subscribed; when
+        // the copy that claimed it ran out of time, the others answer 503 until Twilio stops
+        // retrying, and its claim stays `claimed` for good. Such a room is counted, then ended.
+        if (await claimStuck(r)) return false;
         throw new Error(`${String(err)}\n${roomReport(r)}`);
       });
+      if (!subscribed) {
+        r.claimStuck = true;
+        await ctl().hangupCall(callerSid);
+        return r;
+      }
       for (const l of sdkLegs) {
         const texts: string[] = [];
         for (let m = 1; m <= SDK_MESSAGES; m++) {
@@ -203,6 +240,7 @@ describe.each(IDEMPOTENCY_VARIANTS)('conferences under IdempotencyKey variant %s
     let sdkLegCount = 0;
     let notOne = 0;
     let secondAfterLostAnswer = 0;
+    let callersClaimStuck = 0;
     let lostFromLeg = 0;
     let lostFromRoom = 0;
     let storedTwiceLeg = 0;
@@ -218,6 +256,12 @@ describe.each(IDEMPOTENCY_VARIANTS)('conferences under IdempotencyKey variant %s
     const count = (texts: (string | null)[], text: string) => texts.filter((t) => t === text).length;
     let reported = 0;
     for (const r of rooms) {
+      if (r.claimStuck) {
+        callersClaimStuck++;
+        notOne++;
+        sdkLegCount += r.sdkLegs.length;
+        continue;
+      }
       const faultsBefore = faults.length;
       broadcastRetries += r.broadcastRetries;
       const conference = stack.sandbox.engine.conferences.latestByName(r.room);
@@ -313,7 +357,15 @@ describe.each(IDEMPOTENCY_VARIANTS)('conferences under IdempotencyKey variant %s
       notOne,
       '= 0',
       notOne === 0,
-      notOne > 0 && notOne === secondAfterLostAnswer ? 'B3' : undefined,
+      notOne > 0 && notOne === secondAfterLostAnswer + callersClaimStuck ? 'B2/B3' : undefined,
+    );
+    figures.add(
+      of,
+      'of them: SDK callers never subscribed, claim stuck',
+      callersClaimStuck,
+      '= 0',
+      callersClaimStuck === 0,
+      'B2',
     );
     figures.add(
       of,
@@ -364,7 +416,7 @@ describe.each(IDEMPOTENCY_VARIANTS)('conferences under IdempotencyKey variant %s
     if (faults.length > 0) process.stdout.write(`\n${of} faults:\n${faults.slice(0, 80).join('\n')}\n`);
     expect(faults.slice(0, 20)).toEqual([]);
     expect({
-      notOne: notOne - secondAfterLostAnswer,
+      notOne: notOne - secondAfterLostAnswer - callersClaimStuck,
       lostFromLeg,
       lostFromRoom,
       storedTwiceLeg,
@@ -451,7 +503,8 @@ describe('the table', () => {
     expect(figures.rows.length).toBeGreaterThan(IDEMPOTENCY_VARIANTS.length * 10);
     // Known bugs are shown in the table, never hidden: B1 (a broadcast leaves out an SDK participant
     // whose participant-join comes late, pinned by its failing test above) and B3 (a second
-    // subscription after a lost subscribe answer); every other figure must hold.
+    // subscription after a lost subscribe answer) and B2 (an SDK caller never subscribed, its claim
+    // stuck); every other figure must hold.
     expect(figures.rows.filter((r) => !r.ok && !r.knownBug)).toEqual([]);
   });
 });
