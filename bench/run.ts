@@ -3,7 +3,8 @@
 // prose that reads them, written by hand. Not part of `npm test`. Tables:
 //   1. per route: p50/p99 and throughput next to an empty function served by the same twilio-run and
 //      next to that floor plus the route's own Twilio round trips (--no-fork-process; 1c forking)
-//   2. Twilio REST requests per event, counted by the sandbox (2b: whole calls add up)
+//   2. Twilio REST requests per event, counted by the sandbox (2b: whole calls add up; 2c: conference
+//      mode's events, on a stack of its own with CONFERENCE_MODE=always)
 //   3. cold start: loading each bundle in a fresh Node process, and bundle sizes
 //   4. scale: 1,000 calls, 100 at once, 20 messages each way
 //   6. the first SDK message, sent at accept + t (issue #11): quiet, realistic profile, under load
@@ -22,6 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { measureColdStart } from './coldstart';
 import { consoleLiveTable, measureConsoleLive } from './console-live';
 import { consoleRenderTable, measureConsoleRender } from './console-render';
+import { countConferenceEvents } from './conference-events';
 import { countEvents, E, wholeCalls, type EventRow } from './events';
 import { forwardingTable, measureForwarding } from './forwarding';
 import { firstMessagesLoaded, firstMessagesQuiet, prepareProbes, type LegOutcome } from './first-message';
@@ -42,7 +44,7 @@ const SETTINGS = {
   concurrency: 8,
   noFork: { n: 1000, warmup: 100, warmupRounds: 3, legs: 64 },
   fork: { n: 24, warmup: 8, warmupRounds: 1, legs: 8 },
-  events: { samples: 20, callsPerKind: 10, messagesPerLeg: 3 },
+  events: { samples: 20, callsPerKind: 10, messagesPerLeg: 3, conferenceSamples: 10 },
   cold: { runs: 5 },
   scale: { calls: 1000, concurrency: 100, messages: 20, messageIntervalMs: 125 },
   firstMessage: { quietPerCell: 8, realisticPerCell: 4, loadedPerCell: 5, loadedWorkers: 2 },
@@ -81,8 +83,12 @@ const loadText = () =>
     .map((l) => l.toFixed(2))
     .join(' / ');
 
-async function withStack<T>(fork: boolean, body: (b: BenchStack) => Promise<T>): Promise<T> {
-  const b = await startBenchStack(fork);
+async function withStack<T>(
+  fork: boolean,
+  body: (b: BenchStack) => Promise<T>,
+  env: Record<string, string> = {},
+): Promise<T> {
+  const b = await startBenchStack(fork, env);
   try {
     return await body(b);
   } finally {
@@ -134,6 +140,11 @@ async function main() {
     const firstRealistic = await firstMessagesQuiet(b, prober, SETTINGS.firstMessage.realisticPerCell);
     await b.control.knobs({ profile: 'deterministic' });
     return { noFork, events, calls, history, consoleRender, firstQuiet, firstRealistic };
+  });
+
+  log('2c. Twilio requests per conference event (CONFERENCE_MODE=always)');
+  const conferenceEvents = await withStack(false, (b) => countConferenceEvents(b, SETTINGS.events.conferenceSamples), {
+    CONFERENCE_MODE: 'always',
   });
 
   log('1. routes, forking (twilio-run default)');
@@ -197,6 +208,7 @@ async function main() {
     ["1c. Routes with twilio-run's default forking", T.routeTable(fork)],
     ['2. Twilio REST requests per event', T.eventTable(events)],
     ['2b. Whole calls through the call engine', T.wholeCallTable(calls)],
+    ['2c. Twilio REST and Sync requests per conference event', T.conferenceEventTable(conferenceEvents)],
     ['3. Cold start and bundle sizes', T.coldTable(cold.rows)],
     ['3b. The parts of twilio, each alone in a fresh process', T.twilioPartsTable(cold)],
     [

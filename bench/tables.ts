@@ -1,6 +1,7 @@
 // The benchmark's tables, as markdown. Numbers and checks only: what they mean is written by hand
 // in BENCHMARKS.md.
 import type { ColdRow, ColdStart } from './coldstart';
+import type { ConferenceEventRow } from './conference-events';
 import type { CallKindRow, EventRow } from './events';
 import { FIRST_MESSAGE_DELAYS_MS, SITUATIONS, type LegOutcome, type Situation } from './first-message';
 import type { HistoryRow, PageCost } from './history';
@@ -103,6 +104,30 @@ export function eventTable(rows: EventRow[]): string {
       r.min === r.max ? String(r.typical) : `${r.typical} (${r.min}-${r.max} over ${r.samples})`,
       r.floor,
       r.floorValue === undefined ? '–' : mark(r.min === r.floorValue && r.max === r.floorValue),
+      r.breakdown,
+    ]),
+  );
+}
+
+/** Table 2c: conference events, REST and Sync apart, next to docs/CONFERENCES.md §3.7's estimates. */
+export function conferenceEventTable(rows: ConferenceEventRow[]): string {
+  return markdownTable(
+    [
+      'event',
+      'REST',
+      'Sync',
+      '§3.7 estimate (REST / Sync)',
+      'as estimated',
+      'why not (from the code)',
+      'what they were (most common)',
+    ],
+    rows.map((r) => [
+      r.event,
+      String(r.rest),
+      r.min === r.max ? String(r.sync) : `${r.sync} (total ${r.min}-${r.max} over ${r.samples})`,
+      `${r.estimateRest} / ${r.estimateSync}: ${r.estimate}`,
+      mark(r.rest === r.estimateRest && r.sync === r.estimateSync && r.min === r.max),
+      r.why || '–',
       r.breakdown,
     ]),
   );
