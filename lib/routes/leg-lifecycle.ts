@@ -184,7 +184,9 @@ async function subscribe(ctx: RouteContext, leg: SdkLeg, key: string, status: St
           idempotencyKey: key,
           method: 'POST',
         }),
-    { deadline: ctx.deadline, alsoRetry: { when: notYet, forMs: CALL_LAG_WAIT_MS } },
+    // Retries stop one request early: the claim's outcome must still be recorded, or a claimant out
+    // of time would leave the claim `claimed` until it goes stale (the conference trust run saw it).
+    { deadline: ctx.deadline - REQUEST_TIMEOUT_MS, alsoRetry: { when: notYet, forMs: CALL_LAG_WAIT_MS } },
   );
   return subscription.sid;
 }
