@@ -264,7 +264,7 @@ export async function countConferenceEvents(b: BenchStack, samples: number): Pro
     '/voice, conference mode: SDK → client',
     fromSdk,
     [2, 5, '1 Participants create + 1 subscription; Map + 3 writes + console index'],
-    'the SDK caller is subscribed at its own participant-join, not in /voice (lib/routes/voice.ts: /voice only adds the party), so /voice answers without waiting on Sync',
+    "as estimated, with the subscription's claim: /voice subscribes the SDK caller's leg while it rings (lib/routes/voice.ts), one attempt (it never waits out the Calls API's lag). The bench's callers are crafted CallSids the sandbox does not know, so that attempt is refused (20404) and recorded, and the join subscribes them: a real caller's is made here",
   );
   // Those rooms' added parties joined after /voice: end them (the crafted callers never existed).
   await b.control.idle();

@@ -55,7 +55,13 @@ export async function prepareLeg(ctx: RouteContext, leg: SdkLeg): Promise<string
  * again — one waiting on that claim included; a refusal at in-progress that lasts past the Calls
  * API's lag (`subscribe`) means the call is over.
  */
-export async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStatus): Promise<string> {
+export async function startLeg(
+  ctx: RouteContext,
+  leg: SdkLeg,
+  status: StartStatus,
+  /** early: one attempt, no waiting out the Calls API's lag (/voice: its caller waits for the TwiML). */
+  options: { early?: boolean } = {},
+): Promise<string> {
   const store = ctx.store();
   let claim = await store.claimSubscription(leg, status, new Date());
   // At most twice: a claim taken over from a refused one may lose its race to a copy of this callback.
@@ -110,7 +116,7 @@ export async function startLeg(ctx: RouteContext, leg: SdkLeg, status: StartStat
   ]);
   let sid: string;
   try {
-    [sid] = await Promise.all([subscribe(ctx, leg, key, status), joining]);
+    [sid] = await Promise.all([subscribe(ctx, leg, key, status, options.early === true), joining]);
   } catch (err) {
     if (carried && isTwilioRestError(err) && err.status === 409) {
       // The failed attempt's key, refused as reused: that attempt did make the subscription.
@@ -167,10 +173,16 @@ function inFlight(leg: SdkLeg, status: StartStatus): string {
  * (TWILIO-FACTS §9): a 20404 for the very call this callback is about, or at in-progress any "not
  * active" refusal, is asked again for up to CALL_LAG_WAIT_MS (a refusal creates nothing).
  */
-async function subscribe(ctx: RouteContext, leg: SdkLeg, key: string, status: StartStatus): Promise<string> {
+async function subscribe(
+  ctx: RouteContext,
+  leg: SdkLeg,
+  key: string,
+  status: StartStatus,
+  early: boolean,
+): Promise<string> {
   const notYet = (err: unknown) => {
     const code = twilioCode(err);
-    return code === 20404 || (status === 'in-progress' && CALL_NOT_ACTIVE.has(code ?? 0));
+    return !early && (code === 20404 || (status === 'in-progress' && CALL_NOT_ACTIVE.has(code ?? 0)));
   };
   const subscription = await withRetry(
     () =>

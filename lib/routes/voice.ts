@@ -82,7 +82,9 @@ async function answerInConference(
   const caller = route.sdkLegs.parent;
   const callerLeg = caller && conferenceLeg({ room: seat.room, originCallSid: origin }, origin, caller);
   const subscribing = callerLeg
-    ? startLeg(ctx, callerLeg, 'ringing').catch((err: unknown) => `failed: ${String(err).slice(0, 200)}`)
+    ? startLeg(ctx, callerLeg, 'ringing', { early: true }).catch(
+        (err: unknown) => `failed: ${String(err).slice(0, 200)}`,
+      )
     : Promise.resolve(undefined);
   const adding = withRetry(() => addToRoom(ctx, seat.room, seat.room, party), {
     deadline: Math.min(ctx.deadline, Date.now() + ADD_BUDGET_MS),

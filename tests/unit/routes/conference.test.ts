@@ -35,6 +35,8 @@ let added: Record<string, string>[] = [];
 let addAnswer: { status: number; code?: number } = { status: 201 };
 let subscribed: string[] = [];
 let delivered: string[] = [];
+/** The Calls API not showing the call yet (20404) to subscription creates. */
+let subscriptionRefused = false;
 let updates: Record<string, string>[] = [];
 let fetched: string[] = [];
 let removed: string[] = [];
@@ -93,6 +95,10 @@ beforeAll(async () => {
         .json({ account_sid: req.params.account, call_sid: req.params.call, sid: sid('KX', delivered.length) });
     });
     app.post('/api/2010-04-01/Accounts/:account/Calls/:call/UserDefinedMessageSubscriptions.json', (req, res) => {
+      if (subscriptionRefused) {
+        res.status(404).json({ code: 20404, message: 'The requested resource was not found', status: 404 });
+        return;
+      }
       subscribed.push(req.params.call);
       res.status(201).json({
         account_sid: req.params.account,
@@ -113,6 +119,7 @@ beforeEach(() => {
   added = [];
   subscribed = [];
   delivered = [];
+  subscriptionRefused = false;
   updates = [];
   fetched = [];
   removed = [];
@@ -211,6 +218,18 @@ describe('/voice in conference mode', () => {
     const joined = await conferenceEvent('participant-join', 1, { CallSid: ORIGIN, ParticipantLabel: 'sdk.bob' });
     expect(joined.body).toMatchObject({ legs: { [ORIGIN]: 'subscribed' } });
     expect(subscribed).toEqual([ORIGIN]);
+  });
+
+  it('never keeps the caller waiting on a Calls API that does not show its call yet: its join subscribes it', async () => {
+    subscriptionRefused = true;
+    const started = Date.now();
+    const twiml = parser.parse(String((await voiceRequest({ From: 'client:bob', To: '+15557778888' })).body)).Response;
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(twiml.Dial.Conference['#text']).toBe(ROOM);
+    expect(await calls.readState(ORIGIN)).toMatchObject({ subscription: { status: 'refused', by: 'ringing' } });
+    subscriptionRefused = false;
+    const joined = await conferenceEvent('participant-join', 1, { CallSid: ORIGIN, ParticipantLabel: 'sdk.bob' });
+    expect(joined.body).toMatchObject({ legs: { [ORIGIN]: 'subscribed' } });
   });
 
   it('tells the caller the call failed when the other party cannot be added', async () => {
