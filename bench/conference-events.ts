@@ -174,8 +174,8 @@ const BROADCAST_ROW = '/conference-send to N SDK legs';
 const WHY: Record<string, string> = {
   'conference-start (the room’s first event)':
     'recordRoom reads `state` before it writes (a room’s status only moves forward), and a create-if-absent tries the item before the Map (the item 404, the Map, the item): +2 on a room’s first event',
-  'participant-join, SDK caller (its first chance: subscribes)':
-    'the `<Conference>` caller’s leg has no call status callback, so no initiated made its Map: claim 404 + the Map (+2, Table 2’s in-progress-first case); p.* is read before it is created (+1, 404); the claim adds the identity and console index items (+2, as Table 2’s ringing)',
+  'participant-join, SDK caller not yet subscribed (its /voice attempt refused)':
+    'the `<Conference>` caller’s leg has no call status callback, and here its /voice attempt made nothing (the bench’s callers are crafted), so no Map: claim 404 + the Map (+2, Table 2’s in-progress-first case); p.* is read before it is created (+1, 404); the claim adds the identity and console index items (+2, as Table 2’s ringing)',
   'added SDK leg: initiated':
     'lib/routes/call-status.ts reads the room’s `state` at every non-final status, initiated too (a leg of an ended room is neither prepared nor subscribed): +1',
   'participant-join, SDK leg already subscribed':
@@ -355,7 +355,7 @@ export async function countConferenceEvents(b: BenchStack, samples: number): Pro
   const byRoom = (step: (r: Room) => Promise<Answer>) => run((i) => step(nth(rooms, i)));
 
   add('conference-start (the room’s first event)', await byRoom(steps.start), [0, 2, '1 write + 1 Map create']);
-  add('participant-join, SDK caller (its first chance: subscribes)', await byRoom(steps.callerJoin), [
+  add('participant-join, SDK caller not yet subscribed (its /voice attempt refused)', await byRoom(steps.callerJoin), [
     1,
     5,
     '2 reads + 1 write (p.*), +3 (claim, subscribe, record)',
