@@ -1047,7 +1047,7 @@ describe('5. limits', () => {
     expect(rejected).toBeGreaterThan(0);
   }, 60_000);
 
-  it('no object is written account-wide on every event: per-call and per-identity objects, and the console index at most twice a leg', async () => {
+  it('no object is written account-wide on every event: per-call, per-room and per-identity objects, and the console index at most twice a leg', async () => {
     const writes = stack.sandbox.requests.filter((r) => r.product === 'sync' && r.method !== 'GET');
     // The operator console's index of live legs (cme.calls.<n>, issue #23) is the one account-wide
     // object, in shards: written as an SDK leg is claimed and at its end, never for a message or a send.
@@ -1068,9 +1068,12 @@ describe('5. limits', () => {
     // and sign-in counters (one Document per identity or source; lib/auth/throttle.ts).
     const signIn = /\/(Maps\/cme\.agents\/Items(\/\w+)?|Documents(\/cme\.throttle\.(identity|source)\.[0-9a-f]{40})?)$/;
     const perIdentity = /\/Maps(\/cme\.identity\.[\w.-]+(\/Items(\/ca[0-9a-f]{32}|\/\{Sid\})?)?)?$/i;
+    // A conference room's Map is per call too: named after the call that opened the room (issue 24).
+    const perRoom = /\/Maps(\/cme\.conf\.cme-ca[0-9a-f]{32}(\/Items(\/.*)?)?)?$/;
     const shared = writes.filter(
       (r) =>
         !consoleIndex.test(r.route) &&
+        !perRoom.test(r.route) &&
         !/\/Maps(\/cme\.call\.ca[0-9a-f]{32}(\/Items(\/.*)?)?)?$/.test(r.route) &&
         !signIn.test(r.route) &&
         !perIdentity.test(r.route),
