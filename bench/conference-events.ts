@@ -5,12 +5,11 @@
 // (deterministic profile: no latency, duplicates or reordering).
 import { conferenceStatusUrl, participantStatusUrl } from '../lib/calls/callback-urls';
 import { roomOf, sdkLabel, PHONE_CALLEE_LABEL, PHONE_CALLER_LABEL } from '../lib/calls/conference';
-import { CONSOLE_INDEX_SHARDS, consoleIndexMapOf } from '../lib/shared/sync-names';
 import { SANDBOX_DEFAULTS } from '../sandbox/defaults';
-import { sandboxStore } from '../testing/fill';
 import { randomCallSid, randomMessageSid, randomSid } from '../testing/sids';
+import { count, summarise, warmConsoleIndex } from './events';
 import { post } from './http';
-import { heldSdkLegs, messageCallback, restRoute, voiceFromSdk, voiceInbound, type BenchStack } from './stack';
+import { heldSdkLegs, messageCallback, voiceFromSdk, voiceInbound, type BenchStack } from './stack';
 import { nth } from './stats';
 
 type Requests = BenchStack['sandbox']['requests'];
@@ -31,57 +30,6 @@ export interface ConferenceEventRow {
   estimateSync: number;
   /** Why the measurement differs from the estimate, read from the code (empty when it does not). */
   why: string;
-}
-
-const settle = () => new Promise((r) => setTimeout(r, 5));
-
-/** The route of a request with every room's Map and item keys folded, so runs of rooms compare. */
-const shortRoute = (r: { method: string; product: string; route: string; status: number }) => {
-  const route = restRoute(r.route)
-    .replace('/2010-04-01/Accounts/{Sid}', '')
-    .replace('/v1/Services/default', '')
-    .replace('/Maps/cme.call.{Sid}', '/Map')
-    .replace('/Maps/cme.identity.{identity}', '/identity Map')
-    .replace(/\/Maps\/cme\.calls\.\d+/, '/Maps/cme.calls.{n}')
-    .replace(/\/Maps\/cme\.conf\.[a-z0-9-]+/, '/room Map')
-    .replace(/\/Conferences\/[^/]+/, '/Conferences/{room}')
-    .replace(/\/Items\/(from-sdk|to-sdk-r|to-sdk|~send|~bcast|log|p)\..*$/, '/Items/$1.…');
-  return `${r.method} ${r.product}${route}${r.status >= 400 ? ` (${r.status})` : ''}`;
-};
-
-/** The most common breakdown of the runs, its REST and Sync counts, and the spread of the totals. */
-function summarise(runs: Requests[]) {
-  const byShape = new Map<string, { n: number; run: Requests }>();
-  for (const run of runs) {
-    const shape = Object.entries(
-      run.reduce<Record<string, number>>((acc, r) => ((acc[shortRoute(r)] = (acc[shortRoute(r)] ?? 0) + 1), acc), {}),
-    )
-      .map(([k, v]) => (v > 1 ? `${v}× ${k}` : k))
-      .join(' + ');
-    const seen = byShape.get(shape);
-    byShape.set(shape, { n: (seen?.n ?? 0) + 1, run });
-  }
-  const top = [...byShape].sort((a, b) => b[1].n - a[1].n)[0];
-  if (top === undefined) throw new Error('summarise needs at least one run');
-  const [breakdown, { run }] = top;
-  const counts = runs.map((r) => r.length);
-  return {
-    rest: run.filter((r) => r.product === 'api').length,
-    sync: run.filter((r) => r.product === 'sync').length,
-    min: Math.min(...counts),
-    max: Math.max(...counts),
-    breakdown: breakdown || 'none',
-  };
-}
-
-/** Runs `event` and returns the requests the sandbox served for it (it must answer `expected`). */
-async function count(b: BenchStack, event: () => Promise<Answer>, expected: number[]): Promise<Requests> {
-  await settle();
-  const before = b.sandbox.requests.length;
-  const res = await event();
-  if (!expected.includes(res.status)) throw new Error(`event answered ${res.status}: ${res.text?.slice(0, 300)}`);
-  await settle();
-  return b.sandbox.requests.slice(before);
 }
 
 /**
@@ -227,17 +175,7 @@ export async function countConferenceEvents(b: BenchStack, samples: number): Pro
 
   // The console index's shards and each identity's own Map are made once by the first leg that
   // needs them (Table 2 counts that): made here first, so every row counts a known account.
-  const store = sandboxStore(b.sandbox);
-  const madeShards = new Set<string>();
-  while (madeShards.size < CONSOLE_INDEX_SHARDS) {
-    const sid = randomCallSid();
-    await store.indexLeg(
-      { callSid: sid, role: 'child', identity: 'count-warm', peer: '+15550004444', parentCallSid: randomCallSid() },
-      new Date(),
-    );
-    await store.unindexLeg(sid);
-    madeShards.add(consoleIndexMapOf(sid));
-  }
+  await warmConsoleIndex(b);
 
   // /voice, conference mode: its one Participants create. The added party's call runs once the
   // count is taken, and the stack is idle again before the next sample.

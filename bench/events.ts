@@ -45,10 +45,11 @@ export interface CallKindRow {
   conflictsPerCall: number;
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 5));
+export const settle = () => new Promise((r) => setTimeout(r, 5));
 
 /** Runs `event` and returns the REST requests the sandbox served for it. */
-async function count(
+/** Runs `event` and returns the requests the sandbox served for it (it must answer `expected`). */
+export async function count(
   b: BenchStack,
   event: () => Promise<{ status: number; text?: string }>,
   expected: number[],
@@ -61,6 +62,7 @@ async function count(
   return b.sandbox.requests.slice(before);
 }
 
+/** A request's route with every leg's, identity's and room's Map and item keys folded, so runs compare. */
 const shortRoute = (r: { method: string; product: string; route: string; status: number }) => {
   const route = restRoute(r.route)
     .replace('/2010-04-01/Accounts/{Sid}', '')
@@ -68,38 +70,65 @@ const shortRoute = (r: { method: string; product: string; route: string; status:
     .replace('/Maps/cme.call.{Sid}', '/Map')
     .replace('/Maps/cme.identity.{identity}', '/identity Map')
     .replace(/\/Maps\/cme\.calls\.\d+/, '/Maps/cme.calls.{n}')
-    // Item keys by kind (lib/store/call-store.ts): from-sdk.<seq>.<Sid>, to-sdk-r.<inverted ms>.<hash>, ~send.<hash>.
-    .replace(/\/Items\/(from-sdk|to-sdk-r|to-sdk|~send)\..*$/, '/Items/$1.…');
+    .replace(/\/Maps\/cme\.conf\.[a-z0-9-]+/, '/room Map')
+    .replace(/\/Conferences\/[^/]+/, '/Conferences/{room}')
+    // Item keys by kind (lib/store/call-store.ts, conference-store.ts): from-sdk.<seq>.<Sid>,
+    // to-sdk-r.<inverted ms>.<hash>, ~send.<hash>; a room's ~bcast.<hash>, log.…, p.<CallSid>.
+    .replace(/\/Items\/(from-sdk|to-sdk-r|to-sdk|~send|~bcast|log|p)\..*$/, '/Items/$1.…');
   return `${r.method} ${r.product}${route}${r.status >= 400 ? ` (${r.status})` : ''}`;
 };
 
-function summarise(runs: { method: string; product: string; route: string; status: number }[][]): {
+/**
+ * The most common breakdown of the runs: its total (`typical`), its REST and Sync counts, and the
+ * spread of every run's total.
+ */
+export function summarise(runs: { method: string; product: string; route: string; status: number }[][]): {
   min: number;
   max: number;
   typical: number;
+  rest: number;
+  sync: number;
   breakdown: string;
 } {
-  const counts = runs.map((r) => r.length);
-  const byShape = new Map<string, number>();
-  const sizeOf = new Map<string, number>();
+  const byShape = new Map<string, { n: number; run: (typeof runs)[number] }>();
   for (const run of runs) {
     const shape = Object.entries(
       run.reduce<Record<string, number>>((acc, r) => ((acc[shortRoute(r)] = (acc[shortRoute(r)] ?? 0) + 1), acc), {}),
     )
       .map(([k, v]) => (v > 1 ? `${v}× ${k}` : k))
       .join(' + ');
-    byShape.set(shape, (byShape.get(shape) ?? 0) + 1);
-    sizeOf.set(shape, run.length);
+    byShape.set(shape, { n: (byShape.get(shape)?.n ?? 0) + 1, run });
   }
-  const top = [...byShape].sort((a, b) => b[1] - a[1])[0];
+  const top = [...byShape].sort((a, b) => b[1].n - a[1].n)[0];
   if (top === undefined) throw new Error('summarise needs at least one run');
-  const [common] = top;
+  const [breakdown, { run }] = top;
+  const counts = runs.map((r) => r.length);
   return {
     min: Math.min(...counts),
     max: Math.max(...counts),
-    typical: sizeOf.get(common) ?? NaN,
-    breakdown: common || 'none',
+    typical: run.length,
+    rest: run.filter((r) => r.product === 'api').length,
+    sync: run.filter((r) => r.product === 'sync').length,
+    breakdown: breakdown || 'none',
   };
+}
+
+/**
+ * Makes the console index's shards (lib/shared/sync-names.ts), each made once by the first leg
+ * that hashes to it, so a count sees an account that has taken calls: it has them all.
+ */
+export async function warmConsoleIndex(b: BenchStack): Promise<void> {
+  const store = sandboxStore(b.sandbox);
+  const madeShards = new Set<string>();
+  while (madeShards.size < CONSOLE_INDEX_SHARDS) {
+    const sid = randomCallSid();
+    await store.indexLeg(
+      { callSid: sid, role: 'child', identity: 'count-warm', peer: '+15550004444', parentCallSid: randomCallSid() },
+      new Date(),
+    );
+    await store.unindexLeg(sid);
+    madeShards.add(consoleIndexMapOf(sid));
+  }
 }
 
 /** A <Dial> callback whose parent leg is an SDK leg (the SDK's call out to a number). */
@@ -170,19 +199,8 @@ export async function countEvents(b: BenchStack, samples: number): Promise<Event
     const warm = childLeg(nth(await heldSdkLegs(b, identity, 1), 0), randomCallSid(), identity);
     for (const status of ['ringing', 'completed'] as const) await statusCallback(b, warm, status);
   }
-  // So are the console index's shards (lib/shared/sync-names.ts), each made once by the first leg
-  // that hashes to it: an account that has taken calls has them all.
-  const store = sandboxStore(b.sandbox);
-  const madeShards = new Set<string>();
-  while (madeShards.size < CONSOLE_INDEX_SHARDS) {
-    const sid = randomCallSid();
-    await store.indexLeg(
-      { callSid: sid, role: 'child', identity: 'count-warm', peer: '+15550004444', parentCallSid: randomCallSid() },
-      new Date(),
-    );
-    await store.unindexLeg(sid);
-    madeShards.add(consoleIndexMapOf(sid));
-  }
+  // So are the console index's shards: an account that has taken calls has them all.
+  await warmConsoleIndex(b);
 
   add('/voice: phone-network call to our number', await run(() => voiceInbound(b, randomCallSid())), '0', 0);
   add(
